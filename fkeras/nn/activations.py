@@ -1,0 +1,112 @@
+"""Activation functions with Keras names and defaults, over `fkeras.ops` (so they run on any framework)."""
+
+from __future__ import annotations
+
+from fkeras import ops
+
+
+def linear(x):
+    return x
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    y = ops.where(ops.greater_equal(x, threshold), x, negative_slope * (x - threshold))
+    return y if max_value is None else ops.minimum(y, max_value)
+
+
+def relu6(x):
+    return ops.relu6(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return ops.leaky_relu(x, negative_slope=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha=alpha)
+
+
+def selu(x):
+    return ops.selu(x)
+
+
+def gelu(x, approximate=False):
+    return ops.gelu(x, approximate=approximate)
+
+
+def silu(x):
+    return ops.silu(x)
+
+
+swish = silu
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def hard_sigmoid(x):
+    return ops.hard_sigmoid(x)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def softsign(x):
+    return ops.softsign(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def exponential(x):
+    return ops.exp(x)
+
+
+def mish(x):
+    return x * ops.tanh(ops.softplus(x))
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return ops.log_softmax(x, axis=axis)
+
+
+_BY_NAME = {
+    f.__name__: f
+    for f in (linear, relu, relu6, leaky_relu, elu, selu, gelu, silu, sigmoid, hard_sigmoid, softplus,
+              softsign, tanh, exponential, mish, softmax, log_softmax)
+}
+_BY_NAME["swish"] = silu
+
+
+def get(identifier):
+    """An activation function from a name, None (linear) or a callable."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        fn = _BY_NAME.get(identifier)
+        if fn is None:
+            raise ValueError(f"Unknown activation {identifier!r}; expected one of: {', '.join(sorted(_BY_NAME))}.")
+        return fn
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        return get(identifier.get("config", identifier["class_name"]) if isinstance(identifier.get("config"), str)
+                   else identifier["class_name"])
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret activation {identifier!r}: expected a name or a callable.")
+
+
+def serialize(fn) -> str:
+    """The Keras config value of an activation: its name."""
+    name = getattr(fn, "__name__", None)
+    if name == "silu":
+        return "silu"
+    return name if name in _BY_NAME else name or "linear"

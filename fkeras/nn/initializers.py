@@ -1,0 +1,236 @@
+"""Weight initializers with Keras names, defaults and fan rules, drawing from explicit JAX keys.
+
+An initializer is called as `init(shape, dtype=None, key=None)`. Pure code passes `key`;
+Keras-style code (`GlorotNormal(seed=1)(shape)`) may leave it out, and then the
+initializer's own `seed` (or a fresh one) is used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras.nn.base import snake_case
+
+
+def _fans(shape):
+    """Keras's fan computation: (fan_in, fan_out); conv kernels multiply by the receptive field."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: subclasses implement `draw(key, shape, dtype)`."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None, key=None):
+        dtype = jnp.dtype(dtype or "float32")
+        if key is None:
+            key = jax.random.key(self.seed if self.seed is not None else np.random.randint(2**31))
+        return self.draw(key, tuple(int(d) for d in shape), dtype)
+
+    def draw(self, key, shape, dtype):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        super().__init__()
+        self.value = value
+
+    def draw(self, key, shape, dtype):
+        return jnp.full(shape, self.value, dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def draw(self, key, shape, dtype):
+        return self.mean + self.stddev * jax.random.normal(key, shape, dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def draw(self, key, shape, dtype):
+        return jax.random.uniform(key, shape, dtype, self.minval, self.maxval)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class TruncatedNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def draw(self, key, shape, dtype):
+        return self.mean + self.stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(Initializer):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}.")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(
+                "VarianceScaling: distribution must be 'truncated_normal', 'untruncated_normal' or 'uniform', "
+                f"got {distribution!r}."
+            )
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def draw(self, key, shape, dtype):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        scale = self.scale / max(1.0, n)
+        if self.distribution == "truncated_normal":
+            stddev = math.sqrt(scale) / 0.87962566103423978
+            return stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+        if self.distribution == "untruncated_normal":
+            return math.sqrt(scale) * jax.random.normal(key, shape, dtype)
+        limit = math.sqrt(3.0 * scale)
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+
+def _preset(name, scale, mode, distribution):
+    class Preset(VarianceScaling):
+        def __init__(self, seed=None):
+            super().__init__(scale, mode, distribution, seed)
+
+        def get_config(self):
+            return {"seed": self.seed}
+
+    Preset.__name__ = Preset.__qualname__ = name
+    return Preset
+
+
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+
+
+class Orthogonal(Initializer):
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def draw(self, key, shape, dtype):
+        return self.gain * jax.nn.initializers.orthogonal()(key, shape, dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        super().__init__()
+        self.gain = gain
+
+    def draw(self, key, shape, dtype):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer expects a 2D shape, got {shape}.")
+        return self.gain * jnp.eye(*shape, dtype=dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_ALL = [
+    Constant, Zeros, Ones, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
+    GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity,
+]
+_BY_NAME = {snake_case(c.__name__): c for c in _ALL} | {c.__name__: c for c in _ALL}
+_BY_NAME.update({"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity})
+_BY_NAME.update({"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
+                 "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform})
+
+
+def get(identifier) -> Initializer | None:
+    """An initializer from a name (`"glorot_uniform"`), a Keras config dict, an instance or a callable."""
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is None:
+            raise ValueError(
+                f"Unknown initializer {identifier!r}; expected one of: {', '.join(sorted(k for k in _BY_NAME if k.islower()))}."
+            )
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown initializer class {identifier['class_name']!r} in config.")
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer {identifier!r}: expected a name, a config dict or a callable.")
+
+
+def serialize(init) -> dict | None:
+    """Keras-style `{"module", "class_name", "config", "registered_name"}` for an initializer."""
+    if init is None:
+        return None
+    return {
+        "module": "keras.initializers",
+        "class_name": type(init).__name__,
+        "config": init.get_config(),
+        "registered_name": None,
+    }

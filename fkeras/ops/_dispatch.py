@@ -1,0 +1,84 @@
+"""Pick the framework an op runs on from the types of its array arguments.
+
+JAX arrays, NumPy arrays and Python scalars run on JAX (the default, jit-traceable);
+torch tensors run on torch; TF tensors run on TF. The backend modules
+(`_jax`, `_torch`, `_tf`) implement each public op under the same name and
+signature; torch and tensorflow are imported only when a tensor of theirs arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+JAX, TORCH, TF = "jax", "torch", "tensorflow"
+
+_BACKEND_MODULES = {JAX: "fkeras.ops._jax", TORCH: "fkeras.ops._torch", TF: "fkeras.ops._tf"}
+_loaded: dict[str, object] = {}
+
+
+def _framework_of_one(x) -> str | None:
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        return TORCH
+    if mod.startswith("tensorflow") or mod.startswith("tf_keras"):
+        return TF
+    return None
+
+
+def framework_of(*args, **kwargs) -> str:
+    """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs`.
+
+    Looks one level into lists, tuples and dicts (for `concatenate`, `stack`, ...).
+    Mixing torch and TF tensors in one call is a ValueError.
+    """
+    found = None
+    for a in (*args, *kwargs.values()):
+        items = a if isinstance(a, (list, tuple)) else a.values() if isinstance(a, dict) else (a,)
+        for x in items:
+            fw = _framework_of_one(x)
+            if fw is not None and fw != found:
+                if found is not None:
+                    raise ValueError(
+                        f"fkeras.ops got tensors of two frameworks in one call: {found} and {fw}. "
+                        "Convert them to one framework first (see fkeras.interop.dlpack)."
+                    )
+                found = fw
+    return found or JAX
+
+
+def backend(framework: str):
+    """The backend module for `framework` ('jax', 'torch', 'tensorflow'), imported lazily."""
+    mod = _loaded.get(framework)
+    if mod is None:
+        mod = _loaded[framework] = importlib.import_module(_BACKEND_MODULES[framework])
+    return mod
+
+
+def resolve(name: str, framework: str):
+    impl = getattr(backend(framework), name, None)
+    if impl is None:
+        raise NotImplementedError(
+            f"fkeras.ops.{name} has no {framework} implementation yet; "
+            f"it is available on: {', '.join(fw for fw in _BACKEND_MODULES if _has(fw, name))}."
+        )
+    return impl
+
+
+def _has(framework: str, name: str) -> bool:
+    try:
+        return hasattr(backend(framework), name)
+    except ImportError:
+        return False
+
+
+def op(fn):
+    """Turn a documented signature into a public op dispatched on its arguments' framework."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def dispatched(*args, **kwargs):
+        return resolve(name, framework_of(*args, **kwargs))(*args, **kwargs)
+
+    dispatched.__fkeras_op__ = name
+    return dispatched

@@ -1,0 +1,19 @@
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Each test starts with Keras-style auto names at `dense`, `conv2d`, ..."""
+    import fkeras.nn
+
+    fkeras.nn.clear_session()
+    yield
