@@ -1,5 +1,42 @@
-"""fkeras: the Keras 3 experience on a functional JAX core."""
+"""fkeras: the Keras 3 experience on a functional JAX core.
+
+`import fkeras as keras` gives Keras's namespaces; `fkeras.nn` and `fkeras.train`
+are the functional core underneath. Submodules load on first use, so importing
+fkeras stays cheap and never imports torch or tensorflow.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-from fkeras import nn, ops, random  # noqa: E402
+_SUBMODULES = {
+    "ops", "random", "nn", "train", "interop", "io",
+    "layers", "models", "activations", "initializers", "regularizers", "constraints",
+    "losses", "metrics", "optimizers", "callbacks", "datasets", "saving", "utils",
+    "backend", "config", "mixed_precision", "distribution",
+}
+# Top-level names Keras exposes, and the module that defines each.
+_NAMES = {
+    "Model": "fkeras.models",
+    "Sequential": "fkeras.models",
+    "Input": "fkeras.layers",
+    "Layer": "fkeras.layers",
+    "Variable": "fkeras.layers",
+    "Variables": "fkeras.nn",
+}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        mod = importlib.import_module(f"fkeras.{name}")
+        globals()[name] = mod
+        return mod
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fkeras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
