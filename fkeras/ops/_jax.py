@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.ops import _jax_cpu
+
 EPSILON = 1e-7
 
 # --- numpy-like -------------------------------------------------------------
@@ -316,15 +318,24 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     n = inputs.ndim - 2
     in_ch = inputs.shape[1] if data_format == "channels_first" else inputs.shape[-1]
     groups = in_ch // kernel.shape[-2]
-    return jax.lax.conv_general_dilated(
-        inputs,
-        kernel,
-        window_strides=_tuple(strides, n, "strides"),
-        padding=_padding(padding),
-        rhs_dilation=_tuple(dilation_rate, n, "dilation_rate"),
-        dimension_numbers=_conv_dims(inputs.ndim, data_format),
-        feature_group_count=groups,
-    )
+    strides = _tuple(strides, n, "strides")
+    dilation_rate = _tuple(dilation_rate, n, "dilation_rate")
+    padding = _padding(padding)
+
+    def plain(x, w):
+        return jax.lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=strides,
+            padding=padding,
+            rhs_dilation=dilation_rate,
+            dimension_numbers=_conv_dims(inputs.ndim, data_format),
+            feature_group_count=groups,
+        )
+
+    if n == 2 and data_format == "channels_last" and groups == 1 and strides == (1, 1) and dilation_rate == (1, 1):
+        return _jax_cpu.on_cpu(lambda x, w: _jax_cpu.conv2d(x, w, padding), plain, inputs, kernel)
+    return plain(inputs, kernel)
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
@@ -355,7 +366,14 @@ def _pool_window(inputs, pool_size, strides, data_format):
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     data_format = _check_data_format(data_format)
     window, strides = _pool_window(inputs, pool_size, strides, data_format)
-    return jax.lax.reduce_window(inputs, -jnp.inf, jax.lax.max, window, strides, _padding(padding))
+    padding = _padding(padding)
+
+    def plain(x):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, padding)
+
+    if inputs.ndim == 4 and data_format == "channels_last" and padding == "VALID" and window == strides:
+        return _jax_cpu.on_cpu(lambda x: _jax_cpu.max_pool2d(x, window[1], window[2]), plain, inputs)
+    return plain(inputs)
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):

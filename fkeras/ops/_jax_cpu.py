@@ -1,0 +1,119 @@
+"""CPU lowerings of the hot JAX ops, chosen per platform at compile time.
+
+XLA:CPU is slow on a few patterns the Keras convnets hit on every step; each rewrite
+here computes the same values (and gradients) by a path XLA:CPU runs faster:
+
+- a stride-1 "valid" 2D conv is computed as a "same" conv followed by a slice;
+- its kernel gradient is a sum of kh*kw shifted matmuls instead of XLA's conv transpose;
+- non-overlapping 2D max pooling is a reshape + max, with a first-max gradient
+  (the same one XLA's select-and-scatter gives) instead of select-and-scatter.
+
+`jax.lax.platform_dependent` keeps XLA's own lowering on GPU/TPU. Set
+`FKERAS_CPU_KERNELS=0` to use the plain lowerings everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def enabled() -> bool:
+    return os.environ.get("FKERAS_CPU_KERNELS", "1") != "0"
+
+
+def _same_pads(k):
+    return (k - 1) // 2, k // 2
+
+
+def _conv_same_sliced(x, w, padding):
+    """Stride-1 conv, NHWC/HWIO. "VALID" runs as "SAME" + slice (faster on XLA:CPU)."""
+    y = lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=_DN)
+    if padding == "SAME":
+        return y
+    (kh, kw) = w.shape[:2]
+    (th, _), (tw, _) = _same_pads(kh), _same_pads(kw)
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    return y[:, th:th + ho, tw:tw + wo, :]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv2d(x, w, padding):
+    """Stride-1, undilated, ungrouped 2D conv. x: (N, H, W, Ci); w: (kh, kw, Ci, Co); padding "VALID"/"SAME"."""
+    return _conv_same_sliced(x, w, padding)
+
+
+def _conv2d_fwd(x, w, padding):
+    return _conv_same_sliced(x, w, padding), (x, w)
+
+
+def _conv2d_bwd(padding, res, dy):
+    x, w = res
+    kh, kw = w.shape[:2]
+    if padding == "SAME":
+        (ph0, ph1), (pw0, pw1) = _same_pads(kh), _same_pads(kw)
+        x = jnp.pad(x, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
+    else:
+        ph0 = ph1 = pw0 = pw1 = 0
+    ho, wo = dy.shape[1], dy.shape[2]
+    # Kernel gradient: kh*kw shifted matmuls over the batch and spatial positions.
+    dw = jnp.stack([
+        jnp.stack([
+            jnp.einsum("nhwc,nhwd->cd", x[:, a:a + ho, b:b + wo, :], dy, preferred_element_type=dy.dtype)
+            for b in range(kw)
+        ])
+        for a in range(kh)
+    ]).astype(w.dtype)
+    # Input gradient: a "full" correlation of dy with the flipped, transposed kernel.
+    w_t = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
+    dyp = jnp.pad(dy, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+    dx = _conv_same_sliced(dyp, w_t, "VALID")
+    if padding == "SAME":
+        dx = dx[:, ph0:dx.shape[1] - ph1, pw0:dx.shape[2] - pw1, :]
+    return dx.astype(x.dtype), dw
+
+
+conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _pool_blocks(x, ph, pw):
+    n, h, w, c = x.shape
+    ho, wo = h // ph, w // pw
+    return x[:, :ho * ph, :wo * pw, :].reshape(n, ho, ph, wo, pw, c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def max_pool2d(x, ph, pw):
+    """Non-overlapping "valid" 2D max pooling (pool == strides), NHWC."""
+    return jnp.max(_pool_blocks(x, ph, pw), axis=(2, 4))
+
+
+def _max_pool2d_fwd(x, ph, pw):
+    return max_pool2d(x, ph, pw), x
+
+
+def _max_pool2d_bwd(ph, pw, x, dy):
+    n, h, w, c = x.shape
+    ho, wo = h // ph, w // pw
+    blocks = _pool_blocks(x, ph, pw).transpose(0, 1, 3, 2, 4, 5).reshape(n, ho, wo, ph * pw, c)
+    first = jnp.argmax(blocks, axis=3)  # first max in row-major window order, like select-and-scatter
+    onehot = first[:, :, :, None, :] == jnp.arange(ph * pw, dtype=first.dtype)[None, None, None, :, None]
+    dx = jnp.where(onehot, dy[:, :, :, None, :], jnp.zeros((), dy.dtype))
+    dx = dx.reshape(n, ho, wo, ph, pw, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, ho * ph, wo * pw, c)
+    return (jnp.pad(dx, ((0, 0), (0, h - ho * ph), (0, w - wo * pw), (0, 0))),)
+
+
+max_pool2d.defvjp(_max_pool2d_fwd, _max_pool2d_bwd)
+
+
+def on_cpu(fast, plain, *args):
+    """Run `fast(*args)` when compiling for CPU and `plain(*args)` elsewhere."""
+    if not enabled():
+        return plain(*args)
+    return lax.platform_dependent(*args, cpu=fast, default=plain)
