@@ -24,8 +24,8 @@ def plain_max_pool(x, p):
 @pytest.mark.parametrize("kernel", [(3, 3), (2, 4), (1, 1), (5, 3)])
 def test_conv2d_values_and_grads_match_xla(padding, kernel):
     kx, kw, kd = jax.random.split(jax.random.key(0), 3)
-    x = jax.random.normal(kx, (2, 9, 8, 3))
-    w = jax.random.normal(kw, (*kernel, 3, 4))
+    x = jax.random.normal(kx, (2, 9, 8, 16))
+    w = jax.random.normal(kw, (*kernel, 16, 4))
 
     def loss(f):
         return lambda x, w: jnp.sum(jnp.sin(f(x, w)))
@@ -51,8 +51,8 @@ def test_max_pool_values_and_first_max_grads_match_xla(shape, p):
 
 
 def test_public_ops_take_the_cpu_path_and_agree_with_plain(monkeypatch):
-    x = jax.random.normal(jax.random.key(3), (2, 10, 10, 3))
-    w = jax.random.normal(jax.random.key(4), (3, 3, 3, 5))
+    x = jax.random.normal(jax.random.key(3), (2, 10, 10, 16))
+    w = jax.random.normal(jax.random.key(4), (3, 3, 16, 5))
 
     def f(x, w):
         return jnp.sum(ops.max_pool(ops.relu(ops.conv(x, w)), 2) ** 2)
@@ -67,8 +67,8 @@ def test_public_ops_take_the_cpu_path_and_agree_with_plain(monkeypatch):
 
 
 def test_cpu_path_works_under_vmap_and_jit():
-    x = jax.random.normal(jax.random.key(5), (3, 2, 6, 6, 2))
-    w = jax.random.normal(jax.random.key(6), (3, 3, 2, 2))
+    x = jax.random.normal(jax.random.key(5), (3, 2, 6, 6, 16))
+    w = jax.random.normal(jax.random.key(6), (3, 3, 16, 2))
     out = jax.jit(jax.vmap(lambda x: ops.max_pool(ops.conv(x, w), 2)))(x)
     ref = np.stack([np.asarray(plain_max_pool(plain_conv(xi, w, "VALID"), 2)) for xi in x])
     chex.assert_trees_all_close(out, ref, rtol=1e-5, atol=1e-5)
