@@ -1,0 +1,877 @@
+"""The Functional API: a Model defined by calling layers on `fkeras.Input` tensors.
+
+    inputs = fkeras.Input(shape=(784,), name="digits")
+    x = fkeras.layers.Dense(64, activation="relu")(inputs)
+    outputs = fkeras.layers.Dense(10)(x)
+    model = fkeras.Model(inputs, outputs)            # -> Functional
+
+    variables = model.init(rng)                      # Variables(params, state), keyed by layer name
+    y, new_state = model.apply(variables, x, training=False, rng=None)
+
+Calling a layer on KerasTensors goes through `symbolic_call`: the layer's pure `init`/`apply` run
+under `jax.eval_shape` (unknown dimensions as a JAX symbolic dimension, or as concrete sizes when a
+layer cannot trace symbolically) and a `Node` records the call. `Functional` walks those Nodes:
+`init` initialises every layer once (a shared layer is keyed once by its name; each layer's key is
+folded from the model key with its name), `apply` replays the calls in topological order, threading
+non-trainable state. `get_config`/`from_config` use Keras 3's functional config format.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import zlib
+from collections import defaultdict
+
+import jax
+import numpy as np
+
+from fkeras.layers.input_layer import (
+    Input,
+    InputLayer,
+    KerasHistory,
+    KerasTensor,
+    Node,
+    inbound_nodes,
+    is_keras_tensor,
+    keras_tensors_in,
+    standardize_dtype,
+)
+from fkeras.nn.base import Layer as _PureLayer
+from fkeras.nn.base import Variables, fold_name, snake_case, unique_name
+
+__all__ = ["Functional", "symbolic_call", "symbolic_op", "KerasTensor", "Input", "InputLayer", "is_keras_tensor",
+           "functional_from_config"]
+
+# --- symbolic calls -------------------------------------------------------------------
+
+
+def _layer_label(layer) -> str:
+    return f"Layer '{getattr(layer, 'name', layer)}' ({type(layer).__name__})"
+
+
+def _spec_shapes(structure):
+    return jax.tree_util.tree_map(lambda x: x.shape if isinstance(x, KerasTensor) else x, structure,
+                                  is_leaf=is_keras_tensor)
+
+
+def _concrete_spec(x: KerasTensor, fill: int) -> jax.ShapeDtypeStruct:
+    shape = tuple(fill if d is None else d for d in x.shape)
+    return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(np.dtype(x.dtype)))
+
+
+def _symbolic_dim():
+    # One shared symbolic size for every unknown dimension (>= 2, so JAX never treats it as
+    # broadcastable), as Keras's JAX backend does.
+    from jax import export
+
+    return export.symbolic_shape("(fkeras_dim)", constraints=["fkeras_dim>=2"])[0]
+
+
+def _call_kwargs_for_apply(kwargs: dict) -> dict:
+    """The node kwargs a layer's `apply` receives: `training` comes from the model; a None mask is dropped."""
+    return {k: v for k, v in kwargs.items() if k != "training" and not (k == "mask" and v is None)}
+
+
+def _apply_layer(layer, variables, args, kwargs, training, rng):
+    kw = _call_kwargs_for_apply(kwargs)
+    return layer.apply(variables, *args, training=training, rng=rng, **kw)
+
+
+def _init_layer(layer, rng, args):
+    return layer.init(rng, *args)
+
+
+def compute_output_spec(layer, args, kwargs):
+    """Output KerasTensors (no history yet) of `layer(*args, **kwargs)` with KerasTensor arguments.
+
+    Raises ValueError naming the layer when the layer does not accept those inputs.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_keras_tensor)
+    kt_pos = [i for i, leaf in enumerate(leaves) if isinstance(leaf, KerasTensor)]
+    kts = [leaves[i] for i in kt_pos]
+    training = bool(kwargs.get("training") or False)
+
+    def fill(specs):
+        filled = list(leaves)
+        for i, s in zip(kt_pos, specs):
+            filled[i] = s
+        return jax.tree_util.tree_unflatten(treedef, filled)
+
+    def describe():
+        return f"inputs with shapes {_spec_shapes(args)}" + (f" and kwargs {_spec_shapes(kwargs)}" if kwargs else "")
+
+    # 1. variables (shapes only): unknown dims as 1, params never depend on them. A layer called
+    #    before keeps the variables of its first call (a shared layer).
+    first = inbound_nodes(layer)
+    if first and first[0].input_tensors:
+        init_args = jax.tree_util.tree_map(lambda x: _concrete_spec(x, 1) if isinstance(x, KerasTensor) else x,
+                                           first[0].call_args, is_leaf=is_keras_tensor)
+    else:
+        init_args, _ = fill([_concrete_spec(x, 1) for x in kts])
+    try:
+        var_shapes = jax.eval_shape(lambda: _init_layer(layer, jax.random.key(0), init_args))
+    except Exception as e:  # noqa: BLE001 - re-raised with the layer named
+        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+
+    def run(variables, specs):
+        a, kw = fill(specs)
+        return _apply_layer(layer, variables, a, kw, training, jax.random.key(0))[0]
+
+    has_unknown = any(d is None for x in kts for d in x.shape)
+    if not has_unknown:
+        try:
+            out = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 1) for x in kts])
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+        return jax.tree_util.tree_map(lambda s: KerasTensor(s.shape, s.dtype), out)
+
+    dim = _symbolic_dim()
+    sym = [jax.ShapeDtypeStruct(tuple(dim if d is None else d for d in x.shape),
+                                jax.dtypes.canonicalize_dtype(np.dtype(x.dtype))) for x in kts]
+    try:
+        out = jax.eval_shape(run, var_shapes, sym)
+        return jax.tree_util.tree_map(
+            lambda s: KerasTensor(tuple(d if isinstance(d, (int, np.integer)) else None for d in s.shape), s.dtype),
+            out)
+    except Exception:  # noqa: BLE001 - fall back to two concrete sizes below
+        pass
+    try:
+        out_a = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 2) for x in kts])
+        out_b = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 3) for x in kts])
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+    # a dimension that follows the unknown input size is unknown in the output
+    return jax.tree_util.tree_map(
+        lambda a, b: KerasTensor(tuple(da if da == db else None for da, db in zip(a.shape, b.shape)), a.dtype),
+        out_a, out_b)
+
+
+def _takes_mask(layer) -> bool:
+    call = getattr(type(layer), "call", None)
+    if call is None:
+        return False
+    try:
+        return "mask" in inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def symbolic_call(layer, args, kwargs=None):
+    """Call `layer` on KerasTensors: compute the output specs, record a Node, return the output KerasTensor(s).
+
+    Called by the facade `Layer.__call__` whenever an input leaf is a KerasTensor. The output
+    structure is the layer's (a tensor, or a tuple/list/dict of them).
+    """
+    args = tuple(args)
+    kwargs = dict(kwargs or {})
+    for x in keras_tensors_in((args, kwargs)):
+        if x._keras_history is None:
+            raise ValueError(
+                f"{_layer_label(layer)} was called on KerasTensor '{x.name}' that does not come from "
+                "`fkeras.Input(...)` or a layer call; create inputs with `fkeras.Input`."
+            )
+    # Keras passes the (absent) mask of a single tensor argument to layers whose call takes `mask`.
+    if "mask" not in kwargs and len(keras_tensors_in(args)) >= 1 and len(args) == 1 and _takes_mask(layer):
+        kwargs["mask"] = None
+    out_specs = compute_output_spec(layer, args, kwargs)
+    Node(layer, args, kwargs, out_specs)
+    return out_specs
+
+
+# --- implicit op layers (x + y, x[:, 0], ...) ------------------------------------------
+_OP_CLASSES = {
+    # KerasTensor operator -> (fkeras.ops function, Keras operation class name)
+    "add": ("add", "Add"),
+    "subtract": ("subtract", "Subtract"),
+    "multiply": ("multiply", "Multiply"),
+    "divide": ("divide", "TrueDivide"),
+    "matmul": ("matmul", "Matmul"),
+    "power": ("power", "Power"),
+    "negative": ("negative", "Negative"),
+    "absolute": ("abs", "Absolute"),
+}
+
+
+class OpLayer(_PureLayer):
+    """A `keras.ops` function used on KerasTensors (`x + y`, `-x`, `x[:, :2]`): no variables.
+
+    Serialized like Keras's operations: module `keras.src.ops.numpy`, class name `Add`, `GetItem`, ...
+    """
+
+    _keras_module = "keras.src.ops.numpy"
+
+    def __init__(self, op: str, name=None):
+        if op not in _OP_CLASSES and op != "get_item":
+            raise ValueError(f"OpLayer: unknown op {op!r}; expected one of {sorted(_OP_CLASSES) + ['get_item']}.")
+        self.op = op
+        self.class_name = "GetItem" if op == "get_item" else _OP_CLASSES[op][1]
+        super().__init__(name=name or unique_name(snake_case(self.class_name)))
+
+    def build(self, rng, *specs):
+        return Variables({}, {})
+
+    def init(self, rng, *input_specs):
+        return Variables({}, {})
+
+    def call(self, variables, *args, training=False, rng=None):
+        from fkeras import ops
+
+        if self.op == "get_item":
+            x, key = args
+            return x[key]
+        return getattr(ops, _OP_CLASSES[self.op][0])(*args)
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config, class_name=None):
+        op = {v[1]: k for k, v in _OP_CLASSES.items()} | {"GetItem": "get_item"}
+        if class_name not in op:
+            raise ValueError(f"Unknown Keras operation {class_name!r}; supported: {sorted(op)}.")
+        return cls(op[class_name], name=config.get("name"))
+
+    def __repr__(self):
+        return f"<{self.class_name} name={self.name}>"
+
+
+def symbolic_op(op: str, *args):
+    """`x + y` and friends on KerasTensors: a fresh OpLayer called symbolically."""
+    return symbolic_call(OpLayer(op), args, {})
+
+
+def symbolic_getitem(x, key):
+    key = key if isinstance(key, tuple) else (key,)
+    for k in key:
+        if not isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))):
+            raise TypeError(f"KerasTensor indexing supports ints, slices, None and ..., got {type(k).__name__}.")
+    return symbolic_call(OpLayer("get_item"), (x, key if len(key) > 1 else key[0]), {})
+
+
+# --- graph topology ---------------------------------------------------------------------
+def _node_key(op, index: int) -> str:
+    return f"{id(op)}_ib-{index}"
+
+
+def _history(x: KerasTensor) -> KerasHistory:
+    h = x._keras_history
+    if h is None:
+        raise ValueError(f"KerasTensor '{x.name}' has no history: it was not made by `fkeras.Input` or a layer call.")
+    return h
+
+
+def _build_map(inputs, outputs):
+    """Depth-first walk from the outputs: Nodes in topological order (inputs first), and the order
+    in which each layer was first seen."""
+    finished, in_progress = set(), set()
+    ordered, op_index = [], {}
+    input_ids = {id(x) for x in inputs}
+
+    def visit(tensor):
+        op, node_index, _ = _history(tensor)
+        if op is None:
+            return
+        node = inbound_nodes(op)[node_index]
+        if node in finished:
+            return
+        if not node.is_input and id(tensor) in input_ids:  # an intermediate tensor used as a model input
+            finished.add(node)
+            return
+        if node in in_progress:
+            raise ValueError(f"Tensor {tensor} from layer '{op.name}' is part of a cycle.")
+        op_index.setdefault(op, len(op_index))
+        in_progress.add(node)
+        if not node.is_input:
+            for t in node.input_tensors:
+                visit(t)
+        finished.add(node)
+        in_progress.discard(node)
+        ordered.append(node)
+
+    for out in outputs:
+        visit(out)
+    return ordered, op_index
+
+
+def map_graph(inputs, outputs):
+    """Validate the graph between `inputs` and `outputs`.
+
+    Returns (node_keys, nodes_by_depth, layers) with layers in Keras's order: by decreasing depth
+    (distance to the outputs), then by first traversal.
+    """
+    ordered, op_index = _build_map(inputs, outputs)
+    in_graph = set(ordered)
+    node_keys = {_node_key(n.operation, inbound_nodes(n.operation).index(n)) for n in ordered}
+    node_depth, op_depth = {}, {}
+    for node in reversed(ordered):
+        depth = node_depth.setdefault(node, 0)
+        depth = max(depth, op_depth.get(node.operation, 0))
+        op_depth[node.operation] = depth
+        node_depth[node] = depth
+        for parent in node.parent_nodes:
+            if parent in in_graph:
+                node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    for x in inputs:  # unused inputs still belong to the model
+        op, idx, _ = _history(x)
+        node = inbound_nodes(op)[idx]
+        if op not in op_depth and node.is_input:
+            op_depth[op] = 0
+            op_index[op] = -1
+            node_depth[node] = 0
+            node_keys.add(_node_key(op, idx))
+
+    nodes_by_depth = defaultdict(list)
+    for node, depth in node_depth.items():
+        nodes_by_depth[depth].append(node)
+    ops_by_depth = defaultdict(list)
+    for op, depth in op_depth.items():
+        ops_by_depth[depth].append(op)
+    layers = []
+    for depth in sorted(ops_by_depth, reverse=True):
+        layers.extend(sorted(ops_by_depth[depth], key=lambda o: op_index[o]))
+
+    computable = {id(x) for x in inputs}
+    seen_ok = []
+    for depth in sorted(nodes_by_depth, reverse=True):
+        for node in nodes_by_depth[depth]:
+            for x in node.input_tensors:
+                if id(x) not in computable:
+                    src = x._keras_history.operation
+                    raise ValueError(
+                        f"Graph disconnected: cannot reach tensor {x} (made by '{getattr(src, 'name', src)}'), "
+                        f"needed by layer '{node.operation.name}', from the model's inputs "
+                        f"{[i.name for i in inputs]}. Layers reached without issue: {seen_ok}. "
+                        "Pass every `Input` the outputs depend on to `Model(inputs=...)`."
+                    )
+            seen_ok.append(node.operation.name)
+            computable.update(id(x) for x in node.outputs)
+    for i, x in enumerate(outputs):
+        if id(x) not in computable:
+            raise ValueError(f"Output {i} ({x}) is not connected to the model's inputs {[t.name for t in inputs]}.")
+
+    names = [op.name for op in layers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f'The name "{name}" is used {names.count(name)} times in the model. '
+                             "All layer names should be unique.")
+    return node_keys, dict(nodes_by_depth), layers
+
+
+def _depends_on_inputs(inputs, outputs) -> list:
+    """Outputs that do not depend on any of `inputs` (by walking their history)."""
+    input_ids = {id(x) for x in inputs}
+    bad = []
+    for out in outputs:
+        stack, seen, found = [out], set(), False
+        while stack and not found:
+            t = stack.pop()
+            if id(t) in input_ids:
+                found = True
+                break
+            op, idx, _ = _history(t)
+            if op is None:
+                continue
+            node = inbound_nodes(op)[idx]
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.extend(node.input_tensors)
+        if not found:
+            bad.append(out)
+    return bad
+
+
+# --- serialization helpers ----------------------------------------------------------------
+def _serialize_layer(layer) -> dict:
+    """`{"module", "class_name", "config", "registered_name", ["build_config"]}` as Keras writes it."""
+    if isinstance(layer, OpLayer):
+        return {"module": OpLayer._keras_module, "class_name": layer.class_name, "config": layer.get_config(),
+                "registered_name": layer.class_name}
+    if isinstance(layer, InputLayer):
+        return {"module": "keras.layers", "class_name": "InputLayer", "config": layer.get_config(),
+                "registered_name": None}
+    if isinstance(layer, Functional) and type(layer) is Functional:
+        return {"module": "keras.src.models.functional", "class_name": "Functional", "config": layer.get_config(),
+                "registered_name": "Functional", "build_config": {"input_shape": None}, "compile_config": {}}
+    try:
+        from fkeras.saving import serialize_keras_object
+    except ImportError:
+        serialize_keras_object = None
+    if serialize_keras_object is not None:
+        return serialize_keras_object(layer)
+    config = {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
+              "registered_name": None}
+    nodes = inbound_nodes(layer)
+    if nodes and nodes[0].input_tensors:
+        shapes = [list(t.shape) for t in keras_tensors_in(nodes[0].call_args)]
+        config["build_config"] = {"input_shape": tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]}
+    return config
+
+
+def _deserialize_layer(layer_data: dict, custom_objects=None):
+    module = layer_data.get("module")
+    class_name = layer_data.get("class_name")
+    config = layer_data.get("config", {})
+    if class_name == "InputLayer":
+        return InputLayer.from_config(config)
+    if module == OpLayer._keras_module or class_name == "GetItem":
+        return OpLayer.from_config(config, class_name=class_name)
+    if class_name == "Functional":
+        return Functional.from_config(config, custom_objects=custom_objects)
+    try:
+        from fkeras.saving import deserialize_keras_object
+    except ImportError:
+        deserialize_keras_object = None
+    if deserialize_keras_object is not None:
+        return deserialize_keras_object(layer_data, custom_objects=custom_objects)
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name].from_config(config)
+    import importlib
+
+    for modname in ("fkeras.layers", "fkeras.models", "fkeras.nn"):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        cls = getattr(mod, class_name, None)
+        if isinstance(cls, type):
+            return cls.from_config(config)
+    raise ValueError(f"Unknown layer class {class_name!r} (module {module!r}); pass it in `custom_objects`.")
+
+
+def _serialize_call_value(x, history_index):
+    if isinstance(x, KerasTensor):
+        op, node_index, tensor_index = x._keras_history
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": x.shape, "dtype": x.dtype,
+                           "keras_history": [op.name, history_index(op, node_index), tensor_index]}}
+    if isinstance(x, slice):
+        return {"class_name": "__slice__", "config": {"start": x.start, "stop": x.stop, "step": x.step}}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_serialize_call_value(v, history_index) for v in x)
+    if isinstance(x, dict):
+        return {k: _serialize_call_value(v, history_index) for k, v in x.items()}
+    if x is None or x is Ellipsis or isinstance(x, (bool, int, float, str)):
+        return "__ellipsis__" if x is Ellipsis else x
+    if isinstance(x, (np.integer, np.floating, np.bool_)):
+        return x.item()
+    raise TypeError(f"Cannot serialize call argument of type {type(x).__name__} in a Functional config.")
+
+
+def _deserialize_call_value(x, tensor_of):
+    if isinstance(x, dict):
+        cls = x.get("class_name")
+        if cls == "__keras_tensor__":
+            return tensor_of(*x["config"]["keras_history"])
+        if cls == "__slice__":
+            c = x["config"]
+            return slice(c.get("start"), c.get("stop"), c.get("step"))
+        return {k: _deserialize_call_value(v, tensor_of) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_deserialize_call_value(v, tensor_of) for v in x]
+    if isinstance(x, tuple):
+        return tuple(_deserialize_call_value(v, tensor_of) for v in x)
+    if x == "__ellipsis__":
+        return Ellipsis
+    return x
+
+
+# --- the Functional model ---------------------------------------------------------------
+def _model_base():
+    try:
+        from fkeras.models.model import Model
+    except ImportError:
+        return _StandaloneModel
+    return Model
+
+
+class _StandaloneModel:
+    """Used only while `fkeras.models.model.Model` is unavailable: enough to call a model on KerasTensors."""
+
+    def __init__(self, *args, name=None, trainable=True, **kwargs):
+        self.name = name or unique_name("functional")
+        self.trainable = trainable
+
+    def __call__(self, *args, **kwargs):
+        if keras_tensors_in((args, kwargs)):
+            return symbolic_call(self, args, kwargs)
+        raise TypeError("Eager calls of a Functional model need fkeras.models.model.Model.")
+
+
+class _GraphMixin:
+    """The graph part of Functional: built from `inputs`/`outputs` KerasTensors; pure init/apply/config."""
+
+    def _init_graph(self, inputs, outputs):
+        if isinstance(inputs, dict):
+            for k, v in inputs.items():
+                if isinstance(v, KerasTensor) and k != v.name:
+                    raise ValueError(f"Model inputs given as a dict must be keyed by each Input's name; key {k!r} "
+                                     f"maps to Input '{v.name}'. Use `fkeras.Input(..., name={k!r})`.")
+        flat_in = jax.tree_util.tree_leaves(inputs, is_leaf=is_keras_tensor)
+        flat_out = jax.tree_util.tree_leaves(outputs, is_leaf=is_keras_tensor)
+        for what, flat, struct in (("inputs", flat_in, inputs), ("outputs", flat_out, outputs)):
+            if not flat:
+                raise ValueError(f"Model `{what}` cannot be empty; got {what}={struct!r}.")
+            for x in flat:
+                if not isinstance(x, KerasTensor):
+                    raise TypeError(
+                        f"All Model `{what}` must be KerasTensors (from `fkeras.Input` and layer calls); got a "
+                        f"{type(x).__name__} in {what}={struct!r}."
+                    )
+        for x in flat_in:
+            _history(x)
+        if len({id(x) for x in flat_in}) != len(flat_in):
+            raise ValueError("The same Input is passed twice in Model `inputs`.")
+        unrelated = _depends_on_inputs(flat_in, flat_out)
+        if unrelated:
+            raise ValueError(
+                f"Model outputs {[t.name for t in unrelated]} do not depend on the model's inputs "
+                f"{[t.name for t in flat_in]}: every output must be computed from the inputs passed to "
+                "`Model(inputs=..., outputs=...)`."
+            )
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._inputs = flat_in
+        self._outputs = flat_out
+        self._nodes, self._nodes_by_depth, self._operations = map_graph(flat_in, flat_out)
+        self._call_order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
+                            for node in self._nodes_by_depth[depth] if not node.is_input]
+        self.output_names = [x._keras_history.operation.name for x in flat_out]
+        self.input_names = [x._keras_history.operation.name for x in flat_in]
+
+    # -- structure -------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """Every layer of the graph (InputLayers first), in Keras's topological order."""
+        return list(self._operations)
+
+    @property
+    def operations(self) -> list:
+        return list(self._operations)
+
+    @property
+    def inputs(self) -> list:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list:
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        shapes = jax.tree_util.tree_map(lambda x: x.shape, self._inputs_struct, is_leaf=is_keras_tensor)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = jax.tree_util.tree_map(lambda x: x.shape, self._outputs_struct, is_leaf=is_keras_tensor)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of `layers`."""
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index, got name={name!r} and index={index!r}.")
+        if index is not None:
+            if not -len(self._operations) <= index < len(self._operations):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model '{self.name}' only has "
+                                 f"{len(self._operations)} layers.")
+            return self._operations[index]
+        if name is not None:
+            for layer in self._operations:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in self._operations]}.")
+        raise ValueError("Provide either a layer name or a layer index to `get_layer`.")
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _flatten_inputs(self, inputs: tuple) -> list:
+        """Model inputs as a flat list ordered like `self.inputs`, shapes checked."""
+        struct = self._inputs_struct
+        n = len(self._inputs)
+        if len(inputs) == 1:
+            x = inputs[0]
+        else:
+            x = list(inputs)
+        if isinstance(x, dict):
+            if isinstance(struct, dict):
+                missing = [k for k in struct if k not in x]
+                if missing:
+                    raise ValueError(f"Model '{self.name}' expects inputs {sorted(struct)}; missing {missing}.")
+                flat = jax.tree_util.tree_leaves({k: x[k] for k in struct},
+                                                 is_leaf=lambda v: v is None or hasattr(v, "shape"))
+                if len(flat) != n:
+                    flat = [x[t.name] if t.name in x else None for t in self._inputs]
+            else:
+                names = [t.name for t in self._inputs]
+                missing = [k for k in names if k not in x]
+                if missing:
+                    raise ValueError(f"Model '{self.name}' expects inputs named {names}; got keys {sorted(x)}.")
+                flat = [x[k] for k in names]
+        elif isinstance(x, (list, tuple)) and n > 1 or (isinstance(x, (list, tuple)) and len(x) == 1 and n == 1
+                                                        and hasattr(x[0], "shape")):
+            flat = list(x) if n > 1 and all(hasattr(v, "shape") or v is None for v in x) else \
+                jax.tree_util.tree_leaves(x, is_leaf=lambda v: hasattr(v, "shape"))
+        else:
+            flat = [x]
+        if len(flat) != n:
+            raise ValueError(f"Model '{self.name}' expects {n} input(s) {[t.name for t in self._inputs]}, "
+                             f"got {len(flat)}.")
+        return [self._check_input(v, ref) for v, ref in zip(flat, self._inputs)]
+
+    def _check_input(self, x, ref: KerasTensor):
+        from fkeras import ops
+
+        if x is None:
+            raise ValueError(f"Model '{self.name}': input '{ref.name}' is not optional, but None was passed.")
+        if not hasattr(x, "shape"):
+            x = ops.convert_to_tensor(x, dtype=ref.dtype)
+        shape = tuple(x.shape)
+        if len(shape) == len(ref.shape) + 1 and shape[-1] == 1:
+            x = ops.squeeze(x, axis=-1)
+        elif len(shape) == len(ref.shape) - 1 and ref.shape[-1] == 1:
+            x = ops.expand_dims(x, axis=-1)
+        shape = tuple(x.shape)
+        if len(shape) != len(ref.shape) or any(r is not None and r != d for r, d in zip(ref.shape, shape)):
+            raise ValueError(f"Model '{self.name}': input '{ref.name}' expects shape {ref.shape}, "
+                             f"got an array of shape {tuple(shape)}.")
+        try:
+            dtype = standardize_dtype(getattr(x, "dtype", None))
+        except TypeError:  # a torch/TF dtype: the shims handle conversion
+            return x
+        if dtype != ref.dtype and isinstance(x, np.ndarray):
+            x = x.astype(ref.dtype)
+        elif dtype != ref.dtype and isinstance(x, jax.Array):
+            x = ops.cast(x, ref.dtype)
+        return x
+
+    def _pack_outputs(self, flat):
+        leaves, treedef = jax.tree_util.tree_flatten(self._outputs_struct, is_leaf=is_keras_tensor)
+        out = jax.tree_util.tree_unflatten(treedef, flat)
+        return out[0] if isinstance(out, list) and len(out) == 1 else out
+
+    # -- the pure face -----------------------------------------------------------------
+    def init(self, rng, *example_inputs) -> Variables:
+        """Variables of every layer, keyed by layer name (a shared layer once).
+
+        Without `example_inputs` each layer is initialised for its recorded input shapes (unknown
+        dimensions as 1); with them, shapes are propagated from those inputs.
+        """
+        params, state = {}, {}
+        done = set()
+        if example_inputs:
+            flat = self._flatten_inputs(example_inputs)
+            specs = {id(t): jax.ShapeDtypeStruct(tuple(v.shape), jax.dtypes.canonicalize_dtype(np.dtype(t.dtype)))
+                     for t, v in zip(self._inputs, flat)}
+        else:
+            specs = None
+        for node in self._call_order:
+            layer = node.operation
+            if specs is not None:
+                get = lambda t: specs[id(t)]  # noqa: E731
+            else:
+                get = lambda t: _concrete_spec(t, 1)  # noqa: E731
+            args, kwargs = self._fill(node, get)
+            if id(layer) not in done:
+                done.add(id(layer))
+                try:
+                    v = _init_layer(layer, fold_name(rng, layer.name), args)
+                except Exception as e:  # noqa: BLE001
+                    raise ValueError(f"{_layer_label(layer)} could not be initialised inside model "
+                                     f"'{self.name}': {e}") from e
+                v = Variables(*v)
+                if v.params:
+                    params[layer.name] = v.params
+                if v.state:
+                    state[layer.name] = v.state
+            if specs is not None:
+                var = Variables(params.get(layer.name, {}), state.get(layer.name, {}))
+                out = jax.eval_shape(lambda v_, a_, k_: _apply_layer(layer, v_, a_, k_, False, None)[0],
+                                     var, args, kwargs)
+                for t, s in zip(node.outputs, jax.tree_util.tree_leaves(out)):
+                    specs[id(t)] = s
+        return Variables(params, state)
+
+    def _fill(self, node, value_of):
+        def sub(x):
+            return value_of(x) if isinstance(x, KerasTensor) else x
+
+        args = jax.tree_util.tree_map(sub, node.call_args, is_leaf=is_keras_tensor)
+        kwargs = jax.tree_util.tree_map(sub, node.call_kwargs, is_leaf=is_keras_tensor)
+        return args, kwargs
+
+    def apply(self, variables, *inputs, training: bool = False, rng=None, mask=None, **kwargs):
+        """Run the graph: returns `(outputs, new_state)`, outputs structured like the model's `outputs`."""
+        variables = Variables(*variables) if not isinstance(variables, Variables) else variables
+        flat = self._flatten_inputs(inputs)
+        params = variables.params
+        state = dict(variables.state)
+        values = {id(t): v for t, v in zip(self._inputs, flat)}
+        calls = defaultdict(int)
+        for node in self._call_order:
+            layer = node.operation
+            name = layer.name
+            args, kw = self._fill(node, lambda t: values[id(t)])
+            key = fold_name(rng, name)
+            if calls[name] and key is not None:  # a shared layer draws fresh randomness per call
+                key = jax.random.fold_in(key, calls[name])
+            calls[name] += 1
+            var = Variables(params.get(name, {}), state.get(name, {}))
+            out, new_state = _apply_layer(layer, var, args, kw, training, key)
+            if new_state:
+                state[name] = new_state
+            for t, v in zip(node.outputs, jax.tree_util.tree_leaves(out)):
+                values[id(t)] = v
+        outputs = [values[id(t)] for t in self._outputs]
+        return self._pack_outputs(outputs), state
+
+    def _forward(self, params, state, x, training, rng):
+        """The Trainer's view: `(y_pred, new_state, aux_loss)`."""
+        y, new_state = self.apply(Variables(params, state), x, training=training, rng=rng)
+        return y, new_state, 0.0
+
+    def output_spec(self, variables, *input_specs):
+        specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s.shape), s.dtype) for s in input_specs]
+        return jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], variables, *specs)
+
+    # -- config -------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Keras 3's functional config: `name`, `trainable`, `layers` (each with `inbound_nodes`),
+        `input_layers`, `output_layers`."""
+        reindex = {}
+        for op in self._operations:
+            kept = 1 if isinstance(op, Functional) else 0  # Keras counts a nested model's own node first
+            for i, _ in enumerate(inbound_nodes(op)):
+                key = _node_key(op, i)
+                if key in self._nodes:
+                    reindex[key] = kept
+                    kept += 1
+
+        def history_index(op, node_index):
+            # index among this model's nodes of `op` (without Keras's nested-model offset)
+            skipped = sum(1 for i in range(node_index) if _node_key(op, i) not in self._nodes)
+            return node_index - skipped
+
+        layer_configs = []
+        for op in self._operations:
+            nodes_data = []
+            for i, node in enumerate(inbound_nodes(op)):
+                if _node_key(op, i) in self._nodes and node.input_tensors:
+                    nodes_data.append({"args": _serialize_call_value(node.call_args, history_index),
+                                       "kwargs": _serialize_call_value(node.call_kwargs, history_index)})
+            cfg = _serialize_layer(op)
+            cfg["name"] = op.name
+            cfg["inbound_nodes"] = nodes_data
+            layer_configs.append(cfg)
+
+        def tensor_config(t):
+            op, node_index, tensor_index = t._keras_history
+            key = _node_key(op, node_index)
+            return [op.name, reindex[key], tensor_index]
+
+        def map_tensors(s):
+            return jax.tree_util.tree_map(tensor_config, s, is_leaf=is_keras_tensor)
+
+        config = {"name": self.name, "trainable": getattr(self, "trainable", True), "layers": layer_configs,
+                  "input_layers": map_tensors(self._inputs_struct),
+                  "output_layers": map_tensors(self._outputs_struct)}
+        return copy.deepcopy(config)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return functional_from_config(cls, config, custom_objects=custom_objects)
+
+
+def functional_from_config(cls, config, custom_objects=None):
+    """Rebuild a Functional model (same layers, same calls, same structure) from `get_config()`."""
+    config = dict(config)
+    for key in ("layers", "input_layers", "output_layers"):
+        if key not in config:
+            raise ValueError(f"Invalid Functional config: missing {key!r}; got keys {sorted(config)}.")
+    created, pending = {}, {}
+    for layer_data in config["layers"]:
+        name = layer_data["name"]
+        layer = _deserialize_layer(layer_data, custom_objects=custom_objects)
+        created[name] = layer
+        pending[name] = list(layer_data.get("inbound_nodes", []))
+
+    def tensor_of(layer_name, node_index, tensor_index):
+        layer = created.get(layer_name)
+        if layer is None:
+            raise ValueError(f"Invalid Functional config: unknown layer {layer_name!r}.")
+        nodes = inbound_nodes(layer)
+        if node_index >= len(nodes):
+            raise IndexError(layer_name)  # not created yet: retry later
+        return nodes[node_index].outputs[tensor_index]
+
+    def call_node(layer, node_data):
+        if isinstance(node_data, list):  # legacy [[name, node, tensor, kwargs], ...]
+            tensors = [tensor_of(d[0], d[1], d[2]) for d in node_data]
+            kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
+            args = [tensors[0] if len(tensors) == 1 else tensors]
+        else:
+            args = _deserialize_call_value(node_data.get("args", []), tensor_of)
+            kwargs = _deserialize_call_value(node_data.get("kwargs", {}), tensor_of)
+        if hasattr(layer, "__call__") and not isinstance(layer, _PureLayer):
+            return layer(*args, **kwargs)
+        return symbolic_call(layer, args, kwargs)
+
+    while any(pending.values()):
+        progress = False
+        for layer_data in config["layers"]:
+            name = layer_data["name"]
+            layer = created[name]
+            while pending[name]:
+                try:
+                    call_node(layer, pending[name][0])
+                except IndexError:
+                    break
+                pending[name].pop(0)
+                progress = True
+        if not progress:
+            raise ValueError("Invalid Functional config: the graph has loops or disconnected nodes; unresolved: "
+                             f"{ {k: v for k, v in pending.items() if v} }.")
+
+    def get_tensor(layer_name, node_index, tensor_index):
+        layer = created.get(layer_name)
+        if isinstance(layer, Functional):
+            node_index -= 1
+        return tensor_of(layer_name, node_index, tensor_index)
+
+    def map_tensors(t):
+        if isinstance(t, list) and len(t) == 3 and isinstance(t[0], str):
+            return get_tensor(*t)
+        if isinstance(t, dict):
+            return {k: map_tensors(v) for k, v in t.items()}
+        if isinstance(t, tuple):
+            return tuple(map_tensors(v) for v in t)
+        return [map_tensors(v) for v in t]
+
+    inputs = map_tensors(config["input_layers"])
+    outputs = map_tensors(config["output_layers"])
+    kwargs = {k: v for k, v in config.items() if k not in ("layers", "input_layers", "output_layers")}
+    return cls(inputs=inputs, outputs=outputs, **kwargs)
+
+
+class Functional(_GraphMixin, _model_base()):
+    """A Model defined as a graph of layer calls from `fkeras.Input` tensors to output tensors.
+
+    Args (as `keras.Model`): `inputs` and `outputs` are KerasTensors or nested lists/tuples/dicts
+    of them; `name`; `trainable`.
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        self._init_graph(inputs, outputs)
+        super().__init__(name=name or unique_name("functional"), trainable=trainable, **kwargs)
+
+    # Keras's `Model.call` signature, so a nested model gets `mask` like in Keras's config
+    def call(self, inputs, training=None, mask=None):
+        raise NotImplementedError("Functional models run through `apply`.")
