@@ -1,0 +1,30 @@
+"""`fkeras.train`: the pure training engine.
+
+Losses, metrics (pure `init/update/result` over pytrees), optimizers (optax transforms with
+Keras names and formulas), `TrainState`, the jitted `train_step`/`eval_step`/`predict_step`
+(`Engine`), the `Trainer` mixin giving models Keras's `compile/fit/evaluate/predict`, and
+callbacks.
+"""
+
+from fkeras.train import losses, metrics, optimizers, schedules
+from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics
+from fkeras.train.state import TrainState, forward_of
+from fkeras.train.steps import Engine
+
+_LAZY = {"Trainer": "fkeras.train.trainer", "callbacks": "fkeras.train.callbacks",
+         "History": "fkeras.train.callbacks", "Callback": "fkeras.train.callbacks"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        mod = importlib.import_module(_LAZY[name])
+        value = mod if name == "callbacks" else getattr(mod, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fkeras.train' has no attribute {name!r}")
+
+
+__all__ = ["losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",
+           "forward_of", "Engine", "Trainer", "callbacks", "History", "Callback"]

@@ -1,0 +1,504 @@
+"""Metrics as pure state, with Keras 3 names, arguments and formulas.
+
+Each metric object is immutable configuration plus three pure functions over a small
+state pytree (a dict of arrays), which is what the jitted steps carry in `TrainState.metrics`:
+
+    s = m.init();  s = m.update(s, y_true, y_pred, sample_weight);  m.result(s)
+
+Keras's stateful face (`update_state`, `result()`, `reset_state()`, `variables`,
+`stateless_update_state`, `stateless_result`) is built on those same functions.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras import ops
+from fkeras.train import losses as L
+
+NEG_INF = -1e10
+
+
+def _divide_no_nan(a, b):
+    safe = ops.where(ops.equal(b, 0), 1.0, b)
+    return ops.where(ops.equal(b, 0), 0.0, a / safe)
+
+
+def _samplewise(values, sample_weight, dtype="float32"):
+    """Keras's `reduce_to_samplewise_values`: weight `values` and reduce them to (batch,)."""
+    values = ops.cast(ops.convert_to_tensor(values), dtype)
+    if sample_weight is not None:
+        sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), dtype)
+        values, sample_weight = L._same_rank(values, sample_weight)
+        wn, vn = sample_weight.ndim, values.ndim
+        if vn > wn:
+            values = ops.mean(values, axis=tuple(range(wn, vn)))
+        sample_weight = ops.broadcast_to(sample_weight, values.shape)
+        values = values * sample_weight
+        if wn > 1:
+            sample_weight = ops.mean(sample_weight, axis=tuple(range(1, wn)))
+    if values.ndim > 1:
+        values = ops.mean(values, axis=tuple(range(1, values.ndim)))
+    return values, sample_weight
+
+
+class Metric:
+    """Base metric. Subclasses implement `init()`, `update(state, ...)`, `result(state)`."""
+
+    def __init__(self, name=None, dtype=None):
+        from fkeras.nn.base import snake_case
+
+        self.name = name or snake_case(type(self).__name__)
+        self.dtype = dtype or "float32"
+        self._state = None
+
+    # -- pure API (implemented by subclasses) -------------------------------------------
+    def init(self):
+        raise NotImplementedError
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        raise NotImplementedError
+
+    def _result(self, state):
+        raise NotImplementedError
+
+    def result(self, state=None):
+        """The metric value for `state` (the pure form), or for the object's own state."""
+        return self._result(self._stateful() if state is None else state)
+
+    # -- Keras's stateful face -----------------------------------------------------------
+    def _stateful(self):
+        if self._state is None:
+            self._state = self.init()
+        return self._state
+
+    def update_state(self, y_true, y_pred=None, sample_weight=None):
+        self._state = self.update(self._stateful(), y_true, y_pred, sample_weight)
+
+    def reset_state(self):
+        self._state = self.init()
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    @property
+    def variables(self):
+        return jax.tree.leaves(self._stateful())
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        state = jax.tree.unflatten(jax.tree.structure(self.init()), list(metric_variables))
+        return jax.tree.leaves(self.update(state, *args, **kwargs))
+
+    def stateless_result(self, metric_variables):
+        return self._result(jax.tree.unflatten(jax.tree.structure(self.init()), list(metric_variables)))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """Weighted mean of `values`: state {total, count}."""
+
+    def init(self):
+        return {"total": jnp.zeros((), self.dtype), "count": jnp.zeros((), self.dtype)}
+
+    def update(self, state, values, y_pred=None, sample_weight=None):
+        values, sw = _samplewise(values, sample_weight, self.dtype)
+        if sw is not None:
+            n = ops.sum(sw)
+        else:
+            n = float(values.shape[0]) if values.ndim >= 1 else 1.0
+        return {"total": state["total"] + ops.sum(values), "count": state["count"] + n}
+
+    def update_state(self, values, sample_weight=None):
+        self._state = self.update(self._stateful(), values, None, sample_weight)
+
+    def _result(self, state):
+        return _divide_no_nan(state["total"], state["count"])
+
+
+class Sum(Mean):
+    """Weighted sum of `values`."""
+
+    def _result(self, state):
+        return state["total"]
+
+
+class MeanMetricWrapper(Metric):
+    """Mean of `fn(y_true, y_pred, **kwargs)` over samples."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "mean_metric_wrapper"), dtype=dtype)
+        self._fn, self._fn_kwargs = fn, kwargs
+        self._mean = Mean(dtype=self.dtype)
+
+    def init(self):
+        return self._mean.init()
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        values = self._fn(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred), **self._fn_kwargs)
+        return self._mean.update(state, values, None, sample_weight)
+
+    def _result(self, state):
+        return self._mean._result(state)
+
+    def get_config(self):
+        return super().get_config() | dict(self._fn_kwargs)
+
+
+# --- per-sample functions ------------------------------------------------------------------
+def accuracy(y_true, y_pred):
+    y_true, y_pred = L._same_rank(y_true, y_pred)
+    return ops.cast(ops.equal(y_true, ops.cast(y_pred, y_true.dtype)), "float32")
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    y_true, y_pred = L._same_rank(y_true, y_pred)
+    y_pred = ops.cast(ops.greater(y_pred, threshold), y_true.dtype)
+    return ops.cast(ops.equal(y_true, y_pred), "float32")
+
+
+def categorical_accuracy(y_true, y_pred):
+    return ops.cast(ops.equal(ops.argmax(y_true, -1), ops.argmax(y_pred, -1)), "float32")
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    y_hat = ops.argmax(y_pred, -1)
+    return ops.cast(ops.equal(ops.cast(y_true, "int32"), ops.cast(y_hat, "int32")), "float32")
+
+
+def _in_top_k(targets, predictions, k):
+    target_values = ops.take_along_axis(predictions, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1)
+    kth = ops.top_k(predictions, k)[0][..., -1:]
+    return ops.squeeze(ops.greater_equal(target_values, kth), -1)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    return ops.cast(_in_top_k(ops.argmax(y_true, -1), y_pred, k), "float32")
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    return ops.cast(_in_top_k(y_true, y_pred, k), "float32")
+
+
+def _wrapper(fn, default_name, doc, **defaults):
+    class _M(MeanMetricWrapper):
+        def __init__(self, name=default_name, dtype=None, **kwargs):
+            super().__init__(fn, name=name, dtype=dtype, **(defaults | kwargs))
+
+    _M.__doc__ = doc
+    return _M
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often predictions equal labels (exact match)."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often `y_pred > threshold` equals the 0/1 label."""
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) equals argmax(one-hot y_true)."""
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) equals the integer label."""
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target is among the top `k` predictions."""
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer target is among the top `k` predictions."""
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    """Mean of (y_pred - y_true)^2."""
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(L.mean_squared_error, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Mean of |y_pred - y_true|."""
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(L.mean_absolute_error, name=name, dtype=dtype)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, axis=-1):
+        super().__init__(L.sparse_categorical_crossentropy, name=name, dtype=dtype, from_logits=from_logits, axis=axis)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
+        super().__init__(L.categorical_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+        super().__init__(L.binary_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+# --- confusion-matrix metrics ------------------------------------------------------------
+def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, top_k=None, class_id=None):
+    """Add weighted counts of tp/fp/tn/fn at each threshold (`pred > threshold`) to `state`."""
+    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+    y_true, y_pred = L._same_rank(y_true, y_pred)
+    if top_k is not None:
+        kth = ops.top_k(y_pred, top_k)[0][..., -1:]
+        y_pred = ops.where(ops.greater_equal(y_pred, kth), y_pred, NEG_INF)
+    if class_id is not None:
+        y_true, y_pred = y_true[..., class_id], y_pred[..., class_id]
+    if sample_weight is None:
+        w = ops.ones_like(y_pred)
+    else:
+        w = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
+        _, w = L._same_rank(y_true, w)
+        while w.ndim < y_pred.ndim:
+            w = ops.expand_dims(w, -1)
+        w = ops.broadcast_to(w, y_pred.shape)
+    pred = ops.reshape(y_pred, (1, -1))
+    label = ops.reshape(y_true, (1, -1)) > 0.5
+    w = ops.reshape(w, (1, -1))
+    thr = ops.reshape(ops.convert_to_tensor(np.asarray(thresholds, "float32")), (-1, 1))
+    pos = pred > thr
+    new = dict(state)
+    terms = {
+        "true_positives": ops.logical_and(pos, label),
+        "false_positives": ops.logical_and(pos, ops.logical_not(label)),
+        "true_negatives": ops.logical_and(ops.logical_not(pos), ops.logical_not(label)),
+        "false_negatives": ops.logical_and(ops.logical_not(pos), label),
+    }
+    for k in keys:
+        new[k] = state[k] + ops.sum(ops.cast(terms[k], "float32") * w, axis=1)
+    return new
+
+
+class _Confusion(Metric):
+    _keys = ()
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        default = 0.5 if top_k is None else NEG_INF
+        t = default if thresholds is None else thresholds
+        self._scalar = np.ndim(t) == 0
+        self.thresholds = [float(v) for v in np.atleast_1d(t)]
+        if not all(0.0 <= v <= 1.0 for v in self.thresholds) and thresholds is not None:
+            raise ValueError(f"{type(self).__name__}: expected thresholds in [0, 1], got {thresholds!r}.")
+        self.init_thresholds, self.top_k, self.class_id = thresholds, top_k, class_id
+
+    def init(self):
+        return {k: jnp.zeros((len(self.thresholds),), "float32") for k in self._keys}
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
+                                 self.top_k, self.class_id)
+
+    def get_config(self):
+        return super().get_config() | {"thresholds": self.init_thresholds, "top_k": self.top_k,
+                                       "class_id": self.class_id}
+
+
+class Precision(_Confusion):
+    """tp / (tp + fp) at `thresholds` (default 0.5; a list gives one value per threshold)."""
+
+    _keys = ("true_positives", "false_positives")
+
+    def _result(self, state):
+        r = _divide_no_nan(state["true_positives"], state["true_positives"] + state["false_positives"])
+        return r[0] if self._scalar else r
+
+
+class Recall(_Confusion):
+    """tp / (tp + fn) at `thresholds` (default 0.5)."""
+
+    _keys = ("true_positives", "false_negatives")
+
+    def _result(self, state):
+        r = _divide_no_nan(state["true_positives"], state["true_positives"] + state["false_negatives"])
+        return r[0] if self._scalar else r
+
+
+class AUC(Metric):
+    """Area under the ROC or PR curve, from confusion counts at `num_thresholds` evenly spaced
+    thresholds (Keras's default 200 and "interpolation" Riemann sum)."""
+
+    _keys = ("true_positives", "false_positives", "true_negatives", "false_negatives")
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
+                 dtype=None, thresholds=None, multi_label=False, num_labels=None, label_weights=None,
+                 from_logits=False):
+        super().__init__(name=name, dtype=dtype)
+        curve, summation_method = str(curve).upper(), str(summation_method).lower()
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"AUC: expected curve 'ROC' or 'PR', got {curve!r}.")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError("AUC: expected summation_method 'interpolation', 'minoring' or 'majoring', "
+                             f"got {summation_method!r}.")
+        if multi_label:
+            raise ValueError("AUC: multi_label=True is not supported yet; expected multi_label=False.")
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            self.num_thresholds = len(inner) + 2
+        else:
+            if num_thresholds <= 1:
+                raise ValueError(f"AUC: expected num_thresholds > 1, got {num_thresholds}.")
+            self.num_thresholds = num_thresholds
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        eps = 1e-7
+        self.thresholds = [0.0 - eps] + inner + [1.0 + eps]
+        self.curve, self.summation_method = curve, summation_method
+        self.from_logits, self.multi_label = from_logits, multi_label
+        self._init_thresholds = thresholds
+
+    def init(self):
+        return {k: jnp.zeros((self.num_thresholds,), "float32") for k in self._keys}
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        if self.from_logits:
+            y_pred = ops.sigmoid(ops.convert_to_tensor(y_pred))
+        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys)
+
+    def _interpolate_pr_auc(self, s):
+        tp, fp, fn = s["true_positives"], s["false_positives"], s["false_negatives"]
+        n = self.num_thresholds
+        dtp = tp[: n - 1] - tp[1:]
+        p = tp + fp
+        dp = p[: n - 1] - p[1:]
+        slope = _divide_no_nan(dtp, ops.maximum(dp, 0.0))
+        intercept = tp[1:] - slope * p[1:]
+        ratio = ops.where(ops.logical_and(p[: n - 1] > 0, p[1:] > 0),
+                          _divide_no_nan(p[: n - 1], ops.maximum(p[1:], 0.0)), ops.ones_like(p[1:]))
+        inc = _divide_no_nan(slope * (dtp + intercept * ops.log(ratio)), ops.maximum(tp[1:] + fn[1:], 0.0))
+        return ops.sum(inc)
+
+    def _result(self, s):
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc(s)
+        tp, fp, tn, fn = (s[k] for k in self._keys)
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        n = self.num_thresholds
+        if self.summation_method == "interpolation":
+            h = (y[: n - 1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            h = ops.minimum(y[: n - 1], y[1:])
+        else:
+            h = ops.maximum(y[: n - 1], y[1:])
+        return ops.sum((x[: n - 1] - x[1:]) * h)
+
+    def get_config(self):
+        return super().get_config() | {"num_thresholds": self.num_thresholds, "curve": self.curve,
+                                       "summation_method": self.summation_method,
+                                       "thresholds": self._init_thresholds, "from_logits": self.from_logits}
+
+
+# --- lookup ------------------------------------------------------------------------------
+_CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+            Precision, Recall, AUC, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy]
+
+
+def _lookup():
+    from fkeras.nn.base import snake_case
+
+    table = {c.__name__: c for c in _CLASSES}
+    table.update({snake_case(c.__name__): c for c in _CLASSES})
+    table.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
+                  "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+                  "auc": AUC, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+                  "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy})
+    return table
+
+
+def get(identifier):
+    """A Metric from an object, class, name ("mse", "AUC", "precision") or config dict.
+
+    "accuracy"/"acc" depend on the labels' and predictions' shapes; use `resolve` for them.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _lookup().get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(f"Unknown metric class {identifier.get('class_name')!r}.")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        table = _lookup()
+        if identifier not in table:
+            raise ValueError(f"Unknown metric {identifier!r}. Expected 'accuracy'/'acc' or one of "
+                             f"{sorted(table)}, a Metric object or a function (y_true, y_pred) -> values.")
+        return table[identifier](name=identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+    raise TypeError(f"Expected a metric (str, Metric or callable), got {type(identifier).__name__}: {identifier!r}.")
+
+
+def check(identifier):
+    """Raise ValueError/TypeError now (at compile) for an identifier `resolve` could not handle."""
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc", "crossentropy", "ce"):
+        return
+    get(identifier)
+
+
+def resolve(identifier, y_true_shape, y_pred_shape):
+    """Keras's shape-dependent choice for "accuracy"/"acc" ("crossentropy"/"ce"); else `get`."""
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc", "crossentropy", "ce"):
+        is_binary = y_pred_shape[-1] == 1 if len(y_pred_shape) else True
+        is_sparse = len(y_true_shape) < len(y_pred_shape) or (
+            len(y_true_shape) > 0 and y_true_shape[-1] == 1 and len(y_pred_shape) > 0 and y_pred_shape[-1] > 1)
+        if identifier.lower() in ("accuracy", "acc"):
+            cls = BinaryAccuracy if is_binary else SparseCategoricalAccuracy if is_sparse else CategoricalAccuracy
+        else:
+            cls = BinaryCrossentropy if is_binary else SparseCategoricalCrossentropy if is_sparse else \
+                CategoricalCrossentropy
+        return cls(name=identifier)
+    return get(identifier)
+
+
+def serialize(metric):
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}

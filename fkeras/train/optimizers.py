@@ -1,0 +1,415 @@
+"""Keras 3 optimizers as optax gradient transformations over parameter pytrees.
+
+Each optimizer reproduces Keras 3's update formulas (epsilon placement, bias correction,
+clipping and decoupled weight decay order) and keeps its whole state, including the
+current learning rate and the iteration count, in one pytree (`OptState`), so a jitted
+train step can be reused when the learning rate is changed between epochs.
+
+    opt = Adam(1e-3)
+    s = opt.init(params)
+    params, s = opt.apply(grads, s, params)      # new params directly (what the train step uses)
+    updates, s = opt.update(grads, s, params)    # optax protocol: params + updates
+    tx = opt.as_optax()                          # an optax.GradientTransformation
+
+Frozen parameters are simply absent (None leaves) from `grads`/`params`: they get no slot,
+no update and no weight decay.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fkeras.train import schedules as _schedules
+
+
+class OptState(NamedTuple):
+    """An optimizer's state: `iterations` (int32, updates done), `learning_rate` (float32, the rate of
+    the last/next update), `slots` (dict name -> pytree like the params), `extra` (dict of scalars)."""
+
+    iterations: Any
+    learning_rate: Any
+    slots: Any
+    extra: Any
+
+
+def _is_schedule(lr):
+    return isinstance(lr, _schedules.LearningRateSchedule) or (callable(lr) and not isinstance(lr, (int, float)))
+
+
+def _clip_by_norm(g, clipnorm):
+    l2sum = jnp.sum(jnp.square(g))
+    pred = l2sum > 0
+    l2norm = jnp.where(pred, jnp.sqrt(jnp.where(pred, l2sum, 1.0)), l2sum)
+    return g * clipnorm / jnp.maximum(l2norm, clipnorm)
+
+
+class Optimizer:
+    """Base: Keras arguments `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`.
+
+    Subclasses declare `_slots` (name -> initial value) and implement `_update_leaf`.
+    """
+
+    _slots: dict = {}
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}.")
+        if use_ema or gradient_accumulation_steps or loss_scale_factor:
+            raise ValueError(f"{type(self).__name__}: use_ema, gradient_accumulation_steps and loss_scale_factor "
+                             "are not supported yet; expected their defaults.")
+        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"{type(self).__name__}: only one of clipnorm, clipvalue and global_clipnorm can be "
+                             f"set, got {given}.")
+        if not _is_schedule(learning_rate):
+            try:
+                learning_rate = float(learning_rate)
+            except (TypeError, ValueError):
+                raise TypeError(f"{type(self).__name__}: expected `learning_rate` to be a float or a "
+                                f"LearningRateSchedule, got {learning_rate!r}.") from None
+            if learning_rate < 0:
+                raise ValueError(f"{type(self).__name__}: expected learning_rate >= 0, got {learning_rate}.")
+        self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        from fkeras.nn.base import snake_case
+
+        self.name = name or snake_case(type(self).__name__)
+        self._owner = None  # weakref to the Trainer whose TrainState holds this optimizer's state
+
+    # -- the learning rate ----------------------------------------------------------------
+    def lr_at(self, state: OptState):
+        """The learning rate for the update that `state` is about to take."""
+        if _is_schedule(self._learning_rate):
+            return jnp.asarray(self._learning_rate(state.iterations), jnp.float32)
+        return state.learning_rate
+
+    def _live_state(self):
+        owner = self._owner() if self._owner is not None else None
+        ts = getattr(owner, "train_state", None) if owner is not None else None
+        st = getattr(ts, "opt_state", None)
+        return owner, ts, st if isinstance(st, OptState) else None
+
+    @property
+    def learning_rate(self):
+        """Current learning rate (a float). Setting it writes into the live TrainState; no recompile."""
+        _, _, st = self._live_state()
+        if st is not None:
+            return float(self.lr_at(st))
+        if _is_schedule(self._learning_rate):
+            return float(self._learning_rate(0))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if _is_schedule(self._learning_rate):
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate`; its learning rate cannot be set directly.")
+        value = float(value)
+        self._learning_rate = value
+        owner, ts, st = self._live_state()
+        if st is not None:
+            new = st._replace(learning_rate=jnp.asarray(value, jnp.float32))
+            owner.train_state = ts.replace(opt_state=new)
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        _, _, st = self._live_state()
+        return 0 if st is None else int(st.iterations)
+
+    # -- pure API ---------------------------------------------------------------------------
+    def init(self, params) -> OptState:
+        lr = 0.0 if _is_schedule(self._learning_rate) else self._learning_rate
+        slots = {n: jax.tree.map(lambda p, v=v: jnp.full(p.shape, v, p.dtype), params) for n, v in self._slots.items()}
+        return OptState(jnp.zeros((), jnp.int32), jnp.asarray(lr, jnp.float32), slots, self._extra_init())
+
+    def _extra_init(self):
+        return {}
+
+    def _extra_update(self, extra, t):
+        return extra
+
+    def _update_leaf(self, g, p, slots, lr, t, extra):
+        """One variable's update: returns (new_p, new_slots). `t` = iterations before this update."""
+        raise NotImplementedError
+
+    def _clip(self, grads):
+        if self.clipnorm and self.clipnorm > 0:
+            return jax.tree.map(lambda g: _clip_by_norm(g, self.clipnorm), grads)
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            norm = optax.global_norm(grads)
+            scale = self.global_clipnorm * jnp.minimum(1.0 / norm, 1.0 / self.global_clipnorm) + (norm - norm)
+            return jax.tree.map(lambda g: g * scale, grads)
+        if self.clipvalue and self.clipvalue > 0:
+            v = self.clipvalue
+            return jax.tree.map(lambda g: jnp.clip(g, -v, v), grads)
+        return grads
+
+    def apply(self, grads, state: OptState, params):
+        """Keras's `apply`: clip, decoupled weight decay, then the update rule. Returns (params, state)."""
+        t = state.iterations
+        lr = self.lr_at(state)
+        grads = self._clip(grads)
+        leaves_g, treedef = jax.tree.flatten(grads)
+        leaves_p = treedef.flatten_up_to(params)
+        slot_leaves = {n: treedef.flatten_up_to(s) for n, s in state.slots.items()}
+        if self.weight_decay:
+            wd = jnp.float32(self.weight_decay)
+            leaves_p = [p - p * wd * lr.astype(p.dtype) for p in leaves_p]
+        extra = self._extra_update(state.extra, t)
+        new_p, new_slots = [], {n: [] for n in slot_leaves}
+        for i, (g, p) in enumerate(zip(leaves_g, leaves_p)):
+            s = {n: v[i] for n, v in slot_leaves.items()}
+            np_, ns = self._update_leaf(g.astype(p.dtype), p, s, lr.astype(p.dtype), t, extra)
+            new_p.append(np_)
+            for n in new_slots:
+                new_slots[n].append(ns[n])
+        params = jax.tree.unflatten(treedef, new_p)
+        slots = {n: jax.tree.unflatten(treedef, v) for n, v in new_slots.items()}
+        lr_next = state.learning_rate if not _is_schedule(self._learning_rate) else lr
+        return params, OptState(t + 1, lr_next, slots, extra)
+
+    def update(self, grads, state: OptState, params=None):
+        """optax's `update`: returns (updates, new_state) with `params + updates` = Keras's new params."""
+        if params is None:
+            raise ValueError(f"{type(self).__name__}.update needs `params` (Keras optimizers read the weights).")
+        new_params, state = self.apply(grads, state, params)
+        return jax.tree.map(lambda n, p: n - p, new_params, params), state
+
+    def as_optax(self) -> optax.GradientTransformation:
+        return optax.GradientTransformation(self.init, self.update)
+
+    # -- Keras-JAX custom train_step -------------------------------------------------------
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Lists in, lists out: `(new_trainable_variables, new_optimizer_variables)`."""
+        trainable_variables, grads = list(trainable_variables), list(grads)
+        treedef = jax.tree.structure(self.init(trainable_variables))
+        state = jax.tree.unflatten(treedef, list(optimizer_variables))
+        params, state = self.apply(grads, state, trainable_variables)
+        return list(params), jax.tree.leaves(state)
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            lr = _schedules.serialize(lr)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class SGD(Optimizer):
+    """Plain SGD, or momentum `m = momentum*m - lr*g; p += m` (Nesterov: `p += momentum*m - lr*g`)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        if not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: expected `momentum` a float in [0, 1], got {momentum!r}.")
+        self.momentum, self.nesterov = float(momentum), nesterov
+        self._slots = {"momentum": 0.0} if self.momentum != 0 else {}
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        if not self._slots:
+            return p - g * lr, {}
+        m = s["momentum"] * self.momentum - g * lr
+        if self.nesterov:
+            return p + (m * self.momentum - g * lr), {"momentum": m}
+        return p + m, {"momentum": m}
+
+    def get_config(self):
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam with Keras's form: `alpha = lr*sqrt(1-b2^t)/(1-b1^t)`, `p -= alpha*m/(sqrt(v)+eps)`."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="adam", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+        self._slots = {"momentum": 0.0, "velocity": 0.0} | ({"velocity_hat": 0.0} if amsgrad else {})
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        step = (t + 1).astype(p.dtype)
+        alpha = lr * jnp.sqrt(1 - jnp.power(self.beta_2, step)) / (1 - jnp.power(self.beta_1, step))
+        m = s["momentum"] + (g - s["momentum"]) * (1 - self.beta_1)
+        v = s["velocity"] + (jnp.square(g) - s["velocity"]) * (1 - self.beta_2)
+        new = {"momentum": m, "velocity": v}
+        if self.amsgrad:
+            v = new["velocity_hat"] = jnp.maximum(s["velocity_hat"], v)
+        return p - (m * alpha) / (jnp.sqrt(v) + self.epsilon), new
+
+    def get_config(self):
+        return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                                       "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay `p -= p*weight_decay*lr` before each update (default 0.004)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None, name="adamw", **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW: expected a float `weight_decay`, got None.")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm, name=name, **kwargs)
+
+
+class RMSprop(Optimizer):
+    """`v = rho*v + (1-rho)*g^2; p -= lr*g/sqrt(v + eps)` (centered: subtract the mean gradient^2;
+    momentum: accumulate the increments)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="rmsprop", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+        self._slots = {"velocity": 0.0} | ({"momentum": 0.0} if momentum > 0 else {}) | (
+            {"average_gradient": 0.0} if centered else {})
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        v = self.rho * s["velocity"] + (1 - self.rho) * jnp.square(g)
+        new = {"velocity": v}
+        if self.centered:
+            ag = new["average_gradient"] = self.rho * s["average_gradient"] + (1 - self.rho) * g
+            denom = v - jnp.square(ag) + self.epsilon
+        else:
+            denom = v + self.epsilon
+        inc = lr * g / jnp.sqrt(denom)
+        if self.momentum > 0:
+            m = new["momentum"] = self.momentum * s["momentum"] + inc
+            return p - m, new
+        return p - inc, new
+
+    def get_config(self):
+        return super().get_config() | {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                                       "centered": self.centered}
+
+
+class Adagrad(Optimizer):
+    """`acc += g^2; p -= lr*g/sqrt(acc + eps)`, acc starting at `initial_accumulator_value`."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="adagrad", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
+        self._slots = {"accumulator": float(initial_accumulator_value)}
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        acc = s["accumulator"] + jnp.square(g)
+        return p - lr * g / jnp.sqrt(acc + self.epsilon), {"accumulator": acc}
+
+    def get_config(self):
+        return super().get_config() | {"initial_accumulator_value": self.initial_accumulator_value,
+                                       "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum and Keras's momentum schedule `u_t = b1*(1 - 0.5*0.96^t)`."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="nadam", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self._slots = {"momentum": 0.0, "velocity": 0.0}
+
+    def _extra_init(self):
+        return {"u_product": jnp.ones((), jnp.float32)}
+
+    def _extra_update(self, extra, t):
+        step = (t + 1).astype(jnp.float32)
+        return {"u_product": extra["u_product"] * self.beta_1 * (1.0 - 0.5 * jnp.power(0.96, step))}
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        dt = p.dtype
+        step, nxt = (t + 1).astype(dt), (t + 2).astype(dt)
+        u_t = self.beta_1 * (1.0 - 0.5 * jnp.power(jnp.asarray(0.96, dt), step))
+        u_t1 = self.beta_1 * (1.0 - 0.5 * jnp.power(jnp.asarray(0.96, dt), nxt))
+        u_prod = extra["u_product"].astype(dt)
+        u_prod1 = u_prod * u_t1
+        m = s["momentum"] + (g - s["momentum"]) * (1 - self.beta_1)
+        v = s["velocity"] + (jnp.square(g) - s["velocity"]) * (1 - self.beta_2)
+        m_hat = u_t1 * m / (1 - u_prod1) + (1 - u_t) * g / (1 - u_prod)
+        v_hat = v / (1 - jnp.power(jnp.asarray(self.beta_2, dt), step))
+        return p - m_hat * lr / (jnp.sqrt(v_hat) + self.epsilon), {"momentum": m, "velocity": v}
+
+    def get_config(self):
+        return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """`p -= lr*sign(b1*m + (1-b1)*g); m = b2*m + (1-b2)*g`."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, name="lion", **kwargs):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
+        if not 0 < beta_1 <= 1:
+            raise ValueError(f"Lion: expected beta_1 in (0, 1], got {beta_1}.")
+        self.beta_1, self.beta_2 = beta_1, beta_2
+        self._slots = {"momentum": 0.0}
+
+    def _update_leaf(self, g, p, s, lr, t, extra):
+        m = s["momentum"]
+        new_p = p - lr * jnp.sign(m * self.beta_1 + g * (1.0 - self.beta_1))
+        return new_p, {"momentum": m * self.beta_2 + g * (1.0 - self.beta_2)}
+
+    def get_config(self):
+        return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+_ALL = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad, "Nadam": Nadam,
+        "Lion": Lion}
+
+
+def get(identifier):
+    """An optimizer from an instance, a name ("adam", "SGD", ...) or a `{"class_name", "config"}` dict."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _ALL.get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(f"Unknown optimizer class {identifier.get('class_name')!r}; expected one of {sorted(_ALL)}.")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        table = {k.lower(): v for k, v in _ALL.items()}
+        cls = table.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer {identifier!r}. Expected one of {sorted(table)} or an "
+                             "fkeras.optimizers.Optimizer instance.")
+        return cls()
+    raise TypeError(f"Expected an optimizer (str or Optimizer), got {type(identifier).__name__}: {identifier!r}.")
+
+
+def serialize(optimizer):
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config):
+    return get(config)
+
+
+def _bind(optimizer: Optimizer, owner) -> None:
+    """Let `optimizer.learning_rate` read and write the TrainState of `owner` (a Trainer)."""
+    optimizer._owner = weakref.ref(owner)
+

@@ -1,0 +1,60 @@
+"""`TrainState`, the one immutable record of training, and `forward_of` for nn layers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from fkeras.nn.base import Variables
+
+
+class TrainState(eqx.Module):
+    """Everything a training step reads and writes, as pytrees of arrays.
+
+    params: trainable weights (nested dicts keyed by layer name).
+    state: non-trainable weights (BatchNorm statistics, seed states, ...).
+    opt_state: the optimizer's state (`fkeras.train.optimizers.OptState`, or any optax state).
+    metrics: dict metric log name -> that metric's state pytree.
+    rng: a JAX key; each step splits it (same seed -> same dropout masks).
+    step: int32 scalar, number of training steps taken.
+    """
+
+    params: Any
+    state: Any
+    opt_state: Any
+    metrics: dict
+    rng: Any
+    step: Any
+
+    def replace(self, **changes) -> "TrainState":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def create(cls, params, state=None, opt_state=None, metrics=None, rng=None, step=0) -> "TrainState":
+        if rng is None:
+            rng = jax.random.key(0)
+        elif isinstance(rng, int):
+            rng = jax.random.key(rng)
+        return cls(params=params, state={} if state is None else state, opt_state=opt_state,
+                   metrics={} if metrics is None else dict(metrics), rng=rng, step=jnp.asarray(step, jnp.int32))
+
+    @property
+    def variables(self) -> Variables:
+        return Variables(self.params, self.state)
+
+
+def forward_of(layer):
+    """The engine's view of an nn layer: `forward(params, state, x, training, rng) ->
+    (y_pred, new_state, aux_loss)`, with aux_loss 0.0 (nn layers add no losses)."""
+
+    def forward(params, state, x, training, rng):
+        y, new_state = layer.apply(Variables(params, state), x, training=training, rng=rng)
+        return y, new_state, jnp.zeros((), jnp.float32)
+
+    forward.__name__ = f"forward_of_{getattr(layer, 'name', 'layer')}"
+    return forward
