@@ -1,7 +1,26 @@
-"""`fkeras.nn`: pure layers. Each holds hyperparameters only and has `init` and `apply`."""
+"""`fkeras.nn`: pure layers. Each holds hyperparameters only and has `init` and `apply`.
 
-from fkeras.nn import activations, initializers
-from fkeras.nn.base import Layer, Variables, as_spec, clear_session, unique_name
-from fkeras.nn.containers import Sequential
-from fkeras.nn.conv import Conv1D, Conv2D, Conv3D
-from fkeras.nn.core import Activation, Dense, Dropout, Flatten
+    model = nn.Sequential([nn.Input((28, 28, 1)), nn.Conv2D(8, 3, activation="relu"), nn.Flatten(), nn.Dense(10)])
+    variables = model.init(jax.random.key(0))                 # Variables(params, state)
+    y, new_state = model.apply(variables, x, training=True, rng=key)
+"""
+
+from fkeras.nn import activations, constraints, dtype_policies, initializers, regularizers
+from fkeras.nn.base import (
+    Layer, Variables, as_spec, as_variables, clear_session, count_params, fold_name, unique_name,
+)
+from fkeras.nn.containers import Sequential, deserialize, serialize
+from fkeras.nn.conv import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
+from fkeras.nn.core import Activation, Dense, Dropout, Embedding, Flatten, Input, InputLayer, Rescaling
+from fkeras.nn.dtype_policies import DTypePolicy
+from fkeras.nn.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from fkeras.nn.normalization import BatchNormalization, LayerNormalization
+from fkeras.nn.pooling import (
+    AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
+    GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
+    MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
+)
+from fkeras.nn.reshaping import (
+    Permute, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
+)

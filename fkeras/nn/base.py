@@ -7,9 +7,20 @@ A leaf layer's `params`/`state` are flat dicts of its own leaves with Keras name
 (`kernel`, `bias`, `gamma`, `moving_mean`, ...). Containers nest their children's
 dicts under the children's names (`{"conv2d": {"kernel": ..., "bias": ...}}`) and
 leave out children that own nothing. An input spec is an array, a
-`jax.ShapeDtypeStruct`, or anything with `.shape` and `.dtype`; a bare shape tuple
-means float32. Dimensions given as None (unknown batch) are taken as 1 for
-shape inference.
+`jax.ShapeDtypeStruct`, anything with `.shape` and `.dtype`, or a bare shape tuple
+(float32); a list of those for layers with several inputs (merge layers). Dimensions
+given as None (unknown batch) are taken as 1 for shape inference.
+
+Dtype policies: every layer has a `dtype_policy` (`fkeras.nn.dtype_policies`). Variables are
+created in `variable_dtype`; `apply` casts floating inputs and (when the two differ) floating
+params to `compute_dtype`, once, here, so layer math never deals with it.
+
+Losses and constraints, for the train engine:
+    layer.regularization_losses(params)   -> scalar: weight penalties (kernel_regularizer, ...)
+    layer.apply_with_losses(variables, *inputs, training=..., rng=...)
+                                          -> (outputs, new_state, aux_loss), aux_loss = activity
+                                             regularization + weight penalties (Keras's sum(model.losses))
+    layer.apply_constraints(params)       -> params projected by kernel_constraint, ... (after an update)
 """
 
 from __future__ import annotations
@@ -25,12 +36,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras import ops
+from fkeras.nn import dtype_policies
+
 
 class Variables(NamedTuple):
     """A layer's arrays: trainable `params` and non-trainable `state`, both nested dicts."""
 
     params: dict
     state: dict
+
+
+def as_variables(variables) -> Variables:
+    """Accept a Variables, a `(params, state)` pair or a `{"params", "state"}` dict."""
+    if isinstance(variables, Variables):
+        return variables
+    if isinstance(variables, dict) and set(variables) <= {"params", "state"}:
+        return Variables(variables.get("params", {}), variables.get("state", {}))
+    if isinstance(variables, (tuple, list)) and len(variables) == 2:
+        return Variables(*variables)
+    raise TypeError(f"Expected Variables(params, state) (or a (params, state) pair), got {type(variables).__name__}.")
 
 
 # --- Keras-style automatic names ---------------------------------------------
@@ -63,17 +88,32 @@ def clear_session() -> None:
 
 
 # --- specs --------------------------------------------------------------------
-def as_spec(x, default_dtype="float32") -> jax.ShapeDtypeStruct:
-    """Turn an array, a ShapeDtypeStruct or a shape tuple into a concrete ShapeDtypeStruct."""
-    if isinstance(x, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in x):
+def _is_shape(x) -> bool:
+    return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in x) \
+        and not (isinstance(x, list) and len(x) == 0)
+
+
+def as_spec(x, default_dtype="float32"):
+    """Turn an array, a ShapeDtypeStruct or a shape tuple into a concrete ShapeDtypeStruct.
+
+    A list/tuple/dict of those (several inputs) gives the same structure of ShapeDtypeStructs.
+    """
+    if _is_shape(x):
         shape, dtype = tuple(x), default_dtype
     elif hasattr(x, "shape") and hasattr(x, "dtype"):
-        shape, dtype = tuple(x.shape), x.dtype
+        shape = tuple(x.shape)
+        try:
+            dtype = jnp.dtype(x.dtype)
+        except TypeError:  # a torch/TF dtype: go through its standard name
+            dtype = ops.dtype(x)
+    elif isinstance(x, (list, tuple)):
+        return type(x)(as_spec(s, default_dtype) for s in x)
+    elif isinstance(x, dict):
+        return {k: as_spec(v, default_dtype) for k, v in x.items()}
     else:
         raise TypeError(f"Expected an array, a ShapeDtypeStruct or a shape tuple as input spec, got {type(x).__name__}.")
     shape = tuple(1 if d is None else int(d) for d in shape)
-    dtype = np.dtype(dtype) if not isinstance(dtype, jnp.dtype) else dtype
-    return jax.ShapeDtypeStruct(shape, dtype)
+    return jax.ShapeDtypeStruct(shape, jnp.dtype(dtype))
 
 
 def fold_name(rng, name: str):
@@ -81,6 +121,27 @@ def fold_name(rng, name: str):
     if rng is None:
         return None
     return jax.random.fold_in(rng, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+
+
+def _dtype_name(x) -> str | None:
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return None
+    try:
+        return np.dtype(dt).name
+    except TypeError:
+        return ops.dtype(x)
+
+
+def cast_floats(tree, dtype: str):
+    """Cast every floating array leaf of `tree` whose dtype is not `dtype`; others pass through."""
+    def cast(x):
+        name = _dtype_name(x)
+        if name is not None and dtype_policies.is_float(name) and name != dtype:
+            return ops.cast(x, dtype)
+        return x
+
+    return jax.tree.map(cast, tree)
 
 
 # --- the layer base class ------------------------------------------------------
@@ -91,17 +152,53 @@ class _Frozen(type):
         return obj
 
 
+_INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape")
+
+
 class Layer(metaclass=_Frozen):
     """Base of all pure layers. Subclasses set hyperparameters in `__init__` and implement
     `build` (returns Variables for given input specs) and `call` (the math).
 
     After `__init__` the object is immutable; it holds no arrays.
+    Keras's `input_shape=` / `input_dim=` / `batch_size=` keywords are accepted, so a first
+    layer can tell a container its input (then `Sequential.init(rng)` needs no spec).
     """
 
-    def __init__(self, name: str | None = None, dtype=None, trainable: bool = True):
+    stateful = False  # True when `call` returns (outputs, new_state)
+    autocast = True  # cast floating inputs to the policy's compute dtype in `apply`
+    cast_variables = True  # ... and floating params too (BatchNormalization keeps float32 gamma/beta)
+    # leaf name -> attribute holding its regularizer / constraint (set by subclasses)
+    weight_regularizers: dict = {}
+    weight_constraints: dict = {}
+
+    def __init__(self, name: str | None = None, dtype=None, trainable: bool = True, activity_regularizer=None,
+                 **kwargs):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: expected `name` to be a string, got {name!r}.")
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.dtype = dtype or "float32"
-        self.trainable = trainable
+        unknown = set(kwargs) - set(_INPUT_KWARGS)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}.")
+        try:
+            self.dtype_policy = dtype_policies.get(dtype)
+        except (ValueError, TypeError) as e:
+            raise self.error(f"invalid `dtype`: {e}") from None
+        self.trainable = bool(trainable)
+        from fkeras.nn import regularizers
+
+        self.activity_regularizer = self.lookup(regularizers.get, activity_regularizer, "activity_regularizer")
+        self._batch_input_shape = self._input_kwargs(kwargs)
+
+    @staticmethod
+    def _input_kwargs(kwargs):
+        if kwargs.get("batch_input_shape") is not None:
+            return tuple(kwargs["batch_input_shape"])
+        shape = kwargs.get("input_shape")
+        if shape is None and kwargs.get("input_dim") is not None:
+            shape = (kwargs["input_dim"],)
+        if shape is None:
+            return None
+        return (kwargs.get("batch_size"),) + tuple(shape)
 
     def __setattr__(self, key, value):
         if getattr(self, "_frozen", False):
@@ -109,6 +206,20 @@ class Layer(metaclass=_Frozen):
                 f"{type(self).__name__} '{self.name}' is immutable; build a new layer instead of setting `{key}`."
             )
         object.__setattr__(self, key, value)
+
+    # -- dtypes ----------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        """The variable dtype (Keras: `layer.dtype` is an alias of `variable_dtype`)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype_policy.compute_dtype
 
     # -- to implement ------------------------------------------------------
     def build(self, rng, *input_specs: jax.ShapeDtypeStruct) -> Variables:
@@ -121,16 +232,28 @@ class Layer(metaclass=_Frozen):
 
     # -- the public pure API ------------------------------------------------
     def init(self, rng, *input_specs) -> Variables:
-        """Variables for inputs shaped like `input_specs` (arrays, ShapeDtypeStructs or shapes)."""
+        """Variables for inputs shaped like `input_specs` (arrays, ShapeDtypeStructs or shapes).
+
+        With no spec, the `input_shape=` given at construction is used."""
+        if not input_specs:
+            if self._batch_input_shape is None:
+                raise self.error("init needs an input spec (an array, a ShapeDtypeStruct or a shape tuple); "
+                                 "got none, and no `input_shape` was given to the layer.")
+            input_specs = (self._batch_input_shape,)
         specs = [as_spec(s) for s in input_specs]
         self.check_input(*specs)
         return self.build(rng, *specs)
 
     def apply(self, variables, *inputs, training: bool = False, rng=None):
         """Run the layer: returns `(outputs, new_state)`; never mutates anything."""
-        variables = Variables(*variables) if not isinstance(variables, Variables) else variables
+        variables = as_variables(variables)
         self.check_input(*inputs)
-        out = self.call(variables, *inputs, training=training, rng=rng)
+        run_vars = variables
+        if self.autocast:
+            inputs = cast_floats(inputs, self.compute_dtype)
+            if self.cast_variables and self.compute_dtype != self.variable_dtype:
+                run_vars = Variables(cast_floats(variables.params, self.compute_dtype), variables.state)
+        out = self.call(run_vars, *inputs, training=training, rng=rng)
         return out if self.stateful else (out, variables.state)
 
     def output_spec(self, variables, *input_specs):
@@ -138,18 +261,78 @@ class Layer(metaclass=_Frozen):
         specs = [as_spec(s) for s in input_specs]
         return jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], variables, *specs)
 
-    # -- helpers ------------------------------------------------------------
-    stateful = False  # True when `call` returns (outputs, new_state)
+    # -- losses and constraints -------------------------------------------------
+    def regularization_losses(self, params):
+        """Sum of this layer's weight penalties (`kernel_regularizer`, ...) on `params` (or Variables).
 
+        A scalar (0.0 when the layer has no regularizer), computed in the variables' dtype."""
+        if isinstance(params, Variables):
+            params = params.params
+        total = 0.0
+        for leaf, attr in self.weight_regularizers.items():
+            reg = getattr(self, attr, None)
+            if reg is not None and leaf in params:
+                total = total + reg(params[leaf])
+        return total
+
+    def activity_loss(self, outputs):
+        """`activity_regularizer` of each output divided by its batch size (as Keras 3); 0.0 without one."""
+        if self.activity_regularizer is None:
+            return 0.0
+        total = 0.0
+        for y in jax.tree.leaves(outputs):
+            loss = self.activity_regularizer(y)
+            if len(y.shape) > 0 and y.shape[0]:
+                loss = loss / y.shape[0]
+            total = total + loss
+        return total
+
+    def apply_with_losses(self, variables, *inputs, training: bool = False, rng=None):
+        """`apply` plus the Keras `sum(model.losses)`: returns `(outputs, new_state, aux_loss)` where
+        aux_loss = activity regularization of every (nested) layer's outputs + all weight penalties."""
+        variables = as_variables(variables)
+        out, state, act = self._apply_collect(variables, *inputs, training=training, rng=rng)
+        return out, state, act + self.regularization_losses(variables.params)
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        """(outputs, new_state, activity loss); containers override to collect from children."""
+        out, state = self.apply(variables, *inputs, training=training, rng=rng)
+        return out, state, self.activity_loss(out)
+
+    def apply_constraints(self, params):
+        """New params with each constrained leaf projected (`kernel_constraint`, ...); pure."""
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = dict(params)
+        for leaf, attr in self.weight_constraints.items():
+            c = getattr(self, attr, None)
+            if c is not None and leaf in out:
+                out[leaf] = c(out[leaf])
+        return out
+
+    # -- helpers ------------------------------------------------------------
     def check_input(self, *inputs) -> None:
         """Raise ValueError (naming the layer) when inputs do not fit. Default: accept all."""
 
     def error(self, message: str) -> ValueError:
         return ValueError(f"Layer '{self.name}' ({type(self).__name__}): {message}")
 
+    def lookup(self, getter, value, argument: str):
+        """`getter(value)` (an activations/initializers/regularizers/constraints `get`), with a
+        failure reported as a ValueError naming this layer and `argument`."""
+        try:
+            return getter(value)
+        except (ValueError, TypeError) as e:
+            raise self.error(f"invalid `{argument}`: {e}") from None
+
     def get_config(self) -> dict:
-        """Keras-compatible config of the hyperparameters."""
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        """Keras-compatible config of the hyperparameters (same keys and values as Keras 3.15)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
+        if self.activity_regularizer is not None:
+            from fkeras.nn import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> "Layer":
@@ -159,11 +342,18 @@ class Layer(metaclass=_Frozen):
         return f"<{type(self).__name__} name={self.name}>"
 
 
-def expect_rank(layer: Layer, x, rank: int | tuple, what: str = "input") -> None:
-    """Raise a clear ValueError when `x` does not have `rank` (an int or tuple of allowed ranks)."""
+def expect_rank(layer: Layer, x, rank, what: str = "input") -> None:
+    """Raise a clear ValueError when `x` does not have `rank` (an int or a collection of allowed ranks)."""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)
     nd = len(x.shape)
     if nd not in ranks:
-        allowed = " or ".join(str(r) for r in ranks)
+        if isinstance(rank, range) and rank.stop >= 32:
+            allowed = f">= {rank.start}"
+        else:
+            allowed = " or ".join(str(r) for r in ranks)
         raise layer.error(f"expected {what} of rank {allowed}, got shape {tuple(x.shape)} (rank {nd}).")
 
+
+def count_params(params) -> int:
+    """Number of scalars in a params (or any) pytree."""
+    return int(sum(np.prod(np.shape(x)) for x in jax.tree.leaves(params)))

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from fkeras.nn.base import Layer, Variables, as_spec, fold_name
+from fkeras.nn import dtype_policies
+from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
 
 
 class Sequential(Layer):
     """Apply `layers` one after another. Params/state are keyed by each layer's name.
 
     Each child gets its own key, folded from the container's key with the child's name,
-    so two Dropouts never share a mask.
+    so two Dropouts never share a mask. A first `InputLayer` (`nn.Input(shape)`), or a first
+    layer given `input_shape=`, lets `init(rng)` run with no spec; the InputLayer owns no
+    variables and only checks the input.
     """
 
-    def __init__(self, layers=(), name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
-        layers = tuple(layers)
+    autocast = False  # children cast for themselves
+
+    def __init__(self, layers=(), name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        layers = tuple(layers or ())
         seen = set()
         for layer in layers:
             if not isinstance(layer, Layer):
@@ -24,9 +29,24 @@ class Sequential(Layer):
             seen.add(layer.name)
         self.layers = layers
 
-    @property
-    def stateful(self):
-        return True
+    stateful = True
+
+    def _default_spec(self):
+        from fkeras.nn.core import InputLayer
+
+        if self.layers and isinstance(self.layers[0], InputLayer):
+            return self.layers[0].input_spec()
+        if self.layers and self.layers[0]._batch_input_shape is not None:
+            return as_spec(self.layers[0]._batch_input_shape)
+        if self._batch_input_shape is not None:
+            return as_spec(self._batch_input_shape)
+        raise self.error("init needs an input spec: pass one (an array, a ShapeDtypeStruct or a shape tuple) "
+                         "or start the model with nn.Input(shape).")
+
+    def init(self, rng, *input_specs) -> Variables:
+        """Variables for inputs like `input_specs` (or for the declared Input when none is given)."""
+        specs = [as_spec(s) for s in input_specs] or [self._default_spec()]
+        return self.build(rng, *specs)
 
     def build(self, rng, spec):
         params, state = {}, {}
@@ -39,15 +59,70 @@ class Sequential(Layer):
             spec = as_spec(layer.output_spec(v, spec))
         return Variables(params, state)
 
+    def _child(self, variables, layer):
+        return Variables(variables.params.get(layer.name, {}), variables.state.get(layer.name, {}))
+
     def call(self, variables, x, training=False, rng=None):
         new_state = {}
         for layer in self.layers:
-            v = Variables(variables.params.get(layer.name, {}), variables.state.get(layer.name, {}))
-            x, s = layer.apply(v, x, training=training, rng=fold_name(rng, layer.name))
+            x, s = layer.apply(self._child(variables, layer), x, training=training, rng=fold_name(rng, layer.name))
             if s:
                 new_state[layer.name] = s
         return x, new_state
 
+    def _apply_collect(self, variables, x, training=False, rng=None):
+        variables = as_variables(variables)
+        new_state, total = {}, 0.0
+        for layer in self.layers:
+            x, s, loss = layer._apply_collect(self._child(variables, layer), x, training=training,
+                                              rng=fold_name(rng, layer.name))
+            total = total + loss
+            if s:
+                new_state[layer.name] = s
+        return x, new_state, total + self.activity_loss(x)
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        total = 0.0
+        for layer in self.layers:
+            total = total + layer.regularization_losses(params.get(layer.name, {}))
+        return total
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = dict(params)
+        for layer in self.layers:
+            if layer.name in out:
+                out[layer.name] = layer.apply_constraints(out[layer.name])
+        return out
+
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": dtype_policies.serialize(self.dtype_policy),
+                "layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layers = [deserialize(c) for c in config.pop("layers", [])]
+        config.pop("build_input_shape", None)
+        return cls(layers, **config)
+
+
+def serialize(layer: Layer) -> dict:
+    """`{"module", "class_name", "config", "registered_name"}` for a layer, as Keras writes it."""
+    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
+            "registered_name": None}
+
+
+def deserialize(config: dict) -> Layer:
+    """A layer from `serialize`'s dict (or Keras's): looks the class up among `fkeras.nn` layers."""
+    from fkeras import nn
+
+    name = config.get("class_name")
+    cls = getattr(nn, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ValueError(f"Unknown layer class {name!r}; expected one of fkeras.nn's layers.")
+    return cls.from_config(config.get("config", {}))

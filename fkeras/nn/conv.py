@@ -2,53 +2,78 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, initializers
+from fkeras.nn import activations, constraints, initializers, regularizers
 from fkeras.nn.base import Layer, Variables, expect_rank
 
 
-def normalize_tuple(value, n, name):
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(value)
-    if len(value) != n or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"Expected `{name}` as an int or a tuple of {n} ints, got {value!r}.")
-    return value
+def normalize_tuple(value, n, name, layer=None):
+    """`value` (an int or n ints) as a tuple of n ints; a clear ValueError otherwise."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    try:
+        value = tuple(value)
+    except TypeError:
+        value = (value,)
+    if len(value) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        msg = f"expected `{name}` as an int or a tuple of {n} ints, got {value!r}."
+        raise layer.error(msg) if layer is not None else ValueError(msg)
+    return tuple(int(v) for v in value)
 
 
 class Conv(Layer):
     """N-D convolution; `rank` is set by Conv1D/Conv2D/Conv3D.
 
-    inputs: (batch, *spatial, in) -> (batch, *new_spatial, filters) for channels_last.
+    inputs: (batch, *spatial, in) -> (batch, *new_spatial, filters) for channels_last
+    (channels_first: (batch, in, *spatial)). Conv1D also takes padding="causal".
     """
 
     rank = 2
+    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
+    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
         n = self.rank
-        self.filters = filters
-        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size")
-        self.strides = normalize_tuple(strides, n, "strides")
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{type(self).__name__}: expected padding 'valid' or 'same', got {padding!r}.")
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
+        self.filters = int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = normalize_tuple(strides, n, "strides", self)
+        allowed = ("valid", "same", "causal") if n == 1 else ("valid", "same")
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in allowed:
+            raise self.error(f"expected padding in {allowed}, got {padding!r}.")
         self.padding = padding
         self.data_format = data_format or "channels_last"
-        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate")
-        self.groups = groups
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
+        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", self)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0 or filters % groups:
+            raise self.error(f"expected `groups` as a positive int dividing filters ({filters}), got {groups!r}.")
+        self.groups = int(groups)
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
 
     def _channels(self, shape):
         return shape[1] if self.data_format == "channels_first" else shape[-1]
 
     def check_input(self, x):
-        expect_rank(self, x, self.rank + 2, "input (batch, *spatial, channels)")
+        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
+        expect_rank(self, x, self.rank + 2, f"input {where}")
 
     def build(self, rng, spec):
         in_ch = self._channels(spec.shape)
@@ -56,9 +81,9 @@ class Conv(Layer):
             raise self.error(f"input channels ({in_ch}) must be divisible by groups ({self.groups}).")
         k1, k2 = frandom.split_key(rng, 2)
         shape = self.kernel_size + (in_ch // self.groups, self.filters)
-        params = {"kernel": self.kernel_initializer(shape, "float32", key=k1)}
+        params = {"kernel": self.kernel_initializer(shape, self.variable_dtype, key=k1)}
         if self.use_bias:
-            params["bias"] = self.bias_initializer((self.filters,), "float32", key=k2)
+            params["bias"] = self.bias_initializer((self.filters,), self.variable_dtype, key=k2)
         return Variables(params, {})
 
     def call(self, variables, x, training=False, rng=None):
@@ -67,7 +92,12 @@ class Conv(Layer):
             raise self.error(
                 f"expected {kernel.shape[-2] * self.groups} input channels, got shape {tuple(x.shape)}."
             )
-        y = ops.conv(x, kernel, strides=self.strides, padding=self.padding, data_format=self.data_format,
+        padding = self.padding
+        if padding == "causal":
+            left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+            pads = [(0, 0), (0, 0), (left, 0)] if self.data_format == "channels_first" else [(0, 0), (left, 0), (0, 0)]
+            x, padding = ops.pad(x, pads), "valid"
+        y = ops.conv(x, kernel, strides=self.strides, padding=padding, data_format=self.data_format,
                      dilation_rate=self.dilation_rate)
         if self.use_bias:
             bias = variables.params["bias"]
@@ -89,16 +119,30 @@ class Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
 class Conv1D(Conv):
+    """1-D convolution: (batch, steps, in) -> (batch, new_steps, filters)."""
+
     rank = 1
 
 
 class Conv2D(Conv):
+    """2-D convolution: (batch, rows, cols, in) -> (batch, new_rows, new_cols, filters)."""
+
     rank = 2
 
 
 class Conv3D(Conv):
+    """3-D convolution: (batch, d1, d2, d3, in) -> (batch, n1, n2, n3, filters)."""
+
     rank = 3
+
+
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -1,35 +1,131 @@
-"""Core pure layers: Dense, Activation, Dropout, Flatten."""
+"""Core pure layers: InputLayer/Input, Dense, Activation, Dropout, Flatten, Embedding, Rescaling."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, initializers
-from fkeras.nn.base import Layer, Variables, expect_rank
+from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
+from fkeras.nn.dtype_policies import _standardize
+
+
+def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha=None):
+    if quantization_config is not None:
+        raise layer.error(f"quantization is not supported; expected quantization_config=None, got "
+                          f"{quantization_config!r}.")
+    if lora_rank is not None or lora_alpha is not None:
+        raise layer.error(f"LoRA is not supported; expected lora_rank=None, got {lora_rank!r}.")
+
+
+class InputLayer(Layer):
+    """Declares the input of a model: `batch_shape` (batch dim may be None) and `dtype`.
+
+    `apply` passes its input through after checking rank and known dimensions; a container
+    whose first layer is an InputLayer can `init(rng)` with no spec."""
+
+    autocast = False
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
+                 optional=False, name=None, ragged=None, **kwargs):
+        if kwargs.pop("input_shape", None) is not None and shape is None:  # Keras 2 spelling
+            raise TypeError("InputLayer: `input_shape` is not an argument; use `shape=` (without the batch dim).")
+        if kwargs:
+            raise TypeError(f"InputLayer: unexpected keyword argument(s) {sorted(kwargs)}.")
+        super().__init__(name=name)
+        if input_tensor is not None:
+            shape, dtype = tuple(input_tensor.shape)[1:], dtype or ops.dtype(input_tensor)
+        if shape is not None and batch_shape is not None:
+            raise self.error("pass either `shape` or `batch_shape`, not both.")
+        if shape is None and batch_shape is None:
+            raise self.error("expected a `shape` (e.g. shape=(28, 28, 1)) or a `batch_shape`; got neither.")
+        if shape is not None:
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            batch_shape = (batch_size,) + shape
+        batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        if sparse or ragged:
+            raise self.error("sparse and ragged inputs are not supported; expected sparse=False, ragged=False.")
+        self.batch_shape = batch_shape
+        self._input_dtype = _standardize(dtype or "float32")
+        self.sparse, self.ragged, self.optional = False, False, bool(optional)
+        self._batch_input_shape = batch_shape
+
+    @property
+    def dtype(self) -> str:
+        return self._input_dtype
+
+    @property
+    def shape(self):
+        return self.batch_shape
+
+    def input_spec(self):
+        """The ShapeDtypeStruct this layer declares (unknown dims taken as 1)."""
+        return as_spec(self.batch_shape, self._input_dtype)
+
+    def init(self, rng, *input_specs):
+        specs = input_specs or (self.input_spec(),)
+        self.check_input(*[as_spec(s) for s in specs])
+        return Variables({}, {})
+
+    def check_input(self, x):
+        if len(x.shape) != len(self.batch_shape) or any(
+                want is not None and got != want for want, got in zip(self.batch_shape[1:], tuple(x.shape)[1:])):
+            raise self.error(f"expected input of shape {self.batch_shape}, got shape {tuple(x.shape)}.")
+
+    def call(self, variables, x, training=False, rng=None):
+        return x
+
+    def get_config(self):
+        return {"batch_shape": self.batch_shape, "dtype": self._input_dtype, "sparse": self.sparse,
+                "ragged": self.ragged, "name": self.name, "optional": self.optional}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          optional=False):
+    """The nn-level `Input`: an InputLayer declaring shape (without batch) and dtype.
+
+    `nn.Sequential([nn.Input((28, 28, 1)), ...]).init(rng)` then needs no spec."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, batch_shape=batch_shape,
+                      input_tensor=tensor, optional=optional, name=name)
 
 
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)`. inputs: (..., in) -> (..., units); kernel: (in, units)."""
 
+    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
+    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
-        if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense: expected `units` to be a positive int, got {units!r}.")
-        self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise self.error(f"expected `units` to be a positive int, got {units!r}.")
+        _no_quantization(self, quantization_config, lora_rank, lora_alpha)
+        self.units = int(units)
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+
+    def check_input(self, x):
+        expect_rank(self, x, range(1, 64), "input (..., features)")
 
     def build(self, rng, spec):
-        expect_rank(self, spec, range(2, 100), "input")
         k1, k2 = frandom.split_key(rng, 2)
-        params = {"kernel": self.kernel_initializer((spec.shape[-1], self.units), "float32", key=k1)}
+        dtype = self.variable_dtype
+        params = {"kernel": self.kernel_initializer((spec.shape[-1], self.units), dtype, key=k1)}
         if self.use_bias:
-            params["bias"] = self.bias_initializer((self.units,), "float32", key=k2)
+            params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
         return Variables(params, {})
 
     def call(self, variables, x, training=False, rng=None):
@@ -48,15 +144,20 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "quantization_config": None,
         }
 
 
 class Activation(Layer):
     """Apply an activation function elementwise. Shape preserved."""
 
-    def __init__(self, activation, name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
-        self.activation = activations.get(activation)
+    def __init__(self, activation, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.activation = self.lookup(activations.get, activation, "activation")
 
     def call(self, variables, x, training=False, rng=None):
         return self.activation(x)
@@ -68,35 +169,135 @@ class Activation(Layer):
 class Dropout(Layer):
     """Zero a `rate` fraction of inputs and scale the rest by 1/(1-rate), only when training.
 
-    Needs an `rng` key when training with rate > 0. Shape preserved.
+    Training with rate > 0 on JAX arrays needs a key: `rng`, or else the layer's `seed` (the
+    same mask every call). In a container each child gets its own key folded from its name.
+    `noise_shape` (None entries = the input's size) shares the mask along axes of size 1.
     """
 
-    def __init__(self, rate, noise_shape=None, seed=None, name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
-        if not 0 <= rate <= 1:
-            raise ValueError(f"Dropout: expected `rate` in [0, 1], got {rate!r}.")
-        self.rate, self.noise_shape, self.seed = rate, noise_shape, seed
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise self.error(f"expected `rate` as a float in [0, 1], got {rate!r}.")
+        self.rate = float(rate) if isinstance(rate, float) else rate
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+
+    def check_input(self, x):
+        if self.noise_shape is not None and len(self.noise_shape) != len(x.shape):
+            raise self.error(f"noise_shape {self.noise_shape} must have the input's rank; got input shape "
+                             f"{tuple(x.shape)}.")
 
     def call(self, variables, x, training=False, rng=None):
         if not training or self.rate == 0:
             return x
+        if self.rate == 1:
+            return ops.zeros_like(x)
+        if rng is None:
+            if self.seed is not None:
+                rng = int(self.seed)
+            elif ops.framework_of(x) == "jax":
+                raise self.error("training with rate > 0 needs an `rng` key (or a `seed`); got rng=None.")
         return frandom.dropout(x, self.rate, noise_shape=self.noise_shape, seed=rng)
 
     def get_config(self):
-        return super().get_config() | {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+        return super().get_config() | {"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape}
 
 
 class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...); (batch,) -> (batch, 1)."""
 
-    def __init__(self, data_format=None, name=None, dtype=None, trainable=True):
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
-        self.data_format = data_format or "channels_last"
+    def __init__(self, data_format=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.data_format = _data_format(self, data_format)
+
+    def check_input(self, x):
+        expect_rank(self, x, range(1, 64), "input (batch, ...)")
 
     def call(self, variables, x, training=False, rng=None):
         if self.data_format == "channels_first" and len(x.shape) > 2:
             x = ops.transpose(x, (0, *range(2, len(x.shape)), 1))
-        return ops.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+        return ops.reshape(x, (-1, math.prod(x.shape[1:])))
 
     def get_config(self):
         return super().get_config() | {"data_format": self.data_format}
+
+
+class Embedding(Layer):
+    """Look up rows of `embeddings` (input_dim, output_dim): int (batch, ...) -> (batch, ..., output_dim)."""
+
+    weight_regularizers = {"embeddings": "embeddings_regularizer"}
+    weight_constraints = {"embeddings": "embeddings_constraint"}
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, name=None, dtype=None, trainable=True, activity_regularizer=None,
+                 **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
+        for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise self.error(f"expected `{arg}` to be a positive int, got {v!r}.")
+        _no_quantization(self, quantization_config, lora_rank, lora_alpha)
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = self.lookup(initializers.get, embeddings_initializer, "embeddings_initializer")
+        self.embeddings_regularizer = self.lookup(regularizers.get, embeddings_regularizer, "embeddings_regularizer")
+        self.embeddings_constraint = self.lookup(constraints.get, embeddings_constraint, "embeddings_constraint")
+        self.mask_zero = bool(mask_zero)
+        if weights is not None:
+            w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)
+            if w.shape != (self.input_dim, self.output_dim):
+                raise self.error(f"expected `weights` of shape {(self.input_dim, self.output_dim)}, got {w.shape}.")
+            w.setflags(write=False)
+            weights = w
+        self._initial_weights = weights
+
+    def build(self, rng, spec):
+        if self._initial_weights is not None:
+            return Variables({"embeddings": ops.convert_to_tensor(self._initial_weights, self.variable_dtype)}, {})
+        shape = (self.input_dim, self.output_dim)
+        return Variables({"embeddings": self.embeddings_initializer(shape, self.variable_dtype, key=rng)}, {})
+
+    def call(self, variables, x, training=False, rng=None):
+        if ops.dtype(x) not in ("int32", "int64"):
+            x = ops.cast(x, "int32")
+        return ops.take(variables.params["embeddings"], x, axis=0)
+
+    def get_config(self):
+        return super().get_config() | {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
+            "quantization_config": None,
+        }
+
+
+class Rescaling(Layer):
+    """`inputs * scale + offset`, in the compute dtype (integer images become floats)."""
+
+    def __init__(self, scale, offset=0.0, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.scale = tuple(scale) if isinstance(scale, list) else scale
+        self.offset = tuple(offset) if isinstance(offset, list) else offset
+
+    def call(self, variables, x, training=False, rng=None):
+        dtype = self.compute_dtype
+        x = ops.cast(x, dtype)
+        scale = ops.cast(ops.convert_to_tensor(self.scale), dtype) if isinstance(self.scale, tuple) else self.scale
+        offset = ops.cast(ops.convert_to_tensor(self.offset), dtype) if isinstance(self.offset, tuple) else self.offset
+        return ops.add(ops.multiply(x, scale), offset)
+
+    def get_config(self):
+        scale = list(self.scale) if isinstance(self.scale, tuple) else self.scale
+        offset = list(self.offset) if isinstance(self.offset, tuple) else self.offset
+        return super().get_config() | {"scale": scale, "offset": offset}
+
+
+def _data_format(layer, data_format):
+    data_format = data_format or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise layer.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
+    return data_format

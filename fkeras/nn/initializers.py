@@ -16,9 +16,11 @@ import numpy as np
 from fkeras.nn.base import snake_case
 
 
-def _fans(shape):
+def _fans(shape, input_axes=None, output_axes=None):
     """Keras's fan computation: (fan_in, fan_out); conv kernels multiply by the receptive field."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -120,8 +122,10 @@ class TruncatedNormal(Initializer):
 
 
 class VarianceScaling(Initializer):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -132,7 +136,7 @@ class VarianceScaling(Initializer):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def draw(self, key, shape, dtype):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         if self.distribution == "truncated_normal":
@@ -144,16 +148,17 @@ class VarianceScaling(Initializer):
         return jax.random.uniform(key, shape, dtype, -limit, limit)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution):
     class Preset(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     Preset.__name__ = Preset.__qualname__ = name
     return Preset
@@ -190,7 +195,7 @@ class Identity(Initializer):
         return self.gain * jnp.eye(*shape, dtype=dtype)
 
     def get_config(self):
-        return {"gain": self.gain}
+        return {} if self.gain == 1.0 else {"gain": self.gain}  # Keras 3.15 writes {}
 
 
 _ALL = [
@@ -198,6 +203,9 @@ _ALL = [
     GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity,
 ]
 _BY_NAME = {snake_case(c.__name__): c for c in _ALL} | {c.__name__: c for c in _ALL}
+_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "random_uniform": RandomUniform,
+                 "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "orthogonal": Orthogonal,
+                 "variance_scaling": VarianceScaling})
 _BY_NAME.update({"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity})
 _BY_NAME.update({"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
                  "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform})

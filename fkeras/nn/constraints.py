@@ -1,0 +1,130 @@
+"""Weight constraints with Keras names: a constraint maps a weight to its projected value.
+
+Layers take them as `kernel_constraint=`, `bias_constraint=`, ...; the train engine applies them
+after each optimizer update through `Layer.apply_constraints(params)` (pure: returns new params).
+Written over `fkeras.ops`.
+"""
+
+from __future__ import annotations
+
+from fkeras import ops
+
+
+def _epsilon():
+    from fkeras.backend import epsilon  # late: fkeras.backend imports fkeras.nn
+
+    return epsilon()
+
+
+def _norms(w, axis):
+    return ops.sqrt(ops.sum(ops.square(w), axis=axis, keepdims=True))
+
+
+class Constraint:
+    """Base class: `__call__(w) -> w'` (identity here)."""
+
+    def __call__(self, w):
+        return w
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class MaxNorm(Constraint):
+    """Rescale so the norm along `axis` is at most `max_value`."""
+
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        desired = ops.clip(norms, 0, self.max_value)
+        return w * (desired / (_epsilon() + norms))
+
+    def get_config(self):
+        return {"max_value": self.max_value, "axis": self.axis}
+
+
+class NonNeg(Constraint):
+    """Clip negative weights to zero."""
+
+    def __call__(self, w):
+        return ops.maximum(w, 0)
+
+
+class UnitNorm(Constraint):
+    """Rescale to unit norm along `axis`."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        return w / (_epsilon() + _norms(w, self.axis))
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+
+class MinMaxNorm(Constraint):
+    """Move the norm along `axis` towards `[min_value, max_value]` at `rate` (1.0 = strictly)."""
+
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        desired = self.rate * ops.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
+        return w * (desired / (_epsilon() + norms))
+
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
+
+
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
+
+_CLASSES = (Constraint, MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
+_BY_NAME = {c.__name__: c for c in _CLASSES} | {
+    "constraint": Constraint, "max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
+    "min_max_norm": MinMaxNorm,
+}
+
+
+def get(identifier):
+    """A constraint from None, a name ("non_neg"), a Keras config dict, an instance or a callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is None:
+            raise ValueError(f"Unknown constraint {identifier!r}; expected one of: "
+                             f"{', '.join(sorted(k for k in _BY_NAME if k.islower()))}.")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown constraint class {identifier['class_name']!r} in config.")
+        return cls.from_config(identifier.get("config") or {})
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret constraint {identifier!r}: expected a name, a config dict or a callable.")
+
+
+def serialize(constraint):
+    """Keras-style `{"module", "class_name", "config", "registered_name"}` (None stays None)."""
+    if constraint is None:
+        return None
+    if not isinstance(constraint, Constraint):
+        name = getattr(constraint, "__name__", type(constraint).__name__)
+        return {"module": None, "class_name": "function", "config": name, "registered_name": "function"}
+    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
+            "config": constraint.get_config(), "registered_name": None}
+
+
+deserialize = get

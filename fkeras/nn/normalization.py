@@ -1,0 +1,214 @@
+"""Normalization layers: BatchNormalization (moving statistics in `state`) and LayerNormalization."""
+
+from __future__ import annotations
+
+from fkeras import ops
+from fkeras.nn import constraints, initializers, regularizers
+from fkeras.nn.base import Layer, Variables, expect_rank
+
+
+def _result_float(x) -> str:
+    """float32 for half-precision (and float32) inputs, float64 stays: Keras normalizes in at least float32."""
+    return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+class BatchNormalization(Layer):
+    """Normalize over the batch (and all axes but `axis`) with batch statistics when training,
+    moving statistics otherwise.
+
+    params: `gamma`, `beta` (shape (features,)); state: `moving_mean`, `moving_variance`.
+    Training updates `moving = momentum * moving + (1 - momentum) * batch_stat` and returns it as
+    new state; a layer with `trainable=False` always runs in inference mode (as Keras 3).
+    Statistics and normalization run in float32 under mixed precision; the output is in the
+    compute dtype.
+    """
+
+    stateful = True
+    cast_variables = False
+    weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
+    weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 synchronized=False, renorm=False, renorm_clipping=None, renorm_momentum=0.99, name=None,
+                 dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise self.error(f"expected `axis` to be an int, got {axis!r}.")
+        if renorm:
+            raise self.error("batch renormalization is not supported; expected renorm=False.")
+        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        self.center, self.scale, self.synchronized = bool(center), bool(scale), bool(synchronized)
+        self.renorm, self.renorm_clipping, self.renorm_momentum = False, renorm_clipping, renorm_momentum
+        get_init = lambda v, a: self.lookup(initializers.get, v, a)  # noqa: E731
+        self.beta_initializer = get_init(beta_initializer, "beta_initializer")
+        self.gamma_initializer = get_init(gamma_initializer, "gamma_initializer")
+        self.moving_mean_initializer = get_init(moving_mean_initializer, "moving_mean_initializer")
+        self.moving_variance_initializer = get_init(moving_variance_initializer, "moving_variance_initializer")
+        self.beta_regularizer = self.lookup(regularizers.get, beta_regularizer, "beta_regularizer")
+        self.gamma_regularizer = self.lookup(regularizers.get, gamma_regularizer, "gamma_regularizer")
+        self.beta_constraint = self.lookup(constraints.get, beta_constraint, "beta_constraint")
+        self.gamma_constraint = self.lookup(constraints.get, gamma_constraint, "gamma_constraint")
+
+    def _axis(self, ndim):
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        return axis
+
+    def check_input(self, x):
+        nd = len(x.shape)
+        if not -nd <= self.axis < nd:
+            raise self.error(f"axis {self.axis} is out of range for input shape {tuple(x.shape)}.")
+
+    def build(self, rng, spec):
+        shape = (spec.shape[self._axis(len(spec.shape))],)
+        dtype = self.variable_dtype
+        params, state = {}, {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(shape, dtype)
+        if self.center:
+            params["beta"] = self.beta_initializer(shape, dtype)
+        state["moving_mean"] = self.moving_mean_initializer(shape, dtype)
+        state["moving_variance"] = self.moving_variance_initializer(shape, dtype)
+        return Variables(params, state)
+
+    def call(self, variables, x, training=False, rng=None):
+        axis = self._axis(len(x.shape))
+        features = variables.state["moving_mean"].shape[0]
+        if x.shape[axis] != features:
+            raise self.error(f"expected {features} features on axis {self.axis}, got shape {tuple(x.shape)}.")
+        dtype = _result_float(x)
+        x = ops.cast(x, dtype)
+        moving_mean = ops.cast(variables.state["moving_mean"], dtype)
+        moving_variance = ops.cast(variables.state["moving_variance"], dtype)
+        gamma = ops.cast(variables.params["gamma"], dtype) if self.scale else None
+        beta = ops.cast(variables.params["beta"], dtype) if self.center else None
+        new_state = variables.state
+        if training and self.trainable:
+            reduction = tuple(a for a in range(len(x.shape)) if a != axis)
+            mean, variance = ops.moments(x, axes=reduction)
+            m = self.momentum
+            sdt = ops.dtype(variables.state["moving_mean"])
+            new_state = {
+                "moving_mean": ops.cast(moving_mean * m + mean * (1.0 - m), sdt),
+                "moving_variance": ops.cast(moving_variance * m + variance * (1.0 - m), sdt),
+            }
+        else:
+            mean, variance = moving_mean, moving_variance
+        y = ops.batch_normalization(x, mean, variance, axis=axis, offset=beta, scale=gamma, epsilon=self.epsilon)
+        return ops.cast(y, self.compute_dtype), new_state
+
+    def get_config(self):
+        return super().get_config() | {
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+        }
+
+
+class LayerNormalization(Layer):
+    """Normalize each example over `axis` (an int or a list): `(x - mean) / sqrt(var + epsilon) * gamma + beta`.
+
+    params: `gamma`, `beta` shaped like the normalized axes. Computed in float32 under mixed precision."""
+
+    weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
+    weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, rms_scaling=False, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
+            axis = list(axis)
+        elif isinstance(axis, bool) or not isinstance(axis, int):
+            raise self.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
+        self.axis, self.epsilon = axis, float(epsilon)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self.beta_initializer = self.lookup(initializers.get, beta_initializer, "beta_initializer")
+        self.gamma_initializer = self.lookup(initializers.get, gamma_initializer, "gamma_initializer")
+        self.beta_regularizer = self.lookup(regularizers.get, beta_regularizer, "beta_regularizer")
+        self.gamma_regularizer = self.lookup(regularizers.get, gamma_regularizer, "gamma_regularizer")
+        self.beta_constraint = self.lookup(constraints.get, beta_constraint, "beta_constraint")
+        self.gamma_constraint = self.lookup(constraints.get, gamma_constraint, "gamma_constraint")
+
+    def _axes(self, ndim):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        return sorted(a + ndim if a < 0 else a for a in axes)
+
+    def check_input(self, x):
+        nd = len(x.shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -nd <= a < nd for a in axes):
+            raise self.error(f"axis {self.axis} is out of range for input shape {tuple(x.shape)}.")
+
+    def build(self, rng, spec):
+        shape = tuple(spec.shape[a] for a in self._axes(len(spec.shape)))
+        params = {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(shape, self.variable_dtype)
+        if self.center and not self.rms_scaling:
+            params["beta"] = self.beta_initializer(shape, self.variable_dtype)
+        return Variables(params, {})
+
+    def call(self, variables, x, training=False, rng=None):
+        nd = len(x.shape)
+        axes = self._axes(nd)
+        dtype = _result_float(x)
+        x = ops.cast(x, dtype)
+        gamma, beta = variables.params.get("gamma"), variables.params.get("beta")
+        want = tuple(x.shape[a] for a in axes)
+        have = tuple((gamma if gamma is not None else beta).shape) if (gamma is not None or beta is not None) \
+            else want
+        if have != want:
+            raise self.error(f"expected the normalized axes {self.axis} to have shape {have}, got input shape "
+                             f"{tuple(x.shape)}.")
+        bshape = [1] * nd
+        for a in axes:
+            bshape[a] = x.shape[a]
+
+        def bcast(v):
+            return None if v is None else ops.reshape(ops.cast(v, dtype), bshape)
+
+        gamma, beta = bcast(gamma), bcast(beta)
+        if self.rms_scaling:
+            inv = ops.rsqrt(ops.var(x, axis=axes, keepdims=True) + self.epsilon)
+            y = x * inv if gamma is None else x * inv * gamma
+        else:
+            mean, variance = ops.moments(x, axes=axes, keepdims=True)
+            inv = ops.rsqrt(variance + self.epsilon)
+            if gamma is not None:
+                inv = inv * gamma
+            res = -mean * inv
+            if beta is not None:
+                res = res + beta
+            y = x * inv + res
+        return ops.cast(y, self.compute_dtype)
+
+    def get_config(self):
+        return super().get_config() | {
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        }

@@ -1,0 +1,100 @@
+"""Pooling layers: Max/AveragePooling{1,2,3}D and GlobalMax/GlobalAveragePooling{1,2,3}D."""
+
+from __future__ import annotations
+
+from fkeras import ops
+from fkeras.nn.base import Layer, expect_rank
+from fkeras.nn.conv import normalize_tuple
+from fkeras.nn.core import _data_format
+
+
+class _Pooling(Layer):
+    """Windowed pooling. inputs: (batch, *spatial, channels) -> (batch, *pooled, channels) (channels_last).
+
+    `strides` default to `pool_size`; padding "valid" or "same" (averages exclude the padding)."""
+
+    rank = 2
+    op = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, dtype=None,
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", self)
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", self)
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in ("valid", "same"):
+            raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
+        self.padding = padding
+        self.data_format = _data_format(self, data_format)
+
+    def check_input(self, x):
+        expect_rank(self, x, self.rank + 2, "input (batch, *spatial, channels)")
+
+    def call(self, variables, x, training=False, rng=None):
+        fn = ops.max_pool if self.op == "max" else ops.average_pool
+        return fn(x, self.pool_size, strides=self.strides, padding=self.padding, data_format=self.data_format)
+
+    def get_config(self):
+        return super().get_config() | {"pool_size": self.pool_size, "padding": self.padding,
+                                       "strides": self.strides, "data_format": self.data_format}
+
+
+def _pool(name, rank, op, default):
+    def __init__(self, pool_size=default, strides=None, padding="valid", data_format=None, name=None, dtype=None,
+                 trainable=True, **kwargs):
+        _Pooling.__init__(self, pool_size, strides, padding, data_format, name=name, dtype=dtype,
+                          trainable=trainable, **kwargs)
+
+    doc = (f"{'Max' if op == 'max' else 'Average'} pooling over {rank}-D windows "
+           f"(default pool_size={default}, strides=pool_size).")
+    return type(name, (_Pooling,), {"rank": rank, "op": op, "__init__": __init__, "__doc__": doc})
+
+
+MaxPooling1D = _pool("MaxPooling1D", 1, "max", 2)
+MaxPooling2D = _pool("MaxPooling2D", 2, "max", (2, 2))
+MaxPooling3D = _pool("MaxPooling3D", 3, "max", (2, 2, 2))
+AveragePooling1D = _pool("AveragePooling1D", 1, "avg", 2)
+AveragePooling2D = _pool("AveragePooling2D", 2, "avg", (2, 2))
+AveragePooling3D = _pool("AveragePooling3D", 3, "avg", (2, 2, 2))
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+
+
+class _GlobalPooling(Layer):
+    """Reduce all spatial axes: (batch, *spatial, channels) -> (batch, channels), or keep them as 1s."""
+
+    rank = 2
+    op = "max"
+
+    def __init__(self, data_format=None, keepdims=False, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.data_format = _data_format(self, data_format)
+        self.keepdims = bool(keepdims)
+
+    def check_input(self, x):
+        expect_rank(self, x, self.rank + 2, "input (batch, *spatial, channels)")
+
+    def call(self, variables, x, training=False, rng=None):
+        start = 2 if self.data_format == "channels_first" else 1
+        axes = tuple(range(start, start + self.rank))
+        fn = ops.max if self.op == "max" else ops.mean
+        return fn(x, axis=axes, keepdims=self.keepdims)
+
+    def get_config(self):
+        return super().get_config() | {"data_format": self.data_format, "keepdims": self.keepdims}
+
+
+def _global(name, rank, op):
+    doc = f"Global {'max' if op == 'max' else 'average'} over the {rank} spatial axes."
+    return type(name, (_GlobalPooling,), {"rank": rank, "op": op, "__doc__": doc})
+
+
+GlobalMaxPooling1D = _global("GlobalMaxPooling1D", 1, "max")
+GlobalMaxPooling2D = _global("GlobalMaxPooling2D", 2, "max")
+GlobalMaxPooling3D = _global("GlobalMaxPooling3D", 3, "max")
+GlobalAveragePooling1D = _global("GlobalAveragePooling1D", 1, "avg")
+GlobalAveragePooling2D = _global("GlobalAveragePooling2D", 2, "avg")
+GlobalAveragePooling3D = _global("GlobalAveragePooling3D", 3, "avg")
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                                     GlobalAveragePooling3D)
