@@ -1,0 +1,42 @@
+"""`fkeras.layers`: Keras's layer namespace.
+
+`Layer` is the base for your own layers (`build` / `add_weight` / `call`); the built-in
+layers (`Dense`, `Conv2D`, `BatchNormalization`, ...) are the pure `fkeras.nn` layers seen
+through the facade, created on first access. `Input` / `InputLayer` come from the
+Functional API (`fkeras.layers.input_layer`).
+"""
+
+import importlib
+
+from fkeras.layers.layer import Layer
+from fkeras.layers.variables import Variable
+from fkeras.layers.wrapped import NNLayer, as_facade, wrapper_for
+
+_FUNCTIONAL = {"Input": "fkeras.layers.input_layer", "InputLayer": "fkeras.layers.input_layer",
+               "KerasTensor": "fkeras.layers.input_layer"}
+_NOT_LAYERS = {"Layer", "Sequential", "Variables", "Input", "InputLayer"}
+
+
+def __getattr__(name):
+    if name in _FUNCTIONAL:
+        value = getattr(importlib.import_module(_FUNCTIONAL[name]), name)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and name not in _NOT_LAYERS:
+        from fkeras import nn
+        from fkeras.nn.base import Layer as NNBase
+
+        nn_cls = getattr(nn, name, None)
+        if isinstance(nn_cls, type) and issubclass(nn_cls, NNBase):
+            value = wrapper_for(nn_cls)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'fkeras.layers' has no attribute {name!r}")
+
+
+def __dir__():
+    from fkeras import nn
+    from fkeras.nn.base import Layer as NNBase
+
+    built_ins = {n for n in dir(nn) if isinstance(getattr(nn, n), type) and issubclass(getattr(nn, n), NNBase)}
+    return sorted(set(globals()) | set(_FUNCTIONAL) | (built_ins - _NOT_LAYERS))

@@ -1,0 +1,1011 @@
+"""`fkeras.layers.Layer`: Keras's stateful layer API over the pure init/apply core.
+
+A facade layer is a tree: its own Variables (made by `add_weight`, or by the nn layer it
+wraps), its SeedGenerators, and the sub-layers it holds in attributes, lists and dicts.
+That tree maps one-to-one onto a pair of pytrees, `Variables(params, state)`, keyed by
+layer name (children) and weight name (leaves):
+
+    variables = layer.init(rng, *example_inputs)          # builds the layer if needed
+    outputs, new_state = layer.apply(variables, *inputs, training=False, rng=None)
+
+`apply` works the way Keras 3's `stateless_call` does: each Variable is bound to the array
+given for it, the user's `call` runs, and the non-trainable values after the call (BatchNorm
+statistics, SeedGenerator counters, anything `assign`ed) come back as `new_state`. Bindings
+live in a scope that is dropped when `apply` returns, so nothing survives a call and both
+methods pass under `jax.jit`, `jax.grad` and `jax.vmap`. An eager `layer(x)` is `apply` on the
+layer's current values, with the new state written back.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras.layers import variables as _vars
+from fkeras.layers.variables import Variable, get_path, set_path
+from fkeras.nn.base import Variables, fold_name, snake_case, unique_name
+
+# --- default keys for builds and eager randomness (Keras's global seed) ---------------
+_seed = {"base": 0, "counter": itertools.count()}
+_seed_lock = threading.Lock()
+
+
+def set_seed(seed: int) -> None:
+    """Seed the keys fkeras draws when a model is built from data or a layer runs eagerly."""
+    with _seed_lock:
+        _seed["base"] = int(seed)
+        _seed["counter"] = itertools.count()
+
+
+def next_key():
+    """A fresh key from the facade's global stream (deterministic per session and seed)."""
+    with _seed_lock:
+        n = next(_seed["counter"])
+    return jax.random.fold_in(jax.random.key(_seed["base"]), n)
+
+
+def _as_key(rng):
+    if rng is None:
+        return None
+    if isinstance(rng, (int, np.integer)):
+        return jax.random.key(int(rng))
+    return rng
+
+
+# --- helpers -------------------------------------------------------------------------
+def _is_keras_tensor(x) -> bool:
+    return type(x).__name__ == "KerasTensor"
+
+
+def _leaves(x):
+    """Leaves of nested lists/tuples/dicts (arrays, tensors, specs, anything else)."""
+    if isinstance(x, dict):
+        for v in x.values():
+            yield from _leaves(v)
+    elif isinstance(x, (list, tuple)) and not _is_shape(x):
+        for v in x:
+            yield from _leaves(v)
+    else:
+        yield x
+
+
+def _map(fn, x):
+    if isinstance(x, dict):
+        return type(x)((k, _map(fn, v)) for k, v in x.items())
+    if isinstance(x, (list, tuple)) and not _is_shape(x):
+        return type(x)(_map(fn, v) for v in x)
+    return fn(x)
+
+
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x) and (
+        len(x) > 0
+    )
+
+
+def _to_spec(x):
+    """An example input (array, tensor, ShapeDtypeStruct, KerasTensor or shape tuple) as a concrete spec."""
+    if _is_shape(x):
+        return jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in x), jnp.float32)
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        dtype = x.dtype
+        try:
+            dtype = jnp.dtype(dtype)
+        except TypeError:
+            dtype = jnp.dtype(getattr(dtype, "name", str(dtype)).replace("torch.", ""))
+        return jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in x.shape), dtype)
+    if isinstance(x, (int, float, bool, np.number)):
+        return jax.ShapeDtypeStruct((), jnp.asarray(x).dtype)
+    raise TypeError(
+        f"Expected example inputs as arrays, ShapeDtypeStructs or shape tuples, got {type(x).__name__}."
+    )
+
+
+def _to_jax_input(x):
+    if isinstance(x, np.ndarray) or isinstance(x, (int, float, np.number)):
+        return jnp.asarray(x)
+    if isinstance(x, Variable):
+        return x.value
+    return x
+
+
+def _check_output(layer, out):
+    """Return `out` with Variables unwrapped; TypeError when a leaf is not an array."""
+
+    def leaf(x):
+        if isinstance(x, Variable):
+            return x.value
+        if x is None or (hasattr(x, "shape") and hasattr(x, "dtype")):
+            return x
+        raise TypeError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): `call` must return arrays (or a tuple/list/dict of "
+            f"arrays), got {type(x).__name__}: {x!r:.80}."
+        )
+
+    if out is None:
+        raise TypeError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): `call` returned None; it must return arrays."
+        )
+    return _map(leaf, out)
+
+
+def _seed_generator_class():
+    from fkeras import random as frandom
+
+    return getattr(frandom, "SeedGenerator", None)
+
+
+def _call_params(cls):
+    """(accepts_training, accepts_var_kwargs) of `cls.call`, cached per class."""
+    cache = cls.__dict__.get("_fk_call_sig")
+    if cache is None:
+        try:
+            params = inspect.signature(cls.call).parameters
+        except (TypeError, ValueError):
+            params = {}
+        var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        cache = ("training" in params, var_kw)
+        type.__setattr__(cls, "_fk_call_sig", cache)
+    return cache
+
+
+def _dtype_names(dtype):
+    """(variable_dtype, compute_dtype, policy name) for a dtype or Keras policy name/object."""
+    if dtype is None:
+        return "float32", "float32", "float32"
+    name = getattr(dtype, "name", dtype)
+    if isinstance(name, dict):  # serialized policy
+        name = name.get("config", {}).get("name", "float32")
+    name = str(name)
+    if name.startswith("mixed_"):
+        return "float32", name[len("mixed_"):], name
+    name = np.dtype(name).name if name not in ("bfloat16",) else name
+    return name, name, name
+
+
+class _Frame:
+    __slots__ = ("layer", "rng", "training")
+
+    def __init__(self, layer, rng, training):
+        self.layer, self.rng, self.training = layer, rng, training
+
+
+class Scope:
+    """Bindings of one `init` trace or `apply` call: Variable id -> array, plus call context."""
+
+    def __init__(self, mode, training=False, rng=None):
+        self.mode = mode  # "init" or "apply"
+        self.training = training
+        self.rng = rng
+        self.values = {}
+        self.assigned = set()
+        self.frames = []
+        self.losses = []
+        self.calls = {}
+        self.created = []  # (layer, Variable) made in this scope
+        self.built = []  # layers built in this scope
+        self.seed_generators = {}  # id -> (sg, original state)
+        self.keep = []  # objects whose ids key `values`
+
+
+_INTERNAL = {"built", "name", "train_state"}
+
+
+class Layer:
+    """Base class of Keras-style layers (see the module docstring for the pure face).
+
+    Subclass and implement `build(input_shape)` (create weights with `add_weight`) and
+    `call(inputs, training=None)` (the math, with `fkeras.ops`). Sub-layers held in attributes,
+    lists or dicts are tracked; their weights nest under their names.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        d = obj.__dict__
+        d["_fk_vars"] = []  # own Variables, creation order
+        d["_fk_trainable"] = True
+        d["_fk_losses"] = []
+        d["_fk_output_shape"] = None
+        d["_fk_build_shapes"] = None
+        d["built"] = False
+        d["_fk_auto_config"] = cls._fk_capture_args(args, kwargs)
+        return obj
+
+    @classmethod
+    def _fk_capture_args(cls, args, kwargs):
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except (TypeError, ValueError):
+            return None
+        config = {}
+        for k, v in list(bound.arguments.items())[1:]:
+            p = inspect.signature(cls.__init__).parameters[k]
+            if p.kind == p.VAR_KEYWORD:
+                config.update(v)
+            elif p.kind == p.VAR_POSITIONAL:
+                if v:
+                    return None
+            else:
+                config[k] = v
+        return config
+
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+        self._fk_input_shape_arg = None
+        for key in ("input_shape", "batch_input_shape", "input_dim"):
+            if key in kwargs:
+                v = kwargs.pop(key)
+                if key == "input_dim":
+                    v = (v,)
+                elif key == "batch_input_shape":
+                    v = tuple(v)[1:]
+                self._fk_input_shape_arg = tuple(v)
+        for key in ("autocast", "activity_regularizer", "input_spec"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}; a Layer accepts "
+                "name, trainable and dtype."
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: expected `name` to be a string, got {type(name).__name__}.")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self._fk_trainable = bool(trainable)
+        self._fk_variable_dtype, self._fk_compute_dtype, self._fk_dtype_name = _dtype_names(dtype)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_fk_wrapped", False):
+
+            def wrapped_build(self, *args, __build=build, **kw):
+                out = __build(self, *args, **kw)
+                self.__dict__["built"] = True
+                if args and self.__dict__.get("_fk_build_shapes") is None:
+                    self.__dict__["_fk_build_shapes"] = args[0]
+                return out
+
+            wrapped_build._fk_wrapped = True
+            wrapped_build.__wrapped__ = build
+            wrapped_build.__doc__ = build.__doc__
+            cls.build = wrapped_build
+
+    # -- attributes -----------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if name == "train_state":
+            self._fk_on_train_state(value)
+        object.__setattr__(self, name, value)
+
+    def _fk_on_train_state(self, value):
+        """Variables read through a model's TrainState; keep them consistent at its swaps."""
+        old = self.__dict__.get("train_state")
+        if old is None and value is not None:
+            for var, kind, path in self._fk_variables():
+                var._attach(self, kind, path)
+                var._value = None
+        elif old is not None and value is None:
+            for var, kind, path in self._fk_variables():
+                src = var._source
+                if src is not None and src[0]() is self:
+                    try:
+                        var._value = get_path(old.params if kind == "params" else old.state, path)
+                    except (KeyError, TypeError):
+                        pass
+
+    @property
+    def trainable(self):
+        return self._fk_trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freeze/unfreeze this layer and all its sub-layers (Keras semantics)."""
+        self._fk_trainable = bool(value)
+        for child in self._fk_children():
+            child.trainable = value
+
+    @property
+    def dtype(self):
+        return self._fk_variable_dtype
+
+    @property
+    def variable_dtype(self):
+        return self._fk_variable_dtype
+
+    @property
+    def compute_dtype(self):
+        return self._fk_compute_dtype
+
+    @property
+    def dtype_policy(self):
+        return self._fk_dtype_name
+
+    # -- the tree ---------------------------------------------------------------------
+    def _fk_children(self):
+        """Sub-layers held in attributes (and in lists/tuples/dicts there), in assignment order."""
+        found, seen = [], {id(self)}
+
+        def visit(v, depth=0):
+            if isinstance(v, Layer):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+            elif isinstance(v, (list, tuple)) and depth < 4:
+                for x in v:
+                    visit(x, depth + 1)
+            elif isinstance(v, dict) and depth < 4:
+                for x in v.values():
+                    visit(x, depth + 1)
+
+        for k, v in self.__dict__.items():
+            if k.startswith("_fk_") or k in _INTERNAL:
+                continue
+            visit(v)
+        return found
+
+    def _fk_seed_generators(self):
+        """[(key, SeedGenerator)] held in attributes, keyed by their names (deduplicated)."""
+        cls = _seed_generator_class()
+        if cls is None:
+            return []
+        out, seen, names = [], set(), set()
+        for k, v in self.__dict__.items():
+            if k.startswith("_fk_"):
+                continue
+            items = v if isinstance(v, (list, tuple)) else (v,)
+            for sg in items:
+                if isinstance(sg, cls) and id(sg) not in seen:
+                    seen.add(id(sg))
+                    key = getattr(sg, "name", None) or "seed_generator"
+                    base, i = key, 1
+                    while key in names:
+                        key = f"{base}_{i}"
+                        i += 1
+                    names.add(key)
+                    out.append((key, sg))
+        return out
+
+    def _fk_walk(self):
+        """(layer, path) for this layer and every sub-layer, depth first, each layer once."""
+        seen = set()
+
+        def walk(layer, path):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            yield layer, path
+            names = {}
+            for v in layer._fk_vars:
+                names[v._fk_subpath[0]] = v
+            for child in layer._fk_children():
+                if id(child) in seen:
+                    continue
+                other = names.get(child.name)
+                if other is not None and other is not child:
+                    what = "a weight" if isinstance(other, Variable) else "another layer"
+                    raise ValueError(
+                        f"Layer '{layer.name}' holds {what} and the layer {type(child).__name__} both named "
+                        f"{child.name!r}; names inside one layer must be unique (pass name=...)."
+                    )
+                names[child.name] = child
+                yield from walk(child, path + (child.name,))
+
+        yield from walk(self, ())
+
+    def _fk_variables(self, with_frozen=False):
+        """(Variable, 'params'|'state', path) for every weight of the tree in Keras order
+        (own trainable, own non-trainable, then sub-layers); SeedGenerator states are not
+        Variables and are not listed here."""
+        out = []
+        for layer, path, frozen in self._fk_walk_frozen():
+            own = [v for v in layer._fk_vars if v.trainable] + [v for v in layer._fk_vars if not v.trainable]
+            for v in own:
+                item = (v, "params" if v.trainable else "state", path + v._fk_subpath)
+                out.append(item + (frozen,) if with_frozen else item)
+        return out
+
+    def _fk_walk_frozen(self):
+        frozen_of = {}
+        for layer, path in self._fk_walk():
+            parent_frozen = frozen_of.get(path[:-1], False) if path else False
+            frozen = parent_frozen or not layer._fk_trainable
+            frozen_of[path] = frozen
+            yield layer, path, frozen
+
+    def _fk_seed_states(self):
+        """(SeedGenerator, path) for every SeedGenerator of the tree."""
+        out = []
+        for layer, path in self._fk_walk():
+            for key, sg in layer._fk_seed_generators():
+                out.append((sg, path + (key,)))
+        return out
+
+    # -- Keras weight API ---------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None):
+        """Create a weight of this layer; returns its `Variable`.
+
+        During `init` it becomes a leaf of the params (trainable) or state (non-trainable)
+        pytree under `name`; during `apply` it is bound to the array given there.
+        """
+        from fkeras import initializers as finit
+
+        shape = () if shape is None else shape
+        if not isinstance(shape, (tuple, list)) or not all(isinstance(d, (int, np.integer)) for d in shape):
+            raise ValueError(
+                f"Layer '{self.name}': add_weight expects `shape` as a tuple of ints, got {shape!r}."
+            )
+        taken = {v.name for v in self._fk_vars}
+        if name is None:
+            name, i = "variable", 1
+            while name in taken:
+                name, i = f"variable_{i}", i + 1
+        elif not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"Layer '{self.name}': add_weight expects `name` as a string without '/', got {name!r}.")
+        if name in taken:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) already has a weight named {name!r}"
+                + (" (the layer is already built)" if self.built else "")
+                + "; weight names inside one layer must be unique."
+            )
+        scope = _vars.current_scope()
+        if scope is not None and scope.mode == "apply":
+            raise ValueError(
+                f"Layer '{self.name}': add_weight called inside `apply`; weights must be created in `build` "
+                "(during `init` or the first call)."
+            )
+        if initializer is None:
+            initializer = "glorot_uniform" if jnp.issubdtype(jnp.dtype(dtype or "float32"), jnp.floating) else "zeros"
+        if isinstance(initializer, (str, dict)):
+            initializer = finit.get(initializer)
+        if regularizer is not None and isinstance(regularizer, (str, dict)):
+            from fkeras import regularizers
+
+            regularizer = regularizers.get(regularizer)
+        if constraint is not None and isinstance(constraint, (str, dict)):
+            from fkeras import constraints
+
+            constraint = constraints.get(constraint)
+        dtype = dtype or self._fk_variable_dtype
+        var = Variable(name, tuple(int(d) for d in shape), dtype, trainable, initializer, regularizer, constraint,
+                       path=f"{self.name}/{name}")
+        var._fk_subpath = (name,)
+        if scope is not None:  # init trace: an abstract value keeps the trace going
+            scope.values[id(var)] = _call_initializer(initializer, var.shape, var.dtype, jax.random.key(0))
+            scope.keep.append(var)
+            scope.created.append((self, var))
+        else:  # eager build (`layer.build(shape)` by hand)
+            var._value = _call_initializer(initializer, var.shape, var.dtype, next_key())
+        self._fk_vars.append(var)
+        return var
+
+    @property
+    def weights(self):
+        return [v for v, _, _ in self._fk_variables()]
+
+    @property
+    def trainable_weights(self):
+        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True) if v.trainable and not frozen]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True) if not v.trainable or frozen]
+
+    @property
+    def variables(self):
+        return self.weights
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        """Weights as NumPy arrays, in Keras order (`self.weights`)."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Set weights from a list of arrays in Keras order; checks every shape before writing any."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}': set_weights expected a list of {len(own)} arrays, got {len(weights)}."
+            )
+        new = []
+        for v, w in zip(own, weights):
+            w = jnp.asarray(w, dtype=v.dtype)
+            if tuple(w.shape) != v.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{v.path}' has shape {v.shape}, got an array of shape "
+                    f"{tuple(w.shape)}."
+                )
+            new.append(w)
+        vt = self.variables_tree
+        params, state = vt
+        for (v, kind, path), w in zip(self._fk_variables(), new):
+            if kind == "params":
+                params = set_path(params, path, w)
+            else:
+                state = set_path(state, path, w)
+        self.variables_tree = Variables(params, state)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' is not built yet; call it on data (or `init`) first.")
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    @property
+    def layers(self):
+        return list(self._fk_children())
+
+    @property
+    def losses(self):
+        """`add_loss` terms (and weight regularization) of the last eager call."""
+        return list(self._fk_losses)
+
+    def add_loss(self, loss):
+        """Add a scalar to the training loss (collected per call; see `apply`'s `_forward`)."""
+        scope = _vars.current_scope()
+        if scope is None:
+            self._fk_losses.append(loss)
+        else:
+            scope.losses.append(loss)
+
+    # -- the pytree face ------------------------------------------------------------------
+    @property
+    def variables_tree(self) -> Variables:
+        """Current `Variables(params, state)` of this layer (exact round trip with the setter)."""
+        ts = self.__dict__.get("train_state")
+        if ts is not None:
+            return Variables(ts.params, ts.state)
+        params, state = {}, {}
+        for var, kind, path in self._fk_variables():
+            if kind == "params":
+                params = set_path(params, path, var._stored())
+            else:
+                state = set_path(state, path, var._stored())
+        for sg, path in self._fk_seed_states():
+            state = set_path(state, path, sg.state)
+        return Variables(params, state)
+
+    @variables_tree.setter
+    def variables_tree(self, variables):
+        params, state = variables
+        self._fk_check_tree(params, state)
+        ts = self.__dict__.get("train_state")
+        if ts is not None:
+            import equinox as eqx
+
+            self.train_state = eqx.tree_at(lambda t: (t.params, t.state), ts, (params, state))
+            return
+        for var, kind, path in self._fk_variables():
+            var._value = _plain(get_path(params if kind == "params" else state, path))
+        for sg, path in self._fk_seed_states():
+            sg.state = _plain(get_path(state, path))
+
+    def _fk_check_tree(self, params, state):
+        """ValueError naming the first missing/extra/mis-shaped leaf."""
+        expected = {}
+        for var, kind, path in self._fk_variables():
+            expected[(kind,) + path] = var.shape
+        for sg, path in self._fk_seed_states():
+            expected[("state",) + path] = tuple(np.shape(sg.state)) if sg.state is not None else None
+        given = {}
+        for kind, tree in (("params", params), ("state", state)):
+            for path, leaf in _flatten_dict(tree):
+                given[(kind,) + path] = tuple(getattr(leaf, "shape", np.shape(leaf)))
+        missing = [k for k in expected if k not in given]
+        extra = [k for k in given if k not in expected]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join("/".join(k) for k in missing[:5]))
+            if extra:
+                parts.append("unexpected " + ", ".join("/".join(k) for k in extra[:5]))
+            raise ValueError(f"Layer '{self.name}': the variables do not match the layer's weights: "
+                             + "; ".join(parts) + ".")
+        for k, shape in expected.items():
+            if shape is not None and tuple(given[k]) != tuple(shape):
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{'/'.join(k[1:])}' expected shape {shape}, got {given[k]}."
+                )
+
+    def _trainable_mask(self):
+        """Bool pytree shaped like params: False where the weight is frozen (`trainable = False`)."""
+        mask = {}
+        for var, kind, path, frozen in self._fk_variables(with_frozen=True):
+            if kind == "params":
+                mask = set_path(mask, path, not frozen)
+        return mask
+
+    def _weight_paths(self, trainable: bool):
+        """Paths (tuples into params or state) of the trainable (or the non-trainable) weights,
+        in Keras's order of `trainable_variables` / `non_trainable_variables`."""
+        out = []
+        for var, kind, path, frozen in self._fk_variables(with_frozen=True):
+            is_tr = kind == "params" and not frozen
+            if is_tr == trainable:
+                out.append(path)
+        return out
+
+    # -- building -----------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create weights for inputs of `input_shape` (override; default: none)."""
+        self.__dict__["built"] = True
+
+    def _fk_build_from_args(self, args, kwargs):
+        """Called on the first call inside a scope: Keras's `build(input_shape)`."""
+        if not args:
+            shapes = None
+        else:
+            first = args[0]
+            shapes = _map(lambda x: tuple(x.shape) if hasattr(x, "shape") else x, first)
+        if type(self).build is not Layer.build:
+            self.build(shapes)
+        self.__dict__["_fk_build_shapes"] = shapes
+        self.__dict__["built"] = True
+
+    def _fk_own_initial_values(self, rng):
+        """{subpath: initial value} of this layer's own Variables drawn from `rng`."""
+        return {v._fk_subpath: _call_initializer(v.initializer, v.shape, v.dtype, fold_name(rng, v.name))
+                for v in self._fk_vars}
+
+    def init(self, rng, *example_inputs, **kwargs) -> Variables:
+        """Fresh `Variables(params, state)` for inputs like `example_inputs` (arrays, ShapeDtypeStructs
+        or shape tuples; a None batch is taken as 1), drawn from the JAX key `rng`.
+
+        Builds the layer first if needed (an abstract trace of `call`: nothing is computed); a
+        layer built here takes the returned values as its current weights.
+        """
+        rng = _as_key(rng)
+        if rng is None:
+            raise ValueError(f"Layer '{self.name}': init needs a JAX key (jax.random.key(seed)), got None.")
+        specs = [_map(_to_spec, x) for x in example_inputs]
+        scope = self._fk_trace(specs, kwargs)
+        values = self._fk_initial_values(rng)
+        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values)):
+            created = {id(v) for _, v in scope.created}
+            params, state = values
+            for var, kind, path in self._fk_variables():
+                if id(var) in created:
+                    var._value = get_path(params if kind == "params" else state, path)
+        return values
+
+    def _fk_trace(self, specs, kwargs):
+        """Run `call` abstractly (jax.eval_shape) to build every unbuilt layer of the tree."""
+        scope = Scope("init", training=bool(kwargs.pop("training", False)), rng=None)
+
+        def run(*xs):
+            for var, kind, path in self._fk_variables():
+                scope.values[id(var)] = jnp.zeros(var.shape, var.dtype)
+            for sg, _ in self._fk_seed_states():
+                scope.seed_generators[id(sg)] = (sg, sg.state)
+            _vars.scopes().append(scope)
+            try:
+                return self(*xs, **kwargs)
+            finally:
+                _vars.scopes().pop()
+                _restore_seed_generators(scope)
+
+        try:
+            jax.eval_shape(run, *specs)
+        except BaseException:
+            # leave no half-built layer behind
+            for layer, var in scope.created:
+                if var in layer._fk_vars:
+                    layer._fk_vars.remove(var)
+            for layer in scope.built:
+                layer.__dict__["built"] = False
+                layer.__dict__["_fk_build_shapes"] = None
+            raise
+        return scope
+
+    def _fk_initial_values(self, rng) -> Variables:
+        params, state = {}, {}
+        for layer, path in self._fk_walk():
+            lrng = rng
+            for name in path:
+                lrng = fold_name(lrng, name)
+            own = layer._fk_own_initial_values(lrng)
+            for v in layer._fk_vars:
+                value = own[v._fk_subpath]
+                if v.trainable:
+                    params = set_path(params, path + v._fk_subpath, value)
+                else:
+                    state = set_path(state, path + v._fk_subpath, value)
+            for key, sg in layer._fk_seed_generators():
+                state = set_path(state, path + (key,), _initial_seed_state(sg))
+        return Variables(params, state)
+
+    # -- running ----------------------------------------------------------------------------
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        """Run the layer on explicit variables: returns `(outputs, new_state)`; mutates nothing.
+
+        `variables` is `Variables(params, state)` (or a 2-tuple) shaped like `init`'s result;
+        `rng` is a JAX key for randomness driven by the caller (built-in Dropout).
+        """
+        out, new_state, _ = self._fk_apply(variables, inputs, kwargs, training, rng)
+        return out, new_state
+
+    def _fk_apply(self, variables, inputs, kwargs, training, rng):
+        if not isinstance(variables, (tuple, list)) or len(variables) != 2:
+            raise TypeError(
+                f"Layer '{self.name}': apply expects `variables` as Variables(params, state), got "
+                f"{type(variables).__name__}."
+            )
+        params, state = variables
+        if not self.built:
+            self.init(next_key(), *inputs, **kwargs)
+        scope = Scope("apply", training=training, rng=_as_key(rng))
+        for var, kind, path in self._fk_variables():
+            tree = params if kind == "params" else state
+            try:
+                value = get_path(tree, path)
+            except (KeyError, TypeError, IndexError):
+                raise ValueError(
+                    f"Layer '{self.name}': `variables.{kind}` has no entry {'/'.join(path)!r} "
+                    f"(weight '{var.path}', shape {var.shape})."
+                ) from None
+            shape = tuple(getattr(value, "shape", ()))
+            if shape != var.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': `variables.{kind}` entry {'/'.join(path)!r} has shape {shape}; "
+                    f"expected {var.shape}."
+                )
+            scope.values[id(var)] = value
+        sg_paths = self._fk_seed_states()
+        for sg, path in sg_paths:
+            try:
+                value = get_path(state, path)
+            except (KeyError, TypeError):
+                raise ValueError(
+                    f"Layer '{self.name}': `variables.state` has no entry {'/'.join(path)!r} (a SeedGenerator)."
+                ) from None
+            scope.seed_generators[id(sg)] = (sg, sg.state)
+            sg.state = value
+        _vars.scopes().append(scope)
+        try:
+            out = self(*inputs, **kwargs)
+            losses = list(scope.losses)
+            for var, kind, path in self._fk_variables():
+                if var.regularizer is not None and kind == "params":
+                    losses.append(var.regularizer(scope.values[id(var)]))
+            for layer, _ in self._fk_walk():
+                extra = getattr(layer, "_fk_regularization_losses", None)
+                if extra is not None:
+                    losses.extend(extra(scope))
+            new_state = {}
+            for var, kind, path in self._fk_variables():
+                if kind == "state":
+                    new_state = set_path(new_state, path, scope.values[id(var)])
+            for sg, path in sg_paths:
+                new_state = set_path(new_state, path, sg.state)
+        finally:
+            _vars.scopes().pop()
+            _restore_seed_generators(scope)
+        return out, new_state, losses
+
+    def __call__(self, *args, **kwargs):
+        for leaf in _leaves((args, kwargs)):
+            if _is_keras_tensor(leaf):
+                from fkeras.models.functional import symbolic_call
+
+                return symbolic_call(self, args, kwargs)
+        scope = _vars.current_scope()
+        if scope is None:
+            return self._fk_eager_call(args, kwargs)
+        return self._fk_scoped_call(scope, args, kwargs)
+
+    def _fk_eager_call(self, args, kwargs):
+        args = _map(_to_jax_input, args)
+        kwargs = dict(kwargs)
+        training = kwargs.pop("training", None)
+        if not self.built:
+            self.init(next_key(), *args, **kwargs)
+        vt = self.variables_tree
+        rng = next_key() if training else None
+        out, new_state, losses = self._fk_apply(vt, args, kwargs, bool(training), rng)
+        self.__dict__["_fk_losses"] = losses
+        if new_state:
+            self._fk_write_state(vt.state, new_state)
+        return out
+
+    def _fk_write_state(self, old, new):
+        if self.__dict__.get("train_state") is not None:
+            vt = self.variables_tree
+            self.variables_tree = Variables(vt.params, new)
+            return
+        for var, kind, path in self._fk_variables():
+            if kind == "state":
+                value = get_path(new, path)
+                if value is not get_path(old, path):
+                    var._store(value)
+        for sg, path in self._fk_seed_states():
+            sg.state = get_path(new, path)
+
+    def _fk_scoped_call(self, scope, args, kwargs):
+        kwargs = dict(kwargs)
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = scope.frames[-1].training if scope.frames else scope.training
+        if scope.frames:
+            rng = fold_name(scope.frames[-1].rng, self.name)
+            n = scope.calls.get(id(self), 0)
+            if n and rng is not None:
+                rng = jax.random.fold_in(rng, n)
+        else:
+            rng = scope.rng
+        scope.calls[id(self)] = scope.calls.get(id(self), 0) + 1
+        if not self.built:
+            if scope.mode == "apply":
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) is not built, but `apply` needs every layer "
+                    "built: call `init` (or the model on data) first."
+                )
+            scope.built.append(self)
+            self._fk_build_from_args(args, kwargs)
+        self._fk_check_call_input(args)
+        accepts_training, var_kw = _call_params(type(self))
+        if accepts_training or var_kw:
+            kwargs["training"] = bool(training)
+        scope.frames.append(_Frame(self, rng, bool(training)))
+        swapped = self._fk_swap_in(scope)
+        try:
+            out = self.call(*args, **kwargs)
+        finally:
+            for k, v in swapped:
+                self.__dict__[k] = v
+            scope.frames.pop()
+        out = _check_output(self, out)
+        if scope.mode == "init" and self.__dict__.get("_fk_output_shape") is None:
+            batch_is_none = True
+            self.__dict__["_fk_output_shape"] = _map(
+                lambda x: (None,) + tuple(x.shape[1:]) if batch_is_none and len(x.shape) else tuple(x.shape), out
+            )
+        return out
+
+    def _fk_check_call_input(self, args):
+        """Hook: raise ValueError for inputs this layer cannot take (default: accept)."""
+
+    def _fk_swap_in(self, scope):
+        """Inside `call`, attributes holding bound trainable Variables read as plain arrays, so
+        ops dispatch on the bound framework (JAX tracer, torch or TF tensor)."""
+        swapped = []
+        values = scope.values
+        for k, v in list(self.__dict__.items()):
+            if k.startswith("_fk_"):
+                continue
+            if isinstance(v, Variable) and v.trainable and id(v) in values:
+                swapped.append((k, v))
+                self.__dict__[k] = values[id(v)]
+            elif isinstance(v, (list, tuple)) and v and any(isinstance(x, Variable) for x in v):
+                swapped.append((k, v))
+                self.__dict__[k] = type(v)(
+                    values[id(x)] if isinstance(x, Variable) and x.trainable and id(x) in values else x for x in v
+                )
+        return swapped
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) does not implement `call`.")
+
+    def compute_output_shape(self, *input_shapes):
+        """Output shape(s) for inputs of `input_shapes` (None dims allowed), by an abstract trace."""
+        specs = [_map(_to_spec, s) for s in input_shapes]
+        if not self.built:
+            self.init(next_key(), *specs)
+        vt_spec = jax.eval_shape(lambda: self._fk_zero_tree())
+        out = jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], vt_spec, *specs)
+        first_none = bool(input_shapes) and _is_shape(input_shapes[0]) and input_shapes[0][0] is None
+        return _map(lambda s: ((None,) + tuple(s.shape[1:])) if first_none and len(s.shape) else tuple(s.shape), out)
+
+    def compute_output_spec(self, *inputs):
+        return self.compute_output_shape(*[tuple(x.shape) for x in inputs])
+
+    def _fk_zero_tree(self):
+        params, state = {}, {}
+        for var, kind, path in self._fk_variables():
+            z = jnp.zeros(var.shape, var.dtype)
+            if kind == "params":
+                params = set_path(params, path, z)
+            else:
+                state = set_path(state, path, z)
+        for sg, path in self._fk_seed_states():
+            state = set_path(state, path, jnp.zeros(np.shape(sg.state), jnp.uint32))
+        return Variables(params, state)
+
+    # -- config ---------------------------------------------------------------------------
+    def get_config(self):
+        """Keras config: name, trainable, dtype, plus the constructor arguments (when plain data)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._fk_dtype_name}
+        auto = self.__dict__.get("_fk_auto_config")
+        if auto:
+            extra = {k: v for k, v in auto.items() if k not in config and _is_plain(v)}
+            if len(extra) == len([k for k in auto if k not in config]):
+                config.update(extra)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            trainable = config.pop("trainable", True) if "trainable" not in params else None
+            config = {k: v for k, v in config.items() if k in params}
+            obj = cls(**config)
+            if trainable is not None:
+                obj.trainable = trainable
+            return obj
+        return cls(**config)
+
+    @property
+    def input_shape(self):
+        return self._fk_build_shapes
+
+    @property
+    def output_shape(self):
+        if self._fk_output_shape is None:
+            raise AttributeError(f"Layer '{self.name}' has not been called yet, so it has no output shape.")
+        return self._fk_output_shape
+
+    @property
+    def path(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _restore_seed_generators(scope):
+    for sg, original in scope.seed_generators.values():
+        sg.state = original
+    scope.seed_generators.clear()
+
+
+def _initial_seed_state(sg):
+    init = getattr(sg, "_fk_initial_state", None)
+    if init is None:
+        seed = getattr(sg, "seed", None)
+        if seed is not None and isinstance(seed, (int, np.integer)):
+            init = jnp.array([int(seed), 0], dtype=jnp.uint32)
+        else:
+            init = sg.state
+    return init
+
+
+def _call_initializer(init, shape, dtype, key):
+    if init is None:
+        return jnp.zeros(shape, dtype)
+    try:
+        return jnp.asarray(init(shape, dtype, key=key), dtype=dtype)
+    except TypeError as e:
+        if "key" not in str(e):
+            raise
+        return jnp.asarray(init(shape, dtype), dtype=dtype)
+
+
+def _plain(x):
+    return jnp.asarray(x) if isinstance(x, np.ndarray) else x
+
+
+def _flatten_dict(tree, prefix=()):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _flatten_dict(v, prefix + (k,))
+    else:
+        yield prefix, tree
+
+
+def _is_plain(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_is_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _is_plain(x) for k, x in v.items())
+    return False
+
+
+Variable._fk_subpath = None  # set per instance by add_weight / wrapped layers

@@ -1,0 +1,272 @@
+"""`fkeras.Variable`: a named view of one leaf of a facade layer's params/state pytree.
+
+A Variable holds no weights of its own while a model owns a `train_state`: its value is
+read from (and `assign` writes to) that state. Inside a pure `apply`, a Variable is bound
+to the array given for it in the `variables` argument (a JAX tracer, a NumPy array, a torch
+or TF tensor), and `assign` only changes that binding, which `apply` returns in `new_state`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras import ops
+
+
+# --- the binding scopes of pure init/apply -------------------------------------
+class _Local(threading.local):
+    def __init__(self):
+        self.scopes = []
+
+
+_local = _Local()
+
+
+def scopes():
+    """The stack of active init/apply scopes (innermost last)."""
+    return _local.scopes
+
+
+def current_scope():
+    return _local.scopes[-1] if _local.scopes else None
+
+
+def _lookup(var):
+    for scope in reversed(_local.scopes):
+        values = scope.values
+        if id(var) in values:
+            return scope
+    return None
+
+
+def get_path(tree, path):
+    for k in path:
+        tree = tree[k]
+    return tree
+
+
+def set_path(tree, path, value):
+    """A copy of nested dict `tree` with `value` at `path` (only the dicts on the path are copied)."""
+    if not path:
+        return value
+    new = dict(tree)
+    new[path[0]] = set_path(tree.get(path[0], {}), path[1:], value)
+    return new
+
+
+class Variable:
+    """A layer weight: `value`, `assign`, `numpy()`, `shape`, `dtype`, `trainable`, `name`, `path`.
+
+    Arithmetic (`w + 1`, `x @ w`) works on the current value; pass `w.value` to functions that
+    need a plain array.
+    """
+
+    __fkeras_variable__ = True
+
+    def __init__(self, name, shape, dtype="float32", trainable=True, initializer=None, regularizer=None,
+                 constraint=None, path=None, value=None):
+        self.name = name
+        self._shape = tuple(int(d) for d in shape)
+        self._dtype = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+        self.trainable = bool(trainable)
+        self.initializer = initializer
+        self.regularizer = regularizer
+        self.constraint = constraint
+        self.path = path or name
+        self._value = value
+        self._source = None  # (weakref to the model, "params"|"state", tuple path) once a model owns it
+
+    # -- value -----------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    def _stored(self):
+        src = self._source
+        if src is not None:
+            model = src[0]()
+            ts = getattr(model, "train_state", None) if model is not None else None
+            if ts is not None:
+                tree = ts.params if src[1] == "params" else ts.state
+                try:
+                    return get_path(tree, src[2])
+                except (KeyError, TypeError):
+                    pass
+        if self._value is None:
+            raise ValueError(
+                f"Variable '{self.path}' has no value yet: build the layer (call it on data, or `init` it "
+                "outside jax.jit) or set `model.variables_tree`."
+            )
+        return self._value
+
+    @property
+    def value(self):
+        scope = _lookup(self)
+        if scope is not None:
+            return scope.values[id(self)]
+        return self._stored()
+
+    def _check(self, value):
+        shape = tuple(getattr(value, "shape", np.shape(value)))
+        if shape != self._shape:
+            raise ValueError(
+                f"Variable '{self.path}': expected a value of shape {self._shape}, got shape {shape}."
+            )
+
+    def assign(self, value):
+        """Set the value (inside `apply`: the value returned in `new_state`)."""
+        if isinstance(value, Variable):
+            value = value.value
+        scope = _lookup(self)
+        if scope is not None:
+            if hasattr(value, "shape"):
+                self._check(value)
+            scope.values[id(self)] = value
+            scope.assigned.add(id(self))
+            return value
+        value = jnp.asarray(value, dtype=self._dtype)
+        self._check(value)
+        self._store(value)
+        return value
+
+    def assign_add(self, value):
+        return self.assign(ops.add(self.value, value))
+
+    def assign_sub(self, value):
+        return self.assign(ops.subtract(self.value, value))
+
+    def _store(self, value):
+        """Write a concrete value where this variable's truth lives (train_state or its own slot)."""
+        src = self._source
+        if src is not None:
+            model = src[0]()
+            ts = getattr(model, "train_state", None) if model is not None else None
+            if ts is not None:
+                vt = model.variables_tree
+                params, state = vt
+                if src[1] == "params":
+                    params = set_path(params, src[2], value)
+                else:
+                    state = set_path(state, src[2], value)
+                model.variables_tree = type(vt)(params, state)
+                return
+        self._value = value
+
+    def _attach(self, model, kind, path):
+        self._source = (weakref.ref(model), kind, tuple(path))
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.asarray(self.value)
+        return a.astype(dtype) if dtype is not None else a
+
+    def __jax_array__(self):
+        return jnp.asarray(self.value)
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self._shape}, dtype={self._dtype}>"
+
+    def __len__(self):
+        return self._shape[0]
+
+    # -- arithmetic on the current value ------------------------------------------
+    def __getitem__(self, idx):
+        return self.value[idx]
+
+    def __neg__(self):
+        return ops.negative(self.value)
+
+    def __pos__(self):
+        return self.value
+
+    def __abs__(self):
+        return ops.abs(self.value)
+
+    def __add__(self, o):
+        return ops.add(self.value, _v(o))
+
+    def __radd__(self, o):
+        return ops.add(_v(o), self.value)
+
+    def __sub__(self, o):
+        return ops.subtract(self.value, _v(o))
+
+    def __rsub__(self, o):
+        return ops.subtract(_v(o), self.value)
+
+    def __mul__(self, o):
+        return ops.multiply(self.value, _v(o))
+
+    def __rmul__(self, o):
+        return ops.multiply(_v(o), self.value)
+
+    def __truediv__(self, o):
+        return ops.divide(self.value, _v(o))
+
+    def __rtruediv__(self, o):
+        return ops.divide(_v(o), self.value)
+
+    def __pow__(self, o):
+        return ops.power(self.value, _v(o))
+
+    def __rpow__(self, o):
+        return ops.power(_v(o), self.value)
+
+    def __matmul__(self, o):
+        return ops.matmul(self.value, _v(o))
+
+    def __rmatmul__(self, o):
+        return ops.matmul(_v(o), self.value)
+
+    def __lt__(self, o):
+        return ops.less(self.value, _v(o))
+
+    def __le__(self, o):
+        return ops.less_equal(self.value, _v(o))
+
+    def __gt__(self, o):
+        return ops.greater(self.value, _v(o))
+
+    def __ge__(self, o):
+        return ops.greater_equal(self.value, _v(o))
+
+    @property
+    def T(self):
+        return ops.transpose(self.value)
+
+    __hash__ = object.__hash__
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        """Torch functions given a Variable (bound to a torch tensor in a shim) see its value."""
+        def unwrap(a):
+            if isinstance(a, Variable):
+                return a.value
+            if isinstance(a, (list, tuple)):
+                return type(a)(unwrap(x) for x in a)
+            return a
+
+        return func(*unwrap(args), **{k: unwrap(v) for k, v in (kwargs or {}).items()})
+
+
+def _v(x):
+    return x.value if isinstance(x, Variable) else x
+
+
+def unwrap(x):
+    """The value of a Variable; anything else unchanged."""
+    return x.value if isinstance(x, Variable) else x
