@@ -1,13 +1,15 @@
 """Run by tests/test_distribution.py in a subprocess with 8 virtual CPU devices.
 
-Usage: python tests/dist_child.py CHECK   (prints one JSON line with the results)
+Usage: python tests/dist_child.py CHECK [ARGS...]   (prints one JSON line with the results)
+FKERAS_TEST_DEVICES sets the number of virtual devices (default 8).
 """
 
 import json
 import os
 import sys
 
-os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+N_DEVICES = int(os.environ.get("FKERAS_TEST_DEVICES", "8"))
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N_DEVICES}"
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -63,7 +65,77 @@ def shardings(tree):
             for k, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def main(check):
+def multiprocess(process_id, port):
+    """One of two processes: DataParallel over 2 processes x 2 devices, each feeding its own rows."""
+    dist.initialize(job_addresses=f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
+    dp = dist.DataParallel()
+    model = mlp()
+    v = model.init(jax.random.key(0), (None, 12))
+    tx = optax.sgd(0.1, momentum=0.9)  # as in train_pure, the single-process reference
+    params = dp.distribute_variables(v.params)
+    opt = tx.init(params)
+
+    @jax.jit
+    def step(params, opt, x, y):
+        def loss(p):
+            out, _ = model.apply(nn.Variables(p, {}), x)
+            return jnp.mean(ops.sparse_categorical_crossentropy(y, out, from_logits=True))
+
+        g = jax.grad(loss)(params)
+        u, opt = tx.update(g, opt, params)
+        return optax.apply_updates(params, u), opt
+
+    x, y = data()
+    for i in range(3):
+        rows = slice(i * 16, (i + 1) * 16)
+        local = dp.process_slice(16)  # this process's half of the global batch
+        xb, yb = dp.distribute_batch((x[rows][local], y[rows][local]))
+        params, opt = step(params, opt, xb, yb)
+    # Gather to host (fully replicated already under DataParallel) and fingerprint.
+    flat = np.concatenate([np.asarray(jax.device_get(p.addressable_data(0))).ravel() for p in jax.tree.leaves(params)])
+    ref, _ = train_pure(None)
+    ref_flat = np.concatenate([np.asarray(p).ravel() for p in jax.tree.leaves(ref)])
+    out = {"process": jax.process_index(), "count": jax.process_count(), "devices": len(jax.devices()),
+           "checksum": float(flat.sum()), "first": flat[:4].tolist(), "ref_diff": float(np.abs(flat - ref_flat).max())}
+    jax.distributed.shutdown()
+    return out
+
+
+def orbax_roundtrip(mode, directory):
+    """Save sharded params on a 4-device mesh ("save"), restore them onto a 2-device mesh ("restore")."""
+    import orbax.checkpoint as ocp
+
+    model = mlp()
+    params = model.init(jax.random.key(0), (None, 12)).params
+    mesh = dist.DeviceMesh((len(jax.devices()),), ("model",))
+    lm = dist.LayoutMap(mesh)
+    lm["dense/kernel"] = (None, "model")
+    lm["dense/bias"] = ("model",)
+    mp = dist.ModelParallel(layout_map=lm)
+    ckptr = ocp.StandardCheckpointer()
+    if mode == "save":
+        sharded = mp.distribute_variables(params)
+        ckptr.save(os.path.join(directory, "ckpt"), sharded)
+        ckptr.wait_until_finished()
+        return {"saved_devices": len(jax.devices()),
+                "kernel_shards": len(sharded["dense"]["kernel"].addressable_shards)}
+    shardings = mp.variable_shardings(params)
+    target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), params, shardings)
+    restored = ckptr.restore(os.path.join(directory, "ckpt"), target)
+    diff = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(jax.tree.leaves(restored),
+                                                                                  jax.tree.leaves(params)))
+    return {"restored_devices": len(jax.devices()), "diff": diff,
+            "kernel_shards": len(restored["dense"]["kernel"].addressable_shards),
+            "kernel_axes": list(restored["dense"]["kernel"].sharding.spec)}
+
+
+def main(check, *args):
+    if check == "multiprocess":
+        print(json.dumps(multiprocess(int(args[0]), int(args[1]))))
+        return
+    if check == "orbax":
+        print(json.dumps(orbax_roundtrip(args[0], args[1])))
+        return
     out = {"devices": len(jax.devices())}
     ref, ref_loss = train_pure(None)
     if check == "pure":
@@ -109,4 +181,4 @@ def main(check):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
