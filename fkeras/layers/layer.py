@@ -643,7 +643,7 @@ class Layer:
         else:
             first = args[0]
             shapes = _map(lambda x: tuple(x.shape) if hasattr(x, "shape") else x, first)
-        if type(self).build is not Layer.build:
+        if not getattr(type(self).build, "_fk_default_build", False):
             self.build(shapes)
         self.__dict__["_fk_build_shapes"] = shapes
         self.__dict__["built"] = True
@@ -839,6 +839,8 @@ class Layer:
         else:
             rng = scope.rng
         scope.calls[id(self)] = scope.calls.get(id(self), 0) + 1
+        if type(self).apply is not Layer.apply:  # a layer with its own pure apply (e.g. Functional)
+            return self._fk_call_via_apply(scope, rng, training, args, kwargs)
         if not self.built:
             if scope.mode == "apply":
                 raise ValueError(
@@ -865,6 +867,37 @@ class Layer:
             self.__dict__["_fk_output_shape"] = _map(
                 lambda x: (None,) + tuple(x.shape[1:]) if batch_is_none and len(x.shape) else tuple(x.shape), out
             )
+        return out
+
+    def _fk_call_via_apply(self, scope, rng, training, args, kwargs):
+        """Run a layer that defines its own `apply` on the values bound in `scope`."""
+        params, state = {}, {}
+        values = scope.values
+        own = self._fk_variables()
+        for var, kind, path in own:
+            value = values[id(var)] if id(var) in values else var._stored()
+            if kind == "params":
+                params = set_path(params, path, value)
+            else:
+                state = set_path(state, path, value)
+        for sg, path in self._fk_seed_states():
+            state = set_path(state, path, sg.state)
+        out, new_state = self.apply(Variables(params, state), *args, training=bool(training), rng=rng, **kwargs)
+        for var, kind, path in own:
+            if kind == "state" and id(var) in values:
+                try:
+                    values[id(var)] = get_path(new_state, path)
+                except (KeyError, TypeError):
+                    pass
+        for sg, path in self._fk_seed_states():
+            try:
+                sg.state = get_path(new_state, path)
+            except (KeyError, TypeError):
+                pass
+        out = _check_output(self, out)
+        if scope.mode == "init" and self.__dict__.get("_fk_output_shape") is None:
+            self.__dict__["_fk_output_shape"] = _map(
+                lambda x: (None,) + tuple(x.shape[1:]) if len(x.shape) else (), out)
         return out
 
     def _fk_check_call_input(self, args):
@@ -1009,3 +1042,4 @@ def _is_plain(v):
 
 
 Variable._fk_subpath = None  # set per instance by add_weight / wrapped layers
+Layer.build._fk_default_build = True

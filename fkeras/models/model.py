@@ -1,0 +1,137 @@
+"""`fkeras.Model`: a Layer with Keras's training methods (from `fkeras.train.Trainer`).
+
+Subclass it with `__init__` (create sub-layers) and `call` (use them), or call it as
+`Model(inputs=..., outputs=...)` for the Functional API. Like every facade layer, a model
+is also a pure function: `model.init(rng, x)` and `model.apply(variables, x, training, rng)`.
+Once compiled, the Trainer's `train_state` is the one place the weights live; `weights`,
+`get_weights`, `variables_tree` and `summary` read it.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from fkeras.layers.layer import Layer, _to_spec, _map, next_key
+from fkeras.nn.base import Variables
+
+
+def _trainer_base():
+    try:
+        from fkeras.train.trainer import Trainer
+    except ImportError:
+        return object
+    return Trainer
+
+
+_Trainer = _trainer_base()
+
+
+class Model(Layer, _Trainer):
+    """A trainable model. See the module docstring."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and ("inputs" in kwargs or "outputs" in kwargs or len(args) >= 2):
+            from fkeras.models.functional import Functional
+
+            return Functional.__new__(Functional, *args, **kwargs)
+        obj = super().__new__(cls, *args, **kwargs)
+        obj.__dict__.setdefault("train_state", None)
+        return obj
+
+    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected positional arguments {args!r:.80}; subclasses call "
+                "`super().__init__()` and the Functional API is `Model(inputs=..., outputs=...)`."
+            )
+        Layer.__init__(self, name=name, trainable=trainable, dtype=dtype, **kwargs)
+        if _Trainer is not object and hasattr(_Trainer, "_init_trainer"):
+            _Trainer._init_trainer(self)
+
+    # -- the Trainer's host protocol ------------------------------------------------
+    def _forward(self, params, state, x, training, rng):
+        """`(y_pred, new_state, aux_loss)`: the model as one pure function (aux_loss sums add_loss
+        terms and weight regularization)."""
+        out, new_state, losses = self._fk_apply((params, state), (x,), {}, training, rng)
+        aux = jnp.zeros((), jnp.float32)
+        for term in losses:
+            aux = aux + jnp.sum(jnp.asarray(term, jnp.float32))
+        return out, new_state, aux
+
+    def _build_from_data(self, x):
+        """Build the model from an example batch `x` (no-op when built)."""
+        if not self.built:
+            self.init(next_key(), x)
+
+    def build(self, input_shape=None):
+        """Build for `input_shape` (a shape with None batch, or a list/dict of them)."""
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}': build needs an input shape, got None.")
+        self.init(next_key(), _map(_to_spec, input_shape))
+
+    def init(self, rng, *example_inputs, **kwargs) -> Variables:
+        return super().init(rng, *example_inputs, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs)
+
+    # -- Keras model API -------------------------------------------------------------
+    def get_layer(self, name=None, index=None):
+        """A direct sub-layer by `name` or by `index` (Keras order)."""
+        layers = self.layers
+        if index is not None and name is not None:
+            raise ValueError("Provide only `name` or `index`, not both.")
+        if index is not None:
+            if not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(layers)} layers; index {index!r} is out of range."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"No such layer: {name!r}. Existing layers are: {[layer.name for layer in layers]}."
+            )
+        raise ValueError("Provide either a layer `name` or `index`.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print Keras's summary table (Layer (type) / Output Shape / Param #, with totals)."""
+        from fkeras.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Save as a `.keras` archive laid out as Keras 3 writes it (`fkeras.saving`)."""
+        from fkeras.saving import saving_lib
+
+        return saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        from fkeras.saving import saving_lib
+
+        return saving_lib.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        from fkeras.saving import saving_lib
+
+        return saving_lib.load_weights(self, filepath, **kwargs)
+
+    def get_config(self):
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if cls is Model and "layers" in config and "input_layers" in config:
+            from fkeras.models.functional import Functional
+
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return super().from_config(config)
+
+
+Model.build._fk_default_build = True

@@ -1,0 +1,197 @@
+"""`fkeras.Sequential`: a linear stack of layers, params keyed by layer name (like `nn.Sequential`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fkeras.layers.layer import Layer, next_key
+from fkeras.layers.wrapped import as_facade
+from fkeras.models.model import Model
+
+
+def _input_of(obj):
+    """(shape without batch, dtype, name) when `obj` is an `Input` tensor or an InputLayer, else None."""
+    name = type(obj).__name__
+    if name == "KerasTensor":
+        return tuple(obj.shape[1:]), str(np.dtype(obj.dtype).name) if obj.dtype is not None else "float32", \
+            getattr(obj, "name", None)
+    if name == "InputLayer":
+        shape = getattr(obj, "batch_shape", None) or getattr(obj, "shape", None)
+        dtype = getattr(obj, "dtype", None) or "float32"
+        return tuple(shape[1:]), str(np.dtype(dtype).name), getattr(obj, "name", None)
+    return None
+
+
+class Sequential(Model):
+    """`Sequential(layers=None, trainable=True, name=None)`: each layer's output feeds the next.
+
+    The first element may be `fkeras.Input(shape)` (or a layer given `input_shape=`); the model
+    is then built at once, otherwise on its first call / `fit`.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(name=name, trainable=trainable)
+        self.__dict__["_fk_layers"] = []
+        self.__dict__["_fk_input"] = None
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(f"Sequential: expected `layers` as a list, got {type(layers).__name__}.")
+            for layer in layers:
+                self.add(layer, rebuild=False)
+        self._fk_maybe_build()
+
+    # -- structure ------------------------------------------------------------------
+    def add(self, layer, rebuild=True):
+        """Append a layer (or, first, an `Input`)."""
+        spec = _input_of(layer)
+        if spec is not None:
+            if self._fk_layers or self._fk_input is not None:
+                raise ValueError(
+                    f"Sequential '{self.name}': an Input must be the first element; got it after "
+                    f"{len(self._fk_layers)} layer(s)."
+                )
+            self.__dict__["_fk_input"] = spec
+        else:
+            if type(layer).__name__ == "KerasTensor":
+                raise TypeError("Sequential: add layers, not tensors.")
+            try:
+                layer = as_facade(layer)
+            except TypeError:
+                raise TypeError(
+                    f"Sequential '{self.name}': expected a layer, got {type(layer).__name__}: {layer!r:.80}."
+                ) from None
+            if layer is self:
+                raise ValueError("Sequential: cannot add a model to itself.")
+            names = [l.name for l in self._fk_layers]
+            if layer.name in names:
+                raise ValueError(
+                    f"Sequential '{self.name}': all layers must have unique names; {layer.name!r} is already "
+                    f"used by {names}."
+                )
+            if not self._fk_layers and self._fk_input is None and layer._fk_input_shape_arg is not None:
+                self.__dict__["_fk_input"] = (tuple(layer._fk_input_shape_arg), "float32", None)
+            self._fk_layers.append(layer)
+        if rebuild:
+            self._fk_reset_build()
+            self._fk_maybe_build()
+
+    def pop(self, rebuild=True):
+        """Remove and return the last layer."""
+        if not self._fk_layers:
+            raise IndexError(f"Sequential '{self.name}' has no layers to pop.")
+        layer = self._fk_layers.pop()
+        if rebuild:
+            self._fk_reset_build()
+            self._fk_maybe_build()
+        return layer
+
+    def _fk_reset_build(self):
+        self.__dict__["built"] = False
+        self.__dict__["_fk_output_shape"] = None
+
+    def _fk_maybe_build(self):
+        if self._fk_input is not None and self._fk_layers and not self.built:
+            import jax
+
+            shape, dtype, _ = self._fk_input
+            self.init(next_key(), jax.ShapeDtypeStruct((1,) + tuple(1 if d is None else d for d in shape), dtype))
+            self.__dict__["_fk_build_shapes"] = (None,) + tuple(shape)
+
+    def _fk_children(self):
+        return list(self._fk_layers)
+
+    @property
+    def layers(self):
+        return list(self._fk_layers)
+
+    @property
+    def inputs(self):
+        return None
+
+    # -- running ----------------------------------------------------------------------
+    def _fk_check_call_input(self, args):
+        if self._fk_input is None or not args:
+            return
+        x = args[0]
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            return
+        want = self._fk_input[0]
+        got = tuple(shape)[1:]
+        if len(got) != len(want) or any(w is not None and g is not None and int(w) != int(g)
+                                        for w, g in zip(want, got)):
+            raise ValueError(
+                f"Input 0 of model '{self.name}' is incompatible: expected shape {(None,) + tuple(want)}, "
+                f"got shape {tuple(shape)}."
+            )
+
+    def call(self, inputs, training=None):
+        if not self._fk_layers:
+            raise ValueError(f"Sequential '{self.name}' has no layers; add some before calling it.")
+        x = inputs
+        for layer in self._fk_layers:
+            x = layer(x, training=training)
+        return x
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        if input_shape is None:
+            if self._fk_input is None:
+                raise ValueError(f"Sequential '{self.name}': build needs an input shape, got None.")
+            input_shape = (None,) + self._fk_input[0]
+        self.__dict__["_fk_input"] = (tuple(input_shape)[1:], "float32", None)
+        self._fk_maybe_build()
+
+    @property
+    def input_shape(self):
+        if self._fk_input is not None:
+            return (None,) + tuple(self._fk_input[0])
+        return self._fk_build_shapes
+
+    # -- config ---------------------------------------------------------------------------
+    def get_config(self):
+        """Keras 3's Sequential config: `name`, `trainable`, `dtype`, `layers` (an InputLayer entry first
+        when the input shape is known), `build_input_shape`."""
+        from fkeras.saving.serialization_lib import serialize_keras_object
+
+        layers = []
+        if self._fk_input is not None:
+            shape, dtype, name = self._fk_input
+            layers.append({
+                "module": "keras.layers", "class_name": "InputLayer",
+                "config": {"batch_shape": [None, *shape], "dtype": dtype, "sparse": False, "ragged": False,
+                           "name": name or "input_layer", "optional": False},
+                "registered_name": None,
+            })
+        layers += [serialize_keras_object(layer) for layer in self._fk_layers]
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._fk_dtype_policy_config(),
+                  "layers": layers}
+        if self.input_shape is not None:
+            config["build_input_shape"] = list(self.input_shape)
+        return config
+
+    def _fk_dtype_policy_config(self):
+        return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype_policy},
+                "registered_name": None}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fkeras.saving.serialization_lib import deserialize_keras_object
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config.get("layers", []):
+            if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
+                c = entry.get("config", {})
+                shape = c.get("batch_shape") or ([None] + list(c.get("batch_input_shape", [None])[1:]))
+                model.__dict__["_fk_input"] = (tuple(shape[1:]), c.get("dtype") or "float32", c.get("name"))
+                continue
+            model.add(deserialize_keras_object(entry, custom_objects=custom_objects), rebuild=False)
+        if model._fk_input is None and config.get("build_input_shape"):
+            model.__dict__["_fk_input"] = (tuple(config["build_input_shape"][1:]), "float32", None)
+        model._fk_maybe_build()
+        return model
+
+
+Sequential.build._fk_default_build = True
+assert isinstance(Sequential, type) and issubclass(Sequential, Layer)

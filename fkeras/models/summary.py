@@ -1,0 +1,143 @@
+"""`model.summary()`: Keras 3's table (rich), with the same counts and sizes."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+
+import numpy as np
+
+
+def _count(weights):
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
+def _memory(weights):
+    seen, total = set(), 0
+    for w in weights:
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        total += math.prod(w.shape) * np.dtype(w.dtype).itemsize
+    return total
+
+
+def readable_memory_size(size):
+    for unit in ["B", "KB", "MB", "GB", "TB", "PB"]:
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+def _num(x):
+    return f"[color(45)]{x}[/]" if x is None else f"[color(34)]{x}[/]"
+
+
+def _shape_text(layer):
+    shape = getattr(layer, "_fk_output_shape", None)
+    if shape is None:
+        try:
+            shape = layer.output_shape
+        except (AttributeError, ValueError, NotImplementedError):
+            return "?"
+    if shape is None:
+        return "?"
+
+    def fmt(s):
+        return "(" + ", ".join(_num(d) for d in s) + ")"
+
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        return fmt(shape)
+    if isinstance(shape, (list, tuple)):
+        return "[" + ", ".join(fmt(s) for s in shape) + "]"
+    if isinstance(shape, dict):
+        return "{" + ", ".join(f"{k}: {fmt(s)}" for k, s in shape.items()) + "}"
+    return str(shape)
+
+
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                  show_trainable=False, layer_range=None):
+    import rich.console
+    import rich.markup
+    import rich.table
+
+    layers = list(model.layers)
+    if layer_range is not None:
+        if len(layer_range) != 2 or not all(isinstance(s, str) for s in layer_range):
+            raise ValueError(f"layer_range must be two layer-name patterns, got {layer_range!r}.")
+        lo = [i for i, l in enumerate(layers) if re.match(layer_range[0], l.name)]
+        hi = [i for i, l in enumerate(layers) if re.match(layer_range[1], l.name)]
+        if not lo or not hi:
+            raise ValueError(f"layer_range {layer_range!r} matches no layer names of the model.")
+        layers = layers[lo[0]:hi[-1] + 1]
+
+    default_length = 88
+    positions = positions or [0.45, 0.80, 1.0]
+    header = ["Layer (type)", "Output Shape", "Param #"]
+    alignment = ["left", "left", "right"]
+    if show_trainable:
+        default_length += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+        header.append("Trainable")
+        alignment.append("center")
+    default_length = min(default_length, shutil.get_terminal_size().columns - 4)
+    line_length = line_length or default_length
+    widths, current = [], 0
+    for pos in positions:
+        width = int(pos * line_length) - current
+        if width < 4:
+            raise ValueError("Insufficient console width to print summary.")
+        widths.append(width)
+        current += width
+    columns = [rich.table.Column(h, justify=a, width=w) for h, a, w in zip(header, alignment, widths)]
+    table = rich.table.Table(*columns, width=line_length, show_lines=True)
+
+    def fields(layer, prefix=""):
+        name = rich.markup.escape(f"{prefix}{layer.name}")
+        name += f" ([color(33)]{rich.markup.escape(type(layer).__name__)}[/])"
+        if not hasattr(layer, "built"):
+            params = _num(0)
+        elif not layer.built:
+            params = f"{_num(0)} (unbuilt)"
+        else:
+            params = _num(f"{_count(getattr(layer, 'weights', [])):,}")
+        row = [name, _shape_text(layer), params]
+        if show_trainable:
+            if getattr(layer, "weights", None):
+                row.append("[bold][color(34)]Y[/][/]" if layer.trainable else "[bold][color(9)]N[/][/]")
+            else:
+                row.append("[bold]-[/]")
+        return row
+
+    def rows(layer, level=0):
+        out = [fields(layer, "   " * level + "└ " if level else "")]
+        if expand_nested and getattr(layer, "layers", None):
+            for sub in layer.layers:
+                out.extend(rows(sub, level + 1))
+        return out
+
+    for layer in layers:
+        for row in rows(layer):
+            table.add_row(*row)
+
+    trainable = model.trainable_weights
+    non_trainable = model.non_trainable_weights
+    t_count, n_count = _count(trainable), _count(non_trainable)
+    t_mem, n_mem = _memory(trainable), _memory(non_trainable)
+
+    if print_fn:
+        console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
+        console.begin_capture()
+    else:
+        console = rich.console.Console(highlight=False)
+    console.print(f'[bold]Model: "{rich.markup.escape(model.name)}"[/]')
+    console.print(table)
+    console.print("[bold] Total params: [/]" + _num(f"{t_count + n_count:,}")
+                  + f" ({readable_memory_size(t_mem + n_mem)})")
+    console.print("[bold] Trainable params: [/]" + _num(f"{t_count:,}") + f" ({readable_memory_size(t_mem)})")
+    console.print("[bold] Non-trainable params: [/]" + _num(f"{n_count:,}")
+                  + f" ({readable_memory_size(n_mem)})")
+    if print_fn:
+        print_fn(console.end_capture())
