@@ -195,17 +195,10 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return ops.cast(_in_top_k(y_true, y_pred, k), "float32")
 
 
-def _wrapper(fn, default_name, doc, **defaults):
-    class _M(MeanMetricWrapper):
-        def __init__(self, name=default_name, dtype=None, **kwargs):
-            super().__init__(fn, name=name, dtype=dtype, **(defaults | kwargs))
-
-    _M.__doc__ = doc
-    return _M
-
-
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels (exact match)."""
+
+    _direction = "up"
 
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(accuracy, name=name, dtype=dtype)
@@ -214,12 +207,16 @@ class Accuracy(MeanMetricWrapper):
 class BinaryAccuracy(MeanMetricWrapper):
     """How often `y_pred > threshold` equals the 0/1 label."""
 
+    _direction = "up"
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals argmax(one-hot y_true)."""
+
+    _direction = "up"
 
     def __init__(self, name="categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
@@ -228,12 +225,16 @@ class CategoricalAccuracy(MeanMetricWrapper):
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often argmax(y_pred) equals the integer label."""
 
+    _direction = "up"
+
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot target is among the top `k` predictions."""
+
+    _direction = "up"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
@@ -242,12 +243,16 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the integer target is among the top `k` predictions."""
 
+    _direction = "up"
+
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
         super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
 
 
 class MeanSquaredError(MeanMetricWrapper):
     """Mean of (y_pred - y_true)^2."""
+
+    _direction = "down"
 
     def __init__(self, name="mean_squared_error", dtype=None):
         super().__init__(L.mean_squared_error, name=name, dtype=dtype)
@@ -256,22 +261,30 @@ class MeanSquaredError(MeanMetricWrapper):
 class MeanAbsoluteError(MeanMetricWrapper):
     """Mean of |y_pred - y_true|."""
 
+    _direction = "down"
+
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(L.mean_absolute_error, name=name, dtype=dtype)
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    _direction = "down"
+
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, axis=-1):
         super().__init__(L.sparse_categorical_crossentropy, name=name, dtype=dtype, from_logits=from_logits, axis=axis)
 
 
 class CategoricalCrossentropy(MeanMetricWrapper):
+    _direction = "down"
+
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
         super().__init__(L.categorical_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing, axis=axis)
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
+    _direction = "down"
+
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
         super().__init__(L.binary_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing)
@@ -341,6 +354,8 @@ class _Confusion(Metric):
 class Precision(_Confusion):
     """tp / (tp + fp) at `thresholds` (default 0.5; a list gives one value per threshold)."""
 
+    _direction = "up"
+
     _keys = ("true_positives", "false_positives")
 
     def _result(self, state):
@@ -351,6 +366,8 @@ class Precision(_Confusion):
 class Recall(_Confusion):
     """tp / (tp + fn) at `thresholds` (default 0.5)."""
 
+    _direction = "up"
+
     _keys = ("true_positives", "false_negatives")
 
     def _result(self, state):
@@ -359,6 +376,8 @@ class Recall(_Confusion):
 
 
 class AUC(Metric):
+    _direction = "up"
+
     """Area under the ROC or PR curve, from confusion counts at `num_thresholds` evenly spaced
     thresholds (Keras's default 200 and "interpolation" Riemann sum)."""
 

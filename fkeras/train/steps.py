@@ -70,6 +70,9 @@ class Engine:
         self.trace_counts = collections.Counter()
         self._loss_tracker = metrics_mod.Mean(name="loss")
         self._jitted = {}
+        self.mask_key = None
+        self.names, self.y_pred_specs = [None], []
+        self._tracker_names = ["loss"]
 
     # -- build -----------------------------------------------------------------------------
     def build(self, params, state, batch, rng=None):
@@ -80,6 +83,7 @@ class Engine:
         names, yp = flatten_outputs(y_pred, self.output_names)
         yt = flatten_like(y, names, "y") if y is not None else [None] * len(names)
         self.names = names
+        self.y_pred_specs = yp
         if self.loss is not None:
             self.loss.build(yt, yp, names)
         taken = ["loss"] + ([f"{n}_loss" for n, (lo, _) in zip(names, self.loss.entries) if lo is not None]

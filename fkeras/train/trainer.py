@@ -1,0 +1,514 @@
+"""`Trainer`: Keras's `compile/fit/evaluate/predict` as a mixin over the pure engine.
+
+The host class (the facade `Model`, or any object) provides:
+    variables_tree             property get/set: `Variables(params, state)`
+    _forward(params, state, x, training, rng) -> (y_pred, new_state, aux_loss)
+    _build_from_data(x_batch)  build the variables from an example batch (no-op when built)
+    _trainable_mask()          bool pytree like params (False = frozen), or None
+    _weight_paths(trainable)   paths of the (non-)trainable weights in Keras order
+and optionally `output_names`.
+
+The Trainer keeps ONE `TrainState` in `self.train_state`, replaced (a Python reference swap,
+no host sync) after every step; the arrays of the previous TrainState are donated to the
+step, so read weights through `self.train_state` (or the host's views of it), not through
+arrays kept from before a step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras.nn.base import Variables
+from fkeras.train import callbacks as callbacks_mod
+from fkeras.train import metrics as metrics_mod
+from fkeras.train import optimizers as optimizers_mod
+from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
+from fkeras.train.state import TrainState
+from fkeras.train.steps import Engine, full_mask, split_trainable, stack_batches, unpack
+
+
+def _get_data_adapter(*args, **kwargs):
+    from fkeras.interop.data import get_data_adapter
+
+    return get_data_adapter(*args, **kwargs)
+
+
+def _to_floats(logs):
+    return {k: float(np.asarray(v)) for k, v in sorted(logs.items())}
+
+
+def _copy_tree(tree):
+    return jax.tree.map(lambda a: jnp.array(a, copy=True), tree)
+
+
+def _set_path(tree, path, value):
+    if not path:
+        return value
+    new = dict(tree)
+    new[path[0]] = _set_path(tree.get(path[0], {}), path[1:], value)
+    return new
+
+
+def _get_path(tree, path):
+    for k in path:
+        tree = tree[k]
+    return tree
+
+
+def _has_path(tree, path):
+    try:
+        _get_path(tree, path)
+        return True
+    except (KeyError, TypeError, IndexError):
+        return False
+
+
+class Trainer:
+    """Mixin giving a model Keras 3's training API over the pure jitted steps."""
+
+    # class-level defaults, so a host that never calls `_init_trainer` still works
+    train_state = None
+    optimizer = None
+    compiled = False
+    stop_training = False
+    history = None
+    steps_per_execution = 1
+    _engine = None
+    _compile_config = None
+    _opt_key = None
+
+    def _init_trainer(self):
+        self.__dict__.setdefault("train_state", None)
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._engine = None
+
+    # ------------------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure training. Every argument is checked before anything changes."""
+        opt = optimizers_mod.get(optimizer)
+        closs = CompiledLoss(loss, loss_weights) if loss is not None else None
+        cmetrics = CompiledMetrics(metrics, weighted_metrics)
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
+                or steps_per_execution < 1:
+            raise ValueError(f"Expected `steps_per_execution` to be a positive int, got {steps_per_execution!r}.")
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"Expected `jit_compile` to be 'auto', True or False, got {jit_compile!r}.")
+        self.optimizer = opt
+        optimizers_mod._bind(opt, self)
+        self._compile_config = dict(loss=closs, metrics=cmetrics, jit=not run_eagerly and jit_compile is not False)
+        self._user_compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                       weighted_metrics=weighted_metrics)
+        self.steps_per_execution = int(steps_per_execution)
+        self._engine = None
+        self._opt_key = None
+        self.compiled = True
+        self.stop_training = False
+        ts = self.__dict__.get("train_state")
+        if ts is not None:
+            self.train_state = ts.replace(opt_state=None, metrics={})
+        elif getattr(self, "built", False):
+            self._create_train_state()
+
+    @property
+    def run_eagerly(self):
+        return bool(self._compile_config) and not self._compile_config["jit"]
+
+    def _assert_compiled(self, method):
+        if not self.compiled:
+            raise ValueError(f"You must call `compile()` before calling `{method}()`.")
+
+    # ------------------------------------------------------------------------------ state
+    def _seed_key(self):
+        return jax.random.key(int(np.random.randint(0, 2**31 - 1)))
+
+    def _create_train_state(self):
+        vt = self.variables_tree
+        # A private copy: steps donate the TrainState's buffers, never the host's own arrays.
+        params, state = _copy_tree(vt[0]), _copy_tree(vt[1])
+        self.train_state = TrainState.create(params, state, None, {}, rng=self._seed_key(), step=0)
+
+    def _mask(self, params):
+        get = getattr(self, "_trainable_mask", None)
+        return full_mask(get() if get is not None else None, params)
+
+    def _ready(self, batch):
+        """Build the model, the engine and the TrainState for data like `batch`."""
+        x = unpack(batch)[0]
+        build = getattr(self, "_build_from_data", None)
+        if build is not None:
+            build(x)
+        if self.__dict__.get("train_state", None) is None and self.train_state is None:
+            self._create_train_state()
+        ts = self.train_state
+        mask = self._mask(ts.params)
+        mask_key = tuple(jax.tree.leaves(mask))
+        eng = self._engine
+        if eng is None or eng.mask_key != mask_key:
+            cfg = self._compile_config
+            eng = Engine(self._forward, cfg["loss"], cfg["metrics"], self.optimizer, trainable_mask=mask,
+                         output_names=getattr(self, "output_names", None), jit=cfg["jit"])
+            eng.mask_key = mask_key
+            eng.build(ts.params, ts.state, batch, ts.rng)
+            self._engine = eng
+        key = (id(self.optimizer), mask_key)
+        if ts.opt_state is None or self._opt_key != key:
+            ts = ts.replace(opt_state=self.optimizer.init(split_trainable(ts.params, mask)))
+            self._opt_key = key
+        if set(ts.metrics) != set(eng.metric_names):
+            ts = ts.replace(metrics=eng.init_metrics())
+        self.train_state = ts
+        return eng
+
+    def _check_labels(self, eng, y):
+        """Sparse labels outside [0, classes) are an error before any step runs."""
+        if y is None or eng.loss is None:
+            return
+        try:
+            ys = flatten_like(y, eng.names, "y")
+        except ValueError:
+            return
+        for i in eng.loss.sparse_outputs():
+            spec = eng.y_pred_specs[i]
+            yi = ys[i]
+            if not hasattr(yi, "shape") or not hasattr(yi, "dtype"):
+                continue
+            a = np.asarray(yi)
+            if a.size == 0:
+                continue
+            n = spec.shape[-1]
+            lo, hi = a.min(), a.max()
+            if lo < 0 or hi >= n:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {n}) "
+                                 f"for the model's output {eng.names[i] or ''} with {n} classes.".replace("  ", " "))
+
+    def reset_metrics(self):
+        if self.train_state is not None and self._engine is not None:
+            self.train_state = self.train_state.replace(metrics=self._engine.init_metrics())
+
+    @property
+    def metrics_names(self):
+        return self._ordered_names(self._engine.metric_names if self._engine else ["loss"])
+
+    def _ordered_names(self, names):
+        losses = [n for n in names if n == "loss"]
+        out_losses = [n for n in names if n != "loss" and n.endswith("_loss") and self._engine is not None
+                      and n in self._engine._tracker_names]
+        rest = [n for n in names if n not in losses and n not in out_losses]
+        return losses + rest + out_losses
+
+    @property
+    def metrics(self):
+        """Metric objects: the loss tracker, then the compiled metrics (once built by a first batch)."""
+        if self._engine is None:
+            return []
+        return [self._engine._loss_tracker] + [m for _, m, _, _ in self._engine.metrics.entries]
+
+    def _metric_direction(self, name):
+        if self._engine is None:
+            return None
+        for log_name, m, _, _ in self._engine.metrics.entries:
+            if log_name == name or m.name == name:
+                return getattr(m, "_direction", None)
+        return None
+
+    def _snapshot_variables(self):
+        """A copy of the current (params, state) that later steps cannot donate away."""
+        ts = self.train_state
+        return _copy_tree((ts.params, ts.state))
+
+    def _restore_variables(self, snapshot):
+        params, state = snapshot
+        self.variables_tree = Variables(params, state)
+
+    # ------------------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` epochs; returns the `History` callback (also `self.history`)."""
+        self._assert_compiled("fit")
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time.")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Expected `epochs` to be a non-negative int, got {epochs!r}.")
+        if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
+            raise ValueError(f"Expected `validation_freq` to be a positive int, got {validation_freq!r}.")
+        if validation_split and validation_data is None:
+            from fkeras.interop.data import train_validation_split
+
+            (x, y, sample_weight), validation_data = train_validation_split((x, y, sample_weight), validation_split)
+        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                                 shuffle=shuffle, class_weight=class_weight)
+        val_data = None
+        if validation_data is not None:
+            vx, vy, vsw = unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
+            val_data = _get_data_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
+                                         steps_per_epoch=validation_steps, shuffle=False)
+
+        first_iter = data.get_numpy_iterator()
+        try:
+            first = next(first_iter)
+        except StopIteration:
+            raise ValueError("The training data produced no batches.") from None
+        eng = self._ready(first)
+        self._check_labels(eng, y)
+
+        verbose = 1 if verbose == "auto" else verbose
+        cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                         verbose=verbose, epochs=epochs, steps=data.num_batches)
+        self.stop_training = False
+        cbs.on_train_begin()
+        training_logs = None
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            if first_iter is not None:
+                import itertools
+
+                it, first_iter = itertools.chain([first], first_iter), None
+            else:
+                it = data.get_numpy_iterator()
+            logs = self._train_epoch(eng, it, cbs)
+            data.on_epoch_end()
+            if logs is None:
+                raise ValueError("The training data produced no batches in this epoch.")
+            epoch_logs = _to_floats(logs)
+            if val_data is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_adapter(eng, val_data, cbs)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if self.stop_training or getattr(data, "exhausted", False):
+                break
+        cbs.on_train_end(logs=training_logs)
+        return self.history
+
+    def _train_epoch(self, eng, it, cbs):
+        n = self.steps_per_execution
+        train = eng.jit_train
+        begin = cbs._batch["on_train_batch_begin"]
+        end = cbs._batch["on_train_batch_end"]
+        logs, step = None, 0
+        if n == 1:
+            for batch in it:
+                if begin:
+                    cbs.on_train_batch_begin(step)
+                self.train_state, logs = train(self.train_state, batch)
+                if end:
+                    cbs.on_train_batch_end(step, logs)
+                step += 1
+                if self.stop_training:
+                    break
+            return logs
+        multi = eng.jit_train_multi
+        pending = []
+
+        def flush(group):
+            nonlocal logs, step
+            if begin:
+                cbs.on_train_batch_begin(step)
+            shapes = {tuple(jax.tree.map(np.shape, b).__repr__()) for b in group}
+            if len(group) == n and len(shapes) == 1:
+                self.train_state, logs = multi(self.train_state, stack_batches(group))
+            else:
+                for b in group:
+                    self.train_state, logs = train(self.train_state, b)
+            step += len(group)
+            if end:
+                cbs.on_train_batch_end(step - 1, logs)
+
+        for batch in it:
+            pending.append(batch)
+            if len(pending) == n:
+                flush(pending)
+                pending = []
+                if self.stop_training:
+                    return logs
+        if pending:
+            flush(pending)
+        return logs
+
+    # ------------------------------------------------------------------------------ evaluate
+    def _evaluate_adapter(self, eng, data, cbs=None):
+        ts = self.train_state
+        m = eng.init_metrics()
+        logs = None
+        ev = eng.jit_eval
+        has_batch_cb = cbs is not None and (cbs._batch["on_test_batch_begin"] or cbs._batch["on_test_batch_end"])
+        if cbs is not None:
+            cbs.on_test_begin()
+        for step, batch in enumerate(data.get_numpy_iterator()):
+            if has_batch_cb:
+                cbs.on_test_batch_begin(step)
+            m, logs = ev(ts.params, ts.state, m, batch)
+            if has_batch_cb:
+                cbs.on_test_batch_end(step, logs)
+        data.on_epoch_end()
+        if logs is None:
+            raise ValueError("The evaluation data produced no batches.")
+        out = _to_floats(logs)
+        if cbs is not None:
+            cbs.on_test_end(out)
+        return out
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """Loss and metrics on the data: a list in `metrics_names` order (a float if only the loss),
+        or a dict with `return_dict=True`."""
+        self._assert_compiled("evaluate")
+        if kwargs:
+            raise TypeError(f"evaluate: unexpected arguments {sorted(kwargs)}.")
+        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
+        it = data.get_numpy_iterator()
+        try:
+            first = next(it)
+        except StopIteration:
+            raise ValueError("The evaluation data produced no batches.") from None
+        eng = self._ready(first)
+        self._check_labels(eng, y)
+        verbose = 1 if verbose == "auto" else verbose
+        cbs = callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                                         steps=data.num_batches)
+        logs = self._evaluate_adapter(eng, data, cbs)
+        if return_dict:
+            return logs
+        names = self._ordered_names(list(logs))
+        values = [logs[n] for n in names]
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------------------ predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for `x` as NumPy arrays (concatenated over batches)."""
+        data = _get_data_adapter(x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
+        verbose = 1 if verbose == "auto" else verbose
+        cbs = callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                                         steps=data.num_batches)
+        cbs.on_predict_begin()
+        outs, pred = [], None
+        for step, batch in enumerate(data.get_numpy_iterator()):
+            if pred is None:
+                pred = self._predict_fn(batch)
+            cbs.on_predict_batch_begin(step)
+            ts = self.train_state
+            y = pred(ts.params, ts.state, unpack(batch)[0])
+            outs.append(y)
+            cbs.on_predict_batch_end(step, {"outputs": y})
+        if not outs:
+            raise ValueError("The prediction data produced no batches.")
+        result = jax.tree.map(lambda *ys: np.concatenate([np.asarray(v) for v in ys], axis=0), *outs)
+        cbs.on_predict_end()
+        return result
+
+    def _predict_fn(self, batch):
+        """The jitted predict step (needs no compile(): builds a loss-free engine if needed)."""
+        x = unpack(batch)[0]
+        if self.compiled:
+            return self._ready(batch).jit_predict
+        build = getattr(self, "_build_from_data", None)
+        if build is not None:
+            build(x)
+        if self.train_state is None:
+            self._create_train_state()
+        if getattr(self, "_predict_engine", None) is None:
+            self._predict_engine = Engine(self._forward, None, None, None)
+        return self._predict_engine.jit_predict
+
+    # ------------------------------------------------------------------------------ on_batch
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the running metrics (list, float or dict)."""
+        self._assert_compiled("train_on_batch")
+        batch = self._single_batch(x, y, sample_weight, class_weight)
+        eng = self._ready(batch)
+        self._check_labels(eng, y)
+        self.train_state, logs = eng.jit_train(self.train_state, batch)
+        return self._format_logs(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on one batch (fresh metric state)."""
+        self._assert_compiled("test_on_batch")
+        batch = self._single_batch(x, y, sample_weight, None)
+        eng = self._ready(batch)
+        self._check_labels(eng, y)
+        ts = self.train_state
+        _, logs = eng.jit_eval(ts.params, ts.state, eng.init_metrics(), batch)
+        return self._format_logs(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        batch = (jax.tree.map(np.asarray, x),)
+        pred = self._predict_fn(batch)
+        ts = self.train_state
+        return jax.tree.map(np.asarray, pred(ts.params, ts.state, batch[0]))
+
+    def _single_batch(self, x, y, sample_weight, class_weight):
+        data = _get_data_adapter(x, y, sample_weight, batch_size=int(1e9), class_weight=class_weight)
+        return next(iter(data.get_numpy_iterator()))
+
+    def _format_logs(self, logs, return_dict):
+        logs = _to_floats(logs)
+        if return_dict:
+            return logs
+        values = [logs[n] for n in self._ordered_names(list(logs))]
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------------------ Keras-JAX style
+    def _paths(self, trainable):
+        get = getattr(self, "_weight_paths", None)
+        if get is not None:
+            return [tuple(p) for p in get(trainable)]
+        vt = self.variables_tree
+        from jax.tree_util import tree_flatten_with_path
+
+        tree = vt[0] if trainable else vt[1]
+        leaves, _ = tree_flatten_with_path(tree)
+        return [tuple(k.key for k in path) for path, _ in leaves]
+
+    def _trees_from_lists(self, trainable_values, non_trainable_values):
+        vt = self.variables_tree
+        params, state = vt[0], vt[1]
+        tp, ntp = self._paths(True), self._paths(False)
+        if len(trainable_values) != len(tp) or len(non_trainable_values) != len(ntp):
+            raise ValueError(f"stateless_call: expected {len(tp)} trainable and {len(ntp)} non-trainable values, got "
+                             f"{len(trainable_values)} and {len(non_trainable_values)}.")
+        for p, v in zip(tp, trainable_values):
+            params = _set_path(params, p, v)
+        for p, v in zip(ntp, non_trainable_values):
+            if _has_path(state, p):
+                state = _set_path(state, p, v)
+            else:
+                params = _set_path(params, p, v)
+        return params, state, ntp
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, x, training=False, **kwargs):
+        """Keras's pure call: `(outputs, new_non_trainable_values)` for the given weight lists."""
+        params, state, ntp = self._trees_from_lists(list(trainable_variables), list(non_trainable_variables))
+        rng = kwargs.pop("rng", None)
+        if training and rng is None:
+            rng = jax.random.key(0)
+        y, new_state, _ = self._forward(params, state, x, training, rng)
+        out = [(_get_path(new_state, p) if _has_path(new_state, p) else _get_path(params, p)) for p in ntp]
+        return y, out
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss (sum over outputs, weighted) for `y` and `y_pred`."""
+        self._assert_compiled("compute_loss")
+        closs = self._compile_config["loss"]
+        if closs is None:
+            return jnp.zeros((), jnp.float32)
+        names, yp = flatten_outputs(y_pred, getattr(self, "output_names", None))
+        yt = flatten_like(y, names, "y")
+        if closs.entries is None:
+            closs.build(yt, yp, names)
+        total, _ = closs(yt, yp, flatten_like(sample_weight, names, "sample_weight"))
+        return total
+
+
+del math, time, metrics_mod
