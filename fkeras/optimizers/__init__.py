@@ -1,0 +1,6 @@
+"""`fkeras.optimizers`: Keras 3 optimizers as optax transforms (defined in `fkeras.train.optimizers`)."""
+
+from fkeras.optimizers import schedules  # noqa: F401
+from fkeras.train.optimizers import (  # noqa: F401
+    SGD, Adagrad, Adam, AdamW, Lion, Nadam, Optimizer, OptState, RMSprop, deserialize, get, serialize,
+)
