@@ -1,0 +1,21 @@
+"""`fkeras.saving`: `.keras` archives and `.weights.h5` files compatible with Keras 3, and (de)serialization.
+
+    model.save("m.keras")                       # -> fkeras.saving.save_model(model, "m.keras")
+    model = fkeras.saving.load_model("m.keras", custom_objects=None, compile=True, safe_mode=True)
+    model.save_weights("m.weights.h5"); model.load_weights("m.weights.h5")
+"""
+
+from fkeras.saving.object_registration import (  # noqa: F401
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+from fkeras.saving.saving_lib import load_model, load_weights, save_model, save_weights  # noqa: F401
+from fkeras.saving.serialization_lib import (  # noqa: F401
+    deserialize_keras_object,
+    enable_unsafe_deserialization,
+    serialize_keras_object,
+)

@@ -1,0 +1,338 @@
+"""`.keras` archives and `.weights.h5` files, laid out exactly as Keras 3.15 writes them.
+
+Weights are found by walking the model like Keras's `saving_lib`: a Sequential/Functional model
+first saves `layers` (a list: each layer under `layers/<snake_case_class>[_N]`), then every public
+attribute in sorted order (private ones last); a layer reached twice is saved once, at its first
+path. Each object saves its OWN variables under `<path>/vars/<i>`; the compiled optimizer saves
+under `optimizer/vars` (iterations, learning rate, then its slots).
+
+The walk is duck-typed: objects that are instances of the root model's `Layer` base class are
+layers; an object's own variables come from `save_own_variables(store)` when it has one (Keras's
+protocol), else from its `weights` minus its sub-layers' weights. Loading reads and checks the whole
+file first and only then assigns (`load_own_variables`, or one `set_weights` on the model), so a
+bad file leaves the model untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+import numpy as np
+
+from fkeras.saving import archive
+from fkeras.saving import serialization_lib as sl
+
+KERAS_VERSION = "3.15.1"  # the Keras file format these archives follow
+
+
+# --- the walk --------------------------------------------------------------------------------------
+def _snake(name: str) -> str:
+    from fkeras.nn.base import snake_case
+
+    return snake_case(name)
+
+
+def _class_in_mro(obj, name: str):
+    for cls in type(obj).__mro__:
+        if cls.__name__ == name:
+            return cls
+    return None
+
+
+_SKIP_CACHE: dict = {}
+
+
+def _skipset(layer_base, obj) -> set:
+    """Attributes of a bare base Layer (not walked), like Keras's `get_attr_skipset`."""
+    key = (layer_base, _class_in_mro(obj, "Sequential") is not None, _class_in_mro(obj, "Functional") is not None)
+    if key not in _SKIP_CACHE:
+        try:
+            skip = set(dir(layer_base()))
+        except Exception:  # noqa: BLE001 - a base that cannot be built bare: skip its class attributes
+            skip = set(dir(layer_base))
+        skip |= {"_self_unconditional_dependency_names", "_functional", "operations", "_operations",
+                 "_layers_by_name", "_tracker"}
+        _SKIP_CACHE[key] = skip
+    return _SKIP_CACHE[key]
+
+
+class _Walker:
+    """Collects `[(path, obj)]` for every saveable object reachable from the root, Keras's order."""
+
+    def __init__(self, root):
+        self.root = root
+        self.layer_base = _class_in_mro(root, "Layer")
+        if self.layer_base is None:
+            raise TypeError(f"Expected a model (a Layer subclass), got {type(root).__name__}.")
+        self.optimizer = getattr(root, "optimizer", None)
+        self.visited: set = set()
+        self.entries: list = []
+
+    def is_saveable(self, obj) -> bool:
+        return isinstance(obj, self.layer_base) or (obj is not None and obj is self.optimizer
+                                                   and not isinstance(obj, (str, dict, list, tuple)))
+
+    def walk(self):
+        self._object(self.root, "")
+        return self.entries
+
+    def _children(self, obj):
+        if _class_in_mro(obj, "Sequential") is not None or _class_in_mro(obj, "Functional") is not None:
+            yield "layers", list(getattr(obj, "layers", []))
+        if obj is self.optimizer:
+            return
+        skip = _skipset(self.layer_base, obj)
+        for attr in sorted(dir(obj), key=lambda a: f"~{a}" if a.startswith("_") else a):
+            if attr.startswith("__") or attr in skip:
+                continue
+            try:
+                child = getattr(obj, attr)
+            except Exception:  # noqa: BLE001 - like Keras: attributes that fail to read are skipped
+                continue
+            yield attr, child
+
+    def _object(self, obj, path):
+        if id(obj) in self.visited:
+            return
+        self.visited.add(id(obj))
+        self.entries.append((path, obj))
+        for attr, child in self._children(obj):
+            child_path = f"{path}/{attr}" if path else attr
+            if self.is_saveable(child):
+                self._object(child, child_path)
+            elif isinstance(child, (list, tuple, dict)):
+                self._container(child, child_path, set())
+
+    def _container(self, container, path, seen):
+        if id(container) in seen:
+            return
+        seen.add(id(container))
+        used: dict = {}
+        items = list(container.values()) if isinstance(container, dict) else list(container)
+        for item in items:
+            if self.is_saveable(item):
+                self._object(item, f"{path}/{_unique(_snake(type(item).__name__), used)}")
+            elif isinstance(item, (list, tuple, dict)):
+                self._container(item, f"{path}/{_unique('container', used)}", seen)
+
+
+def _unique(name, used):
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+# --- own variables -----------------------------------------------------------------------------------
+def _value(v) -> np.ndarray:
+    if hasattr(v, "numpy"):
+        return np.asarray(v.numpy())
+    return np.asarray(v)
+
+
+def _var_key(v):
+    return id(v)
+
+
+class _DictStore(dict):
+    """The `store` handed to `save_own_variables` / `load_own_variables` (keys "0", "1", ...)."""
+
+
+def _own_variables(obj, walker) -> list | None:
+    """Own variable objects of a layer when it has no save_own_variables (weights minus sub-layers')."""
+    weights = list(getattr(obj, "weights", []) or [])
+    child_keys = set()
+    for _, child in walker._children(obj):
+        for c in (child if isinstance(child, (list, tuple)) else list(child.values()) if isinstance(child, dict) else [child]):
+            if c is not obj and walker.is_saveable(c) and c is not walker.optimizer:
+                child_keys |= {_var_key(w) for w in (getattr(c, "weights", []) or [])}
+    return [w for w in weights if _var_key(w) not in child_keys]
+
+
+def _save_arrays(obj, walker) -> list:
+    if hasattr(obj, "save_own_variables"):
+        store = _DictStore()
+        obj.save_own_variables(store)
+        return [np.asarray(_value(store[str(i)])) for i in range(len(store))]
+    if obj is walker.optimizer:
+        from fkeras.saving import optimizer_state
+
+        return optimizer_state.save_optimizer_arrays(walker.root, obj)
+    return [_value(v) for v in _own_variables(obj, walker)]
+
+
+def _name_of(obj):
+    name = getattr(obj, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def weight_groups(model) -> list:
+    """`[(path, name, [arrays])]` for `model` in Keras's file order."""
+    walker = _Walker(model)
+    return [(path, _name_of(obj), _save_arrays(obj, walker)) for path, obj in walker.walk()]
+
+
+def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) -> None:
+    """Check every object's arrays against the file, then assign all of them."""
+    walker = _Walker(model)
+    plan, problems, assigned = [], [], {}
+    entries = walker.walk()
+    for path, obj in entries:
+        if skip_optimizer and obj is walker.optimizer:
+            continue
+        current = _save_arrays(obj, walker)
+        label = f"'{path or '<model>'}' ({type(obj).__name__} {_name_of(obj)!r})"
+        if path not in file_groups:
+            if current:
+                problems.append(f"{label}: not in the file (expected {len(current)} variables)")
+            continue
+        stored = file_groups[path]
+        if obj is walker.optimizer and not current and stored:
+            plan.append((obj, stored))  # an optimizer not built yet: its state is created on assignment
+            continue
+        if len(stored) != len(current):
+            problems.append(f"{label}: expected {len(current)} variables, the file has {len(stored)}")
+            continue
+        for i, (s, c) in enumerate(zip(stored, current)):
+            if s.shape != c.shape:
+                problems.append(f"{label} variable {i}: expected shape {c.shape}, the file has {s.shape}")
+        plan.append((obj, stored))
+    extra = sorted(set(file_groups) - {p for p, _ in entries} - ({"optimizer"} if skip_optimizer else set()))
+    extra = [p for p in extra if file_groups[p]]
+    if extra:
+        problems.append(f"the file has weights for objects this model lacks: {extra}")
+    if problems:
+        raise ValueError(f"Cannot load weights from {where} into {type(model).__name__} "
+                         f"'{_name_of(model)}': " + "; ".join(problems) + ". The model was left unchanged.")
+    deferred_opt = None
+    for obj, stored in plan:
+        if hasattr(obj, "load_own_variables"):
+            obj.load_own_variables(_DictStore({str(i): a for i, a in enumerate(stored)}))
+        elif obj is walker.optimizer:
+            deferred_opt = (obj, stored)
+        else:
+            for v, a in zip(_own_variables(obj, walker), stored):
+                assigned[_var_key(v)] = a
+    if assigned:
+        model.set_weights([assigned.get(_var_key(v), _value(v)) for v in model.weights])
+    if deferred_opt is not None:
+        from fkeras.saving import optimizer_state
+
+        optimizer_state.load_optimizer_arrays(model, *deferred_opt)
+
+
+# --- public API ------------------------------------------------------------------------------------
+def _check_suffix(path, suffix, what):
+    path = os.fspath(path)
+    if not str(path).endswith(suffix):
+        raise ValueError(f"{what}: expected a path ending in {suffix!r}, got {path!r}.")
+    return path
+
+
+def serialize_model(model) -> dict:
+    """The `config.json` dict of `model` (Keras's module/class_name/config/registered_name/build/compile)."""
+    return sl.serialize_keras_object(model)
+
+
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Write `model` to a `.keras` archive (config, metadata, weights incl. optimizer), atomically."""
+    filepath = _check_suffix(filepath, ".keras", "save_model")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"save_model: {filepath} exists and overwrite=False.")
+    config = serialize_model(model)
+    config_json = json.dumps(config, default=_json_default)
+    metadata = {"keras_version": KERAS_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    weights = archive.write_weights_h5(weight_groups(model))
+    archive.write_keras_zip(filepath, {archive.METADATA: json.dumps(metadata).encode(),
+                                       archive.CONFIG: config_json.encode(),
+                                       archive.WEIGHTS: weights})
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "dtype") and hasattr(obj, "shape") and obj.shape == ():
+        return np.asarray(obj).item()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable in a model config.")
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Rebuild a model from a `.keras` archive (fkeras- or Keras-3-written).
+
+    The whole archive is read and checked first (zip entry names, JSON, HDF5 layout, lambdas in safe
+    mode); then the model is built from `config.json`, compiled from its `compile_config` when
+    `compile=True`, and its weights (and optimizer state) assigned.
+    """
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(f"load_model: expected a path ending in '.keras', got {filepath!r}. "
+                         "For weights only, use model.load_weights(path.weights.h5).")
+    entries = archive.read_keras_zip(filepath)
+    config = archive.parse_json(entries[archive.CONFIG], f"{filepath}:{archive.CONFIG}")
+    if archive.METADATA in entries:
+        archive.parse_json(entries[archive.METADATA], f"{filepath}:{archive.METADATA}")
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"{filepath}: config.json does not describe a model (no class_name).")
+    if safe_mode and sl.contains_lambda(config):
+        raise ValueError(
+            f"{filepath} contains a Python lambda (e.g. a Lambda layer). Loading it would run code stored in "
+            "the file, which safe mode refuses. If you trust the source, pass `safe_mode=False`."
+        )
+    file_groups = archive.read_weights_h5(entries[archive.WEIGHTS]) if archive.WEIGHTS in entries else {}
+    compile_config = config.get("compile_config") if compile else None
+    model_config = {k: v for k, v in config.items() if k != "compile_config"}
+    model = sl.deserialize_keras_object(model_config, custom_objects=custom_objects, safe_mode=safe_mode)
+    if compile_config:
+        with sl.SafeModeScope(safe_mode):
+            _compile_from_config(model, compile_config, custom_objects)
+    _build_optimizer(model)
+    _assign(model, file_groups, filepath, skip_optimizer=not compile_config)
+    return model
+
+
+def _compile_from_config(model, compile_config, custom_objects):
+    if hasattr(model, "compile_from_config"):
+        model.compile_from_config(compile_config)
+        return
+    cfg = sl.deserialize_keras_object(compile_config, custom_objects=custom_objects)
+    keys = ("optimizer", "loss", "metrics", "loss_weights", "weighted_metrics", "run_eagerly",
+            "steps_per_execution", "jit_compile")
+    model.compile(**{k: cfg[k] for k in keys if k in cfg})
+
+
+def _build_optimizer(model):
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and hasattr(opt, "build") and not getattr(opt, "built", True):
+        opt.build(model.trainable_variables)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Write the model's weights (and optimizer state) to a `.weights.h5` file, atomically."""
+    filepath = _check_suffix(filepath, ".weights.h5", "save_weights")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False.")
+    archive.atomic_write_bytes(filepath, archive.write_weights_h5(weight_groups(model)))
+
+
+def load_weights(model, filepath, skip_optimizer: bool = False) -> None:
+    """Load weights from a `.weights.h5` file or a `.keras` archive; checks everything before assigning."""
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        entries = archive.read_keras_zip(filepath)
+        if archive.WEIGHTS not in entries:
+            raise ValueError(f"{filepath} holds no {archive.WEIGHTS}.")
+        groups = archive.read_weights_h5(entries[archive.WEIGHTS])
+    elif filepath.endswith(".weights.h5"):
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"No such file: {filepath}")
+        groups = archive.read_weights_h5(filepath)
+    else:
+        raise ValueError(f"load_weights: expected a path ending in '.weights.h5' or '.keras', got {filepath!r}.")
+    _build_optimizer(model)
+    _assign(model, groups, filepath, skip_optimizer=skip_optimizer or getattr(model, "optimizer", None) is None)
