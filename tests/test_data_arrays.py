@@ -237,3 +237,17 @@ def test_prefetch_propagates_errors_and_stops_on_close():
 
     time.sleep(0.05)
     assert len(pulled) == n and n <= 3 + 2 + 1
+
+
+def test_pandas_frames_and_series_are_arrays():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": np.arange(6, dtype=np.float64), "b": np.arange(6) * 2})
+    s = pd.Series(np.arange(6))
+    a = get_data_adapter(df, s, batch_size=4)
+    xb, yb = next(a.get_jax_iterator())
+    assert xb.shape == (4, 2) and xb.dtype == np.float32 and yb.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(xb)[:, 1], [0, 2, 4, 6])
+    from fkeras.interop.data import train_validation_split
+
+    (tr, ty), (va, vy) = train_validation_split((df, s), 0.5)
+    assert list(vy) == [3, 4, 5] and len(tr) == 3
