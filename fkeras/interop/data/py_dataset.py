@@ -11,6 +11,7 @@ reshuffled it), so workers always read the current dataset.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import itertools
 import multiprocessing
 import pickle
