@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-import zlib
+import weakref
 from collections import defaultdict
 
 import jax
@@ -37,8 +37,15 @@ from fkeras.layers.input_layer import (
     keras_tensors_in,
     standardize_dtype,
 )
+from fkeras.layers.layer import Layer as _FacadeLayer
+from fkeras.layers.layer import next_key
+from fkeras.models.model import Model
 from fkeras.nn.base import Layer as _PureLayer
-from fkeras.nn.base import Variables, fold_name, snake_case, unique_name
+from fkeras.nn.base import Variables, snake_case, unique_name
+
+# Unknown non-batch dimensions (e.g. a sequence length) when a concrete size is needed to
+# build a layer: large enough for usual kernels; weights never depend on it.
+_UNKNOWN_FILL = 32
 
 __all__ = ["Functional", "symbolic_call", "symbolic_op", "KerasTensor", "Input", "InputLayer", "is_keras_tensor",
            "functional_from_config"]
@@ -50,13 +57,22 @@ def _layer_label(layer) -> str:
     return f"Layer '{getattr(layer, 'name', layer)}' ({type(layer).__name__})"
 
 
+def _reason(layer, e: Exception) -> str:
+    """The message of `e` without a leading copy of the layer's label."""
+    msg = str(e)
+    label = _layer_label(layer) + ": "
+    return msg[len(label):] if msg.startswith(label) else msg
+
+
 def _spec_shapes(structure):
     return jax.tree_util.tree_map(lambda x: x.shape if isinstance(x, KerasTensor) else x, structure,
                                   is_leaf=is_keras_tensor)
 
 
-def _concrete_spec(x: KerasTensor, fill: int) -> jax.ShapeDtypeStruct:
-    shape = tuple(fill if d is None else d for d in x.shape)
+def _concrete_spec(x: KerasTensor, fill: int, other: int | None = None) -> jax.ShapeDtypeStruct:
+    """`x` as a ShapeDtypeStruct: an unknown batch as `fill`, other unknown dims as `other` (or `fill`)."""
+    other = fill if other is None else other
+    shape = tuple((fill if i == 0 else other) if d is None else d for i, d in enumerate(x.shape))
     return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(np.dtype(x.dtype)))
 
 
@@ -101,18 +117,26 @@ def compute_output_spec(layer, args, kwargs):
     def describe():
         return f"inputs with shapes {_spec_shapes(args)}" + (f" and kwargs {_spec_shapes(kwargs)}" if kwargs else "")
 
-    # 1. variables (shapes only): unknown dims as 1, params never depend on them. A layer called
-    #    before keeps the variables of its first call (a shared layer).
+    # 1. the layer's variables. A facade layer is built for real, as Keras builds a layer on its
+    #    first symbolic call (unknown batch as 1); a pure layer's variables are only traced. A
+    #    layer called before keeps the variables of its first call (a shared layer).
     first = inbound_nodes(layer)
     if first and first[0].input_tensors:
-        init_args = jax.tree_util.tree_map(lambda x: _concrete_spec(x, 1) if isinstance(x, KerasTensor) else x,
-                                           first[0].call_args, is_leaf=is_keras_tensor)
+        init_args = jax.tree_util.tree_map(
+            lambda x: _concrete_spec(x, 1, _UNKNOWN_FILL) if isinstance(x, KerasTensor) else x,
+            first[0].call_args, is_leaf=is_keras_tensor)
     else:
-        init_args, _ = fill([_concrete_spec(x, 1) for x in kts])
+        init_args, _ = fill([_concrete_spec(x, 1, _UNKNOWN_FILL) for x in kts])
     try:
-        var_shapes = jax.eval_shape(lambda: _init_layer(layer, jax.random.key(0), init_args))
+        if isinstance(layer, _FacadeLayer):
+            if not layer.built:
+                _, init_kwargs = fill([_concrete_spec(x, 1, _UNKNOWN_FILL) for x in kts])
+                layer.init(next_key(), *init_args, **_call_kwargs_for_apply(init_kwargs))
+            var_shapes = jax.eval_shape(lambda: layer.variables_tree)
+        else:
+            var_shapes = jax.eval_shape(lambda: _init_layer(layer, jax.random.key(0), init_args))
     except Exception as e:  # noqa: BLE001 - re-raised with the layer named
-        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {_reason(layer, e)}") from e
 
     def run(variables, specs):
         a, kw = fill(specs)
@@ -123,7 +147,7 @@ def compute_output_spec(layer, args, kwargs):
         try:
             out = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 1) for x in kts])
         except Exception as e:  # noqa: BLE001
-            raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+            raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {_reason(layer, e)}") from e
         return jax.tree_util.tree_map(lambda s: KerasTensor(s.shape, s.dtype), out)
 
     dim = _symbolic_dim()
@@ -137,14 +161,29 @@ def compute_output_spec(layer, args, kwargs):
     except Exception:  # noqa: BLE001 - fall back to two concrete sizes below
         pass
     try:
-        out_a = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 2) for x in kts])
-        out_b = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 3) for x in kts])
+        out_a = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 2, _UNKNOWN_FILL) for x in kts])
+        out_b = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 3, _UNKNOWN_FILL + 1) for x in kts])
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {e}") from e
+        raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {_reason(layer, e)}") from e
     # a dimension that follows the unknown input size is unknown in the output
     return jax.tree_util.tree_map(
         lambda a, b: KerasTensor(tuple(da if da == db else None for da, db in zip(a.shape, b.shape)), a.dtype),
         out_a, out_b)
+
+
+_FACADES: dict = {}
+
+
+def facade_of(nn_layer):
+    """The one facade view of a pure `fkeras.nn` layer, so calling the same nn layer twice shares it."""
+    from fkeras.layers.wrapped import as_facade
+
+    key = id(nn_layer)
+    view = _FACADES.get(key)
+    if view is None or view.nn_layer is not nn_layer:
+        view = _FACADES[key] = as_facade(nn_layer)
+        weakref.finalize(nn_layer, _FACADES.pop, key, None)
+    return view
 
 
 def _takes_mask(layer) -> bool:
@@ -165,6 +204,8 @@ def symbolic_call(layer, args, kwargs=None):
     """
     args = tuple(args)
     kwargs = dict(kwargs or {})
+    if isinstance(layer, _PureLayer) and not isinstance(layer, (InputLayer, OpLayer)):
+        layer = facade_of(layer)
     for x in keras_tensors_in((args, kwargs)):
         if x._keras_history is None:
             raise ValueError(
@@ -345,7 +386,8 @@ def map_graph(inputs, outputs):
                         "Pass every `Input` the outputs depend on to `Model(inputs=...)`."
                     )
             seen_ok.append(node.operation.name)
-            computable.update(id(x) for x in node.outputs)
+            if not node.is_input:  # an Input reached from the outputs counts only if it is a model input
+                computable.update(id(x) for x in node.outputs)
     for i, x in enumerate(outputs):
         if id(x) not in computable:
             raise ValueError(f"Output {i} ({x}) is not connected to the model's inputs {[t.name for t in inputs]}.")
@@ -423,8 +465,12 @@ def _deserialize_layer(layer_data: dict, custom_objects=None):
         from fkeras.saving import deserialize_keras_object
     except ImportError:
         deserialize_keras_object = None
+    error = None
     if deserialize_keras_object is not None:
-        return deserialize_keras_object(layer_data, custom_objects=custom_objects)
+        try:
+            return deserialize_keras_object(layer_data, custom_objects=custom_objects)
+        except ValueError as e:  # e.g. a pure fkeras.nn layer: looked up below
+            error = e
     if custom_objects and class_name in custom_objects:
         return custom_objects[class_name].from_config(config)
     import importlib
@@ -435,8 +481,10 @@ def _deserialize_layer(layer_data: dict, custom_objects=None):
         except ImportError:
             continue
         cls = getattr(mod, class_name, None)
-        if isinstance(cls, type):
+        if isinstance(cls, type) and hasattr(cls, "from_config"):
             return cls.from_config(config)
+    if error is not None:
+        raise error
     raise ValueError(f"Unknown layer class {class_name!r} (module {module!r}); pass it in `custom_objects`.")
 
 
@@ -478,27 +526,6 @@ def _deserialize_call_value(x, tensor_of):
 
 
 # --- the Functional model ---------------------------------------------------------------
-def _model_base():
-    try:
-        from fkeras.models.model import Model
-    except ImportError:
-        return _StandaloneModel
-    return Model
-
-
-class _StandaloneModel:
-    """Used only while `fkeras.models.model.Model` is unavailable: enough to call a model on KerasTensors."""
-
-    def __init__(self, *args, name=None, trainable=True, **kwargs):
-        self.name = name or unique_name("functional")
-        self.trainable = trainable
-
-    def __call__(self, *args, **kwargs):
-        if keras_tensors_in((args, kwargs)):
-            return symbolic_call(self, args, kwargs)
-        raise TypeError("Eager calls of a Functional model need fkeras.models.model.Model.")
-
-
 class _GraphMixin:
     """The graph part of Functional: built from `inputs`/`outputs` KerasTensors; pure init/apply/config."""
 
@@ -543,8 +570,9 @@ class _GraphMixin:
     # -- structure -------------------------------------------------------------
     @property
     def layers(self) -> list:
-        """Every layer of the graph (InputLayers first), in Keras's topological order."""
-        return list(self._operations)
+        """Every layer of the graph (InputLayers first), in Keras's topological order; implicit
+        ops (`x + y`) are graph operations, not layers, as in Keras."""
+        return [op for op in self._operations if not isinstance(op, OpLayer)]
 
     @property
     def operations(self) -> list:
@@ -580,16 +608,17 @@ class _GraphMixin:
         """The layer called `name`, or at position `index` of `layers`."""
         if index is not None and name is not None:
             raise ValueError(f"Provide only a layer name or a layer index, got name={name!r} and index={index!r}.")
+        layers = self.layers
         if index is not None:
-            if not -len(self._operations) <= index < len(self._operations):
+            if not -len(layers) <= index < len(layers):
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model '{self.name}' only has "
-                                 f"{len(self._operations)} layers.")
-            return self._operations[index]
+                                 f"{len(layers)} layers.")
+            return layers[index]
         if name is not None:
-            for layer in self._operations:
+            for layer in layers:
                 if layer.name == name:
                     return layer
-            raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in self._operations]}.")
+            raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in layers]}.")
         raise ValueError("Provide either a layer name or a layer index to `get_layer`.")
 
     # -- inputs ----------------------------------------------------------------------------
@@ -658,47 +687,12 @@ class _GraphMixin:
         out = jax.tree_util.tree_unflatten(treedef, flat)
         return out[0] if isinstance(out, list) and len(out) == 1 else out
 
-    # -- the pure face -----------------------------------------------------------------
-    def init(self, rng, *example_inputs) -> Variables:
-        """Variables of every layer, keyed by layer name (a shared layer once).
-
-        Without `example_inputs` each layer is initialised for its recorded input shapes (unknown
-        dimensions as 1); with them, shapes are propagated from those inputs.
-        """
-        params, state = {}, {}
-        done = set()
-        if example_inputs:
-            flat = self._flatten_inputs(example_inputs)
-            specs = {id(t): jax.ShapeDtypeStruct(tuple(v.shape), jax.dtypes.canonicalize_dtype(np.dtype(t.dtype)))
-                     for t, v in zip(self._inputs, flat)}
-        else:
-            specs = None
-        for node in self._call_order:
-            layer = node.operation
-            if specs is not None:
-                get = lambda t: specs[id(t)]  # noqa: E731
-            else:
-                get = lambda t: _concrete_spec(t, 1)  # noqa: E731
-            args, kwargs = self._fill(node, get)
-            if id(layer) not in done:
-                done.add(id(layer))
-                try:
-                    v = _init_layer(layer, fold_name(rng, layer.name), args)
-                except Exception as e:  # noqa: BLE001
-                    raise ValueError(f"{_layer_label(layer)} could not be initialised inside model "
-                                     f"'{self.name}': {e}") from e
-                v = Variables(*v)
-                if v.params:
-                    params[layer.name] = v.params
-                if v.state:
-                    state[layer.name] = v.state
-            if specs is not None:
-                var = Variables(params.get(layer.name, {}), state.get(layer.name, {}))
-                out = jax.eval_shape(lambda v_, a_, k_: _apply_layer(layer, v_, a_, k_, False, None)[0],
-                                     var, args, kwargs)
-                for t, s in zip(node.outputs, jax.tree_util.tree_leaves(out)):
-                    specs[id(t)] = s
-        return Variables(params, state)
+    # -- running the graph ----------------------------------------------------------------
+    def _default_specs(self):
+        """Example inputs for `init` when none are given: the Inputs' shapes, batch as 1."""
+        specs = [_concrete_spec(t, 1, other=_UNKNOWN_FILL) for t in self._inputs]
+        leaves, treedef = jax.tree_util.tree_flatten(self._inputs_struct, is_leaf=is_keras_tensor)
+        return jax.tree_util.tree_unflatten(treedef, specs)
 
     def _fill(self, node, value_of):
         def sub(x):
@@ -708,39 +702,25 @@ class _GraphMixin:
         kwargs = jax.tree_util.tree_map(sub, node.call_kwargs, is_leaf=is_keras_tensor)
         return args, kwargs
 
-    def apply(self, variables, *inputs, training: bool = False, rng=None, mask=None, **kwargs):
-        """Run the graph: returns `(outputs, new_state)`, outputs structured like the model's `outputs`."""
-        variables = Variables(*variables) if not isinstance(variables, Variables) else variables
+    def _run_graph(self, inputs, training):
+        """Replay every recorded call on `inputs`; facade layers run through `__call__`, so the
+        facade's scope binds their weights, folds their keys by name and collects their state
+        updates and losses."""
         flat = self._flatten_inputs(inputs)
-        params = variables.params
-        state = dict(variables.state)
         values = {id(t): v for t, v in zip(self._inputs, flat)}
-        calls = defaultdict(int)
         for node in self._call_order:
             layer = node.operation
-            name = layer.name
             args, kw = self._fill(node, lambda t: values[id(t)])
-            key = fold_name(rng, name)
-            if calls[name] and key is not None:  # a shared layer draws fresh randomness per call
-                key = jax.random.fold_in(key, calls[name])
-            calls[name] += 1
-            var = Variables(params.get(name, {}), state.get(name, {}))
-            out, new_state = _apply_layer(layer, var, args, kw, training, key)
-            if new_state:
-                state[name] = new_state
+            kw = _call_kwargs_for_apply(kw)
+            if isinstance(layer, _PureLayer):  # InputLayer / implicit ops: no variables
+                out, _ = layer.apply(Variables({}, {}), *args, training=bool(training), rng=None, **kw)
+            else:
+                if training is not None:
+                    kw["training"] = training
+                out = layer(*args, **kw)
             for t, v in zip(node.outputs, jax.tree_util.tree_leaves(out)):
                 values[id(t)] = v
-        outputs = [values[id(t)] for t in self._outputs]
-        return self._pack_outputs(outputs), state
-
-    def _forward(self, params, state, x, training, rng):
-        """The Trainer's view: `(y_pred, new_state, aux_loss)`."""
-        y, new_state = self.apply(Variables(params, state), x, training=training, rng=rng)
-        return y, new_state, 0.0
-
-    def output_spec(self, variables, *input_specs):
-        specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s.shape), s.dtype) for s in input_specs]
-        return jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], variables, *specs)
+        return self._pack_outputs([values[id(t)] for t in self._outputs])
 
     # -- config -------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -861,17 +841,40 @@ def functional_from_config(cls, config, custom_objects=None):
     return cls(inputs=inputs, outputs=outputs, **kwargs)
 
 
-class Functional(_GraphMixin, _model_base()):
+class Functional(_GraphMixin, Model):
     """A Model defined as a graph of layer calls from `fkeras.Input` tensors to output tensors.
 
     Args (as `keras.Model`): `inputs` and `outputs` are KerasTensors or nested lists/tuples/dicts
-    of them; `name`; `trainable`.
+    of them; `name`; `trainable`. Built on construction: every layer was built by its symbolic
+    call, so `weights`, `summary()` and `predict` work at once. Its pure face is the facade's:
+    `init(rng, *example_inputs)` (example inputs optional: the Inputs' shapes are known) and
+    `apply(variables, *inputs, training=False, rng=None)`; params nest under layer names, a shared
+    layer once, a nested model under its name.
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         self._init_graph(inputs, outputs)
-        super().__init__(name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        Model.__init__(self, name=name, **kwargs)
+        if not trainable:
+            self.trainable = False
+        self.__dict__["built"] = True
+        self.__dict__["_fk_build_shapes"] = self.input_shape
+        self.__dict__["_fk_output_shape"] = self.output_shape
 
-    # Keras's `Model.call` signature, so a nested model gets `mask` like in Keras's config
-    def call(self, inputs, training=None, mask=None):
-        raise NotImplementedError("Functional models run through `apply`.")
+    def call(self, *inputs, training=None, mask=None):
+        """Run the graph (Keras's `Model.call` signature; `mask` is accepted for Keras configs)."""
+        return self._run_graph(inputs, training)
+
+    def init(self, rng, *example_inputs, **kwargs) -> Variables:
+        """Fresh `Variables(params, state)` from the JAX key `rng` (each layer's key folded with its name)."""
+        if not example_inputs:
+            example_inputs = (self._default_specs(),)
+        return Model.init(self, rng, *example_inputs, **kwargs)
+
+    def compute_output_shape(self, *input_shapes):
+        if not input_shapes or input_shapes == (None,):
+            return self.output_shape
+        return Model.compute_output_shape(self, *input_shapes)
+
+    def __repr__(self):
+        return f"<Functional name={self.name}, built=True>"

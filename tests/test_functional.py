@@ -1,0 +1,308 @@
+"""The Functional API (fkeras.Input, symbolic layer calls, Functional models) against Keras 3.
+
+Numbers are compared with `chex.assert_trees_all_close(..., atol=1e-5, rtol=1e-5)` (float32, tiny shapes).
+"""
+
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fkeras
+from fkeras import layers as fl
+from fkeras import nn
+from fkeras.layers.input_layer import Input, InputLayer, KerasTensor, inbound_nodes
+from fkeras.models.functional import Functional, symbolic_call
+
+keras = pytest.importorskip("keras")
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras's auto names (`multiply`, `multiply_1`, ...) restart with fkeras's in every test."""
+    keras.backend.clear_session()
+
+
+def call(layer, *args, **kwargs):
+    """`layer(*args)`: the facade's `Layer.__call__`, which hands KerasTensors to `symbolic_call`."""
+    return layer(*args, **kwargs)
+
+
+def keras_variables(kmodel) -> tuple[dict, dict]:
+    """Keras weights as fkeras (params, state) keyed by layer name and Keras leaf name."""
+    params, state = {}, {}
+    for layer in kmodel.layers:
+        if isinstance(layer, keras.Model):
+            sub = keras_variables(layer)
+            if sub[0]:
+                params[layer.name] = sub[0]
+            if sub[1]:
+                state[layer.name] = sub[1]
+            continue
+        for tree, ws in ((params, layer.trainable_weights), (state, layer.non_trainable_weights)):
+            for w in ws:
+                tree.setdefault(layer.name, {})[w.name] = jnp.asarray(w.numpy())
+    return params, state
+
+
+def structure(config):
+    """The graph part of a functional config (JSON-normalised): names, classes, calls, inputs, outputs."""
+    config = json.loads(json.dumps(config))
+    graph_module = lambda l: l["module"] if l["class_name"] in ("InputLayer", "Functional") \
+        or l["module"].startswith("keras.src.ops") else None  # noqa: E731 - layer modules belong to saving
+    return {
+        "layers": [{"name": l["name"], "class_name": l["class_name"], "module": graph_module(l),
+                    "inbound_nodes": l["inbound_nodes"],
+                    "nested": structure(l["config"]) if l["class_name"] == "Functional" else None}
+                   for l in config["layers"]],
+        "input_layers": config["input_layers"],
+        "output_layers": config["output_layers"],
+    }
+
+
+# --- the two-tower model used by several tests --------------------------------------------------
+def build_fk():
+    a = Input(shape=(4,), name="a")
+    b = Input(shape=(3,), name="b")
+    shared = fl.Dense(5, name="shared")
+    xa = call(shared, a)
+    xb = call(shared, call(fl.Dense(4, name="proj"), b))
+    s = call(fl.Add(name="sum"), [xa, xb])
+    h = call(fl.Dense(6, activation="relu", name="hidden"), call(fl.Concatenate(name="concat"), [xa, s]))
+    out1 = call(fl.Dense(2, name="head1"), h)
+    out2 = call(fl.Dense(1, activation="sigmoid", name="head2"), s * 0.5 + xb)
+    return fkeras.Model({"a": a, "b": b}, {"out1": out1, "out2": out2}, name="two_tower")
+
+
+def build_keras():
+    L = keras.layers
+    a = keras.Input(shape=(4,), name="a")
+    b = keras.Input(shape=(3,), name="b")
+    shared = L.Dense(5, name="shared")
+    xa = shared(a)
+    xb = shared(L.Dense(4, name="proj")(b))
+    s = L.Add(name="sum")([xa, xb])
+    h = L.Dense(6, activation="relu", name="hidden")(L.Concatenate(name="concat")([xa, s]))
+    out1 = L.Dense(2, name="head1")(h)
+    out2 = L.Dense(1, activation="sigmoid", name="head2")(s * 0.5 + xb)
+    return keras.Model({"a": a, "b": b}, {"out1": out1, "out2": out2}, name="two_tower")
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return {"a": rng.normal(size=(3, 4)).astype("float32"), "b": rng.normal(size=(3, 3)).astype("float32")}
+
+
+# --- Input / KerasTensor ---------------------------------------------------------------------
+def test_input_keras_tensor_bookkeeping():
+    x = Input(shape=(28, 28, 1), name="img")
+    assert isinstance(x, KerasTensor)
+    assert x.shape == (None, 28, 28, 1) and x.ndim == 4 and x.dtype == "float32" and x.name == "img"
+    layer, node_index, tensor_index = x._keras_history
+    assert isinstance(layer, InputLayer) and (node_index, tensor_index) == (0, 0)
+    assert inbound_nodes(layer)[0].is_input
+    assert Input(shape=(3,), batch_size=8, dtype="int32").shape == (8, 3)
+    assert Input(batch_shape=(None, None, 3)).shape == (None, None, 3)
+    assert Input(shape=(3,), dtype=np.int32).dtype == "int32"
+    # Keras's InputLayer config
+    assert layer.get_config() == {"batch_shape": (None, 28, 28, 1), "dtype": "float32", "sparse": False,
+                                  "ragged": False, "name": "img", "optional": False}
+    auto = Input(shape=(2,))
+    assert auto.name.startswith("input_layer")
+
+
+def test_input_bad_arguments():
+    with pytest.raises(ValueError, match="shape"):
+        Input()
+    with pytest.raises(ValueError, match="not both"):
+        Input(shape=(3,), batch_shape=(None, 3))
+    with pytest.raises(ValueError, match="non-negative ints"):
+        Input(shape=(3, -1))
+    with pytest.raises(TypeError, match="dtype"):
+        Input(shape=(3,), dtype="not_a_dtype")
+    x = Input(shape=(3,))
+    with pytest.raises(TypeError, match="symbolic"):
+        np.asarray(x)
+    with pytest.raises(TypeError, match="symbolic"):
+        bool(x)
+
+
+def test_symbolic_call_shapes_and_unknown_dims():
+    x = Input(shape=(None, 3))  # unknown batch and length
+    y = call(fl.Conv1D(4, 3, name="c1"), x)
+    assert y.shape == (None, None, 4)
+    z = call(fl.Flatten(), Input(shape=(2, 3)))
+    assert z.shape == (None, 6)
+    assert (x + 1.0).shape == (None, None, 3)
+    assert x[:, 0].shape == (None, 3)
+
+
+def test_symbolic_call_wrong_shape_names_layer():
+    d = fl.Dense(5, name="my_dense")
+    call(d, Input(shape=(4,)))
+    with pytest.raises(ValueError, match="my_dense"):  # built for 4 features; 7 arrive
+        call(d, Input(shape=(7,)))
+    with pytest.raises(ValueError, match="my_conv"):
+        call(fl.Conv2D(3, 3, name="my_conv"), Input(shape=(5, 5)))
+    with pytest.raises(ValueError, match="sum"):
+        call(fl.Add(name="sum"), [Input(shape=(4,)), Input(shape=(3,))])
+    assert len(inbound_nodes(d)) == 1  # failed calls record nothing
+
+
+# --- the model against Keras --------------------------------------------------------------
+def test_multi_io_shared_layer_matches_keras(data):
+    fk, km = build_fk(), build_keras()
+    assert [l.name for l in fk.layers] == [l.name for l in km.layers]
+    assert fk.output_names == km.output_names
+    variables = fk.init(jax.random.key(0))
+    assert set(variables.params) == {"shared", "proj", "hidden", "head1", "head2"}  # shared keyed once
+    params, state = keras_variables(km)
+    chex.assert_trees_all_equal_shapes(variables.params, params)
+    out, _ = fk.apply((params, state), data)
+    expected = km.predict(data, verbose=0)
+    chex.assert_trees_all_close(out, expected, **TOL)
+    # a list in input order and a dict give the same result
+    out_list, _ = fk.apply((params, state), [data["a"], data["b"]])
+    chex.assert_trees_all_close(out_list, out, **TOL)
+
+
+def test_nested_model_matches_keras(data):
+    L = keras.layers
+    ki = keras.Input((4,), name="ii")
+    kinner = keras.Model(ki, L.Dense(3, activation="tanh", name="d_in")(ki), name="inner")
+    kx = keras.Input((4,), name="x")
+    kout = L.Dense(2, name="d_out")(L.Concatenate(name="cat")([kinner(kx), kinner(kx * 2.0)]))
+    km = keras.Model(kx, kout, name="outer")
+
+    fi = Input((4,), name="ii")
+    inner = Functional(fi, call(fl.Dense(3, activation="tanh", name="d_in"), fi), name="inner")
+    fx = Input((4,), name="x")
+    fout = call(fl.Dense(2, name="d_out"), call(fl.Concatenate(name="cat"), [call(inner, fx), call(inner, fx * 2.0)]))
+    fk = Functional(fx, fout, name="outer")
+
+    assert [l.name for l in fk.layers] == [l.name for l in km.layers]
+    variables = fk.init(jax.random.key(1))
+    assert set(variables.params) == {"inner", "d_out"} and set(variables.params["inner"]) == {"d_in"}
+    params, state = keras_variables(km)
+    out, _ = fk.apply((params, state), data["a"])
+    chex.assert_trees_all_close(out, km.predict(data["a"], verbose=0), **TOL)
+    assert structure(fk.get_config()) == structure(km.get_config())
+
+
+def test_config_structure_equals_keras():
+    assert structure(build_fk().get_config()) == structure(build_keras().get_config())
+
+
+def test_config_round_trip_rebuilds_equal_model(data):
+    fk = build_fk()
+    variables = fk.init(jax.random.key(0))
+    config = json.loads(json.dumps(fk.get_config()))
+    nn.clear_session()
+    rebuilt = Functional.from_config(config)
+    assert [l.name for l in rebuilt.layers] == [l.name for l in fk.layers]
+    assert structure(rebuilt.get_config()) == structure(config)
+    chex.assert_trees_all_close(rebuilt.apply(variables, data)[0], fk.apply(variables, data)[0], **TOL)
+    v2 = rebuilt.init(jax.random.key(0))
+    chex.assert_trees_all_close(v2, variables, **TOL)  # same names -> same folded keys -> same init
+
+
+def test_keras_written_config_loads(data):
+    km = build_keras()
+    config = json.loads(json.dumps(km.get_config()))
+    fk = Functional.from_config(config)
+    out, _ = fk.apply(keras_variables(km), data)
+    chex.assert_trees_all_close(out, km.predict(data, verbose=0), **TOL)
+
+
+# --- the pure face ----------------------------------------------------------------------------
+def test_init_apply_jit_grad_vmap(data):
+    fk = build_fk()
+    init = jax.jit(fk.init)
+    v = init(jax.random.key(3))
+    chex.assert_trees_all_close(v, fk.init(jax.random.key(3)), **TOL)
+    out_eager, _ = fk.apply(v, data)
+    out_jit, _ = jax.jit(lambda v, x: fk.apply(v, x))(v, data)
+    chex.assert_trees_all_close(out_jit, out_eager, **TOL)
+
+    def loss(params):
+        out, _ = fk.apply((params, v.state), data)
+        return jnp.sum(out["out1"] ** 2) + jnp.sum(out["out2"])
+
+    grads = jax.grad(loss)(v.params)
+    chex.assert_trees_all_equal_shapes(grads, v.params)
+    assert float(jnp.abs(grads["shared"]["kernel"]).sum()) > 0  # both towers reach the shared kernel
+    # vmap over examples == batch apply
+    per_example = jax.vmap(lambda a, b: fk.apply(v, {"a": a[None], "b": b[None]})[0])(data["a"], data["b"])
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[:, 0], per_example), out_eager, **TOL)
+
+
+def test_init_with_example_inputs_and_unknown_dims():
+    x = Input((None, 3), name="seq")
+    y = call(fl.Dense(2, name="d"), call(fl.Conv1D(4, 3, padding="same", name="c"), x))
+    fk = Functional(x, y)
+    v = fk.init(jax.random.key(0), np.zeros((2, 7, 3), "float32"))
+    assert v.params["c"]["kernel"].shape == (3, 3, 4)
+    out, _ = fk.apply(v, np.ones((2, 5, 3), "float32"))
+    assert out.shape == (2, 5, 2)
+
+
+def test_batchnorm_state_threads_through_new_state():
+    x = Input((3,), name="x")
+    fk = Functional(x, call(fl.BatchNormalization(name="bn"), x))
+    v = fk.init(jax.random.key(0))
+    xs = np.arange(12, dtype="float32").reshape(4, 3)
+    _, s_inf = fk.apply(v, xs, training=False)
+    chex.assert_trees_all_close(s_inf, v.state, **TOL)
+    _, s_train = fk.apply(v, xs, training=True)
+    expected_mean = 0.99 * 0.0 + 0.01 * xs.mean(0)
+    chex.assert_trees_all_close(s_train["bn"]["moving_mean"], expected_mean, **TOL)
+
+
+def test_dropout_keys_per_layer_and_deterministic():
+    x = Input((64,), name="x")
+    fk = Functional(x, [call(fl.Dropout(0.5, name="drop_a"), x), call(fl.Dropout(0.5, name="drop_b"), x)])
+    v = fk.init(jax.random.key(0))
+    ones = np.ones((2, 64), "float32")
+    (a, b), _ = fk.apply(v, ones, training=True, rng=jax.random.key(7))
+    (a2, _), _ = fk.apply(v, ones, training=True, rng=jax.random.key(7))
+    chex.assert_trees_all_equal(a, a2)  # same key -> same mask
+    assert not np.array_equal(np.asarray(a), np.asarray(b))  # two Dropouts never share a mask
+    (c, d), _ = fk.apply(v, ones, training=False, rng=jax.random.key(7))
+    chex.assert_trees_all_equal((c, d), (ones, ones))
+
+
+# --- structure and errors ---------------------------------------------------------------------
+def test_structure_accessors():
+    fk = build_fk()
+    assert [t.name for t in fk.inputs] == ["a", "b"]
+    assert len(fk.outputs) == 2 and fk.output_names == ["head1", "head2"]
+    assert fk.get_layer("shared") is fk.get_layer(index=3) is fk.layers[3]
+    with pytest.raises(ValueError, match="No such layer"):
+        fk.get_layer("nope")
+    assert fk.input_shape == {"a": (None, 4), "b": (None, 3)}
+
+
+def test_outputs_must_depend_on_inputs():
+    a, b = Input((3,), name="a"), Input((3,), name="b")
+    y = call(fl.Dense(2), b)
+    with pytest.raises(ValueError, match="do not depend on the model's inputs"):
+        Functional(a, y)
+    with pytest.raises(ValueError, match="Graph disconnected"):
+        Functional(a, call(fl.Add(), [call(fl.Dense(3), a), b]))
+    with pytest.raises(TypeError, match="KerasTensors"):
+        Functional(a, np.zeros((1, 3)))
+
+
+def test_apply_rejects_wrong_inputs():
+    fk = build_fk()
+    v = fk.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="'a' expects shape"):
+        fk.apply(v, {"a": np.zeros((2, 5), "float32"), "b": np.zeros((2, 3), "float32")})
+    with pytest.raises(ValueError, match="missing"):
+        fk.apply(v, {"a": np.zeros((2, 4), "float32")})
