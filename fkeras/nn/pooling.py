@@ -39,23 +39,29 @@ class _Pooling(Layer):
                                        "strides": self.strides, "data_format": self.data_format}
 
 
+_REQUIRED = object()
+
+
 def _pool(name, rank, op, default):
+    """A pooling class; `default` is Keras's default pool_size (AveragePooling has none: required)."""
     def __init__(self, pool_size=default, strides=None, padding="valid", data_format=None, name=None, dtype=None,
                  trainable=True, **kwargs):
+        if pool_size is _REQUIRED:
+            raise TypeError(f"{name}.__init__() missing 1 required argument: 'pool_size'")
         _Pooling.__init__(self, pool_size, strides, padding, data_format, name=name, dtype=dtype,
                           trainable=trainable, **kwargs)
 
-    doc = (f"{'Max' if op == 'max' else 'Average'} pooling over {rank}-D windows "
-           f"(default pool_size={default}, strides=pool_size).")
+    size = "pool_size required" if default is _REQUIRED else f"default pool_size={default}"
+    doc = f"{'Max' if op == 'max' else 'Average'} pooling over {rank}-D windows ({size}, strides=pool_size)."
     return type(name, (_Pooling,), {"rank": rank, "op": op, "__init__": __init__, "__doc__": doc})
 
 
 MaxPooling1D = _pool("MaxPooling1D", 1, "max", 2)
 MaxPooling2D = _pool("MaxPooling2D", 2, "max", (2, 2))
 MaxPooling3D = _pool("MaxPooling3D", 3, "max", (2, 2, 2))
-AveragePooling1D = _pool("AveragePooling1D", 1, "avg", 2)
-AveragePooling2D = _pool("AveragePooling2D", 2, "avg", (2, 2))
-AveragePooling3D = _pool("AveragePooling3D", 3, "avg", (2, 2, 2))
+AveragePooling1D = _pool("AveragePooling1D", 1, "avg", _REQUIRED)
+AveragePooling2D = _pool("AveragePooling2D", 2, "avg", _REQUIRED)
+AveragePooling3D = _pool("AveragePooling3D", 3, "avg", _REQUIRED)
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 
