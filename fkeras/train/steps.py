@@ -93,6 +93,18 @@ class Engine:
         self.built = True
         return self
 
+    def init_train_state(self, params, state=None, rng=0) -> TrainState:
+        """A fresh TrainState: optimizer state over the trainable leaves only, fresh metrics.
+
+        The arrays are copied: the jitted steps donate the TrainState's buffers, and the
+        caller's `params`/`state` must stay valid.
+        """
+        params, state = jax.tree.map(lambda a: jnp.array(a, copy=True), (params, state if state is not None else {}))
+        opt_state = None
+        if self.optimizer is not None:
+            opt_state = self.optimizer.init(split_trainable(params, full_mask(self.mask_spec, params)))
+        return TrainState.create(params, state, opt_state, self.init_metrics() if self.built else {}, rng=rng)
+
     @property
     def metric_names(self):
         return list(self._tracker_names) + [e[0] for e in self.metrics.entries]
@@ -213,5 +225,3 @@ def stack_batches(batches):
     """Stack a list of same-shaped batch tuples on a new leading axis (for `train_multi`)."""
     return jax.tree.map(lambda *xs: np.stack(xs), *batches)
 
-
-del jnp
