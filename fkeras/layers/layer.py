@@ -295,6 +295,11 @@ class Layer:
                         var._value = get_path(old.params if kind == "params" else old.state, path)
                     except (KeyError, TypeError):
                         pass
+            for sg, path in self._fk_seed_states():
+                try:
+                    sg.state = get_path(old.state, path)
+                except (KeyError, TypeError):
+                    pass
 
     @property
     def trainable(self):
