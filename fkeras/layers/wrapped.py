@@ -124,6 +124,9 @@ class NNLayer(Layer):
         if type(nn_layer).__name__ in _FREEZE_INFERENCE and not self.trainable:
             training = False
         out, new_state = nn_layer.apply(self._fk_own_tree(), *args, training=training, rng=rng, **kwargs)
+        activity = getattr(nn_layer, "activity_loss", None)
+        if activity is not None and getattr(nn_layer, "activity_regularizer", None) is not None:
+            self.add_loss(activity(out))
         if new_state:
             for var in self._fk_vars:
                 if not var.trainable:
@@ -147,9 +150,8 @@ class NNLayer(Layer):
             else:
                 state = set_path(state, var._fk_subpath, value)
         out = fn(Variables(params, state))
-        if out is None:
-            return []
-        return list(out) if isinstance(out, (list, tuple)) else [out]
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        return [o for o in out if not (o is None or (isinstance(o, (int, float)) and o == 0))]
 
     # -- config ----------------------------------------------------------------------------
     def get_config(self):
