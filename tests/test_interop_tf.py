@@ -1,0 +1,312 @@
+"""The TF shim runs the same pytree as JAX: same outputs, gradients, state updates, SGD steps;
+its SavedModel serves in a process that never imports fkeras.
+
+Tolerances (fp32): rtol = atol = 1e-5 for outputs of small nets, 1e-4 where conv stacks sum
+hundreds of products (forward and gradients).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+tf = pytest.importorskip("tensorflow")
+
+from fkeras import nn, ops  # noqa: E402
+from fkeras.interop.tf import TFModule, to_tf, to_variables  # noqa: E402
+
+R = np.random.default_rng(0)
+
+
+def seed_convnet(width=1.0):
+    """The guide's MNIST convnet (`width` scales the filters; 1.0 is the real 260,298-param model)."""
+    a, b = int(64 * width), int(128 * width)
+    return nn.Sequential([
+        nn.Input((28, 28, 1)),
+        nn.Conv2D(a, (3, 3), activation="relu"),
+        nn.Conv2D(a, (3, 3), activation="relu"),
+        nn.MaxPooling2D((2, 2)),
+        nn.Conv2D(b, (3, 3), activation="relu"),
+        nn.Conv2D(b, (3, 3), activation="relu"),
+        nn.GlobalAveragePooling2D(),
+        nn.Dropout(0.5),
+        nn.Dense(10, activation="softmax"),
+    ])
+
+
+def bn_net():
+    return nn.Sequential([
+        nn.Input((8, 8, 3)),
+        nn.Conv2D(4, 3, padding="same", use_bias=False),
+        nn.BatchNormalization(momentum=0.9),
+        nn.Activation("relu"),
+        nn.AveragePooling2D(2, padding="same"),
+        nn.Flatten(),
+        nn.Dense(5),
+    ])
+
+
+def seq_net():
+    return nn.Sequential([
+        nn.Input((9, 3)),
+        nn.Conv1D(4, 3, padding="same", activation="gelu"),
+        nn.LayerNormalization(),
+        nn.MaxPooling1D(2),
+        nn.GlobalAveragePooling1D(),
+        nn.Dense(3, activation="tanh"),
+    ])
+
+
+def embed_net():
+    return nn.Sequential([
+        nn.Input((6,), dtype="int32"),
+        nn.Embedding(11, 4),
+        nn.Reshape((3, 8)),
+        nn.GlobalMaxPooling1D(),
+        nn.Dense(2, activation="sigmoid"),
+    ])
+
+
+MODELS = {
+    # name: (builder, input maker, tolerance)
+    "seed_convnet": (lambda: seed_convnet(0.125), lambda n: R.random((n, 28, 28, 1), dtype=np.float32), 1e-4),
+    "bn_net": (bn_net, lambda n: R.standard_normal((n, 8, 8, 3)).astype("float32"), 1e-4),
+    "seq_net": (seq_net, lambda n: R.standard_normal((n, 9, 3)).astype("float32"), 1e-5),
+    "embed_net": (embed_net, lambda n: R.integers(0, 11, (n, 6)).astype("int32"), 1e-5),
+}
+
+
+def _build(name, seed=0):
+    builder, make_x, tol = MODELS[name]
+    model = builder()
+    variables = model.init(jax.random.key(seed))
+    # Perturb BN statistics and gammas so inference mode is not the identity.
+    variables = jax.tree.map(lambda a: jnp.asarray(np.asarray(a) + 0.1 * np.abs(R.standard_normal(a.shape)),
+                                                   a.dtype), variables)
+    return model, variables, make_x, tol
+
+
+@pytest.fixture(scope="module")
+def built():
+    """One module per model (tracing costs time); tests that change variables build their own."""
+    out = {}
+    for name in MODELS:
+        nn.clear_session()
+        model, variables, make_x, tol = _build(name)
+        out[name] = (model, variables, to_tf(model, variables), make_x, tol)
+    return out
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forward_matches_jax(built, name):
+    model, variables, module, make_x, tol = built[name]
+    x = make_x(3)
+    want, _ = model.apply(variables, jnp.asarray(x))
+    got = module(tf.constant(x))
+    chex.assert_trees_all_close(got.numpy(), np.asarray(want), rtol=tol, atol=tol)
+    # Another batch size reuses the trace with the free batch dimension.
+    traces = module.__call__.experimental_get_tracing_count()
+    x5 = make_x(5)
+    chex.assert_trees_all_close(module(tf.constant(x5)).numpy(), np.asarray(model.apply(variables, x5)[0]),
+                                rtol=tol, atol=tol)
+    assert module.__call__.experimental_get_tracing_count() == traces
+
+
+def test_variables_named_by_pytree_path(built):
+    _, variables, module, _, _ = built["bn_net"]
+    names = {v.name for v in module.trainable_variables}
+    assert names == {"conv2d/kernel:0", "batch_normalization/gamma:0", "batch_normalization/beta:0",
+                     "dense/kernel:0", "dense/bias:0"}
+    assert {v.name for v in module.non_trainable_variables} == {
+        "batch_normalization/moving_mean:0", "batch_normalization/moving_variance:0"}
+    assert set(module.params) == {"conv2d/kernel", "batch_normalization/gamma", "batch_normalization/beta",
+                                  "dense/kernel", "dense/bias"}
+    back = to_variables(module)
+    chex.assert_trees_all_close(back, variables, rtol=0, atol=0)
+    assert all(isinstance(a, jax.Array) for a in jax.tree.leaves(back))
+
+
+def test_training_call_assigns_state_like_jax():
+    model, variables, make_x, tol = _build("bn_net")
+    module = to_tf(model, variables)
+    x = make_x(4)
+    want, want_state = model.apply(variables, jnp.asarray(x), training=True)
+    got = module(tf.constant(x), training=True)
+    chex.assert_trees_all_close(got.numpy(), np.asarray(want), rtol=tol, atol=tol)
+    back = to_variables(module)
+    chex.assert_trees_all_close(back.state, want_state, rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(back.params, variables.params, rtol=0, atol=0)
+    module(tf.constant(x))  # inference leaves state alone
+    chex.assert_trees_all_close(to_variables(module).state, want_state, rtol=1e-5, atol=1e-5)
+
+
+def _loss(ops_y, y_true, from_logits=False):
+    return ops.mean(ops.sparse_categorical_crossentropy(y_true, ops_y, from_logits=from_logits))
+
+
+@pytest.mark.parametrize("name, training", [("seed_convnet", False), ("bn_net", True), ("seq_net", True)])
+def test_gradients_match_jax(built, name, training):
+    """d loss / d (params, inputs) through the TF shim equals jax.grad of the same apply."""
+    model, variables, module, make_x, tol = built[name]
+    if training:  # the training call writes state back; use a fresh module
+        module = to_tf(model, variables)
+    x = make_x(3)
+    n_cls = model.layers[-1].units
+    y = R.integers(0, n_cls, (3,)).astype("int32")
+    logits = name != "seed_convnet"
+
+    def jax_loss(params, xj):
+        out, _ = model.apply(variables._replace(params=params), xj, training=training)
+        return _loss(out, jnp.asarray(y), logits)
+
+    want_p, want_x = jax.jit(jax.grad(jax_loss, argnums=(0, 1)))(variables.params, jnp.asarray(x))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = _loss(module(xt, training=training), tf.constant(y), logits)
+    got_p, got_x = tape.gradient(loss, (module.params, xt))
+    got_p = jax.tree.unflatten(jax.tree.structure(variables.params),
+                               [got_p[k] for k in _paths(variables.params)])
+    chex.assert_trees_all_close(jax.tree.map(np.asarray, got_p), want_p, rtol=tol, atol=tol)
+    chex.assert_trees_all_close(got_x.numpy(), np.asarray(want_x), rtol=tol, atol=tol)
+
+
+def _paths(tree):
+    return ["/".join(str(k.key) for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
+def test_three_sgd_steps_in_tf_equal_jax():
+    """Fine-tune in TF with GradientTape + SGD, bring the pytree back: equals the same steps in JAX."""
+    model, variables, make_x, _ = _build("bn_net")
+    module = to_tf(model, variables)
+    xs = [make_x(4) for _ in range(3)]
+    ys = [R.integers(0, 5, (4,)).astype("int32") for _ in range(3)]
+    lr = 0.1
+
+    for x, y in zip(xs, ys):
+        with tf.GradientTape() as tape:
+            loss = _loss(module(tf.constant(x), training=True), tf.constant(y), True)
+        grads = tape.gradient(loss, module.trainable_variables)
+        for v, g in zip(module.trainable_variables, grads):
+            v.assign_sub(lr * g)
+
+    def step(v, x, y):
+        def loss_fn(params):
+            out, st = model.apply(v._replace(params=params), x, training=True)
+            return _loss(out, y, True), st
+
+        g, st = jax.grad(loss_fn, has_aux=True)(v.params)
+        return v._replace(params=jax.tree.map(lambda p, d: p - lr * d, v.params, g), state=st)
+
+    want, step = variables, jax.jit(step)
+    for x, y in zip(xs, ys):
+        want = step(want, jnp.asarray(x), jnp.asarray(y))
+    chex.assert_trees_all_close(to_variables(module), want, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_uses_tf_rng_in_training_only(built):
+    model, variables, module, make_x, _ = built["seed_convnet"]
+    x = tf.constant(make_x(2))
+    # Dropout sits before the softmax Dense: training outputs differ from inference; inference is deterministic.
+    a, b = module(x).numpy(), module(x).numpy()
+    np.testing.assert_array_equal(a, b)
+    tf.random.set_seed(1)
+    t = module(x, training=True).numpy()
+    assert not np.allclose(t, a)
+    chex.assert_trees_all_close(t.sum(-1), np.ones(2, "float32"), rtol=1e-5, atol=1e-5)
+
+
+def test_full_seed_convnet_forward_and_param_count():
+    model = seed_convnet(1.0)
+    variables = model.init(jax.random.key(0))
+    module = to_tf(model, variables)
+    assert sum(int(np.prod(v.shape)) for v in module.trainable_variables) == 260_298
+    x = R.random((1, 28, 28, 1), dtype=np.float32)
+    chex.assert_trees_all_close(module(tf.constant(x)).numpy(), np.asarray(model.apply(variables, x)[0]),
+                                rtol=1e-4, atol=1e-5)
+
+
+def test_saved_model_serves_without_fkeras(tmp_path, built):
+    model, variables, module, make_x, tol = built["bn_net"]
+    x = make_x(3)
+    want = np.asarray(model.apply(variables, jnp.asarray(x))[0])
+    tf.saved_model.save(module, str(tmp_path / "sm"))
+    np.savez(tmp_path / "io.npz", x=x, want=want)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["fkeras"] = None  # any attempt to import fkeras now fails
+        import numpy as np
+        import tensorflow as tf
+        io = np.load({str(tmp_path / "io.npz")!r})
+        m = tf.saved_model.load({str(tmp_path / "sm")!r})
+        served = m.signatures["serving_default"](tf.constant(io["x"]))["output_0"].numpy()
+        called = m(tf.constant(io["x"][:2])).numpy()
+        np.testing.assert_allclose(served, io["want"], rtol={tol}, atol={tol})
+        np.testing.assert_allclose(called, io["want"][:2], rtol={tol}, atol={tol})
+        assert not [k for k in sys.modules if k.startswith("fkeras.")], "fkeras was imported"
+        print("served", served.shape)
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "served (3, 5)" in proc.stdout
+
+
+def test_assign_round_trip(built):
+    model, variables, _, make_x, tol = built["seq_net"]
+    module = to_tf(model, variables)
+    other = model.init(jax.random.key(7))
+    module.assign(other)
+    chex.assert_trees_all_close(to_variables(module), other, rtol=0, atol=0)
+    x = make_x(2)
+    chex.assert_trees_all_close(module(tf.constant(x)).numpy(), np.asarray(model.apply(other, x)[0]),
+                                rtol=tol, atol=tol)
+
+
+def test_init_from_model_when_no_variables():
+    model = seq_net()
+    module = to_tf(model, seed=3)
+    chex.assert_trees_all_close(to_variables(module), model.init(jax.random.key(3)), rtol=0, atol=0)
+
+
+def test_input_spec_for_model_without_declared_input():
+    model = nn.Sequential([nn.Dense(3), nn.Dense(2)])
+    variables = model.init(jax.random.key(0), (1, 4))
+    module = to_tf(model, variables, input_spec=(None, 4))
+    assert module.input_signature[0].shape.as_list() == [None, 4]
+    x = R.standard_normal((6, 4)).astype("float32")
+    chex.assert_trees_all_close(module.serve(tf.constant(x)).numpy(), np.asarray(model.apply(variables, x)[0]),
+                                rtol=1e-5, atol=1e-5)
+
+
+def test_bad_variables_raise_clear_errors():
+    model = nn.Sequential([nn.Input((4,)), nn.Dense(3, name="d1"), nn.BatchNormalization(name="bn")])
+    v = model.init(jax.random.key(0))
+    missing = v._replace(params={"d1": {"kernel": v.params["d1"]["kernel"]}, "bn": v.params["bn"]})
+    with pytest.raises(ValueError, match=r"variables.params.*no entry 'd1/bias'.*\(3,\)"):
+        to_tf(model, missing)
+    wrong = v._replace(params={**v.params, "d1": {**v.params["d1"], "kernel": jnp.zeros((5, 3))}})
+    with pytest.raises(ValueError, match=r"'d1/kernel' has shape \(5, 3\); expected \(4, 3\)"):
+        to_tf(model, wrong)
+    extra = v._replace(state={"bn": {**v.state["bn"], "junk": jnp.zeros(3)}})
+    with pytest.raises(ValueError, match="bn/junk"):
+        to_tf(model, extra)
+    with pytest.raises(TypeError, match="init`/`apply"):
+        to_tf(object())
+    with pytest.raises(TypeError, match="input spec"):
+        to_tf(model, v, input_spec="28x28")
+    module = to_tf(model, v)
+    with pytest.raises(ValueError, match="d1/kernel"):
+        module.assign(wrong)
+    with pytest.raises(TypeError, match="to_tf"):
+        to_variables(tf.Module())
+    assert isinstance(module, TFModule) and isinstance(module, tf.Module)
