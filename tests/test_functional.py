@@ -234,11 +234,11 @@ def test_init_apply_jit_grad_vmap(data):
         out, _ = fk.apply((params, v.state), data)
         return jnp.sum(out["out1"] ** 2) + jnp.sum(out["out2"])
 
-    grads = jax.grad(loss)(v.params)
+    grads = jax.jit(jax.grad(loss))(v.params)
     chex.assert_trees_all_equal_shapes(grads, v.params)
     assert float(jnp.abs(grads["shared"]["kernel"]).sum()) > 0  # both towers reach the shared kernel
     # vmap over examples == batch apply
-    per_example = jax.vmap(lambda a, b: fk.apply(v, {"a": a[None], "b": b[None]})[0])(data["a"], data["b"])
+    per_example = jax.jit(jax.vmap(lambda a, b: fk.apply(v, {"a": a[None], "b": b[None]})[0]))(data["a"], data["b"])
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[:, 0], per_example), out_eager, **TOL)
 
 

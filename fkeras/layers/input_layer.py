@@ -308,9 +308,21 @@ class InputLayer(_PureLayer):
     def call(self, variables, x, training=False, rng=None):
         return x
 
+    built = True
+
     @property
     def input(self):
         return self.output
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.batch_shape
+
+    @property
+    def weights(self) -> list:
+        return []
+
+    trainable_weights = non_trainable_weights = variables = weights
 
     def count_params(self) -> int:
         return 0

@@ -132,6 +132,9 @@ def compute_output_spec(layer, args, kwargs):
             if not layer.built:
                 _, init_kwargs = fill([_concrete_spec(x, 1, _UNKNOWN_FILL) for x in kts])
                 layer.init(next_key(), *init_args, **_call_kwargs_for_apply(init_kwargs))
+                if args:  # Keras's build shapes keep the unknown dims (build_config in .keras files)
+                    layer.__dict__["_fk_build_shapes"] = jax.tree_util.tree_map(
+                        lambda x: x.shape if isinstance(x, KerasTensor) else x, args[0], is_leaf=is_keras_tensor)
             var_shapes = jax.eval_shape(lambda: layer.variables_tree)
         else:
             var_shapes = jax.eval_shape(lambda: _init_layer(layer, jax.random.key(0), init_args))
@@ -260,7 +263,7 @@ class OpLayer(_PureLayer):
 
         if self.op == "get_item":
             x, key = args
-            return x[key]
+            return x[tuple(key) if isinstance(key, list) else key]
         return getattr(ops, _OP_CLASSES[self.op][0])(*args)
 
     def get_config(self):
@@ -467,6 +470,8 @@ def _deserialize_layer(layer_data: dict, custom_objects=None):
         deserialize_keras_object = None
     error = None
     if deserialize_keras_object is not None:
+        # no `build_config`: the layer is built by its calls while the graph is rebuilt
+        layer_data = {k: v for k, v in layer_data.items() if k not in ("build_config", "inbound_nodes")}
         try:
             return deserialize_keras_object(layer_data, custom_objects=custom_objects)
         except ValueError as e:  # e.g. a pure fkeras.nn layer: looked up below
