@@ -310,3 +310,54 @@ def test_bad_variables_raise_clear_errors():
     with pytest.raises(TypeError, match="to_tf"):
         to_variables(tf.Module())
     assert isinstance(module, TFModule) and isinstance(module, tf.Module)
+
+
+def test_facade_models_functional_and_subclassed():
+    """Facade models expose `apply` and `variables_tree`; to_tf uses them (the guide's MyDense/MyDropout)."""
+    import fkeras as keras
+
+    inputs = keras.Input(shape=(8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dropout(0.5)(h)
+    functional = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+    class MyDense(keras.layers.Layer):
+        def __init__(self, units, activation=None, name=None):
+            super().__init__(name=name)
+            self.units, self.activation = units, keras.activations.get(activation)
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_normal", name="kernel")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+        def call(self, x):
+            return self.activation(keras.ops.matmul(x, self.w) + self.b)
+
+    class MyDropout(keras.layers.Layer):
+        def __init__(self, rate, name=None):
+            super().__init__(name=name)
+            self.rate, self.seed_generator = rate, keras.random.SeedGenerator(1337)
+
+        def call(self, x, training=False):
+            return keras.random.dropout(x, self.rate, seed=self.seed_generator) if training else x
+
+    class MyModel(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv_base = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
+                                               keras.layers.GlobalAveragePooling2D()])
+            self.dp, self.dense = MyDropout(0.5), MyDense(3, activation="softmax")
+
+        def call(self, x, training=False):
+            return self.dense(self.dp(self.conv_base(x), training=training))
+
+    x = R.random((2, 8, 8, 1), dtype=np.float32)
+    subclassed = MyModel()
+    subclassed(x)  # build
+    for model in (functional, subclassed):
+        module = to_tf(model, input_spec=(None, 8, 8, 1))
+        chex.assert_trees_all_close(module(tf.constant(x)).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+        chex.assert_trees_all_close(to_variables(module), model.variables_tree, rtol=0, atol=0)
+        trained = module(tf.constant(x), training=True).numpy()  # dropout from TF's RNG
+        chex.assert_trees_all_close(trained.sum(-1), np.ones(2, "float32"), rtol=1e-5, atol=1e-5)
