@@ -306,3 +306,77 @@ def test_apply_rejects_wrong_inputs():
         fk.apply(v, {"a": np.zeros((2, 5), "float32"), "b": np.zeros((2, 3), "float32")})
     with pytest.raises(ValueError, match="missing"):
         fk.apply(v, {"a": np.zeros((2, 4), "float32")})
+
+
+# --- the Keras-facing model -------------------------------------------------------------------
+def build_keras_rich():
+    """Nested model called twice, implicit ops (x * 2, x[:, :4] + 1), BatchNormalization, Dropout."""
+    L = keras.layers
+    i = keras.Input((4,), name="ii")
+    inner = keras.Model(i, L.Dense(3, activation="tanh", name="d_in")(i), name="inner")
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    h = L.Concatenate(name="cat")([inner(a), inner(a * 2.0), L.Dense(2, name="d_b")(b)])
+    h = L.Dropout(0.3, name="drop")(L.BatchNormalization(name="bn")(h))
+    return keras.Model([a, b], [L.Dense(2, name="out")(h[:, :4] + 1.0), h], name="rich")
+
+
+def test_keras_model_rebuilt_from_its_config_predicts_the_same(data):
+    km = build_keras_rich()
+    km.get_layer("bn").moving_mean.assign(np.linspace(-1, 1, 8).astype("float32"))
+    fk = Functional.from_config(json.loads(json.dumps(km.get_config())))
+    assert [l.name for l in fk.layers] == [l.name for l in km.layers]
+    assert [w.path for w in fk.weights] == [w.path for w in km.weights]  # Keras order and paths
+    fk.set_weights(km.get_weights())
+    xs = [data["a"], data["b"]]
+    chex.assert_trees_all_close(fk.predict(xs, verbose=0), km.predict(xs, verbose=0), **TOL)
+    chex.assert_trees_all_close(fk(xs), list(km(xs)), **TOL)  # eager call
+    assert structure(fk.get_config()) == structure(km.get_config())
+
+
+def test_full_config_equals_keras_apart_from_build_config():
+    def strip(c):
+        if isinstance(c, dict):
+            return {k: strip(v) for k, v in c.items() if k != "build_config"}
+        if isinstance(c, list):
+            return [strip(v) for v in c]
+        return c
+
+    fk_config = json.loads(json.dumps(build_fk().get_config()))
+    keras_config = json.loads(json.dumps(build_keras().get_config()))
+    assert strip(fk_config) == strip(keras_config)
+
+
+def test_model_routes_to_functional_and_is_built(data):
+    a = fkeras.Input((4,), name="a")
+    y = fl.Dense(3, name="d")(a)
+    model = fkeras.Model(inputs=a, outputs=y)
+    assert isinstance(model, Functional) and model.built
+    assert model.count_params() == 15
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 3)
+    out = model(data["a"])
+    ref, _ = model.apply(model.variables_tree, data["a"])
+    chex.assert_trees_all_close(out, ref, **TOL)
+    assert model.get_layer("d") is model.layers[1]
+
+
+def test_fit_multi_output_with_dict_losses(data):
+    model = build_fk()
+    y = {"out1": np.ones((3, 2), "float32"), "out2": np.ones((3, 1), "float32")}
+    model.compile(optimizer="sgd", loss={"out1": "mse", "out2": "binary_crossentropy"},
+                  loss_weights={"out1": 1.0, "out2": 0.5})
+    before = model.get_weights()
+    history = model.fit(data, y, epochs=2, batch_size=3, verbose=0)
+    assert {"loss", "out1_loss", "out2_loss"} <= set(history.history)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert any(not np.allclose(w0, w1) for w0, w1 in zip(before, model.get_weights()))
+
+
+def test_pure_nn_layers_in_a_graph_share_one_facade_view(data):
+    dense = nn.Dense(3, name="pure")  # a pure layer: called twice, one set of weights
+    a = Input((4,), name="a")
+    model = Functional(a, [symbolic_call(dense, (a,), {}), symbolic_call(dense, (a * 2.0,), {})])
+    v = model.init(jax.random.key(0))
+    assert set(v.params) == {"pure"}
+    (y1, y2), _ = model.apply(v, data["a"])
+    y_ref, _ = dense.apply(nn.Variables(v.params["pure"], {}), data["a"] * 2.0)
+    chex.assert_trees_all_close(y2, y_ref, **TOL)
