@@ -94,18 +94,44 @@ def save_optimizer_arrays(model, opt) -> list:
     return out
 
 
-def _ensure_opt_state(model):
-    if _opt_state(model) is not None:
+def ensure_opt_state(model) -> None:
+    """Create the Trainer's TrainState and optimizer state if fit has not yet (as `Trainer._ready` does)."""
+    if _opt_state(model) is not None or getattr(model, "optimizer", None) is None:
         return
-    for hook in ("_fk_ensure_train_state", "_ensure_train_state", "_make_train_state"):
-        if hasattr(model, hook):
-            getattr(model, hook)()
+    if getattr(model, "train_state", None) is None:
+        if not getattr(model, "built", False) or not hasattr(model, "_create_train_state"):
             return
+        model._create_train_state()
+    import jax
+
+    from fkeras.train.steps import full_mask, split_trainable
+
+    ts = model.train_state
+    mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None, ts.params)
+    model.train_state = ts.replace(opt_state=model.optimizer.init(split_trainable(ts.params, mask)))
+    _mark_opt_state_current(model, mask)
+
+
+def _mark_opt_state_current(model, mask=None):
+    """Tell the Trainer the optimizer state matches (else its first fit step re-initializes it)."""
+    import jax
+
+    from fkeras.train.steps import full_mask
+
+    if mask is None:
+        mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None,
+                         model.train_state.params)
+    if hasattr(model, "_opt_key"):
+        model._opt_key = (id(model.optimizer), tuple(jax.tree.leaves(mask)))
 
 
 def load_optimizer_arrays(model, opt, arrays) -> None:
     """Write Keras-ordered optimizer variables into `model.train_state.opt_state` (checked first)."""
-    _ensure_opt_state(model)
+    base = 1 if _is_schedule(opt) else 2
+    if len(arrays) <= base:  # the file's optimizer was never built: iterations (and learning rate) only
+        _load_base(model, opt, arrays)
+        return
+    ensure_opt_state(model)
     layout, st = _layout(model, opt)
     if st is None:
         raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
@@ -135,7 +161,19 @@ def load_optimizer_arrays(model, opt, arrays) -> None:
     ts = model.train_state
     changes = {"opt_state": new}
     if hasattr(ts, "step"):
-        changes["step"] = jnp.asarray(iterations, jnp.asarray(ts.step).dtype)
+        changes["step"] = jnp.array(np.asarray(iterations), jnp.asarray(ts.step).dtype)  # own buffer: steps donate
     model.train_state = ts.replace(**changes)
+    _mark_opt_state_current(model)
     if not _is_schedule(opt):
         opt._learning_rate = float(np.asarray(lr))
+
+
+def _load_base(model, opt, arrays) -> None:
+    st = _opt_state(model)
+    lr = arrays[1] if len(arrays) > 1 and not _is_schedule(opt) else None
+    if lr is not None:
+        opt._learning_rate = float(np.asarray(lr))
+    if st is not None:
+        new = st._replace(iterations=jnp.array(np.asarray(arrays[0]), jnp.asarray(st.iterations).dtype),
+                          learning_rate=st.learning_rate if lr is None else jnp.array(np.asarray(lr), jnp.float32))
+        model.train_state = model.train_state.replace(opt_state=new)

@@ -55,7 +55,10 @@ def _skipset(layer_base, obj) -> set:
         skip |= {"_self_unconditional_dependency_names", "_functional", "operations", "_operations",
                  "_layers_by_name", "_tracker"}
         _SKIP_CACHE[key] = skip
-    return _SKIP_CACHE[key]
+    skip = _SKIP_CACHE[key]
+    if "layers" in skip and _class_in_mro(obj, "Model") is not None:
+        skip = skip - {"layers"}  # a model's `layers` list is walked (Keras's Model.layers; not on its Layer)
+    return skip
 
 
 class _Walker:
@@ -177,6 +180,12 @@ def weight_groups(model) -> list:
 
 def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) -> None:
     """Check every object's arrays against the file, then assign all of them."""
+    opt = getattr(model, "optimizer", None)
+    if (not skip_optimizer and opt is not None and not hasattr(opt, "load_own_variables")
+            and len(file_groups.get("optimizer", [])) > 2):
+        from fkeras.saving import optimizer_state
+
+        optimizer_state.ensure_opt_state(model)  # so its slots exist to be checked and filled
     walker = _Walker(model)
     plan, problems, assigned = [], [], {}
     entries = walker.walk()
@@ -190,8 +199,8 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
                 problems.append(f"{label}: not in the file (expected {len(current)} variables)")
             continue
         stored = file_groups[path]
-        if obj is walker.optimizer and not current and stored:
-            plan.append((obj, stored))  # an optimizer not built yet: its state is created on assignment
+        if obj is walker.optimizer and (not current or len(stored) <= 2):
+            plan.append((obj, stored))  # one side's optimizer is not built: only iterations/learning rate carry over
             continue
         if len(stored) != len(current):
             problems.append(f"{label}: expected {len(current)} variables, the file has {len(stored)}")

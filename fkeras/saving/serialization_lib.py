@@ -59,12 +59,13 @@ def _keras_module_for(cls) -> str | None:
     if cls.__name__ in ("Sequential", "Model", "DTypePolicy", "FloatDTypePolicy"):
         return "keras"
     for pkg in _PACKAGES:
-        try:
-            ns = importlib.import_module(f"fkeras.{pkg}")
-        except ImportError:
-            continue
-        if getattr(ns, cls.__name__, None) is cls:
-            return f"keras.{pkg}"
+        for full in (f"fkeras.{pkg}", f"fkeras.train.{pkg}"):
+            try:
+                ns = importlib.import_module(full)
+            except ImportError:
+                continue
+            if getattr(ns, cls.__name__, None) is cls:
+                return f"keras.{pkg}"
     return None
 
 
@@ -113,13 +114,54 @@ def serialize_keras_object(obj):
     else:
         out = {"module": cls.__module__, "class_name": cls.__name__, "config": serialize_dict(inner),
                "registered_name": registered or cls.__name__}
-    build = obj.get_build_config() if hasattr(obj, "get_build_config") else None
+    build = obj.get_build_config() if hasattr(obj, "get_build_config") else _build_config(obj, inner)
     if build is not None:
         out["build_config"] = serialize_dict(build)
-    compile_cfg = obj.get_compile_config() if hasattr(obj, "get_compile_config") else None
+    compile_cfg = obj.get_compile_config() if hasattr(obj, "get_compile_config") else _compile_config(obj)
     if compile_cfg is not None:
         out["compile_config"] = serialize_dict(compile_cfg)
     return out
+
+
+def _build_config(obj, inner):
+    """Keras's `{"input_shape": ...}` for a built model (so a reader can build it before loading weights)."""
+    if not hasattr(obj, "_fk_build_shapes") or not getattr(obj, "built", False) or "layers" in inner and "input_layers" in inner:
+        return None
+    try:
+        shape = obj.input_shape
+    except Exception:  # noqa: BLE001 - no recorded input shape: no build_config, like an unbuilt Keras layer
+        return None
+    if shape is None:
+        return None
+    if isinstance(shape, (list, tuple)) and len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = shape[0]
+    return {"input_shape": _plain_shape(shape)}
+
+
+def _plain_shape(shape):
+    if isinstance(shape, dict):
+        return {k: _plain_shape(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, (list, tuple, dict)) for d in shape):
+        return [_plain_shape(s) for s in shape]
+    return [None if d is None else int(d) for d in shape]
+
+
+def _compile_config(obj):
+    """Keras's compile_config for an fkeras Trainer model compiled with `compile(...)`."""
+    args = getattr(obj, "_user_compile_args", None)
+    if not getattr(obj, "compiled", False) or args is None:
+        return None
+    opt = getattr(obj, "optimizer", None)
+    return {
+        "optimizer": serialize_keras_object(opt) if opt is not None else None,
+        "loss": serialize_keras_object(args.get("loss")),
+        "loss_weights": serialize_keras_object(args.get("loss_weights")),
+        "metrics": serialize_keras_object(args.get("metrics")),
+        "weighted_metrics": serialize_keras_object(args.get("weighted_metrics")),
+        "run_eagerly": bool(getattr(obj, "run_eagerly", False)),
+        "steps_per_execution": int(getattr(obj, "steps_per_execution", 1)),
+        "jit_compile": True,
+    }
 
 
 # --- deserialization --------------------------------------------------------------------------------
@@ -134,10 +176,11 @@ def _fkeras_namespaces(module: str | None):
     out = []
     for name in dict.fromkeys(candidates):
         if name in _PACKAGES:
-            try:
-                out.append(importlib.import_module(f"fkeras.{name}"))
-            except ImportError:
-                continue
+            for full in (f"fkeras.{name}", f"fkeras.train.{name}"):
+                try:
+                    out.append(importlib.import_module(full))
+                except ImportError:
+                    continue
     return out
 
 
@@ -258,4 +301,14 @@ def _deserialize(config, custom_objects):
     build = config.get("build_config")
     if build and hasattr(obj, "build_from_config"):
         obj.build_from_config(build)
+    elif build and build.get("input_shape") is not None and hasattr(obj, "build") and not getattr(obj, "built", True):
+        obj.build(_shape_from_config(build["input_shape"]))
     return obj
+
+
+def _shape_from_config(shape):
+    if isinstance(shape, dict):
+        return {k: _shape_from_config(v) for k, v in shape.items()}
+    if isinstance(shape, list) and any(isinstance(d, (list, dict)) for d in shape):
+        return [_shape_from_config(s) for s in shape]
+    return tuple(shape)
