@@ -30,13 +30,33 @@ def _mro_has(x, names, module_part):
     return False
 
 
+_KIND_CACHE: dict = {}
+
+
+def _kind(x) -> str | None:
+    """"torch", "tf", "pandas" or None for `x`'s class (cached per class: this runs per leaf)."""
+    cls = type(x)
+    kind = _KIND_CACHE.get(cls, False)
+    if kind is False:
+        if _mro_has(x, ("Tensor",), "torch"):
+            kind = "torch"
+        elif _mro_has(x, ("Tensor", "RaggedTensor", "SparseTensor", "Variable", "BaseResourceVariable"),
+                      "tensorflow"):
+            kind = "tf"
+        elif _mro_has(x, ("DataFrame", "Series"), "pandas"):
+            kind = "pandas"
+        else:
+            kind = None
+        _KIND_CACHE[cls] = kind
+    return kind
+
+
 def is_torch_tensor(x) -> bool:
-    return _mro_has(x, ("Tensor",), "torch")
+    return _kind(x) == "torch"
 
 
 def is_tf_tensor(x) -> bool:
-    return _mro_has(x, ("Tensor", "RaggedTensor", "SparseTensor", "Variable", "BaseResourceVariable"),
-                    "tensorflow")
+    return _kind(x) == "tf"
 
 
 def is_jax_array(x) -> bool:
@@ -44,7 +64,7 @@ def is_jax_array(x) -> bool:
 
 
 def is_pandas(x) -> bool:
-    return _mro_has(x, ("DataFrame", "Series"), "pandas")
+    return _kind(x) == "pandas"
 
 
 def is_tf_dataset(x) -> bool:

@@ -1,0 +1,186 @@
+"""Feeding speed of fkeras's data adapters: NumPy vs a torch DataLoader vs tf.data.
+
+    python benchmarks/bench_data.py                 # both parts
+    python benchmarks/bench_data.py --part iterate  # batches into JAX only
+    python benchmarks/bench_data.py --part fit --steps 40
+
+Data: MNIST as the seed guide prepares it (float32 in [0, 1], (28, 28, 1), uint8 labels),
+batch 128; real MNIST from ../shared/data/mnist.npz when present, else random data of the
+same shapes and dtypes.
+
+Part "iterate": one pass of `--batches` batches from each source through
+`get_data_adapter(...).get_jax_iterator()`, each batch made ready on the device; reports
+ms/batch and the ratio to NumPy. Also NumPy read without the prefetch thread, to show what
+prefetching costs or saves.
+
+Part "fit": `fkeras` `model.fit` of the seed convnet for `--steps` steps on each source after
+a warm-up fit (compilation); reports ms/step and the ratio to NumPy (issue 5 target: <= 1.1x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+BATCH = 128
+
+
+def load_mnist(n):
+    path = os.path.join(HERE, "..", "..", "shared", "data", "mnist.npz")
+    if os.path.exists(path):
+        with np.load(path) as f:
+            x, y = f["x_train"][:n], f["y_train"][:n]
+        source = "real MNIST"
+    else:
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        y = rng.integers(0, 10, (n,), dtype=np.uint8)
+        source = "synthetic MNIST-shaped"
+    x = np.expand_dims(x.astype("float32") / 255, -1)
+    return x, y, source
+
+
+def sources(x, y):
+    """name -> zero-argument factory of the fit input (a fresh pipeline each call)."""
+    out = {"numpy": lambda: (x, y)}
+    try:
+        import torch
+
+        def torch_loader():
+            ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+            return (torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=False),)
+
+        out["torch DataLoader"] = torch_loader
+    except ImportError:
+        print("torch not installed: skipping the DataLoader")
+    try:
+        import tensorflow as tf
+
+        def tf_data():
+            return (tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).prefetch(tf.data.AUTOTUNE),)
+
+        out["tf.data"] = tf_data
+    except ImportError:
+        print("tensorflow not installed: skipping tf.data")
+    return out
+
+
+def adapter_of(args):
+    from fkeras.interop.data import get_data_adapter
+
+    if len(args) == 2:
+        return get_data_adapter(*args, batch_size=BATCH)
+    return get_data_adapter(args[0])
+
+
+def time_iterate(make, n_batches, repeats, prefetch=True):
+    times = []
+    for _ in range(repeats):
+        a = adapter_of(make())
+        t = time.perf_counter()
+        count = 0
+        if prefetch:
+            it = a.get_jax_iterator()
+        else:
+            it = (tuple(jax.device_put(p) for p in b) for b in a.get_numpy_iterator())
+        for batch in it:
+            jax.block_until_ready(batch)
+            count += 1
+            if count == n_batches:
+                break
+        if hasattr(it, "close"):
+            it.close()
+        times.append((time.perf_counter() - t) / count)
+    return statistics.median(times)
+
+
+def part_iterate(x, y, n_batches, repeats):
+    print(f"\n== iterate: {n_batches} batches of {BATCH} into JAX arrays (median of {repeats}) ==")
+    rows = []
+    base = None
+    for name, make in sources(x, y).items():
+        ms = time_iterate(make, n_batches, repeats) * 1e3
+        base = base or ms
+        rows.append((name, ms))
+        if name == "numpy":
+            rows.append(("numpy, no prefetch thread", time_iterate(make, n_batches, repeats, prefetch=False) * 1e3))
+    for name, ms in rows:
+        print(f"  {name:28s} {ms:8.3f} ms/batch   {ms / base:5.2f}x numpy")
+    return rows
+
+
+def seed_convnet():
+    import fkeras as keras
+
+    model = keras.Sequential([
+        keras.layers.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Conv2D(128, kernel_size=(3, 3), activation="relu"),
+        keras.layers.Conv2D(128, kernel_size=(3, 3), activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(),
+                  optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
+    return model
+
+
+def part_fit(x, y, steps, repeats):
+    print(f"\n== fit: seed convnet, {steps} steps of {BATCH} per run (median of {repeats}, after a warm-up fit) ==")
+    try:
+        model = seed_convnet()
+    except Exception as e:  # noqa: BLE001 - the facade may not be there yet
+        print(f"  fkeras fit is not available ({type(e).__name__}: {e}); skipping")
+        return []
+    rows, base = [], None
+    for name, make in sources(x, y).items():
+        args = make()
+        kw = {"batch_size": BATCH, "shuffle": False} if len(args) == 2 else {}
+        model.fit(*args, epochs=1, steps_per_epoch=3, verbose=0, **kw)  # compile for this source's dtypes
+        times = []
+        for _ in range(repeats):
+            args = make()
+            t = time.perf_counter()
+            model.fit(*args, epochs=1, steps_per_epoch=steps, verbose=0, **kw)
+            jax.block_until_ready(model.train_state.params) if hasattr(model, "train_state") else None
+            times.append((time.perf_counter() - t) / steps)
+        ms = statistics.median(times) * 1e3
+        base = base or ms
+        rows.append((name, ms))
+        print(f"  {name:28s} {ms:8.2f} ms/step   {ms / base:5.2f}x numpy", flush=True)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=["iterate", "fit", "all"], default="all")
+    p.add_argument("--batches", type=int, default=200)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    n = BATCH * max(args.batches, args.steps) + BATCH
+    x, y, what = load_mnist(n)
+    print(f"data: {what}, x {x.shape} {x.dtype}, y {y.shape} {y.dtype}; jax {jax.__version__} on "
+          f"{jax.devices()[0].platform}, {os.cpu_count()} CPUs")
+    if args.part in ("iterate", "all"):
+        part_iterate(x, y, args.batches, args.repeats)
+    if args.part in ("fit", "all"):
+        part_fit(x, y, args.steps, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
