@@ -380,3 +380,20 @@ def test_pure_nn_layers_in_a_graph_share_one_facade_view(data):
     (y1, y2), _ = model.apply(v, data["a"])
     y_ref, _ = dense.apply(nn.Variables(v.params["pure"], {}), data["a"] * 2.0)
     chex.assert_trees_all_close(y2, y_ref, **TOL)
+
+
+def test_model_from_intermediate_tensors_shares_weights(data):
+    """Keras's feature-extraction pattern: `Model(hidden, out)` and `Model(inp, hidden)` from one graph."""
+    inp = Input((4,), name="inp")
+    hidden = fl.Dense(3, activation="relu", name="h")(inp)
+    out = fl.Dense(2, name="o")(hidden)
+    full = fkeras.Model(inp, out)
+    backbone = fkeras.Model(inp, hidden)
+    head = fkeras.Model(hidden, out)
+    assert [l.name for l in head.layers] == [f"{hidden.name}CLONE", "o"]
+    chex.assert_trees_all_close(head(backbone(data["a"])), full(data["a"]), **TOL)
+    config = json.loads(json.dumps(head.get_config()))
+    assert config["input_layers"] == [f"{hidden.name}CLONE", 0, 0]
+    rebuilt = Functional.from_config(config)
+    rebuilt.set_weights(head.get_weights())
+    chex.assert_trees_all_close(rebuilt(backbone(data["a"])), full(data["a"]), **TOL)

@@ -159,10 +159,6 @@ class KerasTensor:
 
         return symbolic_getitem(self, key)
 
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return self._op("reshape", self, tuple(shape))
-
 
 def is_keras_tensor(x) -> bool:
     return isinstance(x, KerasTensor)

@@ -403,6 +403,34 @@ def map_graph(inputs, outputs):
     return node_keys, dict(nodes_by_depth), layers
 
 
+def _is_input_tensor(x: KerasTensor) -> bool:
+    op, idx, _ = _history(x)
+    return op is not None and inbound_nodes(op)[idx].is_input
+
+
+def clone_graph(inputs, outputs):
+    """For `Model(intermediate, outputs)`: new `Input`s (named `<tensor>CLONE`, as Keras does) stand
+    for intermediate tensors and the calls between them and `outputs` are recorded again on the same
+    layers (same weights). Returns the new (inputs, outputs) structures."""
+    flat_in = jax.tree_util.tree_leaves(inputs, is_leaf=is_keras_tensor)
+    flat_out = jax.tree_util.tree_leaves(outputs, is_leaf=is_keras_tensor)
+    mapping = {}
+    for x in flat_in:
+        mapping[id(x)] = x if _is_input_tensor(x) else Input(batch_shape=x.shape, dtype=x.dtype, name=f"{x.name}CLONE")
+    ordered, _ = _build_map(flat_in, flat_out)
+    swap = lambda t: mapping.get(id(t), t) if isinstance(t, KerasTensor) else t  # noqa: E731
+    for node in ordered:
+        if node.is_input or all(id(t) in mapping for t in node.outputs):
+            continue
+        args = jax.tree_util.tree_map(swap, node.call_args, is_leaf=is_keras_tensor)
+        kwargs = jax.tree_util.tree_map(swap, node.call_kwargs, is_leaf=is_keras_tensor)
+        new_out = symbolic_call(node.operation, args, kwargs)
+        for old, new in zip(node.outputs, keras_tensors_in(new_out)):
+            mapping[id(old)] = new
+    return (jax.tree_util.tree_map(swap, inputs, is_leaf=is_keras_tensor),
+            jax.tree_util.tree_map(swap, outputs, is_leaf=is_keras_tensor))
+
+
 def _depends_on_inputs(inputs, outputs) -> list:
     """Outputs that do not depend on any of `inputs` (by walking their history)."""
     input_ids = {id(x) for x in inputs}
@@ -553,6 +581,10 @@ class _GraphMixin:
                     )
         for x in flat_in:
             _history(x)
+        if not all(_is_input_tensor(x) for x in flat_in) and not _depends_on_inputs(flat_in, flat_out):
+            inputs, outputs = clone_graph(inputs, outputs)
+            flat_in = jax.tree_util.tree_leaves(inputs, is_leaf=is_keras_tensor)
+            flat_out = jax.tree_util.tree_leaves(outputs, is_leaf=is_keras_tensor)
         if len({id(x) for x in flat_in}) != len(flat_in):
             raise ValueError("The same Input is passed twice in Model `inputs`.")
         unrelated = _depends_on_inputs(flat_in, flat_out)
@@ -628,37 +660,27 @@ class _GraphMixin:
 
     # -- inputs ----------------------------------------------------------------------------
     def _flatten_inputs(self, inputs: tuple) -> list:
-        """Model inputs as a flat list ordered like `self.inputs`, shapes checked."""
+        """Model inputs (one structure, or several positional arrays) as a flat list ordered like
+        `self.inputs`, each checked against its Input's shape. Dicts match by key, or by Input name."""
         struct = self._inputs_struct
-        n = len(self._inputs)
-        if len(inputs) == 1:
-            x = inputs[0]
-        else:
-            x = list(inputs)
+        x = inputs[0] if len(inputs) == 1 else list(inputs)
+        is_array = lambda v: v is None or hasattr(v, "shape")  # noqa: E731
+        names = [t.name for t in self._inputs]
         if isinstance(x, dict):
-            if isinstance(struct, dict):
-                missing = [k for k in struct if k not in x]
-                if missing:
-                    raise ValueError(f"Model '{self.name}' expects inputs {sorted(struct)}; missing {missing}.")
-                flat = jax.tree_util.tree_leaves({k: x[k] for k in struct},
-                                                 is_leaf=lambda v: v is None or hasattr(v, "shape"))
-                if len(flat) != n:
-                    flat = [x[t.name] if t.name in x else None for t in self._inputs]
-            else:
-                names = [t.name for t in self._inputs]
-                missing = [k for k in names if k not in x]
-                if missing:
-                    raise ValueError(f"Model '{self.name}' expects inputs named {names}; got keys {sorted(x)}.")
+            if isinstance(struct, dict) and all(k in x for k in struct):
+                flat = jax.tree_util.tree_leaves({k: x[k] for k in struct}, is_leaf=is_array)
+            elif all(k in x for k in names):
                 flat = [x[k] for k in names]
-        elif isinstance(x, (list, tuple)) and n > 1 or (isinstance(x, (list, tuple)) and len(x) == 1 and n == 1
-                                                        and hasattr(x[0], "shape")):
-            flat = list(x) if n > 1 and all(hasattr(v, "shape") or v is None for v in x) else \
-                jax.tree_util.tree_leaves(x, is_leaf=lambda v: hasattr(v, "shape"))
+            else:
+                expected = sorted(struct) if isinstance(struct, dict) else names
+                raise ValueError(f"Model '{self.name}' expects inputs {expected}; got keys {sorted(x)} "
+                                 f"(missing {[k for k in expected if k not in x]}).")
+        elif isinstance(x, (list, tuple)):
+            flat = jax.tree_util.tree_leaves(x, is_leaf=is_array)
         else:
             flat = [x]
-        if len(flat) != n:
-            raise ValueError(f"Model '{self.name}' expects {n} input(s) {[t.name for t in self._inputs]}, "
-                             f"got {len(flat)}.")
+        if len(flat) != len(names):
+            raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, got {len(flat)}.")
         return [self._check_input(v, ref) for v, ref in zip(flat, self._inputs)]
 
     def _check_input(self, x, ref: KerasTensor):
