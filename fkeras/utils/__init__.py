@@ -14,8 +14,6 @@ _NAMES = {
     "get_random_seed": "fkeras.utils.rng_utils",
     "pack_x_y_sample_weight": "fkeras.interop.data.base",
     "unpack_x_y_sample_weight": "fkeras.interop.data.base",
-    "split_dataset": "fkeras.utils.dataset_utils",
-    "timeseries_dataset_from_array": "fkeras.utils.dataset_utils",
     "pad_sequences": "fkeras.utils.sequence_utils",
 }
 # Defined by other fkeras packages; re-exported here under Keras's names when present.

@@ -90,7 +90,7 @@ def get_data_adapter(x, y=None, sample_weight=None, *, batch_size=None, steps_pe
         raise TypeError(
             f"`x` is a path or string ({x!r}); fkeras reads arrays, tf.data Datasets, torch "
             "DataLoaders, PyDatasets and generators, not files. Load the data first (e.g. "
-            "`np.load`, `fkeras.utils.image_dataset_from_directory`)."
+            "`np.load`, `pandas.read_csv`, or a tf.data / torch pipeline that reads the files)."
         )
     if can_convert_arrays((x, y, sample_weight)) and x is not None:
         return ArrayDataAdapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
