@@ -32,6 +32,13 @@ class Squares(PyDataset):
         self.offset += 100
 
 
+class Crashing(Squares):
+    def __getitem__(self, i):
+        if i == 1:
+            os._exit(3)  # the worker process dies without raising
+        return super().__getitem__(i)
+
+
 class Endless(PyDataset):
     @property
     def num_batches(self):
@@ -103,6 +110,11 @@ def test_process_workers_read_in_other_processes_and_surface_errors():
     with pytest.raises(KeyError, match="bad batch 2"):
         list(bad.get_jax_iterator())
     bad.close()
+    from concurrent.futures.process import BrokenProcessPool
+
+    dead = _adapter(Crashing(n=4, workers=1, use_multiprocessing=True, max_queue_size=2))
+    with pytest.raises(BrokenProcessPool):  # a dead worker is an error, not a hang
+        list(dead.get_numpy_iterator())
 
 
 def test_infinite_pydataset_with_steps_per_epoch():
