@@ -303,3 +303,60 @@ def test_module_moves_with_to_and_keeps_dtype():
     assert module.kernel.dtype == torch.float64
     assert isinstance(module, FkerasModule)
     assert module(torch.ones(1, 3, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_facade_functional_and_subclassed_models():
+    """Facade models expose `apply` and `variables_tree`; to_torch uses them (the guide's MyDense/MyDropout)."""
+    import fkeras as keras
+
+    inputs = keras.Input(shape=(8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.Dropout(0.5)(h)
+    functional = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+    class MyDense(keras.layers.Layer):
+        def __init__(self, units, activation=None, name=None):
+            super().__init__(name=name)
+            self.units, self.activation = units, keras.activations.get(activation)
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_normal", name="kernel")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+        def call(self, x):
+            return self.activation(keras.ops.matmul(x, self.w) + self.b)
+
+    class MyDropout(keras.layers.Layer):
+        def __init__(self, rate, name=None):
+            super().__init__(name=name)
+            self.rate, self.seed_generator = rate, keras.random.SeedGenerator(1337)
+
+        def call(self, x, training=False):
+            return keras.random.dropout(x, self.rate, seed=self.seed_generator) if training else x
+
+    class MyModel(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv_base = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"),
+                                               keras.layers.GlobalAveragePooling2D()])
+            self.dp, self.dense = MyDropout(0.5), MyDense(3, activation="softmax")
+
+        def call(self, x, training=False):
+            return self.dense(self.dp(self.conv_base(x), training=training))
+
+    x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
+    subclassed = MyModel()
+    subclassed(x)  # build
+    for model in (functional, subclassed):
+        module = to_torch(model).eval()
+        _close(to_variables(module), model.variables_tree, 0)
+        with torch.no_grad():
+            _close(module(torch.from_numpy(x)), model(x), FWD)
+        module.train()
+        y = module(torch.from_numpy(x))  # dropout from torch's generator
+        _close(y.sum(-1), np.ones(2, np.float32), FWD)
+        y[:, 0].sum().backward()
+        assert all(p.grad is not None for p in module.parameters())
+    assert "my_dense.kernel" in dict(to_torch(subclassed).named_parameters())
