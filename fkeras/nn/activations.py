@@ -71,12 +71,21 @@ def mish(x):
     return x * ops.tanh(ops.softplus(x))
 
 
+def _in_float32(fn, x, **kwargs):
+    """Run `fn` in float32 for half-precision `x` and cast back: the sum over classes stays accurate
+    under mixed precision (Keras keeps the output in the compute dtype; so do we)."""
+    dtype = ops.dtype(x)
+    if dtype in ("float16", "bfloat16"):
+        return ops.cast(fn(ops.cast(x, "float32"), **kwargs), dtype)
+    return fn(x, **kwargs)
+
+
 def softmax(x, axis=-1):
-    return ops.softmax(x, axis=axis)
+    return _in_float32(ops.softmax, x, axis=axis)
 
 
 def log_softmax(x, axis=-1):
-    return ops.log_softmax(x, axis=axis)
+    return _in_float32(ops.log_softmax, x, axis=axis)
 
 
 _BY_NAME = {
