@@ -208,3 +208,45 @@ def test_progress_bar_output(capsys):
     m.fit(x, y, batch_size=32, epochs=1, verbose=2)
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("2/2 - ") and "- loss: " in line
+
+
+class KerasJaxStyle(Host):
+    """A Keras-3-JAX-style custom train_step (the keras.io guide's code)."""
+
+    def compute_loss_and_updates(self, tv, ntv, x, y, training=False):
+        y_pred, ntv = self.stateless_call(tv, ntv, x, training=training)
+        return self.compute_loss(x, y, y_pred), (y_pred, ntv)
+
+    def train_step(self, state, data):
+        tv, ntv, ov, mv = state
+        x, y = data
+        grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
+        (loss, (y_pred, ntv)), grads = grad_fn(tv, ntv, x, y, training=True)
+        tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+        new_mv, logs = [], {}
+        for metric in self.metrics:
+            this = mv[len(new_mv): len(new_mv) + len(metric.variables)]
+            if metric.name == "loss":
+                this = metric.stateless_update_state(this, loss)
+            else:
+                this = metric.stateless_update_state(this, y, y_pred)
+            logs[metric.name] = metric.stateless_result(this)
+            new_mv += this
+        return logs, (tv, ntv, ov, new_mv)
+
+    def test_step(self, state, data):
+        logs, state = super().test_step(state, data)
+        return {**logs, "doubled_acc": 2 * logs["acc"]}, state
+
+
+def test_custom_keras_jax_train_step_is_used_and_trains():
+    x, y = _data(320)
+    m = KerasJaxStyle(nn.Sequential([nn.Dense(16, activation="relu"), nn.Dense(2, activation="softmax")]))
+    m.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["acc"])
+    h = m.fit(x, y, batch_size=32, epochs=6, validation_data=(x[:64], y[:64]), verbose=0)
+    assert m.__dict__["_custom_traces"]["train"] == 1
+    assert h.history["acc"][-1] >= 0.9 and int(m.train_state.step) == 60
+    assert int(m.train_state.opt_state.iterations) == 60
+    chex.assert_trees_all_close(h.history["val_doubled_acc"][-1], 2 * h.history["val_acc"][-1], atol=1e-6)
+    d = m.evaluate(x[:64], y[:64], verbose=0, return_dict=True)
+    chex.assert_trees_all_close(d["acc"], h.history["val_acc"][-1], atol=1e-6)

@@ -42,6 +42,17 @@ def _to_floats(logs):
     return {k: float(np.asarray(v)) for k, v in sorted(logs.items())}
 
 
+def _flatten_logs(logs):
+    """Keras flattens nested result dicts (e.g. a CompileMetrics result) into the logs."""
+    out = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            out.update(_flatten_logs(v))
+        else:
+            out[k] = v
+    return out
+
+
 def _copy_tree(tree):
     return jax.tree.map(lambda a: jnp.array(a, copy=True), tree)
 
@@ -192,7 +203,9 @@ class Trainer:
                                  f"for the model's output {eng.names[i] or ''} with {n} classes.".replace("  ", " "))
 
     def reset_metrics(self):
-        if self.train_state is not None and self._engine is not None:
+        if self.train_state is not None and "variables" in self.train_state.metrics:
+            self.train_state = self.train_state.replace(metrics={"variables": self._custom_metric_vars()})
+        elif self.train_state is not None and self._engine is not None:
             self.train_state = self.train_state.replace(metrics=self._engine.init_metrics())
 
     @property
@@ -261,6 +274,8 @@ class Trainer:
             raise ValueError("The training data produced no batches.") from None
         eng = self._ready(first)
         self._check_labels(eng, y)
+        if self._custom("train_step"):
+            self._custom_ready(first)
 
         verbose = 1 if verbose == "auto" else verbose
         cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -293,6 +308,8 @@ class Trainer:
         return self.history
 
     def _train_epoch(self, eng, it, cbs):
+        if self._custom("train_step"):
+            return self._custom_train_epoch(it, cbs)
         n = self.steps_per_execution
         train = eng.jit_train
         begin = cbs._batch["on_train_batch_begin"]
@@ -337,8 +354,29 @@ class Trainer:
             flush(pending)
         return logs
 
+    def _custom_train_epoch(self, it, cbs):
+        fn = self._custom_fn("train")
+        begin = cbs._batch["on_train_batch_begin"]
+        end = cbs._batch["on_train_batch_end"]
+        logs = None
+        for step, batch in enumerate(it):
+            if begin:
+                cbs.on_train_batch_begin(step)
+            ts = self.train_state
+            rng, sub = jax.random.split(ts.rng)
+            logs, st = fn(self._custom_pack(ts, "train"), batch, sub)
+            self.train_state = self._custom_unpack(ts.replace(rng=rng), st, "train")
+            logs = _flatten_logs(logs)
+            if end:
+                cbs.on_train_batch_end(step, logs)
+            if self.stop_training:
+                break
+        return logs
+
     # ------------------------------------------------------------------------------ evaluate
     def _evaluate_adapter(self, eng, data, cbs=None):
+        if self._custom("test_step"):
+            return self._custom_evaluate(data, cbs)
         ts = self.train_state
         m = eng.init_metrics()
         logs = None
@@ -351,6 +389,28 @@ class Trainer:
                 cbs.on_test_batch_begin(step)
             m, logs = ev(ts.params, ts.state, m, batch)
             if has_batch_cb:
+                cbs.on_test_batch_end(step, logs)
+        data.on_epoch_end()
+        if logs is None:
+            raise ValueError("The evaluation data produced no batches.")
+        out = _to_floats(logs)
+        if cbs is not None:
+            cbs.on_test_end(out)
+        return out
+
+    def _custom_evaluate(self, data, cbs):
+        fn = self._custom_fn("test")
+        ts = self.train_state
+        tv, ntv, _ = self._custom_pack(ts, "test")
+        st, logs = (tv, ntv, self._custom_metric_vars()), None
+        if cbs is not None:
+            cbs.on_test_begin()
+        for step, batch in enumerate(data.get_numpy_iterator()):
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
+            logs, st = fn(st, batch, None)
+            logs = _flatten_logs(logs)
+            if cbs is not None:
                 cbs.on_test_batch_end(step, logs)
         data.on_epoch_end()
         if logs is None:
@@ -399,7 +459,10 @@ class Trainer:
                 pred = self._predict_fn(batch)
             cbs.on_predict_batch_begin(step)
             ts = self.train_state
-            y = pred(ts.params, ts.state, unpack(batch)[0])
+            if self._custom("predict_step"):
+                y = self._custom_fn("predict")(self._custom_pack(ts, "predict"), batch, None)
+            else:
+                y = pred(ts.params, ts.state, unpack(batch)[0])
             outs.append(y)
             cbs.on_predict_batch_end(step, {"outputs": y})
         if not outs:
@@ -471,8 +534,8 @@ class Trainer:
         leaves, _ = tree_flatten_with_path(tree)
         return [tuple(k.key for k in path) for path, _ in leaves]
 
-    def _trees_from_lists(self, trainable_values, non_trainable_values):
-        vt = self.variables_tree
+    def _trees_from_lists(self, trainable_values, non_trainable_values, template=None):
+        vt = self.variables_tree if template is None else template
         params, state = vt[0], vt[1]
         tp, ntp = self._paths(True), self._paths(False)
         if len(trainable_values) != len(tp) or len(non_trainable_values) != len(ntp):
@@ -492,10 +555,115 @@ class Trainer:
         params, state, ntp = self._trees_from_lists(list(trainable_variables), list(non_trainable_variables))
         rng = kwargs.pop("rng", None)
         if training and rng is None:
-            rng = jax.random.key(0)
+            rng = self.__dict__.get("_step_rng")
+            rng = jax.random.key(0) if rng is None else rng
         y, new_state, _ = self._forward(params, state, x, training, rng)
         out = [(_get_path(new_state, p) if _has_path(new_state, p) else _get_path(params, p)) for p in ntp]
         return y, out
+
+    # Keras 3's JAX-backend step methods. Overriding `train_step`/`test_step`/`predict_step` in a
+    # subclass makes fit/evaluate/predict run the override (jit-compiled) on Keras's state tuples;
+    # these defaults are what `super().train_step(state, data)` gives.
+    def train_step(self, state, data):
+        """Keras-JAX train step: `state = (trainable_variables, non_trainable_variables,
+        optimizer_variables, metrics_variables)` (lists) -> `(logs, new_state)`."""
+        tv, ntv, ov, mv = state
+        x, y, sw = unpack(data)
+
+        def loss_fn(tv_, ntv_):
+            y_pred, ntv_new = self.stateless_call(tv_, ntv_, x, training=True)
+            return self.compute_loss(x, y, y_pred, sw), (y_pred, ntv_new)
+
+        (loss, (y_pred, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(tv, ntv)
+        tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+        logs, mv = self._stateless_metrics(mv, loss, x, y, y_pred, sw)
+        return logs, (tv, ntv, ov, mv)
+
+    def test_step(self, state, data):
+        """Keras-JAX test step: `state = (trainable_variables, non_trainable_variables,
+        metrics_variables)` -> `(logs, new_state)`."""
+        tv, ntv, mv = state
+        x, y, sw = unpack(data)
+        y_pred, ntv = self.stateless_call(tv, ntv, x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sw, training=False)
+        logs, mv = self._stateless_metrics(mv, loss, x, y, y_pred, sw)
+        return logs, (tv, ntv, mv)
+
+    def predict_step(self, state, data):
+        """Keras-JAX predict step: `state = (trainable_variables, non_trainable_variables)` -> outputs."""
+        tv, ntv = state
+        x, _, _ = unpack(data)
+        return self.stateless_call(tv, ntv, x, training=False)[0]
+
+    def _stateless_metrics(self, mv, loss, x, y, y_pred, sw):
+        logs, new, i = {}, [], 0
+        for m in self.metrics:
+            k = len(jax.tree.leaves(m.init()))
+            cur = list(mv[i:i + k])
+            if m.name == "loss":
+                cur = m.stateless_update_state(cur, loss, sample_weight=jax.tree.leaves(x)[0].shape[0])
+            else:
+                cur = m.stateless_update_state(cur, y, y_pred, sample_weight=sw)
+            logs[m.name] = m.stateless_result(cur)
+            new += cur
+            i += k
+        return logs, new
+
+    def _custom(self, kind):
+        """True when a subclass overrides Keras's `train_step`/`test_step`/`predict_step`."""
+        return getattr(type(self), kind, None) is not getattr(Trainer, kind)
+
+    def _custom_metric_vars(self):
+        return [leaf for m in self.metrics for leaf in jax.tree.leaves(m.init())]
+
+    def _custom_pack(self, ts, kind):
+        tp, ntp = self._paths(True), self._paths(False)
+        tv = [_get_path(ts.params, p) for p in tp]
+        ntv = [_get_path(ts.state, p) if _has_path(ts.state, p) else _get_path(ts.params, p) for p in ntp]
+        if kind == "predict":
+            return (tv, ntv)
+        mv = list(ts.metrics.get("variables", ())) or self._custom_metric_vars()
+        if kind == "test":
+            return (tv, ntv, mv)
+        return (tv, ntv, jax.tree.leaves(ts.opt_state), mv)
+
+    def _custom_unpack(self, ts, st, kind):
+        tv, ntv = st[0], st[1]
+        params, state, _ = self._trees_from_lists(tv, ntv, template=(ts.params, ts.state))
+        changes = dict(params=params, state=state, metrics={"variables": list(st[-1])})
+        if kind == "train":
+            changes["opt_state"] = jax.tree.unflatten(jax.tree.structure(ts.opt_state), list(st[2]))
+            changes["step"] = ts.step + 1
+        return ts.replace(**changes)
+
+    def _custom_fn(self, kind):
+        fns = self.__dict__.setdefault("_custom_fns", {})
+        if kind not in fns:
+            method = getattr(self, f"{kind}_step")
+            counts = self.__dict__.setdefault("_custom_traces", {})
+
+            def run(st, data, rng):
+                counts[kind] = counts.get(kind, 0) + 1
+                self.__dict__["_step_rng"] = rng
+                try:
+                    return method(st, data)
+                finally:
+                    self.__dict__["_step_rng"] = None
+
+            jit = self._compile_config is None or self._compile_config["jit"]
+            fns[kind] = jax.jit(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run
+        return fns[kind]
+
+    def _custom_ready(self, batch):
+        """Build for a custom train_step: list-structured optimizer state, flat metric variables."""
+        self._ready(batch)
+        ts = self.train_state
+        key = ("custom", id(self.optimizer), tuple(self._paths(True)))
+        if self._opt_key != key:
+            tv = [_get_path(ts.params, p) for p in self._paths(True)]
+            ts = ts.replace(opt_state=self.optimizer.init(tv))
+            self._opt_key = key
+        self.train_state = ts.replace(metrics={"variables": self._custom_metric_vars()})
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss (sum over outputs, weighted) for `y` and `y_pred`."""
