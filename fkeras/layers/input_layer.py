@@ -14,7 +14,6 @@ holds arrays or touches a backend.
 from __future__ import annotations
 
 import collections
-import weakref
 
 import jax
 import numpy as np
@@ -171,21 +170,22 @@ def keras_tensors_in(structure) -> list:
 
 
 # --- nodes -----------------------------------------------------------------------
-# Nodes of each layer, kept beside the layer (pure layers are immutable, facade layers
-# must not see graph bookkeeping in their tracked attributes). Entries go with the layer.
-_INBOUND: dict[int, list] = {}
+# A layer's Nodes live on the layer (attribute `_fk_inbound_nodes`, which the facade and the
+# pure layers treat as bookkeeping, not as weights or hyperparameters), so a layer and its
+# graph are garbage collected together.
+_INBOUND_FALLBACK: dict[int, list] = {}
 
 
 def inbound_nodes(operation) -> list:
     """The Nodes recording each call of `operation` on KerasTensors, oldest first."""
-    key = id(operation)
-    nodes = _INBOUND.get(key)
-    if nodes is None:
-        nodes = _INBOUND[key] = []
-        try:
-            weakref.finalize(operation, _INBOUND.pop, key, None)
-        except TypeError:  # not weak-referenceable: keep the entry for the process
-            pass
+    nodes = getattr(operation, "__dict__", {}).get("_fk_inbound_nodes")
+    if nodes is not None:
+        return nodes
+    nodes = []
+    try:
+        object.__setattr__(operation, "_fk_inbound_nodes", nodes)
+    except (AttributeError, TypeError):  # no instance dict: keep the list beside it
+        nodes = _INBOUND_FALLBACK.setdefault(id(operation), nodes)
     return nodes
 
 

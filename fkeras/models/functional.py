@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import weakref
 from collections import defaultdict
 
 import jax
@@ -174,18 +173,15 @@ def compute_output_spec(layer, args, kwargs):
         out_a, out_b)
 
 
-_FACADES: dict = {}
-
-
 def facade_of(nn_layer):
-    """The one facade view of a pure `fkeras.nn` layer, so calling the same nn layer twice shares it."""
+    """The one facade view of a pure `fkeras.nn` layer (kept on it), so calling the same nn layer
+    twice in a graph shares its weights."""
     from fkeras.layers.wrapped import as_facade
 
-    key = id(nn_layer)
-    view = _FACADES.get(key)
-    if view is None or view.nn_layer is not nn_layer:
-        view = _FACADES[key] = as_facade(nn_layer)
-        weakref.finalize(nn_layer, _FACADES.pop, key, None)
+    view = nn_layer.__dict__.get("_fk_facade_view")
+    if view is None:
+        view = as_facade(nn_layer)
+        object.__setattr__(nn_layer, "_fk_facade_view", view)
     return view
 
 
