@@ -397,3 +397,37 @@ def test_model_from_intermediate_tensors_shares_weights(data):
     rebuilt = Functional.from_config(config)
     rebuilt.set_weights(head.get_weights())
     chex.assert_trees_all_close(rebuilt(backbone(data["a"])), full(data["a"]), **TOL)
+
+
+class ScaledDense(fl.Layer):
+    """A user layer (build/add_weight/call/add_loss/get_config) inside a functional graph."""
+
+    def __init__(self, units, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.scale = units, scale
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="kernel")
+
+    def call(self, x):
+        y = fkeras.ops.matmul(x, self.w) * self.scale
+        self.add_loss(fkeras.ops.sum(y) * 0.0 + 1.5)
+        return y
+
+    def get_config(self):
+        return super().get_config() | {"units": self.units, "scale": self.scale}
+
+
+def test_user_layer_in_graph_losses_and_config(data):
+    a = Input((4,), name="a")
+    y = ScaledDense(2, scale=0.5, name="user")(a)
+    model = fkeras.Model(a, fl.Dense(1, name="d")(y))
+    variables = model.init(jax.random.key(0))
+    chex.assert_trees_all_close(variables.params["user"]["kernel"], np.ones((4, 2), "float32"))
+    y_pred, _, aux = model._forward(variables.params, variables.state, data["a"], False, None)
+    assert float(aux) == pytest.approx(1.5)  # the user's add_loss reaches the Trainer
+    config = json.loads(json.dumps(model.get_config()))
+    rebuilt = fkeras.Model.from_config(config, custom_objects={"ScaledDense": ScaledDense})
+    assert rebuilt.get_layer("user").scale == 0.5
+    out, _ = rebuilt.apply(variables, data["a"])
+    chex.assert_trees_all_close(out, y_pred, **TOL)

@@ -8,12 +8,16 @@
     variables = model.init(rng)                      # Variables(params, state), keyed by layer name
     y, new_state = model.apply(variables, x, training=False, rng=None)
 
-Calling a layer on KerasTensors goes through `symbolic_call`: the layer's pure `init`/`apply` run
-under `jax.eval_shape` (unknown dimensions as a JAX symbolic dimension, or as concrete sizes when a
-layer cannot trace symbolically) and a `Node` records the call. `Functional` walks those Nodes:
-`init` initialises every layer once (a shared layer is keyed once by its name; each layer's key is
-folded from the model key with its name), `apply` replays the calls in topological order, threading
-non-trainable state. `get_config`/`from_config` use Keras 3's functional config format.
+Calling a layer on KerasTensors goes through `symbolic_call` (the facade's `Layer.__call__` hands
+them over): the layer is built for real on its first call, as in Keras, then its `apply` runs under
+`jax.eval_shape` (unknown dimensions as one JAX symbolic dimension, or two concrete sizes when a
+layer cannot trace symbolically) and a `Node` records the call. `Functional` is a facade `Model`
+whose `call` replays those Nodes in topological order through each layer's `__call__`, so the
+facade's pure face applies unchanged: params/state nest under layer names (a shared layer once, a
+nested model under its name), each layer's key is folded from the model key with its name (and the
+call count for a shared layer), and state updates and `add_loss` terms are collected as for any
+model. `get_config`/`from_config` use Keras 3's functional config format, so `.keras` files move
+between Keras and fkeras.
 """
 
 from __future__ import annotations
