@@ -70,7 +70,11 @@ def result_dtype(*xs) -> str:
     weak = [k for k in map(_weak_kind, xs) if k is not None]
     if not strong:
         return _WEAK_DEFAULT[builtins.max(weak, default=2)]
-    out = functools.reduce(lambda a, b: jnp.promote_types(a, b).name, strong)
+    first = strong[0]
+    if builtins.all(d == first for d in strong):
+        out = first  # the common case: skip JAX's promotion table
+    else:
+        out = functools.reduce(lambda a, b: jnp.promote_types(a, b).name, strong)
     if weak and builtins.max(weak) > _kind(out):
         out = _WEAK_DEFAULT[builtins.max(weak)]
     return out
@@ -102,7 +106,10 @@ def _as(x, dtype):
         return x if x.dtype == dtype else tf.cast(x, dtype)
     if isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "__array__"):
         return tf.constant(np.asarray(x).astype(dtype.as_numpy_dtype))
-    return tf.constant(x, dtype=dtype)
+    try:
+        return tf.constant(x, dtype=dtype)
+    except (TypeError, ValueError):  # e.g. the Python int 1 as bool
+        return tf.cast(tf.constant(x), dtype)
 
 
 def _t(x):
@@ -632,9 +639,8 @@ def softmax(x, axis=-1):
     x = _float(x)
     if isinstance(axis, int):
         return tf.nn.softmax(x, axis=axis)
-    return tf.exp(x - tf.stop_gradient(tf.reduce_max(x, axis=list(axis), keepdims=True))) / tf.reduce_sum(
-        tf.exp(x - tf.stop_gradient(tf.reduce_max(x, axis=list(axis), keepdims=True))), axis=list(axis), keepdims=True
-    )
+    e = tf.exp(x - tf.stop_gradient(tf.reduce_max(x, axis=list(axis), keepdims=True)))
+    return e / tf.reduce_sum(e, axis=list(axis), keepdims=True)
 
 
 def log_softmax(x, axis=-1):
