@@ -431,3 +431,16 @@ def test_user_layer_in_graph_losses_and_config(data):
     assert rebuilt.get_layer("user").scale == 0.5
     out, _ = rebuilt.apply(variables, data["a"])
     chex.assert_trees_all_close(out, y_pred, **TOL)
+
+
+def test_summary_helpers_follow_keras():
+    fk, km = build_fk(), build_keras()
+    assert [op.name for op in fk._summary_operations()] == [op.name for op in km._operations]
+    assert fk._summary_sequential_like() is False
+    for op, kop in zip(fk._summary_operations(), km._operations):  # Keras's "Connected to" cells
+        expected = ", ".join(f"{t._keras_history.operation.name}[{t._keras_history.node_index}]"
+                             f"[{t._keras_history.tensor_index}]"
+                             for n in kop._inbound_nodes for t in n.input_tensors) or "-"
+        assert fk._summary_connections(op) == expected
+    a = Input((3,))
+    assert fkeras.Model(a, fl.Dense(2)(fl.Dense(4)(a)))._summary_sequential_like() is True

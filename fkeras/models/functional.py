@@ -658,6 +658,31 @@ class _GraphMixin:
             raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in layers]}.")
         raise ValueError("Provide either a layer name or a layer index to `get_layer`.")
 
+    # -- for `summary()` (Keras's rules) ---------------------------------------------------
+    def _summary_operations(self) -> list:
+        """The rows of Keras's summary of a functional model: every operation, implicit ops included."""
+        return list(self._operations)
+
+    def _summary_sequential_like(self) -> bool:
+        """False when Keras adds the "Connected to" column: several nodes at one depth, a node with
+        several inputs, or a layer called twice."""
+        nodes = []
+        for group in self._nodes_by_depth.values():
+            if len(group) > 1 or (len(group) == 1 and len(group[0].input_tensors) > 1):
+                return False
+            nodes += group
+        for op in self._operations:
+            if sum(1 for n in inbound_nodes(op) if n in nodes) > 1:
+                return False
+        return True
+
+    def _summary_connections(self, op) -> str:
+        """Keras's "Connected to" cell: `layer[node][tensor]` for each input of `op`'s calls in this model."""
+        mine = [n for group in self._nodes_by_depth.values() for n in group]
+        parts = [f"{t._keras_history.operation.name}[{t._keras_history.node_index}][{t._keras_history.tensor_index}]"
+                 for n in inbound_nodes(op) if n in mine for t in n.input_tensors]
+        return ", ".join(parts) or "-"
+
     # -- inputs ----------------------------------------------------------------------------
     def _flatten_inputs(self, inputs: tuple) -> list:
         """Model inputs (one structure, or several positional arrays) as a flat list ordered like
