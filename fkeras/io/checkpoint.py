@@ -162,7 +162,7 @@ class CheckpointManager:
         """The checkpoint `step` (default: latest) as nested dicts of NumPy arrays."""
         self.wait_until_finished()
         step = self._resolve(step)
-        return self._manager.restore(step)
+        return self._manager.restore(step, args=_ocp().args.StandardRestore())
 
     def _resolve(self, step):
         steps = self.all_steps()
@@ -254,3 +254,30 @@ def load_params(source, target_params, mapping: Mapping[str, str | None] | Calla
             node = node.setdefault(h, {})
         node[last] = v
     return from_plain(nested, target_params)
+
+
+def restore_into_model(model, directory, step: int | None = None):
+    """Load an OrbaxCheckpoint / CheckpointManager checkpoint into a compiled fkeras model's TrainState.
+
+    A full TrainState checkpoint restores everything (params, state, optimizer, metrics, rng, step); a
+    weights-only one (`{"params", "state"}`) restores the weights. Shapes are checked before anything
+    changes. Returns the restored step.
+    """
+    from fkeras.saving import optimizer_state
+
+    optimizer_state.ensure_opt_state(model)
+    ts = getattr(model, "train_state", None)
+    if ts is None:
+        raise ValueError(f"{type(model).__name__} has no TrainState: build and compile it before restoring.")
+    with CheckpointManager(directory, async_save=False) as m:
+        step = m._resolve(step)
+        plain = m.restore_plain(step)
+    if "params" in plain and "opt_state" not in plain and "step" not in plain:  # weights-only checkpoint
+        params, state = from_plain(plain, {"params": ts.params, "state": ts.state}).values()
+        model.train_state = ts.replace(params=params, state=state)
+    else:
+        if not plain.get("metrics"):
+            ts = ts.replace(metrics={})
+        model.train_state = from_plain(plain, ts)
+        optimizer_state._mark_opt_state_current(model)
+    return step
