@@ -444,3 +444,30 @@ def test_summary_helpers_follow_keras():
         assert fk._summary_connections(op) == expected
     a = Input((3,))
     assert fkeras.Model(a, fl.Dense(2)(fl.Dense(4)(a)))._summary_sequential_like() is True
+
+
+def test_ops_on_keras_tensors_match_keras_config_and_numbers():
+    """`ops.relu(x)`, `ops.sum(x, axis=1, keepdims=True)`, ... in a graph: Keras's operation config
+    (non-tensor arguments in the config), and a Keras-written graph of ops predicts the same."""
+    from fkeras.models.functional import symbolic_ops_call as op
+
+    kops, L = keras.ops, keras.layers
+    ka, kb = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    kh = kops.relu(L.Dense(4, name="d")(ka))
+    ks = kops.sum(kops.concatenate([kh, kb], axis=-1), axis=1, keepdims=True)
+    km = keras.Model([ka, kb], kops.sigmoid(ks) * kops.exp(kh))
+
+    fa, fb = Input((4,), name="a"), Input((4,), name="b")
+    fh = op("relu", fl.Dense(4, name="d")(fa))
+    fs = op("sum", op("concatenate", [fh, fb], axis=-1), axis=1, keepdims=True)
+    fm = fkeras.Model([fa, fb], op("sigmoid", fs) * op("exp", fh))
+    assert fs.shape == (None, 1)
+
+    def no_build(c):
+        return [{k: v for k, v in layer.items() if k != "build_config"} for layer in c["layers"]]
+
+    assert no_build(json.loads(json.dumps(fm.get_config()))) == no_build(json.loads(json.dumps(km.get_config())))
+    rebuilt = Functional.from_config(json.loads(json.dumps(km.get_config())))
+    rebuilt.set_weights(km.get_weights())
+    xs = [np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4), np.ones((3, 4), "float32")]
+    chex.assert_trees_all_close(rebuilt.predict(xs, verbose=0), km.predict(xs, verbose=0), **TOL)

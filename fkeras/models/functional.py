@@ -223,9 +223,9 @@ def symbolic_call(layer, args, kwargs=None):
     return out_specs
 
 
-# --- implicit op layers (x + y, x[:, 0], ...) ------------------------------------------
-_OP_CLASSES = {
-    # KerasTensor operator -> (fkeras.ops function, Keras operation class name)
+# --- implicit op layers (x + y, x[:, 0], ops.relu(x), ...) ------------------------------
+# Python operators on KerasTensors -> (fkeras.ops function, Keras operation class).
+_OPERATORS = {
     "add": ("add", "Add"),
     "subtract": ("subtract", "Subtract"),
     "multiply": ("multiply", "Multiply"),
@@ -235,54 +235,77 @@ _OP_CLASSES = {
     "negative": ("negative", "Negative"),
     "absolute": ("abs", "Absolute"),
 }
+# Keras operation classes whose name is not the CamelCase of the fkeras.ops function.
+_CLASS_OF_OP = {"abs": "Absolute", "get_item": "GetItem"}
+_OP_OF_CLASS = {"absolute": "abs", "true_divide": "divide", "get_item": "get_item"}
+# Modules Keras files name for operations (everything else: keras.src.ops.numpy).
+_NN_OPS = {"relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid", "hard_sigmoid", "softplus",
+           "softsign", "softmax", "log_softmax", "conv", "depthwise_conv", "max_pool", "average_pool", "one_hot",
+           "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "normalize",
+           "moments", "batch_normalization"}
+_CORE_OPS = {"cast", "convert_to_tensor", "convert_to_numpy", "stop_gradient", "shape", "dtype"}
+_MATH_OPS = {"logsumexp", "top_k", "rsqrt", "erf"}
+
+
+def _op_module(op: str) -> str:
+    group = "nn" if op in _NN_OPS else "core" if op in _CORE_OPS else "math" if op in _MATH_OPS else "numpy"
+    return f"keras.src.ops.{group}"
 
 
 class OpLayer(_PureLayer):
-    """A `keras.ops` function used on KerasTensors (`x + y`, `-x`, `x[:, :2]`): no variables.
+    """A `fkeras.ops` function used on KerasTensors (`x + y`, `x[:, :2]`, `ops.relu(x)`): no variables.
 
-    Serialized like Keras's operations: module `keras.src.ops.numpy`, class name `Add`, `GetItem`, ...
+    Non-tensor arguments (`axis=1`, ...) are the operation's config, tensors its call arguments,
+    as Keras serializes operations (module `keras.src.ops.<group>`, class `Add`, `Relu`, `GetItem`, ...).
     """
 
-    _keras_module = "keras.src.ops.numpy"
+    def __init__(self, op: str, name=None, _class_name=None, **static):
+        from fkeras import ops
 
-    def __init__(self, op: str, name=None):
-        if op not in _OP_CLASSES and op != "get_item":
-            raise ValueError(f"OpLayer: unknown op {op!r}; expected one of {sorted(_OP_CLASSES) + ['get_item']}.")
+        if op != "get_item" and not callable(getattr(ops, op, None)):
+            raise ValueError(f"OpLayer: {op!r} is not a fkeras.ops function.")
         self.op = op
-        self.class_name = "GetItem" if op == "get_item" else _OP_CLASSES[op][1]
+        self.static = dict(static)
+        self.class_name = _class_name or _CLASS_OF_OP.get(op) or "".join(p.capitalize() for p in op.split("_"))
+        self._keras_module = _op_module(op)
         super().__init__(name=name or unique_name(snake_case(self.class_name)))
-
-    def build(self, rng, *specs):
-        return Variables({}, {})
 
     def init(self, rng, *input_specs):
         return Variables({}, {})
 
-    def call(self, variables, *args, training=False, rng=None):
+    def apply(self, variables, *args, training=False, rng=None, **kwargs):
+        return self.call(variables, *args, **kwargs), {}
+
+    def call(self, variables, *args, training=False, rng=None, **kwargs):
         from fkeras import ops
 
         if self.op == "get_item":
             x, key = args
             return x[tuple(key) if isinstance(key, list) else key]
-        return getattr(ops, _OP_CLASSES[self.op][0])(*args)
+        return getattr(ops, self.op)(*args, **self.static, **kwargs)
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, **self.static}
 
     @classmethod
     def from_config(cls, config, class_name=None):
-        op = {v[1]: k for k, v in _OP_CLASSES.items()} | {"GetItem": "get_item"}
-        if class_name not in op:
-            raise ValueError(f"Unknown Keras operation {class_name!r}; supported: {sorted(op)}.")
-        return cls(op[class_name], name=config.get("name"))
+        from fkeras import ops
+
+        snake = snake_case(class_name or "")
+        op = _OP_OF_CLASS.get(snake, snake)
+        if op != "get_item" and not callable(getattr(ops, op, None)):
+            raise ValueError(f"Unknown Keras operation {class_name!r}: fkeras.ops has no {op!r}.")
+        config = dict(config)
+        return cls(op, name=config.pop("name", None), _class_name=class_name, **config)
 
     def __repr__(self):
         return f"<{self.class_name} name={self.name}>"
 
 
 def symbolic_op(op: str, *args):
-    """`x + y` and friends on KerasTensors: a fresh OpLayer called symbolically."""
-    return symbolic_call(OpLayer(op), args, {})
+    """`x + y` and friends on KerasTensors: a fresh OpLayer called symbolically (all args are call args)."""
+    fn, class_name = _OPERATORS[op]
+    return symbolic_call(OpLayer(fn, _class_name=class_name), args, {})
 
 
 def symbolic_getitem(x, key):
@@ -291,6 +314,33 @@ def symbolic_getitem(x, key):
         if not isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))):
             raise TypeError(f"KerasTensor indexing supports ints, slices, None and ..., got {type(k).__name__}.")
     return symbolic_call(OpLayer("get_item"), (x, key if len(key) > 1 else key[0]), {})
+
+
+def symbolic_ops_call(name: str, *args, **kwargs):
+    """`fkeras.ops.<name>(*args, **kwargs)` with KerasTensor arguments: records an OpLayer.
+
+    Arguments holding KerasTensors become the call's arguments; the others (with the op's defaults)
+    become the operation's config, as Keras does (`ops.sum(x, axis=1)` -> `Sum(axis=1,
+    keepdims=False)` called on `x`). For `fkeras.ops` dispatch: route KerasTensor arguments here.
+    """
+    from fkeras import ops
+
+    fn = getattr(ops, name, None)
+    if not callable(fn):
+        raise ValueError(f"fkeras.ops has no op {name!r}.")
+    try:
+        sig = inspect.signature(fn)
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"fkeras.ops.{name}: {e}") from None
+    bound.apply_defaults()
+    symbolic = [p for p, v in bound.arguments.items() if keras_tensors_in(v)]
+    static = {p: v for p, v in bound.arguments.items() if p not in symbolic}
+    if list(sig.parameters)[:len(symbolic)] == symbolic:
+        call_args, call_kwargs = tuple(bound.arguments[p] for p in symbolic), {}
+    else:
+        call_args, call_kwargs = (), {p: bound.arguments[p] for p in symbolic}
+    return symbolic_call(OpLayer(name, **static), call_args, call_kwargs)
 
 
 # --- graph topology ---------------------------------------------------------------------
@@ -459,7 +509,7 @@ def _depends_on_inputs(inputs, outputs) -> list:
 def _serialize_layer(layer) -> dict:
     """`{"module", "class_name", "config", "registered_name", ["build_config"]}` as Keras writes it."""
     if isinstance(layer, OpLayer):
-        return {"module": OpLayer._keras_module, "class_name": layer.class_name, "config": layer.get_config(),
+        return {"module": layer._keras_module, "class_name": layer.class_name, "config": layer.get_config(),
                 "registered_name": layer.class_name}
     if isinstance(layer, InputLayer):
         return {"module": "keras.layers", "class_name": "InputLayer", "config": layer.get_config(),
@@ -488,7 +538,7 @@ def _deserialize_layer(layer_data: dict, custom_objects=None):
     config = layer_data.get("config", {})
     if class_name == "InputLayer":
         return InputLayer.from_config(config)
-    if module == OpLayer._keras_module or class_name == "GetItem":
+    if (module or "").startswith("keras.src.ops") or class_name == "GetItem":
         return OpLayer.from_config(config, class_name=class_name)
     if class_name == "Functional":
         return Functional.from_config(config, custom_objects=custom_objects)
