@@ -71,6 +71,7 @@ class Engine:
         self._loss_tracker = metrics_mod.Mean(name="loss")
         self._jitted = {}
         self.mask_key = None
+        self.built_with_targets = False
         self.names, self.y_pred_specs = [None], []
         self._tracker_names = ["loss"]
 

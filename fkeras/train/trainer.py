@@ -163,12 +163,14 @@ class Trainer:
         mask = self._mask(ts.params)
         mask_key = tuple(jax.tree.leaves(mask))
         eng = self._engine
-        if eng is None or eng.mask_key != mask_key:
+        has_y = unpack(batch)[1] is not None
+        if eng is None or eng.mask_key != mask_key or (has_y and not eng.built_with_targets):
             cfg = self._compile_config
             eng = Engine(self._forward, cfg["loss"], cfg["metrics"], self.optimizer, trainable_mask=mask,
                          output_names=getattr(self, "output_names", None), jit=cfg["jit"])
             eng.mask_key = mask_key
             eng.build(ts.params, ts.state, batch, ts.rng)
+            eng.built_with_targets = has_y  # "accuracy" etc. are resolved from the targets' shape
             self._engine = eng
         key = (id(self.optimizer), mask_key)
         if ts.opt_state is None or self._opt_key != key:
