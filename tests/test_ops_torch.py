@@ -89,6 +89,21 @@ def test_python_scalars_mix_with_tensors():
     assert_same(fops.where(x > 0, x, 0), np.array([0.0, 0.5, 2.0], np.float32), 0)
     assert fops.multiply(x, 2).dtype == torch.float32
     assert fops.maximum(torch.tensor([1, 5], dtype=torch.int32), 3).dtype == torch.int32
+    both = fops.where(x > 0, 1.0, 0)
+    assert both.dtype == torch.float32 and both.tolist() == [0.0, 1.0, 1.0]
+    assert fops.where(x > 0, 1, 0).dtype == torch.int32
+
+
+def test_results_stay_on_the_inputs_device():
+    """Every op's outputs live where its inputs live (checked with torch's "meta" device on CPU-only hosts)."""
+    for case in CASES:
+        if case.creation or case.op == "convert_to_numpy":
+            continue
+        args, kwargs = case.build()
+        out = getattr(fops, case.op)(*to_framework(args, lambda a: torch.from_numpy(a).to("meta")), **kwargs)
+        for leaf in out if isinstance(out, (tuple, list)) else [out]:
+            if isinstance(leaf, torch.Tensor):
+                assert leaf.device.type == "meta", f"{case.id}: result on {leaf.device}"
 
 
 def test_op_missing_on_a_framework_names_op_and_framework(monkeypatch):

@@ -489,6 +489,8 @@ def where(condition, x1=None, x2=None):
         return tuple(i.to(torch.int32) for i in torch.nonzero(condition, as_tuple=True))
     if x1 is None or x2 is None:
         raise ValueError("fkeras.ops.where: expected both `x1` and `x2`, or neither.")
+    if not isinstance(x1, torch.Tensor) and not isinstance(x2, torch.Tensor):
+        x1 = _tensor(x1, like=condition if condition.dtype != torch.bool else None).to(condition.device)
     x1, x2 = _pair(x1, x2)
     dt = torch.result_type(x1, x2)
     return torch.where(condition.to(torch.bool), x1.to(dt), x2.to(dt))
@@ -567,7 +569,7 @@ def full(shape, fill_value, dtype=None):
 
 
 def arange(start, stop=None, step=1, dtype=None):
-    start, stop, step = (float(v) if isinstance(v, torch.Tensor) else v for v in (start, stop, step))
+    start, stop, step = (v.item() if isinstance(v, torch.Tensor) else v for v in (start, stop, step))
     if stop is None:
         start, stop = 0, start
     if dtype is None:
