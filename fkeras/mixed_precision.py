@@ -4,6 +4,16 @@
     layer = fkeras.nn.Dense(10)                         # computes in bfloat16, kernel stays float32
     head = fkeras.nn.Activation("softmax", dtype="float32")   # float32 probabilities for the loss
 
+What happens under a mixed policy (as Keras 3):
+- params and state are created and stored in float32 (`variable_dtype`); gradients w.r.t. them are float32;
+- `Layer.apply` casts floating inputs, and floating params, to `compute_dtype` (integer inputs are left alone);
+- BatchNormalization and LayerNormalization compute their statistics in float32 and keep BN's gamma/beta and
+  moving statistics in float32; their outputs are in the compute dtype;
+- softmax / log_softmax activations are evaluated in float32 and returned in the compute dtype, so the
+  probabilities are correctly rounded. For float32 model outputs pin the last layer:
+  `Activation("softmax", dtype="float32")` (Keras's advice); losses should cast `y_pred` to float32 (Keras does);
+- "mixed_float16" needs loss scaling in the optimizer to avoid gradient underflow; "mixed_bfloat16" does not.
+
 Defined once in `fkeras.nn.dtype_policies`.
 """
 
