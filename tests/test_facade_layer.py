@@ -308,3 +308,37 @@ def test_wrong_input_shape_errors_name_the_layer():
     layer(np.ones((2, 4), "float32"))
     with pytest.raises(ValueError, match="fc"):
         layer(np.ones((2, 5), "float32"))
+
+
+def test_keras_variable_assigned_in_build_is_a_weight():
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.s = keras.Variable(np.full((input_shape[-1],), 2.0, "float32"), name="s")
+            self.c = keras.Variable("ones", shape=(), trainable=False, name="c")
+
+        def call(self, x):
+            return x * self.s + self.c
+
+    layer = Scale(name="scale")
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(np.asarray(layer(x)), np.full((2, 3), 3.0))
+    assert [w.path for w in layer.weights] == ["scale/s", "scale/c"]
+    v = layer.init(jax.random.key(0), x)
+    chex.assert_trees_all_equal(tuple(v), ({"s": jnp.full((3,), 2.0)}, {"c": jnp.ones(())}))
+    np.testing.assert_array_equal(keras.Variable(np.arange(3.0)).numpy(), [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="needs `shape`"):
+        keras.Variable("zeros")
+
+
+def test_mixed_precision_policy_for_user_layers():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = MyDense(3)
+        y = layer(np.ones((2, 4), "float32"))
+        builtin = keras.layers.Dense(3)
+        y2 = builtin(np.ones((2, 4), "float32"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert y.dtype == jnp.bfloat16 and y2.dtype == jnp.bfloat16
+    assert layer.w.dtype == "float32" and layer.compute_dtype == "bfloat16"
+    assert layer.get_config()["dtype"]["config"]["name"] == "mixed_bfloat16"

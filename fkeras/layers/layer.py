@@ -154,18 +154,11 @@ def _call_params(cls):
     return cache
 
 
-def _dtype_names(dtype):
-    """(variable_dtype, compute_dtype, policy name) for a dtype or Keras policy name/object."""
-    if dtype is None:
-        return "float32", "float32", "float32"
-    name = getattr(dtype, "name", dtype)
-    if isinstance(name, dict):  # serialized policy
-        name = name.get("config", {}).get("name", "float32")
-    name = str(name)
-    if name.startswith("mixed_"):
-        return "float32", name[len("mixed_"):], name
-    name = np.dtype(name).name if name not in ("bfloat16",) else name
-    return name, name, name
+def _policy(dtype):
+    """A `fkeras.nn` DTypePolicy from None (the global policy), a name, a dtype or a policy."""
+    from fkeras.nn import dtype_policies
+
+    return dtype_policies.get(dtype)
 
 
 class _Frame:
@@ -255,7 +248,7 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: expected `name` to be a string, got {type(name).__name__}.")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._fk_trainable = bool(trainable)
-        self._fk_variable_dtype, self._fk_compute_dtype, self._fk_dtype_name = _dtype_names(dtype)
+        self._fk_policy = _policy(dtype)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -278,7 +271,27 @@ class Layer:
     def __setattr__(self, name, value):
         if name == "train_state":
             self._fk_on_train_state(value)
+        elif isinstance(value, Variable) and value._fk_subpath is None:
+            self._fk_adopt(value)
         object.__setattr__(self, name, value)
+
+    def _fk_adopt(self, var):
+        """Track a `fkeras.Variable(...)` assigned to an attribute as one of this layer's weights."""
+        if var.name in {v.name for v in self._fk_vars}:
+            raise ValueError(
+                f"Layer '{self.name}' already has a weight named {var.name!r}; name the Variable differently."
+            )
+        scope = _vars.current_scope()
+        if scope is not None and scope.mode == "apply":
+            raise ValueError(f"Layer '{self.name}': Variables must be created in `build`, not inside `apply`.")
+        var._fk_subpath = (var.name,)
+        var.path = f"{self.name}/{var.name}"
+        if scope is not None:
+            value = var.__dict__.pop("_fk_pending", None)
+            scope.values[id(var)] = value if value is not None else jnp.zeros(var.shape, var.dtype)
+            scope.keep.append(var)
+            scope.created.append((self, var))
+        self._fk_vars.append(var)
 
     def _fk_on_train_state(self, value):
         """Variables read through a model's TrainState; keep them consistent at its swaps."""
@@ -313,20 +326,25 @@ class Layer:
             child.trainable = value
 
     @property
+    def dtype_policy(self):
+        """The layer's DTypePolicy (variables in `variable_dtype`, math in `compute_dtype`)."""
+        return self._fk_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._fk_policy = _policy(value)
+
+    @property
     def dtype(self):
-        return self._fk_variable_dtype
+        return self._fk_policy.variable_dtype
 
     @property
     def variable_dtype(self):
-        return self._fk_variable_dtype
+        return self._fk_policy.variable_dtype
 
     @property
     def compute_dtype(self):
-        return self._fk_compute_dtype
-
-    @property
-    def dtype_policy(self):
-        return self._fk_dtype_name
+        return self._fk_policy.compute_dtype
 
     # -- the tree ---------------------------------------------------------------------
     def _fk_children(self):
@@ -475,9 +493,10 @@ class Layer:
             from fkeras import constraints
 
             constraint = constraints.get(constraint)
-        dtype = dtype or self._fk_variable_dtype
-        var = Variable(name, tuple(int(d) for d in shape), dtype, trainable, initializer, regularizer, constraint,
-                       path=f"{self.name}/{name}")
+        dtype = dtype or self._fk_policy.variable_dtype
+        var = Variable._create(name, tuple(int(d) for d in shape), dtype, trainable, initializer, regularizer,
+                               constraint, path=f"{self.name}/{name}")
+        var.autocast = autocast
         var._fk_subpath = (name,)
         if scope is not None:  # init trace: an abstract value keeps the trace going
             scope.values[id(var)] = _call_initializer(initializer, var.shape, var.dtype, jax.random.key(0))
@@ -855,6 +874,10 @@ class Layer:
             scope.built.append(self)
             self._fk_build_from_args(args, kwargs)
         self._fk_check_call_input(args)
+        if self.__dict__.get("_fk_autocast", True) and self._fk_policy.compute_dtype != "float32":
+            from fkeras.nn.base import cast_floats
+
+            args = cast_floats(args, self._fk_policy.compute_dtype)
         accepts_training, var_kw = _call_params(type(self))
         if accepts_training or var_kw:
             kwargs["training"] = bool(training)
@@ -913,6 +936,12 @@ class Layer:
         ops dispatch on the bound framework (JAX tracer, torch or TF tensor)."""
         swapped = []
         values = scope.values
+        compute = self._fk_policy.compute_dtype
+        if compute != self._fk_policy.variable_dtype and self.__dict__.get("_fk_autocast", True):
+            from fkeras.nn.base import cast_floats
+
+            values = {k: (cast_floats(v, compute) if k in {id(x) for x in self._fk_vars if x.autocast} else v)
+                      for k, v in values.items()}
         for k, v in list(self.__dict__.items()):
             if k.startswith("_fk_"):
                 continue
@@ -957,7 +986,10 @@ class Layer:
     # -- config ---------------------------------------------------------------------------
     def get_config(self):
         """Keras config: name, trainable, dtype, plus the constructor arguments (when plain data)."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self._fk_dtype_name}
+        from fkeras.nn import dtype_policies
+
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policies.serialize(self._fk_policy)}
         auto = self.__dict__.get("_fk_auto_config")
         if auto:
             extra = {k: v for k, v in auto.items() if k not in config and _is_plain(v)}
@@ -1016,6 +1048,8 @@ def _initial_seed_state(sg):
 def _call_initializer(init, shape, dtype, key):
     if init is None:
         return jnp.zeros(shape, dtype)
+    if not callable(init):  # an array given to `fkeras.Variable(value)`
+        return jnp.asarray(init, dtype=dtype)
     try:
         return jnp.asarray(init(shape, dtype, key=key), dtype=dtype)
     except TypeError as e:
@@ -1046,5 +1080,4 @@ def _is_plain(v):
     return False
 
 
-Variable._fk_subpath = None  # set per instance by add_weight / wrapped layers
 Layer.build._fk_default_build = True

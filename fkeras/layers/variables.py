@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -66,9 +67,51 @@ class Variable:
     """
 
     __fkeras_variable__ = True
+    _fk_subpath = None  # the path inside its layer, once a layer owns it
 
-    def __init__(self, name, shape, dtype="float32", trainable=True, initializer=None, regularizer=None,
-                 constraint=None, path=None, value=None):
+    def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True, aggregation="none",
+                 synchronization="auto", name=None, **kwargs):
+        """Keras's `keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)`:
+        `initializer` is an array (the value) or an initializer (name or callable, with `shape`).
+        Assigned to a layer attribute (in `build`), it becomes one of the layer's weights."""
+        from fkeras import initializers as finit
+
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"Variable: expected `name` as a string without '/', got {name!r}.")
+        value = None
+        if isinstance(initializer, (str, dict)) or callable(initializer):
+            if shape is None:
+                raise ValueError("Variable: an initializer needs `shape` (e.g. Variable('zeros', shape=(3,))).")
+            if isinstance(initializer, (str, dict)):
+                initializer = finit.get(initializer)
+            dtype = dtype or "float32"
+        else:
+            if not isinstance(initializer, jax.core.Tracer):
+                initializer = np.asarray(initializer, dtype=dtype)  # concrete, reusable by `init`
+            value = jnp.asarray(initializer, dtype=dtype)
+            if shape is not None and tuple(shape) != tuple(value.shape):
+                raise ValueError(f"Variable: initial value has shape {tuple(value.shape)}, but shape={shape!r}.")
+            shape, dtype = tuple(value.shape), value.dtype
+        self._setup(name or "variable", shape, dtype, trainable, initializer, None, None, None, None)
+        self.autocast = autocast
+        if value is None:
+            from fkeras.layers.layer import _call_initializer, next_key
+
+            value = _call_initializer(initializer, self._shape, self._dtype, next_key())
+        if isinstance(value, jax.core.Tracer):  # created inside an init trace: bound when adopted
+            self.__dict__["_fk_pending"] = value
+        else:
+            self._value = value
+
+    @classmethod
+    def _create(cls, name, shape, dtype="float32", trainable=True, initializer=None, regularizer=None,
+                constraint=None, path=None, value=None):
+        """A layer's weight (used by `add_weight` and the built-in layers)."""
+        obj = cls.__new__(cls)
+        obj._setup(name, shape, dtype, trainable, initializer, regularizer, constraint, path, value)
+        return obj
+
+    def _setup(self, name, shape, dtype, trainable, initializer, regularizer, constraint, path, value):
         self.name = name
         self._shape = tuple(int(d) for d in shape)
         self._dtype = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
@@ -76,6 +119,7 @@ class Variable:
         self.initializer = initializer
         self.regularizer = regularizer
         self.constraint = constraint
+        self.autocast = True
         self.path = path or name
         self._value = value
         self._source = None  # (weakref to the model, "params"|"state", tuple path) once a model owns it

@@ -46,8 +46,9 @@ class NNLayer(Layer):
         if "_fk_nn" not in self.__dict__:
             self.__dict__["_fk_nn"] = self._fk_nn_class(*args, **kwargs)
         nn_layer = self.__dict__["_fk_nn"]
-        super().__init__(name=nn_layer.name, trainable=nn_layer.trainable, dtype=kwargs.get("dtype"), **shape_kw)
+        super().__init__(name=nn_layer.name, trainable=nn_layer.trainable, dtype=nn_layer.dtype_policy, **shape_kw)
         self.__dict__["_fk_build_specs"] = None
+        self.__dict__["_fk_autocast"] = False  # the nn layer casts inputs and params itself
 
     @classmethod
     def from_nn(cls, nn_layer):
@@ -79,8 +80,8 @@ class NNLayer(Layer):
         v = self.nn_layer.init(jax.random.key(0), *specs)
         for kind, tree in (("params", v.params), ("state", v.state)):
             for subpath, leaf in _flat(tree):
-                var = Variable("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
-                               trainable=kind == "params", path=f"{self.name}/{'/'.join(subpath)}")
+                var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
+                                       trainable=kind == "params", path=f"{self.name}/{'/'.join(subpath)}")
                 var._fk_subpath = subpath
                 self._fk_vars.append(var)
                 if scope is not None:

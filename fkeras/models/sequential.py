@@ -165,15 +165,13 @@ class Sequential(Model):
                 "registered_name": None,
             })
         layers += [serialize_keras_object(layer) for layer in self._fk_layers]
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self._fk_dtype_policy_config(),
-                  "layers": layers}
+        from fkeras.nn import dtype_policies
+
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policies.serialize(self.dtype_policy), "layers": layers}
         if self.input_shape is not None:
             config["build_input_shape"] = list(self.input_shape)
         return config
-
-    def _fk_dtype_policy_config(self):
-        return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype_policy},
-                "registered_name": None}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
