@@ -3,6 +3,7 @@
     python benchmarks/bench_data.py                 # both parts
     python benchmarks/bench_data.py --part iterate  # batches into JAX only
     python benchmarks/bench_data.py --part fit --steps 40
+    python benchmarks/bench_data.py --part fit --model mlp --steps 400   # a cheap step
 
 Data: MNIST as the seed guide prepares it (float32 in [0, 1], (28, 28, 1), uint8 labels),
 batch 128; real MNIST from ../shared/data/mnist.npz when present, else random data of the
@@ -119,9 +120,22 @@ def part_iterate(x, y, n_batches, repeats):
     return rows
 
 
-def seed_convnet():
+def build_model(kind):
     import fkeras as keras
 
+    if kind == "mlp":  # a cheap step, where the input pipeline's cost shows
+        layers = [keras.layers.Input(shape=(28, 28, 1)), keras.layers.Flatten(),
+                  keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+        model = keras.Sequential(layers)
+    else:
+        model = seed_convnet(keras)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(),
+                  optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
+    return model
+
+
+def seed_convnet(keras):
     model = keras.Sequential([
         keras.layers.Input(shape=(28, 28, 1)),
         keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
@@ -133,23 +147,21 @@ def seed_convnet():
         keras.layers.Dropout(0.5),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(),
-                  optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")])
     return model
 
 
-def part_fit(x, y, steps, repeats):
-    print(f"\n== fit: seed convnet, {steps} steps of {BATCH} per run (median of {repeats}, after a warm-up fit) ==")
+def part_fit(x, y, steps, repeats, kind):
+    what = "seed convnet" if kind == "convnet" else "MLP 784-64-10"
+    print(f"\n== fit: {what}, {steps} steps of {BATCH} per run (median of {repeats}, after a warm-up fit) ==")
     try:
-        model = seed_convnet()
+        model = build_model(kind)
     except Exception as e:  # noqa: BLE001 - the facade may not be there yet
         print(f"  fkeras fit is not available ({type(e).__name__}: {e}); skipping")
         return []
     rows, base = [], None
     for name, make in sources(x, y).items():
         args = make()
-        kw = {"batch_size": BATCH, "shuffle": False} if len(args) == 2 else {}
+        kw = {"batch_size": BATCH, "shuffle": False} if len(args) == 2 else {"shuffle": False}
         model.fit(*args, epochs=1, steps_per_epoch=3, verbose=0, **kw)  # compile for this source's dtypes
         times = []
         for _ in range(repeats):
@@ -171,6 +183,7 @@ def main():
     p.add_argument("--batches", type=int, default=200)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--model", choices=["convnet", "mlp"], default="convnet")
     args = p.parse_args()
     n = BATCH * max(args.batches, args.steps) + BATCH
     x, y, what = load_mnist(n)
@@ -179,7 +192,7 @@ def main():
     if args.part in ("iterate", "all"):
         part_iterate(x, y, args.batches, args.repeats)
     if args.part in ("fit", "all"):
-        part_fit(x, y, args.steps, args.repeats)
+        part_fit(x, y, args.steps, args.repeats, args.model)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,27 @@ def test_torch_loader_dicts_iterable_steps_and_errors():
         get_data_adapter(_loader(n=0))
     with pytest.raises(ValueError, match="`y` should not be passed"):
         get_data_adapter(_loader(), np.zeros(10))
+
+
+def test_tensor_dataset_fast_path_gives_the_loaders_own_batches():
+    from fkeras.interop.data.torch_loader import _can_gather
+
+    x, y = _xy(37)
+    ds = torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))
+    probe = torch.utils.data.DataLoader(ds, batch_size=8)
+    assert _can_gather(probe, iter(probe))  # the path under test is taken
+    for kw in ({}, {"shuffle": True}, {"drop_last": True}, {"sampler": torch.utils.data.SubsetRandomSampler(range(20))}):
+        plain = torch.utils.data.DataLoader(ds, batch_size=8, generator=torch.Generator().manual_seed(5), **kw)
+        fast = torch.utils.data.DataLoader(ds, batch_size=8, generator=torch.Generator().manual_seed(5), **kw)
+        if "sampler" in kw:
+            torch.manual_seed(3)
+        want = [[t.numpy() for t in b] for _ in range(2) for b in plain]
+        if "sampler" in kw:
+            torch.manual_seed(3)
+        a = get_data_adapter(fast)
+        got = [b for _ in range(2) for b in a.get_numpy_iterator()]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g[0], w[0].astype(np.float32))
+            np.testing.assert_array_equal(g[1], w[1])
+

@@ -35,7 +35,40 @@ class TorchDataLoaderAdapter(BatchedSourceAdapter):
             self._partial_batch_size = n_samples % loader.batch_size
 
     def _raw_batches(self):
-        return iter(self._loader)
+        it = iter(self._loader)
+        if _can_gather(self._loader, it):
+            return _gathered_batches(self._loader.dataset.tensors, it)
+        return it
+
+
+def _can_gather(loader, it) -> bool:
+    """True for the common `DataLoader(TensorDataset(...), batch_size=...)` read in-process with
+    the default collate: its batches can be gathered whole instead of per sample + stack."""
+    import torch.utils.data as tud
+    from torch.utils.data.dataloader import _SingleProcessDataLoaderIter
+
+    return (
+        type(loader.dataset) is tud.TensorDataset
+        and isinstance(it, _SingleProcessDataLoaderIter)
+        and hasattr(it, "_next_index")
+        and loader.collate_fn is tud.default_collate
+        and loader.batch_size is not None
+        and not loader.pin_memory
+    )
+
+
+def _gathered_batches(tensors, it):
+    """The loader's own batches (its sampler, its RNG draws, same order), each gathered with one
+    index per tensor: the values `default_collate` would stack, without 2 x batch_size calls."""
+    import torch
+
+    while True:
+        try:
+            index = it._next_index()
+        except StopIteration:
+            return
+        index = torch.as_tensor(index, dtype=torch.long)
+        yield [t[index] for t in tensors]
 
 
 __all__ = ["TorchDataLoaderAdapter"]
