@@ -284,6 +284,8 @@ class Trainer:
                                          verbose=verbose, epochs=epochs, steps=data.num_batches)
         self.stop_training = False
         cbs.on_train_begin()
+        # A callback (BackupAndRestore) may resume at a later epoch, as in Keras.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         training_logs = None
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
