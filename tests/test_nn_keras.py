@@ -269,3 +269,18 @@ def test_seed_convnet_matches_keras_end_to_end():
     x = _inputs([(3, 12, 12, 1)])[0]
     y, _ = fm.apply(nn.Variables(params, {}), x)
     chex.assert_trees_all_close(np.asarray(y), np.asarray(km(x, training=False)), **TOL)
+
+
+def test_sequential_config_matches_keras():
+    kw = dict(name="s")
+    k = keras.Sequential([keras.layers.Dense(2, name="d"), keras.layers.Dropout(0.1, name="dr")], **kw)
+    f = nn.Sequential([nn.Dense(2, name="d"), nn.Dropout(0.1, name="dr")], **kw)
+    assert f.get_config() == k.get_config()
+    k = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="c"), keras.layers.Flatten(name="f"),
+                          keras.layers.Dense(2, name="d")], **kw)
+    f = nn.Sequential([nn.Input((6, 6, 1), name="input_layer"),
+                       nn.Conv2D(2, 3, name="c"), nn.Flatten(name="f"), nn.Dense(2, name="d")], **kw)
+    kc = k.get_config()
+    kc["layers"][0]["config"]["name"] = "input_layer"  # Keras numbers its auto-named inputs per session
+    assert f.get_config() == kc
+    assert nn.Sequential.from_config(kc).get_config() == kc

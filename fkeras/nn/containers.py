@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jax
+
 from fkeras.nn import dtype_policies
 from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
 
@@ -99,9 +101,22 @@ class Sequential(Layer):
         return out
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "dtype": dtype_policies.serialize(self.dtype_policy),
-                "layers": [serialize(layer) for layer in self.layers]}
+        """Keras's Sequential config; with a leading Input, also the per-layer `build_config` and the
+        `build_input_shape` Keras writes for a built model (shapes inferred abstractly, nothing computed)."""
+        layers = [serialize(layer) for layer in self.layers]
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": dtype_policies.serialize(self.dtype_policy), "layers": layers}
+        from fkeras.nn.core import InputLayer
+
+        if self.layers and isinstance(self.layers[0], InputLayer):
+            batch = self.layers[0].batch_shape[0]
+            spec = self.layers[0].input_spec()
+            for layer, entry in zip(self.layers[1:], layers[1:]):
+                entry["build_config"] = {"input_shape": (batch,) + tuple(spec.shape[1:])}
+                v = jax.eval_shape(layer.init, jax.random.key(0), spec)
+                spec = as_spec(layer.output_spec(v, spec))
+            config["build_input_shape"] = self.layers[0].batch_shape
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -125,4 +140,4 @@ def deserialize(config: dict) -> Layer:
     cls = getattr(nn, name, None) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"Unknown layer class {name!r}; expected one of fkeras.nn's layers.")
-    return cls.from_config(config.get("config", {}))
+    return cls.from_config(config.get("config", {}))  # (a "build_config" needs nothing: init infers shapes)
