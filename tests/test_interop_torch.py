@@ -360,3 +360,15 @@ def test_facade_functional_and_subclassed_models():
         y[:, 0].sum().backward()
         assert all(p.grad is not None for p in module.parameters())
     assert "my_dense.kernel" in dict(to_torch(subclassed).named_parameters())
+
+
+def test_frozen_facade_weights_get_no_gradient():
+    import fkeras as keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="frozen"), keras.layers.Dense(2)])
+    model.get_layer("frozen").trainable = False
+    module = to_torch(model)
+    flags = {n: p.requires_grad for n, p in module.named_parameters()}
+    assert flags == {"frozen.kernel": False, "frozen.bias": False, "dense.kernel": True, "dense.bias": True}
+    module(torch.ones(2, 4)).sum().backward()
+    assert module.frozen.kernel.grad is None and module.dense.kernel.grad is not None

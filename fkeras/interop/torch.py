@@ -68,7 +68,7 @@ class FkerasModule(torch.nn.Module):
     variables taken from this module's parameters (params) and buffers (state).
     """
 
-    def __init__(self, model, variables):
+    def __init__(self, model, variables, trainable_mask=None):
         super().__init__()
         params, state = _as_variables(variables)
         self.model = model
@@ -87,9 +87,8 @@ class FkerasModule(torch.nn.Module):
                 tensor = _leaf_to_torch(leaf, name)
                 _check_name(node, path[-1], name)
                 if kind == "params":
-                    node.register_parameter(
-                        path[-1], torch.nn.Parameter(tensor, requires_grad=tensor.is_floating_point())
-                    )
+                    trainable = tensor.is_floating_point() and _mask_at(trainable_mask, path)
+                    node.register_parameter(path[-1], torch.nn.Parameter(tensor, requires_grad=trainable))
                 else:
                     node.register_buffer(path[-1], tensor)
                 self._paths[kind].append(path)
@@ -168,6 +167,15 @@ def _as_variables(variables):
     )
 
 
+def _mask_at(mask, path) -> bool:
+    """The bool a (possibly prefix) trainable mask gives `path`; True where the mask says nothing."""
+    for key in path:
+        if not isinstance(mask, dict):
+            break
+        mask = mask.get(key, True)
+    return bool(mask) if not isinstance(mask, dict) else True
+
+
 def _leaf_to_torch(leaf, name):
     if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
         raise TypeError(f"to_torch: leaf {name!r} must be an array, got {type(leaf).__name__}.")
@@ -228,7 +236,8 @@ def to_torch(model, variables=None) -> FkerasModule:
 
     `model`: anything with the nn protocol (`init`/`apply`): an `fkeras.nn` layer or
     `Sequential`, or a facade model. `variables`: `Variables(params, state)`; when None the
-    model's own `variables_tree` is used (facade models). Leaves are copied, so training the
+    model's own `variables_tree` is used (facade models), and weights the facade marks frozen
+    get `requires_grad=False`. Leaves are copied, so training the
     module never changes the JAX arrays; `to_variables(module)` brings the result back.
     """
     if not hasattr(model, "apply"):
@@ -240,7 +249,9 @@ def to_torch(model, variables=None) -> FkerasModule:
                 f"to_torch: {type(model).__name__} holds no variables; pass them: to_torch(model, model.init(rng, x))."
             )
         variables = model.variables_tree
-    return FkerasModule(model, variables)
+    # Facade models say which weights are frozen (`layer.trainable = False`): no gradient for those.
+    mask = model._trainable_mask() if hasattr(model, "_trainable_mask") else None
+    return FkerasModule(model, variables, trainable_mask=mask)
 
 
 def to_variables(module: FkerasModule) -> Variables:
