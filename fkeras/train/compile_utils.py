@@ -7,8 +7,6 @@ shapes of `y_true` and `y_pred` are known (Keras picks "accuracy"'s flavour from
 
 from __future__ import annotations
 
-import jax
-
 from fkeras.train import losses as losses_mod
 from fkeras.train import metrics as metrics_mod
 
@@ -195,5 +193,3 @@ def _leaves(spec):
         return out
     return [spec]
 
-
-del jax

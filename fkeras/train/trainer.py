@@ -16,16 +16,12 @@ arrays kept from before a step.
 
 from __future__ import annotations
 
-import math
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from fkeras.nn.base import Variables
 from fkeras.train import callbacks as callbacks_mod
-from fkeras.train import metrics as metrics_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import TrainState
@@ -114,6 +110,7 @@ class Trainer:
         if jit_compile not in ("auto", True, False):
             raise ValueError(f"Expected `jit_compile` to be 'auto', True or False, got {jit_compile!r}.")
         self.optimizer = opt
+        self.loss = loss
         optimizers_mod._bind(opt, self)
         self._compile_config = dict(loss=closs, metrics=cmetrics, jit=not run_eagerly and jit_compile is not False)
         self._user_compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
@@ -682,5 +679,3 @@ class Trainer:
         total, _ = closs(yt, yp, flatten_like(sample_weight, names, "sample_weight"))
         return total
 
-
-del math, time, metrics_mod
