@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from collections import defaultdict
 
 import jax
@@ -616,8 +617,8 @@ class _GraphMixin:
         if isinstance(inputs, dict):
             for k, v in inputs.items():
                 if isinstance(v, KerasTensor) and k != v.name:
-                    raise ValueError(f"Model inputs given as a dict must be keyed by each Input's name; key {k!r} "
-                                     f"maps to Input '{v.name}'. Use `fkeras.Input(..., name={k!r})`.")
+                    warnings.warn(f"Model inputs given as a dict should be keyed by each Input's name; key {k!r} "
+                                  f"maps to Input '{v.name}'. Use `fkeras.Input(..., name={k!r})`.", stacklevel=3)
         flat_in = jax.tree_util.tree_leaves(inputs, is_leaf=is_keras_tensor)
         flat_out = jax.tree_util.tree_leaves(outputs, is_leaf=is_keras_tensor)
         for what, flat, struct in (("inputs", flat_in, inputs), ("outputs", flat_out, outputs)):
@@ -762,6 +763,9 @@ class _GraphMixin:
         from fkeras import ops
 
         if x is None:
+            layer = ref._keras_history.operation
+            if isinstance(layer, InputLayer) and layer.optional:
+                return None
             raise ValueError(f"Model '{self.name}': input '{ref.name}' is not optional, but None was passed.")
         if not hasattr(x, "shape"):
             x = ops.convert_to_tensor(x, dtype=ref.dtype)
