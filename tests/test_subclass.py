@@ -193,3 +193,19 @@ def test_frozen_sublayer_is_not_trained():
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     chex.assert_trees_all_equal(model.d1.get_weights(), frozen)
     assert not np.array_equal(model.d2.get_weights()[0], np.zeros_like(model.d2.get_weights()[0]))
+
+
+def test_sublayer_views_read_and_write_the_models_train_state():
+    x, y = _blobs(64)
+    model = MLP()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    # a sub-layer's weights are views of the model's TrainState ...
+    np.testing.assert_array_equal(model.d1.get_weights()[0], np.asarray(model.train_state.params["dense"]["kernel"]))
+    # ... and writing them writes the TrainState (copied: later steps donate its buffers)
+    ones = [np.full_like(w, 0.01) for w in model.d1.get_weights()]
+    model.d1.set_weights(ones)
+    np.testing.assert_array_equal(np.asarray(model.train_state.params["dense"]["kernel"]), ones[0])
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert not np.array_equal(model.d1.get_weights()[0], ones[0])  # training went on from there
+    np.testing.assert_array_equal(ones[0], np.full_like(ones[0], 0.01))  # the caller's arrays survive

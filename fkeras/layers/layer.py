@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import threading
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -300,6 +301,8 @@ class Layer:
             for var, kind, path in self._fk_variables():
                 var._attach(self, kind, path)
                 var._value = None
+            for sg, path in self._fk_seed_states():
+                sg.__dict__["_fk_source"] = (weakref.ref(self), "state", tuple(path))
         elif old is not None and value is None:
             for var, kind, path in self._fk_variables():
                 src = var._source
@@ -592,7 +595,7 @@ class Layer:
             else:
                 state = set_path(state, path, var._stored())
         for sg, path in self._fk_seed_states():
-            state = set_path(state, path, sg.state)
+            state = set_path(state, path, _sg_value(sg))
         return Variables(params, state)
 
     @variables_tree.setter
@@ -603,12 +606,14 @@ class Layer:
         if ts is not None:
             import equinox as eqx
 
+            # private copies: the train steps donate the TrainState's buffers, never the caller's arrays
+            params, state = jax.tree_util.tree_map(_copy, (params, state))
             self.train_state = eqx.tree_at(lambda t: (t.params, t.state), ts, (params, state))
             return
-        for var, kind, path in self._fk_variables():
-            var._value = _plain(get_path(params if kind == "params" else state, path))
-        for sg, path in self._fk_seed_states():
-            sg.state = _plain(get_path(state, path))
+        pairs = [(var, get_path(params if kind == "params" else state, path))
+                 for var, kind, path in self._fk_variables()]
+        pairs += [(sg, get_path(state, path)) for sg, path in self._fk_seed_states()]
+        _write_values(pairs)
 
     def _fk_check_tree(self, params, state):
         """ValueError naming the first missing/extra/mis-shaped leaf."""
@@ -838,17 +843,20 @@ class Layer:
         return out
 
     def _fk_write_state(self, old, new):
-        if self.__dict__.get("train_state") is not None:
-            vt = self.variables_tree
-            self.variables_tree = Variables(vt.params, new)
-            return
+        """Write the changed leaves of `new` (a state tree) back after an eager call."""
+        pairs = []
         for var, kind, path in self._fk_variables():
             if kind == "state":
                 value = get_path(new, path)
                 if value is not get_path(old, path):
-                    var._store(value)
+                    pairs.append((var, value))
         for sg, path in self._fk_seed_states():
-            sg.state = get_path(new, path)
+            pairs.append((sg, get_path(new, path)))
+        if self.__dict__.get("train_state") is not None:
+            vt = self.variables_tree
+            self.variables_tree = Variables(vt.params, new)
+        else:
+            _write_values(pairs)
 
     def _fk_scoped_call(self, scope, args, kwargs):
         kwargs = dict(kwargs)
@@ -1026,6 +1034,57 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _owner(source):
+    """The model whose TrainState holds a weight with this source, or None."""
+    if source is None:
+        return None
+    model = source[0]()
+    if model is None or model.__dict__.get("train_state") is None:
+        return None
+    return model
+
+
+def _write_values(pairs):
+    """Set each (Variable or SeedGenerator, value): into the TrainState of the model owning it
+    (one write per model), else into the object itself."""
+    writes = {}
+    for obj, value in pairs:
+        value = _plain(value)
+        src = obj._source if isinstance(obj, Variable) else obj.__dict__.get("_fk_source")
+        model = _owner(src)
+        if model is None:
+            if isinstance(obj, Variable):
+                obj._value = value
+            else:
+                obj.state = value
+        else:
+            writes.setdefault(id(model), (model, []))[1].append((src[1], src[2], value))
+    for model, items in writes.values():
+        params, state = model.variables_tree
+        for kind, path, value in items:
+            if kind == "params":
+                params = set_path(params, path, value)
+            else:
+                state = set_path(state, path, value)
+        model.variables_tree = Variables(params, state)
+
+
+def _sg_value(sg):
+    """A SeedGenerator's current state (read from its model's TrainState when one owns it)."""
+    src = sg.__dict__.get("_fk_source")
+    model = _owner(src)
+    if model is not None:
+        try:
+            return get_path(model.train_state.state, src[2])
+        except (KeyError, TypeError):
+            pass
+    return sg.state
+
+
+def _copy(x):
+    return jnp.array(x, copy=True) if isinstance(x, (jax.Array, np.ndarray)) else x
 
 
 def _restore_seed_generators(scope):
