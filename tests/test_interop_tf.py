@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 
 from fkeras import nn, ops  # noqa: E402
+from fkeras.nn import Variables  # noqa: E402
 from fkeras.interop.tf import TFModule, to_tf, to_variables  # noqa: E402
 
 R = np.random.default_rng(0)
@@ -88,8 +89,11 @@ def _build(name, seed=0):
     model = builder()
     variables = model.init(jax.random.key(seed))
     # Perturb BN statistics and gammas so inference mode is not the identity.
-    variables = jax.tree.map(lambda a: jnp.asarray(np.asarray(a) + 0.1 * np.abs(R.standard_normal(a.shape)),
-                                                   a.dtype), variables)
+    params = jax.tree.map(lambda a: jnp.asarray(np.asarray(a) + 0.1 * R.standard_normal(a.shape), a.dtype),
+                          variables.params)
+    state = jax.tree.map(lambda a: jnp.asarray(np.asarray(a) + 0.1 * np.abs(R.standard_normal(a.shape)), a.dtype),
+                         variables.state)
+    variables = variables._replace(params=params, state=state)
     return model, variables, make_x, tol
 
 
@@ -212,15 +216,17 @@ def test_three_sgd_steps_in_tf_equal_jax():
 
 
 def test_dropout_uses_tf_rng_in_training_only(built):
-    model, variables, module, make_x, _ = built["seed_convnet"]
-    x = tf.constant(make_x(2))
-    # Dropout sits before the softmax Dense: training outputs differ from inference; inference is deterministic.
-    a, b = module(x).numpy(), module(x).numpy()
-    np.testing.assert_array_equal(a, b)
+    module = to_tf(nn.Sequential([nn.Input((400,)), nn.Dropout(0.25)]), Variables({}, {}))
+    x = tf.ones((5, 400))
+    np.testing.assert_array_equal(module(x).numpy(), np.ones((5, 400), "float32"))
     tf.random.set_seed(1)
     t = module(x, training=True).numpy()
-    assert not np.allclose(t, a)
-    chex.assert_trees_all_close(t.sum(-1), np.ones(2, "float32"), rtol=1e-5, atol=1e-5)
+    assert set(np.unique(t)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((t == 0).mean() - 0.25) < 0.03
+    assert not np.array_equal(t, module(x, training=True).numpy())  # a fresh mask per call
+    _, _, convnet, make_x, _ = built["seed_convnet"]
+    probs = convnet(tf.constant(make_x(2)), training=True).numpy()
+    chex.assert_trees_all_close(probs.sum(-1), np.ones(2, "float32"), rtol=1e-5, atol=1e-5)
 
 
 def test_full_seed_convnet_forward_and_param_count():
@@ -361,3 +367,19 @@ def test_facade_models_functional_and_subclassed():
         chex.assert_trees_all_close(to_variables(module), model.variables_tree, rtol=0, atol=0)
         trained = module(tf.constant(x), training=True).numpy()  # dropout from TF's RNG
         chex.assert_trees_all_close(trained.sum(-1), np.ones(2, "float32"), rtol=1e-5, atol=1e-5)
+
+
+def test_two_input_functional_model_and_serving_signature():
+    import fkeras as keras
+
+    a, b = keras.Input(shape=(4,)), keras.Input(shape=(3,))
+    out = keras.layers.Dense(2)(keras.layers.Concatenate()([a, keras.layers.Dense(4)(b)]))
+    model = keras.Model([a, b], out)
+    module = to_tf(model)
+    assert [s.shape.as_list() for s in module.input_signature] == [[None, 4], [None, 3]]
+    x1, x2 = R.random((3, 4), dtype=np.float32), R.random((3, 3), dtype=np.float32)
+    want = np.asarray(model([x1, x2]))
+    chex.assert_trees_all_close(module((tf.constant(x1), tf.constant(x2))).numpy(), want, rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(module.serve(tf.constant(x1), tf.constant(x2)).numpy(), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="Python bool"):
+        module((tf.constant(x1), tf.constant(x2)), training=tf.constant(True))

@@ -203,6 +203,11 @@ class TFModule(tf.Module):
 
     # -- running -------------------------------------------------------------------------------
     def _forward(self, inputs, training):
+        if tf.is_tensor(training):
+            raise TypeError(
+                "TFModule: expected `training` as a Python bool (each mode is its own traced graph), got a tensor."
+            )
+        training = bool(training)
         params = jax.tree_util.tree_unflatten(self._params_def, list(self._param_vars))
         state = jax.tree_util.tree_unflatten(self._state_def, list(self._state_vars))
         args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
