@@ -93,8 +93,10 @@ def test_weight_layout_matches_keras(tmp_path, make):
     fs.save_weights(model, tmp_path / "ours.weights.h5")
     clone = make()[0]
     clone.load_weights(tmp_path / "ours.weights.h5")
-    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=0, atol=0)
-    assert int(clone.optimizer.iterations) == int(model.optimizer.iterations)
+    for a, b in zip(clone.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(clone.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_known_layout_details(tmp_path):
@@ -109,7 +111,7 @@ def test_known_layout_details(tmp_path):
 
 
 def test_keras_reads_archive_written_by_fkeras(tmp_path):
-    model, x = _seq()
+    model, x = _functional()
     model.save(tmp_path / "k.keras")
     entries = archive.read_keras_zip(tmp_path / "k.keras")
     weights = archive.write_weights_h5(saving_lib.weight_groups(model))

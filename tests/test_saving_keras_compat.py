@@ -15,17 +15,17 @@ import fkeras.saving as fs  # noqa: E402
 from fkeras.saving import archive, saving_lib  # noqa: E402
 
 RNG = np.random.default_rng(0)
-X_IMG = RNG.random((8, 6, 6, 1), dtype=np.float32)
-Y_IMG = np.arange(8) % 3
+X_SEQ = RNG.random((8, 4, 3), dtype=np.float32)
+Y_SEQ = np.arange(8) % 3
 X_VEC = RNG.random((6, 5), dtype=np.float32)
 Y_VEC = RNG.random((6, 3), dtype=np.float32)
 
 
 def _sequential(lib):
-    m = lib.Sequential([lib.Input((6, 6, 1)), lib.layers.Conv2D(4, 3, activation="relu"),
+    m = lib.Sequential([lib.Input((4, 3)), lib.layers.Dense(4, activation="tanh"),
                         lib.layers.BatchNormalization(), lib.layers.Flatten(), lib.layers.Dense(3)])
     m.compile(optimizer=lib.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return m, X_IMG, Y_IMG
+    return m, X_SEQ, Y_SEQ
 
 
 def _functional(lib):
