@@ -57,9 +57,7 @@ def _tensor(x, like=None, dtype=None):
     if isinstance(x, torch.Tensor):
         return x if dtype is None else x.to(_torch_dtype(dtype))
     device = like.device if isinstance(like, torch.Tensor) else None
-    if dtype is None and isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)) and not isinstance(
-        x, np.ndarray
-    ):
+    if dtype is None and isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         ref = like.dtype if isinstance(like, torch.Tensor) else None
         if isinstance(x, (bool, np.bool_)):
             dtype = ref if ref is not None else torch.bool
