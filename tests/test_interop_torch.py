@@ -372,3 +372,12 @@ def test_frozen_facade_weights_get_no_gradient():
     assert flags == {"frozen.kernel": False, "frozen.bias": False, "dense.kernel": True, "dense.bias": True}
     module(torch.ones(2, 4)).sum().backward()
     assert module.frozen.kernel.grad is None and module.dense.kernel.grad is not None
+
+
+def test_module_runs_on_the_device_it_is_moved_to():
+    """Forward (and the BatchNorm state write-back) stays on the module's device ("meta" stands in for a GPU)."""
+    model = small_bn_net()
+    module = to_torch(model, model.init(jax.random.key(0), (2, 6, 6, 3))).to("meta").train()
+    out = module(torch.ones(2, 6, 6, 3, device="meta"))
+    assert out.device.type == "meta" and out.shape == (2, 10)
+    assert all(b.device.type == "meta" for b in module.buffers())
