@@ -262,6 +262,8 @@ def test_numpy_and_jax_inputs_are_accepted():
     out = module(x)
     assert isinstance(out, torch.Tensor)
     _close(module(jnp.asarray(x)), out, 0)
+    add = to_torch(nn.Add(), ({}, {}))
+    _close(add([np.ones((2, 3), np.float32), jnp.ones((2, 3))]), 2 * np.ones((2, 3), np.float32), 0)
 
 
 def test_missing_or_misshaped_leaf_is_a_clear_error():

@@ -129,8 +129,13 @@ class FkerasModule(torch.nn.Module):
         return outputs
 
     def _to_device_tensor(self, x):
-        if isinstance(x, torch.Tensor) or x is None or isinstance(x, (bool, int, float)):
+        """NumPy/JAX/TF arrays (also inside lists, tuples, dicts) as torch tensors on the module's device."""
+        if isinstance(x, torch.Tensor) or x is None or isinstance(x, (bool, int, float, str)):
             return x
+        if isinstance(x, (list, tuple)):
+            return type(x)(self._to_device_tensor(v) for v in x)
+        if isinstance(x, dict):
+            return {k: self._to_device_tensor(v) for k, v in x.items()}
         t = dlpack.to_torch(x)
         ref = next(iter(self.parameters()), None)
         return t.to(ref.device) if ref is not None and t.device != ref.device else t
