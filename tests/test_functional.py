@@ -471,3 +471,17 @@ def test_ops_on_keras_tensors_match_keras_config_and_numbers():
     rebuilt.set_weights(km.get_weights())
     xs = [np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4), np.ones((3, 4), "float32")]
     chex.assert_trees_all_close(rebuilt.predict(xs, verbose=0), km.predict(xs, verbose=0), **TOL)
+
+
+def test_nested_multi_input_model_config_and_numbers(data):
+    def make(lib):
+        L = lib.layers
+        i1, i2 = lib.Input((4,), name="i1"), lib.Input((3,), name="i2")
+        inner = lib.Model([i1, i2], L.Concatenate(name="c")([L.Dense(2, name="d1")(i1), i2]), name="inner")
+        a, b = lib.Input((4,), name="a"), lib.Input((3,), name="b")
+        return lib.Model({"a": a, "b": b}, L.Dense(1, name="o")(inner([a, b])), name="outer")
+
+    km, fk = make(keras), make(fkeras)
+    assert structure(fk.get_config()) == structure(km.get_config())  # incl. Keras's `mask: [None, None]`
+    fk.set_weights(km.get_weights())
+    chex.assert_trees_all_close(fk.predict(data, verbose=0), km.predict(data, verbose=0), **TOL)

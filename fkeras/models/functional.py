@@ -216,9 +216,11 @@ def symbolic_call(layer, args, kwargs=None):
                 f"{_layer_label(layer)} was called on KerasTensor '{x.name}' that does not come from "
                 "`fkeras.Input(...)` or a layer call; create inputs with `fkeras.Input`."
             )
-    # Keras passes the (absent) mask of a single tensor argument to layers whose call takes `mask`.
-    if "mask" not in kwargs and len(keras_tensors_in(args)) >= 1 and len(args) == 1 and _takes_mask(layer):
-        kwargs["mask"] = None
+    # Keras passes the (absent) masks of the only tensor argument to layers whose call takes `mask`
+    # (None, or the argument's structure of Nones); they show in the config's `kwargs`.
+    tensor_args = [a for a in (*args, *kwargs.values()) if keras_tensors_in(a)]
+    if "mask" not in kwargs and len(tensor_args) == 1 and _takes_mask(layer):
+        kwargs["mask"] = jax.tree_util.tree_map(lambda _: None, tensor_args[0], is_leaf=is_keras_tensor)
     out_specs = compute_output_spec(layer, args, kwargs)
     Node(layer, args, kwargs, out_specs)
     return out_specs
