@@ -209,3 +209,28 @@ def test_sublayer_views_read_and_write_the_models_train_state():
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert not np.array_equal(model.d1.get_weights()[0], ones[0])  # training went on from there
     np.testing.assert_array_equal(ones[0], np.full_like(ones[0], 0.01))  # the caller's arrays survive
+
+
+def test_seed_generator_states_are_non_trainable_variables():
+    class Noisy(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+            self.seed_generator = keras.random.SeedGenerator(7)
+
+        def call(self, x):
+            return keras.random.dropout(self.d(x), 0.5, seed=self.seed_generator)
+
+    model = Noisy()
+    x = np.ones((3, 4), "float32")
+    model(x)
+    assert [v.path for v in model.weights] == ["dense/kernel", "dense/bias"]
+    assert [v.name for v in model.non_trainable_variables] == ["seed_generator_state"]
+    assert model._weight_paths(False) == [("seed_generator",)]
+    np.testing.assert_array_equal(model.non_trainable_variables[0].numpy(), [7, 1])
+    model.compile(optimizer="sgd", loss="mse")
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    _, new_nt = model.stateless_call(trainable, non_trainable, x, training=True)
+    np.testing.assert_array_equal(np.asarray(new_nt[0]), [7, 2])  # advanced, returned, not written
+    np.testing.assert_array_equal(model.non_trainable_variables[0].numpy(), [7, 1])

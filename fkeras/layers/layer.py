@@ -421,15 +421,17 @@ class Layer:
 
         yield from walk(self, ())
 
-    def _fk_variables(self, with_frozen=False):
-        """(Variable, 'params'|'state', path) for every weight of the tree in Keras order
-        (own trainable, own non-trainable, then sub-layers); SeedGenerator states are not
-        Variables and are not listed here."""
+    def _fk_variables(self, with_frozen=False, with_seeds=False):
+        """(Variable, 'params'|'state', path) for every weight of the tree in Keras order (own
+        trainable, own non-trainable, [own SeedGenerator states,] then sub-layers). SeedGenerator
+        states are views (`SeedState`) and only listed `with_seeds` (Keras's `variables`)."""
         out = []
         for layer, path, frozen in self._fk_walk_frozen():
             own = [v for v in layer._fk_vars if v.trainable] + [v for v in layer._fk_vars if not v.trainable]
-            for v in own:
-                item = (v, "params" if v.trainable else "state", path + v._fk_subpath)
+            items = [(v, "params" if v.trainable else "state", path + v._fk_subpath) for v in own]
+            if with_seeds:
+                items += [(SeedState.of(sg), "state", path + (key,)) for key, sg in layer._fk_seed_generators()]
+            for item in items:
                 out.append(item + (frozen,) if with_frozen else item)
         return out
 
@@ -524,10 +526,18 @@ class Layer:
 
     @property
     def variables(self):
-        return self.weights
+        """All state: the weights plus SeedGenerator states (Keras order)."""
+        return [v for v, _, _ in self._fk_variables(with_seeds=True)]
 
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        """Non-trainable weights plus SeedGenerator states (Keras order)."""
+        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True, with_seeds=True)
+                if not v.trainable or frozen]
 
     def get_weights(self):
         """Weights as NumPy arrays, in Keras order (`self.weights`)."""
@@ -654,7 +664,7 @@ class Layer:
         """Paths (tuples into params or state) of the trainable (or the non-trainable) weights,
         in Keras's order of `trainable_variables` / `non_trainable_variables`."""
         out = []
-        for var, kind, path, frozen in self._fk_variables(with_frozen=True):
+        for var, kind, path, frozen in self._fk_variables(with_frozen=True, with_seeds=True):
             is_tr = kind == "params" and not frozen
             if is_tr == trainable:
                 out.append(path)
@@ -1069,6 +1079,38 @@ def _write_values(pairs):
             else:
                 state = set_path(state, path, value)
         model.variables_tree = Variables(params, state)
+
+
+class SeedState(Variable):
+    """Keras's `seed_generator.state` Variable: a view of a SeedGenerator's uint32 state."""
+
+    @classmethod
+    def of(cls, sg):
+        view = sg.__dict__.get("_fk_view")
+        if view is None:
+            view = cls._create("seed_generator_state", np.shape(sg.state), "uint32", trainable=False,
+                               path=f"{getattr(sg, 'name', 'seed_generator')}/seed_generator_state")
+            view._fk_sg = sg
+            sg.__dict__["_fk_view"] = view
+        return view
+
+    def _bound(self):
+        sg = self._fk_sg
+        return any(id(sg) in scope.seed_generators for scope in _vars.scopes())
+
+    @property
+    def value(self):
+        return self._fk_sg.state if self._bound() else _sg_value(self._fk_sg)
+
+    def _stored(self):
+        return _sg_value(self._fk_sg)
+
+    def assign(self, value):
+        if self._bound():
+            self._fk_sg.state = value
+        else:
+            _write_values([(self._fk_sg, jnp.asarray(value, jnp.uint32))])
+        return value
 
 
 def _sg_value(sg):
