@@ -29,9 +29,16 @@ from fkeras.train.steps import Engine, full_mask, split_trainable, stack_batches
 
 
 def _get_data_adapter(*args, **kwargs):
+    """The data engineer's adapter. Like Keras, fit's defaults (`shuffle=True`, a `batch_size` meant
+    for array data) are ignored silently for already-batched sources."""
+    import warnings
+
     from fkeras.interop.data import get_data_adapter
 
-    return get_data_adapter(*args, **kwargs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`shuffle=True` is ignored")
+        warnings.filterwarnings("ignore", message="`batch_size` is ignored")
+        return get_data_adapter(*args, **kwargs)
 
 
 def _to_floats(logs):
