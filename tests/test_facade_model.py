@@ -152,3 +152,24 @@ def test_sequential_duplicate_names_and_bad_elements():
         keras.Sequential(["dense"])
     with pytest.raises(ValueError, match="Input must be the first"):
         keras.Sequential([keras.layers.Dense(2), keras.Input((3,))])
+
+
+def test_model_subclass_called_with_inputs_outputs_is_a_functional_of_that_class():
+    from fkeras.models.functional import Functional
+
+    class CustomModel(keras.Model):
+        def describe(self):
+            return f"custom {self.name}"
+
+    inputs = keras.Input(shape=(3,))
+    model = CustomModel(inputs, keras.layers.Dense(2)(inputs), name="cm")
+    assert isinstance(model, CustomModel) and isinstance(model, Functional)
+    assert type(model).__name__ == "CustomModel" and model.describe() == "custom cm"
+    assert model(np.ones((4, 3), "float32")).shape == (4, 2)
+
+    class Plain(keras.Model):  # positional args that are not tensors stay a subclassed model
+        def __init__(self, a, b):
+            super().__init__()
+            self.a, self.b = a, b
+
+    assert not isinstance(Plain(1, 2), Functional)

@@ -26,14 +26,41 @@ def _trainer_base():
 _Trainer = _trainer_base()
 
 
+def _functional_arguments(args, kwargs):
+    """True when called as `Model(inputs, outputs)` with KerasTensors."""
+    from fkeras.layers.layer import _is_keras_tensor, _leaves
+
+    inputs = kwargs.get("inputs", args[0] if args else None)
+    outputs = kwargs.get("outputs", args[1] if len(args) > 1 else None)
+    if inputs is None or outputs is None:
+        return False
+    return any(_is_keras_tensor(x) for x in _leaves(inputs)) and any(_is_keras_tensor(x) for x in _leaves(outputs))
+
+
+_FUNCTIONAL_VERSIONS = {}
+
+
+def _functional_version(cls, functional):
+    version = _FUNCTIONAL_VERSIONS.get(cls)
+    if version is None:
+        version = type(cls.__name__, (cls, functional), {"__module__": cls.__module__,
+                                                         "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_VERSIONS[cls] = version
+    return version
+
+
 class Model(Layer, _Trainer):
     """A trainable model. See the module docstring."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and ("inputs" in kwargs or "outputs" in kwargs or len(args) >= 2):
+        if _functional_arguments(args, kwargs):
             from fkeras.models.functional import Functional
 
-            return Functional.__new__(Functional, *args, **kwargs)
+            if not issubclass(cls, Functional):
+                # Model(inputs, outputs) is a Functional; a Model subclass called that way becomes a
+                # Functional keeping its own methods (e.g. a custom `train_step`), as in Keras.
+                target = Functional if cls is Model else _functional_version(cls, Functional)
+                return target.__new__(target, *args, **kwargs)
         obj = super().__new__(cls, *args, **kwargs)
         obj.__dict__.setdefault("train_state", None)
         return obj
