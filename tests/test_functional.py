@@ -357,6 +357,8 @@ def test_model_routes_to_functional_and_is_built(data):
     ref, _ = model.apply(model.variables_tree, data["a"])
     chex.assert_trees_all_close(out, ref, **TOL)
     assert model.get_layer("d") is model.layers[1]
+    single = fkeras.Model(a, [y])  # Keras unpacks a one-element output list
+    chex.assert_trees_all_close(single.predict(data["a"], verbose=0), out, **TOL)
 
 
 def test_fit_multi_output_with_dict_losses(data):

@@ -71,6 +71,7 @@ class KerasTensor:
         self._shape = standardize_shape(shape)
         self._dtype = standardize_dtype(dtype)
         self.sparse = bool(sparse)
+        self.ragged = False
         self.name = name or unique_name("keras_tensor")
         self._keras_history = None
 

@@ -793,7 +793,7 @@ class _GraphMixin:
     def _pack_outputs(self, flat):
         leaves, treedef = jax.tree_util.tree_flatten(self._outputs_struct, is_leaf=is_keras_tensor)
         out = jax.tree_util.tree_unflatten(treedef, flat)
-        return out[0] if isinstance(out, list) and len(out) == 1 else out
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out  # Keras unpacks singletons
 
     # -- running the graph ----------------------------------------------------------------
     def _default_specs(self):
