@@ -49,7 +49,7 @@ def _skipset(layer_base, obj) -> set:
     key = (layer_base, _class_in_mro(obj, "Sequential") is not None, _class_in_mro(obj, "Functional") is not None)
     if key not in _SKIP_CACHE:
         try:
-            skip = set(dir(layer_base()))
+            skip = set(dir(_bare_instance(layer_base)))
         except Exception:  # noqa: BLE001 - a base that cannot be built bare: skip its class attributes
             skip = set(dir(layer_base))
         skip |= {"_self_unconditional_dependency_names", "_functional", "operations", "_operations",
@@ -59,6 +59,19 @@ def _skipset(layer_base, obj) -> set:
     if "layers" in skip and _class_in_mro(obj, "Model") is not None:
         skip = skip - {"layers"}  # a model's `layers` list is walked (Keras's Model.layers; not on its Layer)
     return skip
+
+
+def _bare_instance(cls):
+    """`cls()` without using up an fkeras auto name (`layer`, `layer_1`, ...) of the session."""
+    from fkeras.nn import base
+
+    counters = base._counters()
+    saved = dict(counters)
+    try:
+        return cls()
+    finally:
+        counters.clear()
+        counters.update(saved)
 
 
 class _Walker:
