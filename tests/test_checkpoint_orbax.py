@@ -145,3 +145,27 @@ def test_foreign_flax_style_checkpoint_loads_by_name(tmp_path):
                                                     "step": None})
     partial = ck.load_params(foreign, st.params, mapping={"params/Dense_0": "dense"}, strict=False)
     chex.assert_trees_all_equal(partial["dense_1"], st.params["dense_1"])
+
+
+def test_foreign_checkpoint_into_facade_model(tmp_path):
+    import fkeras as fk
+
+    model = fk.Sequential([fk.Input((5,)), fk.layers.Dense(8, activation="relu", name="hidden"),
+                           fk.layers.Dense(3, name="out")])
+    rng = np.random.default_rng(1)
+    eqx_style = {"layers": {"0": {"weight": rng.normal(size=(5, 8)).astype(np.float32),
+                                  "bias": rng.normal(size=(8,)).astype(np.float32)},
+                            "1": {"weight": rng.normal(size=(8, 3)).astype(np.float32),
+                                  "bias": rng.normal(size=(3,)).astype(np.float32)}}}
+
+    def mapping(path):  # an Equinox-style tree: layers/<i>/weight -> <name>/kernel
+        _, i, leaf = path.split("/")
+        return f"{['hidden', 'out'][int(i)]}/{'kernel' if leaf == 'weight' else 'bias'}"
+
+    with pytest.raises(ValueError, match="not built"):
+        ck.load_params_into_model(fk.Sequential([fk.layers.Dense(2)]), eqx_style, mapping=mapping)
+    ck.load_params_into_model(model, eqx_style, mapping=mapping)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    p = eqx_style["layers"]
+    want = np.maximum(x @ p["0"]["weight"] + p["0"]["bias"], 0) @ p["1"]["weight"] + p["1"]["bias"]
+    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), want, rtol=1e-5, atol=1e-5)

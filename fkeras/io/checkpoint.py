@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["to_plain", "from_plain", "flatten_plain", "CheckpointManager", "restore_plain", "load_params"]
+__all__ = ["to_plain", "from_plain", "flatten_plain", "CheckpointManager", "restore_plain", "load_params",
+           "load_params_into_model", "restore_into_model"]
 
 
 def _key_str(k) -> str:
@@ -281,3 +282,18 @@ def restore_into_model(model, directory, step: int | None = None):
         model.train_state = from_plain(plain, ts)
         optimizer_state._mark_opt_state_current(model)
     return step
+
+
+def load_params_into_model(model, source, mapping=None, strict: bool = True, step: int | None = None):
+    """`load_params` onto an fkeras model's trainable params (`model.variables_tree`), by name mapping.
+
+    The model must be built. Non-trainable state (e.g. BatchNorm statistics) is kept. Returns the model.
+    """
+    from fkeras.nn.base import Variables
+
+    if not getattr(model, "built", False):
+        raise ValueError(f"{type(model).__name__} '{getattr(model, 'name', '')}' is not built; build it (call it on "
+                         "data or `model.build(input_shape)`) before loading parameters into it.")
+    params, state = model.variables_tree
+    model.variables_tree = Variables(load_params(source, params, mapping=mapping, strict=strict, step=step), state)
+    return model
