@@ -174,11 +174,13 @@ def _as_variables(variables):
 
 def _mask_at(mask, path) -> bool:
     """The bool a (possibly prefix) trainable mask gives `path`; True where the mask says nothing."""
+    if mask is None:
+        return True
     for key in path:
         if not isinstance(mask, dict):
             break
         mask = mask.get(key, True)
-    return bool(mask) if not isinstance(mask, dict) else True
+    return mask if isinstance(mask, bool) else True
 
 
 def _leaf_to_torch(leaf, name):
