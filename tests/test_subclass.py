@@ -135,13 +135,14 @@ def test_assign_inside_call_comes_back_as_new_state():
         def call(self, x):
             self.count.assign(self.count + 1.0)
             self.total.assign_add(keras.ops.sum(x, axis=0))
-            return x
+            return x * keras.ops.sqrt(self.count)  # a non-trainable Variable straight into an op
 
     layer = Counter(name="counter")
     x = np.arange(6, dtype="float32").reshape(3, 2)
     v = layer.init(jax.random.key(0), x)
-    _, s = jax.jit(layer.apply)(v, x)
+    y, s = jax.jit(layer.apply)(v, x)
     assert float(s["count"]) == 1.0
+    np.testing.assert_allclose(np.asarray(y), x)  # sqrt(1) after the assign
     np.testing.assert_allclose(np.asarray(s["total"]), [6.0, 9.0])
     assert float(layer.count.numpy()) == 0.0  # apply mutated nothing
     layer(x)

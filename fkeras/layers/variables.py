@@ -307,6 +307,11 @@ class Variable:
         return func(*unwrap(args), **{k: unwrap(v) for k, v in (kwargs or {}).items()})
 
 
+# A Variable handed to a jnp function inside a trace must be a pytree for JAX to accept its
+# `__jax_array__`; flattening yields its current value, unflattening gives plain arrays back.
+jax.tree_util.register_pytree_node(Variable, lambda v: ((v.value,), None), lambda aux, children: children[0])
+
+
 def _v(x):
     return x.value if isinstance(x, Variable) else x
 
