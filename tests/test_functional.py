@@ -487,3 +487,16 @@ def test_nested_multi_input_model_config_and_numbers(data):
     assert structure(fk.get_config()) == structure(km.get_config())  # incl. Keras's `mask: [None, None]`
     fk.set_weights(km.get_weights())
     chex.assert_trees_all_close(fk.predict(data, verbose=0), km.predict(data, verbose=0), **TOL)
+
+
+def test_operators_on_keras_tensors_match_keras():
+    def make(lib):
+        a = lib.Input((3,), name="a")
+        b = lib.Input((3, 3), name="b")
+        y = (1.0 - a) / 2.0 + abs(-a) ** 2.0
+        return lib.Model([a, b], [y, b @ b, y[:, 1:]])
+
+    km, fk = make(keras), make(fkeras)
+    assert structure(fk.get_config()) == structure(km.get_config())
+    xs = [np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3), np.arange(18, dtype="float32").reshape(2, 3, 3)]
+    chex.assert_trees_all_close(fk.predict(xs, verbose=0), km.predict(xs, verbose=0), **TOL)
