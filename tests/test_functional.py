@@ -141,6 +141,11 @@ def test_symbolic_call_shapes_and_unknown_dims():
     assert z.shape == (None, 6)
     assert (x + 1.0).shape == (None, None, 3)
     assert x[:, 0].shape == (None, 3)
+    # unknown spatial dims through strides and pooling: the same shapes as Keras's
+    for make in (lambda L: L.MaxPooling2D(), lambda L: L.Conv2D(2, 3, strides=2), lambda L: L.AveragePooling2D(3),
+                 lambda L: L.GlobalMaxPooling2D(), lambda L: L.Flatten(), lambda L: L.Dense(2)):
+        for shape in ((None, None, 3), (9, None, 3)):
+            assert make(fl)(Input(shape)).shape == make(keras.layers)(keras.Input(shape)).shape, (make(fl), shape)
 
 
 def test_symbolic_call_wrong_shape_names_layer():

@@ -169,10 +169,11 @@ def compute_output_spec(layer, args, kwargs):
         pass
     try:
         out_a = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 2, _UNKNOWN_FILL) for x in kts])
-        out_b = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 3, _UNKNOWN_FILL + 1) for x in kts])
+        out_b = jax.eval_shape(run, var_shapes, [_concrete_spec(x, 3, 2 * _UNKNOWN_FILL) for x in kts])
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"{_layer_label(layer)} cannot be called on {describe()}: {_reason(layer, e)}") from e
-    # a dimension that follows the unknown input size is unknown in the output
+    # a dimension that follows the unknown input size (32 vs 64: pooling and strides keep them
+    # apart) is unknown in the output
     return jax.tree_util.tree_map(
         lambda a, b: KerasTensor(tuple(da if da == db else None for da, db in zip(a.shape, b.shape)), a.dtype),
         out_a, out_b)
