@@ -142,6 +142,13 @@ def test_weights_h5_round_trip_and_wrong_shapes(tmp_path):
     other, _, _ = _functional(fk)
     other.load_weights(tmp_path / "w.weights.h5")
     chex.assert_trees_all_close(other.predict(x, verbose=0), model.predict(x, verbose=0), rtol=0, atol=0)
+    # a file from an uncompiled model (no optimizer group) loads into a compiled one; weights only
+    bare = fk.Model.from_config(model.get_config())
+    bare.set_weights(model.get_weights())
+    bare.save_weights(tmp_path / "bare.weights.h5")
+    with pytest.warns(UserWarning, match="no optimizer state"):
+        other.load_weights(tmp_path / "bare.weights.h5")
+    chex.assert_trees_all_close(other.get_weights(), model.get_weights(), rtol=0, atol=0)
     inp = fk.Input((5,))
     wrong = fk.Model(inp, fk.layers.Dense(3)(fk.layers.Dense(7)(inp)))
     before = wrong.get_weights()

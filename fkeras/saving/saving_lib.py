@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -208,7 +209,11 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
         current = _save_arrays(obj, walker)
         label = f"'{path or '<model>'}' ({type(obj).__name__} {_name_of(obj)!r})"
         if path not in file_groups:
-            if current:
+            if obj is walker.optimizer:
+                if current and len(current) > 2:
+                    warnings.warn(f"The file {where} has no optimizer state; the optimizer of "
+                                  f"'{_name_of(model)}' keeps its current state.", stacklevel=3)
+            elif current:
                 problems.append(f"{label}: not in the file (expected {len(current)} variables)")
             continue
         stored = file_groups[path]
@@ -259,8 +264,10 @@ def serialize_model(model) -> dict:
     return sl.serialize_keras_object(model)
 
 
-def save_model(model, filepath, overwrite: bool = True) -> None:
+def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = None) -> None:
     """Write `model` to a `.keras` archive (config, metadata, weights incl. optimizer), atomically."""
+    if zipped is False:
+        raise ValueError("save_model: only zipped `.keras` archives are supported (got zipped=False).")
     filepath = _check_suffix(filepath, ".keras", "save_model")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_model: {filepath} exists and overwrite=False.")
