@@ -221,3 +221,14 @@ def test_registration_and_serialization_round_trip():
         fs.deserialize_keras_object({**cfg, "registered_name": "nope>Thing", "class_name": "Nope"})
     with fs.custom_object_scope({"Nope": Thing}):
         assert isinstance(fs.deserialize_keras_object({**cfg, "registered_name": None, "class_name": "Nope"}), Thing)
+
+
+def test_invalid_config_json_and_missing_config(tmp_path):
+    _write_zip(tmp_path / "j.keras", {"metadata.json": b"{}", "config.json": b"{not json"})
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        fs.load_model(tmp_path / "j.keras")
+    _write_zip(tmp_path / "n.keras", {"metadata.json": b"{}"})
+    with pytest.raises(ValueError, match="has no config.json"):
+        fs.load_model(tmp_path / "n.keras")
+    with pytest.raises(ValueError, match="ending in '.keras'"):
+        fs.load_model(tmp_path / "model.h5")
