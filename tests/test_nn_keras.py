@@ -157,6 +157,41 @@ CASES = {
     "upsample2d_bilinear": (lambda: nn.UpSampling2D((2, 3), interpolation="bilinear", name="l"),
                             lambda: keras.layers.UpSampling2D((2, 3), interpolation="bilinear", name="l"),
                             [(2, 3, 4, 2)], "float32"),
+    "relu_capped_threshold": (lambda: nn.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2, name="l"),
+                              lambda: keras.layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2, name="l"),
+                              [(3, 7)], "float32"),
+    "relu6": (lambda: nn.ReLU(max_value=6.0, name="l"), lambda: keras.layers.ReLU(max_value=6.0, name="l"),
+              [(3, 7)], "float32"),
+    "leaky_relu": (lambda: nn.LeakyReLU(name="l"), lambda: keras.layers.LeakyReLU(name="l"), [(3, 7)], "float32"),
+    "elu": (lambda: nn.ELU(0.5, name="l"), lambda: keras.layers.ELU(0.5, name="l"), [(3, 7)], "float32"),
+    "softmax_axis1": (lambda: nn.Softmax(axis=1, name="l"), lambda: keras.layers.Softmax(axis=1, name="l"),
+                      [(2, 3, 4)], "float32"),
+    "identity": (lambda: nn.Identity(name="l"), lambda: keras.layers.Identity(name="l"), [(2, 3)], "float32"),
+    "repeat_vector": (lambda: nn.RepeatVector(3, name="l"), lambda: keras.layers.RepeatVector(3, name="l"),
+                      [(2, 4)], "float32"),
+    "cropping1d": (lambda: nn.Cropping1D((1, 2), name="l"), lambda: keras.layers.Cropping1D((1, 2), name="l"),
+                   [(2, 6, 3)], "float32"),
+    "cropping2d": (lambda: nn.Cropping2D(((1, 0), (2, 1)), name="l"),
+                   lambda: keras.layers.Cropping2D(((1, 0), (2, 1)), name="l"), [(2, 5, 6, 3)], "float32"),
+    "depthwise_conv2d": (lambda: nn.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="l"),
+                         lambda: keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="l"),
+                         [(2, 5, 5, 3)], "float32"),
+    "depthwise_conv1d_s2": (lambda: nn.DepthwiseConv1D(3, strides=2, name="l"),
+                            lambda: keras.layers.DepthwiseConv1D(3, strides=2, name="l"), [(2, 9, 3)], "float32"),
+    "separable_conv2d": (lambda: nn.SeparableConv2D(4, 3, depth_multiplier=2, activation="relu", name="l"),
+                         lambda: keras.layers.SeparableConv2D(4, 3, depth_multiplier=2, activation="relu", name="l"),
+                         [(2, 6, 6, 3)], "float32"),
+    "separable_conv1d": (lambda: nn.SeparableConv1D(4, 3, padding="same", name="l"),
+                         lambda: keras.layers.SeparableConv1D(4, 3, padding="same", name="l"), [(2, 6, 3)],
+                         "float32"),
+    "unit_normalization": (lambda: nn.UnitNormalization(name="l"), lambda: keras.layers.UnitNormalization(name="l"),
+                           [(2, 5)], "float32"),
+    "gaussian_noise_inference": (lambda: nn.GaussianNoise(0.1, name="l"),
+                                 lambda: keras.layers.GaussianNoise(0.1, name="l"), [(2, 5)], "float32"),
+    "spatial_dropout2d_inference": (lambda: nn.SpatialDropout2D(0.2, name="l"),
+                                    lambda: keras.layers.SpatialDropout2D(0.2, name="l"), [(2, 3, 3, 4)], "float32"),
+    "spatial_dropout1d_inference": (lambda: nn.SpatialDropout1D(0.2, name="l"),
+                                    lambda: keras.layers.SpatialDropout1D(0.2, name="l"), [(2, 3, 4)], "float32"),
     "dropout_inference": (lambda: nn.Dropout(0.3, name="l"), lambda: keras.layers.Dropout(0.3, name="l"),
                           [(2, 5)], "float32"),
 }
@@ -174,7 +209,7 @@ def test_same_output_as_keras(case):
     fresh = layer.init(jax.random.key(0), specs if isinstance(layer, nn.merging._Merge) else
                        jax.ShapeDtypeStruct(shapes[0], dtype))
     variables = _copy_from_keras(klayer, fresh)
-    modes = (False,) if case.startswith("dropout") else (False, True)
+    modes = (False,) if case.endswith("_inference") else (False, True)
     for training in modes:
         y, new_state = layer.apply(variables, *_fk_args(layer, xs), training=training, rng=jax.random.key(0))
         want = _keras_call(klayer, xs, training=training)

@@ -241,3 +241,19 @@ def test_layers_run_on_torch_tensors():
     assert isinstance(ty, torch.Tensor)
     chex.assert_trees_all_close(ty.numpy(), np.asarray(y), atol=1e-5)
     chex.assert_trees_all_close(jax.tree.map(lambda t: t.numpy(), ts), jax.tree.map(np.asarray, s), atol=1e-5)
+
+
+def test_spatial_dropout_drops_whole_channels_and_gaussian_noise_statistics():
+    x = jnp.ones((4, 5, 5, 64))
+    y, _ = nn.SpatialDropout2D(0.5).apply(nn.Variables({}, {}), x, training=True, rng=jax.random.key(0))
+    per_channel = np.asarray(y).reshape(4, 25, 64)
+    assert (per_channel.min(1) == per_channel.max(1)).all()  # each (example, channel) kept or dropped whole
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    z = jnp.zeros((100, 100))
+    noisy, _ = nn.GaussianNoise(0.5).apply(nn.Variables({}, {}), z, training=True, rng=jax.random.key(1))
+    assert abs(float(noisy.mean())) < 0.02 and abs(float(noisy.std()) - 0.5) < 0.02
+    chex.assert_trees_all_equal(nn.GaussianNoise(0.5).apply(nn.Variables({}, {}), z)[0], z)
+    with pytest.raises(ValueError, match="needs an `rng`"):
+        nn.GaussianNoise(0.5).apply(nn.Variables({}, {}), z, training=True)
+    with pytest.raises(ValueError, match=r"cropping \(\(3, 0\), \(0, 0\)\) removes all of axis 1"):
+        nn.Cropping2D(((3, 0), (0, 0))).apply(nn.Variables({}, {}), jnp.ones((1, 3, 3, 1)))

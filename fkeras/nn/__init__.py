@@ -10,11 +10,18 @@ from fkeras.nn.base import (
     Layer, Variables, as_spec, as_variables, clear_session, count_params, fold_name, unique_name,
 )
 from fkeras.nn.containers import Sequential, deserialize, serialize
-from fkeras.nn.conv import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
-from fkeras.nn.core import Activation, Dense, Dropout, Embedding, Flatten, Input, InputLayer, Rescaling
+from fkeras.nn.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from fkeras.nn.conv import (
+    Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D, DepthwiseConv1D, DepthwiseConv2D,
+    SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D,
+)
+from fkeras.nn.core import (
+    Activation, Dense, Dropout, Embedding, Flatten, GaussianNoise, Identity, Input, InputLayer, Rescaling,
+    SpatialDropout1D, SpatialDropout2D,
+)
 from fkeras.nn.dtype_policies import DTypePolicy
 from fkeras.nn.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from fkeras.nn.normalization import BatchNormalization, LayerNormalization
+from fkeras.nn.normalization import BatchNormalization, LayerNormalization, UnitNormalization
 from fkeras.nn.pooling import (
     AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
@@ -22,5 +29,5 @@ from fkeras.nn.pooling import (
     MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
 )
 from fkeras.nn.reshaping import (
-    Permute, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
+    Cropping1D, Cropping2D, Permute, RepeatVector, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
 )

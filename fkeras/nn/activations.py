@@ -10,10 +10,22 @@ def linear(x):
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's ReLU: `x` above `threshold` (else 0), capped at `max_value`, minus
+    `negative_slope * relu(threshold - x)` below."""
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ops.relu(x)
-    y = ops.where(ops.greater_equal(x, threshold), x, negative_slope * (x - threshold))
-    return y if max_value is None else ops.minimum(y, max_value)
+    if negative_slope != 0.0 and max_value is None and threshold == 0.0:
+        return ops.leaky_relu(x, negative_slope=negative_slope)
+    negative = ops.relu(threshold - x) if negative_slope != 0.0 else None
+    if threshold != 0.0:
+        y = ops.where(ops.greater(x, threshold), x, ops.zeros_like(x))
+    else:
+        y = ops.relu(x)
+    if max_value is not None:
+        y = ops.clip(y, 0.0, max_value)
+    if negative is not None:
+        y = y - negative_slope * negative
+    return y
 
 
 def relu6(x):

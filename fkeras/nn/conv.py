@@ -146,3 +146,189 @@ class Conv3D(Conv):
 
 
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+
+
+class _DepthwiseBase(Layer):
+    """Shared arguments of depthwise and separable convolutions."""
+
+    rank = 2
+
+    def _setup(self, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+               use_bias, bias_initializer):
+        n = self.rank
+        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = normalize_tuple(strides, n, "strides", self)
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in ("valid", "same"):
+            raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
+        self.padding = padding
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
+        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", self)
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
+            raise self.error(f"expected `depth_multiplier` to be a positive int, got {depth_multiplier!r}.")
+        self.depth_multiplier = depth_multiplier
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+
+    def _channels(self, shape):
+        return shape[1] if self.data_format == "channels_first" else shape[-1]
+
+    def check_input(self, x):
+        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
+        expect_rank(self, x, self.rank + 2, f"input {where}")
+
+    def _depthwise(self, x, kernel):
+        if self._channels(x.shape) != kernel.shape[-2]:
+            raise self.error(f"expected {kernel.shape[-2]} input channels, got shape {tuple(x.shape)}.")
+        return ops.depthwise_conv(x, kernel, strides=self.strides, padding=self.padding,
+                                  data_format=self.data_format, dilation_rate=self.dilation_rate)
+
+    def _bias_act(self, y, variables):
+        if self.use_bias:
+            bias = variables.params["bias"]
+            if self.data_format == "channels_first":
+                bias = ops.reshape(bias, (1, bias.shape[0]) + (1,) * self.rank)
+            y = ops.add(y, bias)
+        return self.activation(y)
+
+    def _common_config(self):
+        return {"depth_multiplier": self.depth_multiplier, "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias}
+
+
+class DepthwiseConv(_DepthwiseBase):
+    """Depthwise convolution: each input channel convolved with its own `depth_multiplier` filters.
+
+    kernel: (*window, in, depth_multiplier); (batch, *spatial, in) -> (batch, *new, in * depth_multiplier)."""
+
+    weight_regularizers = {"kernel": "depthwise_regularizer", "bias": "bias_regularizer"}
+    weight_constraints = {"kernel": "depthwise_constraint", "bias": "bias_constraint"}
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, name=None, dtype=None,
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
+        self._setup(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                    use_bias, bias_initializer)
+        self.depthwise_initializer = self.lookup(initializers.get, depthwise_initializer, "depthwise_initializer")
+        self.depthwise_regularizer = self.lookup(regularizers.get, depthwise_regularizer, "depthwise_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.depthwise_constraint = self.lookup(constraints.get, depthwise_constraint, "depthwise_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+
+    def build(self, rng, spec):
+        in_ch = self._channels(spec.shape)
+        k1, k2 = frandom.split_key(rng, 2)
+        shape = self.kernel_size + (in_ch, self.depth_multiplier)
+        params = {"kernel": self.depthwise_initializer(shape, self.variable_dtype, key=k1)}
+        if self.use_bias:
+            params["bias"] = self.bias_initializer((in_ch * self.depth_multiplier,), self.variable_dtype, key=k2)
+        return Variables(params, {})
+
+    def call(self, variables, x, training=False, rng=None):
+        return self._bias_act(self._depthwise(x, variables.params["kernel"]), variables)
+
+    def get_config(self):
+        return super().get_config() | self._common_config() | {
+            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
+
+
+class SeparableConv(_DepthwiseBase):
+    """Depthwise convolution followed by a 1x1 (pointwise) convolution to `filters` channels.
+
+    depthwise_kernel: (*window, in, depth_multiplier); pointwise_kernel: (1, ..., in * depth_multiplier, filters)."""
+
+    weight_regularizers = {"depthwise_kernel": "depthwise_regularizer", "pointwise_kernel": "pointwise_regularizer",
+                           "bias": "bias_regularizer"}
+    weight_constraints = {"depthwise_kernel": "depthwise_constraint", "pointwise_kernel": "pointwise_constraint",
+                          "bias": "bias_constraint"}
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, name=None, dtype=None,
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
+        self.filters = int(filters)
+        self._setup(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
+                    use_bias, bias_initializer)
+        get = self.lookup
+        self.depthwise_initializer = get(initializers.get, depthwise_initializer, "depthwise_initializer")
+        self.pointwise_initializer = get(initializers.get, pointwise_initializer, "pointwise_initializer")
+        self.depthwise_regularizer = get(regularizers.get, depthwise_regularizer, "depthwise_regularizer")
+        self.pointwise_regularizer = get(regularizers.get, pointwise_regularizer, "pointwise_regularizer")
+        self.bias_regularizer = get(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.depthwise_constraint = get(constraints.get, depthwise_constraint, "depthwise_constraint")
+        self.pointwise_constraint = get(constraints.get, pointwise_constraint, "pointwise_constraint")
+        self.bias_constraint = get(constraints.get, bias_constraint, "bias_constraint")
+
+    def build(self, rng, spec):
+        in_ch = self._channels(spec.shape)
+        k1, k2, k3 = frandom.split_key(rng, 3)
+        dt = self.variable_dtype
+        params = {
+            "depthwise_kernel": self.depthwise_initializer(self.kernel_size + (in_ch, self.depth_multiplier), dt,
+                                                           key=k1),
+            "pointwise_kernel": self.pointwise_initializer((1,) * self.rank + (in_ch * self.depth_multiplier,
+                                                                               self.filters), dt, key=k2),
+        }
+        if self.use_bias:
+            params["bias"] = self.bias_initializer((self.filters,), dt, key=k3)
+        return Variables(params, {})
+
+    def call(self, variables, x, training=False, rng=None):
+        y = self._depthwise(x, variables.params["depthwise_kernel"])
+        y = ops.conv(y, variables.params["pointwise_kernel"], strides=1, padding="valid", data_format=self.data_format)
+        return self._bias_act(y, variables)
+
+    def get_config(self):
+        return super().get_config() | self._common_config() | {
+            "filters": self.filters,
+            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
+
+
+class DepthwiseConv1D(DepthwiseConv):
+    rank = 1
+
+
+class DepthwiseConv2D(DepthwiseConv):
+    rank = 2
+
+
+class SeparableConv1D(SeparableConv):
+    rank = 1
+
+
+class SeparableConv2D(SeparableConv):
+    rank = 2
+
+
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D

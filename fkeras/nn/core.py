@@ -301,3 +301,83 @@ def _data_format(layer, data_format):
     if data_format not in ("channels_last", "channels_first"):
         raise layer.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
     return data_format
+
+
+class Identity(Layer):
+    """Return the input unchanged (a placeholder layer)."""
+
+    def call(self, variables, x, training=False, rng=None):
+        return x
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels: one mask entry per (example, channel) of (batch, steps, channels)."""
+
+    def __init__(self, rate, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
+
+    def check_input(self, x):
+        expect_rank(self, x, 3, "input (batch, steps, channels)")
+
+    def call(self, variables, x, training=False, rng=None):
+        return _noise_shaped_dropout(self, x, (x.shape[0], 1, x.shape[2]), training, rng)
+
+    def get_config(self):
+        # Keras 3.15 writes exactly these keys for spatial dropouts (dtype as a plain name, no `trainable`).
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
+
+
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: one mask entry per (example, channel) of 4-D inputs."""
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.data_format = _data_format(self, data_format)
+
+    def check_input(self, x):
+        expect_rank(self, x, 4, "input (batch, rows, cols, channels)")
+
+    def call(self, variables, x, training=False, rng=None):
+        if self.data_format == "channels_first":
+            shape = (x.shape[0], x.shape[1], 1, 1)
+        else:
+            shape = (x.shape[0], 1, 1, x.shape[3])
+        return _noise_shaped_dropout(self, x, shape, training, rng)
+
+    def get_config(self):
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype,
+                "data_format": self.data_format}
+
+
+def _noise_shaped_dropout(layer, x, noise_shape, training, rng):
+    if not training or layer.rate == 0:
+        return x
+    if rng is None:
+        if layer.seed is not None:
+            rng = int(layer.seed)
+        elif ops.framework_of(x) == "jax":
+            raise layer.error("training with rate > 0 needs an `rng` key (or a `seed`); got rng=None.")
+    return frandom.dropout(x, layer.rate, noise_shape=noise_shape, seed=rng)
+
+
+class GaussianNoise(Layer):
+    """Add zero-mean Gaussian noise of `stddev` when training (needs `rng` or `seed`); identity otherwise."""
+
+    def __init__(self, stddev, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if not isinstance(stddev, (int, float)) or stddev < 0:
+            raise self.error(f"expected `stddev` as a float >= 0, got {stddev!r}.")
+        self.stddev, self.seed = stddev, seed
+
+    def call(self, variables, x, training=False, rng=None):
+        if not training or self.stddev == 0:
+            return x
+        if rng is None:
+            if self.seed is None:
+                raise self.error("training needs an `rng` key (or a `seed`); got rng=None.")
+            rng = int(self.seed)
+        noise = frandom.normal(tuple(x.shape), stddev=self.stddev, dtype=ops.dtype(x), seed=rng)
+        return ops.add(x, noise)
+
+    def get_config(self):
+        return super().get_config() | {"stddev": self.stddev, "seed": self.seed}

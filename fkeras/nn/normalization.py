@@ -212,3 +212,22 @@ class LayerNormalization(Layer):
             "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
+
+
+class UnitNormalization(Layer):
+    """Scale each example to unit L2 norm over `axis` (an int or a list of ints)."""
+
+    def __init__(self, axis=-1, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
+            axis = list(axis)
+        elif isinstance(axis, bool) or not isinstance(axis, int):
+            raise self.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
+        self.axis = axis
+
+    def call(self, variables, x, training=False, rng=None):
+        axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
+        return ops.normalize(x, axis=axis, order=2, epsilon=1e-12)
+
+    def get_config(self):
+        return super().get_config() | {"axis": self.axis}

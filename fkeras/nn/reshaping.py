@@ -194,3 +194,72 @@ class UpSampling2D(Layer):
     def get_config(self):
         return super().get_config() | {"size": self.size, "data_format": self.data_format,
                                        "interpolation": self.interpolation}
+
+
+class RepeatVector(Layer):
+    """(batch, features) -> (batch, n, features)."""
+
+    def __init__(self, n, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise self.error(f"expected `n` to be a positive int, got {n!r}.")
+        self.n = n
+
+    def check_input(self, x):
+        expect_rank(self, x, 2, "input (batch, features)")
+
+    def call(self, variables, x, training=False, rng=None):
+        return ops.repeat(ops.expand_dims(x, 1), self.n, axis=1)
+
+    def get_config(self):
+        return super().get_config() | {"n": self.n}
+
+
+class Cropping1D(Layer):
+    """Remove `cropping = (start, end)` steps: (batch, steps, ch) -> (batch, steps - start - end, ch)."""
+
+    def __init__(self, cropping=(1, 1), name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.cropping = _pair(self, cropping, "`cropping`")
+
+    def check_input(self, x):
+        expect_rank(self, x, 3, "input (batch, steps, channels)")
+        if sum(self.cropping) >= x.shape[1]:
+            raise self.error(f"cropping {self.cropping} removes all {x.shape[1]} steps of input {tuple(x.shape)}.")
+
+    def call(self, variables, x, training=False, rng=None):
+        a, b = self.cropping
+        return x[:, a:x.shape[1] - b, :]
+
+    def get_config(self):
+        return super().get_config() | {"cropping": self.cropping}
+
+
+class Cropping2D(Layer):
+    """Remove rows/cols at the edges: `cropping` int, (rows, cols) or ((top, bottom), (left, right))."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.data_format = _data_format(self, data_format)
+        if isinstance(cropping, int) and not isinstance(cropping, bool):
+            cropping = (cropping, cropping)
+        cropping = tuple(cropping) if hasattr(cropping, "__len__") else cropping
+        if not isinstance(cropping, tuple) or len(cropping) != 2:
+            raise self.error(f"expected `cropping` as an int, 2 ints or 2 pairs of ints, got {cropping!r}.")
+        self.cropping = tuple(_pair(self, c, f"entry {i} of `cropping`") for i, c in enumerate(cropping))
+
+    def check_input(self, x):
+        expect_rank(self, x, 4, "input (batch, rows, cols, channels)")
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        for axis, crop in zip(axes, self.cropping):
+            if sum(crop) >= x.shape[axis]:
+                raise self.error(f"cropping {self.cropping} removes all of axis {axis} of input {tuple(x.shape)}.")
+
+    def call(self, variables, x, training=False, rng=None):
+        (t, b), (l, r) = self.cropping
+        if self.data_format == "channels_first":
+            return x[:, :, t:x.shape[2] - b, l:x.shape[3] - r]
+        return x[:, t:x.shape[1] - b, l:x.shape[2] - r, :]
+
+    def get_config(self):
+        return super().get_config() | {"cropping": self.cropping, "data_format": self.data_format}
