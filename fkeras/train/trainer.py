@@ -565,7 +565,11 @@ class Trainer:
         if training and rng is None:
             rng = self.__dict__.get("_step_rng")
             rng = jax.random.key(0) if rng is None else rng
-        y, new_state, _ = self._forward(params, state, x, training, rng)
+        y, new_state, aux = self._forward(params, state, x, training, rng)
+        if self.__dict__.get("_in_custom_step"):
+            # add_loss/regularization terms of this call: picked up by compute_loss in the same step,
+            # as Keras's `self.losses` are under stateless_call.
+            self.__dict__["_stateless_aux"] = aux
         out = [(_get_path(new_state, p) if _has_path(new_state, p) else _get_path(params, p)) for p in ntp]
         return y, out
 
@@ -652,11 +656,11 @@ class Trainer:
 
             def run(st, data, rng):
                 counts[kind] = counts.get(kind, 0) + 1
-                self.__dict__["_step_rng"] = rng
+                self.__dict__.update(_step_rng=rng, _in_custom_step=True, _stateless_aux=None)
                 try:
                     return method(st, data)
                 finally:
-                    self.__dict__["_step_rng"] = None
+                    self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None)
 
             jit = self._compile_config is None or self._compile_config["jit"]
             fns[kind] = jax.jit(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run
@@ -674,15 +678,20 @@ class Trainer:
         self.train_state = ts.replace(metrics={"variables": self._custom_metric_vars()})
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss (sum over outputs, weighted) for `y` and `y_pred`."""
+        """The compiled loss (sum over outputs, weighted) for `y` and `y_pred`, plus, inside a custom
+        train/test step, the add_loss/regularization terms of the preceding `stateless_call`."""
         self._assert_compiled("compute_loss")
         closs = self._compile_config["loss"]
-        if closs is None:
-            return jnp.zeros((), jnp.float32)
-        names, yp = flatten_outputs(y_pred, getattr(self, "output_names", None))
-        yt = flatten_like(y, names, "y")
-        if closs.entries is None:
-            closs.build(yt, yp, names)
-        total, _ = closs(yt, yp, flatten_like(sample_weight, names, "sample_weight"))
+        total = jnp.zeros((), jnp.float32)
+        if closs is not None:
+            names, yp = flatten_outputs(y_pred, getattr(self, "output_names", None))
+            yt = flatten_like(y, names, "y")
+            if closs.entries is None:
+                closs.build(yt, yp, names)
+            total, _ = closs(yt, yp, flatten_like(sample_weight, names, "sample_weight"))
+        aux = self.__dict__.get("_stateless_aux")
+        if aux is not None:
+            self.__dict__["_stateless_aux"] = None
+            total = total + aux
         return total
 
