@@ -4,6 +4,8 @@
 Tolerance: float32, atol=rtol=1e-5 unless stated.
 """
 
+import json
+
 import chex
 import jax
 import numpy as np
@@ -231,6 +233,9 @@ def test_get_config_matches_keras(case):
     assert type(layer).from_config(config).get_config() == config
     assert type(klayer).from_config(config).get_config() == config
     assert type(layer).from_config(klayer.get_config()).get_config() == config
+    # Through JSON (as in a .keras file: tuples become lists) and back.
+    as_json = json.dumps(config, sort_keys=True)
+    assert json.dumps(type(layer).from_config(json.loads(as_json)).get_config(), sort_keys=True) == as_json
 
 
 def test_configs_with_regularizers_constraints_and_initializers():
