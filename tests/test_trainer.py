@@ -250,3 +250,28 @@ def test_custom_keras_jax_train_step_is_used_and_trains():
     chex.assert_trees_all_close(h.history["val_doubled_acc"][-1], 2 * h.history["val_acc"][-1], atol=1e-6)
     d = m.evaluate(x[:64], y[:64], verbose=0, return_dict=True)
     chex.assert_trees_all_close(d["acc"], h.history["val_acc"][-1], atol=1e-6)
+
+
+def test_aux_loss_reaches_fit_logs_and_custom_compute_loss():
+    """forward's aux_loss (add_loss/regularization) is part of the loss in both fit paths."""
+
+    def aux_of(params):
+        return 0.5 * sum((k**2).sum() for k in jax.tree.leaves(params))
+
+    class WithAux(Host):
+        def _forward(self, params, state, x, training, rng):
+            y, s, _ = super()._forward(params, state, x, training, rng)
+            return y, s, aux_of(params)
+
+    class CustomWithAux(WithAux, KerasJaxStyle):
+        pass
+
+    x, y = _data(32)
+    for cls in (WithAux, CustomWithAux):
+        nn.clear_session()
+        m = cls(nn.Sequential([nn.Dense(2, activation="softmax")]))
+        m.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy", metrics=["acc"])
+        h = m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        p = m.predict(x, verbose=0)
+        expected = float(losses.SparseCategoricalCrossentropy()(y, p)) + float(aux_of(m.train_state.params))
+        chex.assert_trees_all_close(h.history["loss"][0], expected, atol=1e-5)
