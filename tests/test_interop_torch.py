@@ -383,3 +383,18 @@ def test_module_runs_on_the_device_it_is_moved_to():
     out = module(torch.ones(2, 6, 6, 3, device="meta"))
     assert out.device.type == "meta" and out.shape == (2, 10)
     assert all(b.device.type == "meta" for b in module.buffers())
+
+
+def test_assign_copies_in_place_and_checks_first():
+    model = small_bn_net()
+    v0 = model.init(jax.random.key(0), (2, 6, 6, 3))
+    v1 = model.init(jax.random.key(1), (2, 6, 6, 3))
+    module = to_torch(model, v0)
+    kernel = module.conv2d.kernel
+    module.assign(v1)
+    assert module.conv2d.kernel is kernel  # same Parameter object: optimizers keep working
+    _close(to_variables(module), v1, 0)
+    bad = nn.Variables({**v1.params, "dense": {**v1.params["dense"], "bias": jnp.zeros(3)}}, v1.state)
+    with pytest.raises(ValueError, match=r"'dense\.bias' has shape \(3,\), expected \(10,\)"):
+        module.assign(bad)
+    _close(to_variables(module), v1, 0)  # unchanged

@@ -116,6 +116,21 @@ class FkerasModule(torch.nn.Module):
         """`Variables(params, state)` whose leaves are this module's live parameters and buffers."""
         return Variables(*(_unflatten([(p, self._leaf(p)) for p in self._paths[k]]) for k in _KINDS))
 
+    @torch.no_grad()
+    def assign(self, variables) -> None:
+        """Copy `Variables(params, state)` (JAX, NumPy or torch leaves) into the parameters and
+        buffers in place (optimizers keep their references). Checks every leaf first: a missing,
+        extra or mis-shaped leaf is a ValueError and nothing changes."""
+        given = _as_variables(variables)
+        mine = self.torch_variables()
+        name = getattr(self.model, "name", type(self.model).__name__)
+        for kind, want, got in zip(_KINDS, mine, given):
+            _compare_shapes(name, kind, _shapes(want), _shapes(got))
+        for kind, tree in zip(_KINDS, given):
+            for path, leaf in _flatten(tree):
+                target = self._leaf(path)
+                target.copy_(dlpack.to_torch(leaf).to(target.device))
+
     # -- torch API -----------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
         inputs = tuple(self._to_device_tensor(x) for x in inputs)
@@ -220,22 +235,26 @@ def _check_against_model(model, variables, inputs):
             return
     name = getattr(model, "name", type(model).__name__)
     for kind, want, got in zip(_KINDS, expected, variables):
-        want, got = _shapes(want), _shapes(got)
-        missing = [k for k in want if k not in got]
-        if missing:
+        _compare_shapes(name, kind, _shapes(want), _shapes(got))
+
+
+def _compare_shapes(name, kind, want, got):
+    """ValueError naming the first missing, extra or mis-shaped leaf ({path: shape} dicts)."""
+    missing = [k for k in want if k not in got]
+    if missing:
+        raise ValueError(
+            f"to_torch: variables do not fit model {name!r}: {kind} leaf {missing[0]!r} is missing "
+            f"(expected shape {want[missing[0]]}); {len(missing)} missing in all."
+        )
+    extra = [k for k in got if k not in want]
+    if extra:
+        raise ValueError(f"to_torch: variables do not fit model {name!r}: unexpected {kind} leaf {extra[0]!r}.")
+    for k, shape in want.items():
+        if got[k] != shape:
             raise ValueError(
-                f"to_torch: variables do not fit model {name!r}: {kind} leaf {missing[0]!r} is missing "
-                f"(expected shape {want[missing[0]]}); {len(missing)} missing in all."
+                f"to_torch: variables do not fit model {name!r}: {kind} leaf {k!r} has shape {got[k]}, "
+                f"expected {shape}."
             )
-        extra = [k for k in got if k not in want]
-        if extra:
-            raise ValueError(f"to_torch: variables do not fit model {name!r}: unexpected {kind} leaf {extra[0]!r}.")
-        for k, shape in want.items():
-            if got[k] != shape:
-                raise ValueError(
-                    f"to_torch: variables do not fit model {name!r}: {kind} leaf {k!r} has shape {got[k]}, "
-                    f"expected {shape}."
-                )
 
 
 def to_torch(model, variables=None) -> FkerasModule:
