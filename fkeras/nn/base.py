@@ -245,7 +245,10 @@ class Layer(metaclass=_Frozen):
         return self.build(rng, *specs)
 
     def apply(self, variables, *inputs, training: bool = False, rng=None):
-        """Run the layer: returns `(outputs, new_state)`; never mutates anything."""
+        """Run the layer: returns `(outputs, new_state)`; never mutates anything.
+
+        `training` is a Python bool (static under `jax.jit`: use `static_argnames="training"`);
+        `rng` is a JAX key, needed by Dropout-like layers when training."""
         variables = as_variables(variables)
         self.check_input(*inputs)
         run_vars = variables
@@ -281,7 +284,7 @@ class Layer(metaclass=_Frozen):
             return 0.0
         total = 0.0
         for y in jax.tree.leaves(outputs):
-            loss = self.activity_regularizer(y)
+            loss = ops.cast(self.activity_regularizer(y), "float32")  # losses add up in float32
             if len(y.shape) > 0 and y.shape[0]:
                 loss = loss / y.shape[0]
             total = total + loss
