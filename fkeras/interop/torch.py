@@ -4,6 +4,7 @@
     y = module(torch_x)                           # the SAME model.apply, on torch tensors via fkeras.ops
     opt = torch.optim.SGD(module.parameters(), lr=0.1); loss.backward(); opt.step()
     variables = to_variables(module)              # Variables(params, state) of JAX arrays
+    module.assign(variables)                      # checked in-place copy back into the module
 
 `state_dict()` keys are the pytree paths joined by "." (`conv2d.kernel`,
 `batch_normalization.moving_mean`); params and state share one namespace, as torch's own
