@@ -28,11 +28,6 @@ def _fresh_keras_names():
     keras.backend.clear_session()
 
 
-def call(layer, *args, **kwargs):
-    """`layer(*args)`: the facade's `Layer.__call__`, which hands KerasTensors to `symbolic_call`."""
-    return layer(*args, **kwargs)
-
-
 def keras_variables(kmodel) -> tuple[dict, dict]:
     """Keras weights as fkeras (params, state) keyed by layer name and Keras leaf name."""
     params, state = {}, {}
@@ -70,12 +65,12 @@ def build_fk():
     a = Input(shape=(4,), name="a")
     b = Input(shape=(3,), name="b")
     shared = fl.Dense(5, name="shared")
-    xa = call(shared, a)
-    xb = call(shared, call(fl.Dense(4, name="proj"), b))
-    s = call(fl.Add(name="sum"), [xa, xb])
-    h = call(fl.Dense(6, activation="relu", name="hidden"), call(fl.Concatenate(name="concat"), [xa, s]))
-    out1 = call(fl.Dense(2, name="head1"), h)
-    out2 = call(fl.Dense(1, activation="sigmoid", name="head2"), s * 0.5 + xb)
+    xa = shared(a)
+    xb = shared(fl.Dense(4, name="proj")(b))
+    s = fl.Add(name="sum")([xa, xb])
+    h = fl.Dense(6, activation="relu", name="hidden")(fl.Concatenate(name="concat")([xa, s]))
+    out1 = fl.Dense(2, name="head1")(h)
+    out2 = fl.Dense(1, activation="sigmoid", name="head2")(s * 0.5 + xb)
     return fkeras.Model({"a": a, "b": b}, {"out1": out1, "out2": out2}, name="two_tower")
 
 
@@ -135,9 +130,9 @@ def test_input_bad_arguments():
 
 def test_symbolic_call_shapes_and_unknown_dims():
     x = Input(shape=(None, 3))  # unknown batch and length
-    y = call(fl.Conv1D(4, 3, name="c1"), x)
+    y = fl.Conv1D(4, 3, name="c1")(x)
     assert y.shape == (None, None, 4)
-    z = call(fl.Flatten(), Input(shape=(2, 3)))
+    z = fl.Flatten()(Input(shape=(2, 3)))
     assert z.shape == (None, 6)
     assert (x + 1.0).shape == (None, None, 3)
     assert x[:, 0].shape == (None, 3)
@@ -150,13 +145,13 @@ def test_symbolic_call_shapes_and_unknown_dims():
 
 def test_symbolic_call_wrong_shape_names_layer():
     d = fl.Dense(5, name="my_dense")
-    call(d, Input(shape=(4,)))
+    d(Input(shape=(4,)))
     with pytest.raises(ValueError, match="my_dense"):  # built for 4 features; 7 arrive
-        call(d, Input(shape=(7,)))
+        d(Input(shape=(7,)))
     with pytest.raises(ValueError, match="my_conv"):
-        call(fl.Conv2D(3, 3, name="my_conv"), Input(shape=(5, 5)))
+        fl.Conv2D(3, 3, name="my_conv")(Input(shape=(5, 5)))
     with pytest.raises(ValueError, match="sum"):
-        call(fl.Add(name="sum"), [Input(shape=(4,)), Input(shape=(3,))])
+        fl.Add(name="sum")([Input(shape=(4,)), Input(shape=(3,))])
     assert len(inbound_nodes(d)) == 1  # failed calls record nothing
 
 
@@ -186,9 +181,9 @@ def test_nested_model_matches_keras(data):
     km = keras.Model(kx, kout, name="outer")
 
     fi = Input((4,), name="ii")
-    inner = Functional(fi, call(fl.Dense(3, activation="tanh", name="d_in"), fi), name="inner")
+    inner = Functional(fi, fl.Dense(3, activation="tanh", name="d_in")(fi), name="inner")
     fx = Input((4,), name="x")
-    fout = call(fl.Dense(2, name="d_out"), call(fl.Concatenate(name="cat"), [call(inner, fx), call(inner, fx * 2.0)]))
+    fout = fl.Dense(2, name="d_out")(fl.Concatenate(name="cat")([inner(fx), inner(fx * 2.0)]))
     fk = Functional(fx, fout, name="outer")
 
     assert [l.name for l in fk.layers] == [l.name for l in km.layers]
@@ -249,7 +244,7 @@ def test_init_apply_jit_grad_vmap(data):
 
 def test_init_with_example_inputs_and_unknown_dims():
     x = Input((None, 3), name="seq")
-    y = call(fl.Dense(2, name="d"), call(fl.Conv1D(4, 3, padding="same", name="c"), x))
+    y = fl.Dense(2, name="d")(fl.Conv1D(4, 3, padding="same", name="c")(x))
     fk = Functional(x, y)
     v = fk.init(jax.random.key(0), np.zeros((2, 7, 3), "float32"))
     assert v.params["c"]["kernel"].shape == (3, 3, 4)
@@ -259,7 +254,7 @@ def test_init_with_example_inputs_and_unknown_dims():
 
 def test_batchnorm_state_threads_through_new_state():
     x = Input((3,), name="x")
-    fk = Functional(x, call(fl.BatchNormalization(name="bn"), x))
+    fk = Functional(x, fl.BatchNormalization(name="bn")(x))
     v = fk.init(jax.random.key(0))
     xs = np.arange(12, dtype="float32").reshape(4, 3)
     _, s_inf = fk.apply(v, xs, training=False)
@@ -271,7 +266,7 @@ def test_batchnorm_state_threads_through_new_state():
 
 def test_dropout_keys_per_layer_and_deterministic():
     x = Input((64,), name="x")
-    fk = Functional(x, [call(fl.Dropout(0.5, name="drop_a"), x), call(fl.Dropout(0.5, name="drop_b"), x)])
+    fk = Functional(x, [fl.Dropout(0.5, name="drop_a")(x), fl.Dropout(0.5, name="drop_b")(x)])
     v = fk.init(jax.random.key(0))
     ones = np.ones((2, 64), "float32")
     (a, b), _ = fk.apply(v, ones, training=True, rng=jax.random.key(7))
@@ -295,11 +290,11 @@ def test_structure_accessors():
 
 def test_outputs_must_depend_on_inputs():
     a, b = Input((3,), name="a"), Input((3,), name="b")
-    y = call(fl.Dense(2), b)
+    y = fl.Dense(2)(b)
     with pytest.raises(ValueError, match="do not depend on the model's inputs"):
         Functional(a, y)
     with pytest.raises(ValueError, match="Graph disconnected"):
-        Functional(a, call(fl.Add(), [call(fl.Dense(3), a), b]))
+        Functional(a, fl.Add()([fl.Dense(3)(a), b]))
     with pytest.raises(TypeError, match="KerasTensors"):
         Functional(a, np.zeros((1, 3)))
 
