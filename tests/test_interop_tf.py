@@ -313,6 +313,9 @@ def test_bad_variables_raise_clear_errors():
     module = to_tf(model, v)
     with pytest.raises(ValueError, match="d1/kernel"):
         module.assign(wrong)
+    with pytest.raises(ValueError, match="bn/junk"):
+        module.assign(v._replace(params=jax.tree.map(lambda a: a + 1, v.params), state=extra.state))
+    chex.assert_trees_all_close(module.variables_tree, v, rtol=0, atol=0)  # a failed assign changes nothing
     with pytest.raises(TypeError, match="to_tf"):
         to_variables(tf.Module())
     assert isinstance(module, TFModule) and isinstance(module, tf.Module)

@@ -150,7 +150,6 @@ class TFModule(tf.Module):
         self._model = model
         self._param_vars, self._params_def = self._make_vars(variables.params, trainable=True)
         self._state_vars, self._state_def = self._make_vars(variables.state, trainable=False)
-        self._state_index = {v._fkeras_path: v for v in self._state_vars}
         self._specs = None if input_spec is None else _input_specs(input_spec)
         if self._specs is not None:
             example = self._specs if len(self._specs) > 1 else self._specs[0]
@@ -185,18 +184,19 @@ class TFModule(tf.Module):
         """The TensorSpecs (batch dimension None) the module was traced for, or None."""
         return self._specs
 
+    @property
     def variables_tree(self) -> Variables:
-        """The current values as `Variables(params, state)` of JAX arrays (copies)."""
+        """The current values as `Variables(params, state)` of JAX arrays (copies), like a facade model's."""
         return to_variables(self)
 
     def assign(self, variables) -> None:
         """Set every variable from a `Variables(params, state)` shaped like the module's."""
         variables = as_variables(variables)
-        for kind, vars_, tree in (("params", self._param_vars, variables.params),
-                                  ("state", self._state_vars, variables.state)):
-            expected = jax.tree_util.tree_unflatten(
-                self._params_def if kind == "params" else self._state_def, [_Spec(v) for v in vars_])
-            _check_tree(kind, expected, tree)
+        groups = (("params", self._param_vars, self._params_def, variables.params),
+                  ("state", self._state_vars, self._state_def, variables.state))
+        for kind, vars_, treedef, tree in groups:  # check everything before changing anything
+            _check_tree(kind, jax.tree_util.tree_unflatten(treedef, [_Spec(v) for v in vars_]), tree)
+        for _, vars_, _, tree in groups:
             values = dict(_flatten(tree)[0])
             for v in vars_:
                 v.assign(dlpack.to_tf(values[v._fkeras_path], copy=True))
@@ -217,12 +217,13 @@ class TFModule(tf.Module):
         return outputs
 
     def _assign_state(self, new_state):
+        index = self.state
         for path, value in _flatten(new_state)[0]:
-            var = self._state_index.get(path)
+            var = index.get(path)
             if var is None:
                 raise ValueError(
                     f"to_tf: the model returned new state {path!r}, which is not among the module's state "
-                    f"variables {sorted(self._state_index)}."
+                    f"variables {sorted(index)}."
                 )
             if value is not var:
                 var.assign(tf.cast(value, var.dtype))
