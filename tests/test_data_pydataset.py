@@ -176,3 +176,18 @@ def test_iterating_a_pydataset_directly():
     from fkeras.utils import Sequence
 
     assert Sequence is PyDataset
+
+
+def test_keras_own_pydataset_is_accepted():
+    keras = pytest.importorskip("keras")
+
+    class KerasBatches(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return np.full((2, 1), i, np.float64), np.array([i, i])
+
+    a = _adapter(KerasBatches(workers=2), shuffle=False)
+    assert [int(b[1][0]) for b in a.get_numpy_iterator()] == [0, 1]
+

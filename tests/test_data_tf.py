@@ -1,6 +1,5 @@
 """tf.data Datasets and TF tensors through `get_data_adapter`."""
 
-import jax
 import numpy as np
 import pytest
 

@@ -1,6 +1,5 @@
 """torch DataLoaders and tensors through `get_data_adapter`."""
 
-import jax
 import numpy as np
 import pytest
 

@@ -62,8 +62,9 @@ def _unsupported(arg, what, kind):
 
 
 def _is_py_dataset(x):
+    # fkeras's PyDataset, or Keras 3's own (same API), so code written for Keras works as is.
     for parent in type(x).__mro__:
-        if parent.__name__ == "PyDataset" and parent.__module__.startswith("fkeras.utils"):
+        if parent.__name__ == "PyDataset" and parent.__module__.startswith(("fkeras.utils", "keras.src")):
             return True
     return False
 
