@@ -342,3 +342,17 @@ def test_mixed_precision_policy_for_user_layers():
     assert y.dtype == jnp.bfloat16 and y2.dtype == jnp.bfloat16
     assert layer.w.dtype == "float32" and layer.compute_dtype == "bfloat16"
     assert layer.get_config()["dtype"]["config"]["name"] == "mixed_bfloat16"
+
+
+def test_lambda_layer_in_sequential_and_pure_apply():
+    model = keras.Sequential([keras.layers.Input((3,)), keras.layers.Lambda(lambda x: keras.ops.square(x) + 1.0),
+                              keras.layers.Dense(2)])
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    v = model.variables_tree
+    y, _ = jax.jit(model.apply)(v, x)
+    p = v.params["dense"]
+    chex.assert_trees_all_close(np.asarray(y), (x ** 2 + 1) @ np.asarray(p["kernel"]) + np.asarray(p["bias"]),
+                                atol=1e-5)
+    assert model.layers[0].compute_output_shape((None, 3)) == (None, 3)
+    with pytest.raises(TypeError, match="callable"):
+        keras.layers.Lambda("x * 2")

@@ -8,6 +8,7 @@ Functional API (`fkeras.layers.input_layer`).
 
 import importlib
 
+from fkeras.layers.core import Lambda
 from fkeras.layers.layer import Layer
 from fkeras.layers.variables import Variable
 from fkeras.layers.wrapped import NNLayer, as_facade, wrapper_for
