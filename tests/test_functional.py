@@ -475,13 +475,14 @@ def test_ops_on_keras_tensors_match_keras_config_and_numbers():
     chex.assert_trees_all_close(rebuilt.predict(xs, verbose=0), km.predict(xs, verbose=0), **TOL)
 
 
-def test_nested_multi_input_model_config_and_numbers(data):
+def test_nested_multi_input_model_and_sequential_config_and_numbers(data):
     def make(lib):
         L = lib.layers
         i1, i2 = lib.Input((4,), name="i1"), lib.Input((3,), name="i2")
         inner = lib.Model([i1, i2], L.Concatenate(name="c")([L.Dense(2, name="d1")(i1), i2]), name="inner")
         a, b = lib.Input((4,), name="a"), lib.Input((3,), name="b")
-        return lib.Model({"a": a, "b": b}, L.Dense(1, name="o")(inner([a, b])), name="outer")
+        seq = lib.Sequential([L.Dense(3, activation="relu", name="s1"), L.Dense(1, name="s2")], name="seq")
+        return lib.Model({"a": a, "b": b}, [L.Dense(1, name="o")(inner([a, b])), seq(b), b], name="outer")
 
     km, fk = make(keras), make(fkeras)
     assert structure(fk.get_config()) == structure(km.get_config())  # incl. Keras's `mask: [None, None]`

@@ -192,6 +192,9 @@ def facade_of(nn_layer):
 
 
 def _takes_mask(layer) -> bool:
+    """Whether Keras's `call` of this layer takes `mask` (Keras's Sequential does, like Functional)."""
+    if any(c.__name__ == "Sequential" and c.__module__.startswith("fkeras.models") for c in type(layer).__mro__):
+        return True
     call = getattr(type(layer), "call", None)
     if call is None:
         return False
