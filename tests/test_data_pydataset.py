@@ -117,6 +117,11 @@ def test_process_workers_read_in_other_processes_and_surface_errors():
         list(dead.get_numpy_iterator())
 
 
+def test_steps_per_epoch_still_runs_the_epoch_hook_after_each_pass():
+    a = _adapter(Squares(n=4), steps_per_epoch=2)
+    assert [_ys(a) for _ in range(3)] == [[0, 1], [2, 3], [100, 101]]
+
+
 def test_infinite_pydataset_with_steps_per_epoch():
     a = _adapter(Endless(), steps_per_epoch=3)
     assert a.num_batches == 3

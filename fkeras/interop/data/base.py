@@ -382,7 +382,6 @@ class DataAdapter:
         self._steps = steps_per_epoch
         self._stream = None
         self._stream_count = 0
-        self._epochs_started = 0
         self._ever_yielded = False
         self.exhausted = False  # a one-shot source has nothing left: the fit loop should stop
 
@@ -445,7 +444,6 @@ class DataAdapter:
     _stream_started_once = False
 
     def _epoch(self):
-        self._epochs_started += 1
         if self._steps is None:
             produced = 0
             for batch in self._fresh_stream():
@@ -480,6 +478,10 @@ class DataAdapter:
             self._ever_yielded = True
             yield batch
             if self._source_num_batches is not None and self._stream_count >= self._source_num_batches:
+                try:  # let the pass finish (its end-of-pass code, e.g. PyDataset.on_epoch_end)
+                    next(self._stream)
+                except StopIteration:
+                    pass
                 self._stream = None
 
     def _nothing_left(self):
