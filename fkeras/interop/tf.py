@@ -303,7 +303,9 @@ def _expected_variables(model, jax_specs):
 def to_variables(module: TFModule) -> Variables:
     """`Variables(params, state)` of JAX arrays holding the module's current values (own copies)."""
     if not isinstance(module, TFModule):
-        raise TypeError(f"to_variables: expected a module made by fkeras.interop.tf.to_tf, got {type(module).__name__}.")
+        raise TypeError(
+            f"to_variables: expected a module made by fkeras.interop.tf.to_tf, got {type(module).__name__}."
+        )
 
     def read(v):
         return jnp.array(dlpack.to_jax(v.read_value()))  # jnp.array copies: later TF updates do not alias

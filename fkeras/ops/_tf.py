@@ -335,7 +335,8 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def _shape_list(shape):
     """A reshape target: ints, with None meaning 'infer' (-1), as under tf.function's free batch."""
-    shape = [shape] if isinstance(shape, int) or _is_tensor(shape) and shape.shape.rank == 0 else list(shape)
+    scalar = isinstance(shape, int) or (_is_tensor(shape) and shape.shape.rank == 0)
+    shape = [shape] if scalar else list(shape)
     if builtins.sum(d is None for d in shape) > 1:
         raise ValueError(f"fkeras.ops.reshape: at most one unknown dimension allowed, got {tuple(shape)}.")
     return [-1 if d is None else d for d in shape]
@@ -424,7 +425,9 @@ def _pad_pairs(pad_width, nd):
     elif pw.shape == (1, 2):
         pw = np.broadcast_to(pw, (nd, 2))
     if pw.shape != (nd, 2):
-        raise ValueError(f"fkeras.ops.pad: expected pad_width as (before, after) for each of {nd} axes, got {pad_width!r}.")
+        raise ValueError(
+            f"fkeras.ops.pad: expected pad_width as (before, after) for each of {nd} axes, got {pad_width!r}."
+        )
     return pw.tolist()
 
 
