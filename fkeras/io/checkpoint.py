@@ -17,7 +17,7 @@ Equinox, ...) with matching shapes is mapped by name onto an fkeras params pytre
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp

@@ -102,8 +102,6 @@ def ensure_opt_state(model) -> None:
         if not getattr(model, "built", False) or not hasattr(model, "_create_train_state"):
             return
         model._create_train_state()
-    import jax
-
     from fkeras.train.steps import full_mask, split_trainable
 
     ts = model.train_state
