@@ -92,3 +92,25 @@ def test_other_inputs_and_errors():
         to_jax(np.array(["a", "b"]))
     with pytest.raises(TypeError, match="strings"):
         to_torch(np.array(["a"]))
+
+
+def test_host_fallback_when_dlpack_refuses(monkeypatch):
+    """A device/dtype pair DLPack cannot carry (e.g. a CUDA tensor with CPU-only JAX) takes
+    the host path and still gives the right values."""
+
+    def refuse(*a, **k):
+        raise BufferError("no DLPack for this device")
+
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    f = tf.constant([[1, 2]], dtype=tf.int32)
+    j = jnp.arange(4.0)
+    monkeypatch.setattr(jax.dlpack, "from_dlpack", refuse)
+    monkeypatch.setattr(torch, "from_dlpack", refuse)
+    monkeypatch.setattr(tf.experimental.dlpack, "from_dlpack", refuse)
+    monkeypatch.setattr(tf.experimental.dlpack, "to_dlpack", refuse)
+    np.testing.assert_array_equal(np.asarray(to_jax(t)), t.numpy())
+    np.testing.assert_array_equal(np.asarray(to_jax(f)), [[1, 2]])
+    np.testing.assert_array_equal(to_torch(j).numpy(), np.arange(4.0))
+    np.testing.assert_array_equal(to_torch(f).numpy(), [[1, 2]])
+    np.testing.assert_array_equal(to_tf(j).numpy(), np.arange(4.0))
+    np.testing.assert_array_equal(to_tf(t).numpy(), t.numpy())
