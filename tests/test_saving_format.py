@@ -74,11 +74,21 @@ def _subclassed():
     return m, x
 
 
+def _nested():
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(4)], name="inner")
+    inp = keras.Input((5,))
+    m = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Concatenate()([inner(inp), keras.layers.Dense(3)(inp)])))
+    m.compile("rmsprop", "mse")
+    _one_step(m)
+    return m, np.ones((2, 5), np.float32)
+
+
 def _groups_of_keras_file(path):
     return archive.read_weights_h5(archive.read_keras_zip(path)[archive.WEIGHTS])
 
 
-@pytest.mark.parametrize("make", [_seq, _functional, _subclassed], ids=["sequential", "functional", "subclassed"])
+@pytest.mark.parametrize("make", [_seq, _functional, _subclassed, _nested],
+                         ids=["sequential", "functional", "subclassed", "nested"])
 def test_weight_layout_matches_keras(tmp_path, make):
     model, x = make()
     model.save(tmp_path / "k.keras")
