@@ -19,7 +19,7 @@ class TrainState(eqx.Module):
     state: non-trainable weights (BatchNorm statistics, seed states, ...).
     opt_state: the optimizer's state (`fkeras.train.optimizers.OptState`, or any optax state).
     metrics: dict metric log name -> that metric's state pytree.
-    rng: a JAX key; each step splits it (same seed -> same dropout masks).
+    rng: a JAX key (raw uint32[2] by default); each step splits it (same seed -> same dropout masks).
     step: int32 scalar, number of training steps taken.
     """
 
@@ -37,9 +37,10 @@ class TrainState(eqx.Module):
     @classmethod
     def create(cls, params, state=None, opt_state=None, metrics=None, rng=None, step=0) -> "TrainState":
         if rng is None:
-            rng = jax.random.key(0)
-        elif isinstance(rng, int):
-            rng = jax.random.key(rng)
+            rng = 0
+        if isinstance(rng, int):
+            # raw uint32[2] key data: a plain array, cheaper to pass through jit each step than a typed key
+            rng = jax.random.PRNGKey(rng)
         return cls(params=params, state={} if state is None else state, opt_state=opt_state,
                    metrics={} if metrics is None else dict(metrics), rng=rng, step=jnp.asarray(step, jnp.int32))
 

@@ -143,7 +143,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ state
     def _seed_key(self):
-        return jax.random.key(int(np.random.randint(0, 2**31 - 1)))
+        """The TrainState's key, drawn from NumPy's global generator (seeded by `set_random_seed`)."""
+        return int(np.random.randint(0, 2**31 - 1))
 
     def _create_train_state(self):
         vt = self.variables_tree
