@@ -475,3 +475,16 @@ def test_each_layer_forward_state_and_gradients_match_jax(name):
                                 [tf.convert_to_tensor(got_gp[k]).numpy() for k in _paths(variables.params)])
     chex.assert_trees_all_close(got_gp, want_gp, rtol=1e-4, atol=1e-5)
     chex.assert_trees_all_close([g.numpy() for g in got_gx], list(want_gx), rtol=1e-4, atol=1e-5)
+
+
+def test_functional_input_dtype_is_kept():
+    """A facade model's symbolic inputs give the signature's dtype (int32 token ids, not float32)."""
+    import fkeras as keras
+
+    tokens = keras.Input(shape=(5,), dtype="int32")
+    h = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 3)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(2)(h))
+    module = to_tf(model)
+    assert module.input_signature[0].dtype == tf.int32 and module.input_signature[0].shape.as_list() == [None, 5]
+    x = R.integers(0, 10, (3, 5)).astype("int32")
+    chex.assert_trees_all_close(module.serve(tf.constant(x)).numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)

@@ -109,7 +109,15 @@ def _input_specs_one(s):
 
 
 def _declared_input(model):
-    """The input a model declares (facade `input_shape`, an nn `Input`/`input_shape=`), or None."""
+    """The input a model declares (facade `inputs`/`input_shape`, an nn `Input`/`input_shape=`), or None."""
+    try:
+        inputs = getattr(model, "inputs", None)
+    except (AttributeError, ValueError, TypeError):
+        inputs = None
+    if isinstance(inputs, (list, tuple)) and inputs and all(
+        hasattr(t, "shape") and hasattr(t, "dtype") for t in inputs
+    ):
+        return list(inputs)  # symbolic inputs carry their dtype (e.g. int32 token ids)
     try:
         shape = getattr(model, "input_shape", None)
     except (AttributeError, ValueError, TypeError):
