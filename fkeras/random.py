@@ -21,8 +21,8 @@ import numpy as np
 
 from fkeras.ops._dispatch import TF, TORCH, framework_of
 
-__all__ = ["SeedGenerator", "categorical", "draw_key", "dropout", "next_key", "normal", "randint",
-           "shuffle", "split_key", "truncated_normal", "uniform"]
+__all__ = ["SeedGenerator", "beta", "binomial", "categorical", "draw_key", "dropout", "gamma", "next_key", "normal",
+           "randint", "shuffle", "split_key", "truncated_normal", "uniform"]
 
 
 def split_key(rng, n=2):
@@ -160,6 +160,23 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     out = jax.random.categorical(draw_key(seed), logits[..., None], axis=1,
                                  shape=(logits.shape[0], int(num_samples)))
     return out.astype(dtype)
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Samples of Gamma(alpha, 1)."""
+    return jax.random.gamma(draw_key(seed), alpha, shape=_shape(shape), dtype=dtype or "float32")
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None):
+    """Number of successes in `counts` trials of success probability `probabilities` (broadcast to `shape`)."""
+    return jax.random.binomial(draw_key(seed), jnp.asarray(counts), jnp.asarray(probabilities),
+                               shape=_shape(shape), dtype=dtype or "float32")
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):
+    """Samples of Beta(alpha, beta)."""
+    return jax.random.beta(draw_key(seed), jnp.asarray(alpha), jnp.asarray(beta), shape=_shape(shape),
+                           dtype=dtype or "float32")
 
 
 def shuffle(x, axis=0, seed=None):

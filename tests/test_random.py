@@ -26,6 +26,9 @@ def krandom():
         ("uniform", {"shape": (5,), "minval": -1.0, "maxval": 3.0}),
         ("randint", {"shape": (4, 3), "minval": 2, "maxval": 9}),
         ("truncated_normal", {"shape": (6, 2), "mean": -1.0, "stddev": 0.5}),
+        ("gamma", {"shape": (5,), "alpha": 2.5}),
+        ("binomial", {"shape": (4,), "counts": 10, "probabilities": 0.3}),
+        ("beta", {"shape": (3, 2), "alpha": 2.0, "beta": 5.0}),
     ],
 )
 def test_int_seed_gives_keras_numbers(krandom, name, kwargs):
@@ -121,6 +124,12 @@ def test_distribution_moments():
     assert r.dtype == np.int32 and set(np.unique(r)) == {3, 4, 5, 6}
     c = np.asarray(frandom.categorical(jnp.log(jnp.array([[0.2, 0.8]])), n, seed=4))
     assert c.shape == (1, n) and abs(c.mean() - 0.8) < 0.02
+    g = np.asarray(frandom.gamma((n,), alpha=3.0, seed=5))
+    assert abs(g.mean() - 3.0) < 0.06 and abs(g.var() - 3.0) < 0.2
+    b = np.asarray(frandom.beta((n,), alpha=2.0, beta=6.0, seed=6))
+    assert 0 < b.min() and b.max() < 1 and abs(b.mean() - 0.25) < 0.01
+    k = np.asarray(frandom.binomial((n,), counts=12, probabilities=0.25, seed=7))
+    assert k.min() >= 0 and k.max() <= 12 and abs(k.mean() - 3.0) < 0.05
 
 
 def test_shuffle_moves_whole_slices():
