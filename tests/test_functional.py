@@ -110,6 +110,8 @@ def test_input_keras_tensor_bookkeeping():
                                   "ragged": False, "name": "img", "optional": False}
     auto = Input(shape=(2,))
     assert auto.name.startswith("input_layer")
+    assert isinstance(layer, fl.Layer) and layer.built and layer.weights == [] and layer.output is x
+    layer.trainable = False  # transfer-learning loops set it on every layer, InputLayers included
 
 
 def test_input_bad_arguments():

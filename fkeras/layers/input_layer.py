@@ -18,8 +18,8 @@ import collections
 import jax
 import numpy as np
 
-from fkeras.nn.base import Layer as _PureLayer
-from fkeras.nn.base import Variables, unique_name
+from fkeras.layers.layer import Layer as _FacadeLayer
+from fkeras.nn.base import unique_name
 
 __all__ = ["Input", "InputLayer", "KerasTensor", "KerasHistory", "Node", "inbound_nodes", "is_keras_tensor"]
 
@@ -238,8 +238,8 @@ class Node:
 
 
 # --- the input layer --------------------------------------------------------------
-class InputLayer(_PureLayer):
-    """The entry point of a Functional graph: owns no variables; `apply` is the identity.
+class InputLayer(_FacadeLayer):
+    """The entry point of a Functional graph: a layer with no weights whose call is the identity.
 
     `batch_shape` includes the batch dimension (None when unknown). Its single Node has no
     inputs and outputs the KerasTensor that `Input(...)` returns (`layer.output`).
@@ -288,41 +288,34 @@ class InputLayer(_PureLayer):
                 batch_shape = (batch_size,) + standardize_shape(shape, "shape")
         batch_shape = standardize_shape(batch_shape, "batch_shape")
         dtype = standardize_dtype(dtype)
-        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, trainable=True)
+        super().__init__(name=name or unique_name("input_layer"), trainable=True)
         self.batch_shape = batch_shape
+        self._input_dtype = dtype
         self.sparse = False
         self.ragged = False
         self.optional = bool(optional)
         if input_tensor is None:
             input_tensor = KerasTensor(batch_shape, dtype=dtype, name=self.name)
-        self.output = input_tensor
+        self._fk_input_tensor = input_tensor
+        self.__dict__["built"] = True
+        self.__dict__["_fk_output_shape"] = batch_shape
         Node(self, (), {}, input_tensor)
 
-    # pure protocol: no variables, identity
-    def build(self, rng, *specs):
-        return Variables({}, {})
-
-    def call(self, variables, x, training=False, rng=None):
-        return x
-
-    built = True
+    @property
+    def dtype(self) -> str:
+        """The input's dtype (not a compute policy)."""
+        return self._input_dtype
 
     @property
-    def input(self):
-        return self.output
+    def output(self) -> KerasTensor:
+        return self._fk_input_tensor
 
     @property
-    def output_shape(self) -> tuple:
-        return self.batch_shape
+    def input(self) -> KerasTensor:
+        return self._fk_input_tensor
 
-    @property
-    def weights(self) -> list:
-        return []
-
-    trainable_weights = non_trainable_weights = variables = weights
-
-    def count_params(self) -> int:
-        return 0
+    def call(self, inputs=None):
+        return inputs
 
     def compute_output_shape(self, input_shape=None):
         return self.batch_shape
