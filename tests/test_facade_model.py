@@ -173,3 +173,19 @@ def test_model_subclass_called_with_inputs_outputs_is_a_functional_of_that_class
             self.a, self.b = a, b
 
     assert not isinstance(Plain(1, 2), Functional)
+
+
+def test_sequential_with_input_has_a_symbolic_graph_for_feature_extraction():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu", name="hidden"),
+                              keras.layers.Dense(2, name="head")])
+    assert model.inputs[0].shape == (None, 6) and model.outputs[0].shape == (None, 2)
+    assert model.get_layer("hidden").output.shape == (None, 4)
+    extractor = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
+    x = np.random.default_rng(0).random((3, 6), dtype=np.float32)
+    hidden, head = extractor(x)
+    chex.assert_trees_all_close(np.asarray(head), np.asarray(model(x)), atol=1e-6)
+    p = model.variables_tree.params["hidden"]
+    chex.assert_trees_all_close(np.asarray(hidden), np.maximum(x @ np.asarray(p["kernel"]) + np.asarray(p["bias"]), 0),
+                                atol=1e-6)
+    with pytest.raises(AttributeError, match="never been called on symbolic inputs"):
+        keras.layers.Dense(2).output

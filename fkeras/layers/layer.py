@@ -1042,6 +1042,29 @@ class Layer:
     def path(self):
         return self.name
 
+    def _fk_first_node(self, what):
+        from fkeras.layers.input_layer import inbound_nodes
+
+        nodes = [n for n in inbound_nodes(self) if n.input_tensors]
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on symbolic inputs (fkeras.Input), so it has no "
+                f"`{what}`."
+            )
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call on `fkeras.Input` tensors (Keras semantics)."""
+        node = self._fk_first_node("input")
+        return node.call_args[0] if node.call_args else node.input_tensors
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on `fkeras.Input` tensors (Keras semantics)."""
+        node = self._fk_first_node("output")
+        return node.outputs_struct
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 

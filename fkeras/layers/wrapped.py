@@ -68,6 +68,10 @@ class NNLayer(Layer):
     def __getattr__(self, name):
         if name.startswith("_fk") or name.startswith("__"):
             raise AttributeError(name)
+        for klass in type(self).__mro__:  # a facade property that raised: surface its own error
+            prop = klass.__dict__.get(name)
+            if isinstance(prop, property):
+                return prop.fget(self)
         nn_layer = self.__dict__.get("_fk_nn")
         if nn_layer is not None and hasattr(nn_layer, name):
             return getattr(nn_layer, name)

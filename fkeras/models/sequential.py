@@ -10,15 +10,17 @@ from fkeras.models.model import Model
 
 
 def _input_of(obj):
-    """(shape without batch, dtype, name) when `obj` is an `Input` tensor or an InputLayer, else None."""
+    """(shape without batch, dtype, name, KerasTensor or None) when `obj` is an `Input` tensor or an
+    InputLayer, else None."""
     name = type(obj).__name__
     if name == "KerasTensor":
-        return tuple(obj.shape[1:]), str(np.dtype(obj.dtype).name) if obj.dtype is not None else "float32", \
-            getattr(obj, "name", None)
+        dtype = str(np.dtype(obj.dtype).name) if obj.dtype is not None else "float32"
+        return tuple(obj.shape[1:]), dtype, getattr(obj, "name", None), obj
     if name == "InputLayer":
         shape = getattr(obj, "batch_shape", None) or getattr(obj, "shape", None)
         dtype = getattr(obj, "dtype", None) or "float32"
-        return tuple(shape[1:]), str(np.dtype(dtype).name), getattr(obj, "name", None)
+        tensor = getattr(obj, "output", None)
+        return tuple(shape[1:]), str(np.dtype(dtype).name), getattr(obj, "name", None), tensor
     return None
 
 
@@ -69,7 +71,7 @@ class Sequential(Model):
                     f"used by {names}."
                 )
             if not self._fk_layers and self._fk_input is None and layer._fk_input_shape_arg is not None:
-                self.__dict__["_fk_input"] = (tuple(layer._fk_input_shape_arg), "float32", None)
+                self.__dict__["_fk_input"] = (tuple(layer._fk_input_shape_arg), "float32", None, None)
             self._fk_layers.append(layer)
         if rebuild:
             self._fk_reset_build()
@@ -90,10 +92,20 @@ class Sequential(Model):
         self.__dict__["_fk_output_shape"] = None
 
     def _fk_maybe_build(self):
+        """With a known input: build every layer on the symbolic input (so `inputs`, `outputs` and
+        each `layer.output` exist, as in Keras), then the model itself."""
         if self._fk_input is not None and self._fk_layers and not self.built:
             import jax
 
-            shape, dtype, _ = self._fk_input
+            from fkeras.layers.input_layer import Input
+
+            shape, dtype, name, tensor = self._fk_input
+            if tensor is None or (self.__dict__.get("_fk_graph") is not None):
+                tensor = Input(shape=shape, dtype=dtype, name=name)
+            x = tensor
+            for layer in self._fk_layers:
+                x = layer(x)
+            self.__dict__["_fk_graph"] = ([tensor], [x])
             self.init(next_key(), jax.ShapeDtypeStruct((1,) + tuple(1 if d is None else d for d in shape), dtype))
             self.__dict__["_fk_build_shapes"] = (None,) + tuple(shape)
 
@@ -104,9 +116,28 @@ class Sequential(Model):
     def layers(self):
         return list(self._fk_layers)
 
+    def _fk_graph_part(self, i, what):
+        graph = self.__dict__.get("_fk_graph")
+        if graph is None:
+            raise AttributeError(f"Sequential '{self.name}' has no symbolic {what}: give it an Input first.")
+        return graph[i]
+
     @property
     def inputs(self):
-        return None
+        """[the symbolic input] when the model was given an Input (Keras semantics)."""
+        return list(self._fk_graph_part(0, "inputs"))
+
+    @property
+    def outputs(self):
+        return list(self._fk_graph_part(1, "outputs"))
+
+    @property
+    def input(self):
+        return self._fk_graph_part(0, "input")[0]
+
+    @property
+    def output(self):
+        return self._fk_graph_part(1, "output")[0]
 
     # -- running ----------------------------------------------------------------------
     def _fk_check_call_input(self, args):
@@ -140,7 +171,7 @@ class Sequential(Model):
             if self._fk_input is None:
                 raise ValueError(f"Sequential '{self.name}': build needs an input shape, got None.")
             input_shape = (None,) + self._fk_input[0]
-        self.__dict__["_fk_input"] = (tuple(input_shape)[1:], "float32", None)
+        self.__dict__["_fk_input"] = (tuple(input_shape)[1:], "float32", None, None)
         self._fk_maybe_build()
 
     @property
@@ -157,7 +188,7 @@ class Sequential(Model):
 
         layers = []
         if self._fk_input is not None:
-            shape, dtype, name = self._fk_input
+            shape, dtype, name, _ = self._fk_input
             layers.append({
                 "module": "keras.layers", "class_name": "InputLayer",
                 "config": {"batch_shape": [None, *shape], "dtype": dtype, "sparse": False, "ragged": False,
@@ -182,11 +213,11 @@ class Sequential(Model):
             if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
                 c = entry.get("config", {})
                 shape = c.get("batch_shape") or ([None] + list(c.get("batch_input_shape", [None])[1:]))
-                model.__dict__["_fk_input"] = (tuple(shape[1:]), c.get("dtype") or "float32", c.get("name"))
+                model.__dict__["_fk_input"] = (tuple(shape[1:]), c.get("dtype") or "float32", c.get("name"), None)
                 continue
             model.add(deserialize_keras_object(entry, custom_objects=custom_objects), rebuild=False)
         if model._fk_input is None and config.get("build_input_shape"):
-            model.__dict__["_fk_input"] = (tuple(config["build_input_shape"][1:]), "float32", None)
+            model.__dict__["_fk_input"] = (tuple(config["build_input_shape"][1:]), "float32", None, None)
         model._fk_maybe_build()
         return model
 
