@@ -132,3 +132,20 @@ def test_get_and_errors():
     cfg = O.Adam(0.02, beta_1=0.8).get_config()
     assert cfg["learning_rate"] == 0.02 and cfg["beta_1"] == 0.8
     assert O.Adam.from_config(cfg).beta_1 == 0.8
+
+
+def test_stateful_apply_gradients_on_variables_matches_keras():
+    import fkeras
+
+    leaves = jax.tree.leaves(W)
+    ours = [fkeras.Variable(np.array(l)) for l in leaves]
+    theirs = [keras.Variable(np.array(l)) for l in leaves]
+    o, k = O.Adam(0.01), keras.optimizers.Adam(0.01)
+    for g in GRADS[:3]:
+        o.apply_gradients(zip(jax.tree.leaves(g), ours))
+        k.apply_gradients(zip(jax.tree.leaves(g), theirs))
+    chex.assert_trees_all_close([np.asarray(v.value) for v in ours], [np.asarray(v.value) for v in theirs],
+                                atol=1e-6, rtol=1e-5)
+    assert o.iterations == 3 and len(o.variables) == 2 + 2 * len(leaves)
+    o.learning_rate = 0.5
+    assert o.learning_rate == 0.5

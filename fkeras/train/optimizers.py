@@ -96,6 +96,8 @@ class Optimizer:
         owner = self._owner() if self._owner is not None else None
         ts = getattr(owner, "train_state", None) if owner is not None else None
         st = getattr(ts, "opt_state", None)
+        if not isinstance(st, OptState) and owner is None and self.__dict__.get("_eager_state") is not None:
+            return None, None, self._eager_state[1]
         return owner, ts, st if isinstance(st, OptState) else None
 
     @property
@@ -118,7 +120,10 @@ class Optimizer:
         owner, ts, st = self._live_state()
         if st is not None:
             new = st._replace(learning_rate=jnp.asarray(value, jnp.float32))
-            owner.train_state = ts.replace(opt_state=new)
+            if owner is None:
+                self._eager_state = (self._eager_state[0], new)
+            else:
+                owner.train_state = ts.replace(opt_state=new)
 
     lr = learning_rate
 
@@ -155,8 +160,8 @@ class Optimizer:
             return jax.tree.map(lambda g: jnp.clip(g, -v, v), grads)
         return grads
 
-    def apply(self, grads, state: OptState, params):
-        """Keras's `apply`: clip, decoupled weight decay, then the update rule. Returns (params, state)."""
+    def _apply_pure(self, grads, state: OptState, params):
+        """Keras's update: clip, decoupled weight decay, then the update rule. Returns (params, state)."""
         t = state.iterations
         lr = self.lr_at(state)
         grads = self._clip(grads)
@@ -183,11 +188,49 @@ class Optimizer:
         """optax's `update`: returns (updates, new_state) with `params + updates` = Keras's new params."""
         if params is None:
             raise ValueError(f"{type(self).__name__}.update needs `params` (Keras optimizers read the weights).")
-        new_params, state = self.apply(grads, state, params)
+        new_params, state = self._apply_pure(grads, state, params)
         return jax.tree.map(lambda n, p: n - p, new_params, params), state
 
     def as_optax(self) -> optax.GradientTransformation:
         return optax.GradientTransformation(self.init, self.update)
+
+    # -- Keras's stateful face (eager loops over fkeras.Variable objects) ------------------
+    def apply_gradients(self, grads_and_vars):
+        """Update variables in place from `(gradient, variable)` pairs; the optimizer keeps the state."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            return self.iterations
+        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        return self.apply(grads, variables)
+
+    def apply(self, grads, trainable_variables=None, *more):
+        """Two forms: the pure `apply(grads, opt_state, params) -> (params, opt_state)`, and Keras's
+        stateful `apply(grads, variables)` that assigns new values to `variables` (objects with
+        `.value`/`.assign`)."""
+        if more or isinstance(trainable_variables, OptState):
+            return self._apply_pure(grads, trainable_variables, *more)
+        variables = list(trainable_variables)
+        grads = [jnp.asarray(g) for g in grads]
+        if len(grads) != len(variables):
+            raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for {len(variables)} variables.")
+        values = [jnp.asarray(getattr(v, "value", v)) for v in variables]
+        key = tuple(id(v) for v in variables)
+        st = self.__dict__.get("_eager_state")
+        if st is None or st[0] != key:
+            st = (key, self.init(values))
+        new, opt_state = self._apply_pure(grads, st[1], values)
+        self._eager_state = (key, opt_state)
+        for v, w in zip(variables, new):
+            v.assign(w)
+        return opt_state.iterations
+
+    @property
+    def variables(self):
+        """The optimizer's state arrays (iterations, learning rate, slots...) as a flat list."""
+        _, _, st = self._live_state()
+        if st is None and self.__dict__.get("_eager_state") is not None:
+            st = self._eager_state[1]
+        return [] if st is None else jax.tree.leaves(st)
 
     # -- Keras-JAX custom train_step -------------------------------------------------------
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
@@ -195,7 +238,7 @@ class Optimizer:
         trainable_variables, grads = list(trainable_variables), list(grads)
         treedef = jax.tree.structure(self.init(trainable_variables))
         state = jax.tree.unflatten(treedef, list(optimizer_variables))
-        params, state = self.apply(grads, state, trainable_variables)
+        params, state = self._apply_pure(grads, state, trainable_variables)
         return list(params), jax.tree.leaves(state)
 
     # -- config --------------------------------------------------------------------------
