@@ -275,3 +275,26 @@ def test_aux_loss_reaches_fit_logs_and_custom_compute_loss():
         p = m.predict(x, verbose=0)
         expected = float(losses.SparseCategoricalCrossentropy()(y, p)) + float(aux_of(m.train_state.params))
         chex.assert_trees_all_close(h.history["loss"][0], expected, atol=1e-5)
+
+
+def test_compile_with_a_raw_optax_transform():
+    import optax
+
+    x, y = _data(64)
+    ws = []
+    for opt in (optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), optimizers.SGD(0.1)):
+        nn.clear_session()
+        m = _model()
+        m.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+        ws.append(m.train_state.params)
+    chex.assert_trees_all_close(ws[0], ws[1], atol=1e-6)
+    nn.clear_session()
+    m = _model()
+    m.compile(optimizer=optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    m.optimizer.learning_rate = 0.0
+    before = jax.tree.map(np.array, m.train_state.params)
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    chex.assert_trees_all_close(m.train_state.params, before, atol=0)
+    assert m._engine.trace_counts["train"] == 1 and m.optimizer.iterations == 4

@@ -421,14 +421,93 @@ class Lion(Optimizer):
         return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2}
 
 
+class OptaxOptimizer:
+    """Any `optax.GradientTransformation` used as a compile() optimizer.
+
+    `learning_rate` reads/writes the `learning_rate` hyperparameter when the transform was built
+    with `optax.inject_hyperparams` (so callbacks can change it without recompiling).
+    """
+
+    def __init__(self, tx: optax.GradientTransformation, name="optax"):
+        if not isinstance(tx, optax.GradientTransformation):
+            raise TypeError(f"OptaxOptimizer: expected an optax.GradientTransformation, got {type(tx).__name__}.")
+        self.tx, self.name, self._owner = tx, name, None
+
+    def init(self, params):
+        return self.tx.init(params)
+
+    def apply(self, grads, state, params):
+        updates, state = self.tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    def update(self, grads, state, params=None):
+        return self.tx.update(grads, state, params)
+
+    def as_optax(self):
+        return self.tx
+
+    def _state(self):
+        owner = self._owner() if self._owner is not None else None
+        ts = getattr(owner, "train_state", None) if owner is not None else None
+        return owner, ts, getattr(ts, "opt_state", None)
+
+    @property
+    def learning_rate(self):
+        _, _, st = self._state()
+        if st is None:
+            return None
+        try:
+            return float(optax.tree_utils.tree_get(st, "learning_rate"))
+        except KeyError:
+            return None
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        owner, ts, st = self._state()
+        try:
+            old = optax.tree_utils.tree_get(st, "learning_rate") if st is not None else None
+        except KeyError:
+            old = None
+        if old is None:
+            raise TypeError("This optax optimizer has no `learning_rate` hyperparameter in its state; build it with "
+                            "`optax.inject_hyperparams(optax.adam)(learning_rate=...)` to change it during training.")
+        # same dtype and weak type as before, so the jitted step is reused
+        new = jnp.asarray(float(value)) if getattr(old, "weak_type", False) else jnp.asarray(value, old.dtype)
+        owner.train_state = ts.replace(opt_state=optax.tree_utils.tree_set(st, learning_rate=new))
+
+    @property
+    def iterations(self):
+        _, _, st = self._state()
+        counts = optax.tree_utils.tree_get_all_with_path(st, "count") if st is not None else []
+        return int(counts[0][1]) if counts else 0
+
+    @property
+    def variables(self):
+        _, _, st = self._state()
+        return [] if st is None else jax.tree.leaves(st)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        trainable_variables = list(trainable_variables)
+        treedef = jax.tree.structure(self.init(trainable_variables))
+        params, state = self.apply(list(grads), jax.tree.unflatten(treedef, list(optimizer_variables)),
+                                   trainable_variables)
+        return list(params), jax.tree.leaves(state)
+
+    def __repr__(self):
+        return f"<OptaxOptimizer {self.tx!r:.60}>"
+
+
 _ALL = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad, "Nadam": Nadam,
         "Lion": Lion}
 
 
 def get(identifier):
-    """An optimizer from an instance, a name ("adam", "SGD", ...) or a `{"class_name", "config"}` dict."""
-    if isinstance(identifier, Optimizer):
+    """An optimizer from an instance, a name ("adam", "SGD", ...), a `{"class_name", "config"}` dict, or
+    an `optax.GradientTransformation` (wrapped in `OptaxOptimizer`)."""
+    if isinstance(identifier, (Optimizer, OptaxOptimizer)):
         return identifier
+    if isinstance(identifier, optax.GradientTransformation):
+        return OptaxOptimizer(identifier)
     if isinstance(identifier, dict):
         cls = _ALL.get(identifier.get("class_name"))
         if cls is None:
