@@ -189,3 +189,12 @@ def test_sequential_with_input_has_a_symbolic_graph_for_feature_extraction():
                                 atol=1e-6)
     with pytest.raises(AttributeError, match="never been called on symbolic inputs"):
         keras.layers.Dense(2).output
+
+
+def test_clone_model_same_architecture_fresh_weights():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    clone = keras.models.clone_model(model)
+    assert type(clone) is keras.Sequential and clone is not model
+    assert [l.get_config() for l in clone.layers] == [l.get_config() for l in model.layers]
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert all(a is not b for a, b in zip(clone.weights, model.weights))

@@ -98,12 +98,6 @@ class Model(Layer, _Trainer):
             raise ValueError(f"Model '{self.name}': build needs an input shape, got None.")
         self.init(next_key(), _map(_to_spec, input_shape))
 
-    def init(self, rng, *example_inputs, **kwargs) -> Variables:
-        return super().init(rng, *example_inputs, **kwargs)
-
-    def __call__(self, *args, **kwargs):
-        return super().__call__(*args, **kwargs)
-
     # -- Keras model API -------------------------------------------------------------
     def get_layer(self, name=None, index=None):
         """A direct sub-layer by `name` or by `index` (Keras order)."""
