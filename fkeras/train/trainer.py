@@ -215,6 +215,15 @@ class Trainer:
         elif self.train_state is not None and self._engine is not None:
             self.train_state = self.train_state.replace(metrics=self._engine.init_metrics())
 
+    def get_metrics_result(self):
+        """Current values of the running metrics (Keras's `get_metrics_result`), as floats."""
+        ts = self.train_state
+        if ts is None or self._engine is None:
+            return {}
+        if "variables" in ts.metrics:
+            return {}
+        return _to_floats(self._engine.metric_results(ts.metrics))
+
     @property
     def metrics_names(self):
         return self._ordered_names(self._engine.metric_names if self._engine else ["loss"])
