@@ -91,12 +91,15 @@ class KerasTensor:
         return f"<KerasTensor shape={self._shape}, dtype={self._dtype}, sparse={self.sparse}, name={self.name}>"
 
     # A KerasTensor has no value: fail loudly instead of producing garbage.
-    def __array__(self, *args, **kwargs):
+    def _no_value(self, *args, **kwargs):
         raise TypeError(
             f"KerasTensor '{self.name}' is symbolic (shape {self._shape}) and has no value; it cannot be "
-            "converted to a NumPy/JAX array. Build a Model from it and call the model on real data, or use "
-            "fkeras layers / fkeras.ops on it."
+            "converted to a NumPy/JAX array. Call fkeras layers on it (or Python operators, or "
+            "`fkeras.models.functional.symbolic_ops_call(op_name, ...)` for an fkeras.ops function), build a "
+            "Model from it, and call the model on real data."
         )
+
+    __array__ = _no_value
 
     def __bool__(self):
         raise TypeError(f"KerasTensor '{self.name}' is symbolic; its truth value is unknown.")
