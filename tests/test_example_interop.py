@@ -1,0 +1,46 @@
+"""examples/interop.py end to end: fkeras fit -> torch fine-tune -> params back -> TF SavedModel served.
+
+Runs the example as a user would (a subprocess) on a small slice of real MNIST and checks that the
+three frameworks' predictions agree to 1e-4 (float32 rounding; the example itself exits 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, SHARED_MNIST
+
+pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+
+
+def test_interop_example_agrees_across_jax_torch_tf(tmp_path):
+    if not SHARED_MNIST.exists():
+        pytest.skip(f"real MNIST not at {SHARED_MNIST}")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "interop.py"), "--data", str(SHARED_MNIST),
+         "--samples", "256", "--epochs", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for n in range(1, 5):
+        assert f"[{n}/4]" in out
+    assert (tmp_path / "saved_model" / "saved_model.pb").exists()
+
+    agree = re.search(r"AGREE: .*max abs difference ([0-9.e+-]+) <= ([0-9.e+-]+); test accuracy ([0-9.]+)", out)
+    assert agree, out
+    assert float(agree.group(1)) <= 1e-4
+    diffs = [float(v) for v in re.findall(r"max \|diff\| .*: ([0-9.e+-]+)", out)]
+    assert len(diffs) == 3 and max(diffs) <= 1e-4, diffs
+    accs = re.search(r"test accuracy: fkeras JAX ([0-9.]+) \| torch module ([0-9.]+) \| TF SavedModel ([0-9.]+)", out)
+    assert accs and 0.0 <= float(accs.group(1)) <= 1.0, out
+    # The torch fine-tuning really changed the params that came back into the fkeras model.
+    moved = re.search(r"moved the fkeras predictions by up to ([0-9.e+-]+)", out)
+    assert moved and float(moved.group(1)) > 0, out
