@@ -1003,16 +1003,30 @@ class Layer:
 
     # -- config ---------------------------------------------------------------------------
     def get_config(self):
-        """Keras config: name, trainable, dtype, plus the constructor arguments (when plain data)."""
+        """Keras config: name, trainable, dtype, plus the constructor arguments (recorded at
+        construction, like Keras's auto-config). Arguments that cannot be serialized (an arbitrary
+        object) make this raise NotImplementedError: override `get_config` then."""
         from fkeras.nn import dtype_policies
 
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": dtype_policies.serialize(self._fk_policy)}
-        auto = self.__dict__.get("_fk_auto_config")
-        if auto:
-            extra = {k: v for k, v in auto.items() if k not in config and _is_plain(v)}
-            if len(extra) == len([k for k in auto if k not in config]):
-                config.update(extra)
+        auto = self.__dict__.get("_fk_auto_config") or {}
+        for k, v in auto.items():
+            if k in config:
+                continue
+            if not _is_plain(v):
+                try:
+                    from fkeras.saving.serialization_lib import serialize_keras_object
+
+                    serialize_keras_object(v)
+                except ImportError:
+                    pass
+                except Exception as e:  # noqa: BLE001 - explained below
+                    raise NotImplementedError(
+                        f"{type(self).__name__} '{self.name}' was created with the argument {k}={v!r:.60}, which "
+                        f"cannot be serialized ({e}); override `get_config()` to make the layer serializable."
+                    ) from None
+            config[k] = v
         return config
 
     @classmethod
