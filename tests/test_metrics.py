@@ -57,6 +57,18 @@ def test_metric_matches_keras_over_two_batches(cls, kw, y, p, weighted):
     chex.assert_trees_all_close(np.asarray(ours.result()), np.zeros_like(np.asarray(theirs.result())), atol=0)
 
 
+@pytest.mark.parametrize("kw", [dict(multi_label=True, num_labels=3), dict(multi_label=True, num_labels=3, curve="PR"),
+                                dict(multi_label=True, num_labels=3, label_weights=[1.0, 2.0, 0.5]),
+                                dict(label_weights=[1.0, 2.0, 0.5])])
+def test_auc_multi_label_and_label_weights_match_keras(kw):
+    yt = rng.integers(0, 2, size=(N, 3)).astype("float32")
+    yp = np.clip(yt * 0.4 + rng.uniform(size=(N, 3)) * 0.6, 0, 1).astype("float32")
+    ours, theirs = M.AUC(**kw), keras.metrics.AUC(**kw)
+    ours.update_state(yt, yp, sample_weight=sw)
+    theirs.update_state(yt, yp, sample_weight=sw)
+    chex.assert_trees_all_close(float(ours.result()), float(theirs.result()), atol=1e-4)
+
+
 def test_pure_api_is_jittable_and_stateless():
     m = M.SparseCategoricalAccuracy(name="acc")
     s0 = m.init()

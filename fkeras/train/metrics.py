@@ -291,8 +291,10 @@ class BinaryCrossentropy(MeanMetricWrapper):
 
 
 # --- confusion-matrix metrics ------------------------------------------------------------
-def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, top_k=None, class_id=None):
-    """Add weighted counts of tp/fp/tn/fn at each threshold (`pred > threshold`) to `state`."""
+def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, top_k=None, class_id=None,
+                      multi_label=False):
+    """Add weighted counts of tp/fp/tn/fn at each threshold (`pred > threshold`) to `state`:
+    shape (thresholds,), or (thresholds, labels) with `multi_label` (last axis = labels)."""
     y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
     y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
     y_true, y_pred = L._same_rank(y_true, y_pred)
@@ -309,10 +311,17 @@ def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, to
         while w.ndim < y_pred.ndim:
             w = ops.expand_dims(w, -1)
         w = ops.broadcast_to(w, y_pred.shape)
-    pred = ops.reshape(y_pred, (1, -1))
-    label = ops.reshape(y_true, (1, -1)) > 0.5
-    w = ops.reshape(w, (1, -1))
-    thr = ops.reshape(ops.convert_to_tensor(np.asarray(thresholds, "float32")), (-1, 1))
+    if multi_label:
+        n_labels = y_pred.shape[-1]
+        pred = ops.reshape(y_pred, (1, -1, n_labels))
+        label = ops.reshape(y_true, (1, -1, n_labels)) > 0.5
+        w = ops.reshape(w, (1, -1, n_labels))
+        thr = ops.reshape(ops.convert_to_tensor(np.asarray(thresholds, "float32")), (-1, 1, 1))
+    else:
+        pred = ops.reshape(y_pred, (1, -1))
+        label = ops.reshape(y_true, (1, -1)) > 0.5
+        w = ops.reshape(w, (1, -1))
+        thr = ops.reshape(ops.convert_to_tensor(np.asarray(thresholds, "float32")), (-1, 1))
     pos = pred > thr
     new = dict(state)
     terms = {
@@ -393,8 +402,10 @@ class AUC(Metric):
         if summation_method not in ("interpolation", "minoring", "majoring"):
             raise ValueError("AUC: expected summation_method 'interpolation', 'minoring' or 'majoring', "
                              f"got {summation_method!r}.")
-        if multi_label:
-            raise ValueError("AUC: multi_label=True is not supported yet; expected multi_label=False.")
+        if multi_label and not num_labels:
+            raise ValueError("AUC: multi_label=True needs `num_labels` (the state is created before any data "
+                             "is seen); got num_labels=None.")
+
         if thresholds is not None:
             inner = sorted(float(t) for t in thresholds)
             self.num_thresholds = len(inner) + 2
@@ -407,15 +418,39 @@ class AUC(Metric):
         self.thresholds = [0.0 - eps] + inner + [1.0 + eps]
         self.curve, self.summation_method = curve, summation_method
         self.from_logits, self.multi_label = from_logits, multi_label
+        self.num_labels = num_labels
+        self.label_weights = None if label_weights is None else np.asarray(label_weights, "float32")
         self._init_thresholds = thresholds
 
     def init(self):
-        return {k: jnp.zeros((self.num_thresholds,), "float32") for k in self._keys}
+        shape = (self.num_thresholds, self.num_labels) if self.multi_label else (self.num_thresholds,)
+        return {k: jnp.zeros(shape, "float32") for k in self._keys}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
         if self.from_logits:
             y_pred = ops.sigmoid(ops.convert_to_tensor(y_pred))
-        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys)
+        if self.label_weights is not None and not self.multi_label:
+            # per-label weights scale each column's counts (Keras's rule for flattened labels)
+            y_pred = ops.convert_to_tensor(y_pred)
+            lw = ops.broadcast_to(ops.convert_to_tensor(self.label_weights), y_pred.shape)
+            if sample_weight is not None:
+                sw = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
+                while sw.ndim < y_pred.ndim:
+                    sw = ops.expand_dims(sw, -1)
+                lw = lw * sw
+            sample_weight = lw
+        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
+                                 multi_label=self.multi_label)
+
+    def _reduce_labels(self, terms):
+        """Sum over thresholds; with several labels, their mean (or `label_weights`-weighted mean)."""
+        if not self.multi_label:
+            return ops.sum(terms)
+        by_label = ops.sum(terms, axis=0)
+        if self.label_weights is None:
+            return ops.mean(by_label)
+        lw = ops.convert_to_tensor(self.label_weights)
+        return _divide_no_nan(ops.sum(by_label * lw), ops.sum(lw))
 
     def _interpolate_pr_auc(self, s):
         tp, fp, fn = s["true_positives"], s["false_positives"], s["false_negatives"]
@@ -428,7 +463,7 @@ class AUC(Metric):
         ratio = ops.where(ops.logical_and(p[: n - 1] > 0, p[1:] > 0),
                           _divide_no_nan(p[: n - 1], ops.maximum(p[1:], 0.0)), ops.ones_like(p[1:]))
         inc = _divide_no_nan(slope * (dtp + intercept * ops.log(ratio)), ops.maximum(tp[1:] + fn[1:], 0.0))
-        return ops.sum(inc)
+        return self._reduce_labels(inc)
 
     def _result(self, s):
         if self.curve == "PR" and self.summation_method == "interpolation":
@@ -446,12 +481,15 @@ class AUC(Metric):
             h = ops.minimum(y[: n - 1], y[1:])
         else:
             h = ops.maximum(y[: n - 1], y[1:])
-        return ops.sum((x[: n - 1] - x[1:]) * h)
+        return self._reduce_labels((x[: n - 1] - x[1:]) * h)
 
     def get_config(self):
         return super().get_config() | {"num_thresholds": self.num_thresholds, "curve": self.curve,
                                        "summation_method": self.summation_method,
-                                       "thresholds": self._init_thresholds, "from_logits": self.from_logits}
+                                       "thresholds": self._init_thresholds, "from_logits": self.from_logits,
+                                       "multi_label": self.multi_label, "num_labels": self.num_labels,
+                                       "label_weights": None if self.label_weights is None
+                                       else self.label_weights.tolist()}
 
 
 # --- lookup ------------------------------------------------------------------------------

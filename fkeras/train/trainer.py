@@ -106,9 +106,16 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
-        """Configure training. Every argument is checked before anything changes."""
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, engine="jax"):
+        """Configure training. Every argument is checked before anything changes.
+
+        `engine`: "jax" (default, jit-compiled XLA steps) or "torch" (fit/evaluate/predict run the same
+        TrainState in PyTorch eager; see `fkeras.train.torch_engine` for what matches and to what tolerance).
+        """
         opt = optimizers_mod.get(optimizer)
+        from fkeras.train import torch_engine
+
+        engine = torch_engine.check_engine(engine, opt)
         closs = CompiledLoss(loss, loss_weights) if loss is not None else None
         cmetrics = CompiledMetrics(metrics, weighted_metrics)
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
@@ -119,7 +126,8 @@ class Trainer:
         self.optimizer = opt
         self.loss = loss
         optimizers_mod._bind(opt, self)
-        self._compile_config = dict(loss=closs, metrics=cmetrics, jit=not run_eagerly and jit_compile is not False)
+        self._compile_config = dict(loss=closs, metrics=cmetrics, jit=not run_eagerly and jit_compile is not False,
+                                    engine=engine)
         self._user_compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                                        weighted_metrics=weighted_metrics)
         self.steps_per_execution = int(steps_per_execution)
@@ -325,7 +333,14 @@ class Trainer:
         cbs.on_train_end(logs=training_logs)
         return self.history
 
+    def _on_torch(self):
+        return bool(self._compile_config) and self._compile_config.get("engine") == "torch"
+
     def _train_epoch(self, eng, it, cbs):
+        if self._on_torch():
+            from fkeras.train import torch_engine
+
+            return torch_engine.train_epoch(self, eng, it, cbs)
         if self._custom("train_step"):
             return self._custom_train_epoch(it, cbs)
         n = self.steps_per_execution
@@ -393,6 +408,10 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ evaluate
     def _evaluate_adapter(self, eng, data, cbs=None):
+        if self._on_torch():
+            from fkeras.train import torch_engine
+
+            return torch_engine.evaluate(self, eng, data, cbs)
         if self._custom("test_step"):
             return self._custom_evaluate(data, cbs)
         ts = self.train_state
@@ -493,6 +512,10 @@ class Trainer:
         """The jitted predict step (needs no compile(): builds a loss-free engine if needed)."""
         x = unpack(batch)[0]
         if self.compiled:
+            if self._on_torch():
+                from fkeras.train import torch_engine
+
+                return torch_engine.predict_fn(self, self._ready(batch))
             return self._ready(batch).jit_predict
         build = getattr(self, "_build_from_data", None)
         if build is not None:
@@ -510,6 +533,10 @@ class Trainer:
         batch = self._single_batch(x, y, sample_weight, class_weight)
         eng = self._ready(batch)
         self._check_labels(eng, y)
+        if self._on_torch():
+            from fkeras.train import torch_engine
+
+            return self._format_logs(torch_engine.train_on_batch(self, eng, batch), return_dict)
         self.train_state, logs = eng.jit_train(self.train_state, batch)
         return self._format_logs(logs, return_dict)
 
@@ -520,6 +547,10 @@ class Trainer:
         eng = self._ready(batch)
         self._check_labels(eng, y)
         ts = self.train_state
+        if self._on_torch():
+            from fkeras.train import torch_engine
+
+            return self._format_logs(torch_engine.test_on_batch(self, eng, batch), return_dict)
         _, logs = eng.jit_eval(ts.params, ts.state, eng.init_metrics(), batch)
         return self._format_logs(logs, return_dict)
 
