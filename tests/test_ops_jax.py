@@ -315,3 +315,15 @@ def test_jax_ops_are_jittable():
         return fops.mean(fops.log_softmax(fops.reshape(y, (2, -1))))
 
     chex.assert_trees_all_close(jax.jit(f)(x, k), f(x, k), rtol=1e-6, atol=1e-6)
+
+
+def test_ops_on_keras_tensors_record_into_the_functional_graph():
+    import fkeras as keras
+
+    inp = keras.Input((4,))
+    h = keras.layers.Dense(3)(inp)
+    model = keras.Model(inp, keras.ops.relu(h) * 2.0)
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    kernel, bias = model.get_layer("dense").get_weights()
+    want = np.maximum(x @ kernel + bias, 0) * 2.0
+    np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-6)

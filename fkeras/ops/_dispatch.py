@@ -12,6 +12,7 @@ import functools
 import importlib
 
 JAX, TORCH, TF = "jax", "torch", "tensorflow"
+SYMBOLIC = "symbolic"  # Keras functional-API tensors: the op is recorded into the graph, not computed
 
 _BACKEND_MODULES = {JAX: "fkeras.ops._jax", TORCH: "fkeras.ops._torch", TF: "fkeras.ops._tf"}
 _loaded: dict[str, object] = {}
@@ -23,11 +24,13 @@ def _framework_of_one(x) -> str | None:
         return TORCH
     if mod.startswith("tensorflow") or mod.startswith("tf_keras"):
         return TF
+    if mod == "fkeras.layers.input_layer":
+        return SYMBOLIC
     return None
 
 
 def framework_of(*args, **kwargs) -> str:
-    """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs`.
+    """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs` ('symbolic' for KerasTensors).
 
     Looks one level into lists, tuples and dicts (for `concatenate`, `stack`, ...).
     Mixing torch and TF tensors in one call is a ValueError.
@@ -37,6 +40,8 @@ def framework_of(*args, **kwargs) -> str:
         items = a if isinstance(a, (list, tuple)) else a.values() if isinstance(a, dict) else (a,)
         for x in items:
             fw = _framework_of_one(x)
+            if fw == SYMBOLIC:
+                return SYMBOLIC
             if fw is not None and fw != found:
                 if found is not None:
                     raise ValueError(
@@ -78,7 +83,12 @@ def op(fn):
 
     @functools.wraps(fn)
     def dispatched(*args, **kwargs):
-        return resolve(name, framework_of(*args, **kwargs))(*args, **kwargs)
+        fw = framework_of(*args, **kwargs)
+        if fw == SYMBOLIC:
+            from fkeras.models.functional import symbolic_ops_call
+
+            return symbolic_ops_call(name, *args, **kwargs)
+        return resolve(name, fw)(*args, **kwargs)
 
     dispatched.__fkeras_op__ = name
     return dispatched
