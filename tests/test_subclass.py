@@ -235,3 +235,16 @@ def test_seed_generator_states_are_non_trainable_variables():
     _, new_nt = model.stateless_call(trainable, non_trainable, x, training=True)
     np.testing.assert_array_equal(np.asarray(new_nt[0]), [7, 2])  # advanced, returned, not written
     np.testing.assert_array_equal(model.non_trainable_variables[0].numpy(), [7, 1])
+
+
+def test_init_under_jit_and_vmap_gives_ensembles():
+    model = MLP()
+    x, _ = _blobs(3)
+    v = jax.jit(model.init)(jax.random.key(0), x)
+    chex.assert_trees_all_close(np.asarray(model.apply(v, x)[0].sum(-1)), np.ones(3), atol=1e-5)
+    ensemble = jax.vmap(model.init, in_axes=(0, None))(jax.random.split(jax.random.key(1), 4), x)
+    assert ensemble.params["dense"]["kernel"].shape == (4, 4, 16)
+    ys = jax.vmap(lambda vv: model.apply(vv, x)[0])(ensemble)
+    assert ys.shape == (4, 3, 2)
+    assert not np.allclose(np.asarray(ys[0]), np.asarray(ys[1]))  # different members
+    assert model(x).shape == (3, 2)  # built by the traced init: the first eager call draws values

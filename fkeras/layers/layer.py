@@ -709,7 +709,7 @@ class Layer:
             created = {id(v) for _, v in scope.created}
             params, state = values
             for var, kind, path in self._fk_variables():
-                if id(var) in created:
+                if id(var) in created or _unset(var):
                     var._value = get_path(params if kind == "params" else state, path)
         return values
 
@@ -842,8 +842,8 @@ class Layer:
         args = _map(_to_jax_input, args)
         kwargs = dict(kwargs)
         training = kwargs.pop("training", None)
-        if not self.built:
-            self.init(next_key(), *args, **kwargs)
+        if not self.built or any(_unset(v) for v, _, _ in self._fk_variables()):
+            self.init(next_key(), *args, **kwargs)  # e.g. built structurally by `init` under jax.jit
         vt = self.variables_tree
         rng = next_key() if training else None
         out, new_state, losses = self._fk_apply(vt, args, kwargs, bool(training), rng)
@@ -1081,6 +1081,11 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unset(var):
+    """True for a Variable with no value anywhere yet."""
+    return var._value is None and _owner(var._source) is None and not isinstance(var, SeedState)
 
 
 def _owner(source):
