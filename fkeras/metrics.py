@@ -2,6 +2,8 @@
 (defined in `fkeras.train.metrics`)."""
 
 from fkeras.train.metrics import (  # noqa: F401
+    CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, Poisson, RootMeanSquaredError, SquaredHinge,
     AUC, Accuracy, BinaryAccuracy, BinaryCrossentropy, CategoricalAccuracy, CategoricalCrossentropy, Mean,
     MeanAbsoluteError, MeanMetricWrapper, MeanSquaredError, Metric, Precision, Recall, SparseCategoricalAccuracy,
     SparseCategoricalCrossentropy, SparseTopKCategoricalAccuracy, Sum, TopKCategoricalAccuracy, accuracy,

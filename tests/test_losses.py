@@ -34,6 +34,15 @@ CASES = [
     ("MeanSquaredError", {}, reg_true, reg_pred),
     ("MeanAbsoluteError", {}, reg_true, reg_pred),
     ("Huber", {"delta": 0.7}, reg_true, reg_pred),
+    ("MeanAbsolutePercentageError", {}, reg_true, reg_pred),
+    ("MeanSquaredLogarithmicError", {}, np.abs(reg_true), np.abs(reg_pred)),
+    ("KLDivergence", {}, onehot, probs),
+    ("Poisson", {}, np.abs(reg_true), np.abs(reg_pred)),
+    ("CosineSimilarity", {}, reg_true, reg_pred),
+    ("LogCosh", {}, reg_true, reg_pred),
+    ("Hinge", {}, bin_true, bin_logits),
+    ("SquaredHinge", {}, bin_true, bin_logits),
+    ("CategoricalHinge", {}, onehot, logits),
 ]
 
 

@@ -39,6 +39,16 @@ CASES = [
     ("AUC", {}, bin_true, bin_pred),
     ("AUC", {"curve": "PR"}, bin_true, bin_pred),
     ("AUC", {"num_thresholds": 50, "summation_method": "minoring"}, bin_true, bin_pred),
+    ("RootMeanSquaredError", {}, reg_true, reg_pred),
+    ("MeanAbsolutePercentageError", {}, reg_true, reg_pred),
+    ("MeanSquaredLogarithmicError", {}, np.abs(reg_true), np.abs(reg_pred)),
+    ("KLDivergence", {}, onehot, probs),
+    ("Poisson", {}, np.abs(reg_true), np.abs(reg_pred)),
+    ("LogCoshError", {}, reg_true, reg_pred),
+    ("CosineSimilarity", {}, reg_true, reg_pred),
+    ("Hinge", {}, bin_true, bin_pred),
+    ("SquaredHinge", {}, bin_true, bin_pred),
+    ("CategoricalHinge", {}, onehot, probs),
 ]
 
 

@@ -109,6 +109,75 @@ def huber(y_true, y_pred, delta=1.0):
     return ops.mean(0.5 * ops.square(quad) + delta * (err - quad), axis=-1)
 
 
+EPSILON = 1e-7
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1)."""
+    y_pred, y_true = _float(y_pred), _float(y_true)
+    diff = ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), EPSILON))
+    return 100.0 * ops.mean(diff, axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2, axis=-1)."""
+    y_pred, y_true = _float(y_pred), _float(y_true)
+    a = ops.log(ops.maximum(y_pred, EPSILON) + 1.0)
+    b = ops.log(ops.maximum(y_true, EPSILON) + 1.0)
+    return ops.mean(ops.square(a - b), axis=-1)
+
+
+def kl_divergence(y_true, y_pred):
+    """sum(y_true * log(y_true / y_pred), axis=-1), both clipped to [eps, 1]."""
+    y_pred, y_true = ops.clip(_float(y_pred), EPSILON, 1.0), ops.clip(_float(y_true), EPSILON, 1.0)
+    return ops.sum(y_true * ops.log(y_true / y_pred), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred + eps), axis=-1)."""
+    y_pred, y_true = _float(y_pred), _float(y_true)
+    return ops.mean(y_pred - y_true * ops.log(y_pred + EPSILON), axis=-1)
+
+
+def _l2_normalize(x, axis):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), 1e-12))
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis): -1 when the vectors align."""
+    y_pred, y_true = _float(y_pred), _float(y_true)
+    return -ops.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
+
+
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true)), axis=-1), computed stably."""
+    x = _float(y_pred) - _float(y_true)
+    return ops.mean(x + ops.softplus(-2.0 * x) - 0.6931471805599453, axis=-1)
+
+
+def _signed(y_true):
+    """Labels in {0, 1} become {-1, 1} (Keras's hinge convention); others pass unchanged."""
+    is_binary = ops.all(ops.logical_or(ops.equal(y_true, 0.0), ops.equal(y_true, 1.0)))
+    return ops.where(is_binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge(y_true, y_pred):
+    y_pred, y_true = _float(y_pred), _signed(_float(y_true))
+    return ops.mean(ops.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    y_pred, y_true = _float(y_pred), _signed(_float(y_true))
+    return ops.mean(ops.square(ops.maximum(1.0 - y_true * y_pred, 0.0)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    y_pred, y_true = _float(y_pred), _float(y_true)
+    pos = ops.sum(y_true * y_pred, axis=-1)
+    neg = ops.max((1.0 - y_true) * y_pred, axis=-1)
+    return ops.maximum(neg - pos + 1.0, 0.0)
+
+
 # --- loss objects ------------------------------------------------------------------------
 class Loss:
     """Base: subclasses implement `call(y_true, y_pred) -> per-sample losses`.
@@ -214,12 +283,46 @@ class Huber(LossFunctionWrapper):
         self.delta = delta
 
 
+def _simple_loss(fn, cls_name, default_name, doc, **extra):
+    def __init__(self, reduction="sum_over_batch_size", name=default_name, dtype=None, **kwargs):
+        LossFunctionWrapper.__init__(self, fn, reduction=reduction, name=name, dtype=dtype, **(extra | kwargs))
+
+    return type(cls_name, (LossFunctionWrapper,), {"__init__": __init__, "__doc__": doc})
+
+
+MeanAbsolutePercentageError = _simple_loss(mean_absolute_percentage_error, "MeanAbsolutePercentageError",
+                                           "mean_absolute_percentage_error", "100 * mean |relative error|.")
+MeanSquaredLogarithmicError = _simple_loss(mean_squared_logarithmic_error, "MeanSquaredLogarithmicError",
+                                           "mean_squared_logarithmic_error", "Mean squared error of log(1 + x).")
+KLDivergence = _simple_loss(kl_divergence, "KLDivergence", "kl_divergence", "Kullback-Leibler divergence.")
+Poisson = _simple_loss(poisson, "Poisson", "poisson", "Poisson negative log-likelihood (up to a constant).")
+LogCosh = _simple_loss(log_cosh, "LogCosh", "log_cosh", "Mean log(cosh(error)).")
+Hinge = _simple_loss(hinge, "Hinge", "hinge", "Mean max(1 - y_true * y_pred, 0); 0/1 labels become -1/1.")
+SquaredHinge = _simple_loss(squared_hinge, "SquaredHinge", "squared_hinge", "Mean squared hinge.")
+CategoricalHinge = _simple_loss(categorical_hinge, "CategoricalHinge", "categorical_hinge",
+                                "max(max_neg - pos + 1, 0) over one-hot targets.")
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    """-cosine similarity between y_true and y_pred along `axis`."""
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
+
+
+for _c in (MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson, LogCosh, Hinge,
+           SquaredHinge, CategoricalHinge):
+    _c.__module__ = __name__
+    _c.__qualname__ = _c.__name__
+
 # Keras's short names.
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
 _CLASSES = {c.__name__: c for c in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
-                                    MeanSquaredError, MeanAbsoluteError, Huber)}
+                                    MeanSquaredError, MeanAbsoluteError, Huber, MeanAbsolutePercentageError,
+                                    MeanSquaredLogarithmicError, KLDivergence, Poisson, LogCosh, Hinge,
+                                    SquaredHinge, CategoricalHinge, CosineSimilarity)}
 _FUNCTIONS = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
@@ -227,6 +330,14 @@ _FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mse": mean_squared_error, "MSE": mean_squared_error,
     "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error, "MAE": mean_absolute_error,
     "huber": huber, "huber_loss": huber,
+    "bce": binary_crossentropy, "BCE": binary_crossentropy,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error, "mape": mean_absolute_percentage_error,
+    "MAPE": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error, "msle": mean_squared_logarithmic_error,
+    "MSLE": mean_squared_logarithmic_error,
+    "kl_divergence": kl_divergence, "kld": kl_divergence, "KLD": kl_divergence,
+    "poisson": poisson, "cosine_similarity": cosine_similarity, "log_cosh": log_cosh, "logcosh": log_cosh,
+    "hinge": hinge, "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
 }
 
 

@@ -290,6 +290,54 @@ class BinaryCrossentropy(MeanMetricWrapper):
                          label_smoothing=label_smoothing)
 
 
+class RootMeanSquaredError(Mean):
+    """sqrt of the (weighted) mean of (y_pred - y_true)^2."""
+
+    _direction = "down"
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = L._same_rank(L._float(y_true), L._float(y_pred))
+        return super().update(state, ops.square(y_pred - y_true), None, sample_weight)
+
+    def update_state(self, y_true, y_pred=None, sample_weight=None):
+        self._state = self.update(self._stateful(), y_true, y_pred, sample_weight)
+
+    def _result(self, state):
+        return ops.sqrt(_divide_no_nan(state["total"], state["count"]))
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Cosine similarity along `axis` (the metric is positive; the loss is its negative)."""
+    return -L.cosine_similarity(y_true, y_pred, axis=axis)
+
+
+def _down_metric(fn, cls_name, default_name, doc, direction="down"):
+    def __init__(self, name=default_name, dtype=None, **kwargs):
+        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **kwargs)
+
+    cls = type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc, "_direction": direction})
+    cls.__module__, cls.__qualname__ = __name__, cls_name
+    return cls
+
+
+MeanAbsolutePercentageError = _down_metric(L.mean_absolute_percentage_error, "MeanAbsolutePercentageError",
+                                           "mean_absolute_percentage_error", "100 * mean |relative error|.")
+MeanSquaredLogarithmicError = _down_metric(L.mean_squared_logarithmic_error, "MeanSquaredLogarithmicError",
+                                           "mean_squared_logarithmic_error", "Mean squared error of log(1 + x).")
+KLDivergence = _down_metric(L.kl_divergence, "KLDivergence", "kl_divergence", "Kullback-Leibler divergence.")
+Poisson = _down_metric(L.poisson, "Poisson", "poisson", "Poisson negative log-likelihood.")
+LogCoshError = _down_metric(L.log_cosh, "LogCoshError", "logcosh", "Mean log(cosh(error)).")
+Hinge = _down_metric(L.hinge, "Hinge", "hinge", "Mean hinge loss.")
+SquaredHinge = _down_metric(L.squared_hinge, "SquaredHinge", "squared_hinge", "Mean squared hinge loss.")
+CategoricalHinge = _down_metric(L.categorical_hinge, "CategoricalHinge", "categorical_hinge",
+                                "Mean categorical hinge loss.")
+CosineSimilarity = _down_metric(cosine_similarity, "CosineSimilarity", "cosine_similarity",
+                                "Mean cosine similarity between y_true and y_pred.", direction="up")
+
+
 # --- confusion-matrix metrics ------------------------------------------------------------
 def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, top_k=None, class_id=None,
                       multi_label=False):
@@ -495,7 +543,9 @@ class AUC(Metric):
 # --- lookup ------------------------------------------------------------------------------
 _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-            Precision, Recall, AUC, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy]
+            Precision, Recall, AUC, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
+            RootMeanSquaredError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson,
+            LogCoshError, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity]
 
 
 def _lookup():
@@ -506,6 +556,8 @@ def _lookup():
     table.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                   "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
                   "auc": AUC, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+                  "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+                  "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError, "rmse": RootMeanSquaredError,
                   "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy})
     return table
 

@@ -267,7 +267,8 @@ class _TorchOptimizer:
             step, nxt = f32(t + 1), f32(t + 2)
             u_t = b1 * (f32(1) - f32(0.5) * np.power(f32(0.96), step))
             u_t1 = b1 * (f32(1) - f32(0.5) * np.power(f32(0.96), nxt))
-            u_prod = f32(self.extra["u_product"])
+            u_prod = f32(self.extra["u_product"]) * u_t  # the product including this step, as Keras
+            self.extra["u_product"] = float(u_prod)
             u_prod1 = u_prod * u_t1
             m, v = s["momentum"], s["velocity"]
             torch._foreach_add_(m, torch._foreach_mul(torch._foreach_sub(grads, m), 1 - o.beta_1))
@@ -281,7 +282,6 @@ class _TorchOptimizer:
             torch._foreach_mul_(m_hat, lr_f)
             torch._foreach_div_(m_hat, den)
             torch._foreach_sub_(params, m_hat)
-            self.extra["u_product"] = float(u_prod * u_t)
         elif k is opt_mod.Lion:
             m = s["momentum"]
             c = torch._foreach_mul(m, o.beta_1)
