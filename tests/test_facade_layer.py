@@ -356,3 +356,16 @@ def test_lambda_layer_in_sequential_and_pure_apply():
     assert model.layers[0].compute_output_shape((None, 3)) == (None, 3)
     with pytest.raises(TypeError, match="callable"):
         keras.layers.Lambda("x * 2")
+
+
+def test_same_global_seed_same_weights():
+    from fkeras.layers.layer import set_seed
+
+    keras.utils.set_random_seed(11)
+    a = Block()
+    a(_x())
+    keras.backend.clear_session()
+    set_seed(11)  # what set_random_seed does for the facade's key stream
+    b = Block()
+    b(_x())
+    chex.assert_trees_all_equal(a.get_weights(), b.get_weights())

@@ -41,13 +41,24 @@ def set_seed(seed: int) -> None:
     with _seed_lock:
         _seed["base"] = int(seed)
         _seed["counter"] = itertools.count()
+        _seed["synced"] = seed
 
 
 def next_key():
-    """A fresh key from the facade's global stream (deterministic per session and seed)."""
+    """A fresh key from the facade's global stream (deterministic per session and seed; a new
+    `fkeras.utils.set_random_seed(seed)` restarts it from that seed)."""
+    try:
+        from fkeras.utils.rng_utils import get_random_seed
+
+        global_seed = get_random_seed()
+    except ImportError:
+        global_seed = None
     with _seed_lock:
+        if global_seed is not None and global_seed != _seed.get("synced"):
+            _seed["base"], _seed["counter"], _seed["synced"] = int(global_seed), itertools.count(), global_seed
         n = next(_seed["counter"])
-    return jax.random.fold_in(jax.random.key(_seed["base"]), n)
+        base = _seed["base"]
+    return jax.random.fold_in(jax.random.key(base), n)
 
 
 def _as_key(rng):
