@@ -13,6 +13,8 @@ from fkeras.layers.layer import Layer
 from fkeras.layers.variables import Variable
 from fkeras.layers.wrapped import NNLayer, as_facade, wrapper_for
 
+__all__ = ["Layer", "Variable", "Lambda", "NNLayer", "as_facade", "wrapper_for", "Input", "InputLayer"]
+
 _FUNCTIONAL = {"Input": "fkeras.layers.input_layer", "InputLayer": "fkeras.layers.input_layer",
                "KerasTensor": "fkeras.layers.input_layer"}
 _NOT_LAYERS = {"Layer", "Sequential", "Variables", "Input", "InputLayer"}

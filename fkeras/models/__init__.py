@@ -3,6 +3,8 @@
 from fkeras.models.model import Model
 from fkeras.models.sequential import Sequential
 
+__all__ = ["Model", "Sequential", "load_model", "clone_model", "Functional"]
+
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a `.keras` archive (see `fkeras.saving.load_model`)."""

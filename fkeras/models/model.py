@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from fkeras.layers.layer import Layer, _to_spec, _map, next_key
-from fkeras.nn.base import Variables
+from fkeras.layers.layer import Layer, _map, _to_spec, next_key
 
 
 def _trainer_base():
