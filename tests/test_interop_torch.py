@@ -398,3 +398,16 @@ def test_assign_copies_in_place_and_checks_first():
     with pytest.raises(ValueError, match=r"'dense\.bias' has shape \(3,\), expected \(10,\)"):
         module.assign(bad)
     _close(to_variables(module), v1, 0)  # unchanged
+
+
+def test_torch_compile_accepts_the_shim():
+    """torch.compile traces the shim (same forward/backward as eager); the layer path must stay traceable."""
+    m = nn.Sequential([nn.Input((6, 6, 1)), nn.Conv2D(2, 3, activation="relu"), nn.GlobalAveragePooling2D(),
+                       nn.Dense(3)])
+    module = to_torch(m, m.init(jax.random.key(0)))
+    x = torch.randn(2, 6, 6, 1)
+    eager = module(x)
+    compiled = torch.compile(module, backend="aot_eager")(x)
+    torch.testing.assert_close(compiled, eager, rtol=1e-6, atol=1e-6)
+    compiled.sum().backward()
+    assert all(p.grad is not None for p in module.parameters())

@@ -124,13 +124,28 @@ def fold_name(rng, name: str):
 
 
 def _dtype_name(x) -> str | None:
+    """The standard name ("float32", ...) of an array's dtype on any framework, without raising
+    (torch.compile cannot trace try/except around `np.dtype(torch_dtype)`)."""
     dt = getattr(x, "dtype", None)
     if dt is None:
         return None
-    try:
-        return np.dtype(dt).name
-    except TypeError:
-        return ops.dtype(x)
+    mod = type(dt).__module__
+    if mod.startswith("torch"):
+        return str(dt).rpartition(".")[2]
+    if mod.startswith("tensorflow"):
+        return dt.name
+    return np.dtype(dt).name
+
+
+def _map_leaves(fn, tree):
+    """`fn` over the leaves of nested dicts/lists/tuples in plain Python (torch.compile can trace it)."""
+    if isinstance(tree, dict):
+        return {k: _map_leaves(fn, v) for k, v in tree.items()}
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_map_leaves(fn, v) for v in tree))
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map_leaves(fn, v) for v in tree)
+    return fn(tree)
 
 
 def cast_floats(tree, dtype: str):
@@ -141,7 +156,7 @@ def cast_floats(tree, dtype: str):
             return ops.cast(x, dtype)
         return x
 
-    return jax.tree.map(cast, tree)
+    return _map_leaves(cast, tree)
 
 
 # --- the layer base class ------------------------------------------------------
