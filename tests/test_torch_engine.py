@@ -1,0 +1,272 @@
+"""compile(engine="torch"): the same TrainState trained by PyTorch eager gives the JAX engine's numbers.
+
+Tolerances (float32; torch and XLA sum in different orders): weights and optimizer slots
+rtol 1e-4 / atol 1e-6 after 3 epochs; logs, evaluate and predict rtol 1e-5 / atol 1e-6;
+one optimizer update from identical inputs rtol 1e-6 / atol 1e-7.
+"""
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import fkeras as keras  # noqa: E402
+from fkeras.train import optimizers as O  # noqa: E402
+from fkeras.train import torch_engine  # noqa: E402
+
+W_TOL = dict(rtol=1e-4, atol=1e-6)
+LOG_TOL = dict(rtol=1e-5, atol=1e-6)
+
+
+def _data(n=32, shape=(8, 8, 1), classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *shape), dtype=np.float32)
+    y = rng.integers(0, classes, size=(n,)).astype("int32")
+    return x, y
+
+
+def _convnet(**dense_kw):
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax", **dense_kw),
+    ])
+
+
+def _mlp(**dense_kw):
+    return keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(8, activation="relu", name="hidden", **dense_kw),
+        keras.layers.Dense(3, activation="softmax", name="out"),
+    ])
+
+
+def _twins(build, engines=("jax", "torch"), optimizer=lambda: keras.optimizers.Adam(1e-2), **compile_kw):
+    """One model per engine, same names and same initial weights."""
+    models, w0 = [], None
+    for eng in engines:
+        keras.nn.clear_session()
+        m = build()
+        if w0 is None:
+            w0 = m.get_weights()
+        else:
+            m.set_weights(w0)
+        m.compile(optimizer=optimizer(), loss=compile_kw.get("loss", "sparse_categorical_crossentropy"),
+                  metrics=compile_kw.get("metrics", ["accuracy"]), engine=eng)
+        models.append(m)
+    return models
+
+
+def _same_weights(a, b):
+    chex.assert_trees_all_close(a.get_weights(), b.get_weights(), **W_TOL)
+
+
+def test_three_epochs_equal_jax_weights_logs_evaluate_predict():
+    x, y = _data()
+    mj, mt = _twins(_convnet)
+    kw = dict(batch_size=8, epochs=3, shuffle=False, verbose=0, validation_data=(x[:16], y[:16]))
+    hj, ht = mj.fit(x, y, **kw), mt.fit(x, y, **kw)
+    _same_weights(mj, mt)  # includes BatchNormalization's moving statistics
+    assert sorted(hj.history) == sorted(ht.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    chex.assert_trees_all_close(ht.history, hj.history, **LOG_TOL)
+    # the optimizer state written back: same slots, same iteration count
+    sj, st = mj.train_state.opt_state, mt.train_state.opt_state
+    assert int(st.iterations) == int(sj.iterations) == 12 and int(mt.train_state.step) == 12
+    chex.assert_trees_all_close(st.slots, sj.slots, **W_TOL)
+    chex.assert_trees_all_close(mt.evaluate(x, y, verbose=0, return_dict=True),
+                                mj.evaluate(x, y, verbose=0, return_dict=True), **LOG_TOL)
+    chex.assert_trees_all_close(mt.predict(x, verbose=0), mj.predict(x, verbose=0), **LOG_TOL)
+    chex.assert_trees_all_close(mt.test_on_batch(x, y), mj.test_on_batch(x, y), **LOG_TOL)
+    chex.assert_trees_all_close(mt.train_on_batch(x, y), mj.train_on_batch(x, y), **LOG_TOL)
+    _same_weights(mj, mt)
+
+
+@pytest.mark.parametrize("opt", [
+    lambda: O.SGD(0.1),
+    lambda: O.SGD(0.1, momentum=0.9, nesterov=True, clipnorm=0.5),
+    lambda: O.SGD(0.1, momentum=0.5, global_clipnorm=0.3),
+    lambda: O.Adam(0.01, amsgrad=True, clipvalue=0.05),
+    lambda: O.AdamW(0.01, weight_decay=0.1),
+    lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+    lambda: O.RMSprop(0.01, weight_decay=0.01),
+    lambda: O.Adagrad(0.1),
+    lambda: O.Nadam(0.01),
+    lambda: O.Lion(0.01),
+])
+def test_each_optimizer_update_equals_the_fkeras_formula(opt):
+    opt = opt()
+    rng = np.random.default_rng(1)
+    params = [rng.normal(size=s).astype("float32") for s in [(3, 4), (4,), (2, 2, 3)]]
+    st = opt.init(params)
+    to = torch_engine._TorchOptimizer(opt)
+    to.iterations, to.lr = int(st.iterations), float(st.learning_rate)
+    to.slots = {n: [torch.from_numpy(np.array(a)) for a in v] for n, v in st.slots.items()}
+    to.extra = {k: float(v) for k, v in st.extra.items()}
+    tp = [torch.from_numpy(p.copy()) for p in params]
+    jp = params
+    for _ in range(3):
+        grads = [rng.normal(size=p.shape).astype("float32") for p in params]
+        jp, st = opt.apply(grads, st, jp)
+        with torch.no_grad():
+            to.step(tp, [torch.from_numpy(g) for g in grads])
+    chex.assert_trees_all_close([t.numpy() for t in tp], [np.asarray(p) for p in jp], rtol=1e-6, atol=1e-7)
+    chex.assert_trees_all_close({n: [t.numpy() for t in v] for n, v in to.slots.items()},
+                                {n: [np.asarray(a) for a in v] for n, v in st.slots.items()}, rtol=1e-6, atol=1e-7)
+    assert to.iterations == int(st.iterations) == 3
+
+
+def test_learning_rate_callbacks_and_schedules_are_followed():
+    x, y = _data(32, (4,))
+    sched = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=2, decay_rate=0.5)
+    mj, mt = _twins(_mlp, optimizer=lambda: keras.optimizers.SGD(sched, momentum=0.9))
+    for m in (mj, mt):
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    _same_weights(mj, mt)
+    assert mt.optimizer.iterations == 8
+    assert mt.optimizer.learning_rate == pytest.approx(mj.optimizer.learning_rate)
+
+    mj, mt = _twins(_mlp, optimizer=lambda: keras.optimizers.Adam(0.02))
+    for m in (mj, mt):
+        m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+              callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: 0.02 / (1 + e))])
+    _same_weights(mj, mt)
+    assert mt.optimizer.learning_rate == pytest.approx(0.02 / 3)
+
+
+def test_batch_callbacks_see_current_weights_and_can_change_them():
+    x, y = _data(32, (4,))
+    seen = {}
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self, key):
+            super().__init__()
+            self.key = key
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.setdefault(self.key, []).append(float(np.sum(self.model.get_weights()[0])))
+            if batch == 1:  # halve the learning rate mid-epoch
+                self.model.optimizer.learning_rate = self.model.optimizer.learning_rate / 2
+
+    mj, mt = _twins(_mlp)
+    for key, m in (("jax", mj), ("torch", mt)):
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[Watch(key)])
+    assert len(seen["torch"]) == 8
+    chex.assert_trees_all_close(seen["torch"], seen["jax"], **W_TOL)
+    _same_weights(mj, mt)
+
+
+def test_weights_class_weights_frozen_layers_and_regularizers():
+    x, y = _data(32, (4,))
+    sw = np.linspace(0.1, 2.0, 32).astype("float32")
+
+    def build():
+        m = _mlp(kernel_regularizer=keras.regularizers.L2(0.01))
+        m.get_layer("out").trainable = False
+        return m
+
+    mj, mt = _twins(build)
+    frozen = mt.get_layer("out").get_weights()
+    for m in (mj, mt):
+        m.fit(x, y, sample_weight=sw, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    _same_weights(mj, mt)
+    chex.assert_trees_all_close(mt.get_layer("out").get_weights(), frozen, rtol=0, atol=0)
+
+    mj, mt = _twins(_mlp)
+    hs = [m.fit(x, y, class_weight={0: 1.0, 1: 3.0, 2: 0.5}, batch_size=8, epochs=2, shuffle=False,
+                verbose=0).history for m in (mj, mt)]
+    _same_weights(mj, mt)
+    chex.assert_trees_all_close(hs[1], hs[0], **LOG_TOL)
+
+
+def test_switching_engines_and_set_weights_continue_the_same_train_state():
+    x, y = _data(32, (4,))
+    runs, w0 = {}, _mlp().get_weights()
+    for first, second in (("jax", "jax"), ("torch", "jax"), ("jax", "torch"), ("torch", "torch")):
+        m, = _twins(_mlp, engines=(first,))
+        m.set_weights(w0)
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        w = m.get_weights()
+        m.set_weights([v * 0.5 for v in w])  # read back in by the next fit on either engine
+        m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", engine=second)
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        m.set_weights([v * 0.5 for v in m.get_weights()])
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        runs[first, second] = m.get_weights()
+        assert int(m.train_state.step) == 12 and m.optimizer.iterations == 8
+    ref = runs.pop(("jax", "jax"))
+    for got in runs.values():
+        chex.assert_trees_all_close(got, ref, **W_TOL)
+
+
+def test_dropout_is_reproducible_from_the_train_state_seed():
+    x, y = _data(32, (4,))
+
+    def build():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="a"), keras.layers.Dropout(0.5),
+                                 keras.layers.Dense(3, activation="softmax", name="b")])
+
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(3)
+        m, = _twins(build, engines=("torch",))
+        if runs:
+            m.set_weights(runs[0][0])
+        w0 = m.get_weights()
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        runs.append((w0, m.get_weights()))
+    chex.assert_trees_all_close(runs[0][1], runs[1][1], rtol=0, atol=0)
+    assert not np.allclose(runs[0][1][0], runs[0][0][0])
+
+
+def test_bad_engine_and_unsupported_setups_are_clear_errors():
+    m = _mlp()
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"engine.*'jax', 'torch'.*'tpu'"):
+        m.compile(optimizer="adam", loss="mse", engine="tpu")
+    assert m._compile_config["engine"] == "jax" and type(m.optimizer).__name__ == "SGD"  # unchanged
+
+    class MyAdam(keras.optimizers.Adam):
+        def _update_leaf(self, g, p, s, lr, t, extra):
+            return super()._update_leaf(g, p, s, lr, t, extra)
+
+    with pytest.raises(ValueError, match="MyAdam"):
+        m.compile(optimizer=MyAdam(), loss="mse", engine="torch")
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+        def train_step(self, state, data):
+            return super().train_step(state, data)
+
+    c = Custom()
+    c.compile(optimizer="sgd", loss="mse", engine="torch")
+    with pytest.raises(ValueError, match="train_step"):
+        c.fit(np.zeros((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+
+
+def test_missing_torch_is_an_import_error_naming_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    m = _mlp()
+    with pytest.raises(ImportError, match=r"fkeras\[torch\]"):
+        m.compile(optimizer="adam", loss="mse", engine="torch")
+
+
+def test_engine_is_jax_by_default():
+    m = _mlp()
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data(8, (4,))
+    m.fit(x, y, verbose=0)
+    assert m._compile_config["engine"] == "jax" and "_torch_engine" not in m.__dict__
+    assert jax.tree.leaves(m.train_state.params)[0].__class__.__module__.startswith("jax")
