@@ -369,3 +369,33 @@ def test_same_global_seed_same_weights():
     b = Block()
     b(_x())
     chex.assert_trees_all_equal(a.get_weights(), b.get_weights())
+
+
+def test_keras_guide_weights_in_init_and_state_returned_as_variable():
+    class Linear(keras.layers.Layer):  # "Making new layers and models via subclassing", first example
+        def __init__(self, units=32, input_dim=32):
+            super().__init__()
+            self.w = self.add_weight(shape=(input_dim, units), initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(units,), initializer="zeros", trainable=True)
+
+        def call(self, inputs):
+            return keras.ops.matmul(inputs, self.w) + self.b
+
+    class ComputeSum(keras.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(keras.ops.sum(inputs, axis=0))
+            return self.total
+
+    x = keras.ops.ones((2, 2))
+    linear = Linear(4, 2)
+    chex.assert_trees_all_close(np.asarray(linear(x)), np.ones((2, 2)) @ linear.w.numpy() + linear.b.numpy(),
+                                atol=1e-6)
+    my_sum = ComputeSum(2)
+    np.testing.assert_array_equal(np.asarray(my_sum(x)), [2.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(my_sum(x)), [4.0, 4.0])
+    assert len(my_sum.weights) == 1 and len(my_sum.non_trainable_weights) == 1 and my_sum.trainable_weights == []
+    assert keras.layers.Dense(2)(x, mask=None).shape == (2, 2)  # a mask is dropped for calls without one

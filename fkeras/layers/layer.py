@@ -153,7 +153,7 @@ def _seed_generator_class():
 
 
 def _call_params(cls):
-    """(accepts_training, accepts_var_kwargs) of `cls.call`, cached per class."""
+    """(accepts_training, accepts_var_kwargs, accepts_mask) of `cls.call`, cached per class."""
     cache = cls.__dict__.get("_fk_call_sig")
     if cache is None:
         try:
@@ -161,7 +161,7 @@ def _call_params(cls):
         except (TypeError, ValueError):
             params = {}
         var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
-        cache = ("training" in params, var_kw)
+        cache = ("training" in params, var_kw, "mask" in params)
         type.__setattr__(cls, "_fk_call_sig", cache)
     return cache
 
@@ -907,9 +907,11 @@ class Layer:
             from fkeras.nn.base import cast_floats
 
             args = cast_floats(args, self._fk_policy.compute_dtype)
-        accepts_training, var_kw = _call_params(type(self))
+        accepts_training, var_kw, accepts_mask = _call_params(type(self))
         if accepts_training or var_kw:
             kwargs["training"] = bool(training)
+        if "mask" in kwargs and not (accepts_mask or var_kw):
+            kwargs.pop("mask")  # as Keras: a mask only reaches layers whose call takes one
         scope.frames.append(_Frame(self, rng, bool(training)))
         swapped = self._fk_swap_in(scope)
         try:

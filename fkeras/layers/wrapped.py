@@ -8,6 +8,8 @@ and its config is the nn layer's config.
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import numpy as np
 
@@ -33,6 +35,22 @@ def _flat(tree, prefix=()):
             yield from _flat(v, prefix + (k,))
     else:
         yield prefix, tree
+
+
+_TAKES: dict = {}
+
+
+def _takes(nn_cls, name):
+    """Whether the nn layer class's `call` takes keyword `name` (cached per class)."""
+    cache = _TAKES.get(nn_cls)
+    if cache is None:
+        try:
+            params = inspect.signature(nn_cls.call).parameters
+        except (TypeError, ValueError):
+            params = {}
+        cache = set(params) | ({"*"} if any(p.kind == p.VAR_KEYWORD for p in params.values()) else set())
+        _TAKES[nn_cls] = cache
+    return name in cache or "*" in cache
 
 
 class NNLayer(Layer):
@@ -128,6 +146,8 @@ class NNLayer(Layer):
         nn_layer = self.nn_layer
         if type(nn_layer).__name__ in _FREEZE_INFERENCE and not self.trainable:
             training = False
+        if kwargs.get("mask", 0) is None or ("mask" in kwargs and not _takes(type(nn_layer), "mask")):
+            kwargs.pop("mask")
         out, new_state = nn_layer.apply(self._fk_own_tree(), *args, training=training, rng=rng, **kwargs)
         activity = getattr(nn_layer, "activity_loss", None)
         if activity is not None and getattr(nn_layer, "activity_regularizer", None) is not None:
