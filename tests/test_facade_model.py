@@ -198,3 +198,17 @@ def test_clone_model_same_architecture_fresh_weights():
     assert [l.get_config() for l in clone.layers] == [l.get_config() for l in model.layers]
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
     assert all(a is not b for a, b in zip(clone.weights, model.weights))
+
+
+def test_summary_nested_and_frozen_counts():
+    inner = keras.Sequential([keras.layers.Dense(3), keras.layers.BatchNormalization()], name="inner")
+    model = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(1)])
+    inner.trainable = False
+    lines = []
+    model.summary(expand_nested=True, show_trainable=True, print_fn=lines.append, line_length=100)
+    text = "".join(lines)
+    assert "inner (Sequential)" in text and "└ dense (Dense)" in text and "└ batch_normalization" in text
+    # Dense(4->3) 15 + BatchNorm 12 frozen; Dense(3->1) 4 trainable (Keras counts)
+    assert "Total params: 31 (124.00 B)" in text
+    assert "Trainable params: 4 (16.00 B)" in text
+    assert "Non-trainable params: 27 (108.00 B)" in text
