@@ -366,7 +366,7 @@ class Trainer:
             nonlocal logs, step
             if begin:
                 cbs.on_train_batch_begin(step)
-            shapes = {tuple(jax.tree.map(np.shape, b).__repr__()) for b in group}
+            shapes = {repr(jax.tree.map(np.shape, b)) for b in group}
             if len(group) == n and len(shapes) == 1:
                 self.train_state, logs = multi(self.train_state, stack_batches(group))
             else:
