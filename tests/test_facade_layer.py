@@ -399,3 +399,12 @@ def test_keras_guide_weights_in_init_and_state_returned_as_variable():
     np.testing.assert_array_equal(np.asarray(my_sum(x)), [4.0, 4.0])
     assert len(my_sum.weights) == 1 and len(my_sum.non_trainable_weights) == 1 and my_sum.trainable_weights == []
     assert keras.layers.Dense(2)(x, mask=None).shape == (2, 2)  # a mask is dropped for calls without one
+
+
+def test_errors_inside_user_call_say_which_layer():
+    model = keras.Sequential([MyDense(3, name="first"), MyDense(2, name="second")], name="stack")
+    model(np.ones((2, 4), "float32"))
+    with pytest.raises(TypeError) as info:
+        model(np.ones((2, 5), "float32"))  # built for 4 features
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "layer 'first' (MyDense) on inputs of shape ((2, 5),)" in notes

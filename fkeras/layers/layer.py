@@ -209,6 +209,8 @@ class Layer:
     lists or dicts are tracked; their weights nest under their names.
     """
 
+    _fk_note_errors = True  # add "raised while calling layer ..." to errors from `call`
+
     def __new__(cls, *args, **kwargs):
         obj = object.__new__(cls)
         d = obj.__dict__
@@ -916,6 +918,12 @@ class Layer:
         swapped = self._fk_swap_in(scope)
         try:
             out = self.call(*args, **kwargs)
+        except Exception as e:
+            if hasattr(e, "add_note") and self._fk_note_errors:
+                shapes = _map(lambda x: tuple(x.shape) if hasattr(x, "shape") else x, args)
+                e.add_note(f"(raised while calling layer '{self.name}' ({type(self).__name__}) on inputs of shape "
+                           f"{shapes})")
+            raise
         finally:
             for k, v in swapped:
                 self.__dict__[k] = v

@@ -57,6 +57,7 @@ class NNLayer(Layer):
     """A facade layer around one pure `fkeras.nn` layer (`self.nn_layer`)."""
 
     _fk_nn_class = None
+    _fk_note_errors = False  # nn layers' errors already name the layer
 
     def __init__(self, *args, **kwargs):
         shape_kw = {k: kwargs.pop(k) for k in ("input_shape", "batch_input_shape", "input_dim") if k in kwargs}
