@@ -129,6 +129,25 @@ def orbax_roundtrip(mode, directory):
             "kernel_axes": list(restored["dense"]["kernel"].sharding.spec)}
 
 
+def facade_fit(distribution, epochs=2):
+    """The Keras facade: compile + fit (shuffle off, dropout on) under `distribution` (None: one device)."""
+    import fkeras as keras
+
+    keras.nn.clear_session()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Input((12,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.25), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["acc"])
+    x, y = data(72)  # 72 rows, batch 16: the last batch (8 rows) is ragged
+    if distribution is None:
+        hist = model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, validation_split=0.25)
+    else:
+        with distribution.scope():
+            hist = model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, validation_split=0.25)
+    return model, hist.history
+
+
 def main(check, *args):
     if check == "multiprocess":
         print(json.dumps(multiprocess(int(args[0]), int(args[1]))))
@@ -137,6 +156,20 @@ def main(check, *args):
         print(json.dumps(orbax_roundtrip(args[0], args[1])))
         return
     out = {"devices": len(jax.devices())}
+    if check == "fit":
+        ref_model, ref_hist = facade_fit(None)
+        ref_w = ref_model.get_weights()
+        mesh = dist.DeviceMesh((2, 4), ("batch", "model"))
+        lm = dist.LayoutMap(mesh)
+        lm["dense.*/kernel"] = (None, "model")
+        for name, d in (("dp", dist.DataParallel()), ("mp", dist.ModelParallel(layout_map=lm))):
+            model, hist = facade_fit(d)
+            w = model.get_weights()
+            out[name + "_diff"] = max(float(np.abs(a - b).max()) for a, b in zip(w, ref_w))
+            out[name + "_val_loss"] = [hist["val_loss"][-1], ref_hist["val_loss"][-1]]
+            out[name + "_shardings"] = shardings(model.train_state.params)
+        print(json.dumps(out))
+        return
     ref, ref_loss = train_pure(None)
     if check == "pure":
         dp = dist.DataParallel()

@@ -247,13 +247,41 @@ class Distribution:
         sharding = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
         return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
 
+    def distribute_train_state(self, ts):
+        """Place a `fkeras.train.TrainState`: params and state by their layouts; optimizer slots
+        like the params they belong to (same path suffix and shape); everything else replicated."""
+        param_sh = self.variable_shardings(ts.params)
+        state_sh = self.variable_shardings(ts.state)
+        by_path = {}
+        for tree, sh in ((ts.params, param_sh), (ts.state, state_sh)):
+            for (kp, leaf), s in zip(jax.tree_util.tree_leaves_with_path(tree), jax.tree.leaves(sh)):
+                by_path[path_of(kp)] = (tuple(leaf.shape), s)
+        replicated = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
+
+        def follow(kp, leaf):
+            if leaf is None or not hasattr(leaf, "shape"):
+                return leaf
+            p = path_of(kp)
+            for vpath, (shape, s) in by_path.items():
+                if (p == vpath or p.endswith("/" + vpath)) and tuple(leaf.shape) == shape:
+                    return jax.device_put(leaf, s)
+            return jax.device_put(leaf, replicated)
+
+        place = lambda tree: jax.tree_util.tree_map_with_path(follow, tree, is_leaf=lambda x: x is None)  # noqa: E731
+        return ts.replace(params=jax.tree.map(jax.device_put, ts.params, param_sh),
+                          state=jax.tree.map(jax.device_put, ts.state, state_sh),
+                          opt_state=place(ts.opt_state), metrics=place(ts.metrics),
+                          rng=jax.device_put(ts.rng, replicated), step=jax.device_put(ts.step, replicated))
+
     def distribute_batch(self, batch):
         """Split a batch pytree on its first axis across the batch mesh axis.
 
-        Single process: `batch` is the global batch. Several processes: `batch` is this
-        process's part and the global array is assembled with
-        `jax.make_array_from_process_local_data`.
+        Single process: `batch` is the global batch; a ragged last batch whose size the batch
+        axis does not divide is replicated instead (same values, computed on every device).
+        Several processes: `batch` is this process's part and the global array is assembled
+        with `jax.make_array_from_process_local_data`.
         """
+        n_shards = self._mesh.shape[self._mesh.axis_names.index(self._batch_dim_name)]
 
         def one(x):
             x = np.asarray(x) if not isinstance(x, jax.Array) else x
@@ -261,10 +289,38 @@ class Distribution:
             sharding = layout.backend_layout
             if jax.process_count() > 1:
                 return jax.make_array_from_process_local_data(sharding, np.asarray(x))
-            layout.check_shape(x.shape, "batch")
+            if x.ndim and x.shape[0] % n_shards:
+                sharding = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
             return jax.device_put(x, sharding)
 
         return jax.tree.map(one, batch)
+
+    def shard_source(self, x, y=None, sample_weight=None, batch_size=None):
+        """This process's share of a data source and its per-process batch size.
+
+        One process: everything unchanged. Several: arrays keep this process's contiguous rows
+        (`process_slice`), a `tf.data.Dataset` is `.shard`ed, a PyDataset keeps every n-th batch;
+        `batch_size` (global) is divided by the number of processes.
+        """
+        k = jax.process_count()
+        if k == 1 or not self.auto_shard_dataset:
+            return x, y, sample_weight, batch_size
+        if batch_size is not None:
+            if batch_size % k:
+                raise ValueError(f"batch_size {batch_size} is the global batch; it must be divisible by the "
+                                 f"{k} processes.")
+            batch_size //= k
+        if type(x).__module__.startswith("tensorflow"):
+            return x.shard(k, jax.process_index()), y, sample_weight, batch_size
+        if hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"):
+            return _process_shard(x, k, jax.process_index()), y, sample_weight, batch_size
+        leaves = [a for a in jax.tree.leaves(x) if hasattr(a, "shape")]
+        if not leaves:
+            raise ValueError(f"Cannot split {type(x).__name__} across {k} processes; give each process its own "
+                             "data and set auto_shard_dataset=False.")
+        rows = self.process_slice(leaves[0].shape[0])
+        cut = lambda t: None if t is None else jax.tree.map(lambda a: a[rows], t)  # noqa: E731
+        return cut(x), cut(y), cut(sample_weight), batch_size
 
     def process_slice(self, n):
         """The rows `[start, stop)` of an n-row array source this process reads."""
@@ -284,6 +340,27 @@ class Distribution:
 
     def __repr__(self):
         return f"<{type(self).__name__} mesh={self._mesh}, batch_dim_name={self._batch_dim_name!r}>"
+
+
+def _process_shard(ds, k, index):
+    """A PyDataset of every `k`-th batch of `ds`, starting at this process's `index`."""
+    from fkeras.utils import PyDataset
+
+    class ProcessShard(PyDataset):
+        def __init__(self):
+            super().__init__(workers=getattr(ds, "workers", 1), use_multiprocessing=getattr(
+                ds, "use_multiprocessing", False), max_queue_size=getattr(ds, "max_queue_size", 10))
+
+        def __len__(self):
+            return len(ds) // k
+
+        def __getitem__(self, i):
+            return ds[i * k + index]
+
+        def on_epoch_end(self):
+            ds.on_epoch_end()
+
+    return ProcessShard()
 
 
 class DataParallel(Distribution):

@@ -165,8 +165,13 @@ class Engine:
         new_trainable, opt_state = self.optimizer.apply(grads, ts.opt_state, trainable)
         params = merge_trainable(new_trainable, ts.params, mask)
         mstate = self._update_metrics(ts.metrics, loss, per, yt, yp, sws, batch_size_of(x))
-        return TrainState(params=params, state=new_state, opt_state=opt_state, metrics=mstate, rng=rng,
-                          step=ts.step + 1)
+        new_ts = TrainState(params=params, state=new_state, opt_state=opt_state, metrics=mstate, rng=rng,
+                            step=ts.step + 1)
+        if self.state_shardings is not None:
+            # Under a distribution, keep every variable where its layout put it (GSPMD may otherwise
+            # propagate, e.g., a kernel's model-axis split onto its bias).
+            new_ts = jax.lax.with_sharding_constraint(new_ts, self.state_shardings)
+        return new_ts
 
     def train_step(self, ts: TrainState, batch):
         """One optimizer step on `batch`: returns (new TrainState, logs of the running metrics)."""
@@ -192,6 +197,8 @@ class Engine:
         """The model's outputs for `x` in inference mode."""
         self.trace_counts["predict"] += 1
         return self.forward(params, state, x, False, None)[0]
+
+    state_shardings = None  # set by the Trainer under an fkeras.distribution: TrainState-shaped shardings
 
     # -- jitted forms (created once) -----------------------------------------------------------
     def _get(self, name, fn, donate):

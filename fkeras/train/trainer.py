@@ -41,6 +41,10 @@ def _get_data_adapter(*args, **kwargs):
         return get_data_adapter(*args, **kwargs)
 
 
+def _sharding_key(shardings):
+    return None if shardings is None else (jax.tree.structure(shardings), tuple(jax.tree.leaves(shardings)))
+
+
 def _to_floats(logs):
     return {k: float(np.asarray(v)) for k, v in sorted(logs.items())}
 
@@ -164,6 +168,21 @@ class Trainer:
         get = getattr(self, "_trainable_mask", None)
         return full_mask(get() if get is not None else None, params)
 
+    def _distribution(self):
+        """The active `fkeras.distribution` (None: one device). The torch engine runs undistributed."""
+        from fkeras.distribution import distribution
+
+        dist = distribution()
+        if dist is not None and self._on_torch():
+            raise ValueError("compile(engine='torch') cannot run under an fkeras.distribution; use engine='jax'.")
+        return dist
+
+    def _batches(self, data):
+        """One epoch of `data`'s batches, each split across devices when a distribution is active."""
+        it = data.get_numpy_iterator()
+        dist = self._distribution()
+        return it if dist is None else map(dist.distribute_batch, it)
+
     def _ready(self, batch):
         """Build the model, the engine and the TrainState for data like `batch`."""
         x = unpack(batch)[0]
@@ -191,6 +210,15 @@ class Trainer:
             self._opt_key = key
         if set(ts.metrics) != set(eng.metric_names):
             ts = ts.replace(metrics=eng.init_metrics())
+        dist = self._distribution()
+        shardings = None
+        if dist is not None:
+            ts = dist.distribute_train_state(ts)
+            shardings = jax.tree.map(lambda a: a.sharding, ts)
+        if _sharding_key(shardings) != _sharding_key(eng.state_shardings):
+            eng.state_shardings = shardings  # the train steps keep variables on these shardings
+            eng._jitted.pop("train", None)
+            eng._jitted.pop("train_multi", None)
         self.train_state = ts
         return eng
 
@@ -283,15 +311,19 @@ class Trainer:
             from fkeras.interop.data import train_validation_split
 
             (x, y, sample_weight), validation_data = train_validation_split((x, y, sample_weight), validation_split)
+        dist = self._distribution()
+        if dist is not None:
+            x, y, sample_weight, batch_size = dist.shard_source(x, y, sample_weight, batch_size)
+        # The shuffle seed is drawn here, on the main thread, so batches do not depend on threads.
         data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                                 shuffle=shuffle, class_weight=class_weight)
+                                 shuffle=shuffle, class_weight=class_weight, seed=int(np.random.randint(2**31 - 1)))
         val_data = None
         if validation_data is not None:
             vx, vy, vsw = unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
             val_data = _get_data_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
                                          steps_per_epoch=validation_steps, shuffle=False)
 
-        first_iter = data.get_numpy_iterator()
+        first_iter = self._batches(data)
         try:
             first = next(first_iter)
         except StopIteration:
@@ -302,6 +334,8 @@ class Trainer:
             self._custom_ready(first)
 
         verbose = 1 if verbose == "auto" else verbose
+        if jax.process_index() != 0:
+            verbose = 0  # several processes: only process 0 shows progress
         cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=epochs, steps=data.num_batches)
         self.stop_training = False
@@ -317,10 +351,12 @@ class Trainer:
 
                 it, first_iter = itertools.chain([first], first_iter), None
             else:
-                it = data.get_numpy_iterator()
+                it = self._batches(data)
             logs = self._train_epoch(eng, it, cbs)
             data.on_epoch_end()
             if logs is None:
+                if getattr(data, "exhausted", False):  # a generator ran out: stop, as Keras does
+                    break
                 raise ValueError("The training data produced no batches in this epoch.")
             epoch_logs = _to_floats(logs)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
@@ -421,7 +457,7 @@ class Trainer:
         has_batch_cb = cbs is not None and (cbs._batch["on_test_batch_begin"] or cbs._batch["on_test_batch_end"])
         if cbs is not None:
             cbs.on_test_begin()
-        for step, batch in enumerate(data.get_numpy_iterator()):
+        for step, batch in enumerate(self._batches(data)):
             if has_batch_cb:
                 cbs.on_test_batch_begin(step)
             m, logs = ev(ts.params, ts.state, m, batch)
@@ -442,7 +478,7 @@ class Trainer:
         st, logs = (tv, ntv, self._custom_metric_vars()), None
         if cbs is not None:
             cbs.on_test_begin()
-        for step, batch in enumerate(data.get_numpy_iterator()):
+        for step, batch in enumerate(self._batches(data)):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
             logs, st = fn(st, batch, None)
@@ -465,7 +501,7 @@ class Trainer:
         if kwargs:
             raise TypeError(f"evaluate: unexpected arguments {sorted(kwargs)}.")
         data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
-        it = data.get_numpy_iterator()
+        it = self._batches(data)
         try:
             first = next(it)
         except StopIteration:
@@ -491,7 +527,7 @@ class Trainer:
                                          steps=data.num_batches)
         cbs.on_predict_begin()
         outs, pred = [], None
-        for step, batch in enumerate(data.get_numpy_iterator()):
+        for step, batch in enumerate(self._batches(data)):
             if pred is None:
                 pred = self._predict_fn(batch)
             cbs.on_predict_batch_begin(step)
@@ -562,7 +598,7 @@ class Trainer:
 
     def _single_batch(self, x, y, sample_weight, class_weight):
         data = _get_data_adapter(x, y, sample_weight, batch_size=int(1e9), class_weight=class_weight)
-        return next(iter(data.get_numpy_iterator()))
+        return next(iter(self._batches(data)))
 
     def _format_logs(self, logs, return_dict):
         logs = _to_floats(logs)

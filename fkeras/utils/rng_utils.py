@@ -27,6 +27,9 @@ def set_random_seed(seed):
         sys.modules["tensorflow"].random.set_seed(seed)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
+    if "fkeras.layers.layer" in sys.modules:
+        # Restart the facade's key stream even when the seed is the same as last time.
+        sys.modules["fkeras.layers.layer"].set_seed(seed)
 
 
 def get_random_seed():
