@@ -148,7 +148,30 @@ def facade_fit(distribution, epochs=2):
     return model, hist.history
 
 
+def multiprocess_fit(process_id, port):
+    """One of two processes: the facade's fit under DataParallel, each process reading its own rows."""
+    import fkeras as keras
+
+    dist.initialize(job_addresses=f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
+    keras.nn.clear_session()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Input((12,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["acc"])
+    x, y = data(64)
+    with dist.DataParallel().scope():
+        hist = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=1)
+    flat = np.concatenate([w.ravel() for w in model.get_weights()])
+    out = {"process": jax.process_index(), "checksum": float(flat.sum()), "first": flat[:4].tolist(),
+           "loss": hist.history["loss"]}
+    jax.distributed.shutdown()
+    return out
+
+
 def main(check, *args):
+    if check == "multiprocess_fit":
+        print(json.dumps(multiprocess_fit(int(args[0]), int(args[1]))))
+        return
     if check == "multiprocess":
         print(json.dumps(multiprocess(int(args[0]), int(args[1]))))
         return

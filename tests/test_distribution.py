@@ -56,20 +56,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_on_loopback_end_with_identical_params():
+def run_two_processes(check):
+    """Run `check` in 2 processes x 2 virtual devices with a coordinator on loopback; bounded in time."""
     port = free_port()
     env = dict(os.environ, FKERAS_TEST_DEVICES="2")
-    procs = [subprocess.Popen([sys.executable, str(CHILD), "multiprocess", str(i), str(port)], env=env,
+    procs = [subprocess.Popen([sys.executable, str(CHILD), check, str(i), str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = []
     try:
         for p in procs:
             stdout, stderr = p.communicate(timeout=180)  # bounded: never hangs the suite
             assert p.returncode == 0, stderr[-3000:]
-            outs.append(json.loads(stdout.strip().splitlines()[-1]))
+            outs.append((json.loads(stdout.strip().splitlines()[-1]), stdout))
     finally:
         for p in procs:
             p.kill()
+    return outs
+
+
+def test_two_processes_on_loopback_end_with_identical_params():
+    outs = [o for o, _ in run_two_processes("multiprocess")]
     assert [o["process"] for o in outs] == [0, 1]
     assert all(o["count"] == 2 and o["devices"] == 4 for o in outs)
     assert outs[0]["first"] == outs[1]["first"] and outs[0]["checksum"] == outs[1]["checksum"]
@@ -95,3 +101,12 @@ def test_facade_fit_under_data_and_model_parallel_equals_single_device():
     assert out["mp_shardings"]["dense/kernel"] == [None, "model"]
     assert out["mp_shardings"]["dense/bias"] == [None]
     assert all(axes == [None] * len(axes) for axes in out["dp_shardings"].values())
+
+
+def test_facade_fit_in_two_processes_each_reading_its_rows():
+    (a, out_a), (b, out_b) = run_two_processes("multiprocess_fit")
+    assert (a["process"], b["process"]) == (0, 1)
+    assert a["first"] == b["first"] and a["checksum"] == b["checksum"]
+    assert a["loss"] == b["loss"] and a["loss"][-1] < a["loss"][0]
+    # Only process 0 shows progress.
+    assert "Epoch 1/3" in out_a and "Epoch 1/3" not in out_b
