@@ -408,3 +408,13 @@ def test_errors_inside_user_call_say_which_layer():
         model(np.ones((2, 5), "float32"))  # built for 4 features
     notes = " ".join(getattr(info.value, "__notes__", []))
     assert "layer 'first' (MyDense) on inputs of shape ((2, 5),)" in notes
+
+
+def test_compute_output_shape_does_not_build():
+    layer = MyDense(7)
+    assert layer.compute_output_shape((None, 3)) == (None, 7)
+    assert not layer.built and layer.weights == []
+    dense = keras.layers.Dense(4)
+    assert dense.compute_output_shape((None, 2, 3)) == (None, 2, 4)
+    assert not dense.built
+    assert dense(np.ones((1, 5), "float32")).shape == (1, 4)  # later built for other inputs

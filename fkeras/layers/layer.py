@@ -716,7 +716,7 @@ class Layer:
         if rng is None:
             raise ValueError(f"Layer '{self.name}': init needs a JAX key (jax.random.key(seed)), got None.")
         specs = [_map(_to_spec, x) for x in example_inputs]
-        scope = self._fk_trace(specs, kwargs)
+        scope, _ = self._fk_trace(specs, kwargs)
         values = self._fk_initial_values(rng)
         if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values)):
             created = {id(v) for _, v in scope.created}
@@ -726,8 +726,9 @@ class Layer:
                     var._value = get_path(params if kind == "params" else state, path)
         return values
 
-    def _fk_trace(self, specs, kwargs):
-        """Run `call` abstractly (jax.eval_shape) to build every unbuilt layer of the tree."""
+    def _fk_trace(self, specs, kwargs, dry=False):
+        """Run `call` abstractly (jax.eval_shape) to build every unbuilt layer of the tree;
+        `dry` undoes the builds afterwards (shape inference only). Returns (scope, output specs)."""
         scope = Scope("init", training=bool(kwargs.pop("training", False)), rng=None)
 
         def run(*xs):
@@ -743,17 +744,13 @@ class Layer:
                 _restore_seed_generators(scope)
 
         try:
-            jax.eval_shape(run, *specs)
+            out = jax.eval_shape(run, *specs)
         except BaseException:
-            # leave no half-built layer behind
-            for layer, var in scope.created:
-                if var in layer._fk_vars:
-                    layer._fk_vars.remove(var)
-            for layer in scope.built:
-                layer.__dict__["built"] = False
-                layer.__dict__["_fk_build_shapes"] = None
+            _rollback(scope)  # leave no half-built layer behind
             raise
-        return scope
+        if dry:
+            _rollback(scope)
+        return scope, out
 
     def _fk_initial_values(self, rng) -> Variables:
         params, state = {}, {}
@@ -1000,10 +997,11 @@ class Layer:
     def compute_output_shape(self, *input_shapes):
         """Output shape(s) for inputs of `input_shapes` (None dims allowed), by an abstract trace."""
         specs = [_map(_to_spec, s) for s in input_shapes]
-        if not self.built:
-            self.init(next_key(), *specs)
-        vt_spec = jax.eval_shape(lambda: self._fk_zero_tree())
-        out = jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], vt_spec, *specs)
+        if self.built:
+            vt_spec = jax.eval_shape(lambda: self._fk_zero_tree())
+            out = jax.eval_shape(lambda v, *x: self.apply(v, *x)[0], vt_spec, *specs)
+        else:  # infer without building (as Keras): trace, then undo the build
+            _, out = self._fk_trace(specs, {}, dry=True)
         first_none = bool(input_shapes) and _is_shape(input_shapes[0]) and input_shapes[0][0] is None
         return _map(lambda s: ((None,) + tuple(s.shape[1:])) if first_none and len(s.shape) else tuple(s.shape), out)
 
@@ -1102,6 +1100,18 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _rollback(scope):
+    """Undo the builds of an init trace: drop the Variables it made, mark its layers unbuilt."""
+    for layer, var in scope.created:
+        if var in layer._fk_vars:
+            layer._fk_vars.remove(var)
+    for layer in scope.built:
+        for key in ("_fk_build_shapes", "_fk_output_shape", "_fk_build_specs"):
+            if key in layer.__dict__:
+                layer.__dict__[key] = None
+        layer.__dict__["built"] = False
 
 
 def _unset(var):
