@@ -225,17 +225,15 @@ class _TorchOptimizer:
             step = f32(t + 1)
             alpha = lr * np.sqrt(f32(1) - np.power(f32(o.beta_2), step)) / (f32(1) - np.power(f32(o.beta_1), step))
             m, v = s["momentum"], s["velocity"]
-            torch._foreach_add_(m, torch._foreach_mul(torch._foreach_sub(grads, m), 1 - o.beta_1))
-            torch._foreach_add_(v, torch._foreach_mul(torch._foreach_sub(torch._foreach_mul(grads, grads), v),
-                                                      1 - o.beta_2))
+            # few passes over the big tensors: lerp is m + (g - m) * (1 - beta_1), Keras's form
+            torch._foreach_lerp_(m, grads, 1 - o.beta_1)
+            torch._foreach_lerp_(v, torch._foreach_mul(grads, grads), 1 - o.beta_2)
             if o.amsgrad:
                 torch._foreach_maximum_(s["velocity_hat"], v)
                 v = s["velocity_hat"]
-            num = torch._foreach_mul(m, float(alpha))
             den = torch._foreach_sqrt(v)
             torch._foreach_add_(den, o.epsilon)
-            torch._foreach_div_(num, den)
-            torch._foreach_sub_(params, num)
+            torch._foreach_addcdiv_(params, m, den, value=-float(alpha))
         elif k is opt_mod.RMSprop:
             v = s["velocity"]
             torch._foreach_mul_(v, o.rho)
@@ -271,9 +269,8 @@ class _TorchOptimizer:
             self.extra["u_product"] = float(u_prod)
             u_prod1 = u_prod * u_t1
             m, v = s["momentum"], s["velocity"]
-            torch._foreach_add_(m, torch._foreach_mul(torch._foreach_sub(grads, m), 1 - o.beta_1))
-            torch._foreach_add_(v, torch._foreach_mul(torch._foreach_sub(torch._foreach_mul(grads, grads), v),
-                                                      1 - o.beta_2))
+            torch._foreach_lerp_(m, grads, 1 - o.beta_1)
+            torch._foreach_lerp_(v, torch._foreach_mul(grads, grads), 1 - o.beta_2)
             m_hat = torch._foreach_mul(m, float(u_t1 / (f32(1) - u_prod1)))
             torch._foreach_add_(m_hat, torch._foreach_mul(grads, float((f32(1) - u_t) / (f32(1) - u_prod))))
             v_hat = torch._foreach_div(v, float(f32(1) - np.power(f32(o.beta_2), step)))
