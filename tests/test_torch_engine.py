@@ -270,3 +270,40 @@ def test_engine_is_jax_by_default():
     m.fit(x, y, verbose=0)
     assert m._compile_config["engine"] == "jax" and "_torch_engine" not in m.__dict__
     assert jax.tree.leaves(m.train_state.params)[0].__class__.__module__.startswith("jax")
+
+
+def test_multi_output_model_and_torch_dataloader_match_jax():
+    x, y = _data(32, (4,))
+    targets = {"cls": y, "reg": x[:, :1] * 2.0}
+
+    def build():
+        inp = keras.Input((4,))
+        h = keras.layers.Dense(6, activation="tanh", name="h")(inp)
+        return keras.Model(inp, {"cls": keras.layers.Dense(3, activation="softmax", name="cls")(h),
+                                 "reg": keras.layers.Dense(1, name="reg")(h)})
+
+    models = []
+    for eng in ("jax", "torch"):
+        keras.nn.clear_session()
+        m = build()
+        if models:
+            m.set_weights(models[0].get_weights())
+        m.compile(optimizer=keras.optimizers.RMSprop(0.01), loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]}, engine=eng)
+        models.append(m)
+    mj, mt = models
+    hj = mj.fit(x, targets, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    ht = mt.fit(x, targets, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    assert sorted(ht) == sorted(hj) == ["cls_accuracy", "cls_loss", "loss", "reg_loss", "reg_mae"]
+    chex.assert_trees_all_close(ht, hj, **LOG_TOL)
+    _same_weights(mj, mt)
+    chex.assert_trees_all_close(mt.predict(x, verbose=0), mj.predict(x, verbose=0), **LOG_TOL)
+
+    # a torch DataLoader feeds the torch engine as NumPy arrays feed the JAX engine
+    mj, mt = _twins(_mlp)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=8, shuffle=False)
+    hj = mj.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+    ht = mt.fit(loader, epochs=2, verbose=0).history
+    chex.assert_trees_all_close(ht, hj, **LOG_TOL)
+    _same_weights(mj, mt)
