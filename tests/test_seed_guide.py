@@ -33,6 +33,15 @@ def _finite(history, keys):
         assert all(math.isfinite(v) for v in history.history[k])
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Same weights, dropout masks and shuffling on every run, whatever ran before."""
+    from fkeras.layers.layer import set_seed
+
+    keras.utils.set_random_seed(1337)
+    set_seed(1337)
+
+
 def test_first_half_mnist_convnet(mnist, tmp_path):
     x_train, y_train, x_test, y_test = mnist
     num_classes = 10
