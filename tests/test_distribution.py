@@ -110,3 +110,18 @@ def test_facade_fit_in_two_processes_each_reading_its_rows():
     assert a["loss"] == b["loss"] and a["loss"][-1] < a["loss"][0]
     # Only process 0 shows progress.
     assert "Epoch 1/3" in out_a and "Epoch 1/3" not in out_b
+
+
+def test_distributed_mnist_example_runs(tmp_path):
+    from conftest import SHARED_MNIST
+
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "distributed_mnist.py"
+    args = ["--devices", "2", "--samples", "256", "--batch-size", "64", "--epochs", "1"]
+    if SHARED_MNIST.exists():
+        args += ["--data", str(SHARED_MNIST)]
+    proc = subprocess.run([sys.executable, str(example), *args], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 devices" in proc.stdout
+    assert "split as P(None, None, None, 'model')" in proc.stdout
+    assert "[functional core] 4 sharded steps" in proc.stdout
