@@ -248,3 +248,27 @@ def test_init_under_jit_and_vmap_gives_ensembles():
     assert ys.shape == (4, 3, 2)
     assert not np.allclose(np.asarray(ys[0]), np.asarray(ys[1]))  # different members
     assert model(x).shape == (3, 2)  # built by the traced init: the first eager call draws values
+
+
+def test_apply_constraints_projects_constrained_weights_only():
+    class Constrained(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(3, kernel_constraint=keras.constraints.NonNeg())
+            self.free = keras.layers.Dense(2)
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(2,), initializer="ones", name="scale",
+                                         constraint=keras.constraints.NonNeg())
+
+        def call(self, x):
+            return self.free(self.d(x)) * self.scale
+
+    model = Constrained()
+    v = model.init(jax.random.key(0), (None, 4))
+    params = jax.tree_util.tree_map(lambda a: -jnp.abs(a) - 1.0, v.params)
+    out = jax.jit(model._apply_constraints)(params)
+    np.testing.assert_array_equal(np.asarray(out["dense"]["kernel"]), 0.0)  # NonNeg kernel
+    np.testing.assert_array_equal(np.asarray(out["scale"]), 0.0)  # NonNeg user weight
+    chex.assert_trees_all_equal(out["dense"]["bias"], params["dense"]["bias"])  # unconstrained
+    chex.assert_trees_all_equal(out["dense_1"], params["dense_1"])

@@ -683,6 +683,24 @@ class Layer:
                 out.append(path)
         return out
 
+    def _apply_constraints(self, params):
+        """`params` with every weight constraint applied (`add_weight(constraint=)`, built-in layers'
+        `kernel_constraint`, ...); pure, for the train step to call after each update as Keras does."""
+        for layer, path in self._fk_walk():
+            project = getattr(layer, "_fk_constrain_own", None)
+            if project is not None:
+                try:
+                    own = get_path(params, path)
+                except (KeyError, TypeError):
+                    continue
+                params = set_path(params, path, project(own)) if path else project(own)
+                continue
+            for var in layer._fk_vars:
+                if var.trainable and var.constraint is not None:
+                    p = path + var._fk_subpath
+                    params = set_path(params, p, var.constraint(get_path(params, p)))
+        return params
+
     # -- building -----------------------------------------------------------------------
     def build(self, input_shape):
         """Create weights for inputs of `input_shape` (override; default: none)."""

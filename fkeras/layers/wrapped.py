@@ -179,6 +179,11 @@ class NNLayer(Layer):
         out = list(out) if isinstance(out, (list, tuple)) else [out]
         return [o for o in out if not (o is None or (isinstance(o, (int, float)) and o == 0))]
 
+    def _fk_constrain_own(self, own_params):
+        """This layer's params (a dict of its leaves) projected by the nn layer's constraints."""
+        fn = getattr(self.nn_layer, "apply_constraints", None)
+        return own_params if fn is None else fn(own_params)
+
     # -- config ----------------------------------------------------------------------------
     def get_config(self):
         config = dict(self.nn_layer.get_config())
