@@ -327,3 +327,18 @@ def test_ops_on_keras_tensors_record_into_the_functional_graph():
     kernel, bias = model.get_layer("dense").get_weights()
     want = np.maximum(x @ kernel + bias, 0) * 2.0
     np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-6)
+
+
+def test_ops_unwrap_facade_variables_to_their_current_value():
+    import torch
+
+    import fkeras as keras
+    from fkeras.ops._dispatch import framework_of
+
+    w = keras.Variable(np.full((2, 2), 2.0, "float32"), name="w")
+    x = np.ones((1, 2), "float32")
+    np.testing.assert_allclose(np.asarray(keras.ops.matmul(x, w)), [[4.0, 4.0]])
+    assert keras.ops.concatenate([w, w], axis=0).shape == (4, 2)
+    w.assign(np.zeros((2, 2), "float32"))
+    np.testing.assert_allclose(np.asarray(keras.ops.add(w, 1.0)), np.ones((2, 2)))
+    assert framework_of(torch.ones(2), 1.0) == "torch"

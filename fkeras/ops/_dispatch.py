@@ -13,6 +13,7 @@ import importlib
 
 JAX, TORCH, TF = "jax", "torch", "tensorflow"
 SYMBOLIC = "symbolic"  # Keras functional-API tensors: the op is recorded into the graph, not computed
+VARIABLE = "variable"  # facade `fkeras.Variable`s: unwrapped to their current value, then dispatched
 
 _BACKEND_MODULES = {JAX: "fkeras.ops._jax", TORCH: "fkeras.ops._torch", TF: "fkeras.ops._tf"}
 _loaded: dict[str, object] = {}
@@ -26,11 +27,14 @@ def _framework_of_one(x) -> str | None:
         return TF
     if mod == "fkeras.layers.input_layer":
         return SYMBOLIC
+    if mod == "fkeras.layers.variables" and getattr(x, "__fkeras_variable__", False):
+        return VARIABLE
     return None
 
 
 def framework_of(*args, **kwargs) -> str:
-    """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs` ('symbolic' for KerasTensors).
+    """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs`
+    ('symbolic' for KerasTensors, 'variable' when a facade Variable must be unwrapped first).
 
     Looks one level into lists, tuples and dicts (for `concatenate`, `stack`, ...).
     Mixing torch and TF tensors in one call is a ValueError.
@@ -40,8 +44,8 @@ def framework_of(*args, **kwargs) -> str:
         items = a if isinstance(a, (list, tuple)) else a.values() if isinstance(a, dict) else (a,)
         for x in items:
             fw = _framework_of_one(x)
-            if fw == SYMBOLIC:
-                return SYMBOLIC
+            if fw == SYMBOLIC or fw == VARIABLE:
+                return fw
             if fw is not None and fw != found:
                 if found is not None:
                     raise ValueError(
@@ -77,6 +81,24 @@ def _has(framework: str, name: str) -> bool:
         return False
 
 
+def _unwrap_variables(tree):
+    """Facade Variables (one level inside lists/tuples/dicts, as `framework_of` looks) -> their values."""
+
+    def one(x):
+        return x.value if getattr(x, "__fkeras_variable__", False) else x
+
+    def level(a):
+        if isinstance(a, (list, tuple)):
+            return type(a)(one(x) for x in a)
+        if isinstance(a, dict):
+            return {k: one(v) for k, v in a.items()}
+        return one(a)
+
+    if isinstance(tree, dict):
+        return {k: level(v) for k, v in tree.items()}
+    return tuple(level(a) for a in tree)
+
+
 def op(fn):
     """Turn a documented signature into a public op dispatched on its arguments' framework."""
     name = fn.__name__
@@ -84,6 +106,9 @@ def op(fn):
     @functools.wraps(fn)
     def dispatched(*args, **kwargs):
         fw = framework_of(*args, **kwargs)
+        if fw == VARIABLE:
+            args, kwargs = _unwrap_variables(args), _unwrap_variables(kwargs)
+            fw = framework_of(*args, **kwargs)
         if fw == SYMBOLIC:
             from fkeras.models.functional import symbolic_ops_call
 
