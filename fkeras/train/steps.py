@@ -58,8 +58,9 @@ class Engine:
     """Pure steps for one (model, loss, metrics, optimizer, mask) configuration."""
 
     def __init__(self, forward, loss: CompiledLoss | None, metrics: CompiledMetrics | None, optimizer,
-                 trainable_mask=None, output_names=None, jit=True):
+                 trainable_mask=None, output_names=None, jit=True, constraints=None):
         self.forward = forward
+        self.constraints = constraints  # params -> params, applied after each update (Keras's constraints)
         self.loss = loss
         self.metrics = metrics or CompiledMetrics()
         self.optimizer = optimizer
@@ -164,6 +165,8 @@ class Engine:
         (loss, (yp, yt, sws, per, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
         new_trainable, opt_state = self.optimizer.apply(grads, ts.opt_state, trainable)
         params = merge_trainable(new_trainable, ts.params, mask)
+        if self.constraints is not None:
+            params = self.constraints(params)
         mstate = self._update_metrics(ts.metrics, loss, per, yt, yp, sws, batch_size_of(x))
         new_ts = TrainState(params=params, state=new_state, opt_state=opt_state, metrics=mstate, rng=rng,
                             step=ts.step + 1)

@@ -199,7 +199,8 @@ class Trainer:
         if eng is None or eng.mask_key != mask_key or (has_y and not eng.built_with_targets):
             cfg = self._compile_config
             eng = Engine(self._forward, cfg["loss"], cfg["metrics"], self.optimizer, trainable_mask=mask,
-                         output_names=getattr(self, "output_names", None), jit=cfg["jit"])
+                         output_names=getattr(self, "output_names", None), jit=cfg["jit"],
+                         constraints=getattr(self, "_apply_constraints", None))
             eng.mask_key = mask_key
             eng.build(ts.params, ts.state, batch, ts.rng)
             eng.built_with_targets = has_y  # "accuracy" etc. are resolved from the targets' shape
