@@ -99,6 +99,10 @@ WORKERS = {
 
 def worker(args):
     """Set up, say "ready", then time one run per "run" line on stdin (round-robin with the others)."""
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     x, y = make_data(args.model, args.batch, args.steps)
     one_run = WORKERS[args.worker](args, x, y)
     print("ready", flush=True)
@@ -122,6 +126,8 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch.set_num_threads in every worker (default: torch's own default)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -130,7 +136,11 @@ def main():
         return worker(args)
     if args.quick:
         args.runs = 2
-    print(f"# fkeras engines vs PyTorch eager; min ms/step over {args.runs} runs (lower is better)")
+    import torch
+
+    threads = args.torch_threads or torch.get_num_threads()
+    print(f"# fkeras engines vs PyTorch eager; min ms/step over {args.runs} runs (lower is better); "
+          f"torch threads {threads}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for model in args.models:
         batch = CONFIGS[model]
         steps = args.steps or ((5 if args.quick else 20) if model == "convnet" else (50 if args.quick else 300))
@@ -138,6 +148,8 @@ def main():
         for name in WORKERS:
             cmd = [sys.executable, __file__, "--worker", name, "--model", model, "--batch", str(batch),
                    "--steps", str(steps), "--runs", str(args.runs), "--warmup", str(args.warmup)]
+            if args.torch_threads:
+                cmd += ["--torch-threads", str(args.torch_threads)]
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, env=dict(os.environ, KERAS_BACKEND="jax"))
             for line in proc.stdout:  # set up one at a time: compiles do not overlap the timed runs
