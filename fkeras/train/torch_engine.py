@@ -28,6 +28,7 @@ A custom `train_step`/`test_step` (JAX code) cannot run here: that is a ValueErr
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import jax
@@ -110,8 +111,11 @@ def _batch_to_torch(tree):
         if a is None or isinstance(a, torch.Tensor):
             return a
         a = np.asarray(a)
-        if not a.flags.writeable or not a.flags.c_contiguous:
-            a = np.ascontiguousarray(a).copy() if not a.flags.writeable else np.ascontiguousarray(a)
+        if not a.flags.writeable:
+            # read-only NumPy memory (a view of JAX data, an mmap): inputs are never written in place
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.from_numpy(a)
         return torch.from_numpy(a)
 
     return jax.tree.map(conv, tree, is_leaf=lambda v: v is None)
