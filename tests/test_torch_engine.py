@@ -288,8 +288,8 @@ def test_multi_output_model_and_torch_dataloader_match_jax():
         m = build()
         if models:
             m.set_weights(models[0].get_weights())
-        m.compile(optimizer=keras.optimizers.RMSprop(0.01), loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
-                  loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]}, engine=eng)
+        m.compile(optimizer=keras.optimizers.RMSprop(0.01),
+                  loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"}, loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]}, engine=eng)
         models.append(m)
     mj, mt = models
     hj = mj.fit(x, targets, batch_size=8, epochs=2, shuffle=False, verbose=0).history
