@@ -183,6 +183,23 @@ def test_weights_class_weights_frozen_layers_and_regularizers():
     chex.assert_trees_all_close(hs[1], hs[0], **LOG_TOL)
 
 
+def test_weight_constraints_are_applied_after_each_update_as_on_jax():
+    x, y = _data(32, (4,))
+
+    def build():
+        return keras.Sequential([keras.Input((4,)),
+                                 keras.layers.Dense(8, activation="relu", name="hidden",
+                                                    kernel_constraint=keras.constraints.NonNeg()),
+                                 keras.layers.Dense(3, activation="softmax", name="out",
+                                                    kernel_constraint=keras.constraints.MaxNorm(0.5))])
+
+    mj, mt = _twins(build, optimizer=lambda: keras.optimizers.SGD(0.5))
+    for m in (mj, mt):
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    _same_weights(mj, mt)
+    assert np.min(mt.get_layer("hidden").get_weights()[0]) >= 0
+
+
 def test_switching_engines_and_set_weights_continue_the_same_train_state():
     x, y = _data(32, (4,))
     runs, w0 = {}, _mlp().get_weights()

@@ -325,6 +325,14 @@ class TorchEngine:
         self.t_def = jax.tree.structure(split_trainable(ts.params, self.mask))
         self.train_leaves = [self.p_leaves[i] for i in self.train_idx]
         self.optimizer = _TorchOptimizer(host.optimizer)
+        # Keras's weight constraints (pure, over fkeras.ops), projected after each update; skipped
+        # when they change nothing (no constraint returns its input object)
+        self.constraints = getattr(eng, "constraints", None)
+        if self.constraints is not None:
+            with torch.no_grad():
+                out = self.p_def.flatten_up_to(self.constraints(self.params_tree))
+            if all(a is b for a, b in zip(out, self.p_leaves)):
+                self.constraints = None
         self.metrics = {}
         self._seen = None  # the TrainState last pulled or pushed
         self._rng = ts.rng
@@ -461,6 +469,10 @@ class TorchEngine:
         with torch.no_grad():
             if self.train_leaves:
                 self.optimizer.step(self.train_leaves, grads)
+            if self.constraints is not None:
+                for t, v in zip(self.p_leaves, self.p_def.flatten_up_to(self.constraints(self.params_tree))):
+                    if v is not t:
+                        t.copy_(v)
             self._write_state(new_state)
             self._update_metrics(total, per, yt, yp, sws, x)
         self._step += 1
