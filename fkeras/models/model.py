@@ -9,8 +9,8 @@ Once compiled, the Trainer's `train_state` is the one place the weights live; `w
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 
+from fkeras import ops
 from fkeras.layers.layer import Layer, _map, _to_spec, next_key
 
 
@@ -79,9 +79,9 @@ class Model(Layer, _Trainer):
         """`(y_pred, new_state, aux_loss)`: the model as one pure function (aux_loss sums add_loss
         terms and weight regularization)."""
         out, new_state, losses = self._fk_apply((params, state), (x,), {}, training, rng)
-        aux = jnp.zeros((), jnp.float32)
+        aux = 0.0
         for term in losses:
-            aux = aux + jnp.sum(jnp.asarray(term, jnp.float32))
+            aux = aux + ops.sum(ops.cast(term, "float32"))
         return out, new_state, aux
 
     def _build_from_data(self, x):

@@ -54,7 +54,7 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         denom = ops.sum(ops.broadcast_to(sample_weight, values.shape))
         return ops.where(ops.equal(denom, 0.0), 0.0, total / ops.where(ops.equal(denom, 0.0), 1.0, denom))
-    return total / float(max(int(values.size), 1))
+    return total / float(max(int(ops.size(values)), 1))
 
 
 # --- per-sample functions (Keras's function forms) -------------------------------------
