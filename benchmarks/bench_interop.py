@@ -173,6 +173,45 @@ def profile_torch_shim(args):
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=40))
 
 
+def interleaved_torch(args):
+    """Torch shim vs native NCHW alternating step by step in one process: on a shared machine both see
+    the same load, so the ratio of mins is the steadiest number. Returns {name: {mode: [s/step]}}."""
+    import torch
+
+    shim = torch_shim_module()
+    x, y = make_batch(args.batch)
+    native = torch_native_module()
+    xn, _ = make_batch(args.batch, channels_first=True)
+    yt = torch.from_numpy(y)
+    contenders = {TORCH_PAIR[0]: (shim, torch.from_numpy(x)), TORCH_PAIR[1]: (native, torch.from_numpy(xn))}
+    opts = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, (m, _) in contenders.items()}
+
+    def run(name, mode):
+        module, xt = contenders[name]
+        if mode == "forward":
+            module.eval()
+            with torch.no_grad():
+                module(xt)
+        else:
+            module.train()
+            opts[name].zero_grad(set_to_none=True)
+            _torch_nll(torch, module(xt), yt).backward()
+            opts[name].step()
+
+    out = {name: {"forward": [], "train": []} for name in contenders}
+    for mode in ("forward", "train"):
+        for name in contenders:
+            for _ in range(args.warmup):
+                run(name, mode)
+        for _ in range(args.repeats * args.rounds * 2):
+            for name in contenders:
+                t = time.perf_counter()
+                for _ in range(2):
+                    run(name, mode)
+                out[name][mode].append((time.perf_counter() - t) / 2)
+    return out
+
+
 # --- TensorFlow ------------------------------------------------------------------------------------
 def _tf_adam(tf, variables, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
     """A minimal Adam over tf.Variables (Keras's formula), so the shim's train step needs no Keras."""
@@ -274,7 +313,22 @@ WORKERS = {
 
 
 # --- driver ------------------------------------------------------------------------------------------
+def set_threads(n, tensorflow=False):
+    """Pin torch's (and with `tensorflow`, TF's) thread pools to `n` threads (0: the frameworks' defaults)."""
+    if not n:
+        return
+    import torch
+
+    torch.set_num_threads(n)
+    if tensorflow:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+
+
 def worker_main(args):
+    set_threads(args.threads, tensorflow="TF" in args.worker)
     fwd, trn = WORKERS[args.worker](args.worker, args)
     print(json.dumps({
         "forward": {"first_s": fwd[0], "runs_s": fwd[1]},
@@ -285,8 +339,10 @@ def worker_main(args):
 
 def run_worker(name, args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow" if "Keras" in name else "jax")
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
-           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--threads", str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
@@ -308,7 +364,10 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 5; 3 with --quick)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="rounds over all contenders, alternating, each a fresh subprocess (the runs pool)")
-    ap.add_argument("--only", nargs="+", metavar="NAME", help="contenders to run (names as in the table)")
+    ap.add_argument("--only", nargs="*", metavar="NAME", help="contenders to run (names as in the table)")
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads for torch and TF (0: their default)")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="also time torch shim and native step by step in ONE process (same load for both)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--profile", action="store_true", help="torch.profiler tables: torch shim vs native train step")
     args = ap.parse_args(argv)
@@ -327,14 +386,15 @@ def main(argv=None):
 
     import torch
 
+    set_threads(args.threads)
     print(f"# fkeras interop shims vs native — {time.strftime('%Y-%m-%d %H:%M')} — "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
           f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
     print(f"\nSeed convnet, batch {args.batch}; {args.rounds} round(s) x {args.repeats} runs x {args.steps} steps "
           f"after {args.warmup} warm-up; ms per step (min / median over all runs).\n")
-    names = args.only or list(WORKERS)
+    names = list(WORKERS) if args.only is None else args.only
     pooled = {name: None for name in names}
-    for _ in range(args.rounds):  # alternate contenders so load spikes on a shared machine hit all of them
+    for _ in range(args.rounds if names else 0):  # alternate contenders so load spikes on a shared machine hit all of them
         for name in names:
             r = run_worker(name, args)
             if "error" in r or pooled[name] is None or "error" in pooled[name]:
@@ -360,7 +420,20 @@ def main(argv=None):
         print(f"| {name} | {f_min:.1f} | {f_med:.1f} | {t_min:.1f} | {t_med:.1f} | {r['train']['first_s']:.2f} "
               f"| {r['peak_rss_mb']:.0f} |")
 
-    pairs = [p for p in (TORCH_PAIR, *TF_PAIRS) if p[0] in results and p[1] in results]
+    if args.interleaved:
+        set_threads(args.threads)
+        inter = interleaved_torch(args)
+        print("\nInterleaved in one process (torch shim and native alternate every 2 steps):\n")
+        print("| contender | forward min | forward median | train step min | train step median |")
+        print("|---|---:|---:|---:|---:|")
+        for name, r in inter.items():
+            cells = [v for k in ("forward", "train") for v in _stats(r[k])]
+            print(f"| {name} (interleaved) | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+        for name, r in inter.items():
+            results[f"{name} (interleaved)"] = {k: {"runs_s": r[k]} for k in r}
+
+    pairs = [p for p in (TORCH_PAIR, tuple(f"{n} (interleaved)" for n in TORCH_PAIR), *TF_PAIRS)
+             if p[0] in results and p[1] in results]
     if pairs:
         print("\n| shim / native | forward (min) | forward (median) | train step (min) | train step (median) |")
         print("|---|---:|---:|---:|---:|")
