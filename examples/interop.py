@@ -114,11 +114,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=1, help="epochs of fkeras training and of torch fine-tuning")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--out", default=None, help="folder for the SavedModel (default: a temporary folder)")
+    parser.add_argument("--torch-lr", type=float, default=1e-3, help="learning rate of torch.optim.Adam")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.samples < 0 or args.epochs < 1 or args.batch_size < 1:
-        parser.error(f"expected --samples >= 0, --epochs >= 1, --batch-size >= 1; got {args.samples}, "
-                     f"{args.epochs}, {args.batch_size}")
+    if args.samples < 0 or args.epochs < 1 or args.batch_size < 1 or not args.torch_lr > 0:
+        parser.error(f"expected --samples >= 0, --epochs >= 1, --batch-size >= 1, --torch-lr > 0; got "
+                     f"{args.samples}, {args.epochs}, {args.batch_size}, {args.torch_lr}")
 
     (x_train, y_train), (x_test, y_test), source = load(args.data, args.samples)
     print(f"data: {source}; {len(x_train)} train / {len(x_test)} test images of shape {x_train.shape[1:]}")
@@ -143,7 +144,7 @@ def main(argv=None):
 
     from fkeras.interop.torch import to_variables as torch_to_variables
 
-    module = finetune_in_torch(model, x_train, y_train, args.epochs, args.batch_size, 1e-4, args.seed)
+    module = finetune_in_torch(model, x_train, y_train, args.epochs, args.batch_size, args.torch_lr, args.seed)
     with torch.no_grad():
         torch_probs = module(torch.from_numpy(x_test)).numpy()
     model.variables_tree = torch_to_variables(module)  # the torch-trained params, back in the fkeras model
