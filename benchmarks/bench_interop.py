@@ -342,7 +342,8 @@ def run_worker(name, args):
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
-           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+           "--threads", str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
@@ -394,7 +395,8 @@ def main(argv=None):
           f"after {args.warmup} warm-up; ms per step (min / median over all runs).\n")
     names = list(WORKERS) if args.only is None else args.only
     pooled = {name: None for name in names}
-    for _ in range(args.rounds if names else 0):  # alternate contenders so load spikes on a shared machine hit all of them
+    # Alternate contenders round by round, so load spikes on a shared machine hit all of them.
+    for _ in range(args.rounds if names else 0):
         for name in names:
             r = run_worker(name, args)
             if "error" in r or pooled[name] is None or "error" in pooled[name]:
