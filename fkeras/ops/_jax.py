@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.ops import _jax_cpu
+from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import _padding as _padding_lower
 
 EPSILON = 1e-7
 
@@ -43,6 +45,11 @@ logical_and = jnp.logical_and
 logical_or = jnp.logical_or
 logical_not = jnp.logical_not
 stop_gradient = jax.lax.stop_gradient
+
+
+def _padding(padding):
+    """lax/tf.nn spell the padding "VALID"/"SAME"."""
+    return _padding_lower(padding).upper()
 
 
 def einsum(subscripts, *operands):
@@ -279,14 +286,6 @@ def log_softmax(x, axis=-1):
     return jax.nn.log_softmax(x, axis=axis)
 
 
-def _tuple(v, n, name):
-    if isinstance(v, int):
-        return (v,) * n
-    v = tuple(v)
-    if len(v) != n:
-        raise ValueError(f"fkeras.ops: expected `{name}` as an int or {n} ints, got {v}.")
-    return v
-
 
 def _conv_dims(ndim, data_format):
     spatial = "DHW"[3 - (ndim - 2):]
@@ -297,20 +296,6 @@ def _conv_dims(ndim, data_format):
     return (lhs, spatial + "IO", lhs)
 
 
-def _check_data_format(data_format):
-    data_format = data_format or "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"fkeras.ops: data_format must be 'channels_last' or 'channels_first', got {data_format!r}."
-        )
-    return data_format
-
-
-def _padding(padding):
-    p = padding.lower() if isinstance(padding, str) else padding
-    if p not in ("valid", "same"):
-        raise ValueError(f"fkeras.ops: padding must be 'valid' or 'same', got {padding!r}.")
-    return p.upper()
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):

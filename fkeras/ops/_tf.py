@@ -18,6 +18,8 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
+from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import _padding as _padding_lower
 
 EPSILON = 1e-7
 
@@ -25,6 +27,11 @@ EPSILON = 1e-7
 _KIND = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3}  # "V": bfloat16 via ml_dtypes
 _WEAK_DEFAULT = {0: "bool", 1: "int32", 2: "float32", 3: "complex64"}
 _X64_OFF = {"float64": "float32", "int64": "int32", "uint64": "uint32", "complex128": "complex64"}
+
+
+def _padding(padding):
+    """lax/tf.nn spell the padding "VALID"/"SAME"."""
+    return _padding_lower(padding).upper()
 
 
 def _is_tensor(x) -> bool:
@@ -653,29 +660,7 @@ def log_softmax(x, axis=-1):
     return x - tf.reduce_logsumexp(x, axis=list(axis), keepdims=True)
 
 
-def _tuple(v, n, name):
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * n
-    v = tuple(int(i) for i in v)
-    if len(v) != n:
-        raise ValueError(f"fkeras.ops: expected `{name}` as an int or {n} ints, got {v}.")
-    return v
 
-
-def _check_data_format(data_format):
-    data_format = data_format or "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"fkeras.ops: data_format must be 'channels_last' or 'channels_first', got {data_format!r}."
-        )
-    return data_format
-
-
-def _padding(padding):
-    p = padding.lower() if isinstance(padding, str) else padding
-    if p not in ("valid", "same"):
-        raise ValueError(f"fkeras.ops: padding must be 'valid' or 'same', got {padding!r}.")
-    return p.upper()
 
 
 def _to_channels_last(x, data_format):

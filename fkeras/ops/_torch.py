@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fkeras.ops._args import _check_data_format, _padding, _tuple
 
 EPSILON = 1e-7
 
@@ -658,29 +659,7 @@ def log_softmax(x, axis=-1):
     return x - torch.logsumexp(x, dim=_axes(axis, x.ndim), keepdim=True)
 
 
-def _tuple(v, n, name):
-    if isinstance(v, int):
-        return (v,) * n
-    v = tuple(v)
-    if len(v) != n:
-        raise ValueError(f"fkeras.ops: expected `{name}` as an int or {n} ints, got {v}.")
-    return v
 
-
-def _check_data_format(data_format):
-    data_format = data_format or "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"fkeras.ops: data_format must be 'channels_last' or 'channels_first', got {data_format!r}."
-        )
-    return data_format
-
-
-def _padding(padding):
-    p = padding.lower() if isinstance(padding, str) else padding
-    if p not in ("valid", "same"):
-        raise ValueError(f"fkeras.ops: padding must be 'valid' or 'same', got {padding!r}.")
-    return p
 
 
 def _to_channels_first(x, data_format):
