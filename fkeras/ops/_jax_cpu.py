@@ -4,7 +4,8 @@ XLA:CPU is slow on a few patterns the Keras convnets hit on every step; each rew
 here computes the same values (and gradients) by a path XLA:CPU runs faster:
 
 - a stride-1 "valid" 2D conv is computed as a "same" conv followed by a slice;
-- its kernel gradient is kh*kw shifted matmuls instead of XLA's conv transpose;
+- its kernel gradient is kh*kw shifted matmuls (the batch split in two when the contraction is
+  long, so both cores work) instead of XLA's conv transpose;
   (both only pay off with enough input channels: `conv2d_pays_off`)
 - non-overlapping 2D max pooling is a reshape + max, with a first-max gradient
   (the same one XLA's select-and-scatter gives) instead of select-and-scatter.
@@ -68,14 +69,7 @@ def _conv2d_bwd(padding, res, dy):
     else:
         ph0 = ph1 = pw0 = pw1 = 0
     ho, wo = dy.shape[1], dy.shape[2]
-    # Kernel gradient: kh*kw shifted matmuls over the batch and spatial positions.
-    dw = jnp.stack([
-        jnp.stack([
-            jnp.einsum("nhwc,nhwd->cd", x[:, a:a + ho, b:b + wo, :], dy, preferred_element_type=dy.dtype)
-            for b in range(kw)
-        ])
-        for a in range(kh)
-    ]).astype(w.dtype)
+    dw = _kernel_grad(x, dy, kh, kw).astype(w.dtype)
     # Input gradient: a "full" correlation of dy with the flipped, transposed kernel, cropped to x.
     w_t = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
     pads = [(kh - 1 - ph0, kh - 1 - ph1), (kw - 1 - pw0, kw - 1 - pw1)]
@@ -84,6 +78,29 @@ def _conv2d_bwd(padding, res, dy):
 
 
 conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _kernel_grad(x, dy, kh, kw):
+    """dW[a, b] = sum over (n, h, w) of x[n, h+a, w+b, :]^T dy[n, h, w, :]: kh*kw shifted matmuls.
+
+    Each is a skinny GEMM (c x M)(M x d) with a long contraction M = n*ho*wo; when M dominates the
+    output (M > c*d) XLA:CPU runs it on about one core, so the batch is split in two halves
+    contracted as a batched matmul and summed (measured 102 -> 83 ms for 128x26x26x64 -> 64).
+    """
+    n, ho, wo = dy.shape[0], dy.shape[1], dy.shape[2]
+    c, d = x.shape[-1], dy.shape[-1]
+    split = 2 if n % 2 == 0 and n * ho * wo > c * d else 1
+    xs = x.reshape(split, n // split, *x.shape[1:])
+    dys = dy.reshape(split, n // split, *dy.shape[1:])
+    rows = [
+        jnp.stack([
+            jnp.einsum("snhwc,snhwd->scd", xs[:, :, a:a + ho, b:b + wo, :], dys,
+                       preferred_element_type=dy.dtype)
+            for b in range(kw)
+        ])
+        for a in range(kh)
+    ]
+    return jnp.stack(rows).sum(axis=2)
 
 
 def _pool_blocks(x, ph, pw):
