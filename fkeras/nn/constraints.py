@@ -8,6 +8,7 @@ Written over `fkeras.ops`.
 from __future__ import annotations
 
 from fkeras import ops
+from fkeras.nn._lookup import make_get, make_serialize
 
 
 def _epsilon():
@@ -96,35 +97,7 @@ _BY_NAME = {c.__name__: c for c in _CLASSES} | {
 }
 
 
-def get(identifier):
-    """A constraint from None, a name ("non_neg"), a Keras config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown constraint {identifier!r}; expected one of: "
-                             f"{', '.join(sorted(k for k in _BY_NAME if k.islower()))}.")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown constraint class {identifier['class_name']!r} in config.")
-        return cls.from_config(identifier.get("config") or {})
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint {identifier!r}: expected a name, a config dict or a callable.")
-
-
-def serialize(constraint):
-    """Keras-style `{"module", "class_name", "config", "registered_name"}` (None stays None)."""
-    if constraint is None:
-        return None
-    if not isinstance(constraint, Constraint):
-        name = getattr(constraint, "__name__", type(constraint).__name__)
-        return {"module": None, "class_name": "function", "config": name, "registered_name": "function"}
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
-
+get = make_get('constraint', _BY_NAME)
+serialize = make_serialize(Constraint, 'keras.constraints')
 
 deserialize = get

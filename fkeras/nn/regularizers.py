@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from fkeras import ops
+from fkeras.nn._lookup import make_get, make_serialize
 
 
 def _factor(value, name):
@@ -122,35 +123,7 @@ _BY_NAME = {c.__name__: c for c in _CLASSES} | {
 }
 
 
-def get(identifier):
-    """A regularizer from None, a name ("l2"), a Keras config dict, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier!r}; expected one of: "
-                             f"{', '.join(sorted(k for k in _BY_NAME if k.islower()))}.")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown regularizer class {identifier['class_name']!r} in config.")
-        return cls.from_config(identifier.get("config") or {})
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer {identifier!r}: expected a name, a config dict or a callable.")
-
-
-def serialize(regularizer):
-    """Keras-style `{"module", "class_name", "config", "registered_name"}` (None stays None)."""
-    if regularizer is None:
-        return None
-    if not isinstance(regularizer, Regularizer):
-        name = getattr(regularizer, "__name__", type(regularizer).__name__)
-        return {"module": None, "class_name": "function", "config": name, "registered_name": "function"}
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
-
+get = make_get('regularizer', _BY_NAME)
+serialize = make_serialize(Regularizer, 'keras.regularizers')
 
 deserialize = get

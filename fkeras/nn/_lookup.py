@@ -1,0 +1,41 @@
+"""Keras-style `get`/`serialize` for by-name families (regularizers, constraints), written once."""
+
+
+def make_get(kind: str, by_name: dict):
+    """`get(identifier)`: None, a name ("l2"), a Keras config dict, an instance or a callable."""
+
+    def get(identifier):
+        if identifier is None:
+            return None
+        if isinstance(identifier, str):
+            cls = by_name.get(identifier)
+            if cls is None:
+                raise ValueError(f"Unknown {kind} {identifier!r}; expected one of: "
+                                 f"{', '.join(sorted(k for k in by_name if k.islower()))}.")
+            return cls()
+        if isinstance(identifier, dict) and "class_name" in identifier:
+            cls = by_name.get(identifier["class_name"])
+            if cls is None:
+                raise ValueError(f"Unknown {kind} class {identifier['class_name']!r} in config.")
+            return cls.from_config(identifier.get("config") or {})
+        if callable(identifier):
+            return identifier
+        raise ValueError(f"Could not interpret {kind} {identifier!r}: expected a name, a config dict or a callable.")
+
+    get.__doc__ = f"A {kind} from None, a name, a Keras config dict, an instance or a callable."
+    return get
+
+
+def make_serialize(base: type, module: str):
+    """`serialize(obj)`: Keras's `{"module", "class_name", "config", "registered_name"}` (None stays None)."""
+
+    def serialize(obj):
+        if obj is None:
+            return None
+        if not isinstance(obj, base):
+            name = getattr(obj, "__name__", type(obj).__name__)
+            return {"module": None, "class_name": "function", "config": name, "registered_name": "function"}
+        return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(),
+                "registered_name": None}
+
+    return serialize
