@@ -452,40 +452,40 @@ class Trainer:
         if self._custom("test_step"):
             return self._custom_evaluate(data, cbs)
         ts = self.train_state
-        m = eng.init_metrics()
-        logs = None
         ev = eng.jit_eval
-        has_batch_cb = cbs is not None and (cbs._batch["on_test_batch_begin"] or cbs._batch["on_test_batch_end"])
-        if cbs is not None:
-            cbs.on_test_begin()
-        for step, batch in enumerate(self._batches(data)):
-            if has_batch_cb:
-                cbs.on_test_batch_begin(step)
+        m = eng.init_metrics()
+
+        def step(batch):
+            nonlocal m
             m, logs = ev(ts.params, ts.state, m, batch)
-            if has_batch_cb:
-                cbs.on_test_batch_end(step, logs)
-        data.on_epoch_end()
-        if logs is None:
-            raise ValueError("The evaluation data produced no batches.")
-        out = _to_floats(logs)
-        if cbs is not None:
-            cbs.on_test_end(out)
-        return out
+            return logs
+
+        return self._test_loop(data, cbs, step)
 
     def _custom_evaluate(self, data, cbs):
         fn = self._custom_fn("test")
-        ts = self.train_state
-        tv, ntv, _ = self._custom_pack(ts, "test")
-        st, logs = (tv, ntv, self._custom_metric_vars()), None
+        tv, ntv, _ = self._custom_pack(self.train_state, "test")
+        st = (tv, ntv, self._custom_metric_vars())
+
+        def step(batch):
+            nonlocal st
+            logs, st = fn(st, batch, None)
+            return _flatten_logs(logs)
+
+        return self._test_loop(data, cbs, step)
+
+    def _test_loop(self, data, cbs, step):
+        """One pass of `data` through `step(batch) -> logs` with the test callbacks; the last logs as floats."""
+        has_batch_cb = cbs is not None and (cbs._batch["on_test_batch_begin"] or cbs._batch["on_test_batch_end"])
         if cbs is not None:
             cbs.on_test_begin()
-        for step, batch in enumerate(self._batches(data)):
-            if cbs is not None:
-                cbs.on_test_batch_begin(step)
-            logs, st = fn(st, batch, None)
-            logs = _flatten_logs(logs)
-            if cbs is not None:
-                cbs.on_test_batch_end(step, logs)
+        logs = None
+        for i, batch in enumerate(self._batches(data)):
+            if has_batch_cb:
+                cbs.on_test_batch_begin(i)
+            logs = step(batch)
+            if has_batch_cb:
+                cbs.on_test_batch_end(i, logs)
         data.on_epoch_end()
         if logs is None:
             raise ValueError("The evaluation data produced no batches.")
