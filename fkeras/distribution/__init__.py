@@ -261,10 +261,11 @@ class Distribution:
         def follow(kp, leaf):
             if leaf is None or not hasattr(leaf, "shape"):
                 return leaf
-            p = path_of(kp)
-            for vpath, (shape, s) in by_path.items():
-                if (p == vpath or p.endswith("/" + vpath)) and tuple(leaf.shape) == shape:
-                    return jax.device_put(leaf, s)
+            parts = path_of(kp).split("/")
+            for i in range(len(parts)):  # the path itself, then ever shorter suffixes
+                hit = by_path.get("/".join(parts[i:]))
+                if hit is not None and hit[0] == tuple(leaf.shape):
+                    return jax.device_put(leaf, hit[1])
             return jax.device_put(leaf, replicated)
 
         place = lambda tree: jax.tree_util.tree_map_with_path(follow, tree, is_leaf=lambda x: x is None)  # noqa: E731
@@ -281,19 +282,28 @@ class Distribution:
         Several processes: `batch` is this process's part and the global array is assembled
         with `jax.make_array_from_process_local_data`.
         """
-        n_shards = self._mesh.shape[self._mesh.axis_names.index(self._batch_dim_name)]
+        multi = jax.process_count() > 1
 
         def one(x):
             x = np.asarray(x) if not isinstance(x, jax.Array) else x
-            layout = self.get_data_layout(x.shape)
-            sharding = layout.backend_layout
-            if jax.process_count() > 1:
+            sharding = self._data_sharding(tuple(x.shape), multi)
+            if multi:
                 return jax.make_array_from_process_local_data(sharding, np.asarray(x))
-            if x.ndim and x.shape[0] % n_shards:
-                sharding = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
             return jax.device_put(x, sharding)
 
         return jax.tree.map(one, batch)
+
+    def _data_sharding(self, shape, multi):
+        """The batch sharding for `shape`, cached: batches of one shape recur every step."""
+        cache = self.__dict__.setdefault("_data_shardings", {})
+        sharding = cache.get(shape)
+        if sharding is None:
+            sharding = self.get_data_layout(shape).backend_layout
+            n_shards = self._mesh.shape[self._mesh.axis_names.index(self._batch_dim_name)]
+            if not multi and shape and shape[0] % n_shards:
+                sharding = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
+            cache[shape] = sharding
+        return sharding
 
     def shard_source(self, x, y=None, sample_weight=None, batch_size=None):
         """This process's share of a data source and its per-process batch size.
