@@ -11,9 +11,9 @@ as fit does): a first call/fit on `warmup` batches (compiles), then
 three timed runs of `steps` steps each (an epoch of `fit`, or a loop that does not block
 between steps, like fit). Reports the median run's ms/step, samples/s, the first
 call's seconds (compile time) and peak RSS.
-Ratios are printed against the hand-written `jax.jit` + optax loop.
+Ratios are printed against the hand-written `jax.jit` + optax loop, Keras 3 (JAX) and PyTorch eager.
 
-Contenders: fkeras `fit` (pure JAX path), fkeras `fit(steps_per_execution=N)`,
+Contenders: hand-written JAX (plain `jax.jit`, and `fkeras.train.jit`), fkeras `fit` (pure JAX path), fkeras `fit(steps_per_execution=N)`,
 fkeras bf16 (`mixed_bfloat16`), fkeras `compile(engine="torch")`, hand-written JAX,
 Keras 3 on JAX, Keras 3 on torch, PyTorch eager. A contender that cannot run (package missing) is reported and skipped.
 """
@@ -85,19 +85,19 @@ def timed_steps(step_fn, n_warmup, n_steps, sync):
 
 
 # --- workers --------------------------------------------------------------------------
-def run_hand_jax(args, x, y):
+def run_hand_jax(args, x, y, fkeras_jit=False):
     import jax
     import jax.numpy as jnp
     import optax
 
-    from fkeras import nn, ops
+    from fkeras import nn, ops, train
 
     build = convnet_layers if args.model == "convnet" else mlp_layers
     model = nn.Sequential(build(nn, args.width))
     v = model.init(jax.random.key(0), (None, 28, 28, 1))
     tx = optax.adam(1e-3)
 
-    @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
+    @functools.partial(train.jit if fkeras_jit else jax.jit, donate_argnums=(0, 1, 2))
     def step(params, opt, key, xb, yb):
         key, sub = jax.random.split(key)
 
@@ -188,6 +188,7 @@ def run_torch(args, x, y):
 
 WORKERS = {
     "hand-written JAX": lambda a, x, y: run_hand_jax(a, x, y),
+    "hand-written JAX, fkeras.train.jit": lambda a, x, y: run_hand_jax(a, x, y, fkeras_jit=True),
     "fkeras fit": lambda a, x, y: run_fkeras(a, x, y),
     "fkeras fit spe=8": lambda a, x, y: run_fkeras(a, x, y, steps_per_execution=8),
     "fkeras fit bf16": lambda a, x, y: run_fkeras(a, x, y, policy="mixed_bfloat16"),
@@ -222,6 +223,24 @@ def run_worker(name, model, batch, steps, warmup, width):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+BASELINES = ("hand-written JAX", "Keras 3 (jax)", "PyTorch eager")
+
+
+def print_table(results):
+    """One row per contender; ms/step ratios against each baseline that ran in this run."""
+    bases = [b for b in BASELINES if "ms" in results.get(b, {})]
+    print("| contender | ms/step | samples/s | " + " | ".join(f"vs {b}" for b in bases)
+          + " | first step (s) | peak RSS (MB) |")
+    print("|---|---:|---:|" + "---:|" * len(bases) + "---:|---:|")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"| {name} | – | – | " + "– | " * len(bases) + f"– | skipped: {r['error'][:80]} |")
+            continue
+        ratios = " | ".join(f"{r['ms'] / results[b]['ms']:.2f}x" for b in bases)
+        print(f"| {name} | {r['ms']:.1f} | {r['samples_s']:.0f} | {ratios}{' | ' if bases else ''}"
+              f"{r['first_s']:.1f} | {r['peak_rss_mb']:.0f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker")
@@ -251,19 +270,10 @@ def main():
                 steps = args.steps or (
                     (4 if args.quick else 10) if model == "convnet" else (50 if args.quick else 300))
                 print(f"\n## {model} (width x{width}), batch {batch}, {steps} timed steps after {args.warmup} warm-up")
-                print(f"| contender | ms/step | samples/s | vs hand-written JAX | first step (s) | peak RSS (MB) |")
-                print("|---|---:|---:|---:|---:|---:|")
-                base = None
+                results = {}
                 for name in names:
-                    r = run_worker(name, model, batch, steps, args.warmup, width)
-                    if "error" in r:
-                        print(f"| {name} | – | – | – | – | skipped: {r['error'][:80]} |")
-                        continue
-                    base = base or (r["ms"] if name == "hand-written JAX" else None)
-                    ratio = f"{r['ms'] / base:.2f}x" if base else "–"
-                    print(f"| {name} | {r['ms']:.1f} | {r['samples_s']:.0f} | {ratio} | {r['first_s']:.1f} | "
-                          f"{r['peak_rss_mb']:.0f} |", flush=True)
-
+                    results[name] = run_worker(name, model, batch, steps, args.warmup, width)
+                print_table(results)
 
 if __name__ == "__main__":
     main()

@@ -72,3 +72,69 @@ def test_cpu_path_works_under_vmap_and_jit():
     out = jax.jit(jax.vmap(lambda x: ops.max_pool(ops.conv(x, w), 2)))(x)
     ref = np.stack([np.asarray(plain_max_pool(plain_conv(xi, w, "VALID"), 2)) for xi in x])
     chex.assert_trees_all_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def _conv_pool_loss(x, w):
+    return jnp.sum(ops.max_pool(ops.relu(ops.conv(x, w)), 2) ** 2)
+
+
+def test_train_jit_compiles_without_ynn_fusion_and_uses_xla_conv():
+    """fkeras's own programs turn XLA:CPU's YNNPACK fusion off and trace XLA's plain conv (fast
+    without it); values and gradients equal plain `jax.jit`'s, which keeps the conv rewrite."""
+    from fkeras import train
+
+    x = jax.random.normal(jax.random.key(7), (2, 10, 10, 16))
+    w = jax.random.normal(jax.random.key(8), (3, 3, 16, 5))
+    grad = jax.value_and_grad(_conv_pool_loss, argnums=(0, 1))
+    fk, plain = train.jit(grad), jax.jit(grad)
+    chex.assert_trees_all_close(fk(x, w), plain(x, w), rtol=1e-4, atol=1e-4)
+
+    assert _jax_cpu.compiler_options() == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    fk_hlo = fk.lower(x, w).compile().as_text()
+    plain_hlo = plain.lower(x, w).compile().as_text()
+    assert "__ynn_fusion" not in fk_hlo
+    assert "__ynn_fusion" in plain_hlo  # the default this works around is still the default
+    # Inside train.jit the conv is XLA's (one custom_vjp left: the max-pool rewrite); outside, both.
+    traced = {}
+
+    def record(x, w):
+        traced["fk"] = str(jax.make_jaxpr(lambda x, w: _conv_pool_loss(x, w))(x, w))
+        return x
+
+    train.jit(record)(x, w)
+    assert traced["fk"].count("custom_vjp_call") == 1
+    assert str(jax.make_jaxpr(lambda x, w: _conv_pool_loss(x, w))(x, w)).count("custom_vjp_call") == 2
+    assert not _jax_cpu.plain_conv_is_fast()  # the tracing context does not leak
+
+
+def test_train_jit_passes_jit_arguments_through(monkeypatch):
+    from fkeras import train
+
+    f = train.jit(lambda x, n: x * n, static_argnames="n", donate_argnums=0,
+                  compiler_options={"xla_cpu_enable_fast_math": False})
+    np.testing.assert_allclose(f(jnp.ones(3), n=2), 2 * np.ones(3))
+    monkeypatch.setenv("FKERAS_CPU_KERNELS", "0")
+    assert _jax_cpu.compiler_options() is None
+    x, w = jnp.ones((2, 10, 10, 16)), jnp.ones((3, 3, 16, 5))
+    grad = jax.grad(_conv_pool_loss, argnums=(0, 1))
+    as_plain = train.jit(grad).lower(x, w).compile().as_text()
+    assert as_plain == jax.jit(grad).lower(x, w).compile().as_text()
+
+
+def test_xla_flags_turning_ynn_off_select_the_plain_conv(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=")
+    assert _jax_cpu.plain_conv_is_fast() and not _jax_cpu.conv2d_pays_off(64)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=individual_convolution")
+    assert _jax_cpu.conv2d_pays_off(64)
+
+
+def test_fit_compiles_its_steps_with_fkeras_options():
+    import fkeras as keras
+
+    model = keras.Sequential([keras.layers.Input((8, 8, 16)), keras.layers.Conv2D(4, 3),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = np.ones((4, 8, 8, 16), "float32"), np.zeros((4, 2), "float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    step = model._engine.jit_train
+    assert "__ynn_fusion" not in step.lower(model.train_state, (x, y, None)).compile().as_text()

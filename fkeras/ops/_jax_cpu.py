@@ -10,14 +10,24 @@ here computes the same values (and gradients) by a path XLA:CPU runs faster:
 - non-overlapping 2D max pooling is a reshape + max, with a first-max gradient
   (the same one XLA's select-and-scatter gives) instead of select-and-scatter.
 
-`jax.lax.platform_dependent` keeps XLA's own lowering on GPU/TPU. Set
-`FKERAS_CPU_KERNELS=0` to use the plain lowerings everywhere.
+`jax.lax.platform_dependent` keeps XLA's own lowering on GPU/TPU.
+
+The conv rewrites above work around XLA:CPU's YNNPACK convolution fusion, which is what makes
+XLA's own conv slow here (a 128x26x26x64 -> 64 "valid" conv: 90 ms with it, 13 ms without; its
+kernel gradient 114 ms vs 33 ms). fkeras's own compiled programs (`jit` below: the Engine's
+steps, `fit`/`evaluate`/`predict`) therefore compile with that fusion off
+(`compiler_options()`) and, while tracing, use XLA's plain conv (`plain_conv_is_fast()`); code
+jitted by plain `jax.jit` keeps the default fusion and gets the rewrites.
+
+Set `FKERAS_CPU_KERNELS=0` to use the plain lowerings and XLA's default options everywhere.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -46,8 +56,59 @@ def _conv_same_sliced(x, w, padding):
 
 
 def conv2d_pays_off(in_channels: int) -> bool:
-    """Measured on a 2-core AVX-512 CPU: with 1-8 input channels XLA's own lowering is faster."""
-    return in_channels >= 16
+    """Whether the conv rewrite beats XLA's own lowering for this trace.
+
+    Not inside an fkeras-compiled program (XLA's conv is fastest there, `plain_conv_is_fast`), nor
+    with 1-8 input channels (measured on a 2-core AVX-512 CPU: XLA's own lowering is faster)."""
+    return in_channels >= 16 and not plain_conv_is_fast()
+
+
+_YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
+_PLAIN_CONV = contextvars.ContextVar("fkeras_plain_conv", default=False)
+
+
+def plain_conv_is_fast() -> bool:
+    """True while tracing for a program compiled without YNNPACK fusions (`jit`, or XLA_FLAGS)."""
+    if _PLAIN_CONV.get():
+        return True
+    m = re.search(_YNN_OPTION + r"=(\S*)", os.environ.get("XLA_FLAGS", ""))
+    return m is not None and "conv" not in m.group(1)
+
+
+@functools.cache
+def _ynn_option_supported() -> bool:
+    """Whether this jaxlib knows the option (it is experimental; a jaxlib without it keeps the default)."""
+    try:
+        jax.jit(lambda v: v + 1, compiler_options={_YNN_OPTION: ""}).lower(jnp.float32(0)).compile()
+        return True
+    except Exception:  # noqa: BLE001 - an unknown option or value: fall back to XLA's defaults
+        return False
+
+
+def compiler_options() -> dict | None:
+    """XLA options for fkeras's compiled CPU programs: YNNPACK fusions off. None off CPU or when disabled."""
+    if not enabled() or jax.default_backend() != "cpu" or not _ynn_option_supported():
+        return None
+    return {_YNN_OPTION: ""}
+
+
+def jit(fun, **jit_kwargs):
+    """`jax.jit` as fkeras compiles its own programs: on CPU, with `compiler_options()` and XLA's
+    plain conv while tracing; elsewhere exactly `jax.jit(fun, **jit_kwargs)`."""
+    options = compiler_options()
+    if options is None:
+        return jax.jit(fun, **jit_kwargs)
+
+    @functools.wraps(fun)
+    def traced(*args, **kwargs):
+        token = _PLAIN_CONV.set(True)
+        try:
+            return fun(*args, **kwargs)
+        finally:
+            _PLAIN_CONV.reset(token)
+
+    options.update(jit_kwargs.pop("compiler_options", None) or {})
+    return jax.jit(traced, compiler_options=options, **jit_kwargs)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))

@@ -3,9 +3,11 @@
 Losses, metrics (pure `init/update/result` over pytrees), optimizers (optax transforms with
 Keras names and formulas), `TrainState`, the jitted `train_step`/`eval_step`/`predict_step`
 (`Engine`), the `Trainer` mixin giving models Keras's `compile/fit/evaluate/predict`, and
-callbacks.
+callbacks. `jit` is `jax.jit` as the Engine compiles its steps (on CPU: XLA options and conv
+lowerings measured faster there); use it for hand-written loops over `fkeras.nn`.
 """
 
+from fkeras.ops._jax_cpu import jit
 from fkeras.train import losses, metrics, optimizers, schedules
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics
 from fkeras.train.state import TrainState, forward_of
@@ -26,5 +28,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'fkeras.train' has no attribute {name!r}")
 
 
-__all__ = ["losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",
+__all__ = ["jit", "losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",
            "forward_of", "Engine", "Trainer", "callbacks", "History", "Callback"]

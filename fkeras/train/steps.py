@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.ops._jax_cpu import jit
 from fkeras.train import metrics as metrics_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import TrainState
@@ -207,7 +208,7 @@ class Engine:
     def _get(self, name, fn, donate):
         f = self._jitted.get(name)
         if f is None:
-            f = jax.jit(fn, donate_argnums=donate) if self.jit else fn
+            f = jit(fn, donate_argnums=donate) if self.jit else fn
             self._jitted[name] = f
         return f
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.nn.base import Variables
+from fkeras.ops._jax_cpu import jit as jit_program
 from fkeras.train import callbacks as callbacks_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
@@ -741,7 +742,7 @@ class Trainer:
                     self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None)
 
             jit = self._compile_config is None or self._compile_config["jit"]
-            fns[kind] = jax.jit(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run
+            fns[kind] = jit_program(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run
         return fns[kind]
 
     def _custom_ready(self, batch):
