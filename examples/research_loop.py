@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fkeras import nn
+from fkeras import nn, train
 
 
 def convnet(num_classes=10):
@@ -83,13 +83,13 @@ def main(argv=None):
         logits, new_state = model.apply((params, state), x, training=True, rng=rng)
         return smoothed_cross_entropy(logits, y) + l2_penalty(params), new_state
 
-    @jax.jit
+    @train.jit  # jax.jit with the XLA:CPU options fkeras's fit uses; plain jax.jit works too
     def train_step(params, state, opt_state, x, y, rng):
         (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, state, x, y, rng)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), new_state, opt_state, loss
 
-    @jax.jit
+    @train.jit
     def accuracy(params, state, x, y):
         logits, _ = model.apply((params, state), x, training=False)
         return jnp.mean(jnp.argmax(logits, -1) == y)
