@@ -3,8 +3,10 @@
     python benchmarks/profile_convnet.py [--batch 128] [--repeats 7]
 
 Times, in isolation and jit-compiled, the forward and the backward (VJP) of every layer of the
-seed convnet at its real shapes, plus the optimizer update, each with fkeras's CPU lowerings
-(FKERAS_CPU_KERNELS=1) and with XLA's plain lowerings (=0, in a subprocess). Prints a table
+seed convnet at its real shapes, plus the optimizer update, three ways (each in a subprocess):
+compiled as fit compiles (`fkeras.train.jit`: YNNPACK fusion off, XLA's conv, the max-pool
+rewrite), by plain `jax.jit` with fkeras's op rewrites, and by plain `jax.jit` with XLA's own
+lowerings only (FKERAS_CPU_KERNELS=0). Prints a table
 sorted by time: the top rows are where the next speed-up must come from. Minimum of `repeats`
 runs (robust to a noisy machine).
 """
@@ -21,9 +23,10 @@ import time
 CHILD = r"""
 import json, sys, time
 import jax, jax.numpy as jnp, optax
-from fkeras import nn
+from fkeras import nn, train
 
 batch, repeats = int(sys.argv[1]), int(sys.argv[2])
+jit = train.jit if sys.argv[3] == "fkeras" else jax.jit
 layers = [
     nn.Conv2D(64, 3, activation="relu"), nn.Conv2D(64, 3, activation="relu"), nn.MaxPooling2D(2),
     nn.Conv2D(128, 3, activation="relu"), nn.Conv2D(128, 3, activation="relu"),
@@ -31,7 +34,7 @@ layers = [
 ]
 
 def best(f, *args):
-    f = jax.jit(f)
+    f = jit(f)
     jax.block_until_ready(f(*args))
     ts = []
     for _ in range(repeats):
@@ -62,9 +65,9 @@ print(json.dumps(rows))
 """
 
 
-def run(enabled, batch, repeats):
+def run(enabled, batch, repeats, jit="jax"):
     env = dict(os.environ, FKERAS_CPU_KERNELS="1" if enabled else "0")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(batch), str(repeats)], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(batch), str(repeats), jit], env=env, capture_output=True,
                          text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -74,15 +77,17 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    fast, plain = run(True, args.batch, args.repeats), run(False, args.batch, args.repeats)
+    fast = run(True, args.batch, args.repeats, jit="fkeras")
+    rewrites, plain = run(True, args.batch, args.repeats), run(False, args.batch, args.repeats)
     print(f"# seed convnet op profile, batch {args.batch}, {time.strftime('%Y-%m-%d')}, min of {args.repeats}")
-    print("| op (layer, in->out) | fkeras CPU kernels (ms) | XLA plain (ms) |")
-    print("|---|---:|---:|")
+    print("| op (layer, in->out) | fkeras.train.jit, as fit (ms) | jax.jit + fkeras rewrites (ms) | "
+          "jax.jit, XLA's lowerings (ms) |")
+    print("|---|---:|---:|---:|")
     for name in sorted(fast, key=fast.get, reverse=True):
-        print(f"| {name} | {fast[name]:.1f} | {plain[name]:.1f} |")
+        print(f"| {name} | {fast[name]:.1f} | {rewrites[name]:.1f} | {plain[name]:.1f} |")
     bwd = [n for n in fast if n.endswith("fwd+bwd") or n.startswith("adam")]
-    print(f"| **sum of fwd+bwd rows + adam** | **{sum(fast[n] for n in bwd):.1f}** | "
-          f"**{sum(plain[n] for n in bwd):.1f}** |")
+    print("| **sum of fwd+bwd rows + adam** | " + " | ".join(f"**{sum(r[n] for n in bwd):.1f}**"
+                                                        for r in (fast, rewrites, plain)) + " |")
 
 
 if __name__ == "__main__":
