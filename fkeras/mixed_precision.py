@@ -12,9 +12,11 @@ What happens under a mixed policy (as Keras 3):
 - softmax / log_softmax activations are evaluated in float32 and returned in the compute dtype, so the
   probabilities are correctly rounded. For float32 model outputs pin the last layer:
   `Activation("softmax", dtype="float32")` (Keras's advice); losses should cast `y_pred` to float32 (Keras does);
-- "mixed_float16" needs loss scaling in the optimizer to avoid gradient underflow; "mixed_bfloat16" does not.
+- under "mixed_float16", `compile()` wraps the optimizer in a `LossScaleOptimizer` (Keras's `auto_scale_loss=True`):
+  the train step differentiates the loss times a dynamic scale, so float16 gradients do not underflow, then
+  unscales them; a step with inf/nan gradients is skipped and halves the scale. "mixed_bfloat16" needs no scaling.
 
-Defined once in `fkeras.nn.dtype_policies`.
+Defined once in `fkeras.nn.dtype_policies` (`LossScaleOptimizer` in `fkeras.train.optimizers`).
 """
 
 from fkeras.nn.dtype_policies import (  # noqa: F401
@@ -28,3 +30,4 @@ from fkeras.nn.dtype_policies import (  # noqa: F401
     set_dtype_policy,
     set_global_policy,
 )
+from fkeras.train.optimizers import LossScaleOptimizer  # noqa: F401

@@ -12,11 +12,13 @@ train step can be reused when the learning rate is changed between epochs.
     tx = opt.as_optax()                          # an optax.GradientTransformation
 
 Frozen parameters are simply absent (None leaves) from `grads`/`params`: they get no slot,
-no update and no weight decay.
+no update and no weight decay. `LossScaleOptimizer(opt)` adds Keras's dynamic loss scaling around
+any of them (what `compile` does under the "mixed_float16" policy).
 """
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from typing import Any, NamedTuple
 
@@ -92,13 +94,37 @@ class Optimizer:
             return jnp.asarray(self._learning_rate(state.iterations), jnp.float32)
         return state.learning_rate
 
+    _state_type = OptState  # the pytree type `init` returns
+    _parent = None  # weakref to the LossScaleOptimizer wrapping this one: its state holds ours
+
     def _live_state(self):
+        """(owner Trainer or None, its TrainState or None, this optimizer's current state or None)."""
+        parent = self._parent() if self._parent is not None else None
+        if parent is not None:
+            owner, ts, st = parent._live_state()
+            return owner, ts, None if st is None else st.inner
         owner = self._owner() if self._owner is not None else None
         ts = getattr(owner, "train_state", None) if owner is not None else None
         st = getattr(ts, "opt_state", None)
-        if not isinstance(st, OptState) and owner is None and self.__dict__.get("_eager_state") is not None:
+        if not isinstance(st, self._state_type) and owner is None and self.__dict__.get("_eager_state") is not None:
             return None, None, self._eager_state[1]
-        return owner, ts, st if isinstance(st, OptState) else None
+        return owner, ts, st if isinstance(st, self._state_type) else None
+
+    def _set_live_state(self, new):
+        """Replace the current state (in the owner's TrainState, the wrapper's state, or the eager state)."""
+        parent = self._parent() if self._parent is not None else None
+        if parent is not None:
+            _, _, st = parent._live_state()
+            if st is not None:
+                parent._set_live_state(st._replace(inner=new))
+            return
+        owner, ts, st = self._live_state()
+        if st is None:
+            return
+        if owner is None:
+            self._eager_state = (self._eager_state[0], new)
+        else:
+            owner.train_state = ts.replace(opt_state=new)
 
     @property
     def learning_rate(self):
@@ -117,13 +143,9 @@ class Optimizer:
                             "`learning_rate`; its learning rate cannot be set directly.")
         value = float(value)
         self._learning_rate = value
-        owner, ts, st = self._live_state()
+        _, _, st = self._live_state()
         if st is not None:
-            new = st._replace(learning_rate=jnp.asarray(value, jnp.float32))
-            if owner is None:
-                self._eager_state = (self._eager_state[0], new)
-            else:
-                owner.train_state = ts.replace(opt_state=new)
+            self._set_live_state(st._replace(learning_rate=jnp.asarray(value, jnp.float32)))
 
     lr = learning_rate
 
@@ -194,6 +216,10 @@ class Optimizer:
     def as_optax(self) -> optax.GradientTransformation:
         return optax.GradientTransformation(self.init, self.update)
 
+    def scale_loss(self, loss, state=None):
+        """The loss to differentiate: unchanged here (a `LossScaleOptimizer` multiplies it by its scale)."""
+        return loss
+
     # -- Keras's stateful face (eager loops over fkeras.Variable objects) ------------------
     def apply_gradients(self, grads_and_vars):
         """Update variables in place from `(gradient, variable)` pairs; the optimizer keeps the state."""
@@ -207,7 +233,7 @@ class Optimizer:
         """Two forms: the pure `apply(grads, opt_state, params) -> (params, opt_state)`, and Keras's
         stateful `apply(grads, variables)` that assigns new values to `variables` (objects with
         `.value`/`.assign`)."""
-        if more or isinstance(trainable_variables, OptState):
+        if more or isinstance(trainable_variables, self._state_type):
             return self._apply_pure(grads, trainable_variables, *more)
         variables = list(trainable_variables)
         grads = [jnp.asarray(g) for g in grads]
@@ -446,10 +472,27 @@ class OptaxOptimizer:
     def as_optax(self):
         return self.tx
 
+    _parent = None  # weakref to a wrapping LossScaleOptimizer (whose state holds this one's)
+
+    def scale_loss(self, loss, state=None):
+        """The loss to differentiate: unchanged (loss scaling is `LossScaleOptimizer`'s job)."""
+        return loss
+
     def _state(self):
+        parent = self._parent() if self._parent is not None else None
+        if parent is not None:
+            owner, ts, st = parent._live_state()
+            return owner, ts, None if st is None else st.inner
         owner = self._owner() if self._owner is not None else None
         ts = getattr(owner, "train_state", None) if owner is not None else None
         return owner, ts, getattr(ts, "opt_state", None)
+
+    def _set_state(self, owner, ts, new):
+        parent = self._parent() if self._parent is not None else None
+        if parent is not None:
+            parent._set_live_state(parent._live_state()[2]._replace(inner=new))
+        else:
+            owner.train_state = ts.replace(opt_state=new)
 
     @property
     def learning_rate(self):
@@ -473,7 +516,7 @@ class OptaxOptimizer:
                             "`optax.inject_hyperparams(optax.adam)(learning_rate=...)` to change it during training.")
         # same dtype and weak type as before, so the jitted step is reused
         new = jnp.asarray(float(value)) if getattr(old, "weak_type", False) else jnp.asarray(value, old.dtype)
-        owner.train_state = ts.replace(opt_state=optax.tree_utils.tree_set(st, learning_rate=new))
+        self._set_state(owner, ts, optax.tree_utils.tree_set(st, learning_rate=new))
 
     @property
     def iterations(self):
@@ -497,8 +540,159 @@ class OptaxOptimizer:
         return f"<OptaxOptimizer {self.tx!r:.60}>"
 
 
+class LossScaleState(NamedTuple):
+    """A `LossScaleOptimizer`'s state, its leaves in Keras's `optimizer.variables` order: `iterations` (int32)
+    and `learning_rate` (float32), the wrapper's own base variables, which Keras keeps at 0 (the real ones
+    are the inner optimizer's); `step_counter` (int32, finite steps since the scale last changed);
+    `dynamic_scale` (float32, the current loss scale); `inner` (the inner optimizer's state)."""
+
+    iterations: Any
+    learning_rate: Any
+    step_counter: Any
+    dynamic_scale: Any
+    inner: Any
+
+
+# Keras's base-optimizer arguments LossScaleOptimizer accepts only at their defaults (old configs carry them).
+_LSO_BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+                      "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                      "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around another optimizer (Keras 3's rule), against float16 gradient underflow.
+
+    The train step differentiates `scale_loss(loss) = loss * dynamic_scale`; `apply` then checks the
+    gradients: all finite -> divide them by the scale, run the inner optimizer, and double the scale
+    after `dynamic_growth_steps` finite steps in a row; any inf/nan -> skip the update (params and the
+    inner state unchanged) and halve the scale. `compile()` wraps the optimizer in one automatically
+    when the model's dtype policy is "mixed_float16" (`auto_scale_loss=True`).
+    """
+
+    _state_type = LossScaleState
+
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer no longer supports `dynamic=False`; set `loss_scale_factor` on the "
+                             "inner optimizer instead.")
+        for arg, default in _LSO_BASE_DEFAULTS.items():
+            if arg in kwargs and kwargs.pop(arg) != default:
+                raise ValueError(f"LossScaleOptimizer does not support `{arg}`; set `{arg}` on the "
+                                 "`inner_optimizer` instead.")
+        if kwargs:
+            raise ValueError(f"LossScaleOptimizer does not support arguments: {sorted(kwargs)}.")
+        if not isinstance(inner_optimizer, (Optimizer, OptaxOptimizer)) or isinstance(inner_optimizer,
+                                                                                      LossScaleOptimizer):
+            raise TypeError("LossScaleOptimizer: expected `inner_optimizer` to be an fkeras optimizer instance "
+                            f"(not itself a LossScaleOptimizer), got {type(inner_optimizer).__name__}: "
+                            f"{inner_optimizer!r:.80}.")
+        if isinstance(initial_scale, bool) or not isinstance(initial_scale, numbers.Real) \
+                or not 0 < initial_scale < float("inf"):
+            raise ValueError(f"LossScaleOptimizer: expected `initial_scale` a finite number > 0, got "
+                             f"{initial_scale!r}.")
+        if isinstance(dynamic_growth_steps, bool) or not isinstance(dynamic_growth_steps, numbers.Integral) \
+                or dynamic_growth_steps < 1:
+            raise ValueError(f"LossScaleOptimizer: expected `dynamic_growth_steps` an int >= 1, got "
+                             f"{dynamic_growth_steps!r}.")
+        super().__init__(0.0, name=name)
+        self.inner_optimizer = inner_optimizer
+        self.initial_scale = float(initial_scale)
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        inner_optimizer._parent = weakref.ref(self)
+
+    # -- delegated to the inner optimizer -----------------------------------------------------
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    # -- pure API ---------------------------------------------------------------------------
+    def init(self, params) -> LossScaleState:
+        return LossScaleState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32),
+                              jnp.asarray(self.initial_scale, jnp.float32), self.inner_optimizer.init(params))
+
+    def _apply_pure(self, grads, state: LossScaleState, params):
+        leaves = jax.tree.leaves(grads)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in leaves])) if leaves else jnp.bool_(True)
+        scale = state.dynamic_scale
+
+        def step(operands):
+            grads, state, params = operands
+            unscaled = jax.tree.map(lambda g: g / scale, grads)
+            new_params, inner = self.inner_optimizer.apply(unscaled, state.inner, params)
+            grow = state.step_counter == self.dynamic_growth_steps - 1
+            new = state._replace(step_counter=jnp.where(grow, 0, state.step_counter + 1).astype(jnp.int32),
+                                 dynamic_scale=jnp.where(grow, scale * 2.0, scale), inner=inner)
+            # same dtypes as the skip branch (lax.cond requires it)
+            return jax.tree.map(lambda n, o: jnp.asarray(n, jnp.result_type(o)), (new_params, new), (params, state))
+
+        def skip(operands):
+            _, state, params = operands
+            return params, state._replace(step_counter=jnp.zeros((), jnp.int32), dynamic_scale=scale * 0.5)
+
+        return jax.lax.cond(finite, step, skip, (grads, state, params))
+
+    def scale_loss(self, loss, state=None):
+        """`loss * dynamic_scale`. `state`: this optimizer's `LossScaleState`, or its variables as a flat list
+        (Keras's `optimizer_variables`, the scale at index 3); None: the current state (inside a custom
+        `train_step`, the step's optimizer variables), else `initial_scale`."""
+        if state is None:
+            scale = self._current_scale()
+        elif isinstance(state, LossScaleState):
+            scale = state.dynamic_scale
+        elif isinstance(state, (list, tuple)) and len(state) >= 4:
+            scale = state[3]
+        else:
+            raise TypeError(f"{type(self).__name__}.scale_loss: expected `state` to be a LossScaleState, the "
+                            f"optimizer variables (a list of >= 4 arrays) or None, got {type(state).__name__}.")
+        return loss * scale
+
+    def _current_scale(self):
+        owner = self._owner() if self._owner is not None else None
+        step_vars = owner.__dict__.get("_step_opt_vars") if owner is not None else None
+        if step_vars is not None:  # set by the Trainer while it traces a custom train_step
+            return step_vars[3]
+        _, _, st = self._live_state()
+        return self.initial_scale if st is None else st.dynamic_scale
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self):
+        from fkeras.saving.serialization_lib import serialize_keras_object
+
+        return {"name": self.name, "inner_optimizer": serialize_keras_object(self.inner_optimizer),
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if "inner_optimizer" not in config:
+            raise ValueError(f"LossScaleOptimizer.from_config: the config has no 'inner_optimizer'; got keys "
+                             f"{sorted(config)}.")
+        inner = config.pop("inner_optimizer")
+        if isinstance(inner, dict):
+            if inner.get("class_name") in _ALL:
+                inner = get(inner)
+            else:
+                from fkeras.saving.serialization_lib import deserialize_keras_object
+
+                inner = deserialize_keras_object(inner, custom_objects=custom_objects)
+        return cls(inner, **config)
+
+    def __repr__(self):
+        return f"<LossScaleOptimizer name={self.name} inner={self.inner_optimizer!r}>"
+
+
 _ALL = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad, "Nadam": Nadam,
-        "Lion": Lion}
+        "Lion": Lion, "LossScaleOptimizer": LossScaleOptimizer}
 
 
 def get(identifier):
@@ -514,7 +708,7 @@ def get(identifier):
             raise ValueError(f"Unknown optimizer class {identifier.get('class_name')!r}; expected one of {sorted(_ALL)}.")
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
-        table = {k.lower(): v for k, v in _ALL.items()}
+        table = {k.lower(): v for k, v in _ALL.items() if v is not LossScaleOptimizer}  # it needs an inner one
         cls = table.get(identifier.lower())
         if cls is None:
             raise ValueError(f"Unknown optimizer {identifier!r}. Expected one of {sorted(table)} or an "
@@ -534,4 +728,7 @@ def deserialize(config):
 def _bind(optimizer: Optimizer, owner) -> None:
     """Let `optimizer.learning_rate` read and write the TrainState of `owner` (a Trainer)."""
     optimizer._owner = weakref.ref(owner)
+    optimizer._parent = None  # compiled as itself: its state is the TrainState's, not inside a wrapper's
+    if isinstance(optimizer, LossScaleOptimizer):
+        optimizer.inner_optimizer._parent = weakref.ref(optimizer)
 
