@@ -55,6 +55,12 @@ def batch_size_of(x):
     return jax.tree.leaves(x)[0].shape[0]
 
 
+def scale_loss(optimizer, loss, opt_state):
+    """`optimizer.scale_loss(loss, opt_state)` (the loss to differentiate); `loss` for optimizers without it."""
+    fn = getattr(optimizer, "scale_loss", None)
+    return loss if fn is None else fn(loss, opt_state)
+
+
 class Engine:
     """Pure steps for one (model, loss, metrics, optimizer, mask) configuration."""
 
@@ -161,9 +167,11 @@ class Engine:
 
         def loss_fn(tp):
             params = merge_trainable(tp, ts.params, mask)
-            return self._loss_and_updates(params, ts.state, x, y, sw, True, step_rng)
+            loss, aux = self._loss_and_updates(params, ts.state, x, y, sw, True, step_rng)
+            # differentiate the scaled loss (a LossScaleOptimizer's dynamic scale), log the unscaled one
+            return scale_loss(self.optimizer, loss, ts.opt_state), (loss, aux)
 
-        (loss, (yp, yt, sws, per, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+        (_, (loss, (yp, yt, sws, per, new_state))), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
         new_trainable, opt_state = self.optimizer.apply(grads, ts.opt_state, trainable)
         params = merge_trainable(new_trainable, ts.params, mask)
         if self.constraints is not None:

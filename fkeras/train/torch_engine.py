@@ -53,12 +53,17 @@ def _torch():
     return torch
 
 
-def check_engine(engine, optimizer):
-    """Validate `compile(engine=...)` for `optimizer` before compile changes anything."""
+def check_engine(engine, optimizer, loss_scaling=False):
+    """Validate `compile(engine=...)` for `optimizer` (to be wrapped in a LossScaleOptimizer when
+    `loss_scaling`) before compile changes anything."""
     if not isinstance(engine, str) or engine not in ENGINES:
         raise ValueError(f"Expected `engine` to be one of {ENGINES}, got {engine!r}.")
     if engine == "torch":
         _torch()
+        if loss_scaling or isinstance(optimizer, opt_mod.LossScaleOptimizer):
+            raise ValueError("compile(engine='torch') does not do loss scaling, so it cannot run a "
+                             "LossScaleOptimizer (compile wraps the optimizer in one under the 'mixed_float16' "
+                             "policy). Use engine='jax', or pass an unwrapped optimizer with auto_scale_loss=False.")
         _optimizer_kind(optimizer)
     return engine
 

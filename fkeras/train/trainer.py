@@ -118,9 +118,15 @@ class Trainer:
         TrainState in PyTorch eager; see `fkeras.train.torch_engine` for what matches and to what tolerance).
         """
         opt = optimizers_mod.get(optimizer)
+        if not isinstance(auto_scale_loss, bool):
+            raise ValueError(f"Expected `auto_scale_loss` to be True or False, got {auto_scale_loss!r}.")
+        # as Keras: under "mixed_float16" the optimizer is wrapped in a LossScaleOptimizer (float16 gradients
+        # underflow without loss scaling)
+        wrap = auto_scale_loss and self._policy_name() == "mixed_float16" \
+            and not isinstance(opt, optimizers_mod.LossScaleOptimizer)
         from fkeras.train import torch_engine
 
-        engine = torch_engine.check_engine(engine, opt)
+        engine = torch_engine.check_engine(engine, opt, loss_scaling=wrap)
         closs = CompiledLoss(loss, loss_weights) if loss is not None else None
         cmetrics = CompiledMetrics(metrics, weighted_metrics)
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
@@ -128,6 +134,8 @@ class Trainer:
             raise ValueError(f"Expected `steps_per_execution` to be a positive int, got {steps_per_execution!r}.")
         if jit_compile not in ("auto", True, False):
             raise ValueError(f"Expected `jit_compile` to be 'auto', True or False, got {jit_compile!r}.")
+        if wrap:
+            opt = optimizers_mod.LossScaleOptimizer(opt, name="loss_scale_optimizer")
         self.optimizer = opt
         self.loss = loss
         optimizers_mod._bind(opt, self)
@@ -145,6 +153,15 @@ class Trainer:
             self.train_state = ts.replace(opt_state=None, metrics={})
         elif getattr(self, "built", False):
             self._create_train_state()
+
+    def _policy_name(self):
+        """The name of the host's dtype policy (the global policy when the host has none)."""
+        policy = getattr(self, "dtype_policy", None)
+        if policy is None:
+            from fkeras.nn import dtype_policies
+
+            policy = dtype_policies.global_policy()
+        return getattr(policy, "name", None)
 
     @property
     def run_eagerly(self):
@@ -663,9 +680,11 @@ class Trainer:
 
         def loss_fn(tv_, ntv_):
             y_pred, ntv_new = self.stateless_call(tv_, ntv_, x, training=True)
-            return self.compute_loss(x, y, y_pred, sw), (y_pred, ntv_new)
+            loss = self.compute_loss(x, y, y_pred, sw)
+            # as Keras's JAX trainer: gradients of the scaled loss, metrics of the unscaled one
+            return self.optimizer.scale_loss(loss, ov), (loss, y_pred, ntv_new)
 
-        (loss, (y_pred, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(tv, ntv)
+        (_, (loss, y_pred, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(tv, ntv)
         tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
         logs, mv = self._stateless_metrics(mv, loss, x, y, y_pred, sw)
         return logs, (tv, ntv, ov, mv)
@@ -735,11 +754,14 @@ class Trainer:
 
             def run(st, data, rng):
                 counts[kind] = counts.get(kind, 0) + 1
-                self.__dict__.update(_step_rng=rng, _in_custom_step=True, _stateless_aux=None)
+                # `_step_opt_vars`: what `self.optimizer.scale_loss(loss)` reads the loss scale from in the step
+                self.__dict__.update(_step_rng=rng, _in_custom_step=True, _stateless_aux=None,
+                                     _step_opt_vars=list(st[2]) if kind == "train" else None)
                 try:
                     return method(st, data)
                 finally:
-                    self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None)
+                    self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None,
+                                         _step_opt_vars=None)
 
             jit = self._compile_config is None or self._compile_config["jit"]
             fns[kind] = jit_program(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run
