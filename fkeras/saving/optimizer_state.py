@@ -7,6 +7,11 @@ velocities, then all momentums); Nadam's `u_product` comes last. Slots cover the
 variables only, in `model.trainable_weights` order. The fkeras side is
 `model.train_state.opt_state` (`fkeras.train.optimizers.OptState`: iterations, learning_rate,
 slots name -> params-like pytree, extra).
+
+A `LossScaleOptimizer` (state `LossScaleState`) writes, as Keras 3.15 does, `optimizer/vars` =
+its own iterations and learning rate (Keras keeps both at 0), `step_counter`, `dynamic_scale`, then
+the inner optimizer's list; and the inner list once more under `optimizer/inner_optimizer/vars`.
+Unbuilt (no state yet) it writes its own two then the inner's iterations and learning rate.
 """
 
 from __future__ import annotations
@@ -52,20 +57,42 @@ def _is_schedule(opt) -> bool:
     return lr is not None and not isinstance(lr, (int, float))
 
 
+def _is_loss_scale(opt) -> bool:
+    return getattr(opt, "inner_optimizer", None) is not None
+
+
+def base_count(opt) -> int:
+    """How many variables `opt` writes before it is built (iterations and learning rate only)."""
+    own = 1 if _is_schedule(opt) else 2
+    return 2 + base_count(opt.inner_optimizer) if _is_loss_scale(opt) else own
+
+
 def _opt_state(model):
     ts = getattr(model, "train_state", None)
     st = getattr(ts, "opt_state", None)
+    if st is not None and hasattr(st, "dynamic_scale") and hasattr(st, "inner"):
+        return st
     return st if st is not None and hasattr(st, "slots") and hasattr(st, "iterations") else None
 
 
-def _layout(model, opt):
-    """[(kind, slot_name, path)] in Keras order for the current opt_state (kind: it/lr/slot/extra)."""
+def _states(model, opt):
+    """(the optimizer's whole state or None, the plain OptState its slots live in or None)."""
     st = _opt_state(model)
+    if _is_loss_scale(opt):
+        st = st if hasattr(st, "dynamic_scale") else None
+        inner = getattr(st, "inner", None)
+        return st, inner if hasattr(inner, "slots") else None
+    st = st if hasattr(st, "slots") else None
+    return st, st
+
+
+def _layout(model, opt, st):
+    """[(kind, slot_name, path)] in Keras order for the plain OptState `st` (kind: it/lr/slot/extra)."""
     out = [("it", None, None)]
     if not _is_schedule(opt):
         out.append(("lr", None, None))
     if st is None:
-        return out, None
+        return out
     paths = model._weight_paths(True) if hasattr(model, "_weight_paths") else []
     for grp in _slot_groups(opt):
         for path in paths:
@@ -74,14 +101,12 @@ def _layout(model, opt):
                     out.append(("slot", name, tuple(path)))
     for k in (st.extra or {}):
         out.append(("extra", k, None))
-    return out, st
+    return out
 
 
-def save_optimizer_arrays(model, opt) -> list:
-    """The optimizer's variables in Keras's order, as NumPy arrays."""
-    layout, st = _layout(model, opt)
+def _plain_arrays(model, opt, st) -> list:
     out = []
-    for kind, name, path in layout:
+    for kind, name, path in _layout(model, opt, st):
         if kind == "it":
             out.append(np.asarray(0 if st is None else st.iterations, np.int32))
         elif kind == "lr":
@@ -92,6 +117,23 @@ def save_optimizer_arrays(model, opt) -> list:
         else:
             out.append(np.asarray(st.extra[name]))
     return out
+
+
+def save_optimizer_arrays(model, opt) -> list:
+    """The optimizer's variables in Keras's order, as NumPy arrays."""
+    st, plain = _states(model, opt)
+    if not _is_loss_scale(opt):
+        return _plain_arrays(model, opt, plain)
+    head = [np.asarray(0, np.int32), np.asarray(0.0, np.float32)]
+    if st is not None:
+        head = [np.asarray(st.iterations, np.int32), np.asarray(st.learning_rate, np.float32),
+                np.asarray(st.step_counter, np.int32), np.asarray(st.dynamic_scale, np.float32)]
+    return head + _plain_arrays(model, opt.inner_optimizer, plain)
+
+
+def save_inner_optimizer_arrays(model, opt) -> list:
+    """A LossScaleOptimizer's inner optimizer's variables (Keras's `optimizer/inner_optimizer/vars`)."""
+    return _plain_arrays(model, opt.inner_optimizer, _states(model, opt)[1])
 
 
 def ensure_opt_state(model) -> None:
@@ -123,20 +165,12 @@ def _mark_opt_state_current(model, mask=None):
         model._opt_key = (id(model.optimizer), tuple(jax.tree.leaves(mask)))
 
 
-def load_optimizer_arrays(model, opt, arrays) -> None:
-    """Write Keras-ordered optimizer variables into `model.train_state.opt_state` (checked first)."""
-    base = 1 if _is_schedule(opt) else 2
-    if len(arrays) <= base:  # the file's optimizer was never built: iterations (and learning rate) only
-        _load_base(model, opt, arrays)
-        return
-    ensure_opt_state(model)
-    layout, st = _layout(model, opt)
-    if st is None:
-        raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
-                         "(compile and build the model first).")
+def _plain_from_arrays(model, opt, st, arrays, where):
+    """`st` (a plain OptState) with Keras-ordered `arrays` written in; every shape checked first."""
+    layout = _layout(model, opt, st)
     if len(arrays) != len(layout):
-        raise ValueError(f"Optimizer '{getattr(opt, 'name', type(opt).__name__)}' has {len(layout)} variables, the "
-                         f"file has {len(arrays)}. The model was left unchanged.")
+        raise ValueError(f"Optimizer '{where}' has {len(layout)} variables, the file has {len(arrays)}. "
+                         "The model was left unchanged.")
     slots, extra = dict(st.slots), dict(st.extra or {})
     iterations, lr = st.iterations, st.learning_rate
     for (kind, name, path), a in zip(layout, arrays):
@@ -155,23 +189,53 @@ def load_optimizer_arrays(model, opt, arrays) -> None:
             slots[name] = _set(slots[name], path, jnp.asarray(a, cur.dtype))
         else:
             extra[name] = jnp.asarray(a, jnp.asarray(st.extra[name]).dtype)
-    new = st._replace(iterations=iterations, learning_rate=lr, slots=slots, extra=extra)
+    return st._replace(iterations=iterations, learning_rate=lr, slots=slots, extra=extra)
+
+
+def load_optimizer_arrays(model, opt, arrays) -> None:
+    """Write Keras-ordered optimizer variables into `model.train_state.opt_state` (checked first)."""
+    if len(arrays) <= base_count(opt):  # the file's optimizer was never built: iterations (and learning rate) only
+        _load_base(model, opt, arrays)
+        return
+    ensure_opt_state(model)
+    st, plain = _states(model, opt)
+    if plain is None:
+        raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
+                         "(compile and build the model first).")
+    name = getattr(opt, "name", type(opt).__name__)
+    if _is_loss_scale(opt):
+        n_inner = len(_layout(model, opt.inner_optimizer, plain))
+        if len(arrays) != 4 + n_inner:
+            raise ValueError(f"Optimizer '{name}' has {4 + n_inner} variables, the file has {len(arrays)}. "
+                             "The model was left unchanged.")
+        inner = _plain_from_arrays(model, opt.inner_optimizer, plain, arrays[4:], name)
+        own = ("iterations", "learning_rate", "step_counter", "dynamic_scale")
+        new = st._replace(inner=inner, **{n: jnp.array(np.asarray(a), jnp.asarray(getattr(st, n)).dtype)
+                                          for n, a in zip(own, arrays)})
+        plain_opt = opt.inner_optimizer
+    else:
+        new = inner = _plain_from_arrays(model, opt, plain, arrays, name)
+        plain_opt = opt
     ts = model.train_state
     changes = {"opt_state": new}
-    if hasattr(ts, "step"):
-        changes["step"] = jnp.array(np.asarray(iterations), jnp.asarray(ts.step).dtype)  # own buffer: steps donate
+    if hasattr(ts, "step"):  # own buffer: steps donate
+        changes["step"] = jnp.array(np.asarray(inner.iterations), jnp.asarray(ts.step).dtype)
     model.train_state = ts.replace(**changes)
     _mark_opt_state_current(model)
-    if not _is_schedule(opt):
-        opt._learning_rate = float(np.asarray(lr))
+    if not _is_schedule(plain_opt):
+        plain_opt._learning_rate = float(np.asarray(inner.learning_rate))
 
 
 def _load_base(model, opt, arrays) -> None:
-    st = _opt_state(model)
-    lr = arrays[1] if len(arrays) > 1 and not _is_schedule(opt) else None
+    st, plain = _states(model, opt)
+    plain_opt = opt
+    if _is_loss_scale(opt):  # the wrapper's own two (always 0), then the inner's iterations and learning rate
+        plain_opt, arrays = opt.inner_optimizer, arrays[2:]
+    lr = arrays[1] if len(arrays) > 1 and not _is_schedule(plain_opt) else None
     if lr is not None:
-        opt._learning_rate = float(np.asarray(lr))
-    if st is not None:
-        new = st._replace(iterations=jnp.array(np.asarray(arrays[0]), jnp.asarray(st.iterations).dtype),
-                          learning_rate=st.learning_rate if lr is None else jnp.array(np.asarray(lr), jnp.float32))
-        model.train_state = model.train_state.replace(opt_state=new)
+        plain_opt._learning_rate = float(np.asarray(lr))
+    if plain is not None and len(arrays):
+        new = plain._replace(iterations=jnp.array(np.asarray(arrays[0]), jnp.asarray(plain.iterations).dtype),
+                             learning_rate=plain.learning_rate if lr is None else jnp.array(np.asarray(lr),
+                                                                                             jnp.float32))
+        model.train_state = model.train_state.replace(opt_state=st._replace(inner=new) if st is not plain else new)

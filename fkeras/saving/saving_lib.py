@@ -84,11 +84,14 @@ class _Walker:
         if self.layer_base is None:
             raise TypeError(f"Expected a model (a Layer subclass), got {type(root).__name__}.")
         self.optimizer = getattr(root, "optimizer", None)
+        # a LossScaleOptimizer's inner optimizer is saved again under `optimizer/inner_optimizer` (Keras)
+        self.inner_optimizer = getattr(self.optimizer, "inner_optimizer", None)
         self.visited: set = set()
         self.entries: list = []
 
     def is_saveable(self, obj) -> bool:
-        return isinstance(obj, self.layer_base) or (obj is not None and obj is self.optimizer
+        return isinstance(obj, self.layer_base) or (obj is not None and (obj is self.optimizer
+                                                                         or obj is self.inner_optimizer)
                                                    and not isinstance(obj, (str, dict, list, tuple)))
 
     def walk(self):
@@ -98,7 +101,9 @@ class _Walker:
     def _children(self, obj):
         if _class_in_mro(obj, "Sequential") is not None or _class_in_mro(obj, "Functional") is not None:
             yield "layers", list(getattr(obj, "layers", []))
-        if obj is self.optimizer:
+        if obj is self.optimizer and self.inner_optimizer is not None:
+            yield "inner_optimizer", self.inner_optimizer
+        if obj is self.optimizer or obj is self.inner_optimizer:
             return
         skip = _skipset(self.layer_base, obj)
         for attr in sorted(dir(obj), key=lambda a: f"~{a}" if a.startswith("_") else a):
@@ -174,9 +179,11 @@ def _save_arrays(obj, walker) -> list:
         store = _DictStore()
         obj.save_own_variables(store)
         return [np.asarray(_value(store[str(i)])) for i in range(len(store))]
-    if obj is walker.optimizer:
+    if obj is walker.optimizer or obj is walker.inner_optimizer:
         from fkeras.saving import optimizer_state
 
+        if obj is walker.inner_optimizer:
+            return optimizer_state.save_inner_optimizer_arrays(walker.root, walker.optimizer)
         return optimizer_state.save_optimizer_arrays(walker.root, obj)
     return [_value(v) for v in _own_variables(obj, walker)]
 
@@ -194,11 +201,12 @@ def weight_groups(model) -> list:
 
 def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) -> None:
     """Check every object's arrays against the file, then assign all of them."""
-    opt = getattr(model, "optimizer", None)
-    if (not skip_optimizer and opt is not None and not hasattr(opt, "load_own_variables")
-            and len(file_groups.get("optimizer", [])) > 2):
-        from fkeras.saving import optimizer_state
+    from fkeras.saving import optimizer_state
 
+    opt = getattr(model, "optimizer", None)
+    own = opt is not None and not hasattr(opt, "load_own_variables")  # an fkeras optimizer (state in the model)
+    n_base = optimizer_state.base_count(opt) if own else 2  # how many variables an unbuilt optimizer has
+    if not skip_optimizer and own and len(file_groups.get("optimizer", [])) > n_base:
         optimizer_state.ensure_opt_state(model)  # so its slots exist to be checked and filled
     walker = _Walker(model)
     plan, problems, assigned = [], [], {}
@@ -206,18 +214,20 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
     for path, obj in entries:
         if skip_optimizer and obj is walker.optimizer:
             continue
+        if obj is walker.inner_optimizer and obj is not None:
+            continue  # its variables are also the tail of `optimizer/vars`, loaded from there
         current = _save_arrays(obj, walker)
         label = f"'{path or '<model>'}' ({type(obj).__name__} {_name_of(obj)!r})"
         if path not in file_groups:
             if obj is walker.optimizer:
-                if current and len(current) > 2:
+                if current and len(current) > n_base:
                     warnings.warn(f"The file {where} has no optimizer state; the optimizer of "
                                   f"'{_name_of(model)}' keeps its current state.", stacklevel=3)
             elif current:
                 problems.append(f"{label}: not in the file (expected {len(current)} variables)")
             continue
         stored = file_groups[path]
-        if obj is walker.optimizer and (not current or len(stored) <= 2):
+        if obj is walker.optimizer and (not current or len(stored) <= n_base):
             plan.append((obj, stored))  # one side's optimizer is not built: only iterations/learning rate carry over
             continue
         if len(stored) != len(current):
@@ -227,7 +237,8 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
             if s.shape != c.shape:
                 problems.append(f"{label} variable {i}: expected shape {c.shape}, the file has {s.shape}")
         plan.append((obj, stored))
-    extra = sorted(set(file_groups) - {p for p, _ in entries} - ({"optimizer"} if skip_optimizer else set()))
+    extra = sorted(p for p in set(file_groups) - {p for p, _ in entries}
+                   if not (skip_optimizer and (p == "optimizer" or p.startswith("optimizer/"))))
     extra = [p for p in extra if file_groups[p]]
     if extra:
         problems.append(f"the file has weights for objects this model lacks: {extra}")
