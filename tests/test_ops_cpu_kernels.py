@@ -20,9 +20,10 @@ def plain_max_pool(x, p):
     return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, p, p, 1), (1, p, p, 1), "VALID")
 
 
+@pytest.mark.parametrize("lowering", ["rewrite", "xla"])
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])
 @pytest.mark.parametrize("kernel", [(3, 3), (2, 4), (1, 1), (5, 3)])
-def test_conv2d_values_and_grads_match_xla(padding, kernel):
+def test_conv2d_values_and_grads_match_xla(padding, kernel, lowering):
     kx, kw, kd = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(kx, (2, 9, 8, 16))
     w = jax.random.normal(kw, (*kernel, 16, 4))
@@ -30,7 +31,7 @@ def test_conv2d_values_and_grads_match_xla(padding, kernel):
     def loss(f):
         return lambda x, w: jnp.sum(jnp.sin(f(x, w)))
 
-    fast = lambda x, w: _jax_cpu.conv2d(x, w, padding)  # noqa: E731
+    fast = lambda x, w: _jax_cpu.conv2d(x, w, padding, lowering)  # noqa: E731
     plain = lambda x, w: plain_conv(x, w, padding)  # noqa: E731
     chex.assert_trees_all_close(jax.jit(fast)(x, w), plain(x, w), rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_close(
@@ -94,17 +95,37 @@ def test_train_jit_compiles_without_ynn_fusion_and_uses_xla_conv():
     plain_hlo = plain.lower(x, w).compile().as_text()
     assert "__ynn_fusion" not in fk_hlo
     assert "__ynn_fusion" in plain_hlo  # the default this works around is still the default
-    # Inside train.jit the conv is XLA's (one custom_vjp left: the max-pool rewrite); outside, both.
-    traced = {}
+    # Inside train.jit the conv takes the "xla" lowering; under plain jax.jit, the rewrite.
+    seen = {}
 
-    def record(x, w):
-        traced["fk"] = str(jax.make_jaxpr(lambda x, w: _conv_pool_loss(x, w))(x, w))
+    def record(x):
+        seen["fk"] = _jax_cpu.conv2d_lowering(64)
         return x
 
-    train.jit(record)(x, w)
-    assert traced["fk"].count("custom_vjp_call") == 1
-    assert str(jax.make_jaxpr(lambda x, w: _conv_pool_loss(x, w))(x, w)).count("custom_vjp_call") == 2
+    train.jit(record)(x)
+    jax.jit(lambda x: seen.setdefault("plain", _jax_cpu.conv2d_lowering(64)) and x)(x)
+    assert seen == {"fk": "xla", "plain": "rewrite"}
     assert not _jax_cpu.plain_conv_is_fast()  # the tracing context does not leak
+
+
+def test_train_jit_scan_keeps_convs_in_canonical_layout():
+    """Inside lax.scan (steps_per_execution) XLA's own conv transpose picks a layout XLA:CPU runs
+    ~50x slower; the "xla" lowering's explicit gradients keep every conv canonical, and equal XLA's."""
+    from fkeras import train
+
+    xs = jax.random.normal(jax.random.key(9), (2, 4, 10, 10, 16))
+    w = jax.random.normal(jax.random.key(10), (3, 3, 16, 5))
+
+    def steps(w, xs, loss):
+        return jax.lax.scan(lambda w, x: (w - 1e-3 * jax.grad(loss)(w, x), None), w, xs)[0]
+
+    fk = train.jit(lambda w, xs: steps(w, xs, lambda w, x: _conv_pool_loss(x, w)))
+    ref = jax.jit(lambda w, xs: steps(w, xs, lambda w, x: jnp.sum(
+        plain_max_pool(jax.nn.relu(plain_conv(x, w, "VALID")), 2) ** 2)))
+    chex.assert_trees_all_close(fk(w, xs), ref(w, xs), rtol=1e-4, atol=1e-4)
+    hlo = fk.lower(w, xs).compile().as_text()
+    labels = [line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line]
+    assert labels and set(labels) == {"b01f_01io->b01f"}, labels
 
 
 def test_train_jit_passes_jit_arguments_through(monkeypatch):
@@ -123,9 +144,9 @@ def test_train_jit_passes_jit_arguments_through(monkeypatch):
 
 def test_xla_flags_turning_ynn_off_select_the_plain_conv(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=")
-    assert _jax_cpu.plain_conv_is_fast() and not _jax_cpu.conv2d_pays_off(64)
+    assert _jax_cpu.plain_conv_is_fast() and _jax_cpu.conv2d_lowering(64) == "xla"
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=individual_convolution")
-    assert _jax_cpu.conv2d_pays_off(64)
+    assert _jax_cpu.conv2d_lowering(64) == "rewrite" and _jax_cpu.conv2d_lowering(3) is None
 
 
 def test_fit_compiles_its_steps_with_fkeras_options():

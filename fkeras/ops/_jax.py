@@ -318,9 +318,10 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
             feature_group_count=groups,
         )
 
-    if (n == 2 and data_format == "channels_last" and groups == 1 and strides == (1, 1) and dilation_rate == (1, 1)
-            and _jax_cpu.conv2d_pays_off(in_ch)):
-        return _jax_cpu.on_cpu(lambda x, w: _jax_cpu.conv2d(x, w, padding), plain, inputs, kernel)
+    lowering = _jax_cpu.conv2d_lowering(in_ch)
+    if (lowering and n == 2 and data_format == "channels_last" and groups == 1 and strides == (1, 1)
+            and dilation_rate == (1, 1)):
+        return _jax_cpu.on_cpu(lambda x, w: _jax_cpu.conv2d(x, w, padding, lowering), plain, inputs, kernel)
     return plain(inputs, kernel)
 
 

@@ -1,25 +1,23 @@
 """CPU lowerings of the hot JAX ops, chosen per platform at compile time.
 
-XLA:CPU is slow on a few patterns the Keras convnets hit on every step; each rewrite
-here computes the same values (and gradients) by a path XLA:CPU runs faster:
+Two compile settings matter on XLA:CPU, and each gets its own lowering of the stride-1 2D conv:
 
-- a stride-1 "valid" 2D conv is computed as a "same" conv followed by a slice;
-- its kernel gradient is kh*kw shifted matmuls (the batch split in two when the contraction is
-  long, so both cores work) instead of XLA's conv transpose;
-  (both only pay off with enough input channels: `conv2d_pays_off`)
-- non-overlapping 2D max pooling is a reshape + max, with a first-max gradient
-  (the same one XLA's select-and-scatter gives) instead of select-and-scatter.
+- Plain `jax.jit` (XLA's default options): XLA routes convs through its YNNPACK fusion, slow on
+  this kind of CPU (a 128x26x26x64 -> 64 "valid" conv: 90 ms; its kernel gradient 114 ms). The
+  "rewrite" lowering computes the conv as a "same" conv + slice and its kernel gradient as kh*kw
+  shifted matmuls (batch split in two when the contraction is long, so both cores work); it pays
+  off from 16 input channels.
+- fkeras's own programs (`jit` below: the Engine's steps, `fit`/`evaluate`/`predict`, and
+  `fkeras.train.jit`) compile with that fusion off (`compiler_options()`), where XLA's own conv
+  is fast (13 ms and 33 ms for the same conv). While tracing for them (`plain_conv_is_fast()`),
+  the "xla" lowering keeps XLA's conv forward and writes both gradients as convs in XLA's
+  canonical layout: XLA's own transpose picks, inside `lax.scan` (steps_per_execution), a layout
+  that runs ~50x slower.
 
-`jax.lax.platform_dependent` keeps XLA's own lowering on GPU/TPU.
-
-The conv rewrites above work around XLA:CPU's YNNPACK convolution fusion, which is what makes
-XLA's own conv slow here (a 128x26x26x64 -> 64 "valid" conv: 90 ms with it, 13 ms without; its
-kernel gradient 114 ms vs 33 ms). fkeras's own compiled programs (`jit` below: the Engine's
-steps, `fit`/`evaluate`/`predict`) therefore compile with that fusion off
-(`compiler_options()`) and, while tracing, use XLA's plain conv (`plain_conv_is_fast()`); code
-jitted by plain `jax.jit` keeps the default fusion and gets the rewrites.
-
-Set `FKERAS_CPU_KERNELS=0` to use the plain lowerings and XLA's default options everywhere.
+Both forms give the input gradient as an explicitly padded conv. Non-overlapping 2D max pooling
+is a reshape + max with a first-max gradient (the one XLA's select-and-scatter gives) in both.
+`jax.lax.platform_dependent` keeps XLA's own lowering on GPU/TPU. Set `FKERAS_CPU_KERNELS=0`
+to use XLA's lowerings and default options everywhere.
 """
 
 from __future__ import annotations
@@ -55,12 +53,14 @@ def _conv_same_sliced(x, w, padding):
     return y[:, th:th + ho, tw:tw + wo, :]
 
 
-def conv2d_pays_off(in_channels: int) -> bool:
-    """Whether the conv rewrite beats XLA's own lowering for this trace.
-
-    Not inside an fkeras-compiled program (XLA's conv is fastest there, `plain_conv_is_fast`), nor
-    with 1-8 input channels (measured on a 2-core AVX-512 CPU: XLA's own lowering is faster)."""
-    return in_channels >= 16 and not plain_conv_is_fast()
+def conv2d_lowering(in_channels: int):
+    """Which stride-1 conv2d lowering this trace takes on CPU: "xla" inside an fkeras-compiled program
+    (XLA's conv, kernel gradient as a canonical conv: `plain_conv_is_fast`), "rewrite" under XLA's
+    default options with >= 16 input channels, else None (XLA's own: measured faster with 1-8
+    input channels on a 2-core AVX-512 CPU)."""
+    if plain_conv_is_fast():
+        return "xla"
+    return "rewrite" if in_channels >= 16 else None
 
 
 _YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
@@ -111,17 +111,30 @@ def jit(fun, **jit_kwargs):
     return jax.jit(traced, compiler_options=options, **jit_kwargs)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def conv2d(x, w, padding):
-    """Stride-1, undilated, ungrouped 2D conv. x: (N, H, W, Ci); w: (kh, kw, Ci, Co); padding "VALID"/"SAME"."""
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv2d(x, w, padding, lowering="rewrite"):
+    """Stride-1, undilated, ungrouped 2D conv. x: (N, H, W, Ci); w: (kh, kw, Ci, Co); padding "VALID"/"SAME".
+
+    lowering "rewrite": forward as "same" + slice, kernel gradient as shifted matmuls (fast while
+    XLA:CPU's YNNPACK conv fusion is on); "xla": XLA's conv forward, kernel gradient as one conv
+    over transposed operands. Both give the input gradient as an explicitly padded conv. The
+    explicit gradients keep every conv in XLA:CPU's canonical layout, also inside `lax.scan`
+    (where XLA's own transpose picks a layout that runs ~50x slower).
+    """
+    return _conv2d_forward(x, w, padding, lowering)
+
+
+def _conv2d_forward(x, w, padding, lowering):
+    if lowering == "xla":
+        return lax.conv_general_dilated(x, w, (1, 1), padding, dimension_numbers=_DN)
     return _conv_same_sliced(x, w, padding)
 
 
-def _conv2d_fwd(x, w, padding):
-    return _conv_same_sliced(x, w, padding), (x, w)
+def _conv2d_fwd(x, w, padding, lowering):
+    return _conv2d_forward(x, w, padding, lowering), (x, w)
 
 
-def _conv2d_bwd(padding, res, dy):
+def _conv2d_bwd(padding, lowering, res, dy):
     x, w = res
     kh, kw = w.shape[:2]
     if padding == "SAME":
@@ -129,16 +142,26 @@ def _conv2d_bwd(padding, res, dy):
         x = jnp.pad(x, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
     else:
         ph0 = ph1 = pw0 = pw1 = 0
-    ho, wo = dy.shape[1], dy.shape[2]
-    dw = _kernel_grad(x, dy, kh, kw).astype(w.dtype)
+    if lowering == "xla":
+        dw = _kernel_grad_conv(x, dy)
+    else:
+        dw = _kernel_grad(x, dy, kh, kw)
     # Input gradient: a "full" correlation of dy with the flipped, transposed kernel, cropped to x.
     w_t = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
     pads = [(kh - 1 - ph0, kh - 1 - ph1), (kw - 1 - pw0, kw - 1 - pw1)]
     dx = lax.conv_general_dilated(dy, w_t, (1, 1), pads, dimension_numbers=_DN)
-    return dx.astype(x.dtype), dw
+    return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
 conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _kernel_grad_conv(x, dy):
+    """dW as one "valid" conv: x as (Ci, H, W, N) images with N features, dy as a (ho, wo, N, Co)
+    kernel, giving (Ci, kh, kw, Co)."""
+    dw = lax.conv_general_dilated(x.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), (1, 1), "VALID",
+                                  dimension_numbers=_DN, preferred_element_type=dy.dtype)
+    return dw.transpose(1, 2, 0, 3)
 
 
 def _kernel_grad(x, dy, kh, kw):
