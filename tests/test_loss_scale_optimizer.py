@@ -19,6 +19,13 @@ from fkeras.saving import archive
 
 keras = pytest.importorskip("keras")  # KERAS_BACKEND=jax is set by conftest
 
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras's auto names (`input_layer_4`, `adam_1`) are global: leave them as later tests expect."""
+    yield
+    keras.backend.clear_session()
+
 RNG = np.random.default_rng(3)
 X = RNG.normal(size=(8, 3)).astype("float32")
 Y = RNG.normal(size=(8, 2)).astype("float32")
