@@ -237,7 +237,8 @@ def print_table(results):
             print(f"| {name} | – | – | " + "– | " * len(bases) + f"– | skipped: {r['error'][:80]} |")
             continue
         ratios = " | ".join(f"{r['ms'] / results[b]['ms']:.2f}x" for b in bases)
-        print(f"| {name} | {r['ms']:.1f} | {r['samples_s']:.0f} | {ratios}{' | ' if bases else ''}"
+        ms = f"{r['ms']:.1f}" if r["ms"] >= 10 else f"{r['ms']:.3f}"
+        print(f"| {name} | {ms} | {r['samples_s']:.0f} | {ratios}{' | ' if bases else ''}"
               f"{r['first_s']:.1f} | {r['peak_rss_mb']:.0f} |", flush=True)
 
 
