@@ -75,6 +75,25 @@ def test_steps_per_execution_scan_equals_single_steps():
     assert int(ts2.step) == 4
 
 
+def test_steps_per_execution_compiles_the_steps_unrolled():
+    """As Keras's JAX trainer: the fused steps are unrolled, not a while loop (XLA:CPU runs strided,
+    dilated, 1D and depthwise conv gradients 10-70x slower inside a loop body)."""
+    from fkeras.train.steps import stack_batches
+
+    net = nn.Sequential([nn.Conv2D(4, 3, strides=2), nn.Flatten(), nn.Dense(2)])
+    xs = np.random.default_rng(0).random((3, 8, 9, 9, 3), dtype=np.float32)
+    ys = np.zeros((3, 8), np.int32)
+    v = net.init(jax.random.key(0), xs[0])
+    eng = Engine(forward_of(net), CompiledLoss("sparse_categorical_crossentropy"), CompiledMetrics([]),
+                 optimizers.SGD(0.1))
+    eng.build(v.params, v.state, (xs[0], ys[0]))
+    ts = eng.init_train_state(v.params, v.state, rng=0)
+    batches = stack_batches([(xs[i], ys[i]) for i in range(3)])
+    hlo = eng.jit_train_multi.lower(ts, batches).compile().as_text()
+    # one forward and one kernel-gradient conv per step in the program (a loop would hold one of each)
+    assert sum(" convolution(" in line for line in hlo.splitlines()) == 6
+
+
 def test_frozen_mask_gets_no_update_and_no_weight_decay():
     a, b = nn.Dense(4, name="a"), nn.Dense(2, name="b")
     net = nn.Sequential([a, b])
