@@ -159,3 +159,17 @@ def test_fit_compiles_its_steps_with_fkeras_options():
     model.fit(x, y, epochs=1, verbose=0)
     step = model._engine.jit_train
     assert "__ynn_fusion" not in step.lower(model.train_state, (x, y, None)).compile().as_text()
+
+
+def test_off_cpu_train_jit_is_plain_jax_jit(monkeypatch):
+    """GPU/TPU keep XLA's defaults: no compile options, no tracing context."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert _jax_cpu.compiler_options() is None
+    seen = {}
+
+    def record(x):
+        seen["lowering"] = _jax_cpu.conv2d_lowering(64)
+        return x
+
+    _jax_cpu.jit(record)(jnp.ones(2))
+    assert seen["lowering"] == "rewrite"  # chosen per platform inside the op by lax.platform_dependent
