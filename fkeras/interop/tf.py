@@ -162,7 +162,7 @@ class TFModule(tf.Module):
         if self._specs is not None:
             example = self._specs if len(self._specs) > 1 else self._specs[0]
             for training in (False, True):
-                self.__call__.get_concrete_function(example, training=training)
+                self.graph_call.get_concrete_function(example, training=training)
             # The one tf.function with an input signature: tf.saved_model.save makes it serving_default.
             self.serve = tf.function(self._serve, input_signature=list(self._specs), autograph=False)
 
@@ -236,11 +236,31 @@ class TFModule(tf.Module):
             if value is not var:
                 var.assign(tf.cast(value, var.dtype))
 
+    # do_not_convert: a caller's autograph would otherwise convert all of fkeras's layer code (slow).
+    @tf.autograph.experimental.do_not_convert
+    def __call__(self, inputs, training=False):
+        """Forward pass: `model.apply` on TF tensors. `inputs` is a tensor (or a tuple, one per input).
+
+        Eager calls run `graph_call`. Inside the caller's own `tf.function` the forward is traced
+        inline, with the caller's static shapes: a nested call would reach the batch-free trace, and
+        under `jit_compile=True` its gradient's runtime shapes made XLA key its cache on the step's
+        input values, recompiling every step.
+        """
+        if tf.inside_function():
+            return self._forward(inputs, training)
+        return self.graph_call(inputs, training=training)
+
     # autograph=False: fkeras math has no tensor-dependent Python control flow, and converting it is slow.
     @tf.function(reduce_retracing=True, autograph=False)
-    def __call__(self, inputs, training=False):
-        """Forward pass: `model.apply` on TF tensors. `inputs` is a tensor (or a tuple, one per input)."""
+    def graph_call(self, inputs, training=False):
+        """The forward as the module's own `tf.function` (eager calls; SavedModel's `__call__`)."""
         return self._forward(inputs, training)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "savedmodel":  # the loaded object is callable, `m(x)`, without fkeras
+            children["__call__"] = self.graph_call
+        return children
 
     def _serve(self, *inputs):
         return self._forward(inputs if len(inputs) > 1 else inputs[0], False)
