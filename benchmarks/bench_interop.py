@@ -251,19 +251,14 @@ def run_tf_shim(name, args):
     adam = _tf_adam(tf, params)
     xla = "XLA" in name
 
-    # Under jit_compile=True, differentiating through the module's own nested tf.function
-    # (`TFModule.__call__`) makes XLA recompile on every call (~6 s/step at batch 8, no retrace in
-    # Python); calling its undecorated forward lets XLA compile once. Graph mode uses the public call.
-    run = (lambda x, training: module._forward(x, training)) if xla else module
-
     @tf.function(jit_compile=xla, autograph=False)
     def forward(x):
-        return run(x, training=False)
+        return module(x, training=False)
 
     @tf.function(jit_compile=xla, autograph=False)
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            loss = _tf_nll(tf, run(x, training=True), y)
+            loss = _tf_nll(tf, module(x, training=True), y)
         adam(tape.gradient(loss, params))
         return loss
 
