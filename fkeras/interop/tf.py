@@ -1,7 +1,7 @@
 """Run an fkeras pytree natively on TensorFlow: `to_tf(model, variables)` -> `tf.Module`.
 
     module = to_tf(model, variables, input_spec=(None, 28, 28, 1))
-    y = module(x)                                   # tf.function forward, inference mode
+    y = module(x)                                   # the forward (a tf.function when eager), inference mode
     with tf.GradientTape() as tape:
         loss = loss_fn(y_true, module(x, training=True))   # state (BN statistics) assigned back
     grads = tape.gradient(loss, module.trainable_variables)
