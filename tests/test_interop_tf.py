@@ -186,6 +186,23 @@ def _paths(tree):
     return ["/".join(str(k.key) for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
+def _jax_sgd_steps(model, variables, xs, ys, lr):
+    """The reference: plain SGD steps on (xs[i], ys[i]) in JAX, training mode, from `variables`."""
+
+    @jax.jit
+    def step(v, x, y):
+        def loss_fn(params):
+            out, st = model.apply(v._replace(params=params), x, training=True)
+            return _loss(out, y, True), st
+
+        g, st = jax.grad(loss_fn, has_aux=True)(v.params)
+        return v._replace(params=jax.tree.map(lambda p, d: p - lr * d, v.params, g), state=st)
+
+    for x, y in zip(xs, ys):
+        variables = step(variables, jnp.asarray(x), jnp.asarray(y))
+    return variables
+
+
 def test_three_sgd_steps_in_tf_equal_jax():
     """Fine-tune in TF with GradientTape + SGD, bring the pytree back: equals the same steps in JAX."""
     model, variables, make_x, _ = _build("bn_net")
@@ -201,17 +218,7 @@ def test_three_sgd_steps_in_tf_equal_jax():
         for v, g in zip(module.trainable_variables, grads):
             v.assign_sub(lr * g)
 
-    def step(v, x, y):
-        def loss_fn(params):
-            out, st = model.apply(v._replace(params=params), x, training=True)
-            return _loss(out, y, True), st
-
-        g, st = jax.grad(loss_fn, has_aux=True)(v.params)
-        return v._replace(params=jax.tree.map(lambda p, d: p - lr * d, v.params, g), state=st)
-
-    want, step = variables, jax.jit(step)
-    for x, y in zip(xs, ys):
-        want = step(want, jnp.asarray(x), jnp.asarray(y))
+    want = _jax_sgd_steps(model, variables, xs, ys, lr)
     chex.assert_trees_all_close(to_variables(module), want, rtol=1e-4, atol=1e-5)
 
 
@@ -256,18 +263,7 @@ def test_users_tf_function_train_step_traces_once_and_equals_jax(jit_compile):
         entry = hlo[hlo.index("ENTRY"):]
         assert "f32[3,4,4,2]{3,2,1,0} parameter(" in entry, "XLA compiled the input batch in as a constant"
 
-    @jax.jit
-    def jax_step(v, x, y):
-        def loss_fn(p):
-            out, st = model.apply(v._replace(params=p), x, training=True)
-            return _loss(out, y, True), st
-
-        g, st = jax.grad(loss_fn, has_aux=True)(v.params)
-        return v._replace(params=jax.tree.map(lambda p, d: p - lr * d, v.params, g), state=st)
-
-    want = variables
-    for x, y in zip(xs, ys):
-        want = jax_step(want, jnp.asarray(x), jnp.asarray(y))
+    want = _jax_sgd_steps(model, variables, xs, ys, lr)
     chex.assert_trees_all_close(to_variables(module), want, rtol=1e-5, atol=1e-5)
 
 
