@@ -1,5 +1,6 @@
 """Research-style training with the pure API only (no facade): `fkeras.nn` layers, `init`, a
-hand-written `jax.jit` step with optax, `jax.grad`, and a custom loss.
+hand-written jitted step (`fkeras.train.jit`, a drop-in `jax.jit`) with optax, `jax.grad`, and
+a custom loss.
 
     python examples/research_loop.py --data ~/mnist.npz --samples 6000 --epochs 2
 
