@@ -50,6 +50,31 @@ def _clip_by_norm(g, clipnorm):
     return g * clipnorm / jnp.maximum(l2norm, clipnorm)
 
 
+def _owner_state(opt):
+    """(owner Trainer or None, its TrainState or None, the raw `opt_state` there or None)."""
+    owner = opt._owner() if opt._owner is not None else None
+    ts = getattr(owner, "train_state", None) if owner is not None else None
+    return owner, ts, getattr(ts, "opt_state", None)
+
+
+def _wrapper_of(opt):
+    """The live LossScaleOptimizer wrapping `opt` (its state holds `opt`'s), or None."""
+    return opt._parent() if opt._parent is not None else None
+
+
+def _state_in_wrapper(parent):
+    """(owner, TrainState, the inner optimizer's state) read through the wrapping `parent`."""
+    owner, ts, st = parent._live_state()
+    return owner, ts, None if st is None else st.inner
+
+
+def _set_state_in_wrapper(parent, new):
+    """Replace the inner optimizer's state inside the wrapping `parent`'s live state."""
+    _, _, st = parent._live_state()
+    if st is not None:
+        parent._set_live_state(st._replace(inner=new))
+
+
 class Optimizer:
     """Base: Keras arguments `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`.
 
@@ -99,25 +124,19 @@ class Optimizer:
 
     def _live_state(self):
         """(owner Trainer or None, its TrainState or None, this optimizer's current state or None)."""
-        parent = self._parent() if self._parent is not None else None
+        parent = _wrapper_of(self)
         if parent is not None:
-            owner, ts, st = parent._live_state()
-            return owner, ts, None if st is None else st.inner
-        owner = self._owner() if self._owner is not None else None
-        ts = getattr(owner, "train_state", None) if owner is not None else None
-        st = getattr(ts, "opt_state", None)
+            return _state_in_wrapper(parent)
+        owner, ts, st = _owner_state(self)
         if not isinstance(st, self._state_type) and owner is None and self.__dict__.get("_eager_state") is not None:
             return None, None, self._eager_state[1]
         return owner, ts, st if isinstance(st, self._state_type) else None
 
     def _set_live_state(self, new):
         """Replace the current state (in the owner's TrainState, the wrapper's state, or the eager state)."""
-        parent = self._parent() if self._parent is not None else None
+        parent = _wrapper_of(self)
         if parent is not None:
-            _, _, st = parent._live_state()
-            if st is not None:
-                parent._set_live_state(st._replace(inner=new))
-            return
+            return _set_state_in_wrapper(parent, new)
         owner, ts, st = self._live_state()
         if st is None:
             return
@@ -479,18 +498,13 @@ class OptaxOptimizer:
         return loss
 
     def _state(self):
-        parent = self._parent() if self._parent is not None else None
-        if parent is not None:
-            owner, ts, st = parent._live_state()
-            return owner, ts, None if st is None else st.inner
-        owner = self._owner() if self._owner is not None else None
-        ts = getattr(owner, "train_state", None) if owner is not None else None
-        return owner, ts, getattr(ts, "opt_state", None)
+        parent = _wrapper_of(self)
+        return _state_in_wrapper(parent) if parent is not None else _owner_state(self)
 
     def _set_state(self, owner, ts, new):
-        parent = self._parent() if self._parent is not None else None
+        parent = _wrapper_of(self)
         if parent is not None:
-            parent._set_live_state(parent._live_state()[2]._replace(inner=new))
+            _set_state_in_wrapper(parent, new)
         else:
             owner.train_state = ts.replace(opt_state=new)
 
@@ -657,7 +671,7 @@ class LossScaleOptimizer(Optimizer):
         return loss * scale
 
     def _current_scale(self):
-        owner = self._owner() if self._owner is not None else None
+        owner, _, _ = _owner_state(self)
         step_vars = owner.__dict__.get("_step_opt_vars") if owner is not None else None
         if step_vars is not None:  # set by the Trainer while it traces a custom train_step
             return step_vars[3]
