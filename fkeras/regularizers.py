@@ -1,7 +1,7 @@
-"""`fkeras.regularizers` (Keras names); defined once in `fkeras.nn.regularizers`."""
+"""`fkeras.regularizers` (Keras names); defined once in `fkeras.nn.regularizers`, whose `__all__` is the list."""
 
 from fkeras.nn.regularizers import *  # noqa: F401,F403
-from fkeras.nn.regularizers import (  # noqa: F401
-    L1, L1L2, L2, OrthogonalRegularizer, Regularizer, deserialize, get, l1, l1_l2, l2, orthogonal_regularizer,
-    serialize,
-)
+from fkeras.nn import regularizers as _family
+
+__all__ = []
+__all__ += _family.__all__

@@ -131,3 +131,18 @@ def serialize(fn) -> str:
     if name == "silu":
         return "silu"
     return name if name in _BY_NAME else name or "linear"
+
+def deserialize(config, custom_objects=None):
+    """An activation from its Keras config (a name or a `{"class_name", "config"}` dict); `custom_objects`
+    maps names to your own functions."""
+    if custom_objects and isinstance(config, str) and config in custom_objects:
+        return custom_objects[config]
+    return get(config)
+
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear", "log_softmax",
+    "mish", "relu", "relu6", "selu", "serialize", "sigmoid", "silu", "softmax", "softplus", "softsign",
+    "swish", "tanh",
+]

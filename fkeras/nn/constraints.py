@@ -101,3 +101,9 @@ get = make_get('constraint', _BY_NAME)
 serialize = make_serialize(Constraint, 'keras.constraints')
 
 deserialize = get
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get", "max_norm",
+    "min_max_norm", "non_neg", "serialize", "unit_norm",
+]

@@ -242,3 +242,17 @@ def serialize(init) -> dict | None:
         "config": init.get_config(),
         "registered_name": None,
     }
+
+def deserialize(config, custom_objects=None):
+    """An initializer from its Keras config dict (or name); `custom_objects` maps class names to your own."""
+    if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    return get(config)
+
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "Initializer",
+    "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform", "TruncatedNormal",
+    "VarianceScaling", "Zeros", "deserialize", "get", "serialize",
+]

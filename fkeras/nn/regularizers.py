@@ -127,3 +127,9 @@ get = make_get('regularizer', _BY_NAME)
 serialize = make_serialize(Regularizer, 'keras.regularizers')
 
 deserialize = get
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
+    "orthogonal_regularizer", "serialize",
+]

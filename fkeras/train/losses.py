@@ -378,3 +378,22 @@ def as_loss_object(identifier):
 
 def serialize(loss):
     return {"class_name": type(loss).__name__, "config": loss.get_config()} if isinstance(loss, Loss) else loss.__name__
+
+def deserialize(config, custom_objects=None):
+    """A loss from its Keras config (a name or a `{"class_name", "config"}` dict)."""
+    if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    return get(config)
+
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge", "Huber",
+    "KLDivergence", "LogCosh", "Loss", "LossFunctionWrapper", "MAE", "MSE", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "binary_crossentropy", "categorical_crossentropy",
+    "categorical_hinge", "cosine_similarity", "deserialize", "get", "hinge", "huber", "kl_divergence",
+    "log_cosh", "mae", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "mse", "poisson", "reduce_weighted_values", "serialize",
+    "sparse_categorical_crossentropy", "squared_hinge",
+]

@@ -17,6 +17,10 @@ import numpy as np
 
 from fkeras import ops
 from fkeras.train import losses as L
+from fkeras.train.losses import (  # Keras exposes these loss functions under keras.metrics too
+    binary_crossentropy, categorical_crossentropy, mean_absolute_error, mean_squared_error,
+    sparse_categorical_crossentropy,
+)
 
 NEG_INF = -1e10
 
@@ -611,3 +615,23 @@ def resolve(identifier, y_true_shape, y_pred_shape):
 
 def serialize(metric):
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+def deserialize(config, custom_objects=None):
+    """A metric from its Keras config (a name or a `{"class_name", "config"}` dict)."""
+    if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    return get(config)
+
+
+# The public names of this family: `fkeras.<family>` exports exactly these (the one list).
+__all__ = [
+    "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
+    "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge", "KLDivergence", "LogCoshError",
+    "Mean", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision", "Recall", "RootMeanSquaredError",
+    "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy",
+    "SquaredHinge", "Sum", "TopKCategoricalAccuracy", "accuracy", "binary_accuracy", "binary_crossentropy",
+    "categorical_accuracy", "categorical_crossentropy", "deserialize", "get", "mean_absolute_error",
+    "mean_squared_error", "serialize", "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
+]
