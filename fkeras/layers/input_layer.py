@@ -1,4 +1,5 @@
-"""Symbolic tensors for the Functional API: `Input`, `InputLayer`, `KerasTensor`, and the graph `Node`.
+"""The Functional API's entry points: `Input` and `InputLayer` (KerasTensor and Node live in
+`fkeras.layers.symbolic` and are re-exported here).
 
     x = fkeras.Input(shape=(28, 28, 1))      # KerasTensor, shape (None, 28, 28, 1)
     y = fkeras.layers.Dense(10)(x)           # a layer called on a KerasTensor records a Node
@@ -13,231 +14,22 @@ holds arrays or touches a backend.
 
 from __future__ import annotations
 
-import collections
-
-import jax
 import numpy as np
 
 from fkeras.layers.layer import Layer as _FacadeLayer
+from fkeras.layers.symbolic import (  # noqa: F401 - KerasTensor & co. re-exported
+    KerasHistory,
+    KerasTensor,
+    Node,
+    inbound_nodes,
+    is_keras_tensor,
+    keras_tensors_in,
+    standardize_dtype,
+    standardize_shape,
+)
 from fkeras.nn.base import unique_name
 
 __all__ = ["Input", "InputLayer", "KerasTensor", "KerasHistory", "Node", "inbound_nodes", "is_keras_tensor"]
-
-
-def standardize_dtype(dtype, default="float32") -> str:
-    """`np.float32`, `jnp.dtype('int32')`, `'float32'`, a policy with `.name` -> `'float32'`, `'int32'`."""
-    if dtype is None:
-        return default
-    if hasattr(dtype, "variable_dtype") and not isinstance(dtype, (str, np.dtype)):
-        dtype = dtype.variable_dtype  # a DTypePolicy
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        raise TypeError(f"Expected a dtype (e.g. 'float32', 'int32'), got {dtype!r}.") from None
-
-
-def standardize_shape(shape, what="shape") -> tuple:
-    """A tuple of non-negative ints / None; raises a clear error otherwise."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list)) and not hasattr(shape, "__iter__"):
-        raise TypeError(f"Expected `{what}` to be a tuple of ints or None, got {shape!r}.")
-    out = []
-    for d in shape:
-        if d is None:
-            out.append(None)
-        elif isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
-            out.append(int(d))
-        else:
-            raise ValueError(f"Expected `{what}` to hold non-negative ints or None, got {tuple(shape)!r}.")
-    return tuple(out)
-
-
-class KerasHistory(collections.namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])):
-    """Which call made a KerasTensor: `inbound_nodes(operation)[node_index].outputs[tensor_index]`."""
-
-    __slots__ = ()
-
-
-class KerasTensor:
-    """A symbolic tensor: shape (None = unknown, e.g. the batch), dtype, name, and the call that made it.
-
-    It holds no data: converting it to an array is an error. Calling a layer on it records a Node.
-    """
-
-    __array_priority__ = 1000  # so `np_array + kt` defers to KerasTensor.__radd__
-
-    def __init__(self, shape, dtype="float32", sparse=False, name=None):
-        self._shape = standardize_shape(shape)
-        self._dtype = standardize_dtype(dtype)
-        self.sparse = bool(sparse)
-        self.ragged = False
-        self.name = name or unique_name("keras_tensor")
-        self._keras_history = None
-
-    @property
-    def shape(self) -> tuple:
-        return self._shape
-
-    @property
-    def dtype(self) -> str:
-        return self._dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self._shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self._shape}, dtype={self._dtype}, sparse={self.sparse}, name={self.name}>"
-
-    # A KerasTensor has no value: fail loudly instead of producing garbage.
-    def _no_value(self, *args, **kwargs):
-        raise TypeError(
-            f"KerasTensor '{self.name}' is symbolic (shape {self._shape}) and has no value; it cannot be "
-            "converted to a NumPy/JAX array. Call fkeras layers on it (or Python operators, or "
-            "`fkeras.models.functional.symbolic_ops_call(op_name, ...)` for an fkeras.ops function), build a "
-            "Model from it, and call the model on real data."
-        )
-
-    __array__ = _no_value
-
-    def __bool__(self):
-        raise TypeError(f"KerasTensor '{self.name}' is symbolic; its truth value is unknown.")
-
-    def __len__(self):
-        if not self._shape or self._shape[0] is None:
-            raise TypeError(f"KerasTensor '{self.name}' with shape {self._shape} has no known length.")
-        return self._shape[0]
-
-    def __iter__(self):
-        raise TypeError(f"KerasTensor '{self.name}' is symbolic and cannot be iterated.")
-
-    # Arithmetic builds implicit op layers (fkeras.models.functional.OpLayer).
-    def _op(self, name, *args):
-        from fkeras.models.functional import symbolic_op
-
-        return symbolic_op(name, *args)
-
-    def __add__(self, other):
-        return self._op("add", self, other)
-
-    def __radd__(self, other):
-        return self._op("add", other, self)
-
-    def __sub__(self, other):
-        return self._op("subtract", self, other)
-
-    def __rsub__(self, other):
-        return self._op("subtract", other, self)
-
-    def __mul__(self, other):
-        return self._op("multiply", self, other)
-
-    def __rmul__(self, other):
-        return self._op("multiply", other, self)
-
-    def __truediv__(self, other):
-        return self._op("divide", self, other)
-
-    def __rtruediv__(self, other):
-        return self._op("divide", other, self)
-
-    def __matmul__(self, other):
-        return self._op("matmul", self, other)
-
-    def __rmatmul__(self, other):
-        return self._op("matmul", other, self)
-
-    def __pow__(self, other):
-        return self._op("power", self, other)
-
-    def __neg__(self):
-        return self._op("negative", self)
-
-    def __abs__(self):
-        return self._op("absolute", self)
-
-    def __getitem__(self, key):
-        from fkeras.models.functional import symbolic_getitem
-
-        return symbolic_getitem(self, key)
-
-
-def is_keras_tensor(x) -> bool:
-    return isinstance(x, KerasTensor)
-
-
-def keras_tensors_in(structure) -> list:
-    """The KerasTensors in a nested structure of lists/tuples/dicts, in flatten order."""
-    leaves = jax.tree_util.tree_leaves(structure, is_leaf=is_keras_tensor)
-    return [x for x in leaves if isinstance(x, KerasTensor)]
-
-
-# --- nodes -----------------------------------------------------------------------
-# A layer's Nodes live on the layer (attribute `_fk_inbound_nodes`, which the facade and the
-# pure layers treat as bookkeeping, not as weights or hyperparameters), so a layer and its
-# graph are garbage collected together.
-_INBOUND_FALLBACK: dict[int, list] = {}
-
-
-def inbound_nodes(operation) -> list:
-    """The Nodes recording each call of `operation` on KerasTensors, oldest first."""
-    nodes = getattr(operation, "__dict__", {}).get("_fk_inbound_nodes")
-    if nodes is not None:
-        return nodes
-    nodes = []
-    try:
-        object.__setattr__(operation, "_fk_inbound_nodes", nodes)
-    except (AttributeError, TypeError):  # no instance dict: keep the list beside it
-        nodes = _INBOUND_FALLBACK.setdefault(id(operation), nodes)
-    return nodes
-
-
-class Node:
-    """One call of `operation` on symbolic arguments: `outputs = operation(*call_args, **call_kwargs)`.
-
-    Registering a Node appends it to `inbound_nodes(operation)` and stamps the outputs'
-    `_keras_history`. `call_args`/`call_kwargs` keep the exact structure of the call
-    (lists, dicts, constants), so the call can be replayed and serialized.
-    """
-
-    def __init__(self, operation, call_args=(), call_kwargs=None, outputs=None):
-        self.operation = operation
-        self.call_args = tuple(call_args)
-        self.call_kwargs = dict(call_kwargs or {})
-        self.outputs_struct = outputs
-        self.outputs = keras_tensors_in(outputs) if outputs is not None else []
-        self.input_tensors = keras_tensors_in((self.call_args, self.call_kwargs))
-        for x in self.input_tensors:
-            if x._keras_history is None:  # a bare KerasTensor becomes a graph entry point
-                x._keras_history = KerasHistory(None, 0, 0)
-        nodes = inbound_nodes(operation)
-        nodes.append(self)
-        node_index = len(nodes) - 1
-        for i, t in enumerate(self.outputs):
-            t._keras_history = KerasHistory(operation, node_index, i)
-        self.is_input = not self.input_tensors
-
-    @property
-    def node_index(self) -> int:
-        return inbound_nodes(self.operation).index(self)
-
-    @property
-    def output_tensors(self) -> list:
-        return self.outputs
-
-    @property
-    def parent_nodes(self) -> list:
-        """The Nodes whose outputs this Node consumes."""
-        parents = []
-        for x in self.input_tensors:
-            op, idx, _ = x._keras_history
-            if op is not None:
-                parents.append(inbound_nodes(op)[idx])
-        return parents
-
-    def __repr__(self):
-        return f"<Node operation={getattr(self.operation, 'name', self.operation)}, id={id(self)}>"
 
 
 # --- the input layer --------------------------------------------------------------

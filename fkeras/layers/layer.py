@@ -19,8 +19,6 @@ layer's current values, with the new state written back.
 from __future__ import annotations
 
 import inspect
-import itertools
-import threading
 import weakref
 
 import jax
@@ -28,37 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.layers import variables as _vars
+from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
+from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, get_path, set_path
+from fkeras.ops import _dispatch
 from fkeras.nn.base import Variables, fold_name, snake_case, unique_name
 
-# --- default keys for builds and eager randomness (Keras's global seed) ---------------
-_seed = {"base": 0, "counter": itertools.count()}
-_seed_lock = threading.Lock()
-
-
-def set_seed(seed: int) -> None:
-    """Seed the keys fkeras draws when a model is built from data or a layer runs eagerly."""
-    with _seed_lock:
-        _seed["base"] = int(seed)
-        _seed["counter"] = itertools.count()
-        _seed["synced"] = seed
-
-
-def next_key():
-    """A fresh key from the facade's global stream (deterministic per session and seed; a new
-    `fkeras.utils.set_random_seed(seed)` restarts it from that seed)."""
-    try:
-        from fkeras.utils.rng_utils import get_random_seed
-
-        global_seed = get_random_seed()
-    except ImportError:
-        global_seed = None
-    with _seed_lock:
-        if global_seed is not None and global_seed != _seed.get("synced"):
-            _seed["base"], _seed["counter"], _seed["synced"] = int(global_seed), itertools.count(), global_seed
-        n = next(_seed["counter"])
-        base = _seed["base"]
-    return jax.random.fold_in(jax.random.key(base), n)
+# `fkeras.ops` unwraps facade Variables (and their SeedState views) to their values before dispatch.
+_dispatch.register_variable_type(Variable)
 
 
 def _as_key(rng):
@@ -71,7 +46,7 @@ def _as_key(rng):
 
 # --- helpers -------------------------------------------------------------------------
 def _is_keras_tensor(x) -> bool:
-    return type(x).__name__ == "KerasTensor"
+    return isinstance(x, KerasTensor)
 
 
 def _leaves(x):
@@ -858,8 +833,6 @@ class Layer:
     def __call__(self, *args, **kwargs):
         for leaf in _leaves((args, kwargs)):
             if _is_keras_tensor(leaf):
-                from fkeras.models.functional import symbolic_call
-
                 return symbolic_call(self, args, kwargs)
         scope = _vars.current_scope()
         if scope is None:
@@ -1094,8 +1067,6 @@ class Layer:
         return self.name
 
     def _fk_first_node(self, what):
-        from fkeras.layers.input_layer import inbound_nodes
-
         nodes = [n for n in inbound_nodes(self) if n.input_tensors]
         if not nodes:
             raise AttributeError(

@@ -31,6 +31,8 @@ class Sequential(Model):
     is then built at once, otherwise on its first call / `fit`.
     """
 
+    _fk_call_takes_mask = True  # Keras's Sequential.call takes `mask` (it shows in functional configs)
+
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(name=name, trainable=trainable)
         self.__dict__["_fk_layers"] = []

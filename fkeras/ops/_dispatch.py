@@ -4,6 +4,8 @@ JAX arrays, NumPy arrays and Python scalars run on JAX (the default, jit-traceab
 torch tensors run on torch; TF tensors run on TF. The backend modules
 (`_jax`, `_torch`, `_tf`) implement each public op under the same name and
 signature; torch and tensorflow are imported only when a tensor of theirs arrives.
+Types from the floors above (symbolic tensors, variables) register themselves here
+(`register_symbolic_type`, `register_variable_type`); `ops` imports nothing above it.
 """
 
 from __future__ import annotations
@@ -12,24 +14,70 @@ import functools
 import importlib
 
 JAX, TORCH, TF = "jax", "torch", "tensorflow"
-SYMBOLIC = "symbolic"  # Keras functional-API tensors: the op is recorded into the graph, not computed
-VARIABLE = "variable"  # facade `fkeras.Variable`s: unwrapped to their current value, then dispatched
+SYMBOLIC = "symbolic"  # registered symbolic tensors (the facade's KerasTensor): the op is recorded, not computed
+VARIABLE = "variable"  # registered variable types (the facade's `fkeras.Variable`): unwrapped via `.value` first
 
 _BACKEND_MODULES = {JAX: "fkeras.ops._jax", TORCH: "fkeras.ops._torch", TF: "fkeras.ops._tf"}
 _loaded: dict[str, object] = {}
 
+# --- hooks for the floors above -------------------------------------------------------
+# `ops` imports nothing above itself: the facade registers its symbolic tensor and variable
+# classes here when the modules defining them are imported. Lookups are cached per type.
+_symbolic_types: dict[type, object] = {}  # class -> handler(op_name, *args, **kwargs)
+_variable_types: list[type] = []
+_kind_cache: dict[type, str | None] = {}
 
-def _framework_of_one(x) -> str | None:
-    mod = type(x).__module__
+
+def register_symbolic_type(cls: type, handler) -> None:
+    """Ops called with an instance of `cls` (or a subclass) among their arguments are handed to
+    `handler(op_name, *args, **kwargs)` instead of being computed (Keras's functional API records them)."""
+    if not isinstance(cls, type) or not callable(handler):
+        raise TypeError(f"register_symbolic_type expects a class and a callable, got {cls!r} and {handler!r}.")
+    _symbolic_types[cls] = handler
+    _kind_cache.clear()
+
+
+def register_variable_type(cls: type) -> None:
+    """Instances of `cls` (or a subclass) are replaced by their `.value` before an op dispatches."""
+    if not isinstance(cls, type):
+        raise TypeError(f"register_variable_type expects a class, got {cls!r}.")
+    if cls not in _variable_types:
+        _variable_types.append(cls)
+    _kind_cache.clear()
+
+
+def _classify(t: type) -> str | None:
+    if any(issubclass(t, c) for c in _symbolic_types):
+        return SYMBOLIC
+    if any(issubclass(t, c) for c in _variable_types):
+        return VARIABLE
+    mod = t.__module__
     if mod.startswith("torch"):
         return TORCH
     if mod.startswith("tensorflow") or mod.startswith("tf_keras"):
         return TF
-    if mod == "fkeras.layers.input_layer":
-        return SYMBOLIC
-    if mod == "fkeras.layers.variables" and getattr(x, "__fkeras_variable__", False):
-        return VARIABLE
     return None
+
+
+def _framework_of_one(x) -> str | None:
+    t = type(x)
+    try:
+        return _kind_cache[t]
+    except KeyError:
+        kind = _kind_cache[t] = _classify(t)
+        return kind
+
+
+def _symbolic_handler(args, kwargs):
+    """The handler registered for the first symbolic argument's type (one level into containers)."""
+    for a in (*args, *kwargs.values()):
+        items = a if isinstance(a, (list, tuple)) else a.values() if isinstance(a, dict) else (a,)
+        for x in items:
+            if _framework_of_one(x) == SYMBOLIC:
+                for c in type(x).__mro__:
+                    if c in _symbolic_types:
+                        return _symbolic_types[c]
+    raise AssertionError("no symbolic argument")  # framework_of said there was one
 
 
 def framework_of(*args, **kwargs) -> str:
@@ -85,7 +133,7 @@ def _unwrap_variables(tree):
     """Facade Variables (one level inside lists/tuples/dicts, as `framework_of` looks) -> their values."""
 
     def one(x):
-        return x.value if getattr(x, "__fkeras_variable__", False) else x
+        return x.value if _framework_of_one(x) == VARIABLE else x
 
     def level(a):
         if isinstance(a, (list, tuple)):
@@ -110,9 +158,7 @@ def op(fn):
             args, kwargs = _unwrap_variables(args), _unwrap_variables(kwargs)
             fw = framework_of(*args, **kwargs)
         if fw == SYMBOLIC:
-            from fkeras.models.functional import symbolic_ops_call
-
-            return symbolic_ops_call(name, *args, **kwargs)
+            return _symbolic_handler(args, kwargs)(name, *args, **kwargs)
         return resolve(name, fw)(*args, **kwargs)
 
     dispatched.__fkeras_op__ = name
