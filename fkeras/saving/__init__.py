@@ -3,8 +3,12 @@
     model.save("m.keras")                       # -> fkeras.saving.save_model(model, "m.keras")
     model = fkeras.saving.load_model("m.keras", custom_objects=None, compile=True, safe_mode=True)
     model.save_weights("m.weights.h5"); model.load_weights("m.weights.h5")
+
+Files are untrusted input: what a load may allocate is bounded (`LoadLimits`; raise with
+`set_load_limits(...)` or `with load_limits(...)`), and HDF5 links or external storage are refused.
 """
 
+from fkeras.saving.archive import LoadLimits, get_load_limits, load_limits, set_load_limits  # noqa: F401
 from fkeras.saving.object_registration import (  # noqa: F401
     CustomObjectScope,
     custom_object_scope,

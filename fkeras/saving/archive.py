@@ -20,6 +20,82 @@ import numpy as np
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
+MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the only entries a `.keras` file is read for
+
+
+class LoadLimits:
+    """Bounds on what reading an untrusted `.keras` / `.weights.h5` file may make fkeras allocate.
+
+    - `max_json_bytes`: size of `config.json` / `metadata.json` (default 64 MiB).
+    - `max_json_depth`: nesting depth of those JSON documents (default 200).
+    - `max_weights_bytes`: size of the weights file and, summed, of the arrays it declares (default 64 GiB).
+    - `max_compression_ratio`: a zip member's size over its compressed size, and an HDF5 dataset's
+      size over the bytes it stores (default 100; Keras stores members uncompressed, ratio 1).
+      Members and datasets under `ratio_exempt_bytes` (default 1 MiB) are not ratio-checked.
+
+    Raise them for a file you trust: `fkeras.saving.set_load_limits(max_weights_bytes=2**40)` (returns the
+    previous limits) or, for one block, `with fkeras.saving.load_limits(max_compression_ratio=1000): ...`.
+    """
+
+    __slots__ = ("max_json_bytes", "max_json_depth", "max_weights_bytes", "max_compression_ratio",
+                 "ratio_exempt_bytes")
+
+    def __init__(self, max_json_bytes=64 * 2**20, max_json_depth=200, max_weights_bytes=64 * 2**30,
+                 max_compression_ratio=100.0, ratio_exempt_bytes=2**20):
+        self.max_json_bytes = int(max_json_bytes)
+        self.max_json_depth = int(max_json_depth)
+        self.max_weights_bytes = int(max_weights_bytes)
+        self.max_compression_ratio = float(max_compression_ratio)
+        self.ratio_exempt_bytes = int(ratio_exempt_bytes)
+        for name in self.__slots__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"LoadLimits: expected {name} > 0, got {getattr(self, name)}.")
+
+    def replace(self, **changes) -> "LoadLimits":
+        unknown = set(changes) - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"LoadLimits: unknown limit(s) {sorted(unknown)}; expected some of {list(self.__slots__)}.")
+        values = {k: getattr(self, k) for k in self.__slots__}
+        values.update({k: v for k, v in changes.items() if v is not None})
+        return LoadLimits(**values)
+
+    def __repr__(self):
+        return "LoadLimits(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.__slots__) + ")"
+
+
+_limits = [LoadLimits()]
+
+
+def get_load_limits() -> LoadLimits:
+    """The limits in force (see `LoadLimits`)."""
+    return _limits[-1]
+
+
+def set_load_limits(**changes) -> LoadLimits:
+    """Change the limits in force for every later load; returns the previous `LoadLimits`."""
+    previous = _limits[-1]
+    _limits[-1] = previous.replace(**changes)
+    return previous
+
+
+class load_limits:  # noqa: N801 - used as a context manager, like a function
+    """`with load_limits(max_weights_bytes=...)`: other limits for the loads inside the block."""
+
+    def __init__(self, **changes):
+        self._limits = get_load_limits().replace(**changes)
+
+    def __enter__(self):
+        _limits.append(self._limits)
+        return self._limits
+
+    def __exit__(self, *exc):
+        _limits.pop()
+        return False
+
+
+def _too_big(what: str, size: int, limit: int, name: str) -> ValueError:
+    return ValueError(f"{what} is {size:,} bytes, over the limit of {limit:,} bytes ({name}); if you trust the "
+                      f"file, raise it with fkeras.saving.set_load_limits({name}=...).")
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -63,32 +139,82 @@ def check_entry_name(name: str) -> None:
 
 
 def read_keras_zip(path) -> dict:
-    """Entries of a `.keras` archive as name -> bytes; every name checked, CRCs verified.
+    """The entries of a `.keras` archive that the format defines (`MEMBERS`), as name -> bytes.
 
-    Raises ValueError for a file that is not a readable zip (truncated, corrupt), an unsafe
-    entry name, or a missing `config.json`.
+    Every entry name is checked; other entries (assets, anything else) are never decompressed. Before a
+    member is read, its declared size and compression ratio are checked against `get_load_limits()`,
+    and reading stops at the declared size (CRCs verified).
+
+    Raises ValueError for a file that is not a readable zip (truncated, corrupt), an unsafe entry
+    name, a member over a limit, or a missing `config.json`.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
+    limits = get_load_limits()
     try:
         with zipfile.ZipFile(path, "r") as zf:
             infos = zf.infolist()
             for info in infos:
                 check_entry_name(info.filename)
-            entries = {info.filename: zf.read(info) for info in infos if not info.is_dir()}
+            entries = {}
+            for info in infos:
+                if info.is_dir() or info.filename not in MEMBERS:
+                    continue
+                if info.filename in entries:
+                    raise ValueError(f"{path} holds two entries named {info.filename!r}.")
+                _check_member(path, info, limits)
+                with zf.open(info) as f:
+                    data = f.read(info.file_size + 1)
+                if len(data) != info.file_size:
+                    raise ValueError(f"{path}:{info.filename} holds {len(data):,} bytes but declares "
+                                     f"{info.file_size:,}.")
+                entries[info.filename] = data
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as e:
         raise ValueError(f"{path} is not a valid .keras archive (truncated or corrupt zip: {e}).") from e
     if CONFIG not in entries:
-        raise ValueError(f"{path} is not a .keras archive: it has no {CONFIG} (entries: {sorted(entries)}).")
+        raise ValueError(f"{path} is not a .keras archive: it has no {CONFIG} (entries: "
+                         f"{sorted(i.filename for i in infos)[:20]}).")
     return entries
 
 
+def _check_member(path, info, limits: LoadLimits) -> None:
+    what = f"{path}:{info.filename}"
+    if info.filename == WEIGHTS:
+        if info.file_size > limits.max_weights_bytes:
+            raise _too_big(what, info.file_size, limits.max_weights_bytes, "max_weights_bytes")
+    elif info.file_size > limits.max_json_bytes:
+        raise _too_big(what, info.file_size, limits.max_json_bytes, "max_json_bytes")
+    if info.file_size > limits.ratio_exempt_bytes:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_compression_ratio:
+            raise ValueError(f"{what} expands {ratio:,.0f}x ({info.compress_size:,} -> {info.file_size:,} bytes), over "
+                             f"the limit of {limits.max_compression_ratio:g}x (max_compression_ratio): it looks like "
+                             "a zip bomb. If you trust the file, raise it with "
+                             "fkeras.saving.set_load_limits(max_compression_ratio=...).")
+
+
 def parse_json(data: bytes, what: str):
+    """Parse a JSON document of the archive; ValueError when it is not JSON or nests deeper than
+    `max_json_depth`."""
+    limits = get_load_limits()
+    if len(data) > limits.max_json_bytes:
+        raise _too_big(what, len(data), limits.max_json_bytes, "max_json_bytes")
     try:
-        return json.loads(data.decode("utf-8"))
+        value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{what} nests too deeply to parse (limit max_json_depth={limits.max_json_depth}).") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{what} is not valid JSON ({e}).") from e
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.max_json_depth:
+            raise ValueError(f"{what} nests deeper than {limits.max_json_depth} levels (max_json_depth); if you "
+                             "trust the file, raise it with fkeras.saving.set_load_limits(max_json_depth=...).")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return value
 
 
 # --- weights.h5 -------------------------------------------------------------------------------------
@@ -118,36 +244,85 @@ def write_weights_h5(groups) -> bytes:
 def read_weights_h5(source) -> dict:
     """`{path: [arrays]}` for every `vars` group of a weights file (bytes or path); path "" is the root.
 
-    Raises ValueError when the file is not a readable HDF5 file or the layout is not Keras's.
+    The file is untrusted input: only hard-linked groups and numeric datasets stored inside the file
+    are read. Soft and external links, datasets with external storage, virtual datasets and any other
+    HDF5 object are refused before anything is read, and so is a dataset that declares more bytes
+    than it stores (by more than `max_compression_ratio`) or a file whose arrays sum past
+    `max_weights_bytes`.
+
+    Raises ValueError when the file is not a readable HDF5 file, holds such an object, or the layout
+    is not Keras's.
     """
     import h5py
 
     where = "weights file" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
     fileobj = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+    limits = get_load_limits()
     out: dict = {}
     try:
         with h5py.File(fileobj, "r") as f:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Group) and posixpath.basename(name) == "vars":
-                    keys = list(obj.keys())
-                    if not all(k.isdigit() for k in keys):
-                        raise ValueError(f"{where}: group {name!r} holds non-indexed entries {keys}.")
-                    arrays = []
-                    for k in sorted(keys, key=int):
-                        ds = obj[k]
-                        if not isinstance(ds, h5py.Dataset):
-                            raise ValueError(f"{where}: {name}/{k} is not a dataset.")
-                        arr = ds[()]
-                        if ds.attrs.get("dtype") == "bfloat16":
-                            import ml_dtypes
+            datasets = _checked_tree(f, where, limits, h5py)
+            for name, keys in datasets.items():
+                if not all(k.isdigit() for k in keys):
+                    raise ValueError(f"{where}: group {name!r} holds non-indexed entries {sorted(keys)}.")
+                arrays = []
+                for k in sorted(keys, key=int):
+                    ds = f[f"{name}/{k}"]
+                    arr = ds[()]
+                    if ds.attrs.get("dtype") == "bfloat16":
+                        import ml_dtypes
 
-                            arr = np.asarray(arr).view(ml_dtypes.bfloat16) if arr.dtype == np.uint16 else np.asarray(arr, ml_dtypes.bfloat16)
-                        arrays.append(np.asarray(arr))
-                    out[posixpath.dirname(name)] = arrays
-
-            f.visititems(visit)
+                        arr = np.asarray(arr).view(ml_dtypes.bfloat16) if arr.dtype == np.uint16 else np.asarray(arr, ml_dtypes.bfloat16)
+                    arrays.append(np.asarray(arr))
+                out[posixpath.dirname(name)] = arrays
     except ValueError:
         raise
     except (OSError, KeyError, RuntimeError) as e:
         raise ValueError(f"{where} is not a readable Keras weights file (truncated or corrupt HDF5: {e}).") from e
     return out
+
+
+def _checked_tree(f, where, limits: LoadLimits, h5py) -> dict:
+    """`{vars group path: [dataset keys]}`, after checking every link and object of the file."""
+    found: dict = {}
+    total = 0
+    pending = [("", f)]
+    while pending:
+        prefix, group = pending.pop()
+        for key in group.keys():
+            name = f"{prefix}/{key}" if prefix else key
+            link = group.get(key, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                kind = "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+                raise ValueError(f"{where}: {name!r} is {kind}; a weights file may only hold its own groups and "
+                                 "datasets (links could read other files on this machine), so it is refused.")
+            obj = group[key]
+            if isinstance(obj, h5py.Group):
+                pending.append((name, obj))
+                continue
+            if not isinstance(obj, h5py.Dataset):
+                raise ValueError(f"{where}: {name!r} is a {type(obj).__name__}, not a group or dataset; refused.")
+            if obj.external:
+                raise ValueError(f"{where}: dataset {name!r} keeps its data in an external file "
+                                 f"({obj.external[0][0]!r}); refused (it would read a file of this machine).")
+            if obj.is_virtual:
+                raise ValueError(f"{where}: dataset {name!r} is a virtual dataset (it maps other files); refused.")
+            if obj.dtype.kind not in "biufc":
+                raise ValueError(f"{where}: dataset {name!r} has dtype {obj.dtype}; expected numbers.")
+            nbytes = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize if obj.shape is not None else 0
+            stored = obj.id.get_storage_size()
+            if nbytes > limits.ratio_exempt_bytes and nbytes > stored * limits.max_compression_ratio:
+                raise ValueError(f"{where}: dataset {name!r} declares shape {obj.shape} ({nbytes:,} bytes) but stores "
+                                 f"{stored:,} bytes, over the max_compression_ratio of "
+                                 f"{limits.max_compression_ratio:g}; refused. If you trust the file, raise it with "
+                                 "fkeras.saving.set_load_limits(max_compression_ratio=...).")
+            total += nbytes
+            if total > limits.max_weights_bytes:
+                raise _too_big(f"{where}: its arrays", total, limits.max_weights_bytes, "max_weights_bytes")
+        if posixpath.basename(prefix) == "vars":
+            keys = list(group.keys())
+            for key in keys:
+                if not isinstance(group[key], h5py.Dataset):
+                    raise ValueError(f"{where}: {prefix}/{key} is not a dataset.")
+            found[prefix] = keys
+    return found
