@@ -179,3 +179,36 @@ def test_oversized_config_and_deep_nesting_are_refused(tmp_path):
     with fkeras.saving.load_limits(max_json_bytes=100):
         with pytest.raises(ValueError, match="max_json_bytes"):
             fkeras.saving.load_model(_keras_file(tmp_path, model, _weights_bytes(lambda f: None)))
+
+
+def test_saving_under_a_file_says_so(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("I am a file")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        _model().save(blocker / "sub" / "m.keras")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        archive.atomic_write_bytes(tmp_path, b"x")
+
+
+def test_orphan_temporaries_of_killed_saves_are_cleaned(tmp_path):
+    target = tmp_path / "model.keras"
+    old = tmp_path / ".model.keras.abc123.tmp"  # what a save killed mid-write leaves
+    old.write_bytes(b"x" * 1000)
+    os.utime(old, (0, 0))
+    fresh = tmp_path / ".model.keras.live99.tmp"  # another process saving right now: kept
+    fresh.write_bytes(b"y")
+    other = tmp_path / ".other.keras.zzz.tmp"  # a different target: not ours to remove
+    other.write_bytes(b"z")
+    os.utime(other, (0, 0))
+    _model().save(target)
+    assert target.exists() and not old.exists()
+    assert fresh.exists() and other.exists()
+
+
+@pytest.mark.parametrize("class_name", ["__loader__", "_FakePrivate", "get", "deserialize"])
+def test_config_names_only_resolve_to_public_classes(tmp_path, class_name):
+    """A config naming a module attribute that is not a public class is an unknown class, not a call."""
+    from fkeras.saving import serialization_lib
+
+    with pytest.raises(ValueError, match="Could not locate class"):
+        serialization_lib.deserialize_keras_object({"module": "keras.layers", "class_name": class_name, "config": {}})

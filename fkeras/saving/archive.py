@@ -13,6 +13,7 @@ import json
 import os
 import posixpath
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -101,12 +102,16 @@ def _too_big(what: str, size: int, limit: int, name: str) -> ValueError:
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder + fsync + `os.replace`.
 
-    A crash at any point leaves either the old file or the new one, never a partial file.
+    A crash at any point leaves either the old file or the new one, never a partial file; the
+    temporary files a killed earlier save left beside `path` are removed by the next save to it.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    _check_folder(folder, path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    prefix = f".{os.path.basename(path)}."
+    _remove_orphans(folder, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -117,6 +122,35 @@ def atomic_write_bytes(path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _check_folder(folder: str, path: str) -> None:
+    """A clear error when a parent of `path` exists as a regular file (or `path` is a folder)."""
+    probe = folder
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if probe and not os.path.isdir(probe):
+        raise NotADirectoryError(f"Cannot save to {path}: {probe} is a file, not a folder.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot save to {path}: it is a folder; give a file path.")
+
+
+def _remove_orphans(folder: str, prefix: str) -> None:
+    """Delete `<prefix>*.tmp` files (temporaries of killed saves to the same path) older than a minute,
+    so a save running now in another process keeps its own."""
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            full = os.path.join(folder, name)
+            try:
+                if now - os.path.getmtime(full) > 60:
+                    os.remove(full)
+            except OSError:
+                pass
 
 
 def write_keras_zip(path, entries: dict) -> None:

@@ -194,10 +194,10 @@ def _resolve(config: dict, custom_objects):
                 return found
     module = config.get("module")
     is_builtin = module is None or module.split(".")[0] in ("keras", "fkeras")
-    if is_builtin:
+    if is_builtin and isinstance(class_name, str) and not class_name.startswith("_"):
         for ns in _fkeras_namespaces(module):
             found = getattr(ns, class_name, None)
-            if found is not None:
+            if inspect.isclass(found):  # only public classes of fkeras's namespaces, never other attributes
                 return found
     raise ValueError(
         f"Could not locate class '{class_name}' (module {module!r}, registered_name {registered!r}). "
