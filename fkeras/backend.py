@@ -1,9 +1,16 @@
 """`fkeras.backend`: the few Keras backend utilities scripts use."""
 
 from fkeras.nn.base import clear_session  # noqa: F401
+from fkeras.ops._dtypes import (  # noqa: F401  (Keras's dtype rules live with the ops, floor 1)
+    floatx,
+    is_float_dtype,
+    is_int_dtype,
+    result_type,
+    set_floatx,
+    standardize_dtype,
+)
 
 _EPSILON = 1e-7
-_FLOATX = "float32"
 
 
 def backend() -> str:
@@ -18,10 +25,6 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     global _EPSILON
     _EPSILON = float(value)
-
-
-def floatx() -> str:
-    return _FLOATX
 
 
 def image_data_format() -> str:
