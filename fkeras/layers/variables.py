@@ -68,6 +68,7 @@ class Variable:
 
     __fkeras_variable__ = True
     _fk_subpath = None  # the path inside its layer, once a layer owns it
+    _fk_nn_leaf = False  # True for a leaf a built-in layer's nn layer made (its math reads it by name)
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True, aggregation="none",
                  synchronization="auto", name=None, **kwargs):

@@ -3,29 +3,56 @@ the facade (the math lives once, in fkeras.nn).
 
 `fkeras.layers.Dense(10, activation="relu")` builds `fkeras.nn.Dense(10, activation="relu")`
 and holds it; `build` is the nn layer's `init`, `call` its `apply` on the bound Variables,
-and its config is the nn layer's config.
+and its config is the nn layer's config. Once built, the weights are attributes with Keras's
+leaf names (`dense.kernel`, `bn.moving_mean`): the layer's own `Variable`s.
+
+A user class may subclass a built-in layer as in Keras:
+- overriding a math hook the nn layer declares in `hooks` (e.g. `Conv2D.convolution_op`):
+  the subclass gets its own nn class whose hook calls the override, so the override runs
+  wherever the nn layer runs (eager calls, jitted `fit`/`predict`, `to_torch`);
+- overriding `call` (with or without `super().call(...)`) or `build` (`super().build(shape)`
+  then `add_weight` for extra weights): the layer's pure counterpart (`nn_layer`) is then
+  the facade's own `init`/`apply` (Keras's `stateless_call`), so the override runs there too.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import jax
 import numpy as np
 
 from fkeras.layers import variables as _vars
-from fkeras.layers.layer import Layer, _map
+from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.nn.base import Layer as NNBase
-from fkeras.nn.base import Variables
+from fkeras.nn.base import Variables, as_variables, fold_name, snake_case, unique_name
 
 # Keras runs these in inference mode when frozen (`layer.trainable = False`).
 _FREEZE_INFERENCE = {"BatchNormalization"}
+# Keras-2 input-shape keywords a facade layer takes (unless its nn layer has an argument of that name,
+# as Embedding's `input_dim`).
+_SHAPE_KWARGS = ("input_shape", "batch_input_shape", "input_dim")
 
 
 def _spec(x):
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return jax.ShapeDtypeStruct(tuple(x.shape), x.dtype)
+    return x
+
+
+def _shape_spec(shape):
+    """A float32 ShapeDtypeStruct for a shape with None dims (taken as 1)."""
+    return jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in shape), "float32")
+
+
+def _as_shape(x):
+    """A shape given as a list of dims becomes a tuple, so `_map` sees it as one leaf."""
+    if isinstance(x, list) and all(d is None or isinstance(d, (int, np.integer)) for d in x):
+        return tuple(x)
+    if isinstance(x, (list, tuple)) and not all(d is None or isinstance(d, (int, np.integer)) for d in x):
+        return type(x)(_as_shape(s) for s in x)
     return x
 
 
@@ -53,17 +80,54 @@ def _takes(nn_cls, name):
     return name in cache or "*" in cache
 
 
+@functools.lru_cache(maxsize=None)
+def _init_takes(nn_cls, name):
+    """Whether the nn layer class's `__init__` has an argument called `name` (Embedding's `input_dim`)."""
+    try:
+        return name in inspect.signature(nn_cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _weight_names(nn_cls):
+    """Leaf names the nn layer class may create (for the 'not built yet' error)."""
+    return (set(getattr(nn_cls, "weight_regularizers", {})) | set(getattr(nn_cls, "weight_constraints", {}))
+            | set(getattr(nn_cls, "state_leaves", ())))
+
+
+def _is_nn_leaf(var):
+    return getattr(var, "_fk_nn_leaf", False)
+
+
 class NNLayer(Layer):
     """A facade layer around one pure `fkeras.nn` layer (`self.nn_layer`)."""
 
-    _fk_nn_class = None
+    _fk_nn_class = None  # the built-in nn class (set on the class `wrapper_for` makes)
+    _fk_nn_derived = None  # a subclass's nn class whose hooks call the subclass's overrides
+    _fk_overrides = False  # True on a subclass overriding `call` or `build`
     _fk_note_errors = False  # nn layers' errors already name the layer
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_fk_nn_class" in cls.__dict__ or cls._fk_nn_class is None:
+            return  # a built-in facade class made by `wrapper_for`
+        builtin = wrapper_for(cls._fk_nn_class)
+        hooks = tuple(h for h in getattr(cls._fk_nn_class, "hooks", ())
+                      if getattr(cls, h) is not getattr(builtin, h))
+        cls._fk_nn_derived = _derived_nn_class(cls._fk_nn_class, hooks) if hooks else None
+        cls._fk_overrides = cls.call is not NNLayer.call or cls.build is not NNLayer.build
+
     def __init__(self, *args, **kwargs):
-        shape_kw = {k: kwargs.pop(k) for k in ("input_shape", "batch_input_shape", "input_dim") if k in kwargs}
+        nn_cls = self._fk_nn_class
+        shape_kw = {k: kwargs.pop(k) for k in _SHAPE_KWARGS if k in kwargs and not _init_takes(nn_cls, k)}
         kwargs.pop("autocast", None)
         if "_fk_nn" not in self.__dict__:
-            self.__dict__["_fk_nn"] = self._fk_nn_class(*args, **kwargs)
+            if kwargs.get("name") is None and type(self) is not _WRAPPERS.get(nn_cls):
+                kwargs["name"] = unique_name(snake_case(type(self).__name__))  # Keras names by the user's class
+            nn_layer = (self._fk_nn_derived or nn_cls)(*args, **kwargs)
+            if self._fk_nn_derived is not None:
+                object.__setattr__(nn_layer, "_fk_facade", self)  # its hooks call this layer's overrides
+            self.__dict__["_fk_nn"] = nn_layer
         nn_layer = self.__dict__["_fk_nn"]
         super().__init__(name=nn_layer.name, trainable=nn_layer.trainable, dtype=nn_layer.dtype_policy, **shape_kw)
         self.__dict__["_fk_build_specs"] = None
@@ -71,7 +135,10 @@ class NNLayer(Layer):
 
     @classmethod
     def from_nn(cls, nn_layer):
-        """The facade view of an existing nn layer."""
+        """The facade view of an existing nn layer (the facade itself for a subclass's nn counterpart)."""
+        facade = nn_layer.__dict__.get("_fk_facade")
+        if facade is not None:
+            return facade
         fcls = wrapper_for(type(nn_layer))
         obj = fcls.__new__(fcls)
         obj.__dict__["_fk_nn"] = nn_layer
@@ -81,7 +148,14 @@ class NNLayer(Layer):
 
     @property
     def nn_layer(self):
-        """The pure `fkeras.nn` layer holding this layer's hyperparameters and math."""
+        """This layer's pure counterpart: the `fkeras.nn` layer holding its hyperparameters and math
+        (for a subclass overriding `call`/`build`: the facade's own init/apply as an nn layer)."""
+        if type(self)._fk_overrides:
+            view = self.__dict__.get("_fk_counterpart")
+            if view is None or view.name != self.name:
+                view = SubclassCounterpart(self)
+                self.__dict__["_fk_counterpart"] = view
+            return view
         return self.__dict__["_fk_nn"]
 
     def __getattr__(self, name):
@@ -91,7 +165,16 @@ class NNLayer(Layer):
             prop = klass.__dict__.get(name)
             if isinstance(prop, property):
                 return prop.fget(self)
-        nn_layer = self.__dict__.get("_fk_nn")
+        d = self.__dict__
+        for var in d.get("_fk_vars", ()):  # the weights, by Keras leaf name (`kernel`, `moving_mean`)
+            if var._fk_subpath == (name,):
+                return var
+        nn_layer = d.get("_fk_nn")
+        if nn_layer is not None and not d.get("built") and name in _weight_names(type(nn_layer)):
+            raise AttributeError(
+                f"Layer '{d.get('name')}' ({type(self).__name__}) is not built yet, so it has no weight `{name}`: "
+                "call it on data (or `build(input_shape)`) before accessing it."
+            )
         if nn_layer is not None and hasattr(nn_layer, name):
             return getattr(nn_layer, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -99,13 +182,38 @@ class NNLayer(Layer):
     # -- build / call ----------------------------------------------------------------
     def _fk_build_from_args(self, args, kwargs):
         specs = _map(_spec, args)
+        shapes = _map(lambda s: tuple(s.shape), args[0]) if args else None
+        self.__dict__["_fk_build_specs"] = specs
+        if type(self).build is NNLayer.build:
+            self._fk_make_nn_vars(specs, jax.random.key(0))
+        else:  # the user's `build`; its `super().build(shape)` makes the nn layer's weights
+            self.build(shapes)
+        self.__dict__["_fk_build_specs"] = specs
+        self.__dict__["_fk_build_shapes"] = shapes
+        self.__dict__["built"] = True
+
+    def build(self, input_shape):
+        """Create the nn layer's weights for inputs of `input_shape` (float32 unless the layer is being
+        built from data); outside a model they are drawn from the facade's keys."""
+        specs = self.__dict__.get("_fk_build_specs")
+        if not specs or not _same_dims(specs[0], input_shape):
+            specs = (_map(_shape_spec, _as_shape(input_shape)),)
         scope = _vars.current_scope()
-        v = self.nn_layer.init(jax.random.key(0), *specs)
+        self._fk_make_nn_vars(specs, jax.random.key(0) if scope is not None else next_key())
+        self.__dict__["_fk_build_specs"] = specs
+
+    def _fk_make_nn_vars(self, specs, rng):
+        """Create the nn layer's Variables for `specs` (bound in the active init scope, else valued)."""
+        if any(_is_nn_leaf(v) for v in self._fk_vars):
+            return  # built already (a second `super().build`)
+        scope = _vars.current_scope()
+        v = self.__dict__["_fk_nn"].init(rng, *specs)
         for kind, tree in (("params", v.params), ("state", v.state)):
             for subpath, leaf in _flat(tree):
                 var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
                                        trainable=kind == "params", path=f"{self.name}/{'/'.join(subpath)}")
                 var._fk_subpath = subpath
+                var._fk_nn_leaf = True
                 self._fk_vars.append(var)
                 if scope is not None:
                     scope.values[id(var)] = leaf
@@ -113,23 +221,18 @@ class NNLayer(Layer):
                     scope.created.append((self, var))
                 else:
                     var._value = leaf
-        self.__dict__["_fk_build_specs"] = specs
-        self.__dict__["_fk_build_shapes"] = _map(lambda s: tuple(s.shape), args[0]) if args else None
-        self.__dict__["built"] = True
-
-    def build(self, input_shape):
-        """Build for `input_shape` (float32 inputs) outside a model: weights drawn from the facade's keys."""
-        from fkeras.layers.layer import next_key
-
-        spec = jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in input_shape), "float32")
-        self.init(next_key(), spec)
 
     def _fk_own_initial_values(self, rng):
-        v = self.nn_layer.init(rng, *self._fk_build_specs)
         out = {}
-        for kind, tree in (("params", v.params), ("state", v.state)):
-            for subpath, leaf in _flat(tree):
-                out[subpath] = leaf
+        if any(_is_nn_leaf(v) for v in self._fk_vars):
+            v = self.__dict__["_fk_nn"].init(rng, *self._fk_build_specs)
+            for kind, tree in (("params", v.params), ("state", v.state)):
+                for subpath, leaf in _flat(tree):
+                    out[subpath] = leaf
+        for var in self._fk_vars:  # weights a subclass's `build` added
+            if not _is_nn_leaf(var):
+                out[var._fk_subpath] = _call_initializer(var.initializer, var.shape, var.dtype,
+                                                         fold_name(rng, var.name))
         return out
 
     def _fk_own_tree(self):
@@ -141,15 +244,30 @@ class NNLayer(Layer):
                 state = set_path(state, var._fk_subpath, var.value)
         return Variables(params, state)
 
-    def call(self, *args, training=False, **kwargs):
+    def call(self, *args, training=None, **kwargs):
+        """The nn layer's `apply` on this layer's weights (`training=None`: the mode of the call)."""
         scope = _vars.current_scope()
-        rng = scope.frames[-1].rng if scope is not None and scope.frames else None
-        nn_layer = self.nn_layer
+        frame = scope.frames[-1] if scope is not None and scope.frames else None
+        rng = frame.rng if frame is not None else None
+        if training is None:
+            training = frame.training if frame is not None else False
+        nn_layer = self.__dict__["_fk_nn"]
         if type(nn_layer).__name__ in _FREEZE_INFERENCE and not self.trainable:
             training = False
         if kwargs.get("mask", 0) is None or ("mask" in kwargs and not _takes(type(nn_layer), "mask")):
             kwargs.pop("mask")
-        out, new_state = nn_layer.apply(self._fk_own_tree(), *args, training=training, rng=rng, **kwargs)
+        tree = self._fk_own_tree()
+        try:
+            out, new_state = nn_layer.apply(tree, *args, training=bool(training), rng=rng, **kwargs)
+        except KeyError as e:
+            leaf = e.args[0] if e.args else None
+            if leaf in _weight_names(type(nn_layer)) and leaf not in tree.params and leaf not in tree.state:
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}): the built-in {self._fk_nn_class.__name__} math "
+                    f"needs the weight {leaf!r}, which was not created; a `build` override should call "
+                    "`super().build(input_shape)` first."
+                ) from None
+            raise
         activity = getattr(nn_layer, "activity_loss", None)
         if activity is not None and getattr(nn_layer, "activity_regularizer", None) is not None:
             self.add_loss(activity(out))
@@ -162,31 +280,40 @@ class NNLayer(Layer):
                         pass
         return out
 
-    def _fk_regularization_losses(self, scope):
-        fn = getattr(self.nn_layer, "regularization_losses", None)
-        if fn is None or not self._fk_vars:
-            return []
-        params, state = {}, {}
-        for var in self._fk_vars:
-            value = scope.values.get(id(var))
+    def _fk_nn_penalties(self, values):
+        """The nn layer's weight penalties (kernel_regularizer, ...) on its own trainable leaves, given
+        as {Variable id: value}; None when a value is missing or the layer has no regularizer."""
+        fn = getattr(self.__dict__["_fk_nn"], "regularization_losses", None)
+        leaves = [v for v in self._fk_vars if _is_nn_leaf(v) and v.trainable]
+        if fn is None or not leaves:
+            return None
+        params = {}
+        for var in leaves:
+            value = values.get(id(var))
             if value is None:
-                return []
-            if var.trainable:
-                params = set_path(params, var._fk_subpath, value)
-            else:
-                state = set_path(state, var._fk_subpath, value)
-        out = fn(Variables(params, state))
-        out = list(out) if isinstance(out, (list, tuple)) else [out]
-        return [o for o in out if not (o is None or (isinstance(o, (int, float)) and o == 0))]
+                return None
+            params = set_path(params, var._fk_subpath, value)
+        out = fn(params)
+        return None if out is None or (isinstance(out, (int, float)) and out == 0) else out
+
+    def _fk_regularization_losses(self, scope):
+        out = self._fk_nn_penalties(scope.values)
+        return [] if out is None else [out]
 
     def _fk_constrain_own(self, own_params):
-        """This layer's params (a dict of its leaves) projected by the nn layer's constraints."""
-        fn = getattr(self.nn_layer, "apply_constraints", None)
-        return own_params if fn is None else fn(own_params)
+        """This layer's params (a dict of its leaves) projected by the nn layer's constraints (and by the
+        `constraint` of weights a subclass added)."""
+        fn = getattr(self.__dict__["_fk_nn"], "apply_constraints", None)
+        out = own_params if fn is None else fn(own_params)
+        for var in self._fk_vars:
+            if not _is_nn_leaf(var) and var.trainable and var.constraint is not None and var._fk_subpath[0] in out:
+                out = dict(out)
+                out[var._fk_subpath[0]] = var.constraint(out[var._fk_subpath[0]])
+        return out
 
     # -- config ----------------------------------------------------------------------------
     def get_config(self):
-        config = dict(self.nn_layer.get_config())
+        config = dict(self.__dict__["_fk_nn"].get_config())
         config["name"] = self.name
         config["trainable"] = self.trainable
         return config
@@ -196,19 +323,122 @@ class NNLayer(Layer):
         return cls(**config)
 
 
+def _same_dims(spec, input_shape):
+    """Whether a built spec (or list of specs) has `input_shape` (None dims match anything)."""
+    shape = _as_shape(input_shape)
+    if isinstance(spec, (list, tuple)) and not hasattr(spec, "shape"):
+        return isinstance(shape, (list, tuple)) and len(spec) == len(shape) and all(
+            _same_dims(s, d) for s, d in zip(spec, shape))
+    if not hasattr(spec, "shape") or not isinstance(shape, tuple) or len(shape) != len(spec.shape):
+        return False
+    return all(d is None or int(d) == int(s) for s, d in zip(spec.shape, shape))
+
+
+def _derived_nn_class(nn_cls, hooks):
+    """A subclass of `nn_cls` whose `hooks` call the same-named method of the facade layer it belongs to
+    (`_fk_facade`); everything else is `nn_cls`'s. Its instances stay immutable and hold no arrays."""
+
+    def delegate(hook):
+        def method(self, *args, **kwargs):
+            facade = self.__dict__.get("_fk_facade")
+            if facade is None:
+                raise TypeError(
+                    f"Layer '{self.name}': this {nn_cls.__name__} runs the `{hook}` override of a facade subclass, "
+                    "but is not attached to one; create it through that subclass."
+                )
+            return getattr(facade, hook)(*args, **kwargs)
+
+        method.__name__ = method.__qualname__ = hook
+        method.__doc__ = getattr(nn_cls, hook).__doc__
+        return method
+
+    ns = {h: delegate(h) for h in hooks}
+    ns.update(__module__=nn_cls.__module__, __qualname__=nn_cls.__qualname__, __doc__=nn_cls.__doc__)
+    return type(nn_cls.__name__, (nn_cls,), ns)
+
+
+class SubclassCounterpart(NNBase):
+    """The pure counterpart (`nn_layer`) of a built-in layer subclass that overrides `call` or `build`:
+    `init`/`apply` are the facade layer's own (Keras's `stateless_call`: its Variables bound to the
+    given arrays while the user's `call` runs), so the override runs wherever this nn layer runs.
+    Params/state are the layer's flat dict of leaves, as the built-in's (plus weights `build` added)."""
+
+    stateful = True
+    autocast = False  # the facade's nn math casts
+
+    def __init__(self, facade):
+        super().__init__(name=facade.name, dtype=facade.dtype_policy, trainable=facade.trainable)
+        self._fk_facade = facade
+
+    def init(self, rng, *input_specs):
+        return Layer.init(self._fk_facade, rng, *input_specs)
+
+    def apply(self, variables, *inputs, training=False, rng=None):
+        out, new_state, _ = self._fk_facade._fk_apply(as_variables(variables), inputs, {}, training, rng)
+        return out, new_state
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        variables = as_variables(variables)
+        out, new_state, losses = self._fk_facade._fk_apply(variables, inputs, {}, training, rng)
+        total = sum(losses) if losses else 0.0
+        penalties = self.regularization_losses(variables.params)
+        if not (isinstance(penalties, float) and penalties == 0.0):
+            total = total - penalties  # `_fk_apply`'s losses hold activity + penalties; keep the activity
+        return out, new_state, total
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        facade = self._fk_facade
+        values = {}
+        total = 0.0
+        for var in facade._fk_vars:
+            if var.trainable:
+                try:
+                    values[id(var)] = get_path(params, var._fk_subpath)
+                except (KeyError, TypeError):
+                    continue
+                if var.regularizer is not None:
+                    total = total + var.regularizer(values[id(var)])
+        nn_penalty = facade._fk_nn_penalties(values)
+        return total if nn_penalty is None else total + nn_penalty
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        return self._fk_facade._apply_constraints(params)
+
+    def get_config(self):
+        return self._fk_facade.get_config()
+
+
 _WRAPPERS: dict = {}
+
+
+def _facade_hook(nn_cls, hook):
+    """The facade method for an nn hook: the built-in math of `nn_cls`, on this layer's nn layer."""
+
+    def method(self, *args, **kwargs):
+        return getattr(nn_cls, hook)(self.__dict__["_fk_nn"], *args, **kwargs)
+
+    method.__name__ = hook
+    method.__qualname__ = f"{nn_cls.__name__}.{hook}"
+    method.__doc__ = getattr(nn_cls, hook).__doc__
+    return method
 
 
 def wrapper_for(nn_cls):
     """The facade class for the nn layer class `nn_cls` (one class per nn class)."""
     cls = _WRAPPERS.get(nn_cls)
     if cls is None:
-        cls = type(nn_cls.__name__, (NNLayer,), {
+        ns = {h: _facade_hook(nn_cls, h) for h in getattr(nn_cls, "hooks", ())}
+        ns.update({
             "_fk_nn_class": nn_cls,
             "__module__": "fkeras.layers",
             "__qualname__": nn_cls.__name__,
             "__doc__": nn_cls.__doc__,
         })
+        cls = type(nn_cls.__name__, (NNLayer,), ns)
         _WRAPPERS[nn_cls] = cls
     return cls
 

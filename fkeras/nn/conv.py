@@ -34,6 +34,9 @@ class Conv(Layer):
     rank = 2
     weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
     weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
+    # Math methods a facade subclass may override, as in Keras (`class MyConv(layers.Conv2D)` with its own
+    # `convolution_op`): its nn layer then calls the override (see fkeras/layers/wrapped.py).
+    hooks = ("convolution_op",)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -92,19 +95,24 @@ class Conv(Layer):
             raise self.error(
                 f"expected {kernel.shape[-2] * self.groups} input channels, got shape {tuple(x.shape)}."
             )
-        padding = self.padding
-        if padding == "causal":
+        if self.padding == "causal":
             left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
             pads = [(0, 0), (0, 0), (left, 0)] if self.data_format == "channels_first" else [(0, 0), (left, 0), (0, 0)]
-            x, padding = ops.pad(x, pads), "valid"
-        y = ops.conv(x, kernel, strides=self.strides, padding=padding, data_format=self.data_format,
-                     dilation_rate=self.dilation_rate)
+            x = ops.pad(x, pads)
+        y = self.convolution_op(x, kernel)
         if self.use_bias:
             bias = variables.params["bias"]
             if self.data_format == "channels_first":
                 bias = ops.reshape(bias, (1, self.filters) + (1,) * self.rank)
             y = ops.add(y, bias)
         return self.activation(y)
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of `inputs` with `kernel` (*window, in // groups, filters), before bias and
+        activation (Keras's hook of the same name). "causal" inputs arrive already padded (run as "valid")."""
+        padding = "valid" if self.padding == "causal" else self.padding
+        return ops.conv(inputs, kernel, strides=self.strides, padding=padding, data_format=self.data_format,
+                        dilation_rate=self.dilation_rate)
 
     def get_config(self):
         return super().get_config() | {

@@ -27,6 +27,7 @@ class BatchNormalization(Layer):
     cast_variables = False
     weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
     weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+    state_leaves = ("moving_mean", "moving_variance")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
