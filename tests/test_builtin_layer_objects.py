@@ -332,3 +332,24 @@ def test_functional_with_shared_embedding_round_trips_through_config():
     fclone = fkeras.Model.from_config(kmodel.get_config())
     fclone.set_weights(kmodel.get_weights())
     np.testing.assert_allclose(fclone.predict([a, b], verbose=0), want, **TOL)
+
+
+def test_saved_subclasses_load_in_fkeras_and_keras(tmp_path):
+    def register(lib, ops_):
+        reg = lib.saving.register_keras_serializable(package="h1b_builtin_subclass")
+        return reg(_zero_conv(lib.layers.Conv2D, ops_)), reg(_scaled_dense(lib.layers.Dense, ops_))
+
+    zero_conv, scaled_dense = register(fkeras, ops)
+    register(keras, keras.ops)
+    model = fkeras.Sequential([fkeras.Input((5, 5, 3)), zero_conv(2, 3, bias_initializer="ones"), layers.Flatten(),
+                               scaled_dense(2)])
+    x = _x((2, 5, 5, 3))
+    want = model.predict(x, verbose=0)
+    path = str(tmp_path / "subclasses.keras")
+    model.save(path)
+    loaded = fkeras.saving.load_model(path)
+    assert [type(layer).__name__ for layer in loaded.layers] == ["ZeroConv", "Flatten", "ScaledDense"]
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), want, **TOL)
+    kloaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(kloaded.predict(x, verbose=0)), want, **TOL)
