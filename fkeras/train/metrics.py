@@ -16,6 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.nn import initializers as _initializers
+from fkeras.nn.base import snake_case
+from fkeras.ops._dispatch import register_variable_type
 from fkeras.train import losses as L
 from fkeras.train.losses import (  # Keras exposes these loss functions under keras.metrics too
     binary_crossentropy, categorical_crossentropy, mean_absolute_error, mean_squared_error,
@@ -48,32 +51,190 @@ def _samplewise(values, sample_weight, dtype="float32"):
     return values, sample_weight
 
 
+class MetricVariable:
+    """A metric's state variable, as Keras's `Metric.add_variable` returns it.
+
+    Its value is read with `.value` / `.numpy()` and changed with `assign`, `assign_add`, `assign_sub`;
+    `fkeras.ops` and Python arithmetic see its value. Inside `fit` the value is bound to the metric state
+    of the TrainState for the duration of one pure `update`/`result` (Keras 3's stateless metric call).
+    """
+
+    __fkeras_variable__ = True
+
+    def __init__(self, name, shape, dtype, initializer):
+        self.name, self.shape, self.dtype = name, tuple(int(d) for d in shape), dtype
+        self.initializer = initializer
+        self._value = self.initial_value()
+
+    def initial_value(self):
+        init = self.initializer
+        if callable(init):
+            return jnp.asarray(init(self.shape, self.dtype), self.dtype)
+        return jnp.broadcast_to(jnp.asarray(init, self.dtype), self.shape)
+
+    @property
+    def value(self):
+        return self._value
+
+    @property
+    def path(self):
+        return self.name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def numpy(self):
+        return np.asarray(self._value)
+
+    def assign(self, value):
+        self._value = ops.cast(ops.broadcast_to(value, self.shape) if self.shape else ops.reshape(value, ()),
+                               self.dtype)
+        return self._value
+
+    def assign_add(self, value):
+        return self.assign(ops.add(self._value, value))
+
+    def assign_sub(self, value):
+        return self.assign(ops.subtract(self._value, value))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._value, dtype=dtype)
+
+    def __jax_array__(self):
+        return self._value
+
+    def __repr__(self):
+        return f"<MetricVariable name={self.name} shape={self.shape} dtype={self.dtype}>"
+
+
+def _binop(fn, reverse=False):
+    def method(self, other):
+        return fn(other, self._value) if reverse else fn(self._value, other)
+    return method
+
+
+for _name, _fn in (("add", ops.add), ("sub", ops.subtract), ("mul", ops.multiply), ("truediv", ops.divide),
+                   ("pow", ops.power), ("lt", ops.less), ("le", ops.less_equal), ("gt", ops.greater),
+                   ("ge", ops.greater_equal)):
+    setattr(MetricVariable, f"__{_name}__", _binop(_fn))
+    if _name in ("add", "sub", "mul", "truediv", "pow"):
+        setattr(MetricVariable, f"__r{_name}__", _binop(_fn, reverse=True))
+MetricVariable.__neg__ = lambda self: ops.negative(self._value)
+MetricVariable.__getitem__ = lambda self, key: self._value[key]
+register_variable_type(MetricVariable)
+
+
+def _values(tree):
+    """`tree` with MetricVariables replaced by their current values (a `result` may return one)."""
+    return jax.tree.map(lambda x: x.value if isinstance(x, MetricVariable) else x, tree,
+                        is_leaf=lambda x: isinstance(x, MetricVariable))
+
+
 class Metric:
-    """Base metric. Subclasses implement `init()`, `update(state, ...)`, `result(state)`."""
+    """Base metric.
+
+    Built-in metrics implement the pure functions `init()`, `update(state, y_true, y_pred, sample_weight)`
+    and `_result(state)`. Your own metric is written as Keras's guide writes it — variables from
+    `add_variable` in `__init__`, `update_state` that assigns to them, `result` that reads them — and
+    fkeras derives the pure functions from it (each variable's value is bound to the state during the
+    call), so it runs inside the jitted `fit` step like a built-in one.
+    """
 
     def __init__(self, name=None, dtype=None):
-        from fkeras.nn.base import snake_case
-
         self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype or "float32"
         self._state = None
+        self._fk_vars = []
 
-    # -- pure API (implemented by subclasses) -------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras-style subclass: it defines `update_state`/`result` over variables, no pure `update`.
+        pure = any("update" in c.__dict__ for c in cls.__mro__ if c is not Metric and c is not object)
+        if not pure and "result" in cls.__dict__:
+            cls._fk_user_result = cls.__dict__["result"]
+            cls.result = Metric._variable_result
+
+    # -- Keras's custom-metric API ---------------------------------------------------------
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable of this metric (Keras's signature); `initializer` is a name, an initializer
+        or a value. `aggregation` is accepted for Keras compatibility (fkeras sums across replicas)."""
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"{type(self).__name__}.add_variable: expected aggregation in 'none', 'mean', "
+                             f"'sum', 'only_first_replica', got {aggregation!r}.")
+        vars_ = self.__dict__.setdefault("_fk_vars", [])
+        name = name or f"variable_{len(vars_)}"
+        if any(v.name == name for v in vars_):
+            raise ValueError(f"Metric '{self.name}' already has a variable named {name!r}.")
+        if isinstance(initializer, (str, dict)):
+            initializer = _initializers.get(initializer)
+        var = MetricVariable(name, () if shape is None else shape, dtype or self.dtype, initializer)
+        vars_.append(var)
+        return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras's older spelling of `add_variable` (zeros by default)."""
+        return self.add_variable(shape, "zeros" if initializer is None else initializer, dtype=dtype, name=name)
+
+    def _variable_style(self):
+        return bool(self.__dict__.get("_fk_vars")) and type(self).update is Metric.update
+
+    # -- pure API --------------------------------------------------------------------------
     def init(self):
-        raise NotImplementedError
+        """The initial state pytree. Keras-style metrics: `{variable name: initial value}`."""
+        if self._variable_style():
+            return {v.name: v.initial_value() for v in self._fk_vars}
+        raise NotImplementedError(f"{type(self).__name__} defines neither `init` nor variables (add_variable).")
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        raise NotImplementedError
+        """The state after one batch. Keras-style metrics: their `update_state` with each variable bound
+        to its entry of `state`."""
+        if not self._variable_style():
+            raise NotImplementedError(f"{type(self).__name__} defines neither `update` nor `update_state`.")
+        with self._bound(state):
+            if sample_weight is None:
+                type(self).update_state(self, y_true, y_pred)
+            else:
+                type(self).update_state(self, y_true, y_pred, sample_weight=sample_weight)
+            return {v.name: v.value for v in self._fk_vars}
 
     def _result(self, state):
-        raise NotImplementedError
+        if self._variable_style():
+            with self._bound(state):
+                return _values(self._fk_user_result())
+        raise NotImplementedError(f"{type(self).__name__} defines neither `_result` nor `result`.")
 
     def result(self, state=None):
         """The metric value for `state` (the pure form), or for the object's own state."""
         return self._result(self._stateful() if state is None else state)
 
+    def _variable_result(self, state=None):
+        if state is None:
+            return _values(self._fk_user_result())
+        with self._bound(state):
+            return _values(self._fk_user_result())
+
+    class _Binding:
+        def __init__(self, metric, state):
+            self.metric, self.state = metric, state
+
+        def __enter__(self):
+            self.saved = [v._value for v in self.metric._fk_vars]
+            for v in self.metric._fk_vars:
+                v._value = self.state[v.name]
+
+        def __exit__(self, *exc):
+            for v, old in zip(self.metric._fk_vars, self.saved):
+                v._value = old
+            return False
+
+    def _bound(self, state):
+        return Metric._Binding(self, state)
+
     # -- Keras's stateful face -----------------------------------------------------------
     def _stateful(self):
+        if self._variable_style():
+            return {v.name: v.value for v in self._fk_vars}
         if self._state is None:
             self._state = self.init()
         return self._state
@@ -82,6 +243,9 @@ class Metric:
         self._state = self.update(self._stateful(), y_true, y_pred, sample_weight)
 
     def reset_state(self):
+        if self._variable_style():
+            for v in self._fk_vars:
+                v._value = v.initial_value()
         self._state = self.init()
 
     def __call__(self, *args, **kwargs):
@@ -90,6 +254,8 @@ class Metric:
 
     @property
     def variables(self):
+        if self._variable_style():
+            return list(self._fk_vars)
         return jax.tree.leaves(self._stateful())
 
     def stateless_update_state(self, metric_variables, *args, **kwargs):
@@ -98,6 +264,9 @@ class Metric:
 
     def stateless_result(self, metric_variables):
         return self._result(jax.tree.unflatten(jax.tree.structure(self.init()), list(metric_variables)))
+
+    def stateless_reset_state(self):
+        return jax.tree.leaves(self.init())
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
@@ -553,8 +722,6 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 
 
 def _lookup():
-    from fkeras.nn.base import snake_case
-
     table = {c.__name__: c for c in _CLASSES}
     table.update({snake_case(c.__name__): c for c in _CLASSES})
     table.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
