@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
+SHARED_MNIST = REPO / "data" / "mnist.npz"  # the repository's copy of Keras's MNIST (data/README.md)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
-"""fkeras.datasets.mnist: Keras cache reuse, checked atomic download (monkeypatched, no network), errors,
-and the real-digits offline fallback."""
+"""fkeras.datasets.mnist: Keras cache reuse, checked atomic download (monkeypatched, no network), the
+repository's copy when offline, errors, and the last-resort real-digits fallback."""
 
 import hashlib
 import io
@@ -33,6 +33,12 @@ class _FakeResponse(io.BytesIO):
 def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     return tmp_path / "kh"
+
+
+@pytest.fixture
+def no_repo_copy(tmp_path, monkeypatch):
+    """As in a wheel install: no `data/mnist.npz` beside the package."""
+    monkeypatch.setattr(mnist, "REPO_COPY", str(tmp_path / "no-clone" / "data" / "mnist.npz"))
 
 
 def _serve(monkeypatch, payload, calls):
@@ -76,7 +82,7 @@ def test_download_checks_sha_and_writes_atomically(keras_home, monkeypatch):
     assert x.shape == (5, 28, 28)
 
 
-def test_download_with_wrong_checksum_is_not_saved(keras_home, monkeypatch):
+def test_download_with_wrong_checksum_is_not_saved(keras_home, no_repo_copy, monkeypatch):
     calls = []
     _serve(monkeypatch, _tiny_mnist_bytes(), calls)  # real SHA256 kept: the payload does not match it
     with pytest.raises(FileNotFoundError, match="sha256"):
@@ -84,12 +90,43 @@ def test_download_with_wrong_checksum_is_not_saved(keras_home, monkeypatch):
     assert list((keras_home / "datasets").iterdir()) == []
 
 
-def test_offline_error_says_where_to_put_the_file(keras_home, monkeypatch):
+def test_offline_error_says_where_to_put_the_file(keras_home, no_repo_copy, monkeypatch):
     _serve(monkeypatch, None, [])
     with pytest.raises(FileNotFoundError) as e:
         mnist.load_data("mnist.npz")
     assert str(keras_home / "datasets" / "mnist.npz") in str(e.value)
-    assert "load_data_or_digits" in str(e.value)
+    assert mnist.REPO_COPY in str(e.value) and "only in a clone" in str(e.value)
+    assert "load_data_or_digits" in str(e.value) and "fkeras[digits]" in str(e.value)
+
+
+def test_repository_copy_is_keras_mnist():
+    """data/mnist.npz is committed: Keras's arrays (re-compressed, so its own sha256; data/README.md)."""
+    assert mnist.REPO_COPY == str(SHARED_MNIST)
+    assert _files.file_sha256(mnist.REPO_COPY) == "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+    (x, y), (xt, yt) = mnist.load_data(mnist.REPO_COPY)
+    np.testing.assert_array_equal(np.bincount(y), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    np.testing.assert_array_equal(np.bincount(yt), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    assert int(x.sum()) == 1567298545 and int(xt.sum()) == 264923200
+
+
+def test_offline_in_a_clone_uses_the_repository_copy_and_says_so(keras_home, monkeypatch, capsys):
+    calls = []
+    _serve(monkeypatch, None, calls)
+    (x, y), (xt, yt) = mnist.load_data()
+    assert calls == [mnist.ORIGIN]  # the cache first, then the download, then the clone's copy
+    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28) and list(y[:5]) == [5, 0, 4, 1, 9]
+    err = capsys.readouterr().err
+    assert "using the repository's copy" in err and mnist.REPO_COPY in err and "network unreachable" in err
+    assert not (keras_home / "datasets" / "mnist.npz").exists()  # other bytes than Keras's: never cached
+    file, source = mnist.locate(verbose=False)
+    assert file == mnist.REPO_COPY and source.startswith("the repository's copy")
+    assert capsys.readouterr().err == ""
+
+
+def test_an_absolute_path_never_falls_back_to_the_repository_copy(tmp_path, monkeypatch):
+    _serve(monkeypatch, None, [])
+    with pytest.raises(FileNotFoundError, match="could not be downloaded"):
+        mnist.load_data(str(tmp_path / "elsewhere.npz"))
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path):
@@ -105,7 +142,6 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
         mnist.load_data(3)
 
 
-@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="shared MNIST not present")
 def test_real_mnist_by_absolute_path():
     (x, y), (xt, yt) = mnist.load_data(str(SHARED_MNIST))
     assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
@@ -114,11 +150,11 @@ def test_real_mnist_by_absolute_path():
     assert set(np.unique(yt)) == set(range(10))
 
 
-def test_digits_fallback_is_real_digits_in_mnist_layout(keras_home, monkeypatch):
-    pytest.importorskip("sklearn")
+def test_digits_fallback_is_real_digits_in_mnist_layout(keras_home, no_repo_copy, monkeypatch, capsys):
     _serve(monkeypatch, None, [])
-    ((x, y), (xt, yt)), source = mnist.load_data_or_digits(verbose=False, return_source=True)
+    ((x, y), (xt, yt)), source = mnist.load_data_or_digits(return_source=True)
     assert source == "digits"
+    assert "LAST RESORT, NOT MNIST" in capsys.readouterr().err
     assert x.shape == (1438, 28, 28) and xt.shape == (359, 28, 28) and x.dtype == np.uint8 and y.dtype == np.uint8
     assert x[:, :4].max() == 0 and x[:, 24:].max() == 0  # digit in the central 20x20 box, like MNIST
     assert set(np.unique(y)) == set(range(10))
@@ -132,3 +168,24 @@ def test_digits_fallback_is_real_digits_in_mnist_layout(keras_home, monkeypatch)
     # deterministic
     (x2, _), _ = mnist.load_digits_as_mnist()
     np.testing.assert_array_equal(x, x2)
+
+
+def test_digits_fallback_without_scikit_learn_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *a, **k):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(ImportError, match=r'pip install "fkeras\[digits\]"'):
+        mnist.load_digits_as_mnist()
+
+
+def test_digits_fallback_is_not_used_when_mnist_can_be_had(keras_home, monkeypatch):
+    _serve(monkeypatch, None, [])
+    (x, _), _ = mnist.load_data_or_digits(verbose=False)
+    assert x.shape == (60000, 28, 28)  # the repository's copy, not the 8x8 digits

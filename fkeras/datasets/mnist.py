@@ -1,16 +1,21 @@
-"""MNIST handwritten digits, as Keras loads them, plus an offline fallback made of real digits.
+"""MNIST handwritten digits, as Keras loads them, found offline too in a clone of fkeras.
 
     (x_train, y_train), (x_test, y_test) = fkeras.datasets.mnist.load_data()
     # x: uint8 (60000, 28, 28) / (10000, 28, 28), values 0..255; y: uint8 (N,), values 0..9
 
-`load_data` reuses the Keras cache (`$KERAS_HOME/datasets/mnist.npz`, else
-`~/.keras/datasets/mnist.npz`; an absolute `path` is used as is), else downloads the
-canonical Keras file, checks Keras's sha256 and writes it into the cache atomically, else
-raises `FileNotFoundError` saying where to put the file.
+`load_data` looks, in order, in
+  1. the Keras cache (`$KERAS_HOME/datasets/mnist.npz`, else `~/.keras/datasets/mnist.npz`; an
+     absolute `path` is used as is) — silently, as Keras does;
+  2. the download: Keras's URL, checked against Keras's sha256, written into the cache atomically
+     (prints "Downloading data from ...", as Keras does);
+  3. the repository's copy `data/mnist.npz` beside the `fkeras` package — there only in a clone
+     (e.g. after `pip install -e .`), not in a wheel; it says so when it uses it.
+With none of them it raises `FileNotFoundError` saying where to put the file. `locate` returns the
+file and a sentence naming which of the three it is, for programs that print their data source.
 
-`load_data_or_digits` is for machines without the file and without network: it falls back to
-scikit-learn's bundled UCI handwritten digits (1,797 real 8x8 scans), resized to MNIST's
-layout (digit in the central 20x20 box of a 28x28 uint8 image). Never random numbers.
+`load_data_or_digits` is a clearly labelled last resort for a wheel install with no file and no
+network: scikit-learn's 1,797 real 8x8 digits resized to 28x28 (`pip install "fkeras[digits]"`).
+It is not MNIST, and models trained on it are not comparable with MNIST results.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from fkeras.datasets._files import cache_path, download, file_sha256
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  # the hash Keras checks
+# The clone's copy: same arrays as the download, re-compressed (so another sha256; see data/README.md).
+REPO_COPY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "data", "mnist.npz")
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -37,39 +45,61 @@ def load_data(path="mnist.npz"):
             or an absolute path used as is.
 
     Raises:
-        FileNotFoundError: the file is not there and cannot be downloaded; the message says where
-            to put it.
+        FileNotFoundError: not cached, not downloadable and no repository copy; the message says
+            where to put the file.
         ValueError: the file is not a valid MNIST `.npz`.
     """
-    return _read_npz(_locate(path))
+    file, source = locate(path)
+    if file == REPO_COPY and not os.path.isabs(os.fspath(path)):
+        print(f"mnist.load_data: using {source}.", file=sys.stderr, flush=True)
+    return _read_npz(file)
 
 
-def _locate(path) -> str:
+def locate(path="mnist.npz", verbose: bool = True):
+    """`(file, source)`: the MNIST file `load_data(path)` reads and a sentence saying where it came from.
+
+    Downloads into the Keras cache when needed; with `verbose` it prints "Downloading data from ...",
+    as Keras does. `load_data` also says when it reads the repository's copy; a cache hit is silent.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"mnist.load_data: expected `path` to be a str or os.PathLike, got {type(path).__name__}.")
     given_absolute = os.path.isabs(os.fspath(path))
     target = cache_path(path)
     if os.path.exists(target):
-        if given_absolute or file_sha256(target) == SHA256:
-            return target
+        if given_absolute:
+            return target, f"the file {target}"
+        if file_sha256(target) == SHA256:
+            return target, f"the Keras cache ({target})"
         # A cached file with another hash: Keras re-downloads; offline we keep a structurally valid file.
         try:
-            return download(ORIGIN, target, SHA256)
+            return _download(target, verbose)
         except (OSError, ValueError) as e:
             warnings.warn(
                 f"{target} does not have the sha256 Keras expects ({SHA256}) and a fresh copy could not be "
                 f"downloaded ({e}); using the cached file as it is.",
                 stacklevel=3,
             )
-            return target
+            return target, f"the Keras cache ({target}; its sha256 differs from Keras's)"
     try:
-        return download(ORIGIN, target, SHA256)
+        return _download(target, verbose)
     except (OSError, ValueError) as e:
+        reason = f"{type(e).__name__}: {e}"
+        if not given_absolute and os.path.isfile(REPO_COPY):
+            return REPO_COPY, (f"the repository's copy ({REPO_COPY}), because MNIST is not in the Keras cache "
+                               f"({target}) and the download failed ({reason})")
         raise FileNotFoundError(
-            f"MNIST is not at {target} and could not be downloaded from {ORIGIN} ({e}). "
-            f"Put Keras's mnist.npz at {target} (or set KERAS_HOME, or pass an absolute `path`), "
-            "or use fkeras.datasets.mnist.load_data_or_digits() for an offline fallback."
+            f"MNIST is not at {target} and could not be downloaded from {ORIGIN} ({reason}); "
+            f"there is no repository copy at {REPO_COPY} either (it exists only in a clone of fkeras). "
+            f"Put Keras's mnist.npz at {target} (or set KERAS_HOME, or pass an absolute `path`). "
+            "Last resort without MNIST: fkeras.datasets.mnist.load_data_or_digits() (scikit-learn's 8x8 digits, "
+            'pip install "fkeras[digits]").'
         ) from e
+
+
+def _download(target, verbose):
+    if verbose:
+        print(f"Downloading data from {ORIGIN}", flush=True)
+    return download(ORIGIN, target, SHA256), f"a download from {ORIGIN} (now cached at {target})"
 
 
 def _read_npz(file: str):
@@ -104,13 +134,13 @@ def _resize_matrix(n_out: int, n_in: int) -> np.ndarray:
 
 
 def load_digits_as_mnist(test_fraction: float = 0.2):
-    """scikit-learn's 1,797 real handwritten digits in MNIST's layout.
+    """scikit-learn's 1,797 real handwritten digits in MNIST's layout (NOT MNIST: a last resort).
 
     Each 8x8 scan (values 0..16) is resized bilinearly to 20x20, scaled to 0..255 and centered in
     28x28, like MNIST's digits. The last `test_fraction` of the samples (in the dataset's fixed
     order) is the test split. Returns `((x_train, y_train), (x_test, y_test))`, uint8.
 
-    Needs scikit-learn (`pip install scikit-learn`), which ships the data; nothing is downloaded.
+    Needs scikit-learn (`pip install "fkeras[digits]"`), which ships the data; nothing is downloaded.
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"load_digits_as_mnist: expected 0 < test_fraction < 1, got {test_fraction!r}.")
@@ -118,7 +148,8 @@ def load_digits_as_mnist(test_fraction: float = 0.2):
         from sklearn.datasets import load_digits
     except ImportError as e:
         raise ImportError(
-            "The offline digits fallback needs scikit-learn, which ships the data: pip install scikit-learn."
+            'The offline digits fallback needs scikit-learn, which ships the data: pip install "fkeras[digits]" '
+            "(or pip install scikit-learn)."
         ) from e
     digits = load_digits()
     m = _resize_matrix(20, 8)
@@ -131,16 +162,17 @@ def load_digits_as_mnist(test_fraction: float = 0.2):
 
 
 def load_data_or_digits(path="mnist.npz", verbose: bool = True, return_source: bool = False):
-    """MNIST when it can be had (see `load_data`), else the real-digits fallback (`load_digits_as_mnist`).
+    """MNIST when it can be had (see `load_data`), else, as a LAST RESORT, scikit-learn's 8x8 digits.
 
-    With `verbose`, the fallback says so on stderr. With `return_source=True` returns
-    `(data, source)` where `source` is `"mnist"` or `"digits"`.
+    The fallback is not MNIST (1,438 train / 359 test images, upscaled from 8x8); with `verbose` it
+    says so on stderr. With `return_source=True` returns `(data, source)`, `source` being
+    `"mnist"` or `"digits"`.
     """
     try:
         data, source = load_data(path), "mnist"
     except FileNotFoundError as e:
         if verbose:
-            print(f"{e}\nFalling back to scikit-learn's real 8x8 handwritten digits, resized to 28x28.",
-                  file=sys.stderr)
+            print(f"{e}\nLAST RESORT, NOT MNIST: falling back to scikit-learn's 1,797 real 8x8 handwritten digits, "
+                  "resized to 28x28.", file=sys.stderr)
         data, source = load_digits_as_mnist(), "digits"
     return (data, source) if return_source else data
