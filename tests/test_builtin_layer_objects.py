@@ -22,6 +22,14 @@ from fkeras import layers, nn, ops
 TOL = dict(atol=1e-5, rtol=1e-5)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras's auto names (`input_layer_3`) are global: leave them as other test files expect."""
+    keras.backend.clear_session()
+    yield
+    keras.backend.clear_session()
+
+
 def _x(shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
@@ -292,6 +300,15 @@ def test_embedding_with_keyword_arguments_matches_keras():
     np.testing.assert_allclose(np.asarray(fk(ids)), np.asarray(k(ids)), **TOL)
 
 
+def test_embedding_input_length_is_deprecated_and_ignored_as_in_keras():
+    with pytest.warns(UserWarning, match="input_length` is deprecated"):
+        fk = layers.Embedding(10, 4, input_length=3, name="e")
+    with pytest.warns(UserWarning, match="input_length` is deprecated"):
+        k = keras.layers.Embedding(10, 4, input_length=3, name="e")
+    assert "input_length" not in fk.get_config()
+    assert fk.get_config().keys() == k.get_config().keys()
+
+
 def test_dense_input_dim_is_still_the_keras2_input_shape():
     import warnings
 
@@ -353,3 +370,23 @@ def test_saved_subclasses_load_in_fkeras_and_keras(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), want, **TOL)
     kloaded = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(kloaded.predict(x, verbose=0)), want, **TOL)
+
+
+def test_a_subclass_of_a_subclass_keeps_the_inherited_hook_override():
+    class Base(layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            return ops.multiply(super().convolution_op(inputs, kernel), 0.0)
+
+    class Child(Base):
+        pass
+
+    class Doubled(Base):
+        def convolution_op(self, inputs, kernel):  # overrides again; `super()` reaches Base's zeros
+            return ops.add(super().convolution_op(inputs, kernel), 2.0)
+
+    x = _x((1, 5, 5, 2))
+    np.testing.assert_array_equal(np.asarray(Child(3, 3, use_bias=False)(x)), 0.0)
+    np.testing.assert_array_equal(np.asarray(Doubled(3, 3, use_bias=False)(x)), 2.0)
+    plain = layers.Conv2D(3, 3, use_bias=False)
+    assert type(plain.nn_layer) is nn.Conv2D  # built-in layers keep the plain nn class
+    assert np.abs(np.asarray(plain(x))).sum() > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -232,6 +233,8 @@ class Embedding(Layer):
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
                  quantization_config=None, name=None, dtype=None, trainable=True, activity_regularizer=None,
                  **kwargs):
+        if kwargs.pop("input_length", None) is not None:  # Keras 2's argument: Keras 3 warns and ignores it
+            warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
                          **kwargs)
         for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
