@@ -15,14 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras.nn import initializers as _initializers
 from fkeras.nn.base import snake_case
 from fkeras.ops._dispatch import register_variable_type
 from fkeras.train import losses as L
 from fkeras.train.losses import (  # Keras exposes these loss functions under keras.metrics too
-    binary_crossentropy, categorical_crossentropy, mean_absolute_error, mean_squared_error,
-    sparse_categorical_crossentropy,
+    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error,
+    poisson, sparse_categorical_crossentropy, squared_hinge,
 )
 
 NEG_INF = -1e10
@@ -713,12 +714,497 @@ class AUC(Metric):
                                        else self.label_weights.tolist()}
 
 
+# --- confusion counts, sensitivity/specificity ---------------------------------------------
+class _ConditionCount(_Confusion):
+    """One confusion-matrix count at `thresholds` (default 0.5): a scalar for one threshold."""
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(thresholds=thresholds, name=name, dtype=dtype)
+
+    def _result(self, state):
+        r = state[self._keys[0]]
+        return r[0] if len(self.thresholds) == 1 else r
+
+    def get_config(self):
+        return Metric.get_config(self) | {"thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConditionCount):
+    """Weighted count of positives predicted positive (`y_pred > threshold`)."""
+
+    _direction = "up"
+    _keys = ("true_positives",)
+
+
+class FalsePositives(_ConditionCount):
+    """Weighted count of negatives predicted positive."""
+
+    _direction = "down"
+    _keys = ("false_positives",)
+
+
+class TrueNegatives(_ConditionCount):
+    """Weighted count of negatives predicted negative."""
+
+    _direction = "up"
+    _keys = ("true_negatives",)
+
+
+class FalseNegatives(_ConditionCount):
+    """Weighted count of positives predicted negative."""
+
+    _direction = "down"
+    _keys = ("false_negatives",)
+
+
+class _AtConstraint(Metric):
+    """Keras's SensitivitySpecificityBase: counts at `num_thresholds` thresholds spread over [0, 1];
+    the result is the best `dependent` value among thresholds where `constrained >= value`."""
+
+    _direction = "up"
+    _keys = ("true_positives", "false_positives", "true_negatives", "false_negatives")
+    _value_name = ""
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if not 0 <= value <= 1:
+            raise ValueError(f"Argument `{self._value_name}` must be in the range [0, 1]. "
+                             f"Received: {self._value_name}={value}")
+        if num_thresholds <= 0:
+            raise ValueError(f"Argument `num_thresholds` must be an integer > 0. Received: num_thresholds={num_thresholds}")
+        super().__init__(name=name, dtype=dtype)
+        self.value, self.num_thresholds, self.class_id = value, num_thresholds, class_id
+        if num_thresholds == 1:
+            self.thresholds = [0.5]
+        else:
+            self.thresholds = [0.0] + [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] + [1.0]
+
+    def init(self):
+        return {k: jnp.zeros((len(self.thresholds),), "float32") for k in self._keys}
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
+                                 class_id=self.class_id)
+
+    def _rates(self, s):
+        tp, fp, tn, fn = (s[k] for k in self._keys)
+        return {"sensitivity": _divide_no_nan(tp, tp + fn), "specificity": _divide_no_nan(tn, tn + fp),
+                "precision": _divide_no_nan(tp, tp + fp)}
+
+    def _best(self, constrained, dependent):
+        return ops.max(ops.where(ops.greater_equal(constrained, self.value), dependent, 0.0), initial=0.0)
+
+    def get_config(self):
+        return super().get_config() | {"class_id": self.class_id, "num_thresholds": self.num_thresholds,
+                                       self._value_name: self.value}
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    """Best sensitivity (recall) among thresholds whose specificity is >= `specificity`."""
+
+    _value_name = "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+    def _result(self, s):
+        r = self._rates(s)
+        return self._best(r["specificity"], r["sensitivity"])
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    """Best specificity among thresholds whose sensitivity is >= `sensitivity`."""
+
+    _value_name = "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+    def _result(self, s):
+        r = self._rates(s)
+        return self._best(r["sensitivity"], r["specificity"])
+
+
+class PrecisionAtRecall(_AtConstraint):
+    """Best precision among thresholds whose recall is >= `recall`."""
+
+    _value_name = "recall"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+    def _result(self, s):
+        r = self._rates(s)
+        return self._best(r["sensitivity"], r["precision"])
+
+
+class RecallAtPrecision(_AtConstraint):
+    """Best recall among thresholds whose precision is >= `precision`."""
+
+    _value_name = "precision"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+    def _result(self, s):
+        r = self._rates(s)
+        return self._best(r["precision"], r["sensitivity"])
+
+
+# --- metrics whose state takes its shape from the data ------------------------------------------
+class _ShapedByData(Metric):
+    """A metric whose state shape depends on the number of classes/outputs in the data (Keras builds
+    it on the first `update_state`). `build(y_true_shape, y_pred_shape)` fixes it; `compile` calls it
+    from the model's output shape, and the eager face on the first batch."""
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._num_outputs = None
+
+    def build(self, y_true_shape, y_pred_shape):
+        y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+        if len(y_pred_shape) == 1 and len(y_true_shape) == 1 and type(self)._squeeze_ok:
+            y_true_shape, y_pred_shape = y_true_shape + (1,), y_pred_shape + (1,)
+        if len(y_pred_shape) != 2 or len(y_true_shape) != 2 or y_pred_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} expects 2D inputs with shape (batch_size, output_dim), with "
+                             f"output_dim fully defined (not None). Received input shapes: "
+                             f"y_pred.shape={y_pred_shape} and y_true.shape={y_true_shape}.")
+        self._num_outputs = int(y_pred_shape[-1])
+
+    def _n(self):
+        if self._num_outputs is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}' does not know the number of outputs yet: call "
+                             "`build(y_true_shape, y_pred_shape)` or `update_state` first.")
+        return self._num_outputs
+
+    def update_state(self, y_true, y_pred=None, sample_weight=None):
+        if self._num_outputs is None:
+            self.build(np.shape(y_true), np.shape(y_pred))
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def reset_state(self):
+        self._state = None if self._num_outputs is None else self.init()
+
+
+class FBetaScore(_ShapedByData):
+    """(1 + beta^2) * precision * recall / (beta^2 * precision + recall), per class or averaged
+    (`average`: None, "micro", "macro", "weighted"); `threshold` None takes each row's argmax."""
+
+    _direction = "up"
+    _squeeze_ok = False
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError("Invalid `average` argument value. Expected one of: {None, 'micro', 'macro', "
+                             f"'weighted'}}. Received: average={average}")
+        if not isinstance(beta, float):
+            raise ValueError(f"Invalid `beta` argument value. It should be a Python float. Received: beta={beta} "
+                             f"of type '{type(beta)}'")
+        if beta <= 0.0:
+            raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
+        if threshold is not None:
+            if not isinstance(threshold, float):
+                raise ValueError("Invalid `threshold` argument value. It should be a Python float. Received: "
+                                 f"threshold={threshold} of type '{type(threshold)}'")
+            if threshold > 1.0 or threshold <= 0.0:
+                raise ValueError("Invalid `threshold` argument value. It should verify 0 < threshold <= 1. "
+                                 f"Received: threshold={threshold}")
+        self.average, self.beta, self.threshold = average, beta, threshold
+        self.axis = None if average == "micro" else 0
+
+    def init(self):
+        shape = () if self.average == "micro" else (self._n(),)
+        return {k: jnp.zeros(shape, self.dtype)
+                for k in ("true_positives", "false_positives", "false_negatives", "intermediate_weights")}
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(ops.convert_to_tensor(y_true), self.dtype)
+        y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
+        if self.threshold is None:
+            top = ops.max(y_pred, axis=-1, keepdims=True)
+            y_pred = ops.logical_and(y_pred >= top, ops.abs(y_pred) > 1e-9)
+        else:
+            y_pred = y_pred > self.threshold
+        y_pred = ops.cast(y_pred, self.dtype)
+        sw = None if sample_weight is None else ops.cast(ops.convert_to_tensor(sample_weight), self.dtype)
+
+        def wsum(v):
+            if sw is not None:
+                v = v * ops.expand_dims(sw, 1)
+            return ops.sum(v, axis=self.axis)
+
+        return {"true_positives": state["true_positives"] + wsum(y_pred * y_true),
+                "false_positives": state["false_positives"] + wsum(y_pred * (1 - y_true)),
+                "false_negatives": state["false_negatives"] + wsum((1 - y_pred) * y_true),
+                "intermediate_weights": state["intermediate_weights"] + wsum(y_true)}
+
+    def _result(self, s):
+        eps = backend.epsilon()
+        tp = s["true_positives"]
+        precision = tp / (tp + s["false_positives"] + eps)
+        recall = tp / (tp + s["false_negatives"] + eps)
+        b2 = self.beta ** 2
+        score = precision * recall / (b2 * precision + recall + eps) * (1 + b2)
+        if self.average == "weighted":
+            w = s["intermediate_weights"]
+            return ops.sum(score * (w / (ops.sum(w) + eps)))
+        if self.average is not None:
+            return ops.mean(score)
+        return score
+
+    def get_config(self):
+        return super().get_config() | {"average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    """FBetaScore with beta = 1: 2 * precision * recall / (precision + recall)."""
+
+    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["beta"]
+        return config
+
+
+class R2Score(_ShapedByData):
+    """Coefficient of determination per output, averaged by `class_aggregation` ("uniform_average",
+    "variance_weighted_average" or None); `num_regressors` > 0 gives the adjusted R2."""
+
+    _direction = "up"
+    _squeeze_ok = True
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        valid = (None, "uniform_average", "variance_weighted_average")
+        if class_aggregation not in valid:
+            raise ValueError(f"Invalid value for argument `class_aggregation`. Expected one of {valid}. "
+                             f"Received: class_aggregation={class_aggregation}")
+        if num_regressors < 0:
+            raise ValueError(f"Invalid value for argument `num_regressors`. Expected a value >= 0. "
+                             f"Received: num_regressors={num_regressors}")
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+
+    def init(self):
+        n = self._n()
+        out = {"num_samples": jnp.zeros((), self.dtype)}
+        out.update({k: jnp.zeros((n,), self.dtype) for k in ("squared_sum", "sum", "residual", "count")})
+        return out
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(ops.convert_to_tensor(y_true), self.dtype)
+        y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
+        y_true, y_pred = L._same_rank(y_true, y_pred)
+        if y_true.ndim == 1:
+            y_true, y_pred = ops.expand_dims(y_true, 1), ops.expand_dims(y_pred, 1)
+        sw = ops.cast(ops.convert_to_tensor(1.0 if sample_weight is None else sample_weight), self.dtype)
+        if sw.ndim == 1:
+            sw = ops.expand_dims(sw, 1)
+        sw = ops.broadcast_to(sw, y_true.shape)
+        wy = y_true * sw
+        return {"num_samples": state["num_samples"] + ops.cast(ops.size(y_true), self.dtype),
+                "sum": state["sum"] + ops.sum(wy, axis=0),
+                "squared_sum": state["squared_sum"] + ops.sum(y_true * wy, axis=0),
+                "residual": state["residual"] + ops.sum(ops.square(y_true - y_pred) * sw, axis=0),
+                "count": state["count"] + ops.sum(sw, axis=0)}
+
+    def _result(self, s):
+        mean = s["sum"] / s["count"]
+        total = s["squared_sum"] - s["sum"] * mean
+        raw = 1 - s["residual"] / total
+        raw = ops.where(ops.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            r2 = ops.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = ops.sum(total * raw) / ops.sum(total)
+        else:
+            r2 = raw
+        if self.num_regressors:
+            n, p = s["num_samples"], float(self.num_regressors)
+            adjusted = 1.0 - (1.0 - r2) * (n - 1.0) / (n - p - 1.0)
+            r2 = ops.where(n - 1.0 > p, adjusted, r2)  # Keras falls back to plain R2 (with a warning) otherwise
+        return r2
+
+    def get_config(self):
+        return super().get_config() | {"class_aggregation": self.class_aggregation,
+                                       "num_regressors": self.num_regressors}
+
+
+# --- IoU ------------------------------------------------------------------------------------------
+class IoU(Metric):
+    """Intersection over union, TP / (TP + FP + FN), from a `num_classes` x `num_classes` confusion matrix,
+    averaged over `target_class_ids` that occur. Labels and predictions are class ids
+    (`sparse_y_true`/`sparse_y_pred`) or one-hot/probabilities (argmax over `axis`)."""
+
+    _direction = "up"
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        super().__init__(name=name, dtype=dtype or "int32")  # Keras counts in ints: float weights truncate
+        if max(target_class_ids) >= num_classes:
+            raise ValueError(f"Target class id {max(target_class_ids)} is out of range, which is [0, {num_classes}).")
+        self.num_classes, self.target_class_ids = int(num_classes), list(target_class_ids)
+        self.ignore_class, self.sparse_y_true, self.sparse_y_pred, self.axis = (
+            ignore_class, sparse_y_true, sparse_y_pred, axis)
+
+    def init(self):
+        return {"total_confusion_matrix": jnp.zeros((self.num_classes, self.num_classes), "float32")}
+
+    def _classes(self, y_true, y_pred):
+        if not self.sparse_y_true:
+            y_true = ops.argmax(y_true, axis=self.axis)
+        if not self.sparse_y_pred:
+            y_pred = ops.argmax(y_pred, axis=self.axis)
+        return y_true, y_pred
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = self._classes(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred))
+        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        y_pred = ops.reshape(ops.cast(y_pred, "int32"), (-1,))
+        sw = ops.convert_to_tensor(1 if sample_weight is None else sample_weight)
+        sw = ops.cast(ops.cast(sw, self.dtype), "float32")
+        if sw.ndim > 1:
+            sw = ops.reshape(sw, (-1,))
+        sw = ops.broadcast_to(sw, y_true.shape)
+        n = self.num_classes
+        valid = ops.logical_and(ops.logical_and(y_true >= 0, y_true < n), ops.logical_and(y_pred >= 0, y_pred < n))
+        if self.ignore_class is not None:
+            valid = ops.logical_and(valid, ops.not_equal(y_true, self.ignore_class))
+        sw = ops.where(valid, sw, 0.0)
+        flat = ops.where(valid, y_true, 0) * n + ops.where(valid, y_pred, 0)
+        counts = ops.sum(ops.one_hot(flat, n * n) * ops.expand_dims(sw, -1), axis=0)
+        return {"total_confusion_matrix": state["total_confusion_matrix"] + ops.reshape(counts, (n, n))}
+
+    def _result(self, s):
+        cm = s["total_confusion_matrix"]
+        tp = ops.diagonal(cm)
+        denom = ops.sum(cm, axis=0) + ops.sum(cm, axis=1) - tp
+        ids = ops.convert_to_tensor(np.asarray(self.target_class_ids, "int32"))
+        tp, denom = ops.take(tp, ids), ops.take(denom, ids)
+        valid = denom > 1e-9
+        iou = ops.where(valid, tp / (denom + backend.epsilon()), 0.0)
+        return ops.sum(iou, axis=self.axis) / (ops.sum(ops.cast(valid, "float32")) + backend.epsilon())
+
+    def get_config(self):
+        return super().get_config() | {"num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
+                                       "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                                       "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class MeanIoU(IoU):
+    """IoU averaged over all `num_classes` classes."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["target_class_ids"]
+        return config
+
+
+class BinaryIoU(IoU):
+    """IoU of a binary task: predictions `>= threshold` are class 1."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        super().__init__(2, target_class_ids, name=name, dtype=dtype)
+        self.threshold = threshold
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_pred = ops.cast(ops.cast(ops.convert_to_tensor(y_pred), "float32") >= self.threshold, "int32")
+        return super().update(state, y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold, "name": self.name,
+                "dtype": self.dtype}
+
+
+class OneHotIoU(IoU):
+    """IoU with one-hot labels (and, unless `sparse_y_pred`, probability predictions)."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+class OneHotMeanIoU(MeanIoU):
+    """MeanIoU with one-hot labels (and, unless `sparse_y_pred`, probability predictions)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class, sparse_y_true=False,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+# --- correlation ----------------------------------------------------------------------------------
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Pearson correlation of `y_true` and `y_pred` along `axis`."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    y_true, y_pred = L._same_rank(y_true, y_pred)
+    t = y_true - ops.mean(y_true, axis=axis, keepdims=True)
+    p = y_pred - ops.mean(y_pred, axis=axis, keepdims=True)
+    t = t / ops.std(t, axis=axis, keepdims=True)
+    p = p / ops.std(p, axis=axis, keepdims=True)
+    return ops.mean(t * p, axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation coefficient along `axis` (Keras's formula)."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    y_true, y_pred = L._same_rank(y_true, y_pred)
+    t_mean = ops.mean(y_true, axis=axis, keepdims=True)
+    p_mean = ops.mean(y_pred, axis=axis, keepdims=True)
+    t_var = ops.var(y_true - t_mean, axis=axis, keepdims=True)
+    p_var = ops.var(y_pred - p_mean, axis=axis, keepdims=True)
+    covar = (y_true - p_mean) * (y_pred - p_mean)
+    norm = t_var + p_var + ops.square(t_mean - p_mean)
+    return ops.mean(2 * covar / (norm + backend.epsilon()), axis=axis)
+
+
+class PearsonCorrelation(MeanMetricWrapper):
+    """Mean Pearson correlation along `axis`."""
+
+    _direction = "up"
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class ConcordanceCorrelation(MeanMetricWrapper):
+    """Mean concordance correlation along `axis`."""
+
+    _direction = "up"
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
 # --- lookup ------------------------------------------------------------------------------
 _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
             Precision, Recall, AUC, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
             RootMeanSquaredError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson,
-            LogCoshError, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity]
+            LogCoshError, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity, TruePositives, FalsePositives,
+            TrueNegatives, FalseNegatives, SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall,
+            RecallAtPrecision, FBetaScore, F1Score, R2Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU,
+            PearsonCorrelation, ConcordanceCorrelation]
 
 
 def _lookup():
@@ -777,7 +1263,10 @@ def resolve(identifier, y_true_shape, y_pred_shape):
             cls = BinaryCrossentropy if is_binary else SparseCategoricalCrossentropy if is_sparse else \
                 CategoricalCrossentropy
         return cls(name=identifier)
-    return get(identifier)
+    metric = get(identifier)
+    if isinstance(metric, _ShapedByData) and metric._num_outputs is None:
+        metric.build(y_true_shape, y_pred_shape)
+    return metric
 
 
 def serialize(metric):
@@ -792,13 +1281,19 @@ def deserialize(config, custom_objects=None):
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [
-    "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
-    "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge", "KLDivergence", "LogCoshError",
-    "Mean", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
-    "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision", "Recall", "RootMeanSquaredError",
-    "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy",
-    "SquaredHinge", "Sum", "TopKCategoricalAccuracy", "accuracy", "binary_accuracy", "binary_crossentropy",
-    "categorical_accuracy", "categorical_crossentropy", "deserialize", "get", "mean_absolute_error",
-    "mean_squared_error", "serialize", "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
-    "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
+    "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "BinaryIoU", "CategoricalAccuracy",
+    "CategoricalCrossentropy", "CategoricalHinge", "ConcordanceCorrelation", "CosineSimilarity", "F1Score",
+    "FBetaScore", "FalseNegatives", "FalsePositives", "Hinge", "IoU", "KLDivergence", "LogCoshError", "Mean",
+    "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanIoU", "MeanMetricWrapper", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Metric", "OneHotIoU", "OneHotMeanIoU", "PearsonCorrelation", "Poisson",
+    "Precision", "PrecisionAtRecall", "R2Score", "Recall", "RecallAtPrecision", "RootMeanSquaredError",
+    "SensitivityAtSpecificity", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy", "SpecificityAtSensitivity", "SquaredHinge", "Sum",
+    "TopKCategoricalAccuracy", "TrueNegatives", "TruePositives", "accuracy", "binary_accuracy",
+    "binary_crossentropy", "categorical_accuracy", "categorical_crossentropy", "categorical_hinge",
+    "concordance_correlation", "deserialize", "get", "hinge", "huber", "kl_divergence", "log_cosh",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "pearson_correlation", "poisson", "serialize",
+    "sparse_categorical_accuracy", "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy",
+    "squared_hinge", "top_k_categorical_accuracy",
 ]
