@@ -302,7 +302,10 @@ def test_gradients_match_jax(case, cotangent_seed):
 
 
 def test_every_declared_op_has_a_tf_implementation():
-    missing = [name for name in fops.__all__ if name != "framework_of" and not hasattr(_tf, name)]
+    import types
+
+    missing = [name for name in fops.__all__ if name != "framework_of" and not hasattr(_tf, name)
+               and not isinstance(getattr(fops, name), types.ModuleType)]  # fkeras.ops.nn, .linalg, ... are namespaces
     assert not missing, missing
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from fkeras.layers.layer import Layer
+from fkeras.saving.serialization_lib import deserialize_keras_object
 
 
 class Lambda(Layer):
@@ -47,7 +48,5 @@ class Lambda(Layer):
         config = dict(config)
         fn = config.pop("function")
         if isinstance(fn, dict):
-            from fkeras.saving.serialization_lib import deserialize_keras_object
-
             fn = deserialize_keras_object(fn, custom_objects=custom_objects)
         return cls(fn, **config)

@@ -21,16 +21,22 @@ from __future__ import annotations
 import inspect
 import weakref
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras import constraints, regularizers
+from fkeras import random as frandom
+from fkeras import initializers as finit
 from fkeras.layers import variables as _vars
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.ops import _dispatch
-from fkeras.nn.base import Variables, fold_name, snake_case, unique_name
+from fkeras.nn import dtype_policies
+from fkeras.nn.base import Variables, as_spec, cast_floats, fold_name, snake_case, unique_name
+from fkeras.saving.serialization_lib import serialize_keras_object
 
 # `fkeras.ops` unwraps facade Variables (and their SeedState views) to their values before dispatch.
 _dispatch.register_variable_type(Variable)
@@ -76,21 +82,16 @@ def _is_shape(x) -> bool:
 
 
 def _to_spec(x):
-    """An example input (array, tensor, ShapeDtypeStruct, KerasTensor or shape tuple) as a concrete spec."""
-    if _is_shape(x):
-        return jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in x), jnp.float32)
-    if hasattr(x, "shape") and hasattr(x, "dtype"):
-        dtype = x.dtype
-        try:
-            dtype = jnp.dtype(dtype)
-        except TypeError:
-            dtype = jnp.dtype(getattr(dtype, "name", str(dtype)).replace("torch.", ""))
-        return jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in x.shape), dtype)
+    """An example input (array, tensor, ShapeDtypeStruct, KerasTensor, shape tuple or Python scalar)
+    as a concrete spec: `nn.base.as_spec`, the one input-shape parser, plus scalars."""
     if isinstance(x, (int, float, bool, np.number)):
         return jax.ShapeDtypeStruct((), jnp.asarray(x).dtype)
-    raise TypeError(
-        f"Expected example inputs as arrays, ShapeDtypeStructs or shape tuples, got {type(x).__name__}."
-    )
+    try:
+        return as_spec(x)
+    except TypeError:
+        raise TypeError(
+            f"Expected example inputs as arrays, ShapeDtypeStructs or shape tuples, got {type(x).__name__}."
+        ) from None
 
 
 def _to_jax_input(x):
@@ -122,9 +123,7 @@ def _check_output(layer, out):
 
 
 def _seed_generator_class():
-    from fkeras import random as frandom
-
-    return getattr(frandom, "SeedGenerator", None)
+    return frandom.SeedGenerator
 
 
 def _call_params(cls):
@@ -143,9 +142,16 @@ def _call_params(cls):
 
 def _policy(dtype):
     """A `fkeras.nn` DTypePolicy from None (the global policy), a name, a dtype or a policy."""
-    from fkeras.nn import dtype_policies
-
     return dtype_policies.get(dtype)
+
+
+class _Values:
+    """What `_fk_regularization_losses(scope)` reads of a scope: `values` (Variable id -> array)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = values
 
 
 class _Frame:
@@ -284,7 +290,7 @@ class Layer:
 
     def _fk_on_train_state(self, value):
         """Variables read through a model's TrainState; keep them consistent at its swaps."""
-        old = self.__dict__.get("train_state")
+        old = getattr(self, "train_state", None)
         if old is None and value is not None:
             for var, kind, path in self._fk_variables():
                 var._attach(self, kind, path)
@@ -448,8 +454,6 @@ class Layer:
         During `init` it becomes a leaf of the params (trainable) or state (non-trainable)
         pytree under `name`; during `apply` it is bound to the array given there.
         """
-        from fkeras import initializers as finit
-
         shape = () if shape is None else shape
         if not isinstance(shape, (tuple, list)) or not all(isinstance(d, (int, np.integer)) for d in shape):
             raise ValueError(
@@ -479,12 +483,8 @@ class Layer:
         if isinstance(initializer, (str, dict)):
             initializer = finit.get(initializer)
         if regularizer is not None and isinstance(regularizer, (str, dict)):
-            from fkeras import regularizers
-
             regularizer = regularizers.get(regularizer)
         if constraint is not None and isinstance(constraint, (str, dict)):
-            from fkeras import constraints
-
             constraint = constraints.get(constraint)
         dtype = dtype or self._fk_policy.variable_dtype
         var = Variable._create(name, tuple(int(d) for d in shape), dtype, trainable, initializer, regularizer,
@@ -583,7 +583,7 @@ class Layer:
     @property
     def variables_tree(self) -> Variables:
         """Current `Variables(params, state)` of this layer (exact round trip with the setter)."""
-        ts = self.__dict__.get("train_state")
+        ts = getattr(self, "train_state", None)
         if ts is not None:
             return Variables(ts.params, ts.state)
         params, state = {}, {}
@@ -600,10 +600,8 @@ class Layer:
     def variables_tree(self, variables):
         params, state = variables
         self._fk_check_tree(params, state)
-        ts = self.__dict__.get("train_state")
+        ts = getattr(self, "train_state", None)
         if ts is not None:
-            import equinox as eqx
-
             # private copies: the train steps donate the TrainState's buffers, never the caller's arrays
             params, state = jax.tree_util.tree_map(_copy, (params, state))
             self.train_state = eqx.tree_at(lambda t: (t.params, t.state), ts, (params, state))
@@ -773,15 +771,13 @@ class Layer:
         return out, new_state
 
     def _fk_apply(self, variables, inputs, kwargs, training, rng):
-        if not isinstance(variables, (tuple, list)) or len(variables) != 2:
-            raise TypeError(
-                f"Layer '{self.name}': apply expects `variables` as Variables(params, state), got "
-                f"{type(variables).__name__}."
-            )
-        params, state = variables
-        if not self.built:
-            self.init(next_key(), *inputs, **kwargs)
-        scope = Scope("apply", training=training, rng=_as_key(rng))
+        """`(outputs, new_state, losses)`: losses are the call's `add_loss` terms, then the weight
+        penalties (the list Keras's `model.losses` holds after a stateless call)."""
+        out, new_state, call_losses, penalties = self._fk_apply_parts(variables, inputs, kwargs, training, rng)
+        return out, new_state, call_losses + penalties
+
+    def _fk_check_variables(self, params, state):
+        """ValueError naming the first weight missing from `params`/`state` or given with a wrong shape."""
         for var, kind, path in self._fk_variables():
             tree = params if kind == "params" else state
             try:
@@ -797,28 +793,57 @@ class Layer:
                     f"Layer '{self.name}': `variables.{kind}` entry {'/'.join(path)!r} has shape {shape}; "
                     f"expected {var.shape}."
                 )
-            scope.values[id(var)] = value
-        sg_paths = self._fk_seed_states()
-        for sg, path in sg_paths:
+        for sg, path in self._fk_seed_states():
             try:
-                value = get_path(state, path)
+                get_path(state, path)
             except (KeyError, TypeError):
                 raise ValueError(
                     f"Layer '{self.name}': `variables.state` has no entry {'/'.join(path)!r} (a SeedGenerator)."
                 ) from None
+
+    def _fk_weight_penalties(self, params) -> list:
+        """The weight penalties of the whole tree on `params` (pure): each `add_weight(regularizer=)`
+        and each built-in layer's `kernel_regularizer`, ... (one term per weight / layer, walk order)."""
+        terms = []
+        for layer, path in self._fk_walk():
+            values = {}
+            for var in layer._fk_vars:
+                if not var.trainable:
+                    continue
+                try:
+                    values[id(var)] = get_path(params, path + var._fk_subpath)
+                except (KeyError, TypeError):
+                    continue
+                if var.regularizer is not None:
+                    terms.append(var.regularizer(values[id(var)]))
+            extra = getattr(layer, "_fk_regularization_losses", None)  # a built-in layer's nn penalties
+            if extra is not None:
+                terms.extend(extra(_Values(values)))
+        return terms
+
+    def _fk_apply_parts(self, variables, inputs, kwargs, training, rng):
+        """`(outputs, new_state, call_losses, penalties)` of one stateless call (see `_fk_apply`)."""
+        if not isinstance(variables, (tuple, list)) or len(variables) != 2:
+            raise TypeError(
+                f"Layer '{self.name}': apply expects `variables` as Variables(params, state), got "
+                f"{type(variables).__name__}."
+            )
+        params, state = variables
+        if not self.built:
+            self.init(next_key(), *inputs, **kwargs)
+        self._fk_check_variables(params, state)
+        scope = Scope("apply", training=training, rng=_as_key(rng))
+        for var, kind, path in self._fk_variables():
+            scope.values[id(var)] = get_path(params if kind == "params" else state, path)
+        sg_paths = self._fk_seed_states()
+        for sg, path in sg_paths:
             scope.seed_generators[id(sg)] = (sg, sg.state)
-            sg.state = value
+            sg.state = get_path(state, path)
         _vars.scopes().append(scope)
         try:
             out = self(*inputs, **kwargs)
             losses = list(scope.losses)
-            for var, kind, path in self._fk_variables():
-                if var.regularizer is not None and kind == "params":
-                    losses.append(var.regularizer(scope.values[id(var)]))
-            for layer, _ in self._fk_walk():
-                extra = getattr(layer, "_fk_regularization_losses", None)
-                if extra is not None:
-                    losses.extend(extra(scope))
+            penalties = self._fk_weight_penalties(params)
             new_state = {}
             for var, kind, path in self._fk_variables():
                 if kind == "state":
@@ -828,7 +853,7 @@ class Layer:
         finally:
             _vars.scopes().pop()
             _restore_seed_generators(scope)
-        return out, new_state, losses
+        return out, new_state, losses, penalties
 
     def __call__(self, *args, **kwargs):
         for leaf in _leaves((args, kwargs)):
@@ -863,7 +888,7 @@ class Layer:
                     pairs.append((var, value))
         for sg, path in self._fk_seed_states():
             pairs.append((sg, get_path(new, path)))
-        if self.__dict__.get("train_state") is not None:
+        if getattr(self, "train_state", None) is not None:
             vt = self.variables_tree
             self.variables_tree = Variables(vt.params, new)
         else:
@@ -894,8 +919,6 @@ class Layer:
             self._fk_build_from_args(args, kwargs)
         self._fk_check_call_input(args)
         if self.__dict__.get("_fk_autocast", True) and self._fk_policy.compute_dtype != "float32":
-            from fkeras.nn.base import cast_floats
-
             args = cast_floats(args, self._fk_policy.compute_dtype)
         accepts_training, var_kw, accepts_mask = _call_params(type(self))
         if accepts_training or var_kw:
@@ -965,8 +988,6 @@ class Layer:
         values = scope.values
         compute = self._fk_policy.compute_dtype
         if compute != self._fk_policy.variable_dtype and self.__dict__.get("_fk_autocast", True):
-            from fkeras.nn.base import cast_floats
-
             values = {k: (cast_floats(v, compute) if k in {id(x) for x in self._fk_vars if x.autocast} else v)
                       for k, v in values.items()}
         for k, v in list(self.__dict__.items()):
@@ -1016,8 +1037,6 @@ class Layer:
         """Keras config: name, trainable, dtype, plus the constructor arguments (recorded at
         construction, like Keras's auto-config). Arguments that cannot be serialized (an arbitrary
         object) make this raise NotImplementedError: override `get_config` then."""
-        from fkeras.nn import dtype_policies
-
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": dtype_policies.serialize(self._fk_policy)}
         auto = self.__dict__.get("_fk_auto_config") or {}
@@ -1026,11 +1045,7 @@ class Layer:
                 continue
             if not _is_plain(v):
                 try:
-                    from fkeras.saving.serialization_lib import serialize_keras_object
-
                     serialize_keras_object(v)
-                except ImportError:
-                    pass
                 except Exception as e:  # noqa: BLE001 - explained below
                     raise NotImplementedError(
                         f"{type(self).__name__} '{self.name}' was created with the argument {k}={v!r:.60}, which "
@@ -1113,7 +1128,7 @@ def _owner(source):
     if source is None:
         return None
     model = source[0]()
-    if model is None or model.__dict__.get("train_state") is None:
+    if model is None or getattr(model, "train_state", None) is None:
         return None
     return model
 

@@ -1,5 +1,6 @@
 """`fkeras.models`: `Model`, `Sequential`, `load_model`, `clone_model`."""
 
+from fkeras.models.functional import Functional
 from fkeras.models.model import Model
 from fkeras.models.sequential import Sequential
 
@@ -21,10 +22,3 @@ def clone_model(model, input_tensors=None, clone_function=None):
 
     return deserialize_keras_object(serialize_keras_object(model))
 
-
-def __getattr__(name):
-    if name == "Functional":
-        from fkeras.models.functional import Functional
-
-        return Functional
-    raise AttributeError(f"module 'fkeras.models' has no attribute {name!r}")

@@ -23,12 +23,15 @@ between Keras and fkeras.
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections import defaultdict
 
 import jax
 import numpy as np
 
+from fkeras import layers as facade_layers
+from fkeras import nn, ops
 from fkeras.layers import symbolic as _symbolic
 from fkeras.layers.input_layer import Input, InputLayer
 from fkeras.layers.symbolic import (  # noqa: F401 - re-exported (the Functional API's names)
@@ -48,8 +51,12 @@ from fkeras.layers.symbolic import (  # noqa: F401 - re-exported (the Functional
     symbolic_op,
     symbolic_ops_call,
 )
+from fkeras.layers.adapter import pure_of
 from fkeras.layers.wrapped import as_facade
 from fkeras.models.model import Model
+from fkeras.models.sequential import Sequential
+from fkeras.nn.functional import Graph, GraphNode, InputInfo, Slot
+from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from fkeras.nn.base import Layer as _PureLayer
 from fkeras.nn.base import Variables
 
@@ -66,6 +73,18 @@ def facade_of(nn_layer):
         view = as_facade(nn_layer)
         object.__setattr__(nn_layer, "_fk_facade_view", view)
     return view
+
+
+def _takes_mask(nn_layer) -> bool:
+    """Whether an nn layer's `apply`/`call` takes a `mask` keyword."""
+    for fn in (type(nn_layer).apply, type(nn_layer).call):
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            continue
+        if "mask" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            return True
+    return False
 
 
 def symbolic_call(layer, args, kwargs=None):
@@ -250,19 +269,7 @@ def _serialize_layer(layer) -> dict:
     if isinstance(layer, Functional) and type(layer) is Functional:
         return {"module": "keras.src.models.functional", "class_name": "Functional", "config": layer.get_config(),
                 "registered_name": "Functional", "build_config": {"input_shape": None}, "compile_config": {}}
-    try:
-        from fkeras.saving import serialize_keras_object
-    except ImportError:
-        serialize_keras_object = None
-    if serialize_keras_object is not None:
-        return serialize_keras_object(layer)
-    config = {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
-              "registered_name": None}
-    nodes = inbound_nodes(layer)
-    if nodes and nodes[0].input_tensors:
-        shapes = [list(t.shape) for t in keras_tensors_in(nodes[0].call_args)]
-        config["build_config"] = {"input_shape": tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]}
-    return config
+    return serialize_keras_object(layer)
 
 
 def _deserialize_layer(layer_data: dict, custom_objects=None):
@@ -275,32 +282,19 @@ def _deserialize_layer(layer_data: dict, custom_objects=None):
         return OpLayer.from_config(config, class_name=class_name)
     if class_name == "Functional":
         return Functional.from_config(config, custom_objects=custom_objects)
+    # no `build_config`: the layer is built by its calls while the graph is rebuilt
+    layer_data = {k: v for k, v in layer_data.items() if k not in ("build_config", "inbound_nodes")}
     try:
-        from fkeras.saving import deserialize_keras_object
-    except ImportError:
-        deserialize_keras_object = None
-    error = None
-    if deserialize_keras_object is not None:
-        # no `build_config`: the layer is built by its calls while the graph is rebuilt
-        layer_data = {k: v for k, v in layer_data.items() if k not in ("build_config", "inbound_nodes")}
-        try:
-            return deserialize_keras_object(layer_data, custom_objects=custom_objects)
-        except ValueError as e:  # e.g. a pure fkeras.nn layer: looked up below
-            error = e
+        return deserialize_keras_object(layer_data, custom_objects=custom_objects)
+    except ValueError as e:  # e.g. a pure fkeras.nn layer: looked up below
+        error = e
     if custom_objects and class_name in custom_objects:
         return custom_objects[class_name].from_config(config)
-    import importlib
-
-    for modname in ("fkeras.layers", "fkeras.models", "fkeras.nn"):
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError:
-            continue
-        cls = getattr(mod, class_name, None)
+    models = {"Model": Model, "Sequential": Sequential, "Functional": Functional}
+    for cls in (getattr(facade_layers, class_name, None), models.get(class_name), getattr(nn, class_name, None)):
         if isinstance(cls, type) and hasattr(cls, "from_config"):
             return cls.from_config(config)
-    if error is not None:
-        raise error
+    raise error
     raise ValueError(f"Unknown layer class {class_name!r} (module {module!r}); pass it in `custom_objects`.")
 
 
@@ -387,6 +381,46 @@ class _GraphMixin:
         self.output_names = [x._keras_history.operation.name for x in flat_out]
         self.input_names = [x._keras_history.operation.name for x in flat_in]
 
+    # -- the pure counterpart -----------------------------------------------------
+    def _fk_container(self):
+        """The pure `nn.functional.Graph` running this model (None for a subclass with its own `call`)."""
+        if type(self).call is not Functional.call:
+            return None
+        return self._fk_graph()
+
+    def _fk_graph(self):
+        """This model's recorded calls as a pure `nn.functional.Graph`: each layer's pure counterpart
+        (a shared layer once), KerasTensors as Slots, the Inputs as InputInfos."""
+        slots = {}
+
+        def to_slots(structure):
+            def one(x):
+                if not isinstance(x, KerasTensor):
+                    return x
+                if id(x) not in slots:
+                    slots[id(x)] = Slot(len(slots))
+                return slots[id(x)]
+
+            return jax.tree_util.tree_map(one, structure, is_leaf=is_keras_tensor)
+
+        inputs = to_slots(self._inputs_struct)
+        info = [InputInfo(t.name, t.shape, t.dtype, bool(getattr(t._keras_history.operation, "optional", False)))
+                for t in self._inputs]
+        nodes, pure = [], {}  # one counterpart per layer: a shared layer is one nn layer
+        for node in self._call_order:
+            layer = node.operation
+            if id(layer) not in pure:
+                pure[id(layer)] = pure_of(layer)
+            kwargs = _call_kwargs_for_apply(node.call_kwargs)
+            if "mask" in kwargs and not _takes_mask(pure[id(layer)]):
+                kwargs.pop("mask")  # as the facade's call: a mask only reaches layers that take one
+            nodes.append(GraphNode(pure[id(layer)], to_slots(node.call_args), to_slots(kwargs),
+                                   to_slots(list(node.outputs))))
+        outputs = to_slots(self._outputs_struct)
+        if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+            outputs = outputs[0]  # Keras unpacks a single output
+        return Graph(inputs, nodes, outputs, info, name=self.name)
+
     # -- structure -------------------------------------------------------------
     @property
     def layers(self) -> list:
@@ -469,56 +503,8 @@ class _GraphMixin:
     # -- inputs ----------------------------------------------------------------------------
     def _flatten_inputs(self, inputs: tuple) -> list:
         """Model inputs (one structure, or several positional arrays) as a flat list ordered like
-        `self.inputs`, each checked against its Input's shape. Dicts match by key, or by Input name."""
-        struct = self._inputs_struct
-        x = inputs[0] if len(inputs) == 1 else list(inputs)
-        is_array = lambda v: v is None or hasattr(v, "shape")  # noqa: E731
-        names = [t.name for t in self._inputs]
-        if isinstance(x, dict):
-            if isinstance(struct, dict) and all(k in x for k in struct):
-                flat = jax.tree_util.tree_leaves({k: x[k] for k in struct}, is_leaf=is_array)
-            elif all(k in x for k in names):
-                flat = [x[k] for k in names]
-            else:
-                expected = sorted(struct) if isinstance(struct, dict) else names
-                raise ValueError(f"Model '{self.name}' expects inputs {expected}; got keys {sorted(x)} "
-                                 f"(missing {[k for k in expected if k not in x]}).")
-        elif isinstance(x, (list, tuple)):
-            flat = jax.tree_util.tree_leaves(x, is_leaf=is_array)
-        else:
-            flat = [x]
-        if len(flat) != len(names):
-            raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, got {len(flat)}.")
-        return [self._check_input(v, ref) for v, ref in zip(flat, self._inputs)]
-
-    def _check_input(self, x, ref: KerasTensor):
-        from fkeras import ops
-
-        if x is None:
-            layer = ref._keras_history.operation
-            if isinstance(layer, InputLayer) and layer.optional:
-                return None
-            raise ValueError(f"Model '{self.name}': input '{ref.name}' is not optional, but None was passed.")
-        if not hasattr(x, "shape"):
-            x = ops.convert_to_tensor(x, dtype=ref.dtype)
-        shape = tuple(x.shape)
-        if len(shape) == len(ref.shape) + 1 and shape[-1] == 1:
-            x = ops.squeeze(x, axis=-1)
-        elif len(shape) == len(ref.shape) - 1 and ref.shape[-1] == 1:
-            x = ops.expand_dims(x, axis=-1)
-        shape = tuple(x.shape)
-        if len(shape) != len(ref.shape) or any(r is not None and r != d for r, d in zip(ref.shape, shape)):
-            raise ValueError(f"Model '{self.name}': input '{ref.name}' expects shape {ref.shape}, "
-                             f"got an array of shape {tuple(shape)}.")
-        try:
-            dtype = standardize_dtype(getattr(x, "dtype", None))
-        except TypeError:  # a torch/TF dtype: the shims handle conversion
-            return x
-        if dtype != ref.dtype and isinstance(x, np.ndarray):
-            x = x.astype(ref.dtype)
-        elif dtype != ref.dtype and isinstance(x, jax.Array):
-            x = ops.cast(x, ref.dtype)
-        return x
+        `self.inputs`, each checked against its Input's shape (the pure graph's rule)."""
+        return self._fk_graph()._flatten_inputs(inputs)
 
     def _pack_outputs(self, flat):
         leaves, treedef = jax.tree_util.tree_flatten(self._outputs_struct, is_leaf=is_keras_tensor)
@@ -716,3 +702,6 @@ class Functional(_GraphMixin, Model):
 
     def __repr__(self):
         return f"<Functional name={self.name}, built=True>"
+
+
+Model._fk_functional_class = Functional  # `Model(inputs, outputs)` builds one

@@ -10,25 +10,16 @@ Once compiled, the Trainer's `train_state` is the one place the weights live; `w
 from __future__ import annotations
 
 
-from fkeras import ops
-from fkeras.layers.layer import Layer, _map, _to_spec, next_key
-
-
-def _trainer_base():
-    try:
-        from fkeras.train.trainer import Trainer
-    except ImportError:
-        return object
-    return Trainer
-
-
-_Trainer = _trainer_base()
+from fkeras.layers.adapter import pure_of
+from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, next_key
+from fkeras.models.summary import print_summary
+from fkeras.nn.base import Variables
+from fkeras.saving import saving_lib
+from fkeras.train.trainer import Trainer
 
 
 def _functional_arguments(args, kwargs):
     """True when called as `Model(inputs, outputs)` with KerasTensors."""
-    from fkeras.layers.layer import _is_keras_tensor, _leaves
-
     inputs = kwargs.get("inputs", args[0] if args else None)
     outputs = kwargs.get("outputs", args[1] if len(args) > 1 else None)
     if inputs is None or outputs is None:
@@ -48,13 +39,14 @@ def _functional_version(cls, functional):
     return version
 
 
-class Model(Layer, _Trainer):
+class Model(Layer, Trainer):
     """A trainable model. See the module docstring."""
 
-    def __new__(cls, *args, **kwargs):
-        if _functional_arguments(args, kwargs):
-            from fkeras.models.functional import Functional
+    _fk_functional_class = None  # fkeras.models.functional.Functional, set when that module loads
 
+    def __new__(cls, *args, **kwargs):
+        Functional = Model._fk_functional_class
+        if Functional is not None and _functional_arguments(args, kwargs):
             if not issubclass(cls, Functional):
                 # Model(inputs, outputs) is a Functional; a Model subclass called that way becomes a
                 # Functional keeping its own methods (e.g. a custom `train_step`), as in Keras.
@@ -71,17 +63,50 @@ class Model(Layer, _Trainer):
                 "`super().__init__()` and the Functional API is `Model(inputs=..., outputs=...)`."
             )
         Layer.__init__(self, name=name, trainable=trainable, dtype=dtype, **kwargs)
-        if _Trainer is not object and hasattr(_Trainer, "_init_trainer"):
-            _Trainer._init_trainer(self)
+        Trainer._init_trainer(self)
+
+    # -- the pure counterpart ---------------------------------------------------------
+    def _fk_container(self):
+        """The pure nn container running this model (Sequential, Functional), or None when the
+        model's math is a user's `call` (then its counterpart is a `SubclassAdapter`)."""
+        return None
+
+    @property
+    def nn_layer(self):
+        """This model's pure counterpart (an `fkeras.nn` layer): what the engine, the shims and
+        saving run. Made afresh from the current layers (cheap; read when a step is traced)."""
+        return pure_of(self)
+
+    def _fk_apply(self, variables, inputs, kwargs, training, rng):
+        """A stateless call (`apply`, an eager `model(x)`): a container model runs its pure
+        counterpart; a subclassed model binds its Variables and runs its `call` (Layer's way)."""
+        if self._fk_container() is None:
+            return Layer._fk_apply(self, variables, inputs, kwargs, training, rng)
+        if not isinstance(variables, (tuple, list)) or len(variables) != 2:
+            raise TypeError(f"Model '{self.name}': apply expects `variables` as Variables(params, state), got "
+                            f"{type(variables).__name__}.")
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("mask", "training")}
+        if kwargs:
+            raise TypeError(f"Model '{self.name}': unexpected call argument(s) {sorted(kwargs)}; a "
+                            f"{type(self).__name__} takes its inputs, `training` and `mask`.")
+        if not self.built:
+            self.init(next_key(), *inputs)
+        params, state = variables
+        self._fk_check_variables(params, state)
+        self._fk_check_call_input(inputs)
+        out, new_state, aux = self._fk_container().apply_with_losses(
+            Variables(params, state), *inputs, training=bool(training), rng=_as_key(rng))
+        return out, new_state, [] if isinstance(aux, float) and aux == 0.0 else [aux]
 
     # -- the Trainer's host protocol ------------------------------------------------
     def _forward(self, params, state, x, training, rng):
-        """`(y_pred, new_state, aux_loss)`: the model as one pure function (aux_loss sums add_loss
-        terms and weight regularization)."""
-        out, new_state, losses = self._fk_apply((params, state), (x,), {}, training, rng)
-        aux = 0.0
-        for term in losses:
-            aux = aux + ops.sum(ops.cast(term, "float32"))
+        """`(y_pred, new_state, aux_loss)`: the model's pure counterpart, `nn_layer.apply_with_losses`
+        (aux_loss sums add_loss terms, activity and weight regularization, in float32)."""
+        if not self.built:
+            self.init(next_key(), x)
+        self._fk_check_call_input((x,))
+        out, new_state, aux = self.nn_layer.apply_with_losses(Variables(params, state), x, training=training,
+                                                              rng=_as_key(rng))
         return out, new_state, aux
 
     def _build_from_data(self, x):
@@ -121,25 +146,17 @@ class Model(Layer, _Trainer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print Keras's summary table (Layer (type) / Output Shape / Param #, with totals)."""
-        from fkeras.models.summary import print_summary
-
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Save as a `.keras` archive laid out as Keras 3 writes it (`fkeras.saving`)."""
-        from fkeras.saving import saving_lib
-
         return saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
-        from fkeras.saving import saving_lib
-
         return saving_lib.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        from fkeras.saving import saving_lib
-
         return saving_lib.load_weights(self, filepath, **kwargs)
 
     def get_config(self):
@@ -148,9 +165,7 @@ class Model(Layer, _Trainer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if cls is Model and "layers" in config and "input_layers" in config:
-            from fkeras.models.functional import Functional
-
-            return Functional.from_config(config, custom_objects=custom_objects)
+            return Model._fk_functional_class.from_config(config, custom_objects=custom_objects)
         return super().from_config(config)
 
 

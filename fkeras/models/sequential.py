@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
+from fkeras import nn
+from fkeras.layers.adapter import pure_of
+from fkeras.layers.input_layer import Input, InputLayer
 from fkeras.layers.layer import Layer, next_key
+from fkeras.layers.symbolic import KerasTensor
 from fkeras.layers.wrapped import as_facade
 from fkeras.models.model import Model
+from fkeras.nn import dtype_policies
+from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
 def _input_of(obj):
     """(shape without batch, dtype, name, KerasTensor or None) when `obj` is an `Input` tensor or an
     InputLayer, else None."""
-    name = type(obj).__name__
-    if name == "KerasTensor":
+    if isinstance(obj, KerasTensor):
         dtype = str(np.dtype(obj.dtype).name) if obj.dtype is not None else "float32"
         return tuple(obj.shape[1:]), dtype, getattr(obj, "name", None), obj
-    if name == "InputLayer":
+    if isinstance(obj, (InputLayer, nn.InputLayer)):
         shape = getattr(obj, "batch_shape", None) or getattr(obj, "shape", None)
         dtype = getattr(obj, "dtype", None) or "float32"
         tensor = getattr(obj, "output", None)
@@ -56,7 +62,7 @@ class Sequential(Model):
                 )
             self.__dict__["_fk_input"] = spec
         else:
-            if type(layer).__name__ == "KerasTensor":
+            if isinstance(layer, KerasTensor):
                 raise TypeError("Sequential: add layers, not tensors.")
             try:
                 layer = as_facade(layer)
@@ -97,10 +103,6 @@ class Sequential(Model):
         """With a known input: build every layer on the symbolic input (so `inputs`, `outputs` and
         each `layer.output` exist, as in Keras), then the model itself."""
         if self._fk_input is not None and self._fk_layers and not self.built:
-            import jax
-
-            from fkeras.layers.input_layer import Input
-
             shape, dtype, name, tensor = self._fk_input
             if tensor is None or (self.__dict__.get("_fk_graph") is not None):
                 tensor = Input(shape=shape, dtype=dtype, name=name)
@@ -142,6 +144,13 @@ class Sequential(Model):
         return self._fk_graph_part(1, "output")[0]
 
     # -- running ----------------------------------------------------------------------
+    def _fk_container(self):
+        """The pure `nn.Sequential` of the layers' pure counterparts (None for a subclass with its own
+        `call`, or with no layers yet)."""
+        if type(self).call is not Sequential.call or not self._fk_layers:
+            return None
+        return nn.Sequential([pure_of(layer) for layer in self._fk_layers], name=self.name)
+
     def _fk_check_call_input(self, args):
         if self._fk_input is None or not args:
             return
@@ -186,8 +195,6 @@ class Sequential(Model):
     def get_config(self):
         """Keras 3's Sequential config: `name`, `trainable`, `dtype`, `layers` (an InputLayer entry first
         when the input shape is known), `build_input_shape`."""
-        from fkeras.saving.serialization_lib import serialize_keras_object
-
         layers = []
         if self._fk_input is not None:
             shape, dtype, name, _ = self._fk_input
@@ -198,8 +205,6 @@ class Sequential(Model):
                 "registered_name": None,
             })
         layers += [serialize_keras_object(layer) for layer in self._fk_layers]
-        from fkeras.nn import dtype_policies
-
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": dtype_policies.serialize(self.dtype_policy), "layers": layers}
         if self.input_shape is not None:
@@ -208,8 +213,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from fkeras.saving.serialization_lib import deserialize_keras_object
-
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for entry in config.get("layers", []):
             if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":

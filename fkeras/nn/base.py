@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
-from fkeras.nn import dtype_policies
+from fkeras.nn import dtype_policies, regularizers
 
 
 class Variables(NamedTuple):
@@ -199,8 +199,6 @@ class Layer(metaclass=_Frozen):
         except (ValueError, TypeError) as e:
             raise self.error(f"invalid `dtype`: {e}") from None
         self.trainable = bool(trainable)
-        from fkeras.nn import regularizers
-
         self.activity_regularizer = self.lookup(regularizers.get, activity_regularizer, "activity_regularizer")
         self._batch_input_shape = self._input_kwargs(kwargs)
 
@@ -347,9 +345,7 @@ class Layer(metaclass=_Frozen):
         """Keras-compatible config of the hyperparameters (same keys and values as Keras 3.15)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
         if self.activity_regularizer is not None:
-            from fkeras.nn import regularizers
-
-            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+                config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

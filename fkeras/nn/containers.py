@@ -6,6 +6,7 @@ import jax
 
 from fkeras.nn import dtype_policies
 from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.core import InputLayer
 
 
 class Sequential(Layer):
@@ -34,8 +35,6 @@ class Sequential(Layer):
     stateful = True
 
     def _default_spec(self):
-        from fkeras.nn.core import InputLayer
-
         if self.layers and isinstance(self.layers[0], InputLayer):
             return self.layers[0].input_spec()
         if self.layers and self.layers[0]._batch_input_shape is not None:
@@ -106,8 +105,6 @@ class Sequential(Layer):
         layers = [serialize(layer) for layer in self.layers]
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": dtype_policies.serialize(self.dtype_policy), "layers": layers}
-        from fkeras.nn.core import InputLayer
-
         if self.layers and isinstance(self.layers[0], InputLayer):
             batch = self.layers[0].batch_shape[0]
             spec = self.layers[0].input_spec()

@@ -536,3 +536,485 @@ from fkeras.ops import numpy  # noqa: E402  (after the declarations it re-export
 
 __all__ += [*_numpy_table.ROWS, "numpy"]
 # --- end numpy family ---
+
+
+# --- nn / math / linalg / core / control flow (issue 14 part B) --------------------
+# Implementations: `_jax_extra.py`, `_torch_extra.py`, `_tf_extra.py` (star-imported by the
+# framework modules). Image ops live in `fkeras.ops.image` only, as in Keras.
+
+def _nested_op(fn):
+    """`op` for control flow: the framework is found anywhere inside nested loop state / operands
+    (callables are skipped); no arrays at all means JAX."""
+    import functools
+
+    from fkeras.ops import _dispatch
+
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def dispatched(*args, **kwargs):
+        import jax
+
+        leaves = [x for x in jax.tree_util.tree_leaves((args, kwargs)) if not callable(x)]
+        fw = _dispatch.framework_of(*leaves)
+        if fw == _dispatch.VARIABLE:
+            args, kwargs = jax.tree_util.tree_map(
+                lambda x: x.value if _dispatch._framework_of_one(x) == _dispatch.VARIABLE else x, (args, kwargs))
+            leaves = [x for x in jax.tree_util.tree_leaves((args, kwargs)) if not callable(x)]
+            fw = _dispatch.framework_of(*leaves)
+        if fw == _dispatch.SYMBOLIC:
+            raise NotImplementedError(f"fkeras.ops.{name}: control flow on KerasTensors is not supported; "
+                                      "call it inside a layer's call() on concrete arrays.")
+        return _dispatch.resolve(name, fw)(*args, **kwargs)
+
+    dispatched.__fkeras_op__ = name
+    return dispatched
+
+
+# core / control flow
+@_nested_op
+def cond(pred, true_fn, false_fn):
+    """`true_fn()` if `pred` else `false_fn()` (a traced branch on JAX/TF, Python `if` on torch)."""
+
+
+@_nested_op
+def switch(index, branches, *operands):
+    """`branches[index](*operands)`; `index` is clamped into range."""
+
+
+@_nested_op
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Repeat `loop_vars = body(*loop_vars)` while `cond(*loop_vars)` (at most `maximum_iterations` times)."""
+
+
+@_nested_op
+def fori_loop(lower, upper, body_fun, init_val):
+    """`val = body_fun(i, val)` for i in [lower, upper); returns the final val."""
+
+
+@_nested_op
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """`carry, y = f(carry, x)` over the leading axis of `xs`: returns (final carry, stacked ys)."""
+
+
+@_nested_op
+def associative_scan(f, elems, reverse=False, axis=0):
+    """Inclusive prefix scan of the associative binary `f` over `axis` of each leaf of `elems`."""
+
+
+@_nested_op
+def map(f, xs):
+    """`f` applied to each slice of `xs` along its leading axis; results stacked."""
+
+
+@_nested_op
+def vectorized_map(function, elements):
+    """`function` vectorised over the leading axis of `elements` (vmap)."""
+
+
+def custom_gradient(f):
+    """Decorator: `f(*args)` returns `(output, grad_fn)`; `grad_fn(upstream)` gives the gradients of
+    the arguments. The framework is picked when the decorated function is called."""
+    import functools
+
+    from fkeras.ops import _dispatch
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return _dispatch.resolve("custom_gradient", _dispatch.framework_of(*args, **kwargs))(f)(*args, **kwargs)
+
+    return wrapper
+
+
+@op
+def slice(inputs, start_indices, shape):
+    """The block of `shape` starting at `start_indices` (-1 in `shape`: to the end of that axis)."""
+
+
+@op
+def slice_update(inputs, start_indices, updates):
+    """`inputs` with the block at `start_indices` replaced by `updates`."""
+
+
+@op
+def scatter(indices, values, shape):
+    """Zeros of `shape` with `values` added at `indices` (N, ndim); duplicates add up."""
+
+
+@op
+def scatter_update(inputs, indices, updates, reduction=None):
+    """`inputs` with `updates` written at `indices` (N, k); reduction None/'add'/'max'/'min'/'mul'."""
+
+
+@op
+def unstack(x, num=None, axis=0):
+    """List of the slices of `x` along `axis`."""
+
+
+@op
+def saturate_cast(x, dtype):
+    """Cast to `dtype`, clipping to its range first (no wrap-around)."""
+
+
+@op
+def is_tensor(x):
+    """True for a tensor of the framework it dispatches to (JAX array, torch tensor, TF tensor)."""
+
+
+# math
+@op
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    """Sum of `data` rows per segment id -> (num_segments, *data.shape[1:])."""
+
+
+@op
+def segment_max(data, segment_ids, num_segments=None, sorted=False):
+    """Max of `data` rows per segment id (-inf / int min for empty segments)."""
+
+
+@op
+def segment_min(data, segment_ids, num_segments=None, sorted=False):
+    """Min of `data` rows per segment id (+inf / int max for empty segments)."""
+
+
+@op
+def segment_prod(data, segment_ids, num_segments=None, sorted=False):
+    """Product of `data` rows per segment id (1 for empty segments)."""
+
+
+@op
+def in_top_k(targets, predictions, k):
+    """Bool (batch,): is `predictions[i, targets[i]]` among the top `k` of row i (ties count as in)."""
+
+
+@op
+def cdist(x, y):
+    """Euclidean distances between rows: (..., P, M), (..., R, M) -> (..., P, R)."""
+
+
+@op
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of the last axis: (..., n) -> (..., num_frames, sequence_length)."""
+
+
+@op
+def fft(x):
+    """FFT over the last axis of the complex `(real, imag)` pair; returns (real, imag)."""
+
+
+@op
+def fft2(x):
+    """2-D FFT over the last two axes of `(real, imag)`; returns (real, imag)."""
+
+
+@op
+def ifft2(x):
+    """Inverse 2-D FFT over the last two axes of `(real, imag)`; returns (real, imag)."""
+
+
+@op
+def rfft(x, fft_length=None):
+    """Real FFT of the last axis: (..., n) -> (real, imag), each (..., fft_length // 2 + 1)."""
+
+
+@op
+def irfft(x, fft_length=None):
+    """Inverse real FFT of `(real, imag)` -> (..., fft_length)."""
+
+
+@op
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """Short-time Fourier transform of the last axis -> (real, imag), each (..., frames, fft_length // 2 + 1)."""
+
+
+@op
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """Inverse STFT of `(real, imag)` (..., frames, bins) -> (..., samples) by windowed overlap-add."""
+
+
+@op
+def erfc(x):
+    """Complementary error function 1 - erf(x)."""
+
+
+@op
+def erfinv(x):
+    """Inverse error function."""
+
+
+@op
+def logdet(x):
+    """log(det(x)) of (..., M, M) Hermitian positive-definite matrices."""
+
+
+@op
+def view_as_complex(x):
+    """(..., 2) float -> (...) complex (last axis: real, imag)."""
+
+
+@op
+def view_as_real(x):
+    """(...) complex -> (..., 2) float (last axis: real, imag)."""
+
+
+# nn
+@op
+def celu(x, alpha=1.0):
+    """max(x, 0) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+
+@op
+def glu(x, axis=-1):
+    """Gated linear unit: a * sigmoid(b) with (a, b) the halves of `x` along `axis`."""
+
+
+@op
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+
+
+@op
+def hard_silu(x):
+    """x * relu6(x + 3) / 6."""
+
+
+@op
+def hard_swish(x):
+    """Alias of hard_silu."""
+
+
+@op
+def hard_tanh(x):
+    """clip(x, -1, 1)."""
+
+
+@op
+def log_sigmoid(x):
+    """log(sigmoid(x)) computed stably."""
+
+
+@op
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, else 0."""
+
+
+@op
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 for |x| < 1, x for x >= 1."""
+
+
+@op
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 for |x| < 1, 1 for x >= 1."""
+
+
+@op
+def sparsemax(x, axis=-1):
+    """Euclidean projection onto the simplex along `axis` (sparse softmax)."""
+
+
+@op
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2."""
+
+
+@op
+def swish(x):
+    """x * sigmoid(x) (alias of silu)."""
+
+
+@op
+def tanh_shrink(x):
+    """x - tanh(x)."""
+
+
+@op
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+
+
+@op
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta over `axis` (computed in at least float32)."""
+
+
+@op
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """x / sqrt(mean(x^2) + epsilon) * scale over `axis` (computed in at least float32)."""
+
+
+@op
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """(batch, n) int -> (batch, num_classes): 1 where a class occurs in the row."""
+
+
+@op
+def polar(abs_, angle):
+    """Complex abs_ * (cos(angle) + i sin(angle))."""
+
+
+@op
+def psnr(x1, x2, max_val):
+    """Peak signal-to-noise ratio 20 log10(max_val) - 10 log10(mse) over all elements."""
+
+
+@op
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Pixel shuffle: (N, H, W, C) -> (N, H*b, W*b, C / b^2)."""
+
+
+@op
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """Pixel unshuffle: (N, H, W, C) -> (N, H / b, W / b, C*b^2)."""
+
+
+@op
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """N-D transposed convolution. kernel: (*window, out, in); 'same' gives in*strides per axis."""
+
+
+@op
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """Depthwise conv (kernel (*window, in, mult)) then 1x1 conv (kernel (*1, in*mult, out))."""
+
+
+@op
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """softmax(q k^T * scale + bias, masked) v. query (B, T, N, H); key/value (B, S, K, H), N % K == 0."""
+
+
+@op
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L) sliding blocks (torch's Unfold)."""
+
+
+@op
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: (N, C*kh*kw, L) -> (N, C, *output_size), overlapping blocks summed."""
+
+
+@op
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to a fixed `output_size` (windows as torch's adaptive pooling)."""
+
+
+@op
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to a fixed `output_size` (windows as torch's adaptive pooling)."""
+
+
+@op
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """CTC loss per batch item. target (B, L) int; output (B, T, classes) logits."""
+
+
+@op
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    """CTC decoding -> (decoded (top_paths, B, T) with -1 padding, scores (B, top_paths))."""
+
+
+# linalg
+@op
+def cholesky(x, upper=False):
+    """Cholesky factor of (..., M, M) positive-definite matrices (lower unless `upper`)."""
+
+
+@op
+def cholesky_inverse(x, upper=False):
+    """Inverse of A from its Cholesky factor `x` (lower unless `upper`)."""
+
+
+@op
+def det(x):
+    """Determinant of (..., M, M)."""
+
+
+@op
+def eig(x):
+    """(eigenvalues, eigenvectors) of general square matrices (complex)."""
+
+
+@op
+def eigh(x):
+    """(eigenvalues ascending, eigenvectors) of symmetric/Hermitian matrices."""
+
+
+@op
+def inv(x):
+    """Inverse of (..., M, M)."""
+
+
+@op
+def lu_factor(x):
+    """(lu, pivots) of (..., M, N): packed LU factors and 0-based row pivots (int32)."""
+
+
+@op
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector or matrix norm (NumPy's `linalg.norm` rules)."""
+
+
+@op
+def qr(x, mode="reduced"):
+    """(q, r) of (..., M, N); mode 'reduced' or 'complete'."""
+
+
+@op
+def solve(a, b):
+    """x with a @ x = b; a (..., M, M)."""
+
+
+@op
+def solve_triangular(a, b, lower=False):
+    """x with a @ x = b for triangular `a`."""
+
+
+@op
+def svd(x, full_matrices=True, compute_uv=True):
+    """(u, s, vh) of (..., M, N) (only s when compute_uv=False)."""
+
+
+@op
+def lstsq(a, b, rcond=None):
+    """Least-squares solution x of a @ x = b; a (M, N), b (M,) or (M, K)."""
+
+
+@op
+def matrix_rank(x, tol=None):
+    """Rank from the singular values above `tol` (NumPy's default tolerance when None); int32."""
+
+
+@op
+def pinv(x, rcond=None):
+    """Moore-Penrose pseudo-inverse."""
+
+
+@_nested_op
+def jvp(fun, primals, tangents, has_aux=False):
+    """(fun(*primals), J @ tangents) (plus aux when has_aux): forward-mode derivative."""
+
+
+@op
+def rearrange(tensor, pattern, **axes_lengths):
+    """einops-style axis rearrangement, e.g. 'b (h w) c -> b h w c' with h=4."""
+
+
+from fkeras.ops import core, image, linalg, math, nn  # noqa: E402  (the Keras submodules)
+
+__all__ += [
+    "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
+    "custom_gradient", "slice", "slice_update", "scatter", "scatter_update", "unstack", "saturate_cast",
+    "is_tensor", "segment_sum", "segment_max", "segment_min", "segment_prod", "in_top_k", "cdist",
+    "extract_sequences", "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "erfc", "erfinv", "logdet",
+    "view_as_complex", "view_as_real", "celu", "glu", "hard_shrink", "hard_silu", "hard_swish", "hard_tanh",
+    "log_sigmoid", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish",
+    "tanh_shrink", "threshold", "layer_normalization", "rms_normalization", "multi_hot", "polar", "psnr",
+    "depth_to_space", "space_to_depth", "conv_transpose", "separable_conv", "dot_product_attention", "unfold",
+    "fold", "adaptive_average_pool", "adaptive_max_pool", "ctc_loss", "ctc_decode", "cholesky",
+    "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve", "solve_triangular",
+    "svd", "lstsq", "matrix_rank", "pinv", "jvp", "rearrange", "core", "image", "linalg", "math", "nn",
+]

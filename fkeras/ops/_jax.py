@@ -444,3 +444,7 @@ from fkeras.ops._numpy_jax import IMPLEMENTATIONS as _NUMPY_FAMILY  # noqa: E402
 
 globals().update(_NUMPY_FAMILY)
 # --- end numpy family ---
+
+
+# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _jax_extra.py) ---
+from fkeras.ops._jax_extra import *  # noqa: E402, F401, F403

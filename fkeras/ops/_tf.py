@@ -73,8 +73,8 @@ def _strong_dtype(x):
 
 def result_dtype(*xs) -> str:
     """The dtype JAX would give `xs` combined in one elementwise op (weak Python scalars)."""
-    strong = [d for d in map(_strong_dtype, xs) if d is not None]
-    weak = [k for k in map(_weak_kind, xs) if k is not None]
+    strong = [d for d in builtins.map(_strong_dtype, xs) if d is not None]
+    weak = [k for k in builtins.map(_weak_kind, xs) if k is not None]
     if not strong:
         return _WEAK_DEFAULT[builtins.max(weak, default=2)]
     first = strong[0]
@@ -887,3 +887,7 @@ def dropout(inputs, rate, noise_shape=None):
         full_shape = _dyn_shape(x)
         noise_shape = [full_shape[i] if d is None else d for i, d in enumerate(noise_shape)]
     return tf.nn.dropout(x, rate=rate, noise_shape=noise_shape)
+
+
+# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _tf_extra.py) ---
+from fkeras.ops._tf_extra import *  # noqa: E402, F401, F403

@@ -856,3 +856,6 @@ def dropout(inputs, rate, noise_shape=None):
     mask = torch.rand(shape, device=inputs.device) < keep
     return torch.where(mask, inputs / keep, torch.zeros((), dtype=inputs.dtype, device=inputs.device))
 
+
+# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _torch_extra.py) ---
+from fkeras.ops._torch_extra import *  # noqa: E402, F401, F403

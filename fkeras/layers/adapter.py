@@ -1,0 +1,122 @@
+"""Pure counterparts of facade layers: what the engine, the shims and the containers run.
+
+Every facade object has one pure `fkeras.nn` counterpart, `pure_of(layer)`:
+- a built-in layer: its nn layer (`layer.nn_layer`); frozen in Keras's inference-only way
+  (BatchNormalization with `trainable = False`) it runs through `InferenceMode`;
+- `Sequential` and a Functional model: a pure container (`nn.Sequential`, `nn.functional.Graph`)
+  over their layers' counterparts (`model.nn_layer`);
+- a user's subclassed `Layer`/`Model` (`build`/`add_weight`/`call`): a `SubclassAdapter`, the
+  Keras-3 `stateless_call` way: it owns the variable-binding scope in which the user's `call` runs.
+"""
+
+from __future__ import annotations
+
+from fkeras import ops
+from fkeras.layers.layer import Layer
+from fkeras.layers.wrapped import _FREEZE_INFERENCE, NNLayer
+from fkeras.nn.base import Layer as NNBase
+from fkeras.nn.base import Variables, as_variables
+
+
+def _sum_float32(terms):
+    """Keras's `sum(model.losses)`: each term summed to a float32 scalar, then added (0.0 for none)."""
+    total = 0.0
+    for term in terms:
+        total = total + ops.sum(ops.cast(term, "float32"))
+    return total
+
+
+class SubclassAdapter(NNBase):
+    """The pure counterpart of a user's subclassed facade `Layer`/`Model`.
+
+    `init` is the facade layer's (it builds the layer on the first call, tracing `call`);
+    `apply(variables, *inputs, training, rng)` binds each Variable to its array in `variables`
+    for the duration of the user's `call` and returns `(outputs, new_state)`. `_apply_collect`
+    adds the call's `add_loss` terms; `regularization_losses(params)` the weight penalties.
+    Params/state are the facade layer's tree (own weights by name, sub-layers under their names).
+    """
+
+    stateful = True
+    autocast = False  # the facade layer casts for itself (its dtype policy)
+
+    def __init__(self, layer):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"SubclassAdapter: expected a facade fkeras.layers.Layer, got {type(layer).__name__}.")
+        super().__init__(name=layer.name, dtype=layer.dtype_policy, trainable=layer.trainable)
+        self.layer = layer
+
+    def init(self, rng, *input_specs):
+        return Layer.init(self.layer, rng, *input_specs)
+
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        out, new_state, _, _ = Layer._fk_apply_parts(self.layer, as_variables(variables), inputs, kwargs,
+                                                     training, rng)
+        return out, new_state
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        out, new_state, call_losses, _ = Layer._fk_apply_parts(self.layer, as_variables(variables), inputs, {},
+                                                               training, rng)
+        return out, new_state, _sum_float32(call_losses)
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        return _sum_float32(self.layer._fk_weight_penalties(params))
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        return self.layer._apply_constraints(params)
+
+    def get_config(self):
+        return self.layer.get_config()
+
+
+class InferenceMode(NNBase):
+    """`inner` run with `training=False` always: Keras runs a frozen BatchNormalization that way."""
+
+    stateful = True
+    autocast = False  # the inner layer casts
+
+    def __init__(self, inner):
+        super().__init__(name=inner.name, dtype=inner.dtype_policy, trainable=False)
+        self.inner = inner
+
+    def init(self, rng, *input_specs):
+        return self.inner.init(rng, *input_specs)
+
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        return self.inner.apply(variables, *inputs, training=False, rng=rng, **kwargs)
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        return self.inner._apply_collect(variables, *inputs, training=False, rng=rng)
+
+    def activity_loss(self, outputs):
+        return self.inner.activity_loss(outputs)
+
+    def regularization_losses(self, params):
+        return self.inner.regularization_losses(params)
+
+    def apply_constraints(self, params):
+        return self.inner.apply_constraints(params)
+
+    def get_config(self):
+        return self.inner.get_config()
+
+
+def pure_of(layer) -> NNBase:
+    """The pure counterpart of a facade layer (an nn layer passes through). See the module docstring."""
+    if isinstance(layer, NNBase):
+        return layer
+    if isinstance(layer, NNLayer):
+        pure = layer.nn_layer
+        if type(pure).__name__ in _FREEZE_INFERENCE and not layer.trainable:
+            return InferenceMode(pure)
+        return pure
+    container = getattr(layer, "_fk_container", None)  # Sequential / Functional (None: a user's `call`)
+    pure = container() if container is not None else None
+    if pure is not None:
+        return pure
+    if isinstance(layer, Layer):
+        return SubclassAdapter(layer)
+    raise TypeError(f"Expected a fkeras layer, got {type(layer).__name__}: {layer!r:.80}.")

@@ -1,0 +1,253 @@
+"""A pure graph container: layers called on each other's outputs (Keras's Functional model, as math).
+
+    graph = Graph(inputs=[Slot(0)], nodes=[GraphNode(dense, (Slot(0),), {}, (Slot(1),)), ...],
+                  outputs=Slot(2), input_info=[InputInfo("x", (None, 4), "float32")], name="model")
+    variables = graph.init(rng)                                   # Variables(params, state)
+    y, new_state = graph.apply(variables, x, training=False, rng=None)
+
+A `Slot(i)` stands for the i-th value of the graph (an input or a layer's output); a node's
+`args`/`kwargs` keep the call's structure (lists, dicts, constants) with Slots where tensors go.
+Params and state are keyed by layer name, a layer called twice (shared) once; its state is
+threaded from one call to the next. Each call's key is `fold_name(rng, layer.name)`, folded
+again with the call count for the second and later calls of a shared layer. The facade's
+Functional model builds one of these from its recorded Nodes (`fkeras.models.functional`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from fkeras import ops
+from fkeras.nn import dtype_policies
+from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
+
+
+class Slot:
+    """A placeholder for the graph value number `index` inside a node's arguments (a pytree leaf)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        object.__setattr__(self, "index", int(index))
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Slot is immutable.")
+
+    def __eq__(self, other):
+        return isinstance(other, Slot) and other.index == self.index
+
+    def __hash__(self):
+        return hash(("Slot", self.index))
+
+    def __repr__(self):
+        return f"Slot({self.index})"
+
+
+class GraphNode(NamedTuple):
+    """One call `outputs = layer(*args, **kwargs)`; `outputs` is the structure of Slots it defines."""
+
+    layer: Layer
+    args: tuple
+    kwargs: dict
+    outputs: object
+
+
+class InputInfo(NamedTuple):
+    """What one graph input accepts: `shape` with None for unknown dims, `dtype`, `optional`."""
+
+    name: str
+    shape: tuple
+    dtype: str
+    optional: bool = False
+
+
+def _is_slot(x) -> bool:
+    return isinstance(x, Slot)
+
+
+def _fill(structure, values):
+    return jax.tree_util.tree_map(lambda s: values[s.index] if isinstance(s, Slot) else s, structure,
+                                  is_leaf=_is_slot)
+
+
+def _slots(structure) -> list:
+    return [s for s in jax.tree_util.tree_leaves(structure, is_leaf=_is_slot) if isinstance(s, Slot)]
+
+
+class Graph(Layer):
+    """Run `nodes` (in order) from the graph inputs to `outputs`. See the module docstring.
+
+    Args: `inputs`, a structure of Slots (dict inputs match by key, else by `input_info` names);
+    `nodes`, GraphNodes in a valid order; `outputs`, a structure of Slots; `input_info`, one
+    InputInfo per input Slot (flatten order) for checking and casting inputs.
+    """
+
+    stateful = True
+    autocast = False  # each layer casts for itself
+
+    def __init__(self, inputs, nodes, outputs, input_info=(), name=None, dtype=None, trainable=True):
+        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        self.inputs = inputs
+        self.nodes = tuple(nodes)
+        self.outputs = outputs
+        self.input_slots = _slots(inputs)
+        info = tuple(input_info) or tuple(InputInfo(f"input_{i}", None, None) for i in range(len(self.input_slots)))
+        if len(info) != len(self.input_slots):
+            raise self.error(f"expected one InputInfo per input ({len(self.input_slots)}), got {len(info)}.")
+        self.input_info = info
+        layers, seen = [], {}
+        for node in self.nodes:
+            if not isinstance(node.layer, Layer):
+                raise TypeError(f"Graph '{self.name}': expected fkeras.nn layers in the nodes, got "
+                                f"{type(node.layer).__name__}.")
+            other = seen.get(node.layer.name)
+            if other is None:
+                seen[node.layer.name] = node.layer
+                layers.append(node.layer)
+            elif other is not node.layer:
+                raise ValueError(f"Graph '{self.name}': two layers are named {node.layer.name!r}; names must be "
+                                 "unique.")
+        self.layers = tuple(layers)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _flatten_inputs(self, inputs: tuple) -> list:
+        """Inputs (one structure, or several positional arrays) as a flat list in input order, each
+        checked against its InputInfo. Dicts match by key (the inputs structure's), or by input name."""
+        struct = self.inputs
+        x = inputs[0] if len(inputs) == 1 else list(inputs)
+        is_array = lambda v: v is None or hasattr(v, "shape")  # noqa: E731
+        names = [i.name for i in self.input_info]
+        if isinstance(x, dict):
+            if isinstance(struct, dict) and all(k in x for k in struct):
+                flat = jax.tree_util.tree_leaves({k: x[k] for k in struct}, is_leaf=is_array)
+            elif all(k in x for k in names):
+                flat = [x[k] for k in names]
+            else:
+                expected = sorted(struct) if isinstance(struct, dict) else names
+                raise ValueError(f"Model '{self.name}' expects inputs {expected}; got keys {sorted(x)} "
+                                 f"(missing {[k for k in expected if k not in x]}).")
+        elif isinstance(x, (list, tuple)):
+            flat = jax.tree_util.tree_leaves(x, is_leaf=is_array)
+        else:
+            flat = [x]
+        if len(flat) != len(names):
+            raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, got {len(flat)}.")
+        return [self._check_input(v, info) for v, info in zip(flat, self.input_info)]
+
+    def _check_input(self, x, info: InputInfo):
+        """`x` fitted to `info` as Keras does: a trailing 1 squeezed or added, NumPy/JAX arrays cast to
+        the input's dtype; a shape that does not fit is a ValueError naming the input."""
+        if x is None:
+            if info.optional:
+                return None
+            raise ValueError(f"Model '{self.name}': input '{info.name}' is not optional, but None was passed.")
+        if info.shape is None:
+            return x
+        if not hasattr(x, "shape"):
+            x = ops.convert_to_tensor(x, dtype=info.dtype)
+        shape = tuple(x.shape)
+        if len(shape) == len(info.shape) + 1 and shape[-1] == 1:
+            x = ops.squeeze(x, axis=-1)
+        elif len(shape) == len(info.shape) - 1 and info.shape[-1] == 1:
+            x = ops.expand_dims(x, axis=-1)
+        shape = tuple(x.shape)
+        if len(shape) != len(info.shape) or any(r is not None and r != d for r, d in zip(info.shape, shape)):
+            raise ValueError(f"Model '{self.name}': input '{info.name}' expects shape {info.shape}, "
+                             f"got an array of shape {tuple(shape)}.")
+        if isinstance(x, (np.ndarray, jax.Array)) and np.dtype(x.dtype).name != info.dtype:
+            x = x.astype(info.dtype) if isinstance(x, np.ndarray) else ops.cast(x, info.dtype)
+        return x
+
+    def input_specs(self):
+        """Example inputs (ShapeDtypeStructs, unknown dims as 1) in the inputs' structure."""
+        specs = {s.index: as_spec(tuple(info.shape), info.dtype or "float32")
+                 for s, info in zip(self.input_slots, self.input_info)}
+        return _fill(self.inputs, specs)
+
+    # -- the pure protocol --------------------------------------------------------------------
+    def init(self, rng, *input_specs) -> Variables:
+        """Variables for inputs like `input_specs` (the declared inputs' shapes when none are given):
+        each layer is initialised with the specs of its first call and `fold_name(rng, layer.name)`."""
+        if not input_specs:
+            input_specs = (self.input_specs(),)
+        flat = self._flatten_inputs(tuple(as_spec(s) if not isinstance(s, (dict, list)) else s
+                                          for s in input_specs))
+        values = {s.index: as_spec(v) for s, v in zip(self.input_slots, flat)}
+        params, state = {}, {}
+        done = set()
+        for node in self.nodes:
+            layer = node.layer
+            args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
+            if layer.name not in done:
+                done.add(layer.name)
+                v = layer.init(fold_name(rng, layer.name), *args)
+                if v.params:
+                    params[layer.name] = v.params
+                if v.state:
+                    state[layer.name] = v.state
+            child = Variables(params.get(layer.name, {}), state.get(layer.name, {}))
+            out = jax.eval_shape(lambda v, a, k, layer=layer: layer.apply(v, *a, **k)[0], child, args, kwargs)
+            for slot, spec in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
+                values[slot.index] = spec
+        return Variables(params, state)
+
+    def apply(self, variables, *inputs, training: bool = False, rng=None):
+        out, new_state, _ = self._run(as_variables(variables), inputs, training, rng, collect=False)
+        return out, new_state
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        out, new_state, total = self._run(as_variables(variables), inputs, training, rng, collect=True)
+        return out, new_state, total + self.activity_loss(out)
+
+    def _run(self, variables, inputs, training, rng, collect):
+        flat = self._flatten_inputs(inputs)
+        values = {s.index: v for s, v in zip(self.input_slots, flat)}
+        state = dict(variables.state)
+        calls: dict = {}
+        total = 0.0
+        for node in self.nodes:
+            layer = node.layer
+            name = layer.name
+            args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
+            key = fold_name(rng, name)
+            n = calls.get(name, 0)
+            calls[name] = n + 1
+            if n and key is not None:
+                key = jax.random.fold_in(key, n)
+            child = Variables(variables.params.get(name, {}), state.get(name, {}))
+            if collect and not kwargs:
+                out, new, loss = layer._apply_collect(child, *args, training=training, rng=key)
+                total = total + loss
+            else:
+                out, new = layer.apply(child, *args, training=training, rng=key, **kwargs)
+                if collect:
+                    total = total + layer.activity_loss(out)
+            if new:
+                state[name] = new
+            for slot, value in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
+                values[slot.index] = value
+        return _fill(self.outputs, values), state, total
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        total = 0.0
+        for layer in self.layers:
+            total = total + layer.regularization_losses(params.get(layer.name, {}))
+        return total
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = dict(params)
+        for layer in self.layers:
+            if layer.name in out:
+                out[layer.name] = layer.apply_constraints(out[layer.name])
+        return out
+
+    def get_config(self):
+        """The container's own config (the graph itself is serialized by the facade's Functional)."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}

@@ -1,0 +1,832 @@
+"""JAX implementations of the nn / math / linalg / core / control-flow ops of `fkeras.ops`
+(issue 14 part B). Star-imported at the end of `_jax.py`; everything is jit-traceable.
+"""
+
+# ruff: noqa: A001, A002
+import builtins
+import math as _math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fkeras.ops._args import _check_data_format, _tuple
+
+EPSILON = 1e-7
+
+__all__ = [
+    # core / control flow
+    "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
+    "slice", "slice_update", "scatter", "scatter_update", "unstack", "saturate_cast", "is_tensor",
+    # math
+    "segment_sum", "segment_max", "segment_min", "segment_prod", "in_top_k", "cdist", "extract_sequences",
+    "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "erfc", "erfinv", "logdet",
+    "view_as_complex", "view_as_real",
+    # nn
+    "celu", "glu", "hard_shrink", "hard_silu", "hard_swish", "hard_tanh", "log_sigmoid", "soft_shrink",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh_shrink", "threshold",
+    "layer_normalization", "rms_normalization", "multi_hot", "polar", "psnr", "depth_to_space",
+    "space_to_depth", "conv_transpose", "separable_conv", "dot_product_attention", "unfold", "fold",
+    "adaptive_average_pool", "adaptive_max_pool", "ctc_loss", "ctc_decode",
+    # linalg
+    "cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve",
+    "solve_triangular", "svd", "lstsq", "matrix_rank", "pinv", "jvp",
+]
+
+
+def _x(x):
+    """Keras's convert_to_tensor: Python floats / float64 NumPy become float32."""
+    if isinstance(x, jax.Array):
+        return x
+    if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype == np.float64):
+        return jnp.asarray(x, "float32")
+    return jnp.asarray(x)
+
+
+def _float(x):
+    x = _x(x)
+    return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype("float32")
+
+
+# --- core / control flow ------------------------------------------------------
+def cond(pred, true_fn, false_fn):
+    return jax.lax.cond(pred, true_fn, false_fn)
+
+
+def switch(index, branches, *operands):
+    return jax.lax.switch(index, branches, *operands)
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    is_tuple = isinstance(loop_vars, (tuple, list))
+    state = tuple(loop_vars) if is_tuple else (loop_vars,)
+
+    def wrap(out):
+        return tuple(out) if is_tuple else (out,)
+
+    if maximum_iterations is None:
+        out = jax.lax.while_loop(lambda s: cond(*s), lambda s: wrap(body(*s)), state)
+    else:
+        out = jax.lax.while_loop(
+            lambda s: jnp.logical_and(cond(*s[0]), s[1] < maximum_iterations),
+            lambda s: (wrap(body(*s[0])), s[1] + 1),
+            (state, 0),
+        )[0]
+    return out if is_tuple else out[0]
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    return jax.lax.fori_loop(lower, upper, body_fun, init_val)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
+        raise ValueError(f"fkeras.ops.scan: `unroll` must be a positive int or a bool, got {unroll!r}.")
+    return jax.lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    return jax.lax.associative_scan(f, elems, reverse=reverse, axis=axis)
+
+
+def map(f, xs):
+    return jax.lax.map(f, xs)
+
+
+def vectorized_map(function, elements):
+    return jax.vmap(function)(elements)
+
+
+def slice(inputs, start_indices, shape):
+    inputs = _x(inputs)
+    shape = tuple(inputs.shape[i] - start_indices[i] if s == -1 else s for i, s in enumerate(shape))
+    return jax.lax.dynamic_slice(inputs, start_indices, shape)
+
+
+def slice_update(inputs, start_indices, updates):
+    inputs = _x(inputs)
+    return jax.lax.dynamic_update_slice(inputs, _x(updates).astype(inputs.dtype), start_indices)
+
+
+def scatter(indices, values, shape):
+    values = _x(values)
+    key = tuple(jnp.moveaxis(jnp.asarray(indices), -1, 0))
+    return jnp.zeros(shape, values.dtype).at[key].add(values)
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    inputs = _x(inputs)
+    ref = inputs.at[tuple(jnp.transpose(jnp.asarray(indices)))]
+    ops = {None: ref.set, "add": ref.add, "max": ref.max, "min": ref.min, "mul": ref.multiply}
+    if reduction not in ops:
+        raise ValueError(
+            f"fkeras.ops.scatter_update: reduction must be None, 'add', 'max', 'min' or 'mul', got {reduction!r}."
+        )
+    return ops[reduction](updates)
+
+
+def unstack(x, num=None, axis=0):
+    x = _x(x)
+    return [jax.lax.index_in_dim(x, i, axis, keepdims=False) for i in range(x.shape[axis])]
+
+
+def _dtype_limits(name):
+    import ml_dtypes
+
+    if name == "bool":
+        return 0, 1
+    info = ml_dtypes.iinfo(name) if "int" in name else ml_dtypes.finfo(name)
+    return info.min, info.max
+
+
+def saturate_limits(in_dtype, out_dtype):
+    """(low, high) in `in_dtype` that clip values into `out_dtype`'s range (Keras's rule, shared by all backends)."""
+    in_min, in_max = _dtype_limits(in_dtype)
+    out_min, out_max = _dtype_limits(out_dtype)
+    low = np.maximum(in_min, out_min).astype(in_dtype)
+    if low < out_min:
+        low = np.nextafter(low, 0, dtype=in_dtype)
+    high = np.minimum(in_max, out_max).astype(in_dtype)
+    if high > out_max:
+        high = np.nextafter(high, 0, dtype=in_dtype)
+    return low, high
+
+
+def saturate_cast(x, dtype):
+    x = _x(x)
+    out = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    low, high = saturate_limits(x.dtype.name, out)
+    return jnp.clip(x, low, high).astype(out)
+
+
+def is_tensor(x):
+    return isinstance(x, jax.Array)
+
+
+# --- math ---------------------------------------------------------------------
+def _segment(fn, data, segment_ids, num_segments, sorted):
+    if num_segments is None:
+        raise ValueError("fkeras.ops.segment_*: `num_segments` must be set on JAX (a static int), got None.")
+    return fn(_x(data), jnp.asarray(segment_ids), num_segments, indices_are_sorted=sorted)
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    return _segment(jax.ops.segment_sum, data, segment_ids, num_segments, sorted)
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):
+    return _segment(jax.ops.segment_max, data, segment_ids, num_segments, sorted)
+
+
+def segment_min(data, segment_ids, num_segments=None, sorted=False):
+    return _segment(jax.ops.segment_min, data, segment_ids, num_segments, sorted)
+
+
+def segment_prod(data, segment_ids, num_segments=None, sorted=False):
+    return _segment(jax.ops.segment_prod, data, segment_ids, num_segments, sorted)
+
+
+def in_top_k(targets, predictions, k):
+    predictions = _x(predictions)
+    at_label = jnp.take_along_axis(predictions, jnp.expand_dims(jnp.asarray(targets), -1), axis=-1)
+    at_label = jnp.where(jnp.isnan(at_label), -jnp.inf, at_label)
+    rank = 1 + jnp.sum(predictions > at_label, axis=-1)
+    return rank <= k
+
+
+def cdist(x, y):
+    x, y = _x(x), _x(y)
+    if x.ndim < 2 or y.ndim < 2:
+        raise ValueError(f"fkeras.ops.cdist: inputs must have rank >= 2, got shapes {x.shape} and {y.shape}.")
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"fkeras.ops.cdist: last dimensions must match, got {x.shape} and {y.shape}.")
+    d = jnp.expand_dims(x, -2) - jnp.expand_dims(y, -3)
+    return jnp.sqrt(jnp.sum(d * d, axis=-1))
+
+
+def extract_sequences(x, sequence_length, sequence_stride):
+    x = _x(x)
+    *batch, n = x.shape
+    frames = (n - sequence_length) // sequence_stride + 1
+    idx = np.arange(frames)[:, None] * sequence_stride + np.arange(sequence_length)[None, :]
+    return x[..., idx].reshape(*batch, frames, sequence_length)
+
+
+def _complex(x, name):
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
+    real, imag = _x(x[0]), _x(x[1])
+    if real.shape != imag.shape:
+        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {real.shape} vs {imag.shape}.")
+    if not (jnp.issubdtype(real.dtype, jnp.floating) and jnp.issubdtype(imag.dtype, jnp.floating)):
+        raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
+    return jax.lax.complex(real, imag)
+
+
+def _split(c):
+    return jnp.real(c), jnp.imag(c)
+
+
+def fft(x):
+    return _split(jnp.fft.fft(_complex(x, "fft")))
+
+
+def fft2(x):
+    return _split(jnp.fft.fft2(_complex(x, "fft2")))
+
+
+def ifft2(x):
+    return _split(jnp.fft.ifft2(_complex(x, "ifft2")))
+
+
+def rfft(x, fft_length=None):
+    return _split(jnp.fft.rfft(_x(x), n=fft_length, axis=-1))
+
+
+def irfft(x, fft_length=None):
+    return jnp.fft.irfft(_complex(x, "irfft"), n=fft_length, axis=-1)
+
+
+def stft_window(window, sequence_length, fft_length, dtype):
+    """The analysis window padded to `fft_length` (Keras: scipy's periodic hann/hamming, or a given array)."""
+    l_pad = (fft_length - sequence_length) // 2
+    r_pad = fft_length - sequence_length - l_pad
+    if window is None:
+        return np.ones(fft_length, dtype)
+    if isinstance(window, str):
+        if window not in ("hann", "hamming"):
+            raise ValueError(f"fkeras.ops.stft: window must be 'hann', 'hamming', an array or None, got {window!r}.")
+        n = np.arange(sequence_length)
+        a = 0.5 if window == "hann" else 0.54
+        win = a - (1 - a) * np.cos(2 * np.pi * n / sequence_length)
+    else:
+        win = np.asarray(window)
+        if win.ndim != 1 or win.shape[0] != sequence_length:
+            raise ValueError(f"fkeras.ops.stft: window must have shape ({sequence_length},), got {win.shape}.")
+    return np.pad(win, (l_pad, r_pad)).astype(dtype)
+
+
+def _stft_checks(x_dtype, sequence_length, fft_length):
+    if x_dtype not in ("float32", "float64"):
+        raise TypeError(f"fkeras.ops.stft: expected a float32 or float64 input, got {x_dtype}.")
+    if fft_length < sequence_length:
+        raise ValueError(
+            f"fkeras.ops.stft: fft_length must be >= sequence_length, got {fft_length} < {sequence_length}."
+        )
+
+
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    x = _x(x)
+    _stft_checks(x.dtype.name, sequence_length, fft_length)
+    if center:
+        pad = [(0, 0)] * (x.ndim - 1) + [(fft_length // 2, fft_length // 2)]
+        x = jnp.pad(x, pad, mode="reflect")
+    win = stft_window(window, sequence_length, fft_length, x.dtype.name)
+    frames = extract_sequences(x, fft_length, sequence_stride) * win
+    return _split(jnp.fft.rfft(frames, n=fft_length, axis=-1))
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    c = _complex(x, "istft")
+    if c.ndim < 2:
+        raise ValueError(f"fkeras.ops.istft: input must have at least 2 dimensions, got shape {c.shape}.")
+    dtype = jnp.real(c).dtype.name
+    frames = jnp.fft.irfft(c, n=fft_length, axis=-1)  # (..., n_frames, fft_length)
+    n_frames = c.shape[-2]
+    win = stft_window(window, sequence_length, fft_length, dtype)
+    out_len = fft_length + sequence_stride * (n_frames - 1)
+    idx = (np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]).reshape(-1)
+    batch = frames.shape[:-2]
+    signal = jnp.zeros(batch + (out_len,), frames.dtype).at[..., idx].add(
+        (frames * win).reshape(batch + (-1,)))
+    norm = np.zeros(out_len, dtype)
+    np.add.at(norm, idx, np.tile(np.square(win), n_frames))
+    signal = signal / jnp.where(norm > 1e-10, norm, 1.0)
+    start = fft_length // 2 if center else 0
+    if length is not None:
+        end = start + length
+    elif center:
+        end = out_len - fft_length // 2
+    else:
+        end = out_len
+    return signal[..., start:end]
+
+
+def erfc(x):
+    return jax.scipy.special.erfc(_float(x))
+
+
+def erfinv(x):
+    return jax.scipy.special.erfinv(_float(x))
+
+
+def logdet(x):
+    return jnp.linalg.slogdet(_x(x))[1]
+
+
+def view_as_complex(x):
+    x = _x(x)
+    if x.shape[-1] != 2:
+        raise ValueError(f"fkeras.ops.view_as_complex: the last axis must have size 2, got shape {x.shape}.")
+    return jax.lax.complex(x[..., 0], x[..., 1])
+
+
+def view_as_real(x):
+    x = _x(x)
+    if not jnp.iscomplexobj(x):
+        raise ValueError(f"fkeras.ops.view_as_real: expected a complex tensor, got {x.dtype}.")
+    return jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
+
+
+# --- nn: activations ----------------------------------------------------------
+def celu(x, alpha=1.0):
+    return jax.nn.celu(_x(x), alpha=alpha)
+
+
+def glu(x, axis=-1):
+    x = _x(x)
+    if x.shape[axis] % 2:
+        raise ValueError(f"fkeras.ops.glu: axis {axis} must have an even size, got shape {x.shape}.")
+    return jax.nn.glu(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    x = _x(x)
+    return jnp.where(jnp.abs(x) > threshold, x, 0.0).astype(x.dtype)
+
+
+def hard_silu(x):
+    return jax.nn.hard_silu(_x(x))
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x):
+    return jax.nn.hard_tanh(_x(x))
+
+
+def log_sigmoid(x):
+    return jax.nn.log_sigmoid(_x(x))
+
+
+def soft_shrink(x, threshold=0.5):
+    x = _x(x)
+    return jnp.where(x > threshold, x - threshold, jnp.where(x < -threshold, x + threshold, 0.0)).astype(x.dtype)
+
+
+def sparse_plus(x):
+    return jax.nn.sparse_plus(_x(x))
+
+
+def sparse_sigmoid(x):
+    return jax.nn.sparse_sigmoid(_x(x))
+
+
+def sparsemax(x, axis=-1):
+    x = _x(x)
+    srt = -jnp.sort(-x, axis=axis)
+    csum = jnp.cumsum(srt, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    r = jnp.arange(1, x.shape[axis] + 1).reshape(shape)
+    support = srt - (csum - 1) / r > 0
+    k = jnp.sum(support, axis=axis, keepdims=True)
+    tau = (jnp.sum(jnp.where(support, csum, 0.0), axis=axis, keepdims=True) - 1) / k
+    return jnp.maximum(x - tau, 0.0)
+
+
+def squareplus(x, b=4):
+    return jax.nn.squareplus(_x(x), b=b)
+
+
+def swish(x):
+    return jax.nn.silu(_x(x))
+
+
+def tanh_shrink(x):
+    x = _x(x)
+    return x - jnp.tanh(x)
+
+
+def threshold(x, threshold, default_value):
+    x = _x(x)
+    return jnp.where(x > threshold, x, default_value).astype(x.dtype)
+
+
+# --- nn: normalisation and misc ------------------------------------------------
+def _compute(x):
+    x = _x(x)
+    return x, jnp.promote_types(x.dtype, jnp.float32)
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    kwargs.update(kwargs.pop("kwargs", {}))  # the functional graph records **kwargs as one config entry
+    rms_scaling = kwargs.pop("rms_scaling", False)
+    if kwargs:
+        raise TypeError(f"fkeras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}.")
+    epsilon = 1e-7 if epsilon is None else epsilon
+    x, compute = _compute(x)
+    out_dtype = x.dtype
+    x = x.astype(compute)
+    axes = sorted([axis] if isinstance(axis, int) else list(axis))
+    axes = [a % x.ndim for a in axes]
+    bshape = [1] * x.ndim
+    for a in axes:
+        bshape[a] = x.shape[a]
+
+    def bc(v):
+        if v is None:
+            return None
+        v = _x(v).astype(compute)
+        return v.reshape(bshape) if v.ndim != x.ndim and axes != [x.ndim - 1] else v
+
+    if rms_scaling:
+        out = x * jax.lax.rsqrt(jnp.var(x, axis=axes, keepdims=True) + epsilon)
+        if gamma is not None:
+            out = out * bc(gamma)
+        return out.astype(out_dtype)
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - jax.lax.stop_gradient(mean)), axis=axes, keepdims=True)
+    inv = jax.lax.rsqrt(var + epsilon)
+    if gamma is not None:
+        inv = inv * bc(gamma)
+    res = -mean * inv
+    if beta is not None:
+        res = res + bc(beta)
+    return (x * inv + res).astype(out_dtype)
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    epsilon = 1e-7 if epsilon is None else epsilon
+    x, compute = _compute(x)
+    out_dtype = x.dtype
+    x = x.astype(compute)
+    if x.ndim == 0:
+        x = x[None]
+    axis = sorted(axis) if isinstance(axis, (tuple, list)) else axis
+    out = x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=axis, keepdims=True) + epsilon)
+    if scale is not None:
+        out = out * _x(scale).astype(compute)
+    return out.astype(out_dtype)
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    kwargs.update(kwargs.pop("kwargs", {}))
+    if num_classes is None and "num_tokens" in kwargs:
+        num_classes = kwargs.pop("num_tokens")
+    if num_classes is None:
+        raise ValueError("fkeras.ops.multi_hot: `num_classes` is required.")
+    if sparse:
+        raise ValueError("fkeras.ops.multi_hot: sparse=True is not supported; expected sparse=False.")
+    x = _x(inputs).astype("int32")
+    reduction_axis = 1 if x.ndim > 1 else 0
+    return jnp.max(jax.nn.one_hot(x, num_classes, axis=axis, dtype=dtype or "float32"), axis=reduction_axis)
+
+
+def polar(abs_, angle):
+    abs_, angle = _x(abs_), _x(angle)
+    return jax.lax.complex(abs_ * jnp.cos(angle), abs_ * jnp.sin(angle))
+
+
+def psnr(x1, x2, max_val):
+    x1, x2 = _x(x1), _x(x2)
+    if x1.shape != x2.shape:
+        raise ValueError(f"fkeras.ops.psnr: input shapes must match, got {x1.shape} and {x2.shape}.")
+    max_val = jnp.asarray(max_val, x2.dtype)
+    mse = jnp.mean(jnp.square(x1 - x2))
+    return 20 * jnp.log10(max_val) - 10 * jnp.log10(mse)
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    x, b = _x(x), block_size
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+        x = x.reshape(n, h, w, b, b, c // b**2).transpose(0, 1, 3, 2, 4, 5)
+        return x.reshape(n, h * b, w * b, c // b**2)
+    n, c, h, w = x.shape
+    x = x.reshape(n, c // b**2, b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, c // b**2, h * b, w * b)
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    x, b = _x(x), block_size
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+        x = x.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5)
+        return x.reshape(n, h // b, w // b, c * b * b)
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 1, 3, 5, 2, 4)
+    return x.reshape(n, c * b * b, h // b, w // b)
+
+
+# --- nn: convolutions -----------------------------------------------------------
+def conv_transpose_pads(k, stride, dilation, padding, output_padding):
+    """(left, right) padding of the stride-dilated input (Keras's rule: 'valid' gives length
+    (in-1)*s + max(k, s), 'same' gives in*s; `output_padding` adds on the right)."""
+    if padding not in ("valid", "same"):
+        raise ValueError(f"fkeras.ops.conv_transpose: padding must be 'valid' or 'same', got {padding!r}.")
+    k = (k - 1) * dilation + 1
+    if padding == "valid":
+        output_padding = builtins.max(k, stride) - k if output_padding is None else output_padding
+        return k - 1, k - 1 + output_padding
+    pad_len = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    left = builtins.min(pad_len // 2 + pad_len % 2, k - 1)
+    return left, pad_len - left
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    from fkeras.ops._jax import _conv_dims
+
+    data_format = _check_data_format(data_format)
+    padding = padding.lower()
+    inputs, kernel = _x(inputs), _x(kernel)
+    n = inputs.ndim - 2
+    strides = _tuple(strides, n, "strides")
+    dilation = _tuple(dilation_rate, n, "dilation_rate")
+    opad = (None,) * n if output_padding is None else _tuple(output_padding, n, "output_padding")
+    pads = [conv_transpose_pads(kernel.shape[i], strides[i], dilation[i], padding, opad[i]) for i in range(n)]
+    # kernel (*window, out, in): flip the window and swap to (*window, in, out)
+    k = jnp.flip(kernel, axis=tuple(range(n)))
+    k = jnp.swapaxes(k, -1, -2)
+    return jax.lax.conv_general_dilated(
+        inputs, k, window_strides=(1,) * n, padding=pads, lhs_dilation=strides, rhs_dilation=dilation,
+        dimension_numbers=_conv_dims(inputs.ndim, data_format),
+    )
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    from fkeras.ops import _jax
+
+    out = _jax.depthwise_conv(_x(inputs), _x(depthwise_kernel), strides, padding, data_format, dilation_rate)
+    return _jax.conv(out, _x(pointwise_kernel), 1, "valid", data_format, dilation_rate)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    x = _x(x)
+    k, d, p, s = (_tuple(v, 2, name) for v, name in
+                  ((kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
+    n, c = x.shape[:2]
+    patches = jax.lax.conv_general_dilated_patches(
+        x, filter_shape=k, window_strides=s, padding=[(p[0], p[0]), (p[1], p[1])], rhs_dilation=d,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return patches.reshape(n, patches.shape[1], -1)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    x = _x(x)
+    (oh, ow), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (
+        _tuple(v, 2, name) for v, name in ((output_size, "output_size"), (kernel_size, "kernel_size"),
+                                           (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
+    n, ckk, _ = x.shape
+    c = ckk // (kh * kw)
+    nh = (oh + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    nw = (ow + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    cols = x.reshape(n, c, kh, kw, nh, nw)
+    out = jnp.zeros((n, c, oh + 2 * ph, ow + 2 * pw), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dh, j * dw
+            out = out.at[:, :, r0:r0 + sh * (nh - 1) + 1:sh, c0:c0 + sw * (nw - 1) + 1:sw].add(cols[:, :, i, j])
+    return out[:, :, ph:ph + oh, pw:pw + ow]
+
+
+# --- nn: adaptive pooling -------------------------------------------------------
+def adaptive_bins(in_size, out_size):
+    """PyTorch's adaptive-pool windows: start floor(i*in/out), end ceil((i+1)*in/out)."""
+    starts = [(i * in_size) // out_size for i in range(out_size)]
+    ends = [-((-(i + 1) * in_size) // out_size) for i in range(out_size)]
+    return starts, ends
+
+
+def _adaptive_pool(inputs, output_size, data_format, reduce):
+    data_format = _check_data_format(data_format)
+    x = _x(inputs)
+    n = x.ndim - 2
+    out = _tuple(output_size, n, "output_size")
+    first = 2 if data_format == "channels_first" else 1
+    for d in range(n):
+        axis = first + d
+        starts, ends = adaptive_bins(x.shape[axis], out[d])
+        pieces = [reduce(jax.lax.slice_in_dim(x, s, e, axis=axis), axis) for s, e in zip(starts, ends)]
+        x = jnp.stack(pieces, axis=axis)
+    return x
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    return _adaptive_pool(inputs, output_size, data_format, lambda v, a: jnp.mean(v, axis=a))
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    return _adaptive_pool(inputs, output_size, data_format, lambda v, a: jnp.max(v, axis=a))
+
+
+# --- nn: attention ----------------------------------------------------------------
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    query, key, value = _x(query), _x(key), _x(value)
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if t.ndim != 4:
+            raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {t.shape}.")
+    if flash_attention:
+        raise RuntimeError(
+            "fkeras.ops.dot_product_attention: flash_attention=True needs a GPU/TPU flash kernel; "
+            f"on {jax.default_backend()} pass flash_attention=None or False (the XLA path).")
+    if attn_logits_soft_cap is not None:
+        raise ValueError(
+            "fkeras.ops.dot_product_attention: attn_logits_soft_cap needs flash attention (TPU); got "
+            f"{attn_logits_soft_cap}.")
+    b, t, n, h = query.shape
+    kheads = key.shape[2]
+    if n % kheads:
+        raise ValueError(f"fkeras.ops.dot_product_attention: query heads {n} must be a multiple of key heads {kheads}.")
+    scale = 1.0 / _math.sqrt(h) if scale is None else scale
+    if bias is not None:
+        bias = _x(bias)
+    if mask is not None:
+        mask = _x(mask).astype(bool)
+    return jax.nn.dot_product_attention(query, key, value, bias=bias, mask=mask, scale=scale, is_causal=is_causal,
+                                        implementation="xla")
+
+
+# --- nn: CTC ------------------------------------------------------------------------
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    import optax
+
+    target = jnp.asarray(target, "int32")
+    output = _x(output)
+    output = output.astype(jnp.promote_types(output.dtype, jnp.float32))
+    t_len, o_len = jnp.asarray(target_length, "int32"), jnp.asarray(output_length, "int32")
+    label_pad = (jnp.arange(target.shape[1])[None] >= t_len[:, None]).astype(output.dtype)
+    logit_pad = (jnp.arange(output.shape[1])[None] >= o_len[:, None]).astype(output.dtype)
+    return optax.ctc_loss(output, logit_pad, target, label_pad, blank_id=mask_index, log_epsilon=-1e5)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    if strategy == "beam_search":
+        raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' is not implemented on jax yet; "
+                                  "use strategy='greedy'.")
+    if strategy != "greedy":
+        raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
+    x = _x(inputs)
+    x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    lengths = jnp.asarray(sequence_lengths, "int32")
+    batch, max_len, classes = x.shape
+    if mask_index is None:
+        mask_index = classes - 1
+    idx = jnp.argmax(x, axis=-1)
+    scores = jnp.max(x, axis=-1)
+    beyond = jnp.arange(max_len)[None, :] >= lengths[:, None]
+    idx = jnp.where(beyond, mask_index, idx)
+    scores = jnp.where(beyond, 0.0, scores)
+    if merge_repeated:
+        rep = jnp.pad(idx[:, 1:] == idx[:, :-1], ((0, 0), (1, 0)))
+        idx = jnp.where(rep, mask_index, idx)
+    blank = idx == mask_index
+    idx = jnp.where(blank, -1, idx)
+    order = jnp.argsort(jnp.where(blank, max_len, jnp.arange(max_len)[None, :]), axis=-1)
+    idx = jnp.take_along_axis(idx, order, axis=-1)
+    return jnp.expand_dims(idx, 0), -jnp.sum(scores, axis=1)[:, None]
+
+
+# --- linalg -------------------------------------------------------------------------
+def _check_2d(name, *xs):
+    for x in xs:
+        if x.ndim < 2:
+            raise ValueError(f"fkeras.ops.{name}: expected a tensor of rank >= 2, got shape {x.shape}.")
+
+
+def _check_square(name, *xs):
+    for x in xs:
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"fkeras.ops.{name}: expected square matrices, got shape {x.shape}.")
+
+
+def _sq(name, x):
+    x = _x(x)
+    _check_2d(name, x)
+    _check_square(name, x)
+    return x
+
+
+def _check_ab(name, a, b):
+    if b.ndim < 1:
+        raise ValueError(f"fkeras.ops.{name}: expected b of rank >= 1, got shape {b.shape}.")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 and b.ndim == a.ndim else -1]:
+        raise ValueError(f"fkeras.ops.{name}: incompatible shapes {a.shape} and {b.shape}.")
+
+
+def cholesky(x, upper=False):
+    x = _sq("cholesky", x)
+    out = jnp.linalg.cholesky(x, upper=upper)
+    if not isinstance(out, jax.core.Tracer) and bool(jnp.any(jnp.isnan(out))):
+        raise ValueError("fkeras.ops.cholesky: decomposition failed; the input is not positive definite.")
+    return out
+
+
+def cholesky_inverse(x, upper=False):
+    x = _sq("cholesky_inverse", x)
+    eye = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
+    inv_chol = jax.scipy.linalg.solve_triangular(x, eye, lower=not upper)
+    t = jnp.swapaxes(inv_chol, -1, -2)
+    return inv_chol @ t if upper else t @ inv_chol
+
+
+def det(x):
+    return jnp.linalg.det(_sq("det", x))
+
+
+def eig(x):
+    return jnp.linalg.eig(_sq("eig", x))
+
+
+def eigh(x):
+    return tuple(jnp.linalg.eigh(_sq("eigh", x)))
+
+
+def inv(x):
+    return jnp.linalg.inv(_sq("inv", x))
+
+
+def lu_factor(x):
+    x = _x(x)
+    _check_2d("lu_factor", x)
+    fn = jax.scipy.linalg.lu_factor
+    for _ in range(x.ndim - 2):
+        fn = jax.vmap(fn)
+    return fn(x)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    x = _x(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype("float32")
+    return jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+def qr(x, mode="reduced"):
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"fkeras.ops.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+    x = _x(x)
+    _check_2d("qr", x)
+    return tuple(jnp.linalg.qr(x, mode=mode))
+
+
+def solve(a, b):
+    a, b = _sq("solve", a), _x(b)
+    _check_ab("solve", a, b)
+    return jnp.linalg.solve(a, b)
+
+
+def solve_triangular(a, b, lower=False):
+    a, b = _sq("solve_triangular", a), _x(b)
+    _check_ab("solve_triangular", a, b)
+    return jax.scipy.linalg.solve_triangular(a, b, lower=lower)
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    x = _x(x)
+    _check_2d("svd", x)
+    out = jnp.linalg.svd(x, full_matrices=full_matrices, compute_uv=compute_uv)
+    return tuple(out) if compute_uv else out
+
+
+def lstsq(a, b, rcond=None):
+    a, b = _x(a), _x(b)
+    if a.ndim != 2:
+        raise TypeError(f"fkeras.ops.lstsq: `a` must be 2-D, got shape {a.shape}.")
+    if b.ndim not in (1, 2):
+        raise TypeError(f"fkeras.ops.lstsq: `b` must be 1-D or 2-D, got shape {b.shape}.")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"fkeras.ops.lstsq: leading dimensions must match, got {a.shape} and {b.shape}.")
+    return jnp.linalg.lstsq(a, b, rcond=rcond)[0]
+
+
+def matrix_rank(x, tol=None):
+    x = _x(x)
+    _check_2d("matrix_rank", x)
+    return jnp.linalg.matrix_rank(x, rtol=None, tol=tol).astype("int32") if tol is not None else \
+        jnp.linalg.matrix_rank(x).astype("int32")
+
+
+def pinv(x, rcond=None):
+    x = _x(x)
+    _check_2d("pinv", x)
+    return jnp.linalg.pinv(x, rtol=rcond) if rcond is not None else jnp.linalg.pinv(x)
+
+
+def jvp(fun, primals, tangents, has_aux=False):
+    return jax.jvp(fun, primals, tangents, has_aux=has_aux)
+
+
+# --- autodiff helpers, generic ops ------------------------------------------------------
+def custom_gradient(f):
+    return jax.custom_gradient(f)
+
+
+from fkeras.ops._einops import rearrange  # noqa: E402
+
+__all__ += ["custom_gradient", "rearrange"]
