@@ -345,7 +345,7 @@ class Layer(metaclass=_Frozen):
         """Keras-compatible config of the hyperparameters (same keys and values as Keras 3.15)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
         if self.activity_regularizer is not None:
-                config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
