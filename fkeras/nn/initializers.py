@@ -198,15 +198,67 @@ class Identity(Initializer):
         return {} if self.gain == 1.0 else {"gain": self.gain}  # Keras 3.15 writes {}
 
 
+class STFT(Initializer):
+    """Kernel of a short-time Fourier transform as a conv: shape (frame_length, input_channels, fft_bins),
+    the cosine (`side="real"`) or sine (`side="imag"`) of -2*pi*t*f, times `window` (a scipy.signal window
+    name or an array of length frame_length) divided by its "density" (L2) or "spectrum" (L1) scaling."""
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        super().__init__()
+        if side not in ("real", "imag"):
+            raise ValueError(f"side should be 'real' or 'imag', not {side}")
+        if isinstance(window, str):
+            import scipy.signal
+
+            scipy.signal.get_window(window, 1)  # raises for an unknown window name
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"Scaling is invalid, it must be `None`, 'density' or 'spectrum'. Received scaling={scaling}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def draw(self, key, shape, dtype):
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer expects a shape (frame_length, input_channels, fft_bins), got {shape}.")
+        frame_length, _, bins = shape
+        time = np.arange(frame_length, dtype="float64").reshape(frame_length, 1, 1)
+        freq = np.arange(bins, dtype="float64").reshape(1, 1, bins) / ((bins - 1) * 2)
+        args = -2 * time * freq * np.pi
+        kernel = np.cos(args) if self.side == "real" else np.sin(args)
+        if self.window is not None:
+            win = self.window
+            if isinstance(win, str):
+                import scipy.signal
+
+                win = scipy.signal.get_window(win, frame_length, self.periodic)
+            win = np.asarray(win, "float64")
+            if win.ndim != 1 or win.shape[-1] != frame_length:
+                raise ValueError(f"The shape of `window` must be equal to [frame_length].Received: window shape={win.shape}")
+            win = win.reshape(frame_length, 1, 1)
+            scale = {"density": np.sqrt(np.sum(win ** 2)), "spectrum": np.sum(np.abs(win))}.get(self.scaling, 1.0)
+            kernel = kernel * win / scale
+        return jnp.asarray(np.broadcast_to(kernel, shape), dtype)
+
+    def get_config(self):
+        return {"side": self.side, "window": self.window, "periodic": self.periodic, "scaling": self.scaling}
+
+
 _ALL = [
     Constant, Zeros, Ones, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity,
+    GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity, STFT,
 ]
 _BY_NAME = {snake_case(c.__name__): c for c in _ALL} | {c.__name__: c for c in _ALL}
 _BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "random_uniform": RandomUniform,
                  "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "orthogonal": Orthogonal,
                  "variance_scaling": VarianceScaling})
-_BY_NAME.update({"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity})
+_BY_NAME.update({"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity, "stft": STFT,
+                 "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal, "STFTInitializer": STFT})
+
+# Keras's other spellings of the same classes (`keras.initializers.glorot_uniform is GlorotUniform`).
+IdentityInitializer, OrthogonalInitializer, STFTInitializer = Identity, Orthogonal, STFT
+constant, zeros, ones, identity, orthogonal, stft = Constant, Zeros, Ones, Identity, Orthogonal, STFT
+random_normal, random_uniform, truncated_normal, variance_scaling = (RandomNormal, RandomUniform, TruncatedNormal,
+                                                                     VarianceScaling)
+glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform = (
+    GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform)
 _BY_NAME.update({"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
                  "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform})
 
@@ -252,7 +304,10 @@ def deserialize(config, custom_objects=None):
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "Initializer",
-    "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform", "TruncatedNormal",
-    "VarianceScaling", "Zeros", "deserialize", "get", "serialize",
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "IdentityInitializer",
+    "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer",
+    "RandomNormal", "RandomUniform", "STFT", "STFTInitializer", "TruncatedNormal", "VarianceScaling", "Zeros",
+    "constant", "deserialize", "get", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "identity",
+    "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal", "random_uniform", "serialize",
+    "stft", "truncated_normal", "variance_scaling", "zeros",
 ]
