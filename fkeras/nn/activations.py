@@ -100,11 +100,81 @@ def log_softmax(x, axis=-1):
     return _in_float32(ops.log_softmax, x, axis=axis)
 
 
+def celu(x, alpha=1.0):
+    """Continuously differentiable ELU: max(x, 0) + alpha * min(0, exp(x / alpha) - 1)."""
+    return ops.celu(x, alpha=alpha)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: the first half of `axis` times the sigmoid of the second half."""
+    return ops.glu(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    return ops.hard_shrink(x, threshold=threshold)
+
+
+def hard_silu(x):
+    """x * hard_sigmoid(x) (also `hard_swish`)."""
+    return ops.hard_silu(x)
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x):
+    """clip(x, -1, 1)."""
+    return ops.hard_tanh(x)
+
+
+def log_sigmoid(x):
+    """log(sigmoid(x)), computed stably."""
+    return ops.log_sigmoid(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above it, x + threshold below -threshold, else 0."""
+    return ops.soft_shrink(x, threshold=threshold)
+
+
+def sparse_plus(x):
+    """0 below -1, x above 1, (x + 1)^2 / 4 between."""
+    return ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    """0 below -1, 1 above 1, (x + 1) / 2 between."""
+    return ops.sparse_sigmoid(x)
+
+
+def sparsemax(x, axis=-1):
+    """Euclidean projection of `x` onto the probability simplex along `axis` (sparse softmax)."""
+    return ops.sparsemax(x, axis=axis)
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2, a smooth ReLU."""
+    return ops.squareplus(x, b=b)
+
+
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    return ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else `default_value`."""
+    return ops.threshold(x, threshold, default_value)
+
+
 _BY_NAME = {
     f.__name__: f
     for f in (linear, relu, relu6, leaky_relu, elu, selu, gelu, silu, sigmoid, hard_sigmoid, softplus,
-              softsign, tanh, exponential, mish, softmax, log_softmax)
+              softsign, tanh, exponential, mish, softmax, log_softmax, celu, glu, hard_shrink, hard_silu, hard_tanh,
+              log_sigmoid, soft_shrink, sparse_plus, sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold)
 }
+_BY_NAME["hard_swish"] = hard_silu
 _BY_NAME["swish"] = silu
 
 
@@ -142,7 +212,8 @@ def deserialize(config, custom_objects=None):
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [
-    "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear", "log_softmax",
-    "mish", "relu", "relu6", "selu", "serialize", "sigmoid", "silu", "softmax", "softplus", "softsign",
-    "swish", "tanh",
+    "celu", "deserialize", "elu", "exponential", "gelu", "get", "glu", "hard_shrink", "hard_sigmoid",
+    "hard_silu", "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
+    "relu", "relu6", "selu", "serialize", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold",
 ]
