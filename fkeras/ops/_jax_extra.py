@@ -830,3 +830,237 @@ def custom_gradient(f):
 from fkeras.ops._einops import rearrange  # noqa: E402
 
 __all__ += ["custom_gradient", "rearrange"]
+
+
+# --- image (JAX kernels: jax.image / jax.scipy.ndimage; the generic ones are in _image.py) -------------
+from fkeras.ops._image import (  # noqa: E402
+    crop_images, extract_patches, extract_patches_3d, gaussian_blur, hsv_to_rgb, pad_images, rgb_to_grayscale,
+    rgb_to_hsv, sobel_edges, ssim,
+)
+
+_RESIZE = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
+_ORDER = {"nearest": 0, "bilinear": 1}
+_FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _hw_axes(ndim, data_format):
+    return (ndim - 3, ndim - 2) if data_format == "channels_last" else (ndim - 2, ndim - 1)
+
+
+def _aspect_box(h, w, th, tw, crop):
+    """Keras's centred crop (crop=True) or pad box for keeping the aspect ratio: (size_h, size_w, start_h, start_w)."""
+    if crop:
+        ch = builtins.max(builtins.min(h, int(float(w * th) / tw)), 1)
+        cw = builtins.max(builtins.min(w, int(float(h * tw) / th)), 1)
+        return ch, cw, int(float(h - ch) / 2), int(float(w - cw) / 2)
+    ph = builtins.max(h, int(float(w * th) / tw))
+    pw = builtins.max(w, int(float(h * tw) / th))
+    return ph, pw, int(float(ph - h) / 2), int(float(pw - w) / 2)
+
+
+def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
+           pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+    data_format = _check_data_format(data_format)
+    if interpolation not in _RESIZE:
+        raise ValueError(f"fkeras.ops.image.resize: interpolation must be one of {_RESIZE}, got {interpolation!r}.")
+    if fill_mode != "constant":
+        raise ValueError(f"fkeras.ops.image.resize: only fill_mode='constant' is supported, got {fill_mode!r}.")
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
+    if len(size) != 2:
+        raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")
+    x = _x(images)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"Invalid images rank: expected rank 3 (single image) or rank 4 (batch of images). "
+                         f"Received input with shape: images.shape={x.shape}")
+    th, tw = (int(s) for s in size)
+    ah, aw = _hw_axes(x.ndim, data_format)
+    h, w = x.shape[ah], x.shape[aw]
+    if crop_to_aspect_ratio:
+        ch, cw, sh, sw = _aspect_box(h, w, th, tw, True)
+        x = jax.lax.slice_in_dim(jax.lax.slice_in_dim(x, sh, sh + ch, axis=ah), sw, sw + cw, axis=aw)
+    elif pad_to_aspect_ratio:
+        ph, pw, sh, sw = _aspect_box(h, w, th, tw, False)
+        pads = [(0, 0)] * x.ndim
+        if sh > 0:
+            pads[ah] = (sh, sh)
+        elif sw > 0:
+            pads[aw] = (sw, sw)
+        x = jnp.pad(x, pads, constant_values=jnp.asarray(fill_value, x.dtype))
+    shape = list(x.shape)
+    shape[ah], shape[aw] = th, tw
+    dtype = x.dtype
+    if interpolation == "area":
+        out = _area_resize(x.astype(jnp.promote_types(dtype, jnp.float32)), ah, aw, th, tw)
+    else:
+        out = jax.image.resize(x, shape, method=interpolation, antialias=antialias)
+    if out.dtype != dtype:  # Keras rounds and saturates back to an integer input dtype
+        out = saturate_cast(jnp.round(out) if jnp.issubdtype(dtype, jnp.integer) else out, dtype.name)
+    return out
+
+
+def _area_resize(x, ah, aw, th, tw):
+    """Area interpolation: each output pixel averages the input area it covers (weights of overlap)."""
+    for axis, n_out in ((ah, th), (aw, tw)):
+        n_in = x.shape[axis]
+        edges_out = np.arange(n_out + 1) * n_in / n_out
+        w = np.zeros((n_out, n_in))
+        for o in range(n_out):
+            lo, hi = edges_out[o], edges_out[o + 1]
+            for i in range(int(np.floor(lo)), builtins.min(int(np.ceil(hi)), n_in)):
+                w[o, i] = builtins.max(0.0, builtins.min(hi, i + 1) - builtins.max(lo, i))
+        w = w / w.sum(1, keepdims=True)
+        x = jnp.moveaxis(jnp.tensordot(w.astype(x.dtype), jnp.moveaxis(x, axis, 0), axes=(1, 0)), 0, axis)
+    return x
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    x = _x(inputs)
+    coordinates = jnp.asarray(coordinates)
+    if coordinates.shape[0] != x.ndim:
+        raise ValueError(f"First dim of `coordinates` must be the same as the rank of `inputs`. Received inputs with "
+                         f"shape: {x.shape} and coordinate leading dim of {coordinates.shape[0]}")
+    if coordinates.ndim < 2:
+        raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: "
+                         f"{coordinates.shape}")
+    if fill_mode not in _FILL:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of {set(_FILL)}. "
+                         f"Received: fill_mode={fill_mode}")
+    if order not in (0, 1):
+        raise ValueError(f"Invalid value for argument `order`. Expected one of [0, 1]. Received: order={order}")
+    return jax.scipy.ndimage.map_coordinates(x, list(coordinates), order, fill_mode, fill_value)
+
+
+def _check_interp(interpolation, fill_mode=None):
+    if interpolation not in _ORDER:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one {set(_ORDER)}. "
+                         f"Received: interpolation={interpolation}")
+    if fill_mode is not None and fill_mode not in _FILL:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected of one {set(_FILL)}. "
+                         f"Received: fill_mode={fill_mode}")
+
+
+def _nhwc(images, data_format, name="images"):
+    x = _x(images)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"Invalid {name} rank: expected rank 3 (single image) or rank 4 (batch of images). "
+                         f"Received input with shape: {name}.shape={x.shape}")
+    squeeze = x.ndim == 3
+    if squeeze:
+        x = x[None]
+    if data_format == "channels_first":
+        x = jnp.transpose(x, (0, 2, 3, 1))
+    return x, squeeze
+
+
+def _back(x, data_format, squeeze):
+    if data_format == "channels_first":
+        x = jnp.transpose(x, (0, 3, 1, 2))
+    return x[0] if squeeze else x
+
+
+def _sample(images, ys, xs, order, fill_mode, fill_value):
+    """images (N, H, W, C); ys/xs (N, H', W') input coordinates -> (N, H', W', C)."""
+    def one(img, y, x):
+        return jax.vmap(lambda ch: jax.scipy.ndimage.map_coordinates(ch, [y, x], order, fill_mode, fill_value),
+                        in_axes=-1, out_axes=-1)(img)
+
+    return jax.vmap(one)(images, ys, xs)
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
+                     data_format=None):
+    data_format = _check_data_format(data_format)
+    _check_interp(interpolation, fill_mode)
+    t = _x(transform)
+    if t.ndim not in (1, 2):
+        raise ValueError(f"Invalid transform rank: expected rank 1 (single transform) or rank 2 (batch of "
+                         f"transforms). Received input with shape: transform.shape={t.shape}")
+    x, squeeze = _nhwc(images, data_format)
+    if t.ndim == 1:
+        t = t[None]
+    t = jnp.broadcast_to(t, (x.shape[0], 8)).astype(jnp.promote_types(t.dtype, jnp.float32))
+    n, h, w, _ = x.shape
+    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=t.dtype), jnp.arange(w, dtype=t.dtype), indexing="ij")
+    a0, a1, a2, b0, b1, b2 = (t[:, i, None, None] for i in range(6))
+    # Keras's JAX backend applies the affine part only (c0, c1 ignored): x_in = a0 x + a1 y + a2, y_in = b0 x + b1 y + b2
+    x_in = a0 * xx + a1 * yy + a2
+    y_in = b0 * xx + b1 * yy + b2
+    out = _sample(x, y_in, x_in, _ORDER[interpolation], fill_mode, fill_value)
+    return _back(out.astype(x.dtype), data_format, squeeze)
+
+
+def compute_homography(start_points, end_points):
+    """The 8 projective coefficients mapping output (end) points to input (start) points, per batch item."""
+    sx, sy = start_points[..., 0], start_points[..., 1]
+    ex, ey = end_points[..., 0], end_points[..., 1]
+    z, o = jnp.zeros_like(ex), jnp.ones_like(ex)
+    rows_x = jnp.stack([ex, ey, o, z, z, z, -sx * ex, -sx * ey], axis=-1)
+    rows_y = jnp.stack([z, z, z, ex, ey, o, -sy * ex, -sy * ey], axis=-1)
+    a = jnp.concatenate([rows_x, rows_y], axis=1)
+    b = jnp.concatenate([sx, sy], axis=-1)[..., None]
+    return jnp.linalg.solve(a, b)[..., 0]
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
+                          data_format=None):
+    data_format = _check_data_format(data_format)
+    _check_interp(interpolation)
+    sp, ep = _x(start_points), _x(end_points)
+    for name, p in (("start_points", sp), ("end_points", ep)):
+        if p.shape[-2:] != (4, 2) or p.ndim not in (2, 3):
+            raise ValueError(f"Invalid {name} shape: expected (4,2) for a single image or (N,4,2) for a batch. "
+                             f"Received shape: {p.shape}")
+    if sp.shape != ep.shape:
+        raise ValueError(f"start_points and end_points must have the same shape. Received start_points.shape="
+                         f"{sp.shape}, end_points.shape={ep.shape}")
+    x, squeeze = _nhwc(images, data_format)
+    if sp.ndim == 2:
+        sp, ep = sp[None], ep[None]
+    m = compute_homography(sp.astype("float32"), ep.astype("float32"))
+    m = jnp.broadcast_to(m, (x.shape[0], 8))
+    n, h, w, _ = x.shape
+    yy, xx = jnp.meshgrid(jnp.arange(h, dtype="float32"), jnp.arange(w, dtype="float32"), indexing="ij")
+    c = [m[:, i, None, None] for i in range(8)]
+    den = c[6] * xx + c[7] * yy + 1.0
+    x_in = (c[0] * xx + c[1] * yy + c[2]) / den
+    y_in = (c[3] * xx + c[4] * yy + c[5]) / den
+    out = _sample(x, y_in, x_in, _ORDER[interpolation], "constant", fill_value)
+    return _back(out.astype(x.dtype), data_format, squeeze)
+
+
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                      seed=None, data_format=None):
+    from fkeras import random as frandom
+
+    data_format = _check_data_format(data_format)
+    _check_interp(interpolation, fill_mode)
+    x, squeeze = _nhwc(images, data_format)
+    dtype = x.dtype
+    n, h, w, _ = x.shape
+    key = frandom.draw_key(seed)
+    size = int(6 * sigma) | 1
+    # Keras draws dx and dy from the same key (so they are equal); kept for identical fields.
+    dx = jax.random.normal(key, (n, h, w), dtype=dtype) * sigma
+    dy = jax.random.normal(key, (n, h, w), dtype=dtype) * sigma
+    dx = gaussian_blur(dx[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    dy = gaussian_blur(dy[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    yy, xx = jnp.meshgrid(jnp.arange(h, dtype=dtype), jnp.arange(w, dtype=dtype), indexing="ij")
+    out = _sample(x, yy + alpha * dy, xx + alpha * dx, _ORDER[interpolation], fill_mode, fill_value)
+    return _back(out.astype(dtype), data_format, squeeze)
+
+
+_SCALE_METHODS = ("linear", "bilinear", "trilinear", "cubic", "bicubic", "tricubic", "lanczos3", "lanczos5")
+
+
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method, antialias=True):
+    if method not in _SCALE_METHODS:
+        raise ValueError(f"Invalid value for argument `method`. Expected of one {set(_SCALE_METHODS)}. "
+                         f"Received: method={method}")
+    return jax.image.scale_and_translate(_x(images), output_shape, spatial_dims, _x(scale), _x(translation), method,
+                                         antialias)
+
+
+__all__ += ["resize", "map_coordinates", "affine_transform", "perspective_transform", "elastic_transform",
+            "scale_and_translate", "pad_images", "crop_images", "extract_patches", "extract_patches_3d",
+            "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]

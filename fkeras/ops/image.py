@@ -67,7 +67,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 
 @op
 def sobel_edges(images, data_format=None):
-    """Sobel gradients (..., C) -> (..., C) sqrt(gx^2 + gy^2)."""
+    """Sobel gradients: (..., C) -> (..., C, 2) holding [d/dy, d/dx] per channel ("same" zero padding)."""
 
 
 @op
