@@ -444,3 +444,105 @@ def test_numpy_ops_on_keras_tensors():
     x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
     want = np.cumprod(np.hypot(x, 1.0) + np.fliplr(x), axis=-1) + np.amax(x, axis=-1, keepdims=True)
     np.testing.assert_allclose(np.asarray(model.predict(x, verbose=0)), want, rtol=1e-5, atol=1e-6)
+
+
+# --- torch and TF vs JAX ----------------------------------------------------------------------
+def _converter(framework):
+    if framework == "torch":
+        torch = pytest.importorskip("torch")
+        return torch.from_numpy, __import__("fkeras.ops._torch", fromlist=["_"])
+    tf = pytest.importorskip("tensorflow")
+    return tf.constant, __import__("fkeras.ops._tf", fromlist=["_"])
+
+
+def _native(x, framework):
+    if framework == "torch":
+        import torch
+
+        return isinstance(x, torch.Tensor)
+    import tensorflow as tf
+
+    return tf.is_tensor(x)
+
+
+FRAMEWORKS = ["torch"]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", NUMPY_CASES, ids=[c.id for c in NUMPY_CASES])
+def test_numpy_op_on_framework_matches_jax(case, framework):
+    from fkeras.ops import _jax
+
+    convert, module = _converter(framework)
+    want = _run(case, _jax, jnp.asarray)
+    got = _run(case, module, convert)
+    for leaf in _leaves(got):
+        if hasattr(leaf, "shape") and not case.creation:
+            assert _native(leaf, framework), f"{case.op} on {framework} returned {type(leaf).__name__}"
+    if case.op == "empty":
+        assert tuple(got.shape) == tuple(want.shape) and _dtype_name(got) == _dtype_name(want)
+        return
+    assert_same_with_dtypes(got, want, case.tol)
+
+
+NUMPY_GRAD_CASES = [c for c in NUMPY_CASES if c.grad]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", NUMPY_GRAD_CASES, ids=[c.id for c in NUMPY_GRAD_CASES])
+def test_numpy_gradients_on_framework_match_jax(case, framework):
+    convert, _ = _converter(framework)
+    args, kwargs = case.build()
+    op = getattr(fops, case.op)
+    out = op(*to_framework(args, jnp.asarray), **kwargs)
+    r = np.random.default_rng(0)
+    cts = [r.standard_normal(tuple(o.shape)).astype(np.float32) for o in _leaves(out)]
+
+    def jax_loss(*diff):
+        full = to_framework(args, jnp.asarray)
+        for i, d in zip(case.grad, diff):
+            full[i] = d
+        return sum(jnp.sum(o * c) for o, c in zip(_leaves(op(*full, **kwargs)), cts))
+
+    want = jax.grad(jax_loss, argnums=tuple(range(len(case.grad))))(*[jnp.asarray(args[i]) for i in case.grad])
+    full = to_framework(args, convert)
+    if framework == "torch":
+        import torch
+
+        leaves = []
+        for i in case.grad:
+            full[i] = full[i].clone().requires_grad_(True)
+            leaves.append(full[i])
+        sum(torch.sum(o * torch.from_numpy(c)) for o, c in zip(_leaves(op(*full, **kwargs)), cts)).backward()
+        got = [t.grad for t in leaves]
+    else:
+        import tensorflow as tf
+
+        leaves = [tf.Variable(full[i]) for i in case.grad]
+        for i, v in zip(case.grad, leaves):
+            full[i] = v
+        with tf.GradientTape() as tape:
+            loss = sum(tf.reduce_sum(o * c) for o, c in zip(_leaves(op(*full, **kwargs)), cts))
+        got = tape.gradient(loss, leaves)
+    assert_same(list(got), list(want), case.tol)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_argpartition_partitions_on_every_framework(framework):
+    convert, _ = _converter(framework)
+    x = np.random.default_rng(0).permutation(12).reshape(2, 6).astype(np.float32)
+    for arr in (jnp.asarray(x), convert(x)):
+        idx = np.asarray(fops.convert_to_numpy(fops.argpartition(arr, 2, axis=-1)))
+        assert idx.dtype == np.int32
+        part = np.take_along_axis(x, idx, axis=-1)
+        kth = np.sort(x, axis=-1)[:, 2:3]
+        assert (part[:, 2:3] == kth).all() and (part[:, :2] <= kth).all() and (part[:, 3:] >= kth).all()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_vectorize_on_framework(framework):
+    convert, _ = _converter(framework)
+    x, y = np.arange(6.0, dtype=np.float32).reshape(2, 3), np.arange(3.0, dtype=np.float32)
+    got = fops.vectorize(lambda a, b: a * b + 1.0)(convert(x), convert(y))
+    assert _native(got, framework)
+    assert_same(got, x * y + 1.0, 1e-6)

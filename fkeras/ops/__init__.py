@@ -522,7 +522,6 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 __all__ = ["framework_of", "matmul", "einsum", "dot", "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "log1p", "sqrt", "rsqrt", "square", "abs", "sign", "tanh", "erf", "floor", "round", "maximum", "minimum", "clip", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not", "sum", "prod", "mean", "max", "min", "any", "all", "argmax", "argmin", "var", "std", "logsumexp", "reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "tile", "repeat", "flip", "concatenate", "stack", "split", "pad", "take", "take_along_axis", "where", "one_hot", "cast", "convert_to_tensor", "convert_to_numpy", "shape", "ndim", "size", "dtype", "zeros", "ones", "zeros_like", "ones_like", "full", "arange", "cumsum", "sort", "top_k", "stop_gradient", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid", "hard_sigmoid", "softplus", "softsign", "softmax", "log_softmax", "conv", "depthwise_conv", "max_pool", "average_pool", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "normalize", "moments", "batch_normalization"]
 
 
-
 # --- numpy family (table-driven; issue 14 part A) ----------------------------------
 # The rest of `keras.ops.numpy`: one documented declaration per row of `_numpy_table.TABLE`
 # (name, Keras signature, dtype rule, per-framework callable). Each is an `op` like the ones

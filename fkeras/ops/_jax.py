@@ -438,7 +438,6 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 del builtins
 
 
-
 # --- numpy family (issue 14 part A; rows of _numpy_table.py, kernels in _numpy_jax.py) ---
 from fkeras.ops._numpy_jax import IMPLEMENTATIONS as _NUMPY_FAMILY  # noqa: E402
 

@@ -125,7 +125,18 @@ def get_item(x, key):
 
 @_kernel
 def vectorize(pyfunc, *, excluded=None, signature=None):
-    return jnp.vectorize(pyfunc, excluded=excluded if excluded is not None else set(), signature=signature)
+    """`jnp.vectorize` for JAX arguments; torch/TF arguments go to their framework's `vectorize`."""
+    from fkeras.ops._dispatch import JAX, framework_of, resolve
+
+    on_jax = jnp.vectorize(pyfunc, excluded=excluded if excluded is not None else set(), signature=signature)
+
+    def vectorized(*args, **kwargs):
+        fw = framework_of(*args, **kwargs)
+        if fw == JAX:
+            return on_jax(*args, **kwargs)
+        return resolve("vectorize", fw)(pyfunc, excluded=excluded, signature=signature)(*args, **kwargs)
+
+    return vectorized
 
 
 @_kernel

@@ -361,7 +361,9 @@ def implement(framework: str, namespace, kernels: dict, asarray, cast) -> dict:
     impls = {}
     for r in TABLE:
         target = kernels.get(r.name)
-        if target is None:
+        if target is not None:
+            target = _unpacking_var_positional(r, target)
+        else:
             attr = getattr(r, "tf" if framework == "tensorflow" else framework)
             if attr is None:
                 continue
@@ -390,6 +392,19 @@ def _positional_then_keywords(r: Row, fn):
             if prm.kind is prm.VAR_POSITIONAL:
                 args.extend(a.pop(p))
         return fn(*args, **a)
+
+    return call
+
+
+def _unpacking_var_positional(r: Row, fn):
+    """Kernels take every parameter by keyword, except a `*args` one (meshgrid's `*x`), passed as `*args`."""
+    sig = _signature(r.params)
+    star = [p for p, prm in sig.parameters.items() if prm.kind is prm.VAR_POSITIONAL]
+    if not star:
+        return fn
+
+    def call(**a):
+        return fn(*a.pop(star[0]), **a)
 
     return call
 
