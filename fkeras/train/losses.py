@@ -8,7 +8,7 @@ function (`sparse_categorical_crossentropy(y_true, y_pred)`, ...) that maps
 
 from __future__ import annotations
 
-from fkeras import ops
+from fkeras import backend, ops
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -319,10 +319,191 @@ for _c in (MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergenc
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
+# --- focal, overlap, metric-learning and sequence losses ------------------------------
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Binary crossentropy scaled by (1 - p_t)^gamma (and alpha-balanced): (batch, ..., d) -> (batch, ...)."""
+    y_pred = _float(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    bce = ops.binary_crossentropy(y_true, y_pred, from_logits=False)
+    p_t = y_true * y_pred + (1 - y_true) * (1 - y_pred)
+    focal = ops.power(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1 - y_true) * (1 - alpha)) * focal
+    return ops.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Categorical crossentropy scaled by alpha * (1 - p)^gamma: (batch, ..., classes) -> (batch, ...)."""
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+    y_pred = _float(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    out = y_pred / ops.sum(y_pred, axis=axis, keepdims=True)
+    eps = backend.epsilon()
+    out = ops.clip(out, eps, 1.0 - eps)
+    return ops.sum(alpha * ops.power(1.0 - out, gamma) * (-y_true * ops.log(out)), axis=axis)
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2|y_true * y_pred| / (|y_true| + |y_pred|), summed over `axis` (all axes when None)."""
+    y_pred = _float(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    inter = ops.sum(y_true * y_pred, axis=axis)
+    return 1 - 2.0 * inter / (ops.sum(y_true, axis=axis) + ops.sum(y_pred, axis=axis) + backend.epsilon())
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - TP / (TP + alpha * FP + beta * FN) with soft counts, summed over `axis` (all when None)."""
+    y_pred = _float(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    inter = ops.sum(y_true * y_pred, axis=axis)
+    fp = ops.sum((1 - y_pred) * y_true, axis=axis)
+    fn = ops.sum(y_pred * (1 - y_true), axis=axis)
+    return 1 - inter / (inter + fp * alpha + fn * beta + backend.epsilon())
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """(1 - p_y^q) / q for integer labels (batch,) and probabilities (batch, classes): robust to noisy labels."""
+    y_pred = _float(y_pred)
+    y_true = ops.convert_to_tensor(y_true)
+    onehot = ops.cast(ops.one_hot(ops.cast(y_true, "int32"), y_pred.shape[-1]), y_pred.dtype)
+    p = ops.sum(y_pred * onehot, axis=-1)
+    return (1 - ops.power(p, q)) / q
+
+
+def _pos_neg_masks(query_labels, key_labels, remove_diagonal=True):
+    if query_labels.ndim == 1:
+        query_labels = ops.reshape(query_labels, (-1, 1))
+    if key_labels.ndim == 1:
+        key_labels = ops.reshape(key_labels, (-1, 1))
+    positive = ops.equal(query_labels, ops.transpose(key_labels))
+    negative = ops.logical_not(positive)
+    if remove_diagonal:
+        positive = ops.logical_and(positive, ops.logical_not(
+            ops.eye(query_labels.shape[0], key_labels.shape[0], dtype="bool")))
+    return positive, negative
+
+
+def _circle_losses(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    y_pred = _float(y_pred)
+    y_true = ops.cast(y_true, "int32")
+    ref_embeddings = y_pred if ref_embeddings is None else ops.convert_to_tensor(ref_embeddings)
+    ref_labels = y_true if ref_labels is None else ops.cast(ref_labels, "int32")
+    dist = ops.maximum(1 - ops.matmul(y_pred, ops.transpose(ref_embeddings)), 0.0)
+    pos, neg = _pos_neg_masks(y_true, ref_labels, remove_diagonal)
+    pos_w = ops.maximum((margin + dist) * ops.cast(pos, dist.dtype), 0.0)
+    neg_w = ops.maximum((1 + margin - dist) * ops.cast(neg, dist.dtype), 0.0)
+    p_loss = ops.logsumexp(ops.where(pos, -gamma * pos_w * (margin - dist), float("-inf")), axis=1)
+    n_loss = ops.logsumexp(ops.where(neg, gamma * neg_w * (1 - margin - dist), float("-inf")), axis=1)
+    return ops.softplus(p_loss + n_loss)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """Circle loss of L2-normalized embeddings (batch, d) with integer labels (batch,): pairs of the same
+    label pulled together, others pushed apart, each weighted by how far it is from its optimum."""
+    return _circle_losses(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin)
+
+
+def ctc(y_true, y_pred):
+    """CTC loss of integer labels (batch, max_label_length; 0 pads) and logits (batch, time, classes)."""
+    if len(y_true.shape) != 2:
+        raise ValueError("Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in "
+                         f"integer format. Received: y_true.shape={tuple(y_true.shape)}")
+    if len(y_pred.shape) != 3:
+        raise ValueError("Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
+                         f"num_classes)`. Received: y_pred.shape={tuple(y_pred.shape)}")
+    batch, time = y_pred.shape[0], y_pred.shape[1]
+    input_length = time * ops.ones((batch,), dtype="int32")
+    label_length = ops.cast(ops.sum(ops.not_equal(y_true, 0), axis=-1), "int32")
+    return ops.ctc_loss(y_true, y_pred, label_length, input_length, mask_index=0)
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """Focal binary crossentropy (Lin et al.): hard examples weigh more as `gamma` grows."""
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(binary_focal_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Focal categorical crossentropy for one-hot targets."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(categorical_focal_crossentropy, reduction=reduction, name=name, dtype=dtype, alpha=alpha,
+                         gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class Dice(LossFunctionWrapper):
+    """Dice loss (1 - Dice coefficient) for segmentation masks."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
+
+
+class Tversky(LossFunctionWrapper):
+    """Tversky loss: Dice with separate weights for false positives (`alpha`) and false negatives (`beta`)."""
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
+        super().__init__(tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross entropy (Zhang & Sabuncu) with 0 < q < 1: between CE (q -> 0) and MAE (q = 1)."""
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, reduction=reduction, name=name, dtype=dtype, q=q)
+
+
+class Circle(LossFunctionWrapper):
+    """Circle loss for metric learning; as in Keras, the mean runs over the samples whose loss is > 0."""
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
+                 dtype=None):
+        super().__init__(circle, reduction=reduction, name=name, dtype=dtype, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        losses = self.call(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred))
+        mask = ops.cast(losses > 0, losses.dtype)
+        if self.reduction in ("mean", "sum_over_batch_size"):
+            valid = ops.sum(mask)
+            mask = mask * ops.where(valid > 0, losses.shape[0] / ops.where(valid > 0, valid, 1.0), 0.0)
+        weight = mask if sample_weight is None else _float(sample_weight, str(losses.dtype)) * mask
+        return reduce_weighted_values(losses, weight, self.reduction)
+
+
+class CTC(LossFunctionWrapper):
+    """Connectionist temporal classification loss (labels padded with 0, the blank)."""
+
+    _needs_same_rank = False
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, reduction=reduction, name=name, dtype=dtype)
+
+
 _CLASSES = {c.__name__: c for c in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
                                     MeanSquaredError, MeanAbsoluteError, Huber, MeanAbsolutePercentageError,
                                     MeanSquaredLogarithmicError, KLDivergence, Poisson, LogCosh, Hinge,
-                                    SquaredHinge, CategoricalHinge, CosineSimilarity)}
+                                    SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryFocalCrossentropy,
+                                    CategoricalFocalCrossentropy, Dice, Tversky, CategoricalGeneralizedCrossEntropy,
+                                    Circle, CTC)}
 _FUNCTIONS = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
@@ -338,6 +519,9 @@ _FUNCTIONS = {
     "kl_divergence": kl_divergence, "kld": kl_divergence, "KLD": kl_divergence,
     "poisson": poisson, "cosine_similarity": cosine_similarity, "log_cosh": log_cosh, "logcosh": log_cosh,
     "hinge": hinge, "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
+    "binary_focal_crossentropy": binary_focal_crossentropy,
+    "categorical_focal_crossentropy": categorical_focal_crossentropy, "dice": dice, "tversky": tversky,
+    "categorical_generalized_cross_entropy": categorical_generalized_cross_entropy, "circle": circle, "ctc": ctc,
 }
 
 
@@ -379,6 +563,7 @@ def as_loss_object(identifier):
 def serialize(loss):
     return {"class_name": type(loss).__name__, "config": loss.get_config()} if isinstance(loss, Loss) else loss.__name__
 
+
 def deserialize(config, custom_objects=None):
     """A loss from its Keras config (a name or a `{"class_name", "config"}` dict)."""
     if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
@@ -388,12 +573,15 @@ def deserialize(config, custom_objects=None):
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "Hinge", "Huber",
-    "KLDivergence", "LogCosh", "Loss", "LossFunctionWrapper", "MAE", "MSE", "MeanAbsoluteError",
-    "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
-    "SparseCategoricalCrossentropy", "SquaredHinge", "binary_crossentropy", "categorical_crossentropy",
-    "categorical_hinge", "cosine_similarity", "deserialize", "get", "hinge", "huber", "kl_divergence",
-    "log_cosh", "mae", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "BinaryCrossentropy", "BinaryFocalCrossentropy", "CTC", "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "CategoricalHinge", "Circle",
+    "CosineSimilarity", "Dice", "Hinge", "Huber", "KLDivergence", "LogCosh", "Loss", "LossFunctionWrapper",
+    "MAE", "MSE", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Poisson", "SparseCategoricalCrossentropy", "SquaredHinge", "Tversky",
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "categorical_generalized_cross_entropy", "categorical_hinge", "circle",
+    "cosine_similarity", "ctc", "deserialize", "dice", "get", "hinge", "huber", "kl_divergence", "log_cosh",
+    "mae", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "mse", "poisson", "reduce_weighted_values", "serialize",
-    "sparse_categorical_crossentropy", "squared_hinge",
+    "sparse_categorical_crossentropy", "squared_hinge", "tversky",
 ]
