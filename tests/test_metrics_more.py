@@ -116,3 +116,8 @@ def test_bad_arguments_raise_like_keras(args):
     with pytest.raises(ValueError) as ours:
         getattr(fkeras.metrics, name)(**kwargs)
     assert str(ours.value).split(".")[0] == str(theirs.value).split(".")[0]
+
+
+def test_every_keras_metric_name_exists():
+    missing = [n for n in dir(keras.metrics) if not n.startswith("_") and not hasattr(fkeras.metrics, n)]
+    assert not missing

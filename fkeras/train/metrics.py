@@ -21,7 +21,7 @@ from fkeras.nn.base import snake_case
 from fkeras.ops._dispatch import register_variable_type
 from fkeras.train import losses as L
 from fkeras.train.losses import (  # Keras exposes these loss functions under keras.metrics too
-    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error,
     poisson, sparse_categorical_crossentropy, squared_hinge,
 )
@@ -1290,10 +1290,10 @@ __all__ = [
     "SensitivityAtSpecificity", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy", "SpecificityAtSensitivity", "SquaredHinge", "Sum",
     "TopKCategoricalAccuracy", "TrueNegatives", "TruePositives", "accuracy", "binary_accuracy",
-    "binary_crossentropy", "categorical_accuracy", "categorical_crossentropy", "categorical_hinge",
-    "concordance_correlation", "deserialize", "get", "hinge", "huber", "kl_divergence", "log_cosh",
-    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
-    "mean_squared_logarithmic_error", "pearson_correlation", "poisson", "serialize",
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_accuracy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "categorical_hinge", "concordance_correlation", "deserialize", "get",
+    "hinge", "huber", "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error",
+    "mean_squared_error", "mean_squared_logarithmic_error", "pearson_correlation", "poisson", "serialize",
     "sparse_categorical_accuracy", "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy",
     "squared_hinge", "top_k_categorical_accuracy",
 ]
