@@ -1,7 +1,8 @@
 """fkeras.ops.image equals keras.ops.image (Keras 3.15, jax backend): values and dtypes; the ops written
-once over fkeras.ops (pad/crop, patches, colour spaces, blur, Sobel, SSIM) give JAX's results on torch
-and TF; the JAX-kernel ops (resize, affine/perspective/elastic transforms, map_coordinates,
-scale_and_translate) raise NotImplementedError naming op and framework on torch/TF.
+once over fkeras.ops (pad/crop, patches, colour spaces, blur, Sobel, SSIM, resize, map_coordinates,
+affine/perspective transforms) give JAX's results on torch and TF, values and gradients;
+elastic_transform and scale_and_translate are JAX-only and raise NotImplementedError naming op and
+framework on torch/TF.
 Tolerance rtol=atol=1e-5 (1e-4 for resampling and SSIM). (linalg cases live in test_ops_nn_more.py.)
 """
 
@@ -25,7 +26,8 @@ def _img(r, *shape):
 
 
 GENERIC = {"pad_images", "crop_images", "extract_patches", "extract_patches_3d", "rgb_to_grayscale", "rgb_to_hsv",
-           "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"}
+           "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim", "resize", "map_coordinates", "affine_transform",
+           "perspective_transform"}
 
 
 class Case:
@@ -65,7 +67,7 @@ CASES = [
     C("ssim_cf_single", "ssim", lambda r: (_img(r, 2, 12, 12), _img(r, 2, 12, 12)),
       {"data_format": "channels_first", "filter_size": 5, "max_val": 2.0}, tol=1e-4),
     # JAX kernels
-    C("resize_bilinear", "resize", lambda r: (_img(r, 2, 5, 6, 3), (8, 4)), tol=1e-4),
+    C("resize_bilinear", "resize", lambda r: (_img(r, 2, 5, 6, 3), (8, 4)), tol=1e-4, grad=True),
     C("resize_nearest_cf", "resize", lambda r: (_img(r, 2, 3, 5, 6), (10, 12)),
       {"interpolation": "nearest", "data_format": "channels_first"}, tol=1e-4),
     C("resize_bicubic_antialias", "resize", lambda r: (_img(r, 1, 9, 8, 2), (4, 3)),
@@ -80,7 +82,7 @@ CASES = [
       {"interpolation": "bicubic"}),
     C("affine_transform", "affine_transform",
       lambda r: (_img(r, 2, 6, 7, 3), np.array([[1.1, 0.1, -0.5, -0.1, 0.9, 0.7, 0.0, 0.0]] * 2, np.float32)),
-      tol=1e-4),
+      tol=1e-4, grad=True),
     C("affine_transform_nearest_wrap", "affine_transform",
       lambda r: (_img(r, 6, 7, 3), np.array([0.8, 0.2, 1.0, 0.1, 1.2, -1.0, 0.0, 0.0], np.float32)),
       {"interpolation": "nearest", "fill_mode": "wrap"}, tol=1e-4),
@@ -143,19 +145,22 @@ GRAD = [(c, fw) for c in CASES if c.grad for fw in ("torch", "tensorflow")]
 def test_image_gradients_match_jax(case, fw):
     args, kwargs = case.build()
     f = getattr(image, case.op)
-    want = jax.grad(lambda x: jnp.sum(f(x, *[jnp.asarray(a) for a in args[1:]], **kwargs) ** 2))(jnp.asarray(args[0]))
+    def conv(c):
+        return [c(a) if isinstance(a, np.ndarray) else a for a in args[1:]]
+
+    want = jax.grad(lambda x: jnp.sum(f(x, *conv(jnp.asarray), **kwargs) ** 2))(jnp.asarray(args[0]))
     if fw == "torch":
         import torch
 
         x = torch.from_numpy(args[0]).requires_grad_(True)
-        (f(x, *[torch.from_numpy(a) for a in args[1:]], **kwargs) ** 2).sum().backward()
+        (f(x, *conv(torch.from_numpy), **kwargs) ** 2).sum().backward()
         got = x.grad.numpy()
     else:
         import tensorflow as tf
 
         x = tf.Variable(args[0])
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(f(x, *[tf.constant(a) for a in args[1:]], **kwargs) ** 2)
+            loss = tf.reduce_sum(f(x, *conv(tf.constant), **kwargs) ** 2)
         got = tape.gradient(loss, x).numpy()
     np.testing.assert_allclose(got, np.asarray(want), rtol=10 * case.tol, atol=10 * case.tol)
 

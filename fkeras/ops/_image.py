@@ -283,3 +283,280 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     if unbatched:
         out = ops.squeeze(out, 0)
     return ops.cast(out, dtype)
+
+
+# --- resampling as matrices (torch / TF): the exact operators JAX's kernels apply -------------------------
+_MATRIX_CACHE: dict = {}
+
+
+def resize_matrix(n_in, n_out, method, antialias):
+    """(n_in, n_out) NumPy matrix W with resize(x) = x @ W along one axis, read off jax.image.resize of the
+    identity (resizing is linear and separable), so every framework resamples exactly as JAX / Keras-on-JAX."""
+    key = (n_in, n_out, method, antialias)
+    if key not in _MATRIX_CACHE:
+        import jax
+
+        if method == "area":
+            from fkeras.ops._jax_extra import _area_resize
+
+            eye = np.eye(n_in, dtype=np.float32)[:, :, None]  # (n_in, n_in, 1): resize axis 1 only
+            w = np.asarray(_area_resize(eye, 0, 1, n_in, n_out))[:, :, 0]
+        else:
+            w = np.asarray(jax.image.resize(np.eye(n_in, dtype=np.float32), (n_in, n_out), method=method,
+                                            antialias=antialias))
+        _MATRIX_CACHE[key] = w
+    return _MATRIX_CACHE[key]
+
+
+def _apply_axis(x, w, axis, ndim):
+    """x with `axis` replaced by its product with the NumPy matrix w (n_in, n_out)."""
+    ops = _ops()
+    perm = [i for i in range(ndim) if i != axis] + [axis]
+    inv = list(np.argsort(perm))
+    y = ops.matmul(ops.transpose(x, perm), w.astype(ops.dtype(x)))
+    return ops.transpose(y, inv)
+
+
+_RESIZE = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
+
+
+def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
+           pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+    from fkeras.ops._jax_extra import _aspect_box, _hw_axes
+
+    ops = _ops()
+    data_format = _fmt(data_format)
+    if interpolation not in _RESIZE:
+        raise ValueError(f"fkeras.ops.image.resize: interpolation must be one of {_RESIZE}, got {interpolation!r}.")
+    if fill_mode != "constant":
+        raise ValueError(f"fkeras.ops.image.resize: only fill_mode='constant' is supported, got {fill_mode!r}.")
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
+    if len(size) != 2:
+        raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")
+    ndim = _rank34(images)
+    th, tw = (int(s) for s in size)
+    ah, aw = _hw_axes(ndim, data_format)
+    shape = list(ops.shape(images))
+    h, w = shape[ah], shape[aw]
+    x = images
+    if crop_to_aspect_ratio:
+        ch, cw, sh, sw = _aspect_box(h, w, th, tw, True)
+        start, sz = [0] * ndim, list(shape)
+        start[ah], start[aw], sz[ah], sz[aw] = sh, sw, ch, cw
+        x = ops.slice(x, start, sz)
+    elif pad_to_aspect_ratio:
+        ph, pw, sh, sw = _aspect_box(h, w, th, tw, False)
+        pads = [(0, 0)] * ndim
+        if sh > 0:
+            pads[ah] = (sh, sh)
+        elif sw > 0:
+            pads[aw] = (sw, sw)
+        x = ops.pad(x, pads, constant_values=fill_value)
+    dtype = ops.dtype(images)
+    y = ops.cast(x, _float_dtype(dtype))
+    shape = ops.shape(y)
+    for axis, n_out in ((ah, th), (aw, tw)):
+        y = _apply_axis(y, resize_matrix(shape[axis], n_out, interpolation, antialias), axis, ndim)
+    if dtype != ops.dtype(y):
+        if not _is_float(dtype):
+            y = ops.round(y)
+        from fkeras.ops import saturate_cast
+
+        y = saturate_cast(y, dtype)
+    return y
+
+
+# --- point sampling (torch / TF): jax.scipy.ndimage.map_coordinates's rule, written over fkeras.ops ------------
+_FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
+_ORDER = {"nearest": 0, "bilinear": 1}
+
+
+def _fix_index(i, size, mode):
+    """Out-of-range integer indices mapped back into [0, size) per fill mode (JAX's index fixers)."""
+    ops = _ops()
+    if mode == "nearest" or mode == "constant":
+        return ops.clip(i, 0, size - 1)  # constant: masked afterwards; clipped so the gather stays in range
+    if mode == "wrap":
+        return i % size
+    if mode == "mirror":
+        s = builtins_max(size - 1, 1)
+        return ops.abs((i + s) % (2 * s) - s) if size > 1 else ops.zeros_like(i)
+    # reflect
+    s = 2 * size  # period of the reflected signal
+    j = i % s
+    return ops.where(ops.less(j, size), j, s - 1 - j)
+
+
+def builtins_max(a, b):
+    return a if a > b else b
+
+
+def _nodes(coord, order):
+    """[(int32 index, weight)] per axis: nearest rounds half away from zero, linear uses floor and floor + 1."""
+    ops = _ops()
+    if order == 0:
+        idx = ops.multiply(ops.sign(coord), ops.floor(ops.add(ops.abs(coord), 0.5)))
+        return [(ops.cast(idx, "int32"), None)]
+    low = ops.floor(coord)
+    w_hi = ops.subtract(coord, low)
+    low = ops.cast(low, "int32")
+    return [(low, ops.subtract(1.0, w_hi)), (low + 1, w_hi)]
+
+
+def _gather_interp(flat, index_axes, sizes, strides, base, order, mode, fill_value, dtype):
+    """sum over corners of weight * flat[base + sum(index * stride)] (cval outside, in constant mode)."""
+    import itertools
+
+    ops = _ops()
+    per_axis = []
+    for coord, size in zip(index_axes, sizes):
+        nodes = []
+        for idx, w in _nodes(coord, order):
+            valid = ops.logical_and(ops.greater_equal(idx, 0), ops.less(idx, size)) if mode == "constant" else None
+            nodes.append((_fix_index(idx, size, mode), valid, w))
+        per_axis.append(nodes)
+    out = None
+    for combo in itertools.product(*per_axis):
+        lin = base
+        weight, valid = None, None
+        for (idx, v, w), stride in zip(combo, strides):
+            lin = ops.add(lin, ops.multiply(idx, stride))
+            if w is not None:
+                weight = w if weight is None else ops.multiply(weight, w)
+            if v is not None:
+                valid = v if valid is None else ops.logical_and(valid, v)
+        val = ops.take(flat, lin)
+        if valid is not None:
+            val = ops.where(valid, val, ops.cast(ops.add(ops.zeros_like(val), fill_value), dtype))
+        term = val if weight is None else ops.multiply(ops.cast(weight, ops.dtype(val)), val)
+        out = term if out is None else ops.add(out, term)
+    if not _is_float(dtype):
+        out = ops.multiply(ops.sign(out), ops.floor(ops.add(ops.abs(out), 0.5)))
+    return ops.cast(out, dtype)
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    ops = _ops()
+    shape = ops.shape(inputs)
+    cshape = ops.shape(coordinates)
+    if cshape[0] != len(shape):
+        raise ValueError(f"First dim of `coordinates` must be the same as the rank of `inputs`. Received inputs with "
+                         f"shape: {tuple(shape)} and coordinate leading dim of {cshape[0]}")
+    if len(cshape) < 2:
+        raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: {cshape}")
+    if fill_mode not in _FILL:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of {set(_FILL)}. "
+                         f"Received: fill_mode={fill_mode}")
+    if order not in (0, 1):
+        raise ValueError(f"Invalid value for argument `order`. Expected one of [0, 1]. Received: order={order}")
+    dtype = ops.dtype(inputs)
+    coords = ops.cast(coordinates, _float_dtype(dtype) if _is_float(dtype) else "float32")
+    strides = [int(np.prod(shape[d + 1:])) for d in range(len(shape))]
+    axes = [coords[d] for d in range(len(shape))]
+    return _gather_interp(ops.reshape(inputs, (-1,)), axes, shape, strides, 0, order, fill_mode, fill_value, dtype)
+
+
+def _sample_nhwc(x, ys, xs, order, mode, fill_value):
+    """x (N, H, W, C); ys, xs (N, H', W') float input coordinates -> (N, H', W', C)."""
+    ops = _ops()
+    n, h, w, c = ops.shape(x)
+    dtype = ops.dtype(x)
+    ys, xs = ops.expand_dims(ys, -1), ops.expand_dims(xs, -1)  # (N, H', W', 1)
+    base = (np.arange(n, dtype=np.int32) * (h * w * c)).reshape(n, 1, 1, 1) + np.arange(c, dtype=np.int32)
+    return _gather_interp(ops.reshape(x, (-1,)), [ys, xs], [h, w], [w * c, c], base, order, mode, fill_value, dtype)
+
+
+def _to_nhwc(images, data_format):
+    ops = _ops()
+    rank = _rank34(images)
+    x = ops.expand_dims(images, 0) if rank == 3 else images
+    if data_format == "channels_first":
+        x = ops.transpose(x, (0, 2, 3, 1))
+    return x, rank == 3
+
+
+def _from_nhwc(x, data_format, squeeze):
+    ops = _ops()
+    if data_format == "channels_first":
+        x = ops.transpose(x, (0, 3, 1, 2))
+    return ops.squeeze(x, 0) if squeeze else x
+
+
+def _check_interp(interpolation, fill_mode=None):
+    if interpolation not in _ORDER:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one {set(_ORDER)}. "
+                         f"Received: interpolation={interpolation}")
+    if fill_mode is not None and fill_mode not in _FILL:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected of one {set(_FILL)}. "
+                         f"Received: fill_mode={fill_mode}")
+
+
+def _grid(h, w, dtype):
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return yy.astype(dtype), xx.astype(dtype)
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
+                     data_format=None):
+    ops = _ops()
+    data_format = _fmt(data_format)
+    _check_interp(interpolation, fill_mode)
+    tshape = ops.shape(transform)
+    if len(tshape) not in (1, 2):
+        raise ValueError(f"Invalid transform rank: expected rank 1 (single transform) or rank 2 (batch of "
+                         f"transforms). Received input with shape: transform.shape={tshape}")
+    x, squeeze = _to_nhwc(images, data_format)
+    n, h, w, _ = ops.shape(x)
+    t = ops.cast(transform, "float32")
+    if len(tshape) == 1:
+        t = ops.expand_dims(t, 0)
+    t = ops.broadcast_to(t, (n, 8))
+    yy, xx = _grid(h, w, "float32")
+    a = [ops.reshape(t[:, i], (n, 1, 1)) for i in range(6)]
+    x_in = ops.add(ops.add(ops.multiply(a[0], xx), ops.multiply(a[1], yy)), a[2])
+    y_in = ops.add(ops.add(ops.multiply(a[3], xx), ops.multiply(a[4], yy)), a[5])
+    return _from_nhwc(_sample_nhwc(x, y_in, x_in, _ORDER[interpolation], fill_mode, fill_value), data_format, squeeze)
+
+
+def _homography(sp, ep):
+    """Solve for the 8 coefficients mapping output (end) to input (start) points: (N, 8)."""
+    ops = _ops()
+    sx, sy, ex, ey = sp[..., 0], sp[..., 1], ep[..., 0], ep[..., 1]
+    z, o = ops.zeros_like(ex), ops.ones_like(ex)
+    rows_x = ops.stack([ex, ey, o, z, z, z, ops.negative(ops.multiply(sx, ex)), ops.negative(ops.multiply(sx, ey))], -1)
+    rows_y = ops.stack([z, z, z, ex, ey, o, ops.negative(ops.multiply(sy, ex)), ops.negative(ops.multiply(sy, ey))], -1)
+    a = ops.concatenate([rows_x, rows_y], axis=1)
+    b = ops.expand_dims(ops.concatenate([sx, sy], axis=-1), -1)
+    return ops.squeeze(ops.solve(a, b), -1)
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
+                          data_format=None):
+    ops = _ops()
+    data_format = _fmt(data_format)
+    _check_interp(interpolation)
+    sp, ep = ops.cast(start_points, "float32"), ops.cast(end_points, "float32")
+    for name, p in (("start_points", sp), ("end_points", ep)):
+        s = tuple(ops.shape(p))
+        if s[-2:] != (4, 2) or len(s) not in (2, 3):
+            raise ValueError(f"Invalid {name} shape: expected (4,2) for a single image or (N,4,2) for a batch. "
+                             f"Received shape: {s}")
+    if tuple(ops.shape(sp)) != tuple(ops.shape(ep)):
+        raise ValueError("start_points and end_points must have the same shape. Received start_points.shape="
+                         f"{tuple(ops.shape(sp))}, end_points.shape={tuple(ops.shape(ep))}")
+    x, squeeze = _to_nhwc(images, data_format)
+    n, h, w, _ = ops.shape(x)
+    if len(ops.shape(sp)) == 2:
+        sp, ep = ops.expand_dims(sp, 0), ops.expand_dims(ep, 0)
+    m = ops.broadcast_to(_homography(sp, ep), (n, 8))
+    yy, xx = _grid(h, w, "float32")
+    c = [ops.reshape(m[:, i], (n, 1, 1)) for i in range(8)]
+
+    def lin(i):
+        return ops.add(ops.add(ops.multiply(c[i], xx), ops.multiply(c[i + 1], yy)), c[i + 2])
+
+    den = ops.add(ops.add(ops.multiply(c[6], xx), ops.multiply(c[7], yy)), 1.0)
+    x_in, y_in = ops.divide(lin(0), den), ops.divide(lin(3), den)
+    return _from_nhwc(_sample_nhwc(x, y_in, x_in, _ORDER[interpolation], "constant", fill_value), data_format,
+                      squeeze)
