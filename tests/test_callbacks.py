@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fkeras import nn
-from fkeras.train import callbacks as C
+from fkeras import callbacks as C
 from fkeras.train import optimizers
 from tests.test_trainer import Host, _data
 

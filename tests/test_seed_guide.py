@@ -71,18 +71,13 @@ def test_first_half_mnist_convnet(mnist, tmp_path):
             keras.metrics.SparseCategoricalAccuracy(name="acc"),
         ],
     )
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)]
-    try:
-        callbacks.insert(0, keras.callbacks.ModelCheckpoint(filepath=str(tmp_path / "model_at_epoch_{epoch}.keras")))
-        checkpointing = True
-    except (AttributeError, ImportError):  # fkeras.io.callbacks not there yet
-        checkpointing = False
+    callbacks = [keras.callbacks.ModelCheckpoint(filepath=str(tmp_path / "model_at_epoch_{epoch}.keras")),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)]
     history = model.fit(x_train, y_train, batch_size=batch_size, epochs=2, validation_split=0.15,
                         callbacks=callbacks, verbose=0)
     _finite(history, ["loss", "acc", "val_loss", "val_acc"])
     assert history.history["loss"][1] < history.history["loss"][0]  # it learns
-    if checkpointing:
-        assert (tmp_path / "model_at_epoch_2.keras").exists()
+    assert (tmp_path / "model_at_epoch_2.keras").exists()
     score = model.evaluate(x_test, y_test, verbose=0)
     assert len(score) == 2 and all(math.isfinite(s) for s in score)
 

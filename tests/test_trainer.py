@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fkeras import nn
+from fkeras.callbacks import CallbackList
 from fkeras.nn.base import Variables
 from fkeras.train import Trainer, forward_of
-from fkeras.train import callbacks as C
 from fkeras.train import losses, optimizers
 
 
@@ -44,6 +44,9 @@ class Host(Trainer):
 
     def _trainable_mask(self):
         return {k: k not in self.frozen for k in self.variables_tree.params}
+
+    def _callback_list(self, callbacks, **params):
+        return CallbackList(callbacks, model=self, **params)
 
     def _weight_paths(self, trainable):
         p, s = self.variables_tree

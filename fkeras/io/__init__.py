@@ -1,9 +1,9 @@
-"""`fkeras.io`: orbax checkpoints of the TrainState (`fkeras.io.checkpoint`) and checkpoint callbacks
-(`fkeras.io.callbacks`). `.keras` archives live in `fkeras.saving`; datasets in `fkeras.datasets`."""
+"""`fkeras.io`: orbax checkpoints of the TrainState (`fkeras.io.checkpoint`). The checkpoint callbacks
+live in `fkeras.callbacks`; `.keras` archives in `fkeras.saving`; datasets in `fkeras.datasets`."""
 
 import importlib
 
-_SUBMODULES = {"checkpoint", "callbacks"}
+_SUBMODULES = {"checkpoint"}
 
 
 def __getattr__(name):

@@ -10,6 +10,7 @@ Once compiled, the Trainer's `train_state` is the one place the weights live; `w
 from __future__ import annotations
 
 
+from fkeras.callbacks.callback_list import CallbackList
 from fkeras.layers.adapter import pure_of
 from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, next_key
 from fkeras.models.summary import print_summary
@@ -113,6 +114,12 @@ class Model(Layer, Trainer):
         """Build the model from an example batch `x` (no-op when built)."""
         if not self.built:
             self.init(next_key(), x)
+
+    def _callback_list(self, callbacks, *, add_history, add_progbar, verbose, epochs, steps):
+        """The `fkeras.callbacks.CallbackList` that fit/evaluate/predict drive (History and the progress
+        bar added as in Keras)."""
+        return CallbackList(callbacks, add_history=add_history, add_progbar=add_progbar, model=self,
+                            verbose=verbose, epochs=epochs, steps=steps)
 
     def build(self, input_shape=None):
         """Build for `input_shape` (a shape with None batch, or a list/dict of them)."""

@@ -2,9 +2,10 @@
 
 Losses, metrics (pure `init/update/result` over pytrees), optimizers (optax transforms with
 Keras names and formulas), `TrainState`, the jitted `train_step`/`eval_step`/`predict_step`
-(`Engine`), the `Trainer` mixin giving models Keras's `compile/fit/evaluate/predict`, and
-callbacks. `jit` is `jax.jit` as the Engine compiles its steps (on CPU: XLA options and conv
-lowerings measured faster there); use it for hand-written loops over `fkeras.nn`.
+(`Engine`), the `Trainer` mixin giving models Keras's `compile/fit/evaluate/predict` (it drives the
+callback list its host provides; the callbacks live in `fkeras.callbacks`). `jit` is `jax.jit`
+as the Engine compiles its steps (on CPU: XLA options and conv lowerings measured faster there);
+use it for hand-written loops over `fkeras.nn`.
 """
 
 from fkeras.ops._jax_cpu import jit
@@ -13,8 +14,9 @@ from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics
 from fkeras.train.state import TrainState, forward_of
 from fkeras.train.steps import Engine
 
-_LAZY = {"Trainer": "fkeras.train.trainer", "callbacks": "fkeras.train.callbacks",
-         "History": "fkeras.train.callbacks", "Callback": "fkeras.train.callbacks"}
+# `History` and `Callback` are `fkeras.callbacks`'s, kept here for code written against `fkeras.train`;
+# resolved on first use only, so this floor never imports the callbacks package when loading.
+_LAZY = {"Trainer": "fkeras.train.trainer", "History": "fkeras.callbacks", "Callback": "fkeras.callbacks"}
 
 
 def __getattr__(name):
@@ -22,11 +24,11 @@ def __getattr__(name):
         import importlib
 
         mod = importlib.import_module(_LAZY[name])
-        value = mod if name == "callbacks" else getattr(mod, name)
+        value = getattr(mod, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'fkeras.train' has no attribute {name!r}")
 
 
 __all__ = ["jit", "losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",
-           "forward_of", "Engine", "Trainer", "callbacks", "History", "Callback"]
+           "forward_of", "Engine", "Trainer", "History", "Callback"]

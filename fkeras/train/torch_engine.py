@@ -540,10 +540,9 @@ def train_epoch(host, eng, it, cbs):
     n = max(int(getattr(host, "steps_per_execution", 1) or 1), 1)
     begin = cbs._batch["on_train_batch_begin"]
     end = cbs._batch["on_train_batch_end"]
-    from fkeras.train.callbacks import History, ProgbarLogger
-
-    # user callbacks may read or change the weights: they see a current TrainState
-    user = any(not isinstance(c, (History, ProgbarLogger)) for c in begin + end)
+    # user callbacks may read or change the weights: they see a current TrainState (History and the
+    # progress bar declare `_reads_logs_only`)
+    user = any(not getattr(c, "_reads_logs_only", False) for c in begin + end)
     logs, step = None, 0
     seed = te.epoch_seed()
     with torch.random.fork_rng(devices=[]):

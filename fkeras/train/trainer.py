@@ -6,6 +6,11 @@ The host class (the facade `Model`, or any object) provides:
     _build_from_data(x_batch)  build the variables from an example batch (no-op when built)
     _trainable_mask()          bool pytree like params (False = frozen), or None
     _weight_paths(trainable)   paths of the (non-)trainable weights in Keras order
+    _callback_list(callbacks, *, add_history, add_progbar, verbose, epochs, steps)
+                               the CallbackList fit/evaluate/predict drive (the facade returns
+                               `fkeras.callbacks.CallbackList`; this floor never imports callbacks):
+                               Keras's hooks, plus `_batch[hook]`, the callbacks implementing a batch
+                               hook (an empty list lets the loop skip that call)
 and optionally `output_names`.
 
 The Trainer keeps ONE `TrainState` in `self.train_state`, replaced (a Python reference swap,
@@ -22,7 +27,6 @@ import numpy as np
 
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
-from fkeras.train import callbacks as callbacks_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import TrainState
@@ -355,8 +359,8 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         if jax.process_index() != 0:
             verbose = 0  # several processes: only process 0 shows progress
-        cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                         verbose=verbose, epochs=epochs, steps=data.num_batches)
+        cbs = self._callback_list(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                                  epochs=epochs, steps=data.num_batches)
         self.stop_training = False
         cbs.on_train_begin()
         # A callback (BackupAndRestore) may resume at a later epoch, as in Keras.
@@ -387,6 +391,12 @@ class Trainer:
                 break
         cbs.on_train_end(logs=training_logs)
         return self.history
+
+    def _callback_list(self, callbacks, *, add_history, add_progbar, verbose, epochs, steps):
+        """The host's CallbackList (see the module docstring); the facade Model provides it."""
+        raise NotImplementedError(f"{type(self).__name__} must provide `_callback_list(callbacks, *, add_history, "
+                                  "add_progbar, verbose, epochs, steps)` returning a CallbackList (the facade Model "
+                                  "returns `fkeras.callbacks.CallbackList(callbacks, model=self, ...)`).")
 
     def _on_torch(self):
         return bool(self._compile_config) and self._compile_config.get("engine") == "torch"
@@ -528,8 +538,8 @@ class Trainer:
         eng = self._ready(first)
         self._check_labels(eng, y)
         verbose = 1 if verbose == "auto" else verbose
-        cbs = callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                                         steps=data.num_batches)
+        cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
+                                  steps=data.num_batches)
         logs = self._evaluate_adapter(eng, data, cbs)
         if return_dict:
             return logs
@@ -542,8 +552,8 @@ class Trainer:
         """Model outputs for `x` as NumPy arrays (concatenated over batches)."""
         data = _get_data_adapter(x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
         verbose = 1 if verbose == "auto" else verbose
-        cbs = callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                                         steps=data.num_batches)
+        cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
+                                  steps=data.num_batches)
         cbs.on_predict_begin()
         outs, pred = [], None
         for step, batch in enumerate(self._batches(data)):

@@ -18,7 +18,7 @@ _NAMES = {
 }
 # Defined by other fkeras packages; re-exported here under Keras's names when present.
 _ELSEWHERE = {
-    "Progbar": "fkeras.train.callbacks",
+    "Progbar": "fkeras.callbacks.progbar",
 }
 
 

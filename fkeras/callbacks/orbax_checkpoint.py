@@ -1,0 +1,84 @@
+"""`OrbaxCheckpoint`: the whole TrainState saved with orbax during training (Keras 3's callback name).
+
+    fkeras.callbacks.OrbaxCheckpoint("orbax/", max_to_keep=3)   # async; readable by plain orbax
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from fkeras.callbacks._save_freq import BatchCounter, check_save_freq
+from fkeras.callbacks.callback import print_msg
+from fkeras.callbacks.monitor import MonitorCallback
+from fkeras.io import checkpoint
+
+
+class OrbaxCheckpoint(MonitorCallback):
+    """Save the whole TrainState (params, state, opt_state, metrics, rng, step) with orbax during training.
+
+    Checkpoints are numbered by epoch (save_freq="epoch") or by total batches seen (int save_freq), kept
+    newest-`max_to_keep`, written in the background when `save_on_background`, and readable by plain
+    orbax without fkeras (`fkeras.io.checkpoint`). `save_weights_only` keeps just params and state.
+    `save_best_only` saves only when `monitor` improved (`fkeras.callbacks.monitor`); a missing log skips.
+    Restore with `OrbaxCheckpoint.restore(model, directory)` or `fkeras.io.checkpoint.CheckpointManager`.
+    """
+
+    def __init__(self, directory, monitor="val_loss", verbose=0, save_best_only=False, mode="auto",
+                 save_freq="epoch", initial_value_threshold=None, max_to_keep=1, save_on_background=True,
+                 save_weights_only=False):
+        super().__init__(monitor, mode, initial_value_threshold)
+        check_save_freq(save_freq)
+        self.directory, self.verbose = os.fspath(directory), verbose
+        self.save_best_only, self.save_freq, self.save_weights_only = save_best_only, save_freq, save_weights_only
+        self.max_to_keep, self.save_on_background = max_to_keep, save_on_background
+        self._counter = BatchCounter(save_freq)
+        self.manager = checkpoint.CheckpointManager(self.directory, max_to_keep=max_to_keep,
+                                                    async_save=save_on_background)
+
+    def _tree(self):
+        ts = self.model.train_state
+        if ts is None:
+            raise ValueError("OrbaxCheckpoint: the model has no TrainState yet (call fit first).")
+        return {"params": ts.params, "state": ts.state} if self.save_weights_only else ts
+
+    def _maybe_save(self, step, logs, where):
+        if self.save_best_only:
+            current = (logs or {}).get(self.monitor)
+            if current is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available, skipping save at {where}.",
+                              stacklevel=3)
+                return
+            current = float(np.asarray(current))
+            if not self._is_improvement(current, self.best):
+                return
+            self.best = current
+        if self.verbose > 0:
+            print_msg(f"\nOrbaxCheckpoint: saving step {step} to {self.directory}")
+        self.manager.save(step, self._tree(), force=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._counter.new_epoch()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._counter.should_save(batch):
+            self._maybe_save(self._counter.total, logs, f"batch {batch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()  # as Keras: once the model's metrics exist
+        if self.save_freq == "epoch":
+            self._maybe_save(epoch, logs, f"epoch {epoch}")
+
+    def on_train_end(self, logs=None):
+        self.manager.wait_until_finished()
+
+    def wait_until_finished(self):
+        self.manager.wait_until_finished()
+
+    @staticmethod
+    def restore(model, directory, step=None):
+        """Load checkpoint `step` (default: latest) of `directory` into `model`'s TrainState; returns the step."""
+        return checkpoint.restore_into_model(model, directory, step=step)
