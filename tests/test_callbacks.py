@@ -124,3 +124,27 @@ def test_callback_list_validation():
         C.CallbackList([object()])
     with pytest.raises(ValueError, match="factor"):
         C.ReduceLROnPlateau(factor=1.5)
+
+
+def test_namespace_names_every_keras_callback_and_train_never_imports_it():
+    import subprocess
+    import sys
+
+    import keras
+
+    import fkeras.callbacks as fc
+
+    unported = {"RemoteMonitor", "SwapEMAWeights", "TensorBoard"}  # not in fkeras (yet)
+    want = {n for n in dir(keras.callbacks) if not n.startswith("_")} - unported
+    assert set(fc.__all__) == want and want <= set(dir(fc))
+    assert all(issubclass(getattr(fc, n), fc.Callback) for n in fc.__all__)
+    namespace = {}
+    exec("from fkeras.callbacks import *", namespace)
+    assert want <= set(namespace)
+    import fkeras.train
+
+    assert fkeras.train.History is fc.History and fkeras.train.Callback is fc.Callback  # old spellings still work
+    code = ("import sys, fkeras.train, fkeras.train.trainer; "
+            "print(sorted(m for m in sys.modules if m.startswith('fkeras.callbacks')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
