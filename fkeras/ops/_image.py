@@ -560,3 +560,56 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
     x_in, y_in = ops.divide(lin(0), den), ops.divide(lin(3), den)
     return _from_nhwc(_sample_nhwc(x, y_in, x_in, _ORDER[interpolation], "constant", fill_value), data_format,
                       squeeze)
+
+
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                      seed=None, data_format=None):
+    """torch / TF: the displacement field is drawn and smoothed by the JAX kernel from the same seed (so the
+    warp equals JAX's), then sampled on the image's framework."""
+    import jax
+    import jax.numpy as jnp
+
+    from fkeras import random as frandom
+    from fkeras.ops import _jax_extra
+
+    ops = _ops()
+    data_format = _fmt(data_format)
+    _check_interp(interpolation, fill_mode)
+    x, squeeze = _to_nhwc(images, data_format)
+    n, h, w, _ = ops.shape(x)
+    dtype = ops.dtype(x)
+    key = frandom.draw_key(seed)
+    size = int(6 * sigma) | 1
+    d = jax.random.normal(key, (n, h, w), dtype=_float_dtype(dtype)) * sigma
+    d = _jax_extra.gaussian_blur(d[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    disp = np.asarray(alpha * d)
+    ys, xs = (yy + disp).astype(_float_dtype(dtype)), (xx + disp).astype(_float_dtype(dtype))
+    del jnp
+    out = _sample_nhwc(x, ys, xs, _ORDER[interpolation], fill_mode, fill_value)
+    return _from_nhwc(out, data_format, squeeze)
+
+
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method, antialias=True):
+    """torch / TF: per spatial dim, the exact matrix jax.image.scale_and_translate applies (read off the
+    identity; `scale` and `translation` must be concrete values)."""
+    import jax
+
+    from fkeras.ops._jax_extra import _SCALE_METHODS
+
+    ops = _ops()
+    if method not in _SCALE_METHODS:
+        raise ValueError(f"Invalid value for argument `method`. Expected of one {set(_SCALE_METHODS)}. "
+                         f"Received: method={method}")
+    scale = np.asarray(ops.convert_to_numpy(scale), np.float32).reshape(-1)
+    translation = np.asarray(ops.convert_to_numpy(translation), np.float32).reshape(-1)
+    shape = ops.shape(images)
+    dtype = ops.dtype(images)
+    y = ops.cast(images, _float_dtype(dtype))
+    for i, d in enumerate(spatial_dims):
+        n_in, n_out = shape[d], output_shape[d]
+        w = np.asarray(jax.image.scale_and_translate(
+            np.eye(n_in, dtype=np.float32), (n_in, n_out), (1,), scale[i:i + 1], translation[i:i + 1], method,
+            antialias))
+        y = _apply_axis(y, w, d, len(shape))
+    return ops.cast(y, dtype) if _is_float(dtype) else y

@@ -828,14 +828,16 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 from fkeras.ops._einops import rearrange  # noqa: E402
 
-# image ops written once over fkeras.ops; resize / map_coordinates / affine and perspective transforms apply
-# JAX's exact resampling rules (elastic_transform and scale_and_translate are JAX-only: dispatch raises
-# NotImplementedError naming op and framework)
+# image ops written once over fkeras.ops; resize / map_coordinates / affine, perspective and elastic transforms /
+# scale_and_translate apply JAX's exact resampling rules
 from fkeras.ops._image import (  # noqa: E402
     crop_images, extract_patches, extract_patches_3d, gaussian_blur, hsv_to_rgb, pad_images, rgb_to_grayscale,
     rgb_to_hsv, sobel_edges, ssim,
 )
 from fkeras.ops._image import __all__ as _image_all  # noqa: E402
-from fkeras.ops._image import affine_transform, map_coordinates, perspective_transform, resize  # noqa: E402
+from fkeras.ops._image import (  # noqa: E402
+    affine_transform, elastic_transform, map_coordinates, perspective_transform, resize, scale_and_translate,
+)
 
-__all__ += _image_all + ["resize", "map_coordinates", "affine_transform", "perspective_transform"]
+__all__ += _image_all + ["resize", "map_coordinates", "affine_transform", "perspective_transform",
+                         "elastic_transform", "scale_and_translate"]
