@@ -23,6 +23,7 @@ import inspect
 import jax
 import numpy as np
 
+from fkeras import ops
 from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
 from fkeras.layers.variables import Variable, get_path, set_path
@@ -373,35 +374,22 @@ class SubclassCounterpart(NNBase):
     def init(self, rng, *input_specs):
         return Layer.init(self._fk_facade, rng, *input_specs)
 
-    def apply(self, variables, *inputs, training=False, rng=None):
-        out, new_state, _ = self._fk_facade._fk_apply(as_variables(variables), inputs, {}, training, rng)
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        out, new_state, _, _ = self._fk_facade._fk_apply_parts(as_variables(variables), inputs, kwargs, training,
+                                                               rng)
         return out, new_state
 
     def _apply_collect(self, variables, *inputs, training=False, rng=None):
-        variables = as_variables(variables)
-        out, new_state, losses = self._fk_facade._fk_apply(variables, inputs, {}, training, rng)
-        total = sum(losses) if losses else 0.0
-        penalties = self.regularization_losses(variables.params)
-        if not (isinstance(penalties, float) and penalties == 0.0):
-            total = total - penalties  # `_fk_apply`'s losses hold activity + penalties; keep the activity
-        return out, new_state, total
+        """(outputs, new_state, the call's losses: activity regularization and `add_loss` terms)."""
+        out, new_state, call_losses, _ = self._fk_facade._fk_apply_parts(as_variables(variables), inputs, {},
+                                                                         training, rng)
+        return out, new_state, _sum_float32(call_losses)
 
     def regularization_losses(self, params):
+        """The weight penalties: the nn layer's (kernel_regularizer, ...) and each added weight's `regularizer`."""
         if isinstance(params, Variables):
             params = params.params
-        facade = self._fk_facade
-        values = {}
-        total = 0.0
-        for var in facade._fk_vars:
-            if var.trainable:
-                try:
-                    values[id(var)] = get_path(params, var._fk_subpath)
-                except (KeyError, TypeError):
-                    continue
-                if var.regularizer is not None:
-                    total = total + var.regularizer(values[id(var)])
-        nn_penalty = facade._fk_nn_penalties(values)
-        return total if nn_penalty is None else total + nn_penalty
+        return _sum_float32(self._fk_facade._fk_weight_penalties(params))
 
     def apply_constraints(self, params):
         if isinstance(params, Variables):
@@ -410,6 +398,14 @@ class SubclassCounterpart(NNBase):
 
     def get_config(self):
         return self._fk_facade.get_config()
+
+
+def _sum_float32(terms):
+    """Keras's `sum(model.losses)`: each term summed to a float32 scalar, then added (0.0 for none)."""
+    total = 0.0
+    for term in terms:
+        total = total + ops.sum(ops.cast(term, "float32"))
+    return total
 
 
 _WRAPPERS: dict = {}
