@@ -60,9 +60,9 @@ def _torch_to_numpy(t):
 
 
 def _torch():
-    import torch
+    from fkeras.interop._extras import require
 
-    return torch
+    return require("torch", "fkeras.interop.dlpack.to_torch")
 
 
 def to_numpy(x) -> np.ndarray:
@@ -146,7 +146,9 @@ def _torch_from_numpy(a):
 
 def to_tf(x, copy: bool = False):
     """`x` as a `tf.Tensor`; JAX and torch arrays cross by DLPack (shared memory unless `copy`)."""
-    import tensorflow as tf
+    from fkeras.interop._extras import import_tensorflow
+
+    tf = import_tensorflow("fkeras.interop.dlpack.to_tf")
 
     if is_tf_tensor(x):
         x = _tf_dense(x)

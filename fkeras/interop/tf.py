@@ -20,10 +20,13 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tensorflow as tf
 
-from fkeras.interop import dlpack
-from fkeras.nn.base import Variables, as_variables
+from fkeras.interop._extras import import_tensorflow
+
+tf = import_tensorflow("fkeras.interop.tf (to_tf / to_variables)")  # quiet: no absl/oneDNN lines
+
+from fkeras.interop import dlpack  # noqa: E402
+from fkeras.nn.base import Variables, as_variables  # noqa: E402
 
 __all__ = ["TFModule", "to_tf", "to_variables"]
 

@@ -16,10 +16,12 @@ back into the buffers. Nothing here holds layer math: `forward` calls `model.app
 
 from __future__ import annotations
 
-import torch
+from fkeras.interop._extras import require
 
-from fkeras.interop import dlpack
-from fkeras.nn.base import Variables
+torch = require("torch", "fkeras.interop.torch (to_torch / to_variables)")
+
+from fkeras.interop import dlpack  # noqa: E402
+from fkeras.nn.base import Variables  # noqa: E402
 
 __all__ = ["FkerasModule", "to_torch", "to_variables"]
 

@@ -57,6 +57,45 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
     return total / float(max(int(ops.size(values)), 1))
 
 
+# --- label/output shape checks (static shapes: they run once, at trace time) ----------------
+def _compatible(a, b):
+    """Same rank and equal dims, an unknown (None) dim matching any."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _check_sparse_labels(y_true_shape, y_pred_shape, axis):
+    """Integer labels must have the output's shape without its class axis (a trailing 1 was squeezed)."""
+    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+    expected = y_pred_shape[:axis % len(y_pred_shape)] + y_pred_shape[axis % len(y_pred_shape) + 1:] \
+        if y_pred_shape else y_pred_shape
+    if _compatible(y_true_shape, expected):
+        return
+    hint = ("They look like one-hot labels: use loss=\"categorical_crossentropy\" "
+            "(keras.losses.CategoricalCrossentropy), or pass integer labels (y.argmax(axis=-1))."
+            if y_true_shape == y_pred_shape else
+            "Pass one integer class index per sample, or use loss=\"categorical_crossentropy\" for one-hot labels.")
+    raise ValueError(
+        f"sparse_categorical_crossentropy expects integer class labels of shape {expected} (the output's shape "
+        f"{y_pred_shape} without its class axis), but the targets have shape {y_true_shape}. {hint}")
+
+
+def _check_one_hot_labels(y_true_shape, y_pred_shape):
+    """One-hot (or probability) targets must have exactly the output's shape."""
+    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+    if _compatible(y_true_shape, y_pred_shape):
+        return
+    integer_like = y_true_shape == y_pred_shape[:-1] or y_true_shape == y_pred_shape[:-1] + (1,)
+    n = y_pred_shape[-1] if y_pred_shape else "num_classes"
+    hint = ("They look like integer class labels: use loss=\"sparse_categorical_crossentropy\" "
+            f"(keras.losses.SparseCategoricalCrossentropy), or one-hot encode them (keras.utils.to_categorical(y, {n}))."
+            if integer_like else
+            "Pass one-hot targets with one column per class, or use loss=\"sparse_categorical_crossentropy\" for "
+            "integer labels.")
+    raise ValueError(
+        f"categorical_crossentropy expects one-hot targets of the output's shape {y_pred_shape}, but the targets "
+        f"have shape {y_true_shape}. {hint}")
+
+
 # --- per-sample functions (Keras's function forms) -------------------------------------
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Integer labels (batch, ...) vs class scores (batch, ..., classes) -> (batch, ...)."""
@@ -64,6 +103,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     y_true = ops.convert_to_tensor(y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
         y_true = ops.squeeze(y_true, axis)
+    _check_sparse_labels(y_true.shape, y_pred.shape, axis)
     y_true = ops.cast(y_true, "int32")
     if ignore_class is None:
         return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
@@ -75,6 +115,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """One-hot (batch, ..., classes) vs scores (batch, ..., classes) -> (batch, ...)."""
     y_pred, y_true = _float(y_pred), _float(y_true)
+    _check_one_hot_labels(y_true.shape, y_pred.shape)
     if label_smoothing:
         n = y_pred.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / n
