@@ -126,6 +126,10 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     non_trainable = model.non_trainable_weights
     t_count, n_count = _count(trainable), _count(non_trainable)
     t_mem, n_mem = _memory(trainable), _memory(non_trainable)
+    # Keras adds the optimizer's variables (iterations, learning rate, slots) once it is built (after fit).
+    optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+    o_vars = list(getattr(optimizer, "variables", None) or []) if optimizer is not None else []
+    o_count, o_mem = _count(o_vars), _memory(o_vars)
 
     if print_fn:
         console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
@@ -134,10 +138,12 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         console = rich.console.Console(highlight=False)
     console.print(f'[bold]Model: "{rich.markup.escape(model.name)}"[/]')
     console.print(table)
-    console.print("[bold] Total params: [/]" + _num(f"{t_count + n_count:,}")
-                  + f" ({readable_memory_size(t_mem + n_mem)})")
+    console.print("[bold] Total params: [/]" + _num(f"{t_count + n_count + o_count:,}")
+                  + f" ({readable_memory_size(t_mem + n_mem + o_mem)})")
     console.print("[bold] Trainable params: [/]" + _num(f"{t_count:,}") + f" ({readable_memory_size(t_mem)})")
     console.print("[bold] Non-trainable params: [/]" + _num(f"{n_count:,}")
                   + f" ({readable_memory_size(n_mem)})")
+    if o_vars:
+        console.print("[bold] Optimizer params: [/]" + _num(f"{o_count:,}") + f" ({readable_memory_size(o_mem)})")
     if print_fn:
         print_fn(console.end_capture())
