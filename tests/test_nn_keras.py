@@ -276,6 +276,7 @@ def test_configs_with_regularizers_constraints_and_initializers():
 
 
 def test_input_layer_config_and_auto_names_match_keras():
+    keras.backend.clear_session()  # Keras's auto names are global: start both counters at zero
     k = keras.layers.InputLayer(shape=(28, 28, 1))
     fk = nn.Input((28, 28, 1))
     assert fk.get_config() == k.get_config()

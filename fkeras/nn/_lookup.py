@@ -1,5 +1,7 @@
 """Keras-style `get`/`serialize` for by-name families (regularizers, constraints), written once."""
 
+from fkeras.nn import registration
+
 
 def make_get(kind: str, by_name: dict):
     """`get(identifier)`: None, a name ("l2"), a Keras config dict, an instance or a callable."""
@@ -8,15 +10,17 @@ def make_get(kind: str, by_name: dict):
         if identifier is None:
             return None
         if isinstance(identifier, str):
-            cls = by_name.get(identifier)
+            cls = by_name.get(identifier) or registration.get_registered_object(identifier)
             if cls is None:
                 raise ValueError(f"Unknown {kind} {identifier!r}; expected one of: "
                                  f"{', '.join(sorted(k for k in by_name if k.islower()))}.")
             return cls()
         if isinstance(identifier, dict) and "class_name" in identifier:
-            cls = by_name.get(identifier["class_name"])
+            cls = by_name.get(identifier["class_name"]) or registration.get_registered_object(
+                identifier.get("registered_name") or identifier["class_name"])
             if cls is None:
-                raise ValueError(f"Unknown {kind} class {identifier['class_name']!r} in config.")
+                raise ValueError(f"Unknown {kind} class {identifier['class_name']!r} in config: register it with "
+                                 "fkeras.saving.register_keras_serializable() or pass it in `custom_objects`.")
             return cls.from_config(identifier.get("config") or {})
         if callable(identifier):
             return identifier
@@ -35,7 +39,8 @@ def make_serialize(base: type, module: str):
         if not isinstance(obj, base):
             name = getattr(obj, "__name__", type(obj).__name__)
             return {"module": None, "class_name": "function", "config": name, "registered_name": "function"}
-        return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(),
-                "registered_name": None}
+        registered = registration.GLOBAL_CUSTOM_NAMES.get(type(obj))
+        return {"module": module if registered is None else type(obj).__module__, "class_name": type(obj).__name__,
+                "config": obj.get_config(), "registered_name": registered}
 
     return serialize

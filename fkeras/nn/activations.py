@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fkeras import ops
+from fkeras.nn import registration
 
 
 def linear(x):
@@ -179,36 +180,57 @@ _BY_NAME["swish"] = silu
 
 
 def get(identifier):
-    """An activation function from a name, None (linear) or a callable."""
+    """An activation function from a name, None (linear), a Keras config dict or a callable.
+
+    Names that are not built in are looked up among your registered functions
+    (`register_keras_serializable`) and the active `custom_object_scope` (what `load_model`'s
+    `custom_objects` opens)."""
     if identifier is None:
         return linear
-    if isinstance(identifier, str):
-        fn = _BY_NAME.get(identifier)
-        if fn is None:
-            raise ValueError(f"Unknown activation {identifier!r}; expected one of: {', '.join(sorted(_BY_NAME))}.")
-        return fn
     if isinstance(identifier, dict) and "class_name" in identifier:
-        return get(identifier.get("config", identifier["class_name"]) if isinstance(identifier.get("config"), str)
-                   else identifier["class_name"])
+        config = identifier.get("config")
+        if identifier["class_name"] == "function" or isinstance(config, str):
+            identifier = config if isinstance(config, str) else identifier["class_name"]
+        else:  # an activation object (a registered class) with its config
+            cls = registration.get_registered_object(identifier.get("registered_name") or identifier["class_name"])
+            if cls is None:
+                raise ValueError(f"Unknown activation class {identifier['class_name']!r}: register it with "
+                                 "fkeras.saving.register_keras_serializable() or pass it in `custom_objects`.")
+            return cls.from_config(config or {})
+    if isinstance(identifier, str):
+        fn = _BY_NAME.get(identifier) or registration.get_registered_object(identifier)
+        if fn is None:
+            raise ValueError(f"Unknown activation {identifier!r}; expected one of: {', '.join(sorted(_BY_NAME))}, "
+                             "or a function registered with fkeras.saving.register_keras_serializable() or passed "
+                             "in `custom_objects`.")
+        return fn
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation {identifier!r}: expected a name or a callable.")
 
 
-def serialize(fn) -> str:
-    """The Keras config value of an activation: its name."""
+def serialize(fn):
+    """The Keras config value of an activation: a built-in's name, else Keras's function dict
+    (`{"module": "builtins", "class_name": "function", "config": <registered name>, ...}`)."""
     name = getattr(fn, "__name__", None)
-    if name == "silu":
-        return "silu"
-    return name if name in _BY_NAME else name or "linear"
+    if name is not None and _BY_NAME.get(name) is fn:
+        return name
+    if fn is silu or fn is hard_silu:
+        return name
+    if not callable(fn):
+        raise ValueError(f"Cannot serialize activation {fn!r}: expected a function.")
+    if hasattr(fn, "get_config") and not isinstance(fn, type):
+        return {"module": type(fn).__module__, "class_name": type(fn).__name__, "config": fn.get_config(),
+                "registered_name": registration.get_registered_name(type(fn))}
+    return {"module": "builtins", "class_name": "function", "config": registration.get_registered_name(fn),
+            "registered_name": "function"}
+
 
 def deserialize(config, custom_objects=None):
-    """An activation from its Keras config (a name or a `{"class_name", "config"}` dict); `custom_objects`
-    maps names to your own functions."""
-    if custom_objects and isinstance(config, str) and config in custom_objects:
-        return custom_objects[config]
-    return get(config)
-
+    """An activation from its Keras config (a name or a function/class dict); `custom_objects` maps
+    names to your own functions."""
+    with registration.custom_object_scope(custom_objects):
+        return get(config)
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.nn import registration
 from fkeras.nn.base import snake_case
 
 
@@ -268,16 +269,18 @@ def get(identifier) -> Initializer | None:
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
+        cls = _BY_NAME.get(identifier) or registration.get_registered_object(identifier)
         if cls is None:
             raise ValueError(
                 f"Unknown initializer {identifier!r}; expected one of: {', '.join(sorted(k for k in _BY_NAME if k.islower()))}."
             )
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"])
+        cls = _BY_NAME.get(identifier["class_name"]) or registration.get_registered_object(
+            identifier.get("registered_name") or identifier["class_name"])
         if cls is None:
-            raise ValueError(f"Unknown initializer class {identifier['class_name']!r} in config.")
+            raise ValueError(f"Unknown initializer class {identifier['class_name']!r} in config: register it with "
+                             "fkeras.saving.register_keras_serializable() or pass it in `custom_objects`.")
         return cls.from_config(identifier.get("config", {}))
     if callable(identifier):
         return identifier
@@ -288,19 +291,18 @@ def serialize(init) -> dict | None:
     """Keras-style `{"module", "class_name", "config", "registered_name"}` for an initializer."""
     if init is None:
         return None
+    registered = registration.GLOBAL_CUSTOM_NAMES.get(type(init))
     return {
-        "module": "keras.initializers",
+        "module": "keras.initializers" if registered is None else type(init).__module__,
         "class_name": type(init).__name__,
         "config": init.get_config(),
-        "registered_name": None,
+        "registered_name": registered,
     }
 
 def deserialize(config, custom_objects=None):
     """An initializer from its Keras config dict (or name); `custom_objects` maps class names to your own."""
-    if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
-        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
-    return get(config)
-
+    with registration.custom_object_scope(custom_objects):
+        return get(config)
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
 __all__ = [
