@@ -57,3 +57,37 @@ def test_get_registry_and_namespace_agree(facade, source):
 def test_deserialize_everywhere():
     for facade in FAMILIES:
         assert callable(importlib.import_module(facade).deserialize), facade
+
+
+def _gen_api():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "tools" / "gen_api.py"
+    spec = importlib.util.spec_from_file_location("gen_api", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_namespaces_are_current():
+    """`fkeras/layers/builtin.py` is what `python tools/gen_api.py` writes from fkeras.nn's exports."""
+    assert _gen_api().main(["--check"]) == 0, "run `python tools/gen_api.py`"
+
+
+def test_every_nn_layer_is_a_named_facade_layer():
+    import fkeras.layers
+    import fkeras.nn
+    from fkeras.nn.base import Layer
+
+    names = set(fkeras.layers.__all__)
+    for name, canonical in _gen_api().layer_names():
+        assert name in names, name
+        facade = getattr(fkeras.layers, name)
+        assert facade.nn_layer.fget is not None and facade._fk_nn_class is getattr(fkeras.nn, canonical)
+    for name in fkeras.layers.__all__:
+        assert getattr(fkeras.layers, name) is not None
+    ns: dict = {}
+    exec("from fkeras.layers import *", ns)  # noqa: S102
+    assert {"Dense", "Conv2D", "Layer", "Input"} <= set(ns)
+    assert issubclass(fkeras.nn.Dense, Layer)
