@@ -6,12 +6,9 @@ this CPU; tests/test_torch_engine.py checks it gives the JAX engine's numbers), 
 with the default JAX engine and evaluates there: the one TrainState carries the weights across."""
 
 import numpy as np
-import pytest
 
 import fkeras as keras
-from conftest import SHARED_MNIST
-
-pytestmark = pytest.mark.skipif(not SHARED_MNIST.exists(), reason="needs ../shared/data/mnist.npz")
+from conftest import SHARED_MNIST  # the repository's data/mnist.npz
 
 
 def test_seed_convnet_reaches_95_percent_on_real_mnist():

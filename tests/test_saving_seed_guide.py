@@ -27,7 +27,6 @@ def _seed_convnet():
     ])
 
 
-@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="shared MNIST not present")
 def test_seed_guide_saving_lines(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (x_train, y_train), (x_test, _) = keras.datasets.mnist.load_data(str(SHARED_MNIST))
