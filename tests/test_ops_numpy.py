@@ -465,7 +465,7 @@ def _native(x, framework):
     return tf.is_tensor(x)
 
 
-FRAMEWORKS = ["torch"]
+FRAMEWORKS = ["torch", "tensorflow"]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
