@@ -409,11 +409,28 @@ def test_ops_on_keras_tensors(name):
 
 
 @pytest.mark.parametrize("fw", ["jax", "torch", "tensorflow"])
-def test_beam_search_decode_is_a_clear_not_implemented(fw):
-    x = np.random.default_rng(0).standard_normal((1, 4, 3)).astype(np.float32)
+@pytest.mark.parametrize("b,t,c,beam,top,mask", [(2, 7, 5, 3, 2, 0), (3, 6, 4, 10, 3, None), (1, 5, 6, 4, 1, 2)])
+def test_ctc_beam_search_decode_matches_keras(fw, b, t, c, beam, top, mask):
+    kops = _keras_ops()
+    r = np.random.default_rng(b * 100 + t)
+    x = r.standard_normal((b, t, c)).astype(np.float32)
+    lengths = r.integers(3, t + 1, (b,)).astype(np.int32)
     convert = jnp.asarray if fw == "jax" else _convert(fw)
-    with pytest.raises(NotImplementedError, match=rf"ctc_decode.*{fw}"):
-        fops.ctc_decode(convert(x), convert(np.array([4], np.int32)), strategy="beam_search")
+    got = fops.ctc_decode(convert(x), convert(lengths), strategy="beam_search", beam_width=beam, top_paths=top,
+                          mask_index=mask)
+    if fw != "jax":
+        _leaf_check(got, fw)
+    want = kops.ctc_decode(jnp.asarray(x), jnp.asarray(lengths), strategy="beam_search", beam_width=beam,
+                           top_paths=top, mask_index=mask)
+    assert_same(got, want, 1e-5)
+
+
+def test_ctc_beam_search_inside_tf_function_is_a_clear_not_implemented():
+    import tensorflow as tf
+
+    f = tf.function(lambda x, n: fops.ctc_decode(x, n, strategy="beam_search"))
+    with pytest.raises(NotImplementedError, match="ctc_decode.*tensorflow"):
+        f(tf.zeros((1, 4, 3)), tf.constant([4]))
 
 
 def test_errors_match_keras_meaning():
@@ -435,6 +452,15 @@ def test_errors_match_keras_meaning():
         fops.cholesky(-jnp.eye(2))
     with pytest.raises(ValueError, match="even"):
         fops.glu(jnp.ones((2, 3)))
+    q = jnp.ones((1, 3, 2, 4))
+    with pytest.raises(ValueError, match="attn_logits_soft_cap"):  # Keras: TPU only
+        fops.dot_product_attention(q, q, q, attn_logits_soft_cap=5.0)
+    if jax.default_backend() == "cpu":  # Keras on CPU: RuntimeError (no cuDNN)
+        with pytest.raises(RuntimeError, match="flash"):
+            fops.dot_product_attention(q, q, q, flash_attention=True)
+    for fw in ("torch", "tensorflow"):
+        with pytest.raises(RuntimeError, match="flash"):
+            fops.dot_product_attention(*[_convert(fw)(np.ones((1, 3, 2, 4), np.float32))] * 3, flash_attention=True)
 
 
 def test_decompositions_reconstruct():

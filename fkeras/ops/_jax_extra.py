@@ -630,9 +630,9 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     for name, t in (("query", query), ("key", key), ("value", value)):
         if t.ndim != 4:
             raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {t.shape}.")
-    if flash_attention:
+    if flash_attention and jax.default_backend() != "gpu":
         raise RuntimeError(
-            "fkeras.ops.dot_product_attention: flash_attention=True needs a GPU/TPU flash kernel; "
+            "fkeras.ops.dot_product_attention: flash_attention=True needs cuDNN flash attention on a GPU; "
             f"on {jax.default_backend()} pass flash_attention=None or False (the XLA path).")
     if attn_logits_soft_cap is not None:
         raise ValueError(
@@ -648,7 +648,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if mask is not None:
         mask = _x(mask).astype(bool)
     return jax.nn.dot_product_attention(query, key, value, bias=bias, mask=mask, scale=scale, is_causal=is_causal,
-                                        implementation="xla")
+                                        implementation="cudnn" if flash_attention else "xla")
 
 
 # --- nn: CTC ------------------------------------------------------------------------
@@ -667,8 +667,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
     if strategy == "beam_search":
-        raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' is not implemented on jax yet; "
-                                  "use strategy='greedy'.")
+        x = _x(inputs)
+        x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        return _ctc_beam_search(x, jnp.asarray(sequence_lengths, "int32"), beam_width, top_paths, mask_index)
     if strategy != "greedy":
         raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
     x = _x(inputs)
@@ -1064,3 +1065,65 @@ def scale_and_translate(images, output_shape, scale, translation, spatial_dims, 
 __all__ += ["resize", "map_coordinates", "affine_transform", "perspective_transform", "elastic_transform",
             "scale_and_translate", "pad_images", "crop_images", "extract_patches", "extract_patches_3d",
             "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
+
+
+def _ctc_beam_search(x, lengths, beam_width, top_paths, mask_index):
+    """Keras-on-JAX's CTC prefix beam search: each beam keeps a path and two scores (ending in a label /
+    in a blank); per step every beam is extended by every class, identical paths are merged (log-sum-exp)
+    and the best `beam_width` kept. Classes are visited in reversed order so ties break as TF's decoder."""
+    batch, max_len, classes = x.shape
+    x = jax.nn.log_softmax(x)
+    beyond = jnp.arange(max_len)[None, :] >= lengths[:, None]
+    if mask_index is None:
+        mask_index = classes - 1
+    x = jnp.flip(x, axis=2)
+    blank = classes - mask_index - 1
+    pad = -1
+    width = 2 * beam_width
+    n0 = builtins.min(classes, beam_width)
+    first = jnp.argsort(x[:, 0], axis=1)[:, -n0:]
+    paths0 = jnp.full((batch, width, max_len), pad, jnp.int32).at[:, :n0, 0].set(
+        jnp.where(first == blank, pad, first))
+    scores0 = jnp.full((batch, width), -jnp.inf, x.dtype).at[:, :n0].set(jnp.take_along_axis(x[:, 0], first, axis=1))
+    masked0 = paths0[:, :, 0] == pad
+
+    def merge(inverse, scores):
+        top = jnp.max(scores)
+        return jnp.log(jnp.zeros_like(scores).at[inverse].add(jnp.exp(scores - top))) + top
+
+    def unique(paths):
+        u, inverse = jnp.unique(paths, return_inverse=True, size=width * classes, axis=0, fill_value=pad)
+        return u, inverse.reshape(-1)
+
+    def step(paths, scores, masked, logp):
+        paths = jnp.repeat(paths, classes, axis=0)
+        scores = jnp.repeat(scores, classes) + jnp.tile(logp, width)
+        prev_masked = jnp.repeat(masked, classes)
+        rows = jnp.arange(width * classes)
+        tail_at = jnp.argmax(paths == pad, axis=1)
+        tail = jnp.where(tail_at == 0, pad, paths[rows, tail_at - 1])
+        cls = jnp.tile(jnp.arange(classes).at[blank].set(pad), width)
+        masked = cls == pad
+        cls = jnp.where(~prev_masked & (tail == cls), pad, cls)
+        paths = paths.at[rows, tail_at].set(cls)
+        paths, inverse = unique(paths)
+        emit = merge(inverse, jnp.where(masked, -jnp.inf, scores))
+        blank_s = merge(inverse, jnp.where(masked, scores, -jnp.inf))
+        best = jnp.argsort(jnp.logaddexp(emit, blank_s))[-beam_width:]
+        return (jnp.tile(paths[best], (2, 1)), jnp.concatenate([emit[best], blank_s[best]]),
+                jnp.concatenate([jnp.zeros(beam_width, bool), jnp.ones(beam_width, bool)]))
+
+    def one(paths, scores, masked, xs, skip):
+        def body(state, inp):
+            logp, stop = inp
+            return jax.lax.cond(stop, lambda *s: s[:3], step, *state, logp), None
+
+        (paths, scores, masked), _ = jax.lax.scan(body, (paths, scores, masked), (xs[1:], skip[1:]))
+        paths, inverse = unique(paths)
+        scores = merge(inverse, scores)
+        best = jnp.argsort(scores)[-top_paths:][::-1]
+        return paths[best], scores[best]
+
+    paths, scores = jax.vmap(one)(paths0, scores0, masked0, x, beyond)
+    paths = jnp.where(paths == pad, pad, classes - paths - 1)
+    return jnp.transpose(paths, (1, 0, 2)), scores

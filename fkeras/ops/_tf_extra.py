@@ -705,9 +705,19 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
 
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
-    if strategy == "beam_search":
-        raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' is not implemented on tensorflow "
-                                  "yet; use strategy='greedy'.")
+    if strategy == "beam_search":  # decoding has no gradient: run JAX's kernel on host copies (eager only)
+        if not tf.executing_eagerly():
+            raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' on tensorflow runs eagerly only "
+                                      "(not inside tf.function); use strategy='greedy' there.")
+        import jax.numpy as jnp
+
+        from fkeras.ops._jax_extra import _ctc_beam_search
+
+        x = _x(inputs)
+        x = x if x.dtype == tf.float64 else tf.cast(x, tf.float32)
+        paths, scores = _ctc_beam_search(jnp.asarray(x.numpy()), jnp.asarray(np.asarray(_x(sequence_lengths)), "int32"),
+                                         beam_width, top_paths, mask_index)
+        return tf.constant(np.asarray(paths)), tf.constant(np.asarray(scores))
     if strategy != "greedy":
         raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
     x = _x(inputs)

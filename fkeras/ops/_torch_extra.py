@@ -688,9 +688,18 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
 
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
-    if strategy == "beam_search":
-        raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' is not implemented on torch yet; "
-                                  "use strategy='greedy'.")
+    if strategy == "beam_search":  # decoding has no gradient: run JAX's kernel on host copies
+        import jax.numpy as jnp
+
+        from fkeras.ops._jax_extra import _ctc_beam_search
+
+        x = _x(inputs)
+        x = x.to(torch.promote_types(x.dtype, torch.float32))
+        paths, scores = _ctc_beam_search(jnp.asarray(x.detach().cpu().numpy()),
+                                         jnp.asarray(np.asarray(T.convert_to_numpy(sequence_lengths)), "int32"),
+                                         beam_width, top_paths, mask_index)
+        return (torch.as_tensor(np.asarray(paths), device=x.device),
+                torch.as_tensor(np.asarray(scores), device=x.device))
     if strategy != "greedy":
         raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
     x = _x(inputs)
