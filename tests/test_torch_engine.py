@@ -2,19 +2,21 @@
 
 Tolerances (float32; torch and XLA sum in different orders): weights and optimizer slots
 rtol 1e-4 / atol 1e-6 after 3 epochs; logs, evaluate and predict rtol 1e-5 / atol 1e-6;
-one optimizer update from identical inputs rtol 1e-6 / atol 1e-7.
+one optimizer update from identical inputs rtol 1e-6 / atol 1e-7. (Each optimizer's one
+definition on torch tensors vs Keras 3: tests/test_optimizer_rules.py.)
 """
 
 import chex
 import jax
 import numpy as np
+import optax
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import fkeras as keras  # noqa: E402
+from fkeras.interop import torch_engine  # noqa: E402
 from fkeras.train import optimizers as O  # noqa: E402
-from fkeras.train import torch_engine  # noqa: E402
 
 W_TOL = dict(rtol=1e-4, atol=1e-6)
 LOG_TOL = dict(rtol=1e-5, atol=1e-6)
@@ -99,25 +101,25 @@ def test_three_epochs_equal_jax_weights_logs_evaluate_predict():
     lambda: O.Lion(0.01),
 ])
 def test_each_optimizer_update_equals_the_fkeras_formula(opt):
+    """The engine's optimizer state on torch (`_opt_state_to_torch`) and the same rule give the JAX updates."""
     opt = opt()
     rng = np.random.default_rng(1)
     params = [rng.normal(size=s).astype("float32") for s in [(3, 4), (4,), (2, 2, 3)]]
     st = opt.init(params)
-    to = torch_engine._TorchOptimizer(opt)
-    to.iterations, to.lr = int(st.iterations), float(st.learning_rate)
-    to.slots = {n: [torch.from_numpy(np.array(a)) for a in v] for n, v in st.slots.items()}
-    to.extra = {k: float(v) for k, v in st.extra.items()}
+    tst = torch_engine._opt_state_to_torch(st, list)
     tp = [torch.from_numpy(p.copy()) for p in params]
     jp = params
     for _ in range(3):
         grads = [rng.normal(size=p.shape).astype("float32") for p in params]
         jp, st = opt.apply(grads, st, jp)
         with torch.no_grad():
-            to.step(tp, [torch.from_numpy(g) for g in grads])
+            tp, tst = opt.apply([torch.from_numpy(g) for g in grads], tst, tp)
     chex.assert_trees_all_close([t.numpy() for t in tp], [np.asarray(p) for p in jp], rtol=1e-6, atol=1e-7)
-    chex.assert_trees_all_close({n: [t.numpy() for t in v] for n, v in to.slots.items()},
+    chex.assert_trees_all_close({n: [t.numpy() for t in v] for n, v in tst.slots.items()},
                                 {n: [np.asarray(a) for a in v] for n, v in st.slots.items()}, rtol=1e-6, atol=1e-7)
-    assert to.iterations == int(st.iterations) == 3
+    assert int(tst.iterations) == int(st.iterations) == 3
+    back = torch_engine._opt_state_to_jax(tst, list)
+    chex.assert_trees_all_close(back, st, rtol=1e-6, atol=1e-7)
 
 
 def test_learning_rate_callbacks_and_schedules_are_followed():
@@ -247,12 +249,18 @@ def test_bad_engine_and_unsupported_setups_are_clear_errors():
         m.compile(optimizer="adam", loss="mse", engine="tpu")
     assert m._compile_config["engine"] == "jax" and type(m.optimizer).__name__ == "SGD"  # unchanged
 
-    class MyAdam(keras.optimizers.Adam):
-        def _update_leaf(self, g, p, s, lr, t, extra):
-            return super()._update_leaf(g, p, s, lr, t, extra)
+    class MyAdam(keras.optimizers.Adam):  # a rule written with jax.numpy cannot run on torch tensors
+        def update_leaf(self, g, p, s, lr, t, extra):
+            import jax.numpy as jnp
+
+            new_p, new_s = super().update_leaf(g, p, s, lr, t, extra)
+            return jnp.asarray(new_p), new_s
 
     with pytest.raises(ValueError, match="MyAdam"):
         m.compile(optimizer=MyAdam(), loss="mse", engine="torch")
+    with pytest.raises(ValueError, match="OptaxOptimizer"):
+        m.compile(optimizer=optax.sgd(0.1), loss="mse", engine="torch")
+    assert m._compile_config["engine"] == "jax" and type(m.optimizer).__name__ == "SGD"  # unchanged
 
     class Custom(keras.Model):
         def __init__(self):

@@ -3,7 +3,8 @@
 Keras's order: `iterations`, `learning_rate` (absent when it is a schedule), then the slot
 variables created by each `add_optimizer_variables` call: one call with several names interleaves
 them per variable (Adam: m0, v0, m1, v1, ...), separate calls follow each other (RMSprop: all
-velocities, then all momentums); Nadam's `u_product` comes last. Slots cover the trainable
+velocities, then all momentums); Nadam's `u_product` comes last. The groups are read from the
+optimizer's own definition (`Optimizer.slot_groups()`), never from a table here. Slots cover the trainable
 variables only, in `model.trainable_weights` order. The fkeras side is
 `model.train_state.opt_state` (`fkeras.train.optimizers.OptState`: iterations, learning_rate,
 slots name -> params-like pytree, extra).
@@ -19,21 +20,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-# Slot names Keras creates in one `add_optimizer_variables` call (so interleaved per variable).
-_INTERLEAVED = {"Adam": ("momentum", "velocity"), "AdamW": ("momentum", "velocity"), "Nadam": ("momentum", "velocity")}
-
+from fkeras.train.optimizers import is_schedule
 
 def _slot_groups(opt) -> list:
-    names = list(getattr(opt, "_slots", {}) or {})
-    joint = _INTERLEAVED.get(type(opt).__name__, ())
-    groups, used = [], set()
-    for n in names:
-        if n in used:
-            continue
-        grp = joint if n in joint and all(j in names for j in joint) else (n,)
-        groups.append(grp)
-        used |= set(grp)
-    return groups
+    """The optimizer definition's slot names, grouped as Keras's `add_optimizer_variables` calls create
+    them (`Optimizer.slot_groups()`): names in one group interleave per variable, groups follow each other."""
+    groups = getattr(opt, "slot_groups", None)
+    return [tuple(name for name, _ in grp) for grp in groups()] if callable(groups) else []
 
 
 def _get(tree, path):
@@ -54,7 +47,7 @@ def _set(tree, path, value):
 
 def _is_schedule(opt) -> bool:
     lr = getattr(opt, "_learning_rate", None)
-    return lr is not None and not isinstance(lr, (int, float))
+    return lr is not None and is_schedule(lr)
 
 
 def _is_loss_scale(opt) -> bool:

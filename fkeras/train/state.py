@@ -49,6 +49,25 @@ class TrainState(eqx.Module):
         return Variables(self.params, self.state)
 
 
+class StateCell:
+    """A shared box holding one state pytree: `value` (a `TrainState`, or an optimizer's own state).
+
+    Whoever owns a state keeps it in a cell and hands the same cell to the views that read it (the
+    Trainer's TrainState and its optimizer's Keras face), so no view needs a reference to its owner.
+    `traced_optimizer_variables`: while the Trainer traces a Keras-JAX custom `train_step`, that step's
+    optimizer variables (a list), which `LossScaleOptimizer.scale_loss(loss)` reads its scale from.
+    """
+
+    __slots__ = ("value", "traced_optimizer_variables")
+
+    def __init__(self, value=None):
+        self.value = value
+        self.traced_optimizer_variables = None
+
+    def __repr__(self):
+        return f"StateCell({type(self.value).__name__})"
+
+
 def forward_of(layer):
     """The engine's view of an nn layer: `forward(params, state, x, training, rng) ->
     (y_pred, new_state, aux_loss)`, with aux_loss 0.0 (nn layers add no losses)."""

@@ -16,7 +16,14 @@ and optionally `output_names`.
 The Trainer keeps ONE `TrainState` in `self.train_state`, replaced (a Python reference swap,
 no host sync) after every step; the arrays of the previous TrainState are donated to the
 step, so read weights through `self.train_state` (or the host's views of it), not through
-arrays kept from before a step.
+arrays kept from before a step. It lives in a `StateCell` the Trainer shares with its
+optimizer's Keras face (`optimizer.bind_state(cell, ("opt_state",))` at compile), so
+`model.optimizer.learning_rate = ...` writes into the TrainState without the optimizer
+holding a reference to the model.
+
+How the steps run is the engine's business (`fkeras.train.engines`: `JaxEngine`, or the
+torch engine in `fkeras.interop.torch_engine`), chosen by `compile(engine=...)`; the Trainer
+calls it through one interface and has no framework branches.
 """
 
 from __future__ import annotations
@@ -27,10 +34,11 @@ import numpy as np
 
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
+from fkeras.train import engines as engines_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
-from fkeras.train.state import TrainState
-from fkeras.train.steps import Engine, full_mask, split_trainable, stack_batches, unpack
+from fkeras.train.state import StateCell, TrainState
+from fkeras.train.steps import Engine, full_mask, split_trainable, unpack
 
 
 def _get_data_adapter(*args, **kwargs):
@@ -44,10 +52,6 @@ def _get_data_adapter(*args, **kwargs):
         warnings.filterwarnings("ignore", message="`shuffle=True` is ignored")
         warnings.filterwarnings("ignore", message="`batch_size` is ignored")
         return get_data_adapter(*args, **kwargs)
-
-
-def _sharding_key(shardings):
-    return None if shardings is None else (jax.tree.structure(shardings), tuple(jax.tree.leaves(shardings)))
 
 
 def _to_floats(logs):
@@ -95,7 +99,6 @@ class Trainer:
     """Mixin giving a model Keras 3's training API over the pure jitted steps."""
 
     # class-level defaults, so a host that never calls `_init_trainer` still works
-    train_state = None
     optimizer = None
     compiled = False
     stop_training = False
@@ -105,8 +108,32 @@ class Trainer:
     _compile_config = None
     _opt_key = None
 
+    @property
+    def train_state(self):
+        """The one TrainState (None before the model is built), kept in the cell shared with the optimizer."""
+        cell = self.__dict__.get("_train_state_cell")
+        return None if cell is None else cell.value
+
+    @train_state.setter
+    def train_state(self, value):
+        self._state_cell().value = value
+        # also in the instance dict, for hosts that read `__dict__["train_state"]` (a copy of the reference;
+        # the optimizer writes only the cell, so read `self.train_state`)
+        self.__dict__["train_state"] = value
+
+    def _state_cell(self) -> StateCell:
+        cell = self.__dict__.get("_train_state_cell")
+        if cell is None:
+            cell = self.__dict__["_train_state_cell"] = StateCell(self.__dict__.get("train_state"))
+        return cell
+
+    def _engine_impl(self):
+        """The engine (`fkeras.train.engines.BaseEngine`) compile chose; the JAX engine before compile."""
+        cfg = self._compile_config
+        return cfg["engine_impl"] if cfg else engines_mod.JaxEngine()
+
     def _init_trainer(self):
-        self.__dict__.setdefault("train_state", None)
+        self._state_cell()
         self.optimizer = None
         self.compiled = False
         self.stop_training = False
@@ -119,7 +146,7 @@ class Trainer:
         """Configure training. Every argument is checked before anything changes.
 
         `engine`: "jax" (default, jit-compiled XLA steps) or "torch" (fit/evaluate/predict run the same
-        TrainState in PyTorch eager; see `fkeras.train.torch_engine` for what matches and to what tolerance).
+        TrainState in PyTorch eager; see `fkeras.interop.torch_engine` for what matches and to what tolerance).
         """
         opt = optimizers_mod.get(optimizer)
         if not isinstance(auto_scale_loss, bool):
@@ -128,9 +155,8 @@ class Trainer:
         # underflow without loss scaling)
         wrap = auto_scale_loss and self._policy_name() == "mixed_float16" \
             and not isinstance(opt, optimizers_mod.LossScaleOptimizer)
-        from fkeras.train import torch_engine
-
-        engine = torch_engine.check_engine(engine, opt, loss_scaling=wrap)
+        engine_cls = engines_mod.get(engine)  # the torch engine's module (it imports torch) loads here, once
+        engine_cls.check(opt, loss_scaling=wrap)
         closs = CompiledLoss(loss, loss_weights) if loss is not None else None
         cmetrics = CompiledMetrics(metrics, weighted_metrics)
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)) \
@@ -142,9 +168,9 @@ class Trainer:
             opt = optimizers_mod.LossScaleOptimizer(opt, name="loss_scale_optimizer")
         self.optimizer = opt
         self.loss = loss
-        optimizers_mod._bind(opt, self)
+        opt.bind_state(self._state_cell(), ("opt_state",))  # its Keras face reads this TrainState's opt_state
         self._compile_config = dict(loss=closs, metrics=cmetrics, jit=not run_eagerly and jit_compile is not False,
-                                    engine=engine)
+                                    engine=engine, engine_impl=engine_cls())
         self._user_compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                                        weighted_metrics=weighted_metrics)
         self.steps_per_execution = int(steps_per_execution)
@@ -152,7 +178,7 @@ class Trainer:
         self._opt_key = None
         self.compiled = True
         self.stop_training = False
-        ts = self.__dict__.get("train_state")
+        ts = self.train_state
         if ts is not None:
             self.train_state = ts.replace(opt_state=None, metrics={})
         elif getattr(self, "built", False):
@@ -195,8 +221,10 @@ class Trainer:
         from fkeras.distribution import distribution
 
         dist = distribution()
-        if dist is not None and self._on_torch():
-            raise ValueError("compile(engine='torch') cannot run under an fkeras.distribution; use engine='jax'.")
+        impl = self._engine_impl()
+        if dist is not None and not impl.distributed:
+            raise ValueError(f"compile(engine='{impl.name}') cannot run under an fkeras.distribution; use "
+                             "engine='jax'.")
         return dist
 
     def _batches(self, data):
@@ -211,7 +239,7 @@ class Trainer:
         build = getattr(self, "_build_from_data", None)
         if build is not None:
             build(x)
-        if self.__dict__.get("train_state", None) is None and self.train_state is None:
+        if self.train_state is None:
             self._create_train_state()
         ts = self.train_state
         mask = self._mask(ts.params)
@@ -233,16 +261,9 @@ class Trainer:
             self._opt_key = key
         if set(ts.metrics) != set(eng.metric_names):
             ts = ts.replace(metrics=eng.init_metrics())
-        dist = self._distribution()
-        shardings = None
-        if dist is not None:
-            ts = dist.distribute_train_state(ts)
-            shardings = jax.tree.map(lambda a: a.sharding, ts)
-        if _sharding_key(shardings) != _sharding_key(eng.state_shardings):
-            eng.state_shardings = shardings  # the train steps keep variables on these shardings
-            eng._jitted.pop("train", None)
-            eng._jitted.pop("train_multi", None)
-        self.train_state = ts
+        # a standalone `optimizer.apply(...)` since compile may have given the optimizer its own state
+        self.optimizer.bind_state(self._state_cell(), ("opt_state",))
+        self.train_state = self._engine_impl().place(self, eng, ts)
         return eng
 
     def _check_labels(self, eng, y):
@@ -398,59 +419,8 @@ class Trainer:
                                   "add_progbar, verbose, epochs, steps)` returning a CallbackList (the facade Model "
                                   "returns `fkeras.callbacks.CallbackList(callbacks, model=self, ...)`).")
 
-    def _on_torch(self):
-        return bool(self._compile_config) and self._compile_config.get("engine") == "torch"
-
     def _train_epoch(self, eng, it, cbs):
-        if self._on_torch():
-            from fkeras.train import torch_engine
-
-            return torch_engine.train_epoch(self, eng, it, cbs)
-        if self._custom("train_step"):
-            return self._custom_train_epoch(it, cbs)
-        n = self.steps_per_execution
-        train = eng.jit_train
-        begin = cbs._batch["on_train_batch_begin"]
-        end = cbs._batch["on_train_batch_end"]
-        logs, step = None, 0
-        if n == 1:
-            for batch in it:
-                if begin:
-                    cbs.on_train_batch_begin(step)
-                self.train_state, logs = train(self.train_state, batch)
-                if end:
-                    cbs.on_train_batch_end(step, logs)
-                step += 1
-                if self.stop_training:
-                    break
-            return logs
-        multi = eng.jit_train_multi
-        pending = []
-
-        def flush(group):
-            nonlocal logs, step
-            if begin:
-                cbs.on_train_batch_begin(step)
-            shapes = {repr(jax.tree.map(np.shape, b)) for b in group}
-            if len(group) == n and len(shapes) == 1:
-                self.train_state, logs = multi(self.train_state, stack_batches(group))
-            else:
-                for b in group:
-                    self.train_state, logs = train(self.train_state, b)
-            step += len(group)
-            if end:
-                cbs.on_train_batch_end(step - 1, logs)
-
-        for batch in it:
-            pending.append(batch)
-            if len(pending) == n:
-                flush(pending)
-                pending = []
-                if self.stop_training:
-                    return logs
-        if pending:
-            flush(pending)
-        return logs
+        return self._engine_impl().train_epoch(self, eng, it, cbs)
 
     def _custom_train_epoch(self, it, cbs):
         fn = self._custom_fn("train")
@@ -473,22 +443,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ evaluate
     def _evaluate_adapter(self, eng, data, cbs=None):
-        if self._on_torch():
-            from fkeras.train import torch_engine
-
-            return torch_engine.evaluate(self, eng, data, cbs)
-        if self._custom("test_step"):
-            return self._custom_evaluate(data, cbs)
-        ts = self.train_state
-        ev = eng.jit_eval
-        m = eng.init_metrics()
-
-        def step(batch):
-            nonlocal m
-            m, logs = ev(ts.params, ts.state, m, batch)
-            return logs
-
-        return self._test_loop(data, cbs, step)
+        return self._engine_impl().evaluate(self, eng, data, cbs)
 
     def _custom_evaluate(self, data, cbs):
         fn = self._custom_fn("test")
@@ -577,11 +532,7 @@ class Trainer:
         """The jitted predict step (needs no compile(): builds a loss-free engine if needed)."""
         x = unpack(batch)[0]
         if self.compiled:
-            if self._on_torch():
-                from fkeras.train import torch_engine
-
-                return torch_engine.predict_fn(self, self._ready(batch))
-            return self._ready(batch).jit_predict
+            return self._engine_impl().predict_fn(self, self._ready(batch))
         build = getattr(self, "_build_from_data", None)
         if build is not None:
             build(x)
@@ -598,12 +549,7 @@ class Trainer:
         batch = self._single_batch(x, y, sample_weight, class_weight)
         eng = self._ready(batch)
         self._check_labels(eng, y)
-        if self._on_torch():
-            from fkeras.train import torch_engine
-
-            return self._format_logs(torch_engine.train_on_batch(self, eng, batch), return_dict)
-        self.train_state, logs = eng.jit_train(self.train_state, batch)
-        return self._format_logs(logs, return_dict)
+        return self._format_logs(self._engine_impl().train_on_batch(self, eng, batch), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics on one batch (fresh metric state)."""
@@ -611,13 +557,7 @@ class Trainer:
         batch = self._single_batch(x, y, sample_weight, None)
         eng = self._ready(batch)
         self._check_labels(eng, y)
-        ts = self.train_state
-        if self._on_torch():
-            from fkeras.train import torch_engine
-
-            return self._format_logs(torch_engine.test_on_batch(self, eng, batch), return_dict)
-        _, logs = eng.jit_eval(ts.params, ts.state, eng.init_metrics(), batch)
-        return self._format_logs(logs, return_dict)
+        return self._format_logs(self._engine_impl().test_on_batch(self, eng, batch), return_dict)
 
     def predict_on_batch(self, x):
         batch = (jax.tree.map(np.asarray, x),)
@@ -745,14 +685,14 @@ class Trainer:
         mv = list(ts.metrics.get("variables", ())) or self._custom_metric_vars()
         if kind == "test":
             return (tv, ntv, mv)
-        return (tv, ntv, jax.tree.leaves(ts.opt_state), mv)
+        return (tv, ntv, self.optimizer.state_to_list(ts.opt_state), mv)
 
     def _custom_unpack(self, ts, st, kind):
         tv, ntv = st[0], st[1]
         params, state, _ = self._trees_from_lists(tv, ntv, template=(ts.params, ts.state))
         changes = dict(params=params, state=state, metrics={"variables": list(st[-1])})
         if kind == "train":
-            changes["opt_state"] = jax.tree.unflatten(jax.tree.structure(ts.opt_state), list(st[2]))
+            changes["opt_state"] = self.optimizer.state_from_list(list(st[2]), ts.opt_state)
             changes["step"] = ts.step + 1
         return ts.replace(**changes)
 
@@ -761,17 +701,18 @@ class Trainer:
         if kind not in fns:
             method = getattr(self, f"{kind}_step")
             counts = self.__dict__.setdefault("_custom_traces", {})
+            cell = self._state_cell()
 
             def run(st, data, rng):
                 counts[kind] = counts.get(kind, 0) + 1
-                # `_step_opt_vars`: what `self.optimizer.scale_loss(loss)` reads the loss scale from in the step
-                self.__dict__.update(_step_rng=rng, _in_custom_step=True, _stateless_aux=None,
-                                     _step_opt_vars=list(st[2]) if kind == "train" else None)
+                # the step's optimizer variables: what `self.optimizer.scale_loss(loss)` reads the scale from
+                cell.traced_optimizer_variables = list(st[2]) if kind == "train" else None
+                self.__dict__.update(_step_rng=rng, _in_custom_step=True, _stateless_aux=None)
                 try:
                     return method(st, data)
                 finally:
-                    self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None,
-                                         _step_opt_vars=None)
+                    cell.traced_optimizer_variables = None
+                    self.__dict__.update(_step_rng=None, _in_custom_step=False, _stateless_aux=None)
 
             jit = self._compile_config is None or self._compile_config["jit"]
             fns[kind] = jit_program(run, donate_argnums=(0,) if kind == "train" else ()) if jit else run

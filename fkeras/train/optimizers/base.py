@@ -1,0 +1,400 @@
+"""What every fkeras optimizer shares: `OptState`, the base `Optimizer` and the class registry.
+
+An optimizer is a definition: its Keras arguments, its slots (declared in Keras's creation
+order, which is what `.keras` saving reads) and its update rule `update_leaf`, written over
+`fkeras.ops` so the same rule runs on JAX arrays (the jitted train step) and on torch
+tensors (the torch engine). The base adds what Keras adds around every rule, in Keras's
+order: the learning rate (a float kept in the state, or a schedule of the iteration count),
+gradient clipping (`clipnorm` / `global_clipnorm` / `clipvalue`), then decoupled weight decay
+`p -= p * weight_decay * lr`, then the rule; frozen parameters are None leaves (no slot, no
+update).
+
+    opt = Adam(1e-3)
+    s = opt.init(params)                         # OptState
+    params, s = opt.apply(grads, s, params)      # pure: new params directly
+    updates, s = opt.update(grads, s, params)    # optax protocol: params + updates
+    tx = opt.as_optax()                          # an optax.GradientTransformation
+
+Keras's stateful face (`apply_gradients`, `variables`, `iterations`, `learning_rate`,
+`build`, `stateless_apply`) is a view over a `StateCell`: the optimizer's own cell when used
+alone, or the cell of the TrainState it was compiled into (`bind_state`, called by the
+Trainer). The optimizer holds no reference to a Trainer or to a wrapping optimizer.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from fkeras import ops
+from fkeras.train import schedules as _schedules
+from fkeras.train.state import StateCell
+
+_REGISTRY: dict = {}  # class name -> class: `get`, `serialize`/`deserialize` and saving resolve names here
+
+
+def register(cls):
+    """Class decorator: make `cls` known to `get("name")`, `deserialize` and `.keras` loading by its name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def registered() -> dict:
+    """A copy of the registry: class name -> optimizer class."""
+    return dict(_REGISTRY)
+
+
+class OptState(NamedTuple):
+    """An optimizer's state: `iterations` (int32, updates done), `learning_rate` (float32, the rate of
+    the last/next update), `slots` (dict name -> pytree like the params), `extra` (dict of scalars)."""
+
+    iterations: Any
+    learning_rate: Any
+    slots: Any
+    extra: Any
+
+
+def is_schedule(lr) -> bool:
+    """True for a learning-rate schedule (a `LearningRateSchedule` or any callable of the step)."""
+    return isinstance(lr, _schedules.LearningRateSchedule) or (callable(lr) and not isinstance(lr, (int, float)))
+
+
+_is_schedule = is_schedule  # the name the torch engine and saving used
+
+
+def _clip_by_norm(g, clipnorm):
+    """Keras's `clip_by_norm`: `g * clipnorm / max(||g||, clipnorm)` with a safe sqrt at 0."""
+    l2sum = ops.sum(ops.square(g))
+    pred = l2sum > 0
+    l2norm = ops.where(pred, ops.sqrt(ops.where(pred, l2sum, 1.0)), l2sum)
+    return g * clipnorm / ops.maximum(l2norm, clipnorm)
+
+
+def _global_scale(grads, clipnorm):
+    """Keras's `clip_by_global_norm` factor: `clipnorm * min(1/||grads||, 1/clipnorm)`."""
+    norm = ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads))
+    # `+ (norm - norm)`: a no-op for a finite norm, NaN for inf/NaN (as Keras)
+    return clipnorm * ops.minimum(1.0 / norm, 1.0 / clipnorm) + (norm - norm)
+
+
+def _get_in(node, path):
+    for name in path:
+        if node is None:
+            return None
+        node = getattr(node, name, None)
+    return node
+
+
+def _replace_in(node, path, value):
+    """`node` with the field at `path` (attribute names) replaced by `value` (NamedTuples and eqx Modules)."""
+    if not path:
+        return value
+    child = _replace_in(getattr(node, path[0]), path[1:], value)
+    replace = getattr(node, "_replace", None) or node.replace
+    return replace(**{path[0]: child})
+
+
+def _value_of(v):
+    """A variable's current array (`fkeras.Variable` and Keras variables have `.value`)."""
+    return getattr(v, "value", v)
+
+
+class Optimizer:
+    """Base of Keras's optimizers: arguments `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`,
+    `global_clipnorm` (and Keras's other base arguments at their defaults).
+
+    A subclass is one definition: `slot_groups()` (its slots with their initial values, grouped as
+    Keras's `add_optimizer_variables` calls create them), optionally `init_extra()`/`update_extra()`
+    (scalars shared by all leaves, e.g. Nadam's `u_product`), and `update_leaf`, the rule over
+    `fkeras.ops`.
+    """
+
+    _state_type = OptState  # the pytree type `init` returns
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}.")
+        if use_ema or gradient_accumulation_steps or loss_scale_factor:
+            raise ValueError(f"{type(self).__name__}: use_ema, gradient_accumulation_steps and loss_scale_factor "
+                             "are not supported yet; expected their defaults.")
+        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"{type(self).__name__}: only one of clipnorm, clipvalue and global_clipnorm can be "
+                             f"set, got {given}.")
+        if not is_schedule(learning_rate):
+            try:
+                learning_rate = float(learning_rate)
+            except (TypeError, ValueError):
+                raise TypeError(f"{type(self).__name__}: expected `learning_rate` to be a float or a "
+                                f"LearningRateSchedule, got {learning_rate!r}.") from None
+            if learning_rate < 0:
+                raise ValueError(f"{type(self).__name__}: expected learning_rate >= 0, got {learning_rate}.")
+        self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        from fkeras.nn.base import snake_case
+
+        self.name = name or snake_case(type(self).__name__)
+        self._own_state()
+
+    # -- the definition ---------------------------------------------------------------------
+    def slot_groups(self) -> tuple:
+        """The slots, as Keras creates them: a tuple of groups, one per `add_optimizer_variables` call,
+        each a tuple of `(slot name, initial value)`. Names in one group are interleaved per variable
+        in Keras's `optimizer.variables` (Adam: m0, v0, m1, v1, ...); groups follow each other."""
+        return ()
+
+    def slot_names(self) -> tuple:
+        """The slot names in Keras's creation order."""
+        return tuple(n for grp in self.slot_groups() for n, _ in grp)
+
+    def init_extra(self) -> dict:
+        """Scalars shared by all leaves (name -> float32 scalar), kept after the slots in Keras's order."""
+        return {}
+
+    def update_extra(self, extra, t):
+        """The shared scalars for the update that takes iteration count `t` to `t + 1`."""
+        return extra
+
+    def update_leaf(self, g, p, slots, lr, t, extra):
+        """One variable's update over `fkeras.ops`: `(new_p, new_slots)`. `g`, `p`: the (clipped) gradient
+        and the (weight-decayed) value, same shape and dtype; `slots`: name -> array like `p`; `lr`: the
+        learning rate (a scalar in `p`'s dtype); `t`: iterations before this update (int32 scalar)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `update_leaf(g, p, slots, lr, t, extra)`.")
+
+    # -- the learning rate ----------------------------------------------------------------
+    def lr_at(self, state: OptState):
+        """The learning rate for the update that `state` is about to take (a float32 scalar)."""
+        lr = self._learning_rate
+        if not is_schedule(lr):
+            return state.learning_rate
+        it = state.iterations
+        if ops.framework_of(it) == "jax":
+            return ops.cast(lr(it), "float32")
+        # another framework's state (the torch engine): schedules are JAX code, evaluated on the host
+        value = float(np.float32(np.asarray(lr(int(ops.convert_to_numpy(it))))))
+        return ops.zeros_like(state.learning_rate) + value
+
+    # -- pure API ---------------------------------------------------------------------------
+    def init(self, params) -> OptState:
+        """A fresh state for `params` (a pytree; None leaves are frozen and get no slot)."""
+        lr = 0.0 if is_schedule(self._learning_rate) else self._learning_rate
+        slots = {n: jax.tree.map(lambda p, v=v: ops.full(p.shape, v, dtype=p.dtype), params)
+                 for grp in self.slot_groups() for n, v in grp}
+        return OptState(ops.zeros((), "int32"), ops.full((), lr, dtype="float32"), slots, self.init_extra())
+
+    def clip(self, grads: list) -> list:
+        """Keras's gradient clipping (one of clipnorm / global_clipnorm / clipvalue) on a list of arrays."""
+        if self.clipnorm and self.clipnorm > 0:
+            return [_clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            scale = _global_scale(grads, self.global_clipnorm)
+            return [g * scale for g in grads]
+        if self.clipvalue and self.clipvalue > 0:
+            v = self.clipvalue
+            return [ops.clip(g, -v, v) for g in grads]
+        return grads
+
+    def _apply_pure(self, grads, state: OptState, params):
+        """Keras's update: clip, decoupled weight decay, then the rule. Returns (params, state)."""
+        t = state.iterations
+        lr = self.lr_at(state)
+        leaves_g, treedef = jax.tree.flatten(grads)
+        leaves_p = treedef.flatten_up_to(params)
+        leaves_g = [ops.cast(g, ops.dtype(p)) for g, p in zip(self.clip(leaves_g), leaves_p)]
+        slot_leaves = {n: treedef.flatten_up_to(s) for n, s in state.slots.items()}
+        if self.weight_decay:
+            wd = float(self.weight_decay)
+            leaves_p = [p - p * wd * ops.cast(lr, ops.dtype(p)) for p in leaves_p]
+        extra = self.update_extra(state.extra, t)
+        new_p, new_slots = [], {n: [] for n in slot_leaves}
+        for i, (g, p) in enumerate(zip(leaves_g, leaves_p)):
+            s = {n: v[i] for n, v in slot_leaves.items()}
+            np_, ns = self.update_leaf(g, p, s, ops.cast(lr, ops.dtype(p)), t, extra)
+            new_p.append(np_)
+            for n in new_slots:
+                new_slots[n].append(ns[n])
+        params = jax.tree.unflatten(treedef, new_p)
+        slots = {n: jax.tree.unflatten(treedef, v) for n, v in new_slots.items()}
+        lr_next = lr if is_schedule(self._learning_rate) else state.learning_rate
+        return params, OptState(t + 1, lr_next, slots, extra)
+
+    def update(self, grads, state: OptState, params=None):
+        """optax's `update`: returns (updates, new_state) with `params + updates` = Keras's new params."""
+        if params is None:
+            raise ValueError(f"{type(self).__name__}.update needs `params` (Keras optimizers read the weights).")
+        new_params, state = self._apply_pure(grads, state, params)
+        return jax.tree.map(lambda n, p: n - p, new_params, params), state
+
+    def as_optax(self) -> optax.GradientTransformation:
+        return optax.GradientTransformation(self.init, self.update)
+
+    def scale_loss(self, loss, state=None):
+        """The loss to differentiate: unchanged here (a `LossScaleOptimizer` multiplies it by its scale)."""
+        return loss
+
+    # -- state as a flat variable list (Keras's `optimizer_variables`) ---------------------------
+    def state_to_list(self, state) -> list:
+        """The state's arrays as a flat list (its pytree leaves: iterations, learning rate, the slots by
+        name, the extra scalars): `variables`, and the `optimizer_variables` of `stateless_apply`."""
+        return jax.tree.leaves(state)
+
+    def state_from_list(self, values, template):
+        """Inverse of `state_to_list`: `template`'s structure (a state, or its `eval_shape`) with `values`."""
+        treedef = jax.tree.structure(template)
+        values = list(values)
+        if len(values) != treedef.num_leaves:
+            raise ValueError(f"{type(self).__name__}: expected {treedef.num_leaves} optimizer variables, got "
+                             f"{len(values)}.")
+        return jax.tree.unflatten(treedef, values)
+
+    # -- where the Keras face reads its state ---------------------------------------------------
+    def bind_state(self, cell: StateCell, path: tuple = ()):
+        """Read and write this optimizer's state at `path` (attribute names) inside `cell.value`: the
+        Trainer binds `(its cell, ("opt_state",))` at compile; alone, the optimizer owns a cell."""
+        self._cell, self._path, self._owns_cell = cell, tuple(path), False
+
+    def _own_state(self, value=None):
+        """Own a fresh cell holding `value` (used alone: `build`, `apply_gradients`)."""
+        self.bind_state(StateCell(value), ())
+        self._owns_cell = True
+
+    def _state(self):
+        """This optimizer's current state, or None (not built, or the cell holds another optimizer's)."""
+        st = _get_in(self._cell.value, self._path)
+        return st if isinstance(st, self._state_type) else None
+
+    def _set_state(self, new):
+        self._cell.value = _replace_in(self._cell.value, self._path, new)
+
+    @property
+    def learning_rate(self):
+        """Current learning rate (a float). Setting it writes into the bound state; no recompile."""
+        st = self._state()
+        if st is not None:
+            return float(self.lr_at(st))
+        if is_schedule(self._learning_rate):
+            return float(self._learning_rate(0))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if is_schedule(self._learning_rate):
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate`; its learning rate cannot be set directly.")
+        value = float(value)
+        self._learning_rate = value
+        st = self._state()
+        if st is not None:
+            self._set_state(st._replace(learning_rate=ops.full((), value, dtype="float32")))
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        st = self._state()
+        return 0 if st is None else int(st.iterations)
+
+    @property
+    def variables(self):
+        """The optimizer's state arrays as a flat list (iterations, learning rate, slots, ...)."""
+        st = self._state()
+        return [] if st is None else self.state_to_list(st)
+
+    @property
+    def built(self):
+        return self._state() is not None
+
+    # -- Keras's stateful face (eager loops over fkeras.Variable objects) ------------------
+    def build(self, var_list):
+        """Create the state for `var_list` (variables or arrays) in this optimizer's own cell, as Keras's
+        `optimizer.build(model.trainable_variables)`."""
+        if not self._owns_cell:
+            return  # compiled into a model (or wrapped): that owner creates the state where it keeps it
+        values = [_value_of(v) for v in var_list]
+        self._own_state(self.init(values))
+
+    def _built_for(self, values):
+        """True when the current state has one slot entry per value, with matching shapes."""
+        st = self._state()
+        if st is None:
+            return False
+        want = jax.eval_shape(self.init, [jax.ShapeDtypeStruct(np.shape(v), ops.dtype(v)) for v in values])
+        got, got_def = jax.tree.flatten(st)
+        want, want_def = jax.tree.flatten(want)
+        return got_def == want_def and [np.shape(a) for a in got] == [tuple(a.shape) for a in want]
+
+    def apply_gradients(self, grads_and_vars):
+        """Update variables in place from `(gradient, variable)` pairs; the optimizer keeps the state."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            return self.iterations
+        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        return self.apply(grads, variables)
+
+    def apply(self, grads, trainable_variables=None, *more):
+        """Two forms: the pure `apply(grads, opt_state, params) -> (params, opt_state)`, and Keras's
+        stateful `apply(grads, variables)` that assigns new values to `variables` (objects with
+        `.value`/`.assign`), building the state for them first if needed."""
+        if more or isinstance(trainable_variables, self._state_type):
+            return self._apply_pure(grads, trainable_variables, *more)
+        variables = list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for {len(variables)} variables.")
+        values = [ops.convert_to_tensor(_value_of(v)) for v in variables]
+        if not self._built_for(values):
+            self._own_state(self.init(values))
+        new, opt_state = self._apply_pure([ops.convert_to_tensor(g) for g in grads], self._state(), values)
+        self._set_state(opt_state)
+        for v, w in zip(variables, new):
+            v.assign(w)
+        return opt_state.iterations
+
+    # -- Keras-JAX custom train_step -------------------------------------------------------
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras's pure step on lists: `(new_trainable_variables, new_optimizer_variables)`, the optimizer
+        variables in `variables` order."""
+        values = [_value_of(v) for v in trainable_variables]
+        template = jax.eval_shape(self.init, values)
+        state = self.state_from_list([_value_of(v) for v in optimizer_variables], template)
+        params, state = self._apply_pure(list(grads), state, values)
+        return list(params), self.state_to_list(state)
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            lr = _schedules.serialize(lr)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def check_number(owner, name, value, low=None, high=None, integral=False):
+    """`value` as a float (int if `integral`), or a ValueError naming `owner`, `name` and the range."""
+    bad = isinstance(value, bool) or not isinstance(value, numbers.Integral if integral else numbers.Real)
+    if not bad:
+        bad = (low is not None and value < low) or (high is not None and value > high)
+    if bad:
+        rng = f" in [{low}, {high}]" if low is not None and high is not None else (
+            f" >= {low}" if low is not None else "")
+        raise ValueError(f"{owner}: expected `{name}` {'an int' if integral else 'a number'}{rng}, got {value!r}.")
+    return int(value) if integral else float(value)
