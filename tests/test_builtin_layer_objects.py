@@ -390,3 +390,17 @@ def test_a_subclass_of_a_subclass_keeps_the_inherited_hook_override():
     plain = layers.Conv2D(3, 3, use_bias=False)
     assert type(plain.nn_layer) is nn.Conv2D  # built-in layers keep the plain nn class
     assert np.abs(np.asarray(plain(x))).sum() > 0
+
+
+@pytest.mark.parametrize("make", [_scaled_dense, _twice_dense], ids=["build+super.call", "own_call"])
+def test_subclass_call_under_mixed_precision_computes_in_float16_like_keras(make):
+    """Keras casts a layer's inputs and reads its weights in the compute dtype inside `call`."""
+    x = _x((3, 4))
+    fk = make(layers.Dense, ops)(2, dtype="mixed_float16")
+    k = make(keras.layers.Dense, keras.ops)(2, dtype="mixed_float16")
+    fk(x), k(x)
+    assert fk.kernel.dtype == "float32"  # variables stay float32
+    _same_weights(fk, k)
+    y, want = fk(x), k(x)
+    assert str(np.asarray(y).dtype) == str(np.asarray(want).dtype) == "float16"
+    np.testing.assert_allclose(np.asarray(y, "float32"), np.asarray(want, "float32"), atol=2e-3, rtol=2e-3)

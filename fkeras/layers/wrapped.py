@@ -28,7 +28,7 @@ from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.nn.base import Layer as NNBase
-from fkeras.nn.base import Variables, as_variables, fold_name, snake_case, unique_name
+from fkeras.nn.base import Variables, as_variables, cast_floats, fold_name, snake_case, unique_name
 
 # Keras runs these in inference mode when frozen (`layer.trainable = False`).
 _FREEZE_INFERENCE = {"BatchNormalization"}
@@ -132,7 +132,9 @@ class NNLayer(Layer):
         nn_layer = self.__dict__["_fk_nn"]
         super().__init__(name=nn_layer.name, trainable=nn_layer.trainable, dtype=nn_layer.dtype_policy, **shape_kw)
         self.__dict__["_fk_build_specs"] = None
-        self.__dict__["_fk_autocast"] = False  # the nn layer casts inputs and params itself
+        # the nn layer casts inputs and params itself; a subclass's own `call` gets inputs (and weights that
+        # `build` added) in the compute dtype from the facade, as in Keras
+        self.__dict__["_fk_autocast"] = type(self)._fk_overrides
 
     @classmethod
     def from_nn(cls, nn_layer):
@@ -169,7 +171,7 @@ class NNLayer(Layer):
         d = self.__dict__
         for var in d.get("_fk_vars", ()):  # the weights, by Keras leaf name (`kernel`, `moving_mean`)
             if var._fk_subpath == (name,):
-                return var
+                return self._fk_autocast_view(var)
         nn_layer = d.get("_fk_nn")
         if nn_layer is not None and not d.get("built") and name in _weight_names(type(nn_layer)):
             raise AttributeError(
@@ -179,6 +181,17 @@ class NNLayer(Layer):
         if nn_layer is not None and hasattr(nn_layer, name):
             return getattr(nn_layer, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _fk_autocast_view(self, var):
+        """`var`, or inside this layer's own `call` under a mixed policy its value in the compute dtype
+        (as Keras's autocast scope gives a subclass's `call`)."""
+        policy = self._fk_policy
+        if not var.autocast or policy.compute_dtype == policy.variable_dtype:
+            return var
+        scope = _vars.current_scope()
+        if scope is None or not scope.frames or scope.frames[-1].layer is not self:
+            return var
+        return cast_floats(var.value, policy.compute_dtype)
 
     # -- build / call ----------------------------------------------------------------
     def _fk_build_from_args(self, args, kwargs):
