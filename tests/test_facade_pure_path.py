@@ -161,3 +161,105 @@ def test_ops_and_the_layer_floor_import_nothing_above_them():
     for name in ("layer.py", "symbolic.py", "input_layer.py", "adapter.py", "seeding.py"):
         _, inner = _imports(ROOT / "layers" / name)
         assert not [m for m in inner if m.startswith("fkeras")], f"layers/{name} imports inside functions: {inner}"
+
+
+def test_op_layer_modules_follow_keras_from_the_ops_namespaces():
+    """The `keras.src.ops.<group>` an OpLayer is saved under comes from fkeras.ops's own namespaces
+    (ops/nn.py, core.py, ...): every op Keras also has lands in Keras's module."""
+    keras = pytest.importorskip("keras")
+    from fkeras.layers.symbolic import _op_module
+
+    checked, wrong = 0, []
+    for name in dir(fkeras.ops):
+        fn = getattr(fkeras.ops, name)
+        theirs = getattr(keras.ops, name, None)
+        if name.startswith("_") or not hasattr(fn, "__fkeras_op__") or theirs is None:
+            continue
+        checked += 1
+        if _op_module(name) != theirs.__module__:
+            wrong.append((name, _op_module(name), theirs.__module__))
+    assert checked > 100 and not wrong, wrong
+
+
+def test_containers_inside_a_user_model_run_their_pure_counterparts(monkeypatch):
+    """A Sequential/Functional called in a user's `call` runs its nn container on the bound values:
+    the same outputs, state and losses as replaying it through the facade scope."""
+
+    class Net(fkeras.Model):
+        def __init__(self):
+            super().__init__()
+            self.seq = fkeras.Sequential([layers.Dense(8, activation="relu", activity_regularizer="l2"),
+                                          layers.Dropout(0.3), layers.BatchNormalization()])
+            x = fkeras.Input((8,))
+            self.fn = fkeras.Model(x, layers.Dense(3, kernel_regularizer="l1")(layers.Dropout(0.2)(x)))
+
+        def call(self, x, training=False):
+            return self.fn(self.seq(x, training=training), training=training)
+
+    model = Net()
+    x, _ = _data(n=4, d=5)
+    v = model.init(jax.random.key(0), x)
+    calls = []
+    original = fkeras.layers.Layer._fk_call_via_container
+    monkeypatch.setattr(fkeras.layers.Layer, "_fk_call_via_container",
+                        lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k))
+    y, state, losses = model._fk_apply(v, (x,), {}, True, jax.random.key(1))
+    assert calls == [model.seq.name, model.fn.name]
+    monkeypatch.setattr(fkeras.models.Sequential, "_fk_container", lambda self: None)
+    monkeypatch.setattr(fkeras.models.Functional, "_fk_container", lambda self: None)
+    y_ref, state_ref, losses_ref = model._fk_apply(v, (x,), {}, True, jax.random.key(1))
+    chex.assert_trees_all_close(y, y_ref, atol=1e-6)
+    chex.assert_trees_all_close(state, state_ref, atol=1e-6)
+    np.testing.assert_allclose(sum(float(np.sum(t)) for t in losses),
+                               sum(float(np.sum(t)) for t in losses_ref), rtol=1e-6)
+
+
+def test_the_input_layer_is_a_view_of_the_nn_input_layer():
+    x = fkeras.Input(batch_shape=(4, 3), dtype="int32", name="ids", optional=True)
+    layer = x._keras_history.operation
+    assert isinstance(layer.nn_layer, nn.InputLayer) and pure_of(layer) is layer.nn_layer
+    assert (layer.batch_shape, layer.dtype, layer.optional) == ((4, 3), "int32", True)
+    assert layer.get_config() == layer.nn_layer.get_config() == {
+        "batch_shape": (4, 3), "dtype": "int32", "sparse": False, "ragged": False, "name": "ids", "optional": True}
+
+
+def _module_graph(packages):
+    """Module-level import edges among the modules of `packages` (AST; `from pkg import sub` -> pkg.sub)."""
+    mods = {}
+    for path in ROOT.rglob("*.py"):
+        parts = ["fkeras", *path.relative_to(ROOT).with_suffix("").parts]
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        mods[name] = path
+    graph = {}
+    for name, path in mods.items():
+        if not name.startswith(packages):
+            continue
+        out = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names if a.name in mods}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    out.add(sub if sub in mods else node.module)
+        graph[name] = {m for m in out if m.startswith(packages) and m in mods}
+    return graph
+
+
+def test_no_import_cycles_among_the_facade_and_nn_packages():
+    graph = _module_graph(("fkeras.layers", "fkeras.models", "fkeras.nn"))
+    state, cycles = {}, []
+
+    def visit(m, trail):
+        state[m] = "open"
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == "open":
+                cycles.append(trail[trail.index(n):] + [n])
+            elif n not in state:
+                visit(n, trail + [n])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, cycles

@@ -1,7 +1,7 @@
 """Pure counterparts of facade layers: what the engine, the shims and the containers run.
 
 Every facade object has one pure `fkeras.nn` counterpart, `pure_of(layer)`:
-- a built-in layer: its nn layer (`layer.nn_layer`); frozen in Keras's inference-only way
+- a built-in layer (and `InputLayer`): its nn layer (`layer.nn_layer`); frozen in Keras's inference-only way
   (BatchNormalization with `trainable = False`) it runs through `InferenceMode`;
 - `Sequential` and a Functional model: a pure container (`nn.Sequential`, `nn.functional.Graph`)
   over their layers' counterparts (`model.nn_layer`);
@@ -12,6 +12,7 @@ Every facade object has one pure `fkeras.nn` counterpart, `pure_of(layer)`:
 from __future__ import annotations
 
 from fkeras import ops
+from fkeras.layers.input_layer import InputLayer
 from fkeras.layers.layer import Layer
 from fkeras.layers.wrapped import _FREEZE_INFERENCE, NNLayer
 from fkeras.nn.base import Layer as NNBase
@@ -108,6 +109,8 @@ def pure_of(layer) -> NNBase:
     """The pure counterpart of a facade layer (an nn layer passes through). See the module docstring."""
     if isinstance(layer, NNBase):
         return layer
+    if isinstance(layer, InputLayer):
+        return layer.nn_layer
     if isinstance(layer, NNLayer):
         pure = layer.nn_layer
         if type(pure).__name__ in _FREEZE_INFERENCE and not layer.trainable:

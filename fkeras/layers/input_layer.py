@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fkeras import nn
 from fkeras.layers.layer import Layer as _FacadeLayer
 from fkeras.layers.symbolic import (  # noqa: F401 - KerasTensor & co. re-exported
     KerasHistory,
@@ -84,11 +85,9 @@ class InputLayer(_FacadeLayer):
         batch_shape = standardize_shape(batch_shape, "batch_shape")
         dtype = standardize_dtype(dtype)
         super().__init__(name=name or unique_name("input_layer"), trainable=True)
-        self.batch_shape = batch_shape
-        self._input_dtype = dtype
-        self.sparse = False
-        self.ragged = False
-        self.optional = bool(optional)
+        # the pure InputLayer is the one definition (shape, dtype, config); this layer is its view
+        self.__dict__["_fk_nn"] = nn.InputLayer(batch_shape=batch_shape, dtype=dtype, optional=optional,
+                                                name=self.name)
         if input_tensor is None:
             input_tensor = KerasTensor(batch_shape, dtype=dtype, name=self.name)
         self._fk_input_tensor = input_tensor
@@ -97,9 +96,30 @@ class InputLayer(_FacadeLayer):
         Node(self, (), {}, input_tensor)
 
     @property
+    def nn_layer(self):
+        """The pure `fkeras.nn.InputLayer` this layer is a view of."""
+        return self.__dict__["_fk_nn"]
+
+    @property
+    def batch_shape(self) -> tuple:
+        return self.nn_layer.batch_shape
+
+    @property
     def dtype(self) -> str:
         """The input's dtype (not a compute policy)."""
-        return self._input_dtype
+        return self.nn_layer.dtype
+
+    @property
+    def optional(self) -> bool:
+        return self.nn_layer.optional
+
+    @property
+    def sparse(self) -> bool:
+        return self.nn_layer.sparse
+
+    @property
+    def ragged(self) -> bool:
+        return self.nn_layer.ragged
 
     @property
     def output(self) -> KerasTensor:
@@ -116,8 +136,7 @@ class InputLayer(_FacadeLayer):
         return self.batch_shape
 
     def get_config(self) -> dict:
-        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": self.sparse,
-                "ragged": self.ragged, "name": self.name, "optional": self.optional}
+        return self.nn_layer.get_config()
 
     @classmethod
     def from_config(cls, config):

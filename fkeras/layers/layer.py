@@ -907,8 +907,11 @@ class Layer:
         else:
             rng = scope.rng
         scope.calls[id(self)] = scope.calls.get(id(self), 0) + 1
-        if type(self).apply is not Layer.apply:  # a layer with its own pure apply (e.g. Functional)
+        if type(self).apply is not Layer.apply:  # a layer with its own pure apply
             return self._fk_call_via_apply(scope, rng, training, args, kwargs)
+        container = self._fk_container() if scope.mode == "apply" and self.built else None
+        if container is not None:  # a Sequential/Functional inside a user's model: its pure container
+            return self._fk_call_via_container(scope, container, rng, training, args, kwargs)
         if not self.built:
             if scope.mode == "apply":
                 raise ValueError(
@@ -946,6 +949,41 @@ class Layer:
                 lambda x: (None,) + tuple(x.shape[1:]) if batch_is_none and len(x.shape) else tuple(x.shape), out
             )
         return out
+
+    def _fk_container(self):
+        """The pure nn container running this layer (models override); None: run `call` in the scope."""
+        return None
+
+    def _fk_call_via_container(self, scope, container, rng, training, args, kwargs):
+        """Run a container model on the values bound in `scope` through its pure counterpart; its
+        state updates go back into the scope, its activity losses into the scope's losses (weight
+        penalties are counted once, by the scope's owner)."""
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        if kwargs:
+            raise TypeError(f"Model '{self.name}': unexpected call argument(s) {sorted(kwargs)}.")
+        self._fk_check_call_input(args)
+        values = scope.values
+        params, state = {}, {}
+        own = self._fk_variables()
+        for var, kind, path in own:
+            value = values[id(var)] if id(var) in values else var._stored()
+            if kind == "params":
+                params = set_path(params, path, value)
+            else:
+                state = set_path(state, path, value)
+        seeds = self._fk_seed_states()
+        for sg, path in seeds:
+            state = set_path(state, path, sg.state)
+        out, new_state, activity = container._apply_collect(Variables(params, state), *args,
+                                                            training=bool(training), rng=rng)
+        for var, kind, path in own:
+            if kind == "state" and id(var) in values:
+                values[id(var)] = get_path(new_state, path)
+        for sg, path in seeds:
+            sg.state = get_path(new_state, path)
+        if not (isinstance(activity, float) and activity == 0.0):
+            scope.losses.append(activity)
+        return _check_output(self, out)
 
     def _fk_call_via_apply(self, scope, rng, training, args, kwargs):
         """Run a layer that defines its own `apply` on the values bound in `scope`."""

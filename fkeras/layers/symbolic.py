@@ -26,6 +26,11 @@ import numpy as np
 from jax import export
 
 from fkeras import ops
+from fkeras.ops import core as ops_core
+from fkeras.ops import image as ops_image
+from fkeras.ops import linalg as ops_linalg
+from fkeras.ops import math as ops_math
+from fkeras.ops import nn as ops_nn
 from fkeras.layers.seeding import next_key
 from fkeras.nn.base import Layer as _PureLayer
 from fkeras.nn.base import Variables, snake_case, unique_name
@@ -430,17 +435,15 @@ _OPERATORS = {
 # Keras operation classes whose name is not the CamelCase of the fkeras.ops function.
 _CLASS_OF_OP = {"abs": "Absolute", "get_item": "GetItem"}
 _OP_OF_CLASS = {"absolute": "abs", "true_divide": "divide", "get_item": "get_item"}
-# Modules Keras files name for operations (everything else: keras.src.ops.numpy).
-_NN_OPS = {"relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid", "hard_sigmoid", "softplus",
-           "softsign", "softmax", "log_softmax", "conv", "depthwise_conv", "max_pool", "average_pool", "one_hot",
-           "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "normalize",
-           "moments", "batch_normalization"}
-_CORE_OPS = {"cast", "convert_to_tensor", "convert_to_numpy", "stop_gradient", "shape", "dtype"}
-_MATH_OPS = {"logsumexp", "top_k", "rsqrt", "erf"}
+# The `keras.src.ops.<group>` module Keras files name for an operation: the fkeras.ops namespace
+# (`fkeras.ops.nn`, `.core`, `.math`, `.linalg`, `.image`, mirroring Keras's) that lists it; numpy otherwise.
+# `rearrange` is Keras's one einops op (fkeras has no `ops.einops` namespace).
+_OP_GROUPS = (("nn", ops_nn.__all__), ("core", ops_core.__all__), ("math", ops_math.__all__),
+              ("linalg", ops_linalg.__all__), ("image", ops_image.__all__), ("einops", ("rearrange",)))
 
 
 def _op_module(op: str) -> str:
-    group = "nn" if op in _NN_OPS else "core" if op in _CORE_OPS else "math" if op in _MATH_OPS else "numpy"
+    group = next((name for name, names in _OP_GROUPS if op in names), "numpy")
     return f"keras.src.ops.{group}"
 
 

@@ -67,10 +67,8 @@ class Model(Layer, Trainer):
         Trainer._init_trainer(self)
 
     # -- the pure counterpart ---------------------------------------------------------
-    def _fk_container(self):
-        """The pure nn container running this model (Sequential, Functional), or None when the
-        model's math is a user's `call` (then its counterpart is a `SubclassAdapter`)."""
-        return None
+    # `_fk_container()` (Layer's hook): the pure nn container running this model (Sequential,
+    # Functional), or None when the model's math is a user's `call` (a `SubclassAdapter` then).
 
     @property
     def nn_layer(self):

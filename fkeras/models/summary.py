@@ -7,6 +7,9 @@ import re
 import shutil
 
 import numpy as np
+import rich.console
+import rich.markup
+import rich.table
 
 
 def _count(weights):
@@ -59,10 +62,6 @@ def _shape_text(layer):
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
                   show_trainable=False, layer_range=None):
-    import rich.console
-    import rich.markup
-    import rich.table
-
     layers = list(model.layers)
     if layer_range is not None:
         if len(layer_range) != 2 or not all(isinstance(s, str) for s in layer_range):
