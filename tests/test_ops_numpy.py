@@ -172,6 +172,8 @@ NUMPY_CASES += [
     # --- creation (no array arguments: they run on JAX through fkeras.ops; backends are called directly)
     C("empty_shape", "empty", lambda r: ((2, 3),), creation=True),  # empty: shape and dtype compared below
     C("empty_int", "empty", lambda r: ((2,),), {"dtype": "int32"}, creation=True),
+    C("arange_default_step", "arange", lambda r: (1.5, 4.0), creation=True),
+    C("arange_stop_only", "arange", lambda r: (4,), creation=True),
     C("eye", "eye", lambda r: (3,), creation=True),
     C("eye_rect_k", "eye", lambda r: (3, 4, 1), creation=True),
     C("eye_int", "eye", lambda r: (2,), {"k": -1, "dtype": "int32"}, creation=True),
@@ -341,8 +343,8 @@ def test_every_keras_numpy_name_is_in_fkeras_with_keras_signature():
     assert all(getattr(fnp, n) is getattr(fops, n) for n in names)
     differ = {n: (str(inspect.signature(getattr(fops, n))), str(inspect.signature(getattr(knp, n))))
               for n in names if inspect.signature(getattr(fops, n)) != inspect.signature(getattr(knp, n))}
-    # arange/einsum keep fkeras's existing signatures (step=1 / no **kwargs); every table-declared op matches.
-    assert set(differ) <= {"arange", "einsum"}, differ
+    # einsum keeps fkeras's existing signature (no **kwargs for jnp.einsum's options); every other op matches.
+    assert set(differ) <= {"einsum"}, differ
     from fkeras.ops import cos  # noqa: F401  (a plain import works)
     assert "cos" in dir(fops) and "cos" in fnp.__all__
 

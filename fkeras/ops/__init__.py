@@ -378,8 +378,8 @@ def full(shape, fill_value, dtype=None):
 
 
 @op
-def arange(start, stop=None, step=1, dtype=None):
-    """Evenly spaced values in `[start, stop)`."""
+def arange(start, stop=None, step=None, dtype=None):
+    """Evenly spaced values in `[start, stop)` (step 1 when None)."""
 
 
 @op

@@ -236,7 +236,7 @@ def full(shape, fill_value, dtype=None):
     return jnp.full(shape, fill_value, dtype=dtype or "float32")
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start, stop=None, step=None, dtype=None):
     return jnp.arange(start, stop, step, dtype=dtype)
 
 

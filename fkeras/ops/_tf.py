@@ -587,7 +587,8 @@ def full(shape, fill_value, dtype=None):
     return tf.fill(_shape_list(shape), _as(fill_value, dtype))
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start, stop=None, step=None, dtype=None):
+    step = 1 if step is None else step
     if stop is None:
         start, stop = 0, start
     dtype = standardize_dtype(dtype or result_dtype(start, stop, step))

@@ -567,7 +567,8 @@ def full(shape, fill_value, dtype=None):
     return torch.broadcast_to(fill.to(out.dtype), out.shape).clone()
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start, stop=None, step=None, dtype=None):
+    step = 1 if step is None else step
     start, stop, step = (v.item() if isinstance(v, torch.Tensor) else v for v in (start, stop, step))
     if stop is None:
         start, stop = 0, start
