@@ -1,6 +1,5 @@
-"""`fkeras.backend`: the few Keras backend utilities scripts use."""
+"""`fkeras.backend`: the Keras backend utilities scripts use (floor 1: it imports nothing above ops)."""
 
-from fkeras.nn.base import clear_session  # noqa: F401
 from fkeras.ops._dtypes import (  # noqa: F401  (Keras's dtype rules live with the ops, floor 1)
     floatx,
     is_float_dtype,
@@ -11,6 +10,22 @@ from fkeras.ops._dtypes import (  # noqa: F401  (Keras's dtype rules live with t
 )
 
 _EPSILON = 1e-7
+_ON_CLEAR_SESSION: list = []  # callables() of the packages that keep session state (auto layer names, ...)
+
+
+def on_clear_session(fn):
+    """Register `fn()` to run at every `clear_session()` (how fkeras.nn resets its auto names without
+    this module importing it)."""
+    if fn not in _ON_CLEAR_SESSION:
+        _ON_CLEAR_SESSION.append(fn)
+    return fn
+
+
+def clear_session(free_memory=True):
+    """Reset the session's global state, as `keras.backend.clear_session()`: automatic layer names start
+    again at `dense`, `conv2d`, ... (`free_memory` is accepted for Keras compatibility)."""
+    for fn in _ON_CLEAR_SESSION:
+        fn()
 
 
 def backend() -> str:

@@ -15,6 +15,7 @@ _seed = {"base": 0, "counter": itertools.count()}
 _seed_lock = threading.Lock()
 
 
+@rng_utils.on_seed
 def set_seed(seed: int) -> None:
     """Seed the keys fkeras draws when a model is built from data or a layer runs eagerly."""
     with _seed_lock:

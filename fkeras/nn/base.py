@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras.nn import dtype_policies, regularizers
 
 
@@ -82,6 +82,7 @@ def unique_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
+@backend.on_clear_session
 def clear_session() -> None:
     """Reset automatic layer names, as `keras.backend.clear_session()` does."""
     _counters().clear()

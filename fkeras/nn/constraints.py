@@ -7,14 +7,12 @@ Written over `fkeras.ops`.
 
 from __future__ import annotations
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras.nn._lookup import make_get, make_serialize
 
 
 def _epsilon():
-    from fkeras.backend import epsilon  # late: fkeras.backend imports fkeras.nn
-
-    return epsilon()
+    return backend.epsilon()
 
 
 def _norms(w, axis):

@@ -8,6 +8,15 @@ import sys
 import numpy as np
 
 _GLOBAL_SEED = None
+_ON_SEED: list = []  # callables(seed) of packages above this one that keep their own key streams
+
+
+def on_seed(fn):
+    """Register `fn(seed)` to run at every `set_random_seed` (how the facade restarts its key stream
+    without this module importing it)."""
+    if fn not in _ON_SEED:
+        _ON_SEED.append(fn)
+    return fn
 
 
 def set_random_seed(seed):
@@ -27,9 +36,8 @@ def set_random_seed(seed):
         sys.modules["tensorflow"].random.set_seed(seed)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
-    if "fkeras.layers.layer" in sys.modules:
-        # Restart the facade's key stream even when the seed is the same as last time.
-        sys.modules["fkeras.layers.layer"].set_seed(seed)
+    for fn in _ON_SEED:  # e.g. the facade's key stream restarts, even for the same seed as last time
+        fn(seed)
 
 
 def get_random_seed():
