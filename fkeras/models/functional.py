@@ -8,16 +8,15 @@
     variables = model.init(rng)                      # Variables(params, state), keyed by layer name
     y, new_state = model.apply(variables, x, training=False, rng=None)
 
-Calling a layer on KerasTensors goes through `symbolic_call` (the facade's `Layer.__call__` hands
-them over): the layer is built for real on its first call, as in Keras, then its `apply` runs under
-`jax.eval_shape` (unknown dimensions as one JAX symbolic dimension, or two concrete sizes when a
-layer cannot trace symbolically) and a `Node` records the call. `Functional` is a facade `Model`
-whose `call` replays those Nodes in topological order through each layer's `__call__`, so the
-facade's pure face applies unchanged: params/state nest under layer names (a shared layer once, a
-nested model under its name), each layer's key is folded from the model key with its name (and the
-call count for a shared layer), and state updates and `add_loss` terms are collected as for any
-model. `get_config`/`from_config` use Keras 3's functional config format, so `.keras` files move
-between Keras and fkeras.
+Calling a layer on KerasTensors goes through `symbolic_call` (`fkeras.layers.symbolic`): the layer
+is built for real on its first call, as in Keras, its output specs are traced, and a `Node` records
+the call. `Functional` is a facade `Model` over those Nodes; its pure counterpart (`model.nn_layer`)
+is an `nn.functional.Graph` of the layers' pure counterparts, which `apply`, eager calls and the
+train step run: params/state nest under layer names (a shared layer once, a nested model under its
+name), each layer's key is folded from the model key with its name (and the call count for a shared
+layer), and state updates and activity losses are collected as for any nn container. The facade's
+own replay (`call`) only runs while a model is being built. `get_config`/`from_config` use Keras 3's
+functional config format, so `.keras` files move between Keras and fkeras.
 """
 
 from __future__ import annotations
@@ -527,9 +526,8 @@ class _GraphMixin:
         return args, kwargs
 
     def _run_graph(self, inputs, training):
-        """Replay every recorded call on `inputs`; facade layers run through `__call__`, so the
-        facade's scope binds their weights, folds their keys by name and collects their state
-        updates and losses."""
+        """Replay every recorded call on `inputs` through each facade layer's `__call__` (used while
+        building, inside an init trace; `apply` and the train step run the pure `nn.functional.Graph`)."""
         flat = self._flatten_inputs(inputs)
         values = {id(t): v for t, v in zip(self._inputs, flat)}
         for node in self._call_order:

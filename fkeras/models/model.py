@@ -9,10 +9,12 @@ Once compiled, the Trainer's `train_state` is the one place the weights live; `w
 
 from __future__ import annotations
 
+import jax
 
 from fkeras.callbacks.callback_list import CallbackList
 from fkeras.layers.adapter import pure_of
-from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, next_key
+from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, _unset, next_key
+from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
 from fkeras.nn.base import Variables
 from fkeras.saving import saving_lib
@@ -96,6 +98,27 @@ class Model(Layer, Trainer):
         out, new_state, aux = self._fk_container().apply_with_losses(
             Variables(params, state), *inputs, training=bool(training), rng=_as_key(rng))
         return out, new_state, [] if isinstance(aux, float) and aux == 0.0 else [aux]
+
+    def init(self, rng, *example_inputs, **kwargs) -> Variables:
+        """Fresh `Variables(params, state)` for inputs like `example_inputs`, drawn from the JAX key
+        `rng`. A built container model asks its pure counterpart (`nn_layer.init`: each layer's key
+        folded from `rng` with its name, as the facade's walk does); otherwise the facade traces its
+        `call` to build the layers first (Layer's way)."""
+        container = self._fk_container() if self.built and example_inputs and not kwargs else None
+        if container is None:
+            return Layer.init(self, rng, *example_inputs, **kwargs)
+        rng = _as_key(rng)
+        if rng is None:
+            raise ValueError(f"Model '{self.name}': init needs a JAX key (jax.random.key(seed)), got None.")
+        specs = [_map(_to_spec, x) for x in example_inputs]
+        self._fk_check_call_input(specs)
+        values = container.init(rng, *specs)
+        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(values)):
+            params, state = values
+            for var, kind, path in self._fk_variables():
+                if _unset(var):  # a weight with no value anywhere yet takes the new one
+                    var._value = get_path(params if kind == "params" else state, path)
+        return values
 
     # -- the Trainer's host protocol ------------------------------------------------
     def _forward(self, params, state, x, training, rng):

@@ -1,4 +1,5 @@
-"""`fkeras.Sequential`: a linear stack of layers, params keyed by layer name (like `nn.Sequential`)."""
+"""`fkeras.Sequential`: a linear stack of layers, a view of its pure counterpart `nn.Sequential` (over
+the layers' pure counterparts, params keyed by layer name), which `apply` and the train step run."""
 
 from __future__ import annotations
 

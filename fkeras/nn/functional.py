@@ -77,6 +77,22 @@ def _slots(structure) -> list:
     return [s for s in jax.tree_util.tree_leaves(structure, is_leaf=_is_slot) if isinstance(s, Slot)]
 
 
+def _output_spec(layer, variables, args, kwargs):
+    """`layer.apply(variables, *args, **kwargs)[0]` traced abstractly; only the ShapeDtypeStruct
+    leaves are traced, constants (slices, axes, scalars) stay Python values."""
+    leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+    dynamic = [i for i, x in enumerate(leaves) if isinstance(x, jax.ShapeDtypeStruct)]
+
+    def run(v, specs):
+        filled = list(leaves)
+        for i, x in zip(dynamic, specs):
+            filled[i] = x
+        a, k = jax.tree_util.tree_unflatten(treedef, filled)
+        return layer.apply(v, *a, **k)[0]
+
+    return jax.eval_shape(run, variables, [leaves[i] for i in dynamic])
+
+
 class Graph(Layer):
     """Run `nodes` (in order) from the graph inputs to `outputs`. See the module docstring.
 
@@ -189,7 +205,7 @@ class Graph(Layer):
                 if v.state:
                     state[layer.name] = v.state
             child = Variables(params.get(layer.name, {}), state.get(layer.name, {}))
-            out = jax.eval_shape(lambda v, a, k, layer=layer: layer.apply(v, *a, **k)[0], child, args, kwargs)
+            out = _output_spec(layer, child, args, kwargs)
             for slot, spec in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
                 values[slot.index] = spec
         return Variables(params, state)
