@@ -548,3 +548,31 @@ def test_vectorize_on_framework(framework):
     got = fops.vectorize(lambda a, b: a * b + 1.0)(convert(x), convert(y))
     assert _native(got, framework)
     assert_same(got, x * y + 1.0, 1e-6)
+
+
+# Ops whose output shape depends on values (NumPy semantics; JAX needs a static `size=` for them).
+_DATA_DEPENDENT = {"nonzero", "bincount", "view"}
+JIT_CASES = list({c.op: c for c in reversed(NUMPY_CASES)  # one case per op (its first), to keep CI time small
+                  if not c.creation and c.op not in _DATA_DEPENDENT
+                  and not (c.op == "unique" and "size" not in c.kwargs)}.values())
+
+
+@pytest.mark.parametrize("case", JIT_CASES, ids=[c.id for c in JIT_CASES])
+def test_numpy_op_traces_under_jit(case):
+    """Array arguments become jit parameters (non-array arguments stay static): same values and dtypes."""
+    args, kwargs = case.build()
+    pos = [i for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+    lists = [i for i, a in enumerate(args) if isinstance(a, list) and a and isinstance(a[0], np.ndarray)]
+    op = getattr(fops, case.op)
+
+    def f(arrays, nested):
+        full = list(args)
+        for i, a in zip(pos, arrays):
+            full[i] = a
+        for i, a in zip(lists, nested):
+            full[i] = list(a)
+        return op(*full, **{k: (jnp.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()})
+
+    arrays = [jnp.asarray(args[i]) for i in pos]
+    nested = [[jnp.asarray(a) for a in args[i]] for i in lists]
+    assert_same_with_dtypes(jax.jit(f)(arrays, nested), f(arrays, nested), case.tol)
