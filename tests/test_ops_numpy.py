@@ -128,7 +128,8 @@ NUMPY_CASES += [
     C("count_nonzero_axis", "count_nonzero", lambda r: (_f(r, 3, 4) * _b(r, 3, 4),), {"axis": (0, -1)}),
     C("count_nonzero_bool", "count_nonzero", lambda r: (_b(r, 3, 4),), {"axis": 1}),
     C("average", "average", lambda r: (_f(r, 3, 4),), grad=(0,)),
-    C("average_weights", "average", lambda r: (_f(r, 3, 4),), {"axis": 1, "weights": np.arange(1, 5, dtype=np.float32)}),
+    C("average_weights", "average", lambda r: (_f(r, 3, 4),),
+      {"axis": 1, "weights": np.arange(1, 5, dtype=np.float32)}),
     C("average_weights_full", "average", lambda r: (_f(r, 3, 4), 0, _pos(r, 3, 4)), grad=(0, 2)),
     C("average_int", "average", lambda r: (_i(r, 9, 3, 4),), {"axis": 0}),
     C("cumprod", "cumprod", lambda r: (_pos(r, 3, 4),), {"axis": 1}, grad=(0,)),
@@ -576,3 +577,19 @@ def test_numpy_op_traces_under_jit(case):
     arrays = [jnp.asarray(args[i]) for i in pos]
     nested = [[jnp.asarray(a) for a in args[i]] for i in lists]
     assert_same_with_dtypes(jax.jit(f)(arrays, nested), f(arrays, nested), case.tol)
+
+
+@pytest.mark.parametrize("framework", ["jax", *FRAMEWORKS])
+def test_bad_input_raises_keras_errors_on_every_framework(framework):
+    convert = jnp.asarray if framework == "jax" else _converter(framework)[0]
+    x = convert(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="integer"):
+        fops.ldexp(x, x)
+    with pytest.raises(ValueError, match="1-D"):
+        fops.searchsorted(x, x)
+    with pytest.raises(TypeError, match="indices_or_sections"):
+        fops.array_split(x, [1], axis=1)
+    with pytest.raises(ValueError, match="method"):
+        fops.quantile(x, 0.5, method="bogus")
+    with pytest.raises(TypeError, match=r"fkeras\.ops\.tril"):
+        fops.tril(x, 0, 1)  # too many arguments, named after the op

@@ -150,7 +150,8 @@ def signbit(x):
 
 @_kernel
 def heaviside(x1, x2):
-    return tf.where(x1 < 0, tf.zeros_like(x1), tf.where(x1 > 0, tf.ones_like(x1), tf.broadcast_to(x2, tf.shape(x1 + x2))))
+    at_zero = tf.broadcast_to(x2, tf.shape(x1 + x2))
+    return tf.where(x1 < 0, tf.zeros_like(x1), tf.where(x1 > 0, tf.ones_like(x1), at_zero))
 
 
 @_kernel
@@ -491,7 +492,7 @@ def unique(x, sorted=True, return_index=False, return_inverse=False, return_coun
         raise NotImplementedError("fkeras.ops.unique: `axis` is not supported on TF tensors.")
     flat = tf.reshape(x, [-1])
     vals, inverse = tf.unique(flat, out_idx=tf.int32)
-    order = tf.argsort(vals, stable=True) if sorted or True else tf.range(tf.size(vals))
+    order = tf.argsort(vals, stable=True)  # sorted also when sorted=False (NumPy's order, Keras's on JAX)
     vals = tf.gather(vals, order)
     rank = tf.math.invert_permutation(order)
     inverse = tf.gather(rank, inverse)

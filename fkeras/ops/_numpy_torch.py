@@ -117,8 +117,7 @@ def _int_safe(fn, *xs):
     dt = xs[0].dtype
     if dt.is_floating_point or dt.is_complex:
         return fn(*xs)
-    wide = torch.int64 if dt != torch.bool else torch.int64
-    return fn(*(x.to(wide) for x in xs)).to(dt if dt != torch.bool else torch.int32)
+    return fn(*(x.to(torch.int64) for x in xs)).to(dt if dt != torch.bool else torch.int32)
 
 
 @_kernel
@@ -239,13 +238,14 @@ def _scalar(v):
 
 def _space(start, stop, num, endpoint, dtype, axis):
     """(values, step) of NumPy's linspace in float32/64, start/stop scalars or arrays."""
+    device = next((v.device for v in (start, stop) if isinstance(v, torch.Tensor)), None)
     start, stop = _scalar(start), _scalar(stop)
-    s = torch.as_tensor(start, dtype=torch.float32)
-    e = torch.as_tensor(stop, dtype=torch.float32)
+    s = torch.as_tensor(start, dtype=torch.float32, device=device)
+    e = torch.as_tensor(stop, dtype=torch.float32, device=device)
     div = (num - 1) if endpoint else num
     step = (e - s) / div if div > 0 else torch.full_like(e - s, float("nan"))
-    i = torch.arange(num, dtype=torch.float32).reshape((-1,) + (1,) * s.broadcast_to(torch.broadcast_shapes(
-        s.shape, e.shape)).ndim)
+    batch = len(torch.broadcast_shapes(s.shape, e.shape))
+    i = torch.arange(num, dtype=torch.float32, device=device).reshape((-1,) + (1,) * batch)
     vals = s + i * step if div > 0 else s + i * (e - s)
     if endpoint and num > 1:
         vals[-1] = e
