@@ -404,3 +404,21 @@ def test_subclass_call_under_mixed_precision_computes_in_float16_like_keras(make
     y, want = fk(x), k(x)
     assert str(np.asarray(y).dtype) == str(np.asarray(want).dtype) == "float16"
     np.testing.assert_allclose(np.asarray(y, "float32"), np.asarray(want, "float32"), atol=2e-3, rtol=2e-3)
+
+
+def test_conv_subclass_call_using_the_convolution_op_hook_matches_keras():
+    def make(base):
+        class NoBiasConv(base):  # the Keras idiom: a `call` of its own built on `convolution_op`
+            def call(self, inputs):
+                return self.convolution_op(inputs, self.kernel)
+
+        return NoBiasConv
+
+    x = _x((2, 6, 6, 3))
+    fk, k = make(layers.Conv2D)(4, 3, padding="same"), make(keras.layers.Conv2D)(4, 3, padding="same")
+    fk(x), k(x)
+    _same_weights(fk, k)
+    want = np.asarray(k(x))
+    np.testing.assert_allclose(np.asarray(fk(x)), want, **TOL)
+    model = fkeras.Sequential([fkeras.Input((6, 6, 3)), fk])
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, **TOL)
