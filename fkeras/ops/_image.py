@@ -380,16 +380,12 @@ def _fix_index(i, size, mode):
     if mode == "wrap":
         return i % size
     if mode == "mirror":
-        s = builtins_max(size - 1, 1)
+        s = max(size - 1, 1)
         return ops.abs((i + s) % (2 * s) - s) if size > 1 else ops.zeros_like(i)
     # reflect
     s = 2 * size  # period of the reflected signal
     j = i % s
     return ops.where(ops.less(j, size), j, s - 1 - j)
-
-
-def builtins_max(a, b):
-    return a if a > b else b
 
 
 def _nodes(coord, order):
@@ -567,7 +563,6 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     """torch / TF: the displacement field is drawn and smoothed by the JAX kernel from the same seed (so the
     warp equals JAX's), then sampled on the image's framework."""
     import jax
-    import jax.numpy as jnp
 
     from fkeras import random as frandom
     from fkeras.ops import _jax_extra
@@ -585,7 +580,6 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     disp = np.asarray(alpha * d)
     ys, xs = (yy + disp).astype(_float_dtype(dtype)), (xx + disp).astype(_float_dtype(dtype))
-    del jnp
     out = _sample_nhwc(x, ys, xs, _ORDER[interpolation], fill_mode, fill_value)
     return _from_nhwc(out, data_format, squeeze)
 

@@ -682,8 +682,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if mask is not None:
         keep = _bnts(tf.cast(_x(mask), tf.bool), n, "mask")
     if is_causal:
-        causal = tf.linalg.band_part(tf.ones([t, k.shape[1]], tf.bool), -1, 0) if False else \
-            tf.cast(tf.linalg.band_part(tf.ones([t, k.shape[1]]), -1, 0), tf.bool)
+        causal = tf.cast(tf.linalg.band_part(tf.ones([t, k.shape[1]]), -1, 0), tf.bool)
         keep = causal if keep is None else tf.logical_and(keep, causal)
     if keep is not None:
         big = tf.constant(-0.7 * np.finfo(compute.as_numpy_dtype).max, compute)

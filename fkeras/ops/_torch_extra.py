@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math as _math
+import warnings
 
 import jax
 import numpy as np
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 
 from fkeras.ops import _torch as T
 from fkeras.ops._args import _check_data_format, _tuple
-from fkeras.ops._jax_extra import adaptive_bins, conv_transpose_pads, saturate_limits, stft_window
+from fkeras.ops._jax_extra import conv_transpose_pads, saturate_limits, stft_window
 
 __all__ = [
     "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
@@ -201,7 +202,9 @@ def scatter_update(inputs, indices, updates, reduction=None):
     strides = torch.tensor([int(np.prod(lead[i + 1:])) for i in range(k)], device=x.device)
     lin = (idx.reshape(-1, k) * strides).sum(-1)
     flat = x.reshape((-1,) + tuple(x.shape[k:]))
-    out = flat.index_reduce(0, lin, u.reshape((-1,) + tuple(x.shape[k:])), modes[reduction], include_self=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out = flat.index_reduce(0, lin, u.reshape((-1,) + tuple(x.shape[k:])), modes[reduction], include_self=True)
     return out.reshape(x.shape)
 
 
@@ -242,7 +245,9 @@ def _segment(mode, data, segment_ids, num_segments):
     ids, data = ids[keep], data[keep]
     if mode == "sum":
         return out.index_add(0, ids, data)
-    return out.index_reduce(0, ids, data, mode, include_self=True)
+    with warnings.catch_warnings():  # "index_reduce() is in beta": the op is stable enough for this use
+        warnings.simplefilter("ignore", UserWarning)
+        return out.index_reduce(0, ids, data, mode, include_self=True)
 
 
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):
@@ -698,8 +703,8 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         paths, scores = _ctc_beam_search(jnp.asarray(x.detach().cpu().numpy()),
                                          jnp.asarray(np.asarray(T.convert_to_numpy(sequence_lengths)), "int32"),
                                          beam_width, top_paths, mask_index)
-        return (torch.as_tensor(np.asarray(paths), device=x.device),
-                torch.as_tensor(np.asarray(scores), device=x.device))
+        return (torch.as_tensor(np.array(paths), device=x.device),  # np.array: a writable host copy
+                torch.as_tensor(np.array(scores), device=x.device))
     if strategy != "greedy":
         raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
     x = _x(inputs)
