@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.ops import _numpy_table
+from fkeras.ops._dispatch import JAX, framework_of, resolve
 from fkeras.ops._dtypes import floatx, standardize_dtype
 
 KERNELS: dict = {}
@@ -126,8 +127,6 @@ def get_item(x, key):
 @_kernel
 def vectorize(pyfunc, *, excluded=None, signature=None):
     """`jnp.vectorize` for JAX arguments; torch/TF arguments go to their framework's `vectorize`."""
-    from fkeras.ops._dispatch import JAX, framework_of, resolve
-
     on_jax = jnp.vectorize(pyfunc, excluded=excluded if excluded is not None else set(), signature=signature)
 
     def vectorized(*args, **kwargs):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from fkeras.ops import _numpy_composite, _numpy_table
-from fkeras.ops._dtypes import floatx, standardize_dtype
+from fkeras.ops._dtypes import dtype_of, floatx, standardize_dtype
 from fkeras.ops._torch import _axes, _tensor, _torch_dtype
 
 B = importlib.import_module("fkeras.ops._torch")  # the backend module (complete when kernels run)
@@ -207,8 +207,6 @@ def empty_like(x, dtype=None):
 def full_like(x, fill_value, dtype=None):
     x = _tensor(x)
     if dtype is None:
-        from fkeras.ops._dtypes import dtype_of
-
         dtype = standardize_dtype(dtype_of(x))
     return torch.full(tuple(x.shape), fill_value, dtype=_torch_dtype(standardize_dtype(dtype)), device=x.device)
 
