@@ -14,7 +14,8 @@ from fkeras.train import losses, optimizers
 
 
 class Host(Trainer):
-    """Minimal host: variables live in `train_state` once it exists (like the facade Model)."""
+    """Minimal host: variables live in `train_state` (the Trainer's, kept in its state cell) once it exists
+    (like the facade Model)."""
 
     def __init__(self, layer, frozen=()):
         self.layer, self.frozen, self.built, self._vt = layer, set(frozen), False, None
@@ -23,12 +24,12 @@ class Host(Trainer):
 
     @property
     def variables_tree(self):
-        ts = self.__dict__.get("train_state")
+        ts = self.train_state
         return Variables(ts.params, ts.state) if ts is not None else self._vt
 
     @variables_tree.setter
     def variables_tree(self, v):
-        ts = self.__dict__.get("train_state")
+        ts = self.train_state
         if ts is not None:
             self.train_state = ts.replace(params=v[0], state=v[1])
         else:

@@ -117,14 +117,12 @@ class Trainer:
     @train_state.setter
     def train_state(self, value):
         self._state_cell().value = value
-        # also in the instance dict, for hosts that read `__dict__["train_state"]` (a copy of the reference;
-        # the optimizer writes only the cell, so read `self.train_state`)
-        self.__dict__["train_state"] = value
 
     def _state_cell(self) -> StateCell:
         cell = self.__dict__.get("_train_state_cell")
         if cell is None:
-            cell = self.__dict__["_train_state_cell"] = StateCell(self.__dict__.get("train_state"))
+            # (a host may have put a plain `train_state` in its instance dict before: start from it)
+            cell = self.__dict__["_train_state_cell"] = StateCell(self.__dict__.pop("train_state", None))
         return cell
 
     def _engine_impl(self):

@@ -4,6 +4,7 @@ optax transforms are JAX code)."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp  # optax states are JAX: this adapter is the JAX engine's only
 import optax
 
 from fkeras.train.optimizers.base import _get_in, _replace_in, _value_of
@@ -70,8 +71,6 @@ class OptaxOptimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        import jax.numpy as jnp
-
         st = self._state()
         try:
             old = optax.tree_utils.tree_get(st, "learning_rate") if st is not None else None
