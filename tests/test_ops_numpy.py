@@ -4,7 +4,8 @@
 - each case of `NUMPY_CASES` equals `keras.ops` on the JAX backend: values AND dtypes;
 - the same cases on torch tensors and TF tensors equal JAX (values and dtypes), gradients of the
   differentiable ones too (d/d(args) of sum(op(args) * cotangent));
-- `fkeras.backend.result_type` equals `keras.backend.result_type` on every dtype pair.
+- `fkeras.backend.result_type` equals `keras.backend.result_type` on every dtype pair;
+- one case per op traces under `jax.jit`; bad input raises Keras's exception types on every framework.
 Tolerance: rtol=atol=1e-5 unless a case states another (1e-4 for sums of products).
 """
 
