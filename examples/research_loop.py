@@ -2,11 +2,16 @@
 hand-written jitted step (`fkeras.train.jit`, a drop-in `jax.jit`) with optax, `jax.grad`, and
 a custom loss.
 
-    python examples/research_loop.py --data ~/mnist.npz --samples 6000 --epochs 2
+    python examples/research_loop.py                       # 12,000 MNIST digits, 2 epochs
+    python examples/research_loop.py --samples 0 --epochs 3
 
 The model is the seed guide's convnet as pure layers: `init(rng, spec)` returns
 `Variables(params, state)` (nested dicts keyed by layer name), `apply(variables, x, training=,
 rng=)` is a pure function, so `jax.grad`, `jax.jit` and optax compose with it directly.
+
+With the defaults it prints a test accuracy (2,000 MNIST test digits) of about 0.8 after the first
+epoch and 0.9 after the second (measured: 0.8145, 0.9015); a minute or two on 2 idle CPU cores. Data: `--data PATH`, else
+`fkeras.datasets.mnist` (Keras's cache, the download, or offline the repository's `data/mnist.npz`).
 """
 
 import argparse
@@ -51,8 +56,8 @@ def l2_penalty(params, weight=1e-4):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="path to mnist.npz (default: Keras cache / download)")
-    parser.add_argument("--samples", type=int, default=6000, help="training digits to use (0 = all)")
+    parser.add_argument("--data", default=None, help="path to an mnist.npz (default: fkeras.datasets.mnist's lookup)")
+    parser.add_argument("--samples", type=int, default=12000, help="training digits to use (0 = all)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -60,10 +65,9 @@ def main(argv=None):
 
     from fkeras.datasets import mnist
 
-    if args.data:
-        (x_train, y_train), (x_test, y_test) = mnist.load_data(path=os.path.abspath(os.path.expanduser(args.data)))
-    else:
-        (x_train, y_train), (x_test, y_test) = mnist.load_data_or_digits()
+    file, source = mnist.locate(os.path.abspath(os.path.expanduser(args.data)) if args.data else "mnist.npz")
+    (x_train, y_train), (x_test, y_test) = mnist.load_data(file)
+    print(f"data: MNIST from {source}")
     if args.samples:
         x_train, y_train = x_train[: args.samples], y_train[: args.samples]
         x_test, y_test = x_test[: max(args.samples // 6, 1)], y_test[: max(args.samples // 6, 1)]
@@ -75,7 +79,8 @@ def main(argv=None):
     key, init_key = jax.random.split(jax.random.key(args.seed))
     variables = model.init(init_key)  # shapes come from the Input layer
     params, state = variables
-    print("params:", sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params)))
+    print(f"data: {len(x_train)} train / {len(x_test)} test digits; params:",
+          sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params)))
 
     optimizer = optax.adam(1e-3)
     opt_state = optimizer.init(params)
