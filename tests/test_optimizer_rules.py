@@ -42,6 +42,8 @@ CASES = [
     ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "clipnorm": 2.0}),
     ("Nadam", {"learning_rate": 0.01}),
     ("Nadam", {"learning_rate": 0.01, "weight_decay": 0.02, "global_clipnorm": 1.0}),
+    ("Adamax", {"learning_rate": 0.02}),
+    ("Adamax", {"learning_rate": 0.02, "weight_decay": 0.05, "clipvalue": 0.5}),
     ("Lion", {"learning_rate": 0.01}),
     ("Lion", {"learning_rate": 0.01, "weight_decay": 0.05, "clipnorm": 0.5}),
 ]
@@ -138,10 +140,10 @@ def test_loss_scale_optimizer_rule_on_torch_equals_keras():
 
 
 def test_a_new_optimizer_is_one_definition_and_runs_on_both_engines():
-    """A user's optimizer written over fkeras.ops (Keras's Adamax, one slot group) trains on the JAX and the
-    torch engine to the same weights, and matches Keras's Adamax."""
+    """A user's optimizer written over fkeras.ops (Keras's Adamax rule, here as a subclass of the base) trains
+    on the JAX and the torch engine to the same weights, and matches Keras's Adamax."""
 
-    class Adamax(O.Optimizer):
+    class MyAdamax(O.Optimizer):
         def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kw):
             super().__init__(learning_rate, **kw)
             self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
@@ -156,6 +158,7 @@ def test_a_new_optimizer_is_one_definition_and_runs_on_both_engines():
             return p - (lr * m) / ((1 - ops.power(self.beta_1, step)) * (u + self.epsilon)), {"momentum": m,
                                                                                                 "norm": u}
 
+    Adamax = MyAdamax
     jax_p, _ = _run_jax(Adamax(0.02))
     torch_p, _ = _run_torch(Adamax(0.02))
     keras_p, _ = _run_keras(keras.optimizers.Adamax(0.02))

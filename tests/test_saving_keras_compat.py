@@ -179,16 +179,18 @@ def test_layout_of_fkeras_subclassed_model():
     assert paths == ["", "blocks/dense", "blocks/dense_1", "d", "layers/scale", "optimizer"]
 
 
-@pytest.mark.parametrize("opt,kwargs", [("Nadam", {}), ("RMSprop", {"momentum": 0.9, "centered": True})])
+@pytest.mark.parametrize("opt,kwargs", [("Nadam", {}), ("RMSprop", {"momentum": 0.9, "centered": True}),
+                                        ("Adamax", {})])
 def test_optimizer_layouts_resume_in_keras(tmp_path, opt, kwargs):
-    """Nadam's trailing u_product and RMSprop's grouped (not interleaved) slots land where Keras reads them."""
+    """Nadam's trailing u_product, RMSprop's grouped (not interleaved) slots and Adamax's interleaved
+    momentum/norm land where Keras reads them (saving reads each optimizer's own slot declaration)."""
     inp = fk.Input((5,))
     model = fk.Model(inp, fk.layers.Dense(3)(fk.layers.Dense(4, activation="tanh")(inp)))
     model.compile(getattr(fk.optimizers, opt)(learning_rate=0.01, **kwargs), "mse")
     model.fit(X_VEC, Y_VEC, batch_size=3, epochs=1, verbose=0, shuffle=False)
     model.save(tmp_path / "o.keras")
     back = keras.saving.load_model(tmp_path / "o.keras")
-    assert len(back.optimizer.variables) == {"Nadam": 11, "RMSprop": 14}[opt]
+    assert len(back.optimizer.variables) == {"Nadam": 11, "RMSprop": 14, "Adamax": 10}[opt]
     back.fit(X_VEC, Y_VEC, batch_size=3, epochs=1, verbose=0, shuffle=False)
     model.fit(X_VEC, Y_VEC, batch_size=3, epochs=1, verbose=0, shuffle=False)
     chex.assert_trees_all_close(model.get_weights(), back.get_weights(), rtol=1e-5, atol=1e-6)

@@ -15,6 +15,7 @@ import optax
 
 from fkeras.train.optimizers.adagrad import Adagrad
 from fkeras.train.optimizers.adam import Adam
+from fkeras.train.optimizers.adamax import Adamax
 from fkeras.train.optimizers.adamw import AdamW
 from fkeras.train.optimizers.base import OptState, Optimizer, is_schedule, register, registered
 from fkeras.train.optimizers.lion import Lion
@@ -61,6 +62,6 @@ def deserialize(config):
     return get(config)
 
 
-__all__ = ["Optimizer", "OptState", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
+__all__ = ["Optimizer", "OptState", "SGD", "Adam", "Adamax", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
            "LossScaleOptimizer", "LossScaleState", "OptaxOptimizer", "get", "serialize", "deserialize", "register",
            "registered", "is_schedule"]
