@@ -594,3 +594,22 @@ def test_bad_input_raises_keras_errors_on_every_framework(framework):
         fops.quantile(x, 0.5, method="bogus")
     with pytest.raises(TypeError, match=r"fkeras\.ops\.tril"):
         fops.tril(x, 0, 1)  # too many arguments, named after the op
+
+
+def test_numpy_ops_trace_in_tf_function_with_unknown_batch():
+    tf = pytest.importorskip("tensorflow")
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    x[0, 1] = np.nan
+    fns = {
+        "quantile": lambda t: fops.quantile(t, 0.3, axis=1),
+        "nanmedian": lambda t: fops.nanmedian(t, axis=-1, keepdims=True),
+        "nanmean": lambda t: fops.nanmean(t, axis=0),
+        "tril": lambda t: fops.tril(t, -1),
+        "cross": lambda t: fops.cross(t[:, :3], t[:, 1:]),
+        "cos": fops.cos,
+        "roll": lambda t: fops.roll(t, 1, axis=0),
+        "nan_to_num": fops.nan_to_num,
+    }
+    for name, fn in fns.items():
+        traced = tf.function(fn, input_signature=[tf.TensorSpec([None, 4], tf.float32)], autograph=False)
+        assert_same_with_dtypes(traced(tf.constant(x)), fn(jnp.asarray(x)), 1e-5)

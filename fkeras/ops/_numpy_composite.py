@@ -53,27 +53,27 @@ def quantile(B, x, q, axis=None, method="linear", keepdims=False, nan=False):
     nd = len(shape)
     axes = _axes(axis, nd)
     rest = [i for i in range(nd) if i not in axes]
-    y = B.transpose(x, rest + list(axes)) if nd else x
-    y = B.reshape(y, [shape[i] for i in rest] + [-1])
+    perm = rest + list(axes)
+    y = B.transpose(x, perm) if perm != list(range(nd)) else x
+    if len(axes) != 1:  # several (or no) reduced axes become one last axis; one axis needs no reshape
+        y = B.reshape(y, [shape[i] for i in rest] + [-1])  # (unknown dims work with one reduced axis)
     isn = B.isnan(y)
     s = B.sort(B.where(isn, _INF, y), axis=-1)
-    n = y.shape[-1]
+    valid = B.logical_not(isn) if nan else B.equal(isn, isn)
+    count = B.sum(B.cast(valid, _dt(x)), axis=-1, keepdims=True)  # (*rest, 1)
     q = B.cast(B.convert_to_tensor(q), _dt(x))
     qs = tuple(q.shape)
-    q = B.reshape(q, qs + (1,) * len(rest) + (1,))
-    if nan:
-        count = B.sum(B.cast(B.logical_not(isn), _dt(x)), axis=-1, keepdims=True)
-    else:
-        count = float(n)
+    if qs:  # a vector of quantiles: a leading axis of the result
+        q = B.reshape(q, qs + (1,) * (len(rest) + 1))
+        s = B.broadcast_to(s, qs + tuple(s.shape))
+        count = B.broadcast_to(count, qs + tuple(count.shape))
     pos = q * (count - 1.0)
     lo, hi = B.floor(pos), B.ceil(pos)
     top = B.maximum(count - 1.0, 0.0)
-    s = B.broadcast_to(s, qs + tuple(s.shape))
 
     def at(p):
         idx = B.cast(B.minimum(B.maximum(p, 0.0), top), "int32")
-        return B.squeeze(B.take_along_axis(s, B.broadcast_to(idx, qs + tuple(idx.shape[len(qs):])), axis=-1),
-                         axis=-1)
+        return B.squeeze(B.take_along_axis(s, idx, axis=-1), axis=-1)
 
     if method == "linear":
         v_lo, v_hi = at(lo), at(hi)
@@ -87,11 +87,12 @@ def quantile(B, x, q, axis=None, method="linear", keepdims=False, nan=False):
     else:
         out = at(B.round(pos))
     if nan:
-        out = B.where(B.squeeze(B.broadcast_to(count, qs + tuple(count.shape)), axis=-1) == 0, _NAN, out)
+        out = B.where(B.squeeze(count, axis=-1) == 0, _NAN, out)
     else:
         out = B.where(B.any(isn, axis=-1), _NAN, out)
     if keepdims:
-        out = B.reshape(out, qs + tuple(1 if i in axes else shape[i] for i in range(nd)))
+        for a in axes:
+            out = B.expand_dims(out, len(qs) + a)
     return out
 
 

@@ -338,7 +338,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 
 def _band(x, k, lower):
-    n, m = x.shape[-2], x.shape[-1]
+    n, m = tf.shape(x)[-2], tf.shape(x)[-1]  # dynamic: works on unknown dims inside tf.function
     r = tf.range(n)[:, None]
     c = tf.range(m)[None, :]
     mask = (c - r <= k) if lower else (c - r >= k)
