@@ -613,3 +613,20 @@ def test_numpy_ops_trace_in_tf_function_with_unknown_batch():
     for name, fn in fns.items():
         traced = tf.function(fn, input_signature=[tf.TensorSpec([None, 4], tf.float32)], autograph=False)
         assert_same_with_dtypes(traced(tf.constant(x)), fn(jnp.asarray(x)), 1e-5)
+
+
+# Value-dependent output shapes: torch's "meta" device cannot run them (they work on real devices).
+_NO_META = {"nonzero", "bincount", "histogram", "unique"}
+
+
+def test_torch_results_stay_on_the_inputs_device():
+    """Every case's outputs live where its inputs live (torch's "meta" device stands in for a GPU)."""
+    torch = pytest.importorskip("torch")
+    for case in NUMPY_CASES:
+        if case.creation or case.op in _NO_META:
+            continue
+        args, kwargs = case.build()
+        out = getattr(fops, case.op)(*to_framework(args, lambda a: torch.from_numpy(a).to("meta")), **kwargs)
+        for leaf in _leaves(out):
+            if isinstance(leaf, torch.Tensor):
+                assert leaf.device.type == "meta", f"{case.id}: result on {leaf.device}"

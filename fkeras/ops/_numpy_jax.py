@@ -24,7 +24,7 @@ def _kernel(fn):
     return fn
 
 
-def asarray(x, dtype=None):
+def asarray(x, dtype=None, like=None):
     if dtype is None:
         if isinstance(x, jax.Array):
             return x

@@ -355,7 +355,8 @@ def implement(framework: str, namespace, kernels: dict, asarray, cast) -> dict:
     """The `framework`'s implementation of every row it can run: name -> callable.
 
     namespace: where the rows' callable names are looked up (jax.numpy, torch, tf.experimental.numpy);
-    kernels: hand-written ones (they win over names); asarray(x, dtype_name_or_None) -> framework array;
+    kernels: hand-written ones (they win over names); asarray(x, dtype_name_or_None, like) -> framework
+    array (on `like`'s device, `like` being the call's first framework array or None);
     cast(array, dtype_name) -> array.
     """
     impls = {}
@@ -396,6 +397,11 @@ def _positional_then_keywords(r: Row, fn):
     return call
 
 
+def _is_framework_array(x) -> bool:
+    """A torch/TF/JAX array (not a Python scalar, list or NumPy array): others follow its device."""
+    return type(x).__module__.split(".")[0] not in ("builtins", "numpy")
+
+
 def _unpacking_var_positional(r: Row, fn):
     """Kernels take every parameter by keyword, except a `*args` one (meshgrid's `*x`), passed as `*args`."""
     sig = _signature(r.params)
@@ -434,8 +440,9 @@ def _normalising(r: Row, kernel, asarray, cast):
                     dtype = result_type(*dts)
                 elif rule == PROMOTE_FLOAT:
                     dtype = result_type(*dts, float)
+                like = next((a[p] for p in present if _is_framework_array(a[p])), None)
                 for p in present:
-                    a[p] = asarray(a[p], dtype)
+                    a[p] = asarray(a[p], dtype, like)
         if check is not None:
             check(**a)
         out = kernel(**a)

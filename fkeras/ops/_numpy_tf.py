@@ -30,7 +30,7 @@ def _kernel(fn):
     return fn
 
 
-def asarray(x, dtype=None):
+def asarray(x, dtype=None, like=None):
     return _t(x) if dtype is None else _as(x, dtype)
 
 

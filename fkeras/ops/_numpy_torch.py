@@ -28,10 +28,13 @@ def _kernel(fn):
     return fn
 
 
-def asarray(x, dtype=None):
-    if dtype is None:
-        return _tensor(x)
-    return _tensor(x, dtype=dtype)
+def asarray(x, dtype=None, like=None):
+    """`x` as a tensor on `like`'s device (`like`: the call's first tensor)."""
+    like = like if isinstance(like, torch.Tensor) else None
+    if isinstance(x, (bool, int, float)) and dtype is not None:  # a weak scalar: `dtype` is the promoted one
+        return torch.tensor(x, dtype=_torch_dtype(dtype), device=None if like is None else like.device)
+    t = _tensor(x, dtype=dtype)
+    return t if like is None or t.device == like.device else t.to(like.device)
 
 
 def cast(x, dtype):
@@ -531,7 +534,8 @@ def bincount(x, weights=None, minlength=0, sparse=False):
 def histogram(x, bins=10, range=None):
     if x.ndim != 1:
         raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={tuple(x.shape)}")
-    lo, hi = (x.min(), x.max()) if range is None else (torch.tensor(range[0]), torch.tensor(range[1]))
+    lo, hi = (x.min(), x.max()) if range is None else (torch.tensor(range[0], device=x.device),
+                                                         torch.tensor(range[1], device=x.device))
     lo, hi = lo.to(x.dtype), hi.to(x.dtype)
     edges = lo + (hi - lo) * torch.arange(bins + 1, dtype=x.dtype, device=x.device) / bins
     idx = torch.clamp(torch.bucketize(x, edges, right=True) - 1, 0, bins - 1)
