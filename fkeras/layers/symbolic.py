@@ -433,8 +433,16 @@ _OPERATORS = {
     "absolute": ("abs", "Absolute"),
 }
 # Keras operation classes whose name is not the CamelCase of the fkeras.ops function.
-_CLASS_OF_OP = {"abs": "Absolute", "get_item": "GetItem"}
+_CLASS_OF_OP = {
+    "abs": "Absolute", "get_item": "GetItem", "allclose": "AllClose", "cdist": "CDist", "ctc_decode": "CTCDecode",
+    "ctc_loss": "CTCLoss", "fft": "FFT", "fft2": "FFT2", "ifft2": "IFFT2", "rfft": "RFFT", "irfft": "IRFFT",
+    "stft": "STFT", "istft": "ISTFT", "isin": "IsIn", "jvp": "JVP", "psnr": "PSNR", "searchsorted": "SearchSorted",
+    "svd": "SVD", "ssim": "SSIM", "hsv_to_rgb": "HSVToRGB", "rgb_to_hsv": "RGBToHSV",
+    "rgb_to_grayscale": "RGBToGrayscale", "batch_normalization": "BatchNorm", "layer_normalization": "LayerNorm",
+    "rms_normalization": "RMSNorm",
+}
 _OP_OF_CLASS = {"absolute": "abs", "true_divide": "divide", "get_item": "get_item"}
+_OP_OF_CLASS.update({snake_case(cls): op for op, cls in _CLASS_OF_OP.items()})
 # The `keras.src.ops.<group>` module Keras files name for an operation: the fkeras.ops namespace
 # (`fkeras.ops.nn`, `.core`, `.math`, `.linalg`, `.image`, mirroring Keras's) that lists it; numpy otherwise.
 # `rearrange` is Keras's one einops op (fkeras has no `ops.einops` namespace).
@@ -447,6 +455,15 @@ def _op_module(op: str) -> str:
     return f"keras.src.ops.{group}"
 
 
+def _op_function(op: str):
+    """The fkeras.ops function named `op`: top level, or `fkeras.ops.image` (image ops live only there,
+    as in Keras); None when there is none."""
+    fn = getattr(ops, op, None)
+    if not callable(fn):
+        fn = getattr(ops_image, op, None)
+    return fn if callable(fn) else None
+
+
 class OpLayer(_PureLayer):
     """A `fkeras.ops` function used on KerasTensors (`x + y`, `x[:, :2]`, `ops.relu(x)`): no variables.
 
@@ -455,7 +472,7 @@ class OpLayer(_PureLayer):
     """
 
     def __init__(self, op: str, name=None, _class_name=None, **static):
-        if op != "get_item" and not callable(getattr(ops, op, None)):
+        if op != "get_item" and _op_function(op) is None:
             raise ValueError(f"OpLayer: {op!r} is not a fkeras.ops function.")
         self.op = op
         self.static = dict(static)
@@ -473,7 +490,7 @@ class OpLayer(_PureLayer):
         if self.op == "get_item":
             x, key = args
             return x[tuple(key) if isinstance(key, list) else key]
-        return getattr(ops, self.op)(*args, **self.static, **kwargs)
+        return _op_function(self.op)(*args, **self.static, **kwargs)
 
     def get_config(self):
         return {"name": self.name, **self.static}
@@ -482,7 +499,7 @@ class OpLayer(_PureLayer):
     def from_config(cls, config, class_name=None):
         snake = snake_case(class_name or "")
         op = _OP_OF_CLASS.get(snake, snake)
-        if op != "get_item" and not callable(getattr(ops, op, None)):
+        if op != "get_item" and _op_function(op) is None:
             raise ValueError(f"Unknown Keras operation {class_name!r}: fkeras.ops has no {op!r}.")
         config = dict(config)
         return cls(op, name=config.pop("name", None), _class_name=class_name, **config)
@@ -512,8 +529,8 @@ def symbolic_ops_call(name: str, *args, **kwargs):
     become the operation's config, as Keras does (`ops.sum(x, axis=1)` -> `Sum(axis=1,
     keepdims=False)` called on `x`). Registered with `fkeras.ops` as the KerasTensor handler.
     """
-    fn = getattr(ops, name, None)
-    if not callable(fn):
+    fn = _op_function(name)
+    if fn is None:
         raise ValueError(f"fkeras.ops has no op {name!r}.")
     try:
         sig = inspect.signature(fn)
