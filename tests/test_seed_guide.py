@@ -15,8 +15,6 @@ batch_size = 128
 
 @pytest.fixture(scope="module")
 def mnist():
-    if not SHARED_MNIST.exists():
-        pytest.skip(f"real MNIST not found at {SHARED_MNIST}")
     (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data(path=str(SHARED_MNIST))
     x_train, y_train, x_test, y_test = x_train[:N_TRAIN], y_train[:N_TRAIN], x_test[:N_TEST], y_test[:N_TEST]
     # --- as in the guide ---
