@@ -357,6 +357,28 @@ class Layer(metaclass=_Frozen):
         return f"<{type(self).__name__} name={self.name}>"
 
 
+class Container(Layer):
+    """Base of layers that hold child layers in `self.layers`, each owning `params[child.name]`:
+    weight penalties and constraints are the children's, gathered once here."""
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        total = 0.0
+        for layer in self.layers:
+            total = total + layer.regularization_losses(params.get(layer.name, {}))
+        return total
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = dict(params)
+        for layer in self.layers:
+            if layer.name in out:
+                out[layer.name] = layer.apply_constraints(out[layer.name])
+        return out
+
+
 def expect_rank(layer: Layer, x, rank, what: str = "input") -> None:
     """Raise a clear ValueError when `x` does not have `rank` (an int or a collection of allowed ranks)."""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)

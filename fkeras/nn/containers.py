@@ -5,11 +5,11 @@ from __future__ import annotations
 import jax
 
 from fkeras.nn import dtype_policies
-from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
 from fkeras.nn.core import InputLayer
 
 
-class Sequential(Layer):
+class Sequential(Container):
     """Apply `layers` one after another. Params/state are keyed by each layer's name.
 
     Each child gets its own key, folded from the container's key with the child's name,
@@ -81,23 +81,6 @@ class Sequential(Layer):
             if s:
                 new_state[layer.name] = s
         return x, new_state, total + self.activity_loss(x)
-
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        total = 0.0
-        for layer in self.layers:
-            total = total + layer.regularization_losses(params.get(layer.name, {}))
-        return total
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        for layer in self.layers:
-            if layer.name in out:
-                out[layer.name] = layer.apply_constraints(out[layer.name])
-        return out
 
     def get_config(self):
         """Keras's Sequential config; with a leading Input, also the per-layer `build_config` and the

@@ -22,7 +22,7 @@ import numpy as np
 
 from fkeras import ops
 from fkeras.nn import dtype_policies
-from fkeras.nn.base import Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
 
 
 class Slot:
@@ -93,7 +93,7 @@ def _output_spec(layer, variables, args, kwargs):
     return jax.eval_shape(run, variables, [leaves[i] for i in dynamic])
 
 
-class Graph(Layer):
+class Graph(Container):
     """Run `nodes` (in order) from the graph inputs to `outputs`. See the module docstring.
 
     Args: `inputs`, a structure of Slots (dict inputs match by key, else by `input_info` names);
@@ -246,23 +246,6 @@ class Graph(Layer):
             for slot, value in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
                 values[slot.index] = value
         return _fill(self.outputs, values), state, total
-
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        total = 0.0
-        for layer in self.layers:
-            total = total + layer.regularization_losses(params.get(layer.name, {}))
-        return total
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        for layer in self.layers:
-            if layer.name in out:
-                out[layer.name] = layer.apply_constraints(out[layer.name])
-        return out
 
     def get_config(self):
         """The container's own config (the graph itself is serialized by the facade's Functional)."""
