@@ -13,6 +13,7 @@ AveragePooling1D = _view(_nn.AveragePooling1D)
 AveragePooling2D = _view(_nn.AveragePooling2D)
 AveragePooling3D = _view(_nn.AveragePooling3D)
 BatchNormalization = _view(_nn.BatchNormalization)
+Bidirectional = _view(_nn.Bidirectional)
 Concatenate = _view(_nn.Concatenate)
 Conv1D = _view(_nn.Conv1D)
 Conv2D = _view(_nn.Conv2D)
@@ -26,6 +27,8 @@ Dropout = _view(_nn.Dropout)
 ELU = _view(_nn.ELU)
 Embedding = _view(_nn.Embedding)
 Flatten = _view(_nn.Flatten)
+GRU = _view(_nn.GRU)
+GRUCell = _view(_nn.GRUCell)
 GaussianNoise = _view(_nn.GaussianNoise)
 GlobalAveragePooling1D = _view(_nn.GlobalAveragePooling1D)
 GlobalAveragePooling2D = _view(_nn.GlobalAveragePooling2D)
@@ -34,6 +37,8 @@ GlobalMaxPooling1D = _view(_nn.GlobalMaxPooling1D)
 GlobalMaxPooling2D = _view(_nn.GlobalMaxPooling2D)
 GlobalMaxPooling3D = _view(_nn.GlobalMaxPooling3D)
 Identity = _view(_nn.Identity)
+LSTM = _view(_nn.LSTM)
+LSTMCell = _view(_nn.LSTMCell)
 LayerNormalization = _view(_nn.LayerNormalization)
 LeakyReLU = _view(_nn.LeakyReLU)
 MaxPooling1D = _view(_nn.MaxPooling1D)
@@ -43,16 +48,21 @@ Maximum = _view(_nn.Maximum)
 Minimum = _view(_nn.Minimum)
 Multiply = _view(_nn.Multiply)
 Permute = _view(_nn.Permute)
+RNN = _view(_nn.RNN)
 ReLU = _view(_nn.ReLU)
 RepeatVector = _view(_nn.RepeatVector)
 Rescaling = _view(_nn.Rescaling)
 Reshape = _view(_nn.Reshape)
 SeparableConv1D = _view(_nn.SeparableConv1D)
 SeparableConv2D = _view(_nn.SeparableConv2D)
+SimpleRNN = _view(_nn.SimpleRNN)
+SimpleRNNCell = _view(_nn.SimpleRNNCell)
 Softmax = _view(_nn.Softmax)
 SpatialDropout1D = _view(_nn.SpatialDropout1D)
 SpatialDropout2D = _view(_nn.SpatialDropout2D)
+StackedRNNCells = _view(_nn.StackedRNNCells)
 Subtract = _view(_nn.Subtract)
+TimeDistributed = _view(_nn.TimeDistributed)
 UnitNormalization = _view(_nn.UnitNormalization)
 UpSampling1D = _view(_nn.UpSampling1D)
 UpSampling2D = _view(_nn.UpSampling2D)
@@ -79,15 +89,16 @@ SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-    "BatchNormalization", "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D", "Cropping2D", "Dense",
-    "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "Embedding", "Flatten", "GaussianNoise",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Identity", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
-    "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "Multiply", "Permute", "ReLU", "RepeatVector",
-    "Rescaling", "Reshape", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D",
-    "SpatialDropout2D", "Subtract", "UnitNormalization", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
-    "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D",
-    "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
-    "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "SeparableConvolution1D",
-    "SeparableConvolution2D",
+    "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D",
+    "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "Embedding", "Flatten",
+    "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Identity",
+    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "Maximum", "Minimum", "Multiply", "Permute", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape",
+    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
+    "SpatialDropout2D", "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D",
+    "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+    "Convolution1D", "Convolution2D", "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "SeparableConvolution1D", "SeparableConvolution2D",
 ]

@@ -111,7 +111,8 @@ class Sequential(Model):
             for layer in self._fk_layers:
                 x = layer(x)
             self.__dict__["_fk_graph"] = ([tensor], [x])
-            self.init(next_key(), jax.ShapeDtypeStruct((1,) + tuple(1 if d is None else d for d in shape), dtype))
+            batch = tuple(getattr(tensor, "shape", None) or (None,))[0] or 1  # Input(batch_size=...) kept
+            self.init(next_key(), jax.ShapeDtypeStruct((batch,) + tuple(1 if d is None else d for d in shape), dtype))
             self.__dict__["_fk_build_shapes"] = (None,) + tuple(shape)
 
     def _fk_children(self):

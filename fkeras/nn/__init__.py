@@ -31,3 +31,5 @@ from fkeras.nn.pooling import (
 from fkeras.nn.reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
 )
+from fkeras.nn.recurrent import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
+from fkeras.nn.wrappers import TimeDistributed

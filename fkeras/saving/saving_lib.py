@@ -120,6 +120,11 @@ class _Walker:
         if id(obj) in self.visited:
             return
         self.visited.add(id(obj))
+        nested = _NestedVars.layout(obj)
+        if nested is not None:  # an nn layer with sub-layers (RNN cell, Bidirectional, ...): Keras's sub-paths
+            self.entries += [(f"{path}/{rel}" if rel and path else rel or path, _NestedVars(obj, leaves, rel))
+                             for rel, leaves in nested]
+            return
         self.entries.append((path, obj))
         for attr, child in self._children(obj):
             child_path = f"{path}/{attr}" if path else attr
@@ -139,6 +144,34 @@ class _Walker:
                 self._object(item, f"{path}/{_unique(_snake(type(item).__name__), used)}")
             elif isinstance(item, (list, tuple, dict)):
                 self._container(item, f"{path}/{_unique('container', used)}", seen)
+
+
+class _NestedVars:
+    """The variables of a facade layer that its nn layer's `saving_layout(params, state)` places at one
+    sub-path (`[(relative path, [leaf paths])]`, e.g. an LSTM's cell under `cell`), saved and loaded by
+    Keras's `save_own_variables` / `load_own_variables` protocol."""
+
+    def __init__(self, facade, leaves, rel):
+        by_path = {tuple(getattr(v, "_fk_subpath", ())): v for v in getattr(facade, "weights", [])}
+        self.variables = [by_path[tuple(p)] for p in leaves if tuple(p) in by_path]
+        self.name = rel.rpartition("/")[2] if rel else _name_of(facade)
+
+    @staticmethod
+    def layout(obj):
+        nn_layer = obj.__dict__.get("_fk_nn") if hasattr(obj, "__dict__") else None
+        fn = getattr(nn_layer, "saving_layout", None)
+        if fn is None or not callable(fn):
+            return None
+        tree = obj._fk_own_tree()
+        return fn(tree.params, tree.state)
+
+    def save_own_variables(self, store):
+        for i, v in enumerate(self.variables):
+            store[str(i)] = _value(v)
+
+    def load_own_variables(self, store):
+        for i, v in enumerate(self.variables):
+            v.assign(store[str(i)])
 
 
 def _unique(name, used):
