@@ -46,6 +46,14 @@ CASES = [
     ("Adamax", {"learning_rate": 0.02, "weight_decay": 0.05, "clipvalue": 0.5}),
     ("Lion", {"learning_rate": 0.01}),
     ("Lion", {"learning_rate": 0.01, "weight_decay": 0.05, "clipnorm": 0.5}),
+    ("Adadelta", {"learning_rate": 1.0}),
+    ("Adadelta", {"learning_rate": 1.0, "rho": 0.9, "weight_decay": 0.05, "global_clipnorm": 2.0}),
+    ("Ftrl", {"learning_rate": 0.1}),
+    ("Ftrl", {"learning_rate": 0.1, "learning_rate_power": -0.3, "initial_accumulator_value": 0.5,
+              "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.02,
+              "l2_shrinkage_regularization_strength": 0.03, "beta": 0.1, "clipvalue": 2.0}),
+    ("Lamb", {"learning_rate": 0.01}),
+    ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.05, "clipnorm": 1.0}),
 ]
 
 

@@ -2,6 +2,6 @@
 
 from fkeras.optimizers import schedules  # noqa: F401
 from fkeras.train.optimizers import (  # noqa: F401
-    SGD, Adagrad, Adam, Adamax, AdamW, Lion, LossScaleOptimizer, LossScaleState, Nadam, OptaxOptimizer, Optimizer, OptState,
-    RMSprop, deserialize, get, serialize,
+    SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, LossScaleOptimizer, LossScaleState,
+    Nadam, OptaxOptimizer, Optimizer, OptState, RMSprop, deserialize, get, serialize,
 )

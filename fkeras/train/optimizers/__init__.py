@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import optax
 
+from fkeras.train.optimizers.adadelta import Adadelta
+from fkeras.train.optimizers.adafactor import Adafactor
 from fkeras.train.optimizers.adagrad import Adagrad
 from fkeras.train.optimizers.adam import Adam
 from fkeras.train.optimizers.adamax import Adamax
 from fkeras.train.optimizers.adamw import AdamW
 from fkeras.train.optimizers.base import OptState, Optimizer, is_schedule, register, registered
+from fkeras.train.optimizers.ftrl import Ftrl
+from fkeras.train.optimizers.lamb import Lamb
 from fkeras.train.optimizers.lion import Lion
 from fkeras.train.optimizers.loss_scale import LossScaleOptimizer, LossScaleState
 from fkeras.train.optimizers.nadam import Nadam
@@ -63,5 +67,6 @@ def deserialize(config):
 
 
 __all__ = ["Optimizer", "OptState", "SGD", "Adam", "Adamax", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
+           "Adadelta", "Adafactor", "Ftrl", "Lamb",
            "LossScaleOptimizer", "LossScaleState", "OptaxOptimizer", "get", "serialize", "deserialize", "register",
            "registered", "is_schedule"]

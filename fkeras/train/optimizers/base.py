@@ -155,6 +155,11 @@ class Optimizer:
         """The slot names in Keras's creation order."""
         return tuple(n for grp in self.slot_groups() for n, _ in grp)
 
+    def slot_init(self, name, value, p):
+        """Slot `name`'s initial array for the variable `p`: `value` in `p`'s shape and dtype (Adafactor's
+        factored slots override this)."""
+        return ops.full(p.shape, value, dtype=p.dtype)
+
     def init_extra(self) -> dict:
         """Scalars shared by all leaves (name -> float32 scalar), kept after the slots in Keras's order."""
         return {}
@@ -186,7 +191,7 @@ class Optimizer:
     def init(self, params) -> OptState:
         """A fresh state for `params` (a pytree; None leaves are frozen and get no slot)."""
         lr = 0.0 if is_schedule(self._learning_rate) else self._learning_rate
-        slots = {n: jax.tree.map(lambda p, v=v: ops.full(p.shape, v, dtype=p.dtype), params)
+        slots = {n: jax.tree.map(lambda p, n=n, v=v: self.slot_init(n, v, p), params)
                  for grp in self.slot_groups() for n, v in grp}
         return OptState(ops.zeros((), "int32"), ops.full((), lr, dtype="float32"), slots, self.init_extra())
 
