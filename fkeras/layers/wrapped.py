@@ -23,12 +23,12 @@ import inspect
 import jax
 import numpy as np
 
-from fkeras import ops
 from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
+from fkeras.layers.subclass import SubclassAdapter
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.nn.base import Layer as NNBase
-from fkeras.nn.base import Variables, as_variables, cast_floats, fold_name, snake_case, unique_name
+from fkeras.nn.base import Variables, cast_floats, fold_name, snake_case, unique_name
 
 # Keras runs these in inference mode when frozen (`layer.trainable = False`).
 _FREEZE_INFERENCE = {"BatchNormalization"}
@@ -156,7 +156,7 @@ class NNLayer(Layer):
         if type(self)._fk_overrides:
             view = self.__dict__.get("_fk_counterpart")
             if view is None or view.name != self.name:
-                view = SubclassCounterpart(self)
+                view = SubclassAdapter(self)
                 self.__dict__["_fk_counterpart"] = view
             return view
         return self.__dict__["_fk_nn"]
@@ -369,56 +369,6 @@ def _derived_nn_class(nn_cls, hooks):
     ns = {h: delegate(h) for h in hooks}
     ns.update(__module__=nn_cls.__module__, __qualname__=nn_cls.__qualname__, __doc__=nn_cls.__doc__)
     return type(nn_cls.__name__, (nn_cls,), ns)
-
-
-class SubclassCounterpart(NNBase):
-    """The pure counterpart (`nn_layer`) of a built-in layer subclass that overrides `call` or `build`:
-    `init`/`apply` are the facade layer's own (Keras's `stateless_call`: its Variables bound to the
-    given arrays while the user's `call` runs), so the override runs wherever this nn layer runs.
-    Params/state are the layer's flat dict of leaves, as the built-in's (plus weights `build` added)."""
-
-    stateful = True
-    autocast = False  # the facade's nn math casts
-
-    def __init__(self, facade):
-        super().__init__(name=facade.name, dtype=facade.dtype_policy, trainable=facade.trainable)
-        self._fk_facade = facade
-
-    def init(self, rng, *input_specs):
-        return Layer.init(self._fk_facade, rng, *input_specs)
-
-    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
-        out, new_state, _, _ = self._fk_facade._fk_apply_parts(as_variables(variables), inputs, kwargs, training,
-                                                               rng)
-        return out, new_state
-
-    def _apply_collect(self, variables, *inputs, training=False, rng=None):
-        """(outputs, new_state, the call's losses: activity regularization and `add_loss` terms)."""
-        out, new_state, call_losses, _ = self._fk_facade._fk_apply_parts(as_variables(variables), inputs, {},
-                                                                         training, rng)
-        return out, new_state, _sum_float32(call_losses)
-
-    def regularization_losses(self, params):
-        """The weight penalties: the nn layer's (kernel_regularizer, ...) and each added weight's `regularizer`."""
-        if isinstance(params, Variables):
-            params = params.params
-        return _sum_float32(self._fk_facade._fk_weight_penalties(params))
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        return self._fk_facade._apply_constraints(params)
-
-    def get_config(self):
-        return self._fk_facade.get_config()
-
-
-def _sum_float32(terms):
-    """Keras's `sum(model.losses)`: each term summed to a float32 scalar, then added (0.0 for none)."""
-    total = 0.0
-    for term in terms:
-        total = total + ops.sum(ops.cast(term, "float32"))
-    return total
 
 
 _WRAPPERS: dict = {}
