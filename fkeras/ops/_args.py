@@ -28,3 +28,19 @@ def _padding(padding):
     if p not in ("valid", "same"):
         raise ValueError(f"fkeras.ops: padding must be 'valid' or 'same', got {padding!r}.")
     return p
+
+
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
+
+
+def _check_resize(size, interpolation, fill_mode, crop_to_aspect_ratio, pad_to_aspect_ratio):
+    """`image.resize`'s argument checks, for every backend."""
+    if interpolation not in RESIZE_INTERPOLATIONS:
+        raise ValueError(f"fkeras.ops.image.resize: interpolation must be one of {RESIZE_INTERPOLATIONS}, "
+                         f"got {interpolation!r}.")
+    if fill_mode != "constant":
+        raise ValueError(f"fkeras.ops.image.resize: only fill_mode='constant' is supported, got {fill_mode!r}.")
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
+    if len(size) != 2:
+        raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")

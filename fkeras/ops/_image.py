@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fkeras.ops._args import _check_data_format, _check_resize
+
 __all__ = ["pad_images", "crop_images", "extract_patches", "extract_patches_3d", "rgb_to_grayscale", "rgb_to_hsv",
            "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
 
@@ -19,8 +21,6 @@ def _ops():
 
 
 def _fmt(data_format):
-    from fkeras.ops._args import _check_data_format
-
     return _check_data_format(data_format)
 
 
@@ -317,23 +317,13 @@ def _apply_axis(x, w, axis, ndim):
     return ops.transpose(y, inv)
 
 
-_RESIZE = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
-
-
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     from fkeras.ops._jax_extra import _aspect_box, _hw_axes
 
     ops = _ops()
     data_format = _fmt(data_format)
-    if interpolation not in _RESIZE:
-        raise ValueError(f"fkeras.ops.image.resize: interpolation must be one of {_RESIZE}, got {interpolation!r}.")
-    if fill_mode != "constant":
-        raise ValueError(f"fkeras.ops.image.resize: only fill_mode='constant' is supported, got {fill_mode!r}.")
-    if pad_to_aspect_ratio and crop_to_aspect_ratio:
-        raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
-    if len(size) != 2:
-        raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")
+    _check_resize(size, interpolation, fill_mode, crop_to_aspect_ratio, pad_to_aspect_ratio)
     ndim = _rank34(images)
     th, tw = (int(s) for s in size)
     ah, aw = _hw_axes(ndim, data_format)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import _check_data_format, _check_resize, _tuple
 
 EPSILON = 1e-7
 
@@ -839,7 +839,6 @@ from fkeras.ops._image import (  # noqa: E402
     rgb_to_hsv, sobel_edges, ssim,
 )
 
-_RESIZE = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
 _ORDER = {"nearest": 0, "bilinear": 1}
 _FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
 
@@ -862,14 +861,7 @@ def _aspect_box(h, w, th, tw, crop):
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     data_format = _check_data_format(data_format)
-    if interpolation not in _RESIZE:
-        raise ValueError(f"fkeras.ops.image.resize: interpolation must be one of {_RESIZE}, got {interpolation!r}.")
-    if fill_mode != "constant":
-        raise ValueError(f"fkeras.ops.image.resize: only fill_mode='constant' is supported, got {fill_mode!r}.")
-    if pad_to_aspect_ratio and crop_to_aspect_ratio:
-        raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
-    if len(size) != 2:
-        raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")
+    _check_resize(size, interpolation, fill_mode, crop_to_aspect_ratio, pad_to_aspect_ratio)
     x = _x(images)
     if x.ndim not in (3, 4):
         raise ValueError(f"Invalid images rank: expected rank 3 (single image) or rank 4 (batch of images). "
