@@ -25,6 +25,7 @@ DepthwiseConv1D = _view(_nn.DepthwiseConv1D)
 DepthwiseConv2D = _view(_nn.DepthwiseConv2D)
 Dropout = _view(_nn.Dropout)
 ELU = _view(_nn.ELU)
+EinsumDense = _view(_nn.EinsumDense)
 Embedding = _view(_nn.Embedding)
 Flatten = _view(_nn.Flatten)
 GRU = _view(_nn.GRU)
@@ -46,6 +47,7 @@ MaxPooling2D = _view(_nn.MaxPooling2D)
 MaxPooling3D = _view(_nn.MaxPooling3D)
 Maximum = _view(_nn.Maximum)
 Minimum = _view(_nn.Minimum)
+MultiHeadAttention = _view(_nn.MultiHeadAttention)
 Multiply = _view(_nn.Multiply)
 Permute = _view(_nn.Permute)
 RNN = _view(_nn.RNN)
@@ -90,15 +92,15 @@ SeparableConvolution2D = SeparableConv2D
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D",
-    "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "Embedding", "Flatten",
-    "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding",
+    "Flatten", "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Identity",
     "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "Maximum", "Minimum", "Multiply", "Permute", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape",
-    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
-    "SpatialDropout2D", "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D",
-    "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-    "Convolution1D", "Convolution2D", "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
-    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
-    "SeparableConvolution1D", "SeparableConvolution2D",
+    "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Permute", "RNN", "ReLU", "RepeatVector",
+    "Rescaling", "Reshape", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax",
+    "SpatialDropout1D", "SpatialDropout2D", "StackedRNNCells", "Subtract", "TimeDistributed",
+    "UnitNormalization", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D", "GlobalAvgPool1D",
+    "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D",
+    "MaxPool2D", "MaxPool3D", "SeparableConvolution1D", "SeparableConvolution2D",
 ]

@@ -33,3 +33,4 @@ from fkeras.nn.reshaping import (
 )
 from fkeras.nn.recurrent import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
 from fkeras.nn.wrappers import TimeDistributed
+from fkeras.nn.attention import EinsumDense, MultiHeadAttention

@@ -127,6 +127,10 @@ def _build_config(obj, inner):
     """Keras's `{"input_shape": ...}` for a built model (so a reader can build it before loading weights)."""
     if not hasattr(obj, "_fk_build_shapes") or not getattr(obj, "built", False) or "layers" in inner and "input_layers" in inner:
         return None
+    names = getattr(getattr(obj, "nn_layer", None), "build_shape_names", None)
+    specs = obj.__dict__.get("_fk_build_specs") if names else None
+    if specs and len(specs) > 1:  # a layer built from several inputs (MultiHeadAttention): Keras's shapes_dict
+        return {"shapes_dict": {n: [None] + list(s.shape[1:]) for n, s in zip(names, specs)}}
     try:
         shape = obj.input_shape
     except Exception:  # noqa: BLE001 - no recorded input shape: no build_config, like an unbuilt Keras layer

@@ -1,0 +1,440 @@
+"""Attention pure layers: `EinsumDense` and `MultiHeadAttention` (Keras 3.15's equations, weights and configs).
+
+MultiHeadAttention: query (batch, T, dim_q), value (batch, S, dim_v), key (batch, S, dim_k; default value)
+-> (batch, T, output_shape or dim_q); with `return_attention_scores` also (batch, heads, T, S). Params nest
+the four projections under Keras's names `query`, `key`, `value`, `attention_output` (each an EinsumDense).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+
+import jax
+import numpy as np
+
+from fkeras import ops
+from fkeras import random as frandom
+from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn.base import Layer, Variables, fold_name
+
+
+def _analyze_einsum_string(equation, bias_axes, input_shape, output_shape):
+    """(kernel_shape, bias_shape, full output shape, kernel input axes, kernel output axes), Keras's rule."""
+    dot_replaced = re.sub(r"\.\.\.", "0", equation)
+    for pattern, left in (("([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", False),
+                          ("0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)", True),
+                          ("([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0", False)):
+        split = re.match(pattern, dot_replaced)
+        if split:
+            return _analyze_split(split, bias_axes, input_shape, output_shape, left)
+    raise ValueError(f"Invalid einsum equation '{equation}'. Equations must be in the form [X],[Y]->[Z], "
+                     "...[X],[Y]->...[Z], or [X]...,[Y]->[Z]....")
+
+
+def _analyze_split(split, bias_axes, input_shape, output_shape, left_elided):
+    input_spec, weight_spec, output_spec = split.group(1), split.group(2), split.group(3)
+    elided = len(input_shape) - len(input_spec)
+    output_shape = [output_shape] if isinstance(output_shape, int) else list(output_shape)
+    output_shape.insert(0, input_shape[0])
+    if elided > 0 and left_elided:
+        for i in range(1, elided):
+            output_shape.insert(1, input_shape[i])
+    elif elided > 0:
+        for i in range(len(input_shape) - elided, len(input_shape)):
+            output_shape.append(input_shape[i])
+    if left_elided:
+        input_dim_map = {d: (i + elided) - len(input_shape) for i, d in enumerate(input_spec)}
+        output_dim_map = {d: i + elided for i, d in enumerate(output_spec)}
+    else:
+        input_dim_map = {d: i for i, d in enumerate(input_spec)}
+        output_dim_map = {d: i for i, d in enumerate(output_spec)}
+    for d in input_spec:
+        if d in output_dim_map:
+            out_d = output_shape[output_dim_map[d]]
+            if out_d is not None and out_d != input_shape[input_dim_map[d]]:
+                raise ValueError(f"Input shape and output shape do not match at shared dimension '{d}'. Input shape "
+                                 f"is {input_shape[input_dim_map[d]]}, and output shape is {out_d}.")
+    for d in output_spec:
+        if d not in input_spec and d not in weight_spec:
+            raise ValueError(f"Dimension '{d}' was specified in the output '{output_spec}' but has no corresponding "
+                             f"dim in the input spec '{input_spec}' or weight spec '{weight_spec}'.")
+    weight_shape, input_axes, output_axes = [], [], []
+    for i, d in enumerate(weight_spec):
+        if d in output_dim_map:
+            weight_shape.append(output_shape[output_dim_map[d]])
+            output_axes.append(i)
+        elif d in input_dim_map:
+            weight_shape.append(input_shape[input_dim_map[d]])
+            input_axes.append(i)
+        else:
+            raise ValueError(f"Weight dimension '{d}' did not have a match in either the input spec '{input_spec}' "
+                             f"or the output spec '{output_spec}'. For this layer, the weight must be fully "
+                             "specified.")
+    bias_shape = None
+    if bias_axes is not None:
+        n_left = elided if left_elided else 0
+        idx = {c: output_shape[i + n_left] for i, c in enumerate(output_spec)}
+        for c in bias_axes:
+            if c not in output_spec:
+                raise ValueError(f"Bias dimension '{c}' was requested, but is not part of the output spec "
+                                 f"'{output_spec}'.")
+        first = min(output_spec.find(c) for c in bias_axes)
+        bias_shape = [idx[c] if c in bias_axes else 1 for c in output_spec[first:]]
+        if not left_elided:
+            bias_shape += [1] * elided
+    return weight_shape, bias_shape, output_shape, input_axes, output_axes
+
+
+class EinsumDense(Layer):
+    """A dense layer of any rank: `activation(einsum(equation, inputs, kernel) + bias)`.
+
+    `output_shape`: the output's dims without the batch (None where they equal the input's); `bias_axes`:
+    the output letters the bias spans. The kernel's shape follows from the equation, as in Keras."""
+
+    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
+    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
+
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, lora_rank=None, lora_alpha=None, gptq_unpacked_column_size=None,
+                 quantization_config=None, name=None, dtype=None, trainable=True, activity_regularizer=None,
+                 **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
+                         **kwargs)
+        if not isinstance(equation, str) or "->" not in equation:
+            raise self.error(f"expected an einsum `equation` like 'ab,bc->ac', got {equation!r}.")
+        if quantization_config is not None or lora_rank is not None or gptq_unpacked_column_size is not None:
+            raise self.error("quantization and LoRA are not supported; expected quantization_config=None, "
+                             "lora_rank=None.")
+        self.equation = equation
+        self.partial_output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+        self.bias_axes = bias_axes
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+
+    def build(self, rng, spec):
+        try:
+            kshape, bshape, _, in_axes, out_axes = _analyze_einsum_string(
+                self.equation, self.bias_axes, tuple(spec.shape), self.partial_output_shape)
+        except ValueError as e:
+            raise self.error(str(e)) from None
+        k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
+        init = self.kernel_initializer
+        if isinstance(init, initializers.VarianceScaling) and (init.input_axes is None or init.output_axes is None):
+            cfg = init.get_config() | {"input_axes": in_axes, "output_axes": out_axes}
+            init = type(init).from_config(cfg)  # Keras's fans along the equation's axes
+        params = {"kernel": init(tuple(kshape), self.variable_dtype, key=k1)}
+        if bshape is not None:
+            params["bias"] = self.bias_initializer(tuple(bshape), self.variable_dtype, key=k2)
+        return Variables(params, {})
+
+    def call(self, variables, x, training=False, rng=None):
+        y = ops.einsum(self.equation, x, variables.params["kernel"])
+        if "bias" in variables.params:
+            y = ops.add(y, variables.params["bias"])
+        return self.activation(y)
+
+    def get_config(self):
+        return super().get_config() | {
+            "output_shape": self.partial_output_shape,
+            "equation": self.equation,
+            "activation": activations.serialize(self.activation),
+            "bias_axes": self.bias_axes,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "quantization_config": None,
+        }
+
+
+def _letter(i):
+    return string.ascii_lowercase[i]
+
+
+def _build_attention_equation(rank, attn_axes):
+    target = "".join(_letter(i) for i in range(rank))
+    batch_dims = tuple(np.delete(range(rank), attn_axes + (rank - 1,)))
+    offset, source = rank, ""
+    for i in range(rank):
+        if i in batch_dims or i == rank - 1:
+            source += target[i]
+        else:
+            source += _letter(offset)
+            offset += 1
+    product = "".join([target[i] for i in batch_dims] + [target[i] for i in attn_axes]
+                      + [source[i] for i in attn_axes])
+    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
+
+
+def _build_proj_equation(free_dims, bound_dims, output_dims):
+    inp = kern = out = bias = ""
+    for i in range(free_dims):
+        inp += _letter(i)
+        out += _letter(i)
+    for i in range(bound_dims):
+        c = _letter(free_dims + i)
+        inp += c
+        kern += c
+    for i in range(output_dims):
+        c = _letter(free_dims + bound_dims + i)
+        kern += c
+        out += c
+        bias += c
+    return f"{inp},{kern}->{out}", bias, len(out)
+
+
+def _output_shape(rank, last):
+    return [None] * (rank - len(last)) + list(last)
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention (Vaswani et al.), Keras's layer: project query/key/value per head (EinsumDense),
+    softmax(q k^T / sqrt(key_dim)) over `attention_axes` (default: all but batch, heads and features), masked by
+    `attention_mask` (batch, T, S) (True = attend) and/or `use_causal_mask`, then the output projection.
+
+    `apply(variables, query, value, key=None, attention_mask=None, return_attention_scores=False,
+    use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None, training=..., rng=...)`."""
+
+    stateful = False
+    build_shape_names = ("query_shape", "value_shape", "key_shape")  # Keras's build_config shapes_dict keys
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
+                 attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None,
+                 name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        for arg, v in (("num_heads", num_heads), ("key_dim", key_dim)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise self.error(f"expected `{arg}` to be a positive int, got {v!r}.")
+        if value_dim is not None and (isinstance(value_dim, bool) or not isinstance(value_dim, int) or value_dim <= 0):
+            raise self.error(f"expected `value_dim` to be a positive int or None, got {value_dim!r}.")
+        if sliding_window is not None and (not isinstance(sliding_window, int) or sliding_window <= 0):
+            raise self.error(f"expected `sliding_window` to be None or a positive int, got {sliding_window!r}.")
+        if flash_attention and dropout > 0:
+            raise self.error("dropout is not supported with flash attention; set dropout=0.0.")
+        self.num_heads, self.key_dim = int(num_heads), int(key_dim)
+        self.value_dim = int(value_dim) if value_dim else self.key_dim
+        self.dropout = dropout
+        self.use_bias = bool(use_bias)
+        self.use_gate = bool(use_gate)
+        if output_shape:
+            output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+        self.output_shape = output_shape or None
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        elif attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
+            raise self.error(f"`attention_axes` must be an int, list, or tuple; got {attention_axes!r}.")
+        self.attention_axes = None if attention_axes is None else tuple(attention_axes)
+        self.sliding_window = sliding_window
+        self.flash_attention = flash_attention
+        self.seed = seed
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.mha_activity_regularizer = self.lookup(regularizers.get, activity_regularizer, "activity_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+
+    # -- sub-layers (made per input ranks; pure, so cheap to rebuild) ---------------------------------
+    def _dense(self, equation, out_shape, bias_axes, name, activation=None):
+        return EinsumDense(equation, output_shape=out_shape, bias_axes=bias_axes if self.use_bias else None,
+                           activation=activation, name=name, kernel_initializer=self.kernel_initializer,
+                           bias_initializer=self.bias_initializer, kernel_regularizer=self.kernel_regularizer,
+                           bias_regularizer=self.bias_regularizer, kernel_constraint=self.kernel_constraint,
+                           bias_constraint=self.bias_constraint, dtype=self.dtype_policy)
+
+    def _sublayers(self, q_rank, v_rank, k_rank, q_last):
+        subs = {}
+        eq, b, r = _build_proj_equation(q_rank - 1, 1, 2)
+        subs["query"] = self._dense(eq, _output_shape(r - 1, [self.num_heads, self.key_dim]), b, "query")
+        eq, b, r = _build_proj_equation(k_rank - 1, 1, 2)
+        subs["key"] = self._dense(eq, _output_shape(r - 1, [self.num_heads, self.key_dim]), b, "key")
+        if self.use_gate:
+            eq, b, r = _build_proj_equation(q_rank - 1, 1, 2)
+            subs["gate"] = self._dense(eq, _output_shape(r - 1, [self.num_heads, self.value_dim]), b, "gate",
+                                       "sigmoid")
+        eq, b, r = _build_proj_equation(v_rank - 1, 1, 2)
+        subs["value"] = self._dense(eq, _output_shape(r - 1, [self.num_heads, self.value_dim]), b, "value")
+        out = self.output_shape or (q_last,)
+        eq, b, r = _build_proj_equation(q_rank - 1, 2, len(out))
+        subs["attention_output"] = self._dense(eq, _output_shape(r - 1, out), b, "attention_output")
+        return subs
+
+    def _axes(self, rank):
+        if self.attention_axes is None:
+            return tuple(range(1, rank - 2))
+        return tuple(a if a >= 0 else (rank - 1) + a for a in self.attention_axes)
+
+    def build(self, rng, query, value, key=None):
+        key = value if key is None else key
+        if tuple(value.shape[1:-1]) != tuple(key.shape[1:-1]):
+            raise self.error(f"all dimensions of `value` and `key`, except the last one, must be equal; got "
+                             f"value shape {tuple(value.shape)} and key shape {tuple(key.shape)}.")
+        subs = self._sublayers(len(query.shape), len(value.shape), len(key.shape), query.shape[-1])
+        params = {}
+        q_proj = jax.ShapeDtypeStruct(tuple(query.shape[:-1]) + (self.num_heads, self.key_dim), query.dtype)
+        o_in = jax.ShapeDtypeStruct(tuple(query.shape[:-1]) + (self.num_heads, self.value_dim), query.dtype)
+        inputs = {"query": query, "key": key, "value": value, "gate": query, "attention_output": o_in}
+        del q_proj
+        for name, sub in subs.items():
+            params[name] = sub.init(fold_name(rng, name), inputs[name]).params
+        return Variables(params, {})
+
+    def apply(self, variables, query, value, key=None, *, query_mask=None, value_mask=None, key_mask=None,
+              attention_mask=None, return_attention_scores=False, training=False, rng=None, use_causal_mask=False):
+        from fkeras.nn.base import as_variables, cast_floats
+
+        variables = as_variables(variables)
+        dtype = self.compute_dtype
+        query, value = cast_floats(query, dtype), cast_floats(value, dtype)
+        key = value if key is None else cast_floats(key, dtype)
+        params = variables.params
+        if dtype != self.variable_dtype:
+            params = cast_floats(params, dtype)
+        subs = self._sublayers(len(query.shape), len(value.shape), len(key.shape), query.shape[-1])
+
+        def run(name, x):
+            return subs[name].call(Variables(params[name], {}), x)
+
+        mask = self._attention_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
+                                    use_causal_mask)
+        gate = run("gate", query) if self.use_gate else None
+        q, k, v = run("query", query), run("key", key), run("value", value)
+        out, scores = self._attention(q, k, v, mask, training, rng, return_attention_scores)
+        if gate is not None:
+            out = out * gate
+        out = run("attention_output", out)
+        result = (out, scores) if return_attention_scores else out
+        return result, variables.state
+
+    def call(self, variables, query, value, key=None, training=False, rng=None, **kwargs):
+        return self.apply(variables, query, value, key, training=training, rng=rng, **kwargs)[0]
+
+    def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask, causal):
+        auto = None
+
+        def both(a, b):
+            return b if a is None else ops.logical_and(a, b)
+
+        if query_mask is not None:
+            auto = ops.expand_dims(ops.cast(query_mask, "bool"), -1)
+        if value_mask is not None:
+            auto = both(auto, ops.expand_dims(ops.cast(value_mask, "bool"), -2))
+        if key_mask is not None:
+            auto = both(auto, ops.expand_dims(ops.cast(key_mask, "bool"), -2))
+        t, s = query.shape[1], value.shape[1]
+        if causal:
+            auto = both(auto, ops.convert_to_tensor(np.tril(np.ones((1, t, s), bool))))
+        if self.sliding_window is not None:
+            idx = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < self.sliding_window
+            auto = both(auto, ops.convert_to_tensor(idx[None]))
+        if attention_mask is not None:
+            attention_mask = ops.cast(attention_mask, "bool")
+        if auto is not None:
+            attention_mask = auto if attention_mask is None else ops.logical_and(attention_mask, auto)
+        return attention_mask
+
+    def _attention(self, q, k, v, mask, training, rng, return_scores):
+        rank = len(q.shape)
+        axes = self._axes(rank)
+        scale = 1.0 / math.sqrt(float(self.key_dim))
+        dropping = training and self.dropout > 0
+        if rank == 4 and not return_scores and not dropping and axes == (1,):
+            if mask is not None:
+                while len(mask.shape) < 4:
+                    mask = ops.expand_dims(mask, -len(axes) * 2 - 1)
+            return ops.dot_product_attention(q, k, v, mask=mask, scale=scale), None
+        dot_eq, combine_eq, scores_rank = _build_attention_equation(rank, axes)
+        scores = ops.einsum(dot_eq, k, ops.multiply(q, ops.cast(scale, ops.dtype(q))))
+        norm_axes = tuple(range(scores_rank - len(axes), scores_rank))
+        if mask is not None:
+            while len(mask.shape) < len(scores.shape):
+                mask = ops.expand_dims(mask, -len(axes) * 2 - 1)
+            scores_for_softmax = ops.where(mask, scores, ops.cast(-1e9 if ops.dtype(scores) == "float32" else -3e4,
+                                                                  ops.dtype(scores)))
+        else:
+            scores_for_softmax = scores
+        probs = _softmax(scores_for_softmax, norm_axes)
+        if mask is not None:
+            probs = ops.where(mask, probs, ops.zeros_like(probs))
+        final = probs
+        if dropping:
+            if rng is None:
+                if self.seed is None and ops.framework_of(q) == "jax":
+                    raise self.error("training with dropout needs an `rng` key (or a `seed`); got rng=None.")
+                rng = None if self.seed is None else int(self.seed)
+            final = frandom.dropout(probs, self.dropout, seed=rng)
+        return ops.einsum(combine_eq, final, v), probs
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        total = 0.0
+        for sub in params.values():
+            for leaf, reg in (("kernel", self.kernel_regularizer), ("bias", self.bias_regularizer)):
+                if reg is not None and leaf in sub:
+                    total = total + reg(sub[leaf])
+        return total
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = {}
+        for name, sub in params.items():
+            sub = dict(sub)
+            if self.kernel_constraint is not None and "kernel" in sub:
+                sub["kernel"] = self.kernel_constraint(sub["kernel"])
+            if self.bias_constraint is not None and "bias" in sub:
+                sub["bias"] = self.bias_constraint(sub["bias"])
+            out[name] = sub
+        return out
+
+    def saving_layout(self, params, state):
+        """Keras saves the projections under `query_dense`, `key_dense`, `value_dense`, `output_dense`
+        (and `_gate_dense`), and empty `_dropout_layer` / `_softmax` groups."""
+        out = [("", []), ("_dropout_layer", []), ("_softmax", [])]
+        names = {"query": "query_dense", "key": "key_dense", "value": "value_dense",
+                 "attention_output": "output_dense", "gate": "_gate_dense"}
+        for sub, rel in names.items():
+            if sub in (params or {}):
+                out.append((rel, [(sub, leaf) for leaf in params[sub]]))
+        return out
+
+    def get_config(self):
+        return super().get_config() | {
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "use_gate": self.use_gate,
+            "output_shape": self.output_shape,
+            "attention_axes": self.attention_axes,
+            "sliding_window": self.sliding_window,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.mha_activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "seed": self.seed,
+        }
+
+
+def _softmax(x, axes):
+    """Softmax over several axes (Keras's Softmax(axis=tuple)): exp(x - logsumexp(x, axes))."""
+    return ops.exp(x - ops.logsumexp(x, axis=axes, keepdims=True))
