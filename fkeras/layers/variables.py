@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.nn.paths import get_path, set_path  # noqa: F401 - re-exported for the facade
 
 
 # --- the binding scopes of pure init/apply -------------------------------------
@@ -42,21 +43,6 @@ def _lookup(var):
         if id(var) in values:
             return scope
     return None
-
-
-def get_path(tree, path):
-    for k in path:
-        tree = tree[k]
-    return tree
-
-
-def set_path(tree, path, value):
-    """A copy of nested dict `tree` with `value` at `path` (only the dicts on the path are copied)."""
-    if not path:
-        return value
-    new = dict(tree)
-    new[path[0]] = set_path(tree.get(path[0], {}), path[1:], value)
-    return new
 
 
 class Variable:

@@ -21,28 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.train.optimizers import is_schedule
+from fkeras.nn.paths import find_path, set_path
 
 def _slot_groups(opt) -> list:
     """The optimizer definition's slot names, grouped as Keras's `add_optimizer_variables` calls create
     them (`Optimizer.slot_groups()`): names in one group interleave per variable, groups follow each other."""
     groups = getattr(opt, "slot_groups", None)
     return [tuple(name for name, _ in grp) for grp in groups()] if callable(groups) else []
-
-
-def _get(tree, path):
-    for k in path:
-        if not isinstance(tree, dict) or k not in tree:
-            return None
-        tree = tree[k]
-    return tree
-
-
-def _set(tree, path, value):
-    if not path:
-        return value
-    out = dict(tree)
-    out[path[0]] = _set(tree[path[0]], path[1:], value)
-    return out
 
 
 def _is_schedule(opt) -> bool:
@@ -90,7 +75,7 @@ def _layout(model, opt, st):
     for grp in _slot_groups(opt):
         for path in paths:
             for name in grp:
-                if name in st.slots and _get(st.slots[name], tuple(path)) is not None:
+                if name in st.slots and find_path(st.slots[name], tuple(path)) is not None:
                     out.append(("slot", name, tuple(path)))
     for k in (st.extra or {}):
         out.append(("extra", k, None))
@@ -106,7 +91,7 @@ def _plain_arrays(model, opt, st) -> list:
             lr = opt.learning_rate if st is None else st.learning_rate
             out.append(np.asarray(lr, np.float32))
         elif kind == "slot":
-            out.append(np.asarray(_get(st.slots[name], path)))
+            out.append(np.asarray(find_path(st.slots[name], path)))
         else:
             out.append(np.asarray(st.extra[name]))
     return out
@@ -168,7 +153,7 @@ def _plain_from_arrays(model, opt, st, arrays, where):
     iterations, lr = st.iterations, st.learning_rate
     for (kind, name, path), a in zip(layout, arrays):
         if kind == "slot":
-            cur = _get(slots[name], path)
+            cur = find_path(slots[name], path)
             if tuple(cur.shape) != tuple(a.shape):
                 raise ValueError(f"Optimizer slot {name} for {'/'.join(path)}: expected shape {tuple(cur.shape)}, "
                                  f"the file has {tuple(a.shape)}. The model was left unchanged.")
@@ -178,8 +163,8 @@ def _plain_from_arrays(model, opt, st, arrays, where):
         elif kind == "lr":
             lr = jnp.asarray(a, jnp.float32)
         elif kind == "slot":
-            cur = _get(slots[name], path)
-            slots[name] = _set(slots[name], path, jnp.asarray(a, cur.dtype))
+            cur = find_path(slots[name], path)
+            slots[name] = set_path(slots[name], path, jnp.asarray(a, cur.dtype))
         else:
             extra[name] = jnp.asarray(a, jnp.asarray(st.extra[name]).dtype)
     return st._replace(iterations=iterations, learning_rate=lr, slots=slots, extra=extra)
