@@ -37,6 +37,7 @@ GlobalAveragePooling3D = _view(_nn.GlobalAveragePooling3D)
 GlobalMaxPooling1D = _view(_nn.GlobalMaxPooling1D)
 GlobalMaxPooling2D = _view(_nn.GlobalMaxPooling2D)
 GlobalMaxPooling3D = _view(_nn.GlobalMaxPooling3D)
+GroupNormalization = _view(_nn.GroupNormalization)
 Identity = _view(_nn.Identity)
 LSTM = _view(_nn.LSTM)
 LSTMCell = _view(_nn.LSTMCell)
@@ -49,7 +50,9 @@ Maximum = _view(_nn.Maximum)
 Minimum = _view(_nn.Minimum)
 MultiHeadAttention = _view(_nn.MultiHeadAttention)
 Multiply = _view(_nn.Multiply)
+PReLU = _view(_nn.PReLU)
 Permute = _view(_nn.Permute)
+RMSNormalization = _view(_nn.RMSNormalization)
 RNN = _view(_nn.RNN)
 ReLU = _view(_nn.ReLU)
 RepeatVector = _view(_nn.RepeatVector)
@@ -94,13 +97,14 @@ __all__ = [
     "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D",
     "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding",
     "Flatten", "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Identity",
-    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Permute", "RNN", "ReLU", "RepeatVector",
-    "Rescaling", "Reshape", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax",
-    "SpatialDropout1D", "SpatialDropout2D", "StackedRNNCells", "Subtract", "TimeDistributed",
-    "UnitNormalization", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-    "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D", "GlobalAvgPool1D",
-    "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D",
-    "MaxPool2D", "MaxPool3D", "SeparableConvolution1D", "SeparableConvolution2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GroupNormalization", "Identity", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute",
+    "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape", "SeparableConv1D",
+    "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+    "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D",
+    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D",
+    "Convolution2D", "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "SeparableConvolution1D", "SeparableConvolution2D",
 ]

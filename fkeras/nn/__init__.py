@@ -34,3 +34,5 @@ from fkeras.nn.reshaping import (
 from fkeras.nn.recurrent import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
 from fkeras.nn.wrappers import TimeDistributed
 from fkeras.nn.attention import EinsumDense, MultiHeadAttention
+from fkeras.nn.normalization_more import GroupNormalization, RMSNormalization
+from fkeras.nn.activation_more import PReLU
