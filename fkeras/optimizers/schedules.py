@@ -1,6 +1,6 @@
 """`fkeras.optimizers.schedules`: Keras's learning-rate schedules as functions of the step."""
 
 from fkeras.train.schedules import (  # noqa: F401
-    CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRateSchedule, PiecewiseConstantDecay, PolynomialDecay,
-    deserialize, serialize,
+    CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, LearningRateSchedule,
+    PiecewiseConstantDecay, PolynomialDecay, deserialize, serialize,
 )

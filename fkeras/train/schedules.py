@@ -144,8 +144,39 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """SGDR: cosine decay from `initial_learning_rate` to `alpha` times it over `first_decay_steps`, then a
+    restart; each period is `t_mul` times longer than the last and starts `m_mul` times lower."""
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0,
+                 name="SGDRDecay"):
+        if first_decay_steps is None or first_decay_steps <= 0:
+            raise ValueError("CosineDecayRestarts: expected `first_decay_steps` > 0, got "
+                             f"{first_decay_steps!r}.")
+        self.initial_learning_rate, self.first_decay_steps = initial_learning_rate, first_decay_steps
+        self._t_mul, self._m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
+
+    def __call__(self, step):
+        frac = jnp.asarray(step, jnp.float32) / jnp.float32(self.first_decay_steps)
+        t_mul = jnp.float32(self._t_mul)
+        if self._t_mul == 1.0:
+            i_restart = jnp.floor(frac)
+            frac = frac - i_restart
+        else:  # period i lasts t_mul**i: the restart index from the geometric sum
+            i_restart = jnp.floor(jnp.log(1.0 - frac * (1.0 - t_mul)) / jnp.log(t_mul))
+            sum_r = (1.0 - jnp.power(t_mul, i_restart)) / (1.0 - t_mul)
+            frac = (frac - sum_r) / jnp.power(t_mul, i_restart)
+        cosine = 0.5 * jnp.power(jnp.float32(self._m_mul), i_restart) * (1.0 + jnp.cos(jnp.float32(math.pi) * frac))
+        alpha = jnp.float32(self.alpha)
+        return jnp.float32(self.initial_learning_rate) * ((1 - alpha) * cosine + alpha)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+
+
 _ALL = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay, PolynomialDecay,
-                                CosineDecay)}
+                                CosineDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule):
