@@ -28,6 +28,8 @@ calls it through one interface and has no framework branches.
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,6 +54,14 @@ def _get_data_adapter(*args, **kwargs):
         warnings.filterwarnings("ignore", message="`shuffle=True` is ignored")
         warnings.filterwarnings("ignore", message="`batch_size` is ignored")
         return get_data_adapter(*args, **kwargs)
+
+
+def _skip_batches(it, n):
+    """Drop the first `n` batches of an epoch (already trained on before a mid-epoch backup)."""
+    for _ in range(n):
+        if next(it, None) is None:
+            break
+    return it
 
 
 def _to_floats(logs):
@@ -365,6 +375,7 @@ class Trainer:
             val_data = _get_data_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
                                          steps_per_epoch=validation_steps, shuffle=False)
 
+        self._fit_data_state = data.resume_state()  # the batches of the first epoch (BackupAndRestore)
         first_iter = self._batches(data)
         try:
             first = next(first_iter)
@@ -384,18 +395,26 @@ class Trainer:
         cbs.on_train_begin()
         # A callback (BackupAndRestore) may resume at a later epoch, as in Keras.
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
+        skip = self._resume_data(data)
+        if skip is not None:
+            first_iter = None  # the batch drawn to build the model is not the resumed epoch's
         training_logs = None
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             if first_iter is not None:
-                import itertools
-
                 it, first_iter = itertools.chain([first], first_iter), None
             else:
+                self._fit_data_state = data.resume_state()
                 it = self._batches(data)
+                if skip:  # resumed mid-epoch: these batches were trained on before the backup
+                    it = _skip_batches(it, skip)
             logs = self._train_epoch(eng, it, cbs)
+            if logs is None and skip:  # the backup was written after the epoch's last batch
+                logs = {}
+            skip = None
             data.on_epoch_end()
+            self._fit_data_state = data.resume_state()  # where the next epoch starts
             if logs is None:
                 if getattr(data, "exhausted", False):  # a generator ran out: stop, as Keras does
                     break
@@ -410,6 +429,26 @@ class Trainer:
                 break
         cbs.on_train_end(logs=training_logs)
         return self.history
+
+    def _resume_data(self, data):
+        """Apply a backup's data position (set by `BackupAndRestore` on `on_train_begin` as
+        `_resume_fit = {"batch": batches of the epoch already trained, "data": resume_state}`).
+        Returns the batches to skip in the first epoch, or None when not resuming."""
+        resume = self.__dict__.pop("_resume_fit", None)
+        if resume is None:
+            return None
+        if resume.get("data") is not None:
+            data.restore_resume_state(resume["data"])
+        elif resume.get("batch"):
+            raise ValueError("This backup was written mid-epoch for a data source that cannot be replayed "
+                             "(a generator, tf.data or torch loader); resume from an epoch-end backup "
+                             "(`save_freq='epoch'`).")
+        return int(resume.get("batch") or 0)
+
+    def _fit_resume_state(self):
+        """The training data's position for a backup: the start of the current epoch (during an epoch)
+        or of the next epoch (after `on_epoch_end`), see `DataAdapter.resume_state`."""
+        return self.__dict__.get("_fit_data_state")
 
     def _callback_list(self, callbacks, *, add_history, add_progbar, verbose, epochs, steps):
         """The host's CallbackList (see the module docstring); the facade Model provides it."""

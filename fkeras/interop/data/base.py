@@ -439,9 +439,42 @@ class DataAdapter:
         if not self._reiterable and self._stream_started_once:
             return iter(())
         self._stream_started_once = True
+        rng = getattr(self, "_rng", None)
+        self._pass_rng_state = None if rng is None else rng.bit_generator.state
         return iter(self._source_batches())
 
     _stream_started_once = False
+    _pass_rng_state = None
+
+    # ---- exact resume (BackupAndRestore)
+
+    def resume_state(self):
+        """JSON-able state that reproduces the next epoch's batches: the shuffle generator's
+        state (at the start of the current pass when an epoch continues a pass under
+        `steps_per_epoch`) and the position in that pass. None for sources that cannot be
+        replayed (one-shot generators, tf.data, torch loaders, unseeded shuffling)."""
+        rng = getattr(self, "_rng", None)
+        if not self._reiterable or (rng is None and getattr(self, "_shuffle", False)):
+            return None
+        if self._stream is not None:
+            return {"rng": self._pass_rng_state, "pos": int(self._stream_count)}
+        return {"rng": None if rng is None else rng.bit_generator.state, "pos": None}
+
+    def restore_resume_state(self, state):
+        """Rewind to a `resume_state()`: the next epoch yields the batches it did when saved."""
+        rng = getattr(self, "_rng", None)
+        if state.get("rng") is not None:
+            if rng is None:
+                raise ValueError("The backup holds a shuffle state but this data source does not shuffle with "
+                                 "a seeded generator; resume with the same data and `shuffle` as the saved run.")
+            rng.bit_generator.state = state["rng"]
+        self._stream = None
+        self._stream_count = 0
+        if state.get("pos") is not None:
+            self._stream = self._fresh_stream()
+            for _ in range(int(state["pos"])):
+                next(self._stream)
+            self._stream_count = int(state["pos"])
 
     def _epoch(self):
         if self._steps is None:
