@@ -153,3 +153,42 @@ def test_keras_files_both_ways(tmp_path):
     kmodel.save(tmp_path / "k.keras")
     back = fkeras.saving.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(back.predict([Q, V], verbose=0), ours, **TOL)
+
+
+QM = np.array([[1, 1, 0, 1], [1, 1, 1, 0]], bool)
+VM = np.array([[1, 0, 1], [1, 1, 0]], bool)
+VV = RNG.normal(size=(2, 3, 6)).astype("float32")
+KK = RNG.normal(size=(2, 3, 6)).astype("float32")
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    ("Attention", {}),
+    ("Attention", {"use_scale": True}),
+    ("Attention", {"score_mode": "concat", "use_scale": True}),
+    ("AdditiveAttention", {}),
+    ("AdditiveAttention", {"use_scale": False, "dropout": 0.3}),
+])
+@pytest.mark.parametrize("call", [
+    {},
+    {"mask": [QM, VM], "return_attention_scores": True},
+    {"use_causal_mask": True, "mask": [None, VM]},
+])
+def test_dot_and_additive_attention_match_keras(cls, kwargs, call):
+    for inputs in ([Q, VV], [Q, VV, KK]):
+        kl = getattr(keras.layers, cls)(**kwargs)
+        kl.build([x.shape for x in inputs])
+        for w in kl.weights:
+            w.assign(RNG.normal(size=w.shape).astype("float32"))
+        ko = kl(inputs, **call)
+        fl = getattr(nn, cls)(**kwargs)
+        v = fl.init(jax.random.key(0), inputs)
+        params = {w.name: np.asarray(w) for w in kl.weights}
+        assert jax.tree.map(np.shape, v.params) == jax.tree.map(np.shape, params)
+        fo, _ = fl.apply(nn.Variables(params, {}), inputs, **call)
+        assert jax.tree.structure(fo) == jax.tree.structure(ko)
+        for a, b in zip(jax.tree.leaves(fo), jax.tree.leaves(ko)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), **TOL)
+        assert _plain(fl.get_config()) == _plain(kl.get_config())
+        assert _plain(type(fl).from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+    with pytest.raises(ValueError, match="list of inputs"):
+        fl.apply(v, Q)

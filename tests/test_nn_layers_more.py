@@ -64,3 +64,58 @@ def test_bad_arguments_raise_clear_errors():
         nn.RMSNormalization(axis=3).init(jax.random.key(0), (2, 6))
     with pytest.raises(ValueError, match="shared axis"):
         nn.PReLU(shared_axes=[4]).init(jax.random.key(0), (2, 6))
+
+
+X5 = np.random.default_rng(2).normal(size=(4, 3, 3, 3, 6)).astype("float32")
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.GaussianDropout(0.3, seed=1),
+    lambda m: m.AlphaDropout(0.2, noise_shape=[None, 1, None], seed=2),
+    lambda m: m.ActivityRegularization(l1=0.01, l2=0.1),
+    lambda m: m.SpatialDropout3D(0.5, seed=3),
+])
+def test_regularization_layers_configs_and_inference_match_keras(make):
+    kl, fl = make(keras.layers), make(nn)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    assert _plain(type(fl).from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+    x = X5 if isinstance(fl, nn.SpatialDropout3D) else X5[:, 0, 0]
+    np.testing.assert_array_equal(np.asarray(fl.apply(fl.init(jax.random.key(0), x.shape), x)[0]), x)
+
+
+def test_gaussian_and_alpha_dropout_statistics_in_training():
+    x = np.ones((200, 300), "float32")
+    y, _ = nn.GaussianDropout(0.3).apply(({}, {}), x, training=True, rng=jax.random.key(0))
+    y = np.asarray(y)
+    assert abs(y.mean() - 1) < 0.01 and abs(y.std() - np.sqrt(0.3 / 0.7)) < 0.01
+    z = np.random.default_rng(0).normal(size=(200, 300)).astype("float32")  # SELU's fixed point: N(0, 1)
+    a, _ = nn.AlphaDropout(0.2).apply(({}, {}), z, training=True, rng=jax.random.key(1))
+    a = np.asarray(a)
+    assert abs(a.mean()) < 0.02 and abs(a.std() - 1) < 0.02
+    def dropped_value(rate):  # every dropped unit becomes a * alpha_p + b (Keras's constants)
+        alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+        a_ = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+        return a_ * alpha_p - a_ * alpha_p * rate
+
+    assert 0.18 < np.isclose(a, dropped_value(0.2), atol=1e-5).mean() < 0.22
+    shared, _ = nn.AlphaDropout(0.5, noise_shape=[None, 1]).apply(({}, {}), z, training=True,
+                                                                   rng=jax.random.key(2))
+    dropped = np.isclose(np.asarray(shared), dropped_value(0.5), atol=1e-5)
+    assert (dropped.all(axis=1) | ~dropped.any(axis=1)).all()  # one mask entry per row
+    with pytest.raises(ValueError, match="rng"):
+        nn.GaussianDropout(0.3).apply(({}, {}), x, training=True)
+
+
+def test_activity_regularization_loss_equals_keras():
+    x = X5[:, 0, 0]
+    kl = keras.layers.ActivityRegularization(l1=0.01, l2=0.1)
+    kl(x)
+    fl = nn.ActivityRegularization(l1=0.01, l2=0.1)
+    _, _, loss = fl.apply_with_losses(({}, {}), x)
+    np.testing.assert_allclose(float(loss), float(sum(kl.losses)), rtol=1e-5)
+
+
+def test_spatial_dropout3d_drops_whole_feature_maps():
+    y, _ = nn.SpatialDropout3D(0.5).apply(({}, {}), X5, training=True, rng=jax.random.key(0))
+    zero = (np.asarray(y) == 0).reshape(4, -1, 6)
+    assert (zero.all(axis=1) | ~zero.any(axis=1)).all() and zero.any()

@@ -7,7 +7,11 @@ from fkeras import nn as _nn
 from fkeras.layers.wrapped import wrapper_for as _view
 
 Activation = _view(_nn.Activation)
+ActivityRegularization = _view(_nn.ActivityRegularization)
 Add = _view(_nn.Add)
+AdditiveAttention = _view(_nn.AdditiveAttention)
+AlphaDropout = _view(_nn.AlphaDropout)
+Attention = _view(_nn.Attention)
 Average = _view(_nn.Average)
 AveragePooling1D = _view(_nn.AveragePooling1D)
 AveragePooling2D = _view(_nn.AveragePooling2D)
@@ -30,6 +34,7 @@ Embedding = _view(_nn.Embedding)
 Flatten = _view(_nn.Flatten)
 GRU = _view(_nn.GRU)
 GRUCell = _view(_nn.GRUCell)
+GaussianDropout = _view(_nn.GaussianDropout)
 GaussianNoise = _view(_nn.GaussianNoise)
 GlobalAveragePooling1D = _view(_nn.GlobalAveragePooling1D)
 GlobalAveragePooling2D = _view(_nn.GlobalAveragePooling2D)
@@ -65,6 +70,7 @@ SimpleRNNCell = _view(_nn.SimpleRNNCell)
 Softmax = _view(_nn.Softmax)
 SpatialDropout1D = _view(_nn.SpatialDropout1D)
 SpatialDropout2D = _view(_nn.SpatialDropout2D)
+SpatialDropout3D = _view(_nn.SpatialDropout3D)
 StackedRNNCells = _view(_nn.StackedRNNCells)
 Subtract = _view(_nn.Subtract)
 TimeDistributed = _view(_nn.TimeDistributed)
@@ -93,18 +99,19 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
-    "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-    "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D",
-    "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding",
-    "Flatten", "GRU", "GRUCell", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "AlphaDropout", "Attention", "Average",
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Bidirectional",
+    "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D",
+    "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU", "GRUCell",
+    "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GroupNormalization", "Identity", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
     "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute",
     "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape", "SeparableConv1D",
     "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
-    "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D",
-    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D",
-    "Convolution2D", "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "SpatialDropout3D", "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D",
+    "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+    "Convolution1D", "Convolution2D", "Convolution3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
     "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
     "SeparableConvolution1D", "SeparableConvolution2D",
 ]

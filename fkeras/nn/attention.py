@@ -438,3 +438,114 @@ class MultiHeadAttention(Layer):
 def _softmax(x, axes):
     """Softmax over several axes (Keras's Softmax(axis=tuple)): exp(x - logsumexp(x, axes))."""
     return ops.exp(x - ops.logsumexp(x, axis=axes, keepdims=True))
+
+
+class Attention(Layer):
+    """Dot-product (Luong) attention over a list `[query, value]` or `[query, value, key]`:
+    query (batch, Tq, dim), value/key (batch, Tv, dim) -> (batch, Tq, dim).
+
+    score_mode 'dot': q k^T (times a learned scalar `scale` with use_scale); 'concat':
+    concat_score_weight * sum(tanh(scale * (q + k))). `mask=[query_mask, value_mask]` (True = keep);
+    `use_causal_mask`; `return_attention_scores` also returns the (batch, Tq, Tv) weights."""
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, name=None, dtype=None,
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise self.error(f"invalid score_mode {score_mode!r}; expected 'dot' or 'concat'.")
+        self.use_scale, self.score_mode, self.dropout, self.seed = bool(use_scale), score_mode, dropout, seed
+
+    def check_input(self, inputs, *rest):
+        if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
+            raise self.error("expected a list of inputs [query, value] or [query, value, key], got "
+                             f"{type(inputs).__name__}" + (f" of length {len(inputs)}" if isinstance(
+                                 inputs, (list, tuple)) else "") + ".")
+
+    def build(self, rng, inputs):
+        params = {}
+        if self.use_scale:
+            params["scale"] = ops.ones((), self.variable_dtype)
+        if self.score_mode == "concat":
+            params["concat_score_weight"] = ops.ones((), self.variable_dtype)
+        return Variables(params, {})
+
+    def _scores(self, params, q, k):
+        if self.score_mode == "dot":
+            scores = ops.matmul(q, ops.swapaxes(k, -2, -1))
+            return scores * params["scale"] if self.use_scale else scores
+        s = ops.expand_dims(q, -2) + ops.expand_dims(k, -3)
+        if self.use_scale:
+            s = params["scale"] * s
+        return params["concat_score_weight"] * ops.sum(ops.tanh(s), axis=-1)
+
+    def apply(self, variables, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
+              use_causal_mask=False):
+        from fkeras.nn.base import as_variables, cast_floats
+
+        variables = as_variables(variables)
+        self.check_input(inputs)
+        inputs = cast_floats(list(inputs), self.compute_dtype)
+        params = variables.params
+        if self.compute_dtype != self.variable_dtype:
+            params = cast_floats(params, self.compute_dtype)
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) > 2 else v
+        if mask is not None and (not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3):
+            raise self.error("expected `mask` as a list [query_mask, value_mask].")
+        q_mask = mask[0] if mask else None
+        v_mask = mask[1] if mask else None
+        scores = self._scores(params, q, k)
+        smask = None if v_mask is None else ops.expand_dims(ops.cast(v_mask, "bool"), -2)
+        if use_causal_mask:
+            tq, tv = scores.shape[-2], scores.shape[-1]
+            causal = ops.convert_to_tensor(np.tril(np.ones((1, tq, tv), bool)))
+            smask = causal if smask is None else ops.logical_and(smask, causal)
+        if smask is not None:
+            big = 65504.0 if ops.dtype(scores) == "float16" else 1.0e9
+            scores = ops.where(ops.logical_not(smask), scores - big, scores)
+        weights = ops.softmax(scores, axis=-1)
+        used = weights
+        if training and self.dropout > 0:
+            if rng is None:
+                if self.seed is None and ops.framework_of(q) == "jax":
+                    raise self.error("training with dropout needs an `rng` key (or a `seed`); got rng=None.")
+                rng = None if self.seed is None else int(self.seed)
+            used = frandom.dropout(weights, self.dropout, seed=rng)
+        out = ops.matmul(used, v)
+        if q_mask is not None:
+            out = ops.where(ops.expand_dims(ops.cast(q_mask, "bool"), -1), out, ops.zeros_like(out))
+        result = (out, weights) if return_attention_scores else out
+        return result, variables.state
+
+    def call(self, variables, inputs, training=False, rng=None, **kwargs):
+        return self.apply(variables, inputs, training=training, rng=rng, **kwargs)[0]
+
+    def get_config(self):
+        return super().get_config() | {"use_scale": self.use_scale, "score_mode": self.score_mode,
+                                       "dropout": self.dropout, "seed": self.seed}
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau) attention: scores = sum(scale * tanh(q + k)), `scale` (dim,) learned
+    (glorot_uniform) with use_scale (default True). Inputs and masks as `Attention`."""
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, rng, inputs):
+        if not self.use_scale:
+            return Variables({}, {})
+        dim = inputs[0].shape[-1]
+        return Variables({"scale": initializers.get("glorot_uniform")((dim,), self.variable_dtype, key=rng)}, {})
+
+    def _scores(self, params, q, k):
+        s = ops.tanh(ops.expand_dims(q, -2) + ops.expand_dims(k, -3))
+        if self.use_scale:
+            s = params["scale"] * s
+        return ops.sum(s, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["score_mode"]
+        return config
