@@ -70,3 +70,30 @@ def test_image_ops_on_keras_tensors_cross_both_ways(tmp_path):
     _image_model(keras).save(tmp_path / "k.keras")
     ours = fkeras.saving.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(ours.predict(data, verbose=0), model.predict(data, verbose=0), atol=1e-6)
+
+
+def _operator_model(lib):
+    x = lib.Input((4,))
+    a = lib.ops.cast(x > 0, "float32") + lib.ops.cast(x <= -1, "float32") * 2
+    b = lib.ops.cast((x >= 0.5) & (x != 1.0), "float32") + lib.ops.cast(~(x < 0) | (x > 1), "float32")
+    c = (x // 0.7) + (x % 0.7) + 2 ** x + round(x, 1)
+    d = lib.ops.get_item(x, (slice(None), slice(0, 2)))
+    return lib.Model(x, [a, b, c, d])
+
+
+def test_python_operators_and_get_item_on_keras_tensors_equal_keras(tmp_path):
+    """Comparisons, logical operators, //, %, reflected ** and round() build nodes as Keras's do, and
+    ops.get_item(x, key) is the same node as x[key]; the graphs cross both ways."""
+    data = np.linspace(-2, 2, 8, dtype="float32").reshape(2, 4)
+    ours, theirs = _operator_model(fkeras), _operator_model(keras)
+    expected = theirs.predict(data, verbose=0)
+    for got, want in zip(ours.predict(data, verbose=0), expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+    ours.save(tmp_path / "f.keras")
+    for got, want in zip(keras.saving.load_model(tmp_path / "f.keras").predict(data, verbose=0), expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+    theirs.save(tmp_path / "k.keras")
+    for got, want in zip(fkeras.saving.load_model(tmp_path / "k.keras").predict(data, verbose=0), expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+    x = fkeras.Input((4,))
+    assert len({x, x}) == 1  # `==` stays identity: KerasTensors remain hashable

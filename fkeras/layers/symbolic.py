@@ -172,6 +172,62 @@ class KerasTensor:
     def __abs__(self):
         return self._op("absolute", self)
 
+    def __rpow__(self, other):
+        return self._op("power", other, self)
+
+    def __floordiv__(self, other):
+        return self._op("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return self._op("floor_divide", other, self)
+
+    def __mod__(self, other):
+        return self._op("mod", self, other)
+
+    def __rmod__(self, other):
+        return self._op("mod", other, self)
+
+    def __lt__(self, other):
+        return self._op("less", self, other)
+
+    def __le__(self, other):
+        return self._op("less_equal", self, other)
+
+    def __gt__(self, other):
+        return self._op("greater", self, other)
+
+    def __ge__(self, other):
+        return self._op("greater_equal", self, other)
+
+    def __ne__(self, other):  # as Keras: `!=` builds a node, `==` stays identity (KerasTensors are hashable)
+        return self._op("not_equal", self, other)
+
+    __hash__ = object.__hash__
+
+    def __and__(self, other):
+        return self._op("logical_and", self, other)
+
+    def __rand__(self, other):
+        return self._op("logical_and", other, self)
+
+    def __or__(self, other):
+        return self._op("logical_or", self, other)
+
+    def __ror__(self, other):
+        return self._op("logical_or", other, self)
+
+    def __xor__(self, other):
+        return self._op("logical_xor", self, other)
+
+    def __rxor__(self, other):
+        return self._op("logical_xor", other, self)
+
+    def __invert__(self):
+        return self._op("logical_not", self)
+
+    def __round__(self, ndigits=None):
+        return symbolic_ops_call("round", self, 0 if ndigits is None else ndigits)
+
     def __getitem__(self, key):
         return symbolic_getitem(self, key)
 
@@ -431,6 +487,17 @@ _OPERATORS = {
     "power": ("power", "Power"),
     "negative": ("negative", "Negative"),
     "absolute": ("abs", "Absolute"),
+    "floor_divide": ("floor_divide", "FloorDivide"),
+    "mod": ("mod", "Mod"),
+    "less": ("less", "Less"),
+    "less_equal": ("less_equal", "LessEqual"),
+    "greater": ("greater", "Greater"),
+    "greater_equal": ("greater_equal", "GreaterEqual"),
+    "not_equal": ("not_equal", "NotEqual"),
+    "logical_and": ("logical_and", "LogicalAnd"),
+    "logical_or": ("logical_or", "LogicalOr"),
+    "logical_xor": ("logical_xor", "LogicalXor"),
+    "logical_not": ("logical_not", "LogicalNot"),
 }
 # Keras operation classes whose name is not the CamelCase of the fkeras.ops function.
 _CLASS_OF_OP = {
@@ -529,6 +596,9 @@ def symbolic_ops_call(name: str, *args, **kwargs):
     become the operation's config, as Keras does (`ops.sum(x, axis=1)` -> `Sum(axis=1,
     keepdims=False)` called on `x`). Registered with `fkeras.ops` as the KerasTensor handler.
     """
+    if name == "get_item":  # `ops.get_item(x, key)`: the same node as `x[key]`
+        bound = inspect.signature(ops.get_item).bind(*args, **kwargs)
+        return symbolic_getitem(*bound.args)
     fn = _op_function(name)
     if fn is None:
         raise ValueError(f"fkeras.ops has no op {name!r}.")
