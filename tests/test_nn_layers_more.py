@@ -119,3 +119,34 @@ def test_spatial_dropout3d_drops_whole_feature_maps():
     y, _ = nn.SpatialDropout3D(0.5).apply(({}, {}), X5, training=True, rng=jax.random.key(0))
     zero = (np.asarray(y) == 0).reshape(4, -1, 6)
     assert (zero.all(axis=1) | ~zero.any(axis=1)).all() and zero.any()
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.Conv1DTranspose(3, 3, strides=2), (2, 5, 4)),
+    (lambda m: m.Conv1DTranspose(3, 4, strides=3, padding="same", output_padding=1), (2, 5, 4)),
+    (lambda m: m.Conv2DTranspose(2, (3, 2), strides=(2, 1), activation="relu"), (2, 4, 5, 3)),
+    (lambda m: m.Conv2DTranspose(2, 3, padding="same", dilation_rate=2, use_bias=False), (2, 4, 5, 3)),
+    (lambda m: m.Conv2DTranspose(2, 3, strides=2, data_format="channels_first"), (2, 3, 4, 5)),
+    (lambda m: m.Conv3DTranspose(2, 2, strides=2, padding="same"), (1, 3, 2, 3, 2)),
+])
+def test_conv_transpose_matches_keras(make, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    kl = make(keras.layers)
+    ky = np.asarray(kl(x))
+    fl = make(nn)
+    v = fl.init(jax.random.key(0), shape)
+    params = {w.name: np.asarray(w) for w in kl.weights}
+    assert list(v.params) == [w.name for w in kl.weights]
+    assert jax.tree.map(np.shape, v.params) == jax.tree.map(np.shape, params)
+    np.testing.assert_allclose(np.asarray(fl.apply(nn.Variables(params, {}), x)[0]), ky, atol=1e-4, rtol=1e-4)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    assert _plain(type(fl).from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+
+
+def test_conv_transpose_bad_arguments():
+    with pytest.raises(ValueError, match="output_padding"):
+        nn.Conv2DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match="dilation_rate"):
+        nn.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="rank"):
+        nn.Conv2DTranspose(2, 3).init(jax.random.key(0), (2, 5, 3))

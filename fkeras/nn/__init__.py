@@ -37,3 +37,4 @@ from fkeras.nn.attention import AdditiveAttention, Attention, EinsumDense, Multi
 from fkeras.nn.normalization_more import GroupNormalization, RMSNormalization
 from fkeras.nn.activation_more import PReLU
 from fkeras.nn.regularization_more import ActivityRegularization, AlphaDropout, GaussianDropout, SpatialDropout3D
+from fkeras.nn.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose
