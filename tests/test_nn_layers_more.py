@@ -150,3 +150,36 @@ def test_conv_transpose_bad_arguments():
         nn.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match="rank"):
         nn.Conv2DTranspose(2, 3).init(jax.random.key(0), (2, 5, 3))
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.UpSampling3D(), (2, 2, 3, 2, 3)),
+    (lambda m: m.UpSampling3D((1, 2, 3), data_format="channels_first"), (2, 3, 2, 3, 2)),
+    (lambda m: m.Cropping3D(), (2, 4, 5, 6, 2)),
+    (lambda m: m.Cropping3D(((0, 1), 2, (1, 0)), data_format="channels_first"), (2, 2, 4, 5, 6)),
+    (lambda m: m.AdaptiveAveragePooling1D(3), (2, 7, 3)),
+    (lambda m: m.AdaptiveMaxPooling1D(4), (2, 9, 3)),
+    (lambda m: m.AdaptiveAveragePooling2D((2, 3)), (2, 5, 7, 3)),
+    (lambda m: m.AdaptiveMaxPooling2D(2, data_format="channels_first"), (2, 3, 5, 6)),
+    (lambda m: m.AdaptiveAveragePooling3D(2), (1, 5, 4, 3, 2)),
+    (lambda m: m.AdaptiveMaxPooling3D((1, 2, 3)), (1, 5, 4, 6, 2)),
+])
+def test_shape_layers_match_keras(make, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    kl, fl = make(keras.layers), make(nn)
+    ky = np.asarray(kl(x))
+    fy, _ = fl.apply(fl.init(jax.random.key(0), shape), x)
+    np.testing.assert_allclose(np.asarray(fy), ky, **TOL)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    assert _plain(type(fl).from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+
+
+def test_shape_layers_bad_arguments():
+    with pytest.raises(ValueError, match="cropping"):
+        nn.Cropping3D((1, 2))
+    with pytest.raises(ValueError, match="removes all"):
+        nn.Cropping3D(2).init(jax.random.key(0), (1, 4, 5, 6, 1))
+    with pytest.raises(ValueError, match="output_size"):
+        nn.AdaptiveAveragePooling2D((2, 0))
+    with pytest.raises(ValueError, match="rank"):
+        nn.UpSampling3D().init(jax.random.key(0), (1, 4, 5, 1))

@@ -8,6 +8,12 @@ from fkeras.layers.wrapped import wrapper_for as _view
 
 Activation = _view(_nn.Activation)
 ActivityRegularization = _view(_nn.ActivityRegularization)
+AdaptiveAveragePooling1D = _view(_nn.AdaptiveAveragePooling1D)
+AdaptiveAveragePooling2D = _view(_nn.AdaptiveAveragePooling2D)
+AdaptiveAveragePooling3D = _view(_nn.AdaptiveAveragePooling3D)
+AdaptiveMaxPooling1D = _view(_nn.AdaptiveMaxPooling1D)
+AdaptiveMaxPooling2D = _view(_nn.AdaptiveMaxPooling2D)
+AdaptiveMaxPooling3D = _view(_nn.AdaptiveMaxPooling3D)
 Add = _view(_nn.Add)
 AdditiveAttention = _view(_nn.AdditiveAttention)
 AlphaDropout = _view(_nn.AlphaDropout)
@@ -27,6 +33,7 @@ Conv3D = _view(_nn.Conv3D)
 Conv3DTranspose = _view(_nn.Conv3DTranspose)
 Cropping1D = _view(_nn.Cropping1D)
 Cropping2D = _view(_nn.Cropping2D)
+Cropping3D = _view(_nn.Cropping3D)
 Dense = _view(_nn.Dense)
 DepthwiseConv1D = _view(_nn.DepthwiseConv1D)
 DepthwiseConv2D = _view(_nn.DepthwiseConv2D)
@@ -80,6 +87,7 @@ TimeDistributed = _view(_nn.TimeDistributed)
 UnitNormalization = _view(_nn.UnitNormalization)
 UpSampling1D = _view(_nn.UpSampling1D)
 UpSampling2D = _view(_nn.UpSampling2D)
+UpSampling3D = _view(_nn.UpSampling3D)
 ZeroPadding1D = _view(_nn.ZeroPadding1D)
 ZeroPadding2D = _view(_nn.ZeroPadding2D)
 ZeroPadding3D = _view(_nn.ZeroPadding3D)
@@ -105,20 +113,22 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
-    "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "AlphaDropout", "Attention", "Average",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Bidirectional",
-    "Concatenate", "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
-    "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense",
-    "Embedding", "Flatten", "GRU", "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "GlobalMaxPooling3D", "GroupNormalization", "Identity", "LSTM", "LSTMCell", "LayerNormalization",
-    "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention",
-    "Multiply", "PReLU", "Permute", "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape",
-    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
-    "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "Subtract", "TimeDistributed",
-    "UnitNormalization", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-    "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution1DTranspose", "Convolution2D",
-    "Convolution2DTranspose", "Convolution3D", "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D",
-    "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D",
-    "MaxPool3D", "SeparableConvolution1D", "SeparableConvolution2D",
+    "Activation", "ActivityRegularization", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Add",
+    "AdditiveAttention", "AlphaDropout", "Attention", "Average", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv1DTranspose",
+    "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D", "Cropping2D", "Cropping3D", "Dense",
+    "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU",
+    "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GroupNormalization", "Identity", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute",
+    "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape", "SeparableConv1D",
+    "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+    "SpatialDropout3D", "StackedRNNCells", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D",
+    "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D",
+    "AvgPool3D", "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+    "Convolution3D", "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "SeparableConvolution1D", "SeparableConvolution2D",
 ]
