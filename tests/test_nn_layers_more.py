@@ -183,3 +183,25 @@ def test_shape_layers_bad_arguments():
         nn.AdaptiveAveragePooling2D((2, 0))
     with pytest.raises(ValueError, match="rank"):
         nn.UpSampling3D().init(jax.random.key(0), (1, 4, 5, 1))
+
+
+@pytest.mark.parametrize("axes,normalize,shapes", [
+    (1, False, [(2, 4), (2, 4)]),
+    (-1, True, [(2, 3, 4), (2, 5, 4)]),
+    ((2, 1), False, [(2, 3, 4), (2, 4, 5)]),
+    ((1, 1), False, [(2, 4), (2, 4, 3)]),
+    ([2, 2], True, [(2, 3, 4), (2, 6, 4)]),
+    ((1, 2), False, [(2, 3, 4, 2), (2, 5, 3)]),
+])
+def test_dot_matches_keras(axes, normalize, shapes):
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=s).astype("float32") for s in shapes]
+    kl = keras.layers.Dot(axes=axes, normalize=normalize)
+    ky = np.asarray(kl(xs))
+    fl = nn.Dot(axes=axes, normalize=normalize)
+    fy, _ = fl.apply(fl.init(jax.random.key(0), shapes), xs)
+    assert fy.shape == ky.shape
+    np.testing.assert_allclose(np.asarray(fy), ky, **TOL)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    with pytest.raises(ValueError, match="incompatible"):
+        nn.Dot(axes=1).apply(({}, {}), [xs[0], np.zeros((2, 9, 9, 9), "float32")])

@@ -37,6 +37,7 @@ Cropping3D = _view(_nn.Cropping3D)
 Dense = _view(_nn.Dense)
 DepthwiseConv1D = _view(_nn.DepthwiseConv1D)
 DepthwiseConv2D = _view(_nn.DepthwiseConv2D)
+Dot = _view(_nn.Dot)
 Dropout = _view(_nn.Dropout)
 ELU = _view(_nn.ELU)
 EinsumDense = _view(_nn.EinsumDense)
@@ -118,7 +119,7 @@ __all__ = [
     "AdditiveAttention", "AlphaDropout", "Attention", "Average", "AveragePooling1D", "AveragePooling2D",
     "AveragePooling3D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv1DTranspose",
     "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D", "Cropping2D", "Cropping3D", "Dense",
-    "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU",
+    "DepthwiseConv1D", "DepthwiseConv2D", "Dot", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU",
     "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GroupNormalization", "Identity", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
