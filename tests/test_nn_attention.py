@@ -192,3 +192,40 @@ def test_dot_and_additive_attention_match_keras(cls, kwargs, call):
         assert _plain(type(fl).from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
     with pytest.raises(ValueError, match="list of inputs"):
         fl.apply(v, Q)
+
+
+V6 = RNG.normal(size=(2, 3, 6)).astype("float32")
+K6 = RNG.normal(size=(2, 3, 6)).astype("float32")
+
+
+@pytest.mark.parametrize("kwargs,call", [
+    ({}, {}),
+    ({"use_bias": False}, {"attention_mask": AM, "return_attention_scores": True}),
+    ({"dropout": 0.3}, {"use_causal_mask": True}),
+    ({"use_gate": True, "sliding_window": 2}, {}),
+])
+def test_group_query_attention_matches_keras(kwargs, call):
+    kl = keras.layers.GroupQueryAttention(3, 4, 2, **kwargs)
+    ko = kl(Q, V6, K6, **call)
+    fl = nn.GroupQueryAttention(3, 4, 2, **kwargs)
+    params = _mha_params(kl, fl.init(jax.random.key(0), Q, V6, K6))
+    fo, _ = fl.apply(nn.Variables(params, {}), Q, V6, K6, **call)
+    assert jax.tree.structure(fo) == jax.tree.structure(ko)
+    for a, b in zip(jax.tree.leaves(fo), jax.tree.leaves(ko)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), **TOL)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    assert _plain(nn.GroupQueryAttention.from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+    with pytest.raises(ValueError, match="divisible"):
+        nn.GroupQueryAttention(3, 4, 3)
+
+
+def test_group_query_attention_keras_files_both_ways(tmp_path):
+    q_in, v_in = fkeras.Input((4, 6)), fkeras.Input((3, 6))
+    model = fkeras.Model([q_in, v_in], fkeras.layers.GroupQueryAttention(3, 4, 2)(q_in, v_in))
+    ours = model.predict([Q, V6], verbose=0)
+    model.save(tmp_path / "g.keras")
+    kmodel = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(kmodel.predict([Q, V6], verbose=0), ours, **TOL)
+    kmodel.save(tmp_path / "gk.keras")
+    np.testing.assert_allclose(fkeras.saving.load_model(tmp_path / "gk.keras").predict([Q, V6], verbose=0), ours,
+                               **TOL)

@@ -33,7 +33,7 @@ from fkeras.nn.reshaping import (
 )
 from fkeras.nn.recurrent import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
 from fkeras.nn.wrappers import TimeDistributed
-from fkeras.nn.attention import AdditiveAttention, Attention, EinsumDense, MultiHeadAttention
+from fkeras.nn.attention import AdditiveAttention, Attention, EinsumDense, GroupQueryAttention, MultiHeadAttention
 from fkeras.nn.normalization_more import GroupNormalization, RMSNormalization
 from fkeras.nn.activation_more import PReLU
 from fkeras.nn.regularization_more import ActivityRegularization, AlphaDropout, GaussianDropout, SpatialDropout3D

@@ -313,6 +313,7 @@ class MultiHeadAttention(Layer):
                                     use_causal_mask)
         gate = run("gate", query) if self.use_gate else None
         q, k, v = run("query", query), run("key", key), run("value", value)
+        k, v = self._expand_kv(k), self._expand_kv(v)
         out, scores = self._attention(q, k, v, mask, training, rng, return_attention_scores)
         if gate is not None:
             out = out * gate
@@ -322,6 +323,10 @@ class MultiHeadAttention(Layer):
 
     def call(self, variables, query, value, key=None, training=False, rng=None, **kwargs):
         return self.apply(variables, query, value, key, training=training, rng=rng, **kwargs)[0]
+
+    def _expand_kv(self, x):
+        """Projected keys/values as the attention takes them (GroupQueryAttention repeats its kv heads)."""
+        return x
 
     def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask, causal):
         auto = None
@@ -549,3 +554,72 @@ class AdditiveAttention(Attention):
         config = super().get_config()
         del config["score_mode"]
         return config
+
+
+class GroupQueryAttention(MultiHeadAttention):
+    """Grouped-query attention (Ainslie et al.): `num_query_heads` query heads share `num_key_value_heads`
+    key/value heads (each kv head repeated num_query_heads // num_key_value_heads times). query (batch, T, dim),
+    value/key (batch, S, dim) -> (batch, T, dim). Keras 3.15's weights (query, key, value, attention_output),
+    masks and config; `apply` takes the same arguments as MultiHeadAttention's."""
+
+    build_shape_names = ("query_shape", "value_shape", "key_shape")
+    # Keras's class is GroupedQueryAttention (exported and serialized as GroupQueryAttention): its weights file
+    # names the layer's group after the class
+    saving_path_name = "grouped_query_attention"
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True,
+                 sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None, **kwargs):
+        super().__init__(num_query_heads, head_dim, dropout=dropout, use_bias=use_bias,
+                         sliding_window=sliding_window, flash_attention=flash_attention,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, use_gate=use_gate, seed=seed, **kwargs)
+        if isinstance(num_key_value_heads, bool) or not isinstance(num_key_value_heads, int) or \
+                num_key_value_heads <= 0 or num_query_heads % num_key_value_heads:
+            raise self.error(f"`num_query_heads` ({num_query_heads}) must be divisible by `num_key_value_heads` "
+                             f"({num_key_value_heads}).")
+        self.head_dim, self.num_query_heads, self.num_key_value_heads = head_dim, num_query_heads, num_key_value_heads
+        self.num_repeats = num_query_heads // num_key_value_heads
+
+    def _sublayers(self, q_rank, v_rank, k_rank, q_last):
+        if q_rank != 3 or v_rank != 3 or k_rank != 3:
+            raise self.error(f"expected query, value and key of rank 3 (batch, seq, dim); got ranks {q_rank}, "
+                             f"{v_rank}, {k_rank}.")
+        h, d, kv = self.num_query_heads, self.head_dim, self.num_key_value_heads
+        subs = {"query": self._dense("bqm,muh->bquh", (None, h, d), "uh", "query"),
+                "key": self._dense("bkm,mvh->bkvh", (None, kv, d), "vh", "key")}
+        if self.use_gate:
+            subs["gate"] = self._dense("bqm,muh->bquh", (None, h, d), "uh", "gate", "sigmoid")
+        subs["value"] = self._dense("bkm,mvh->bkvh", (None, kv, d), "vh", "value")
+        subs["attention_output"] = self._dense("bquh,uhm->bqm", (None, q_last), "m", "attention_output")
+        return subs
+
+    def build(self, rng, query, value, key=None):
+        key = value if key is None else key
+        if query.shape[-1] != value.shape[-1]:
+            raise self.error(f"the last dimension of query and value must be equal; got query shape "
+                             f"{tuple(query.shape)} and value shape {tuple(value.shape)}.")
+        return super().build(rng, query, value, key)
+
+    def _expand_kv(self, x):
+        return ops.repeat(x, self.num_repeats, axis=2)
+
+    def saving_layout(self, params, state):
+        """Keras saves GroupQueryAttention's projections under its private names (`_query_dense`, ...)."""
+        out = [("", []), ("_dropout_layer", []), ("_softmax", [])]
+        names = {"query": "_query_dense", "key": "_key_dense", "value": "_value_dense",
+                 "attention_output": "_output_dense", "gate": "_gate_dense"}
+        for sub, rel in names.items():
+            if sub in (params or {}):
+                out.append((rel, [(sub, leaf) for leaf in params[sub]]))
+        return out
+
+    def get_config(self):
+        config = MultiHeadAttention.get_config(self)
+        for k in ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes"):
+            config.pop(k)
+        return config | {"head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
+                         "num_key_value_heads": self.num_key_value_heads}

@@ -141,7 +141,9 @@ class _Walker:
         items = list(container.values()) if isinstance(container, dict) else list(container)
         for item in items:
             if self.is_saveable(item):
-                self._object(item, f"{path}/{_unique(_snake(type(item).__name__), used)}")
+                name = getattr(item, "saving_path_name", None)  # a Keras class exported under another name
+                name = name if isinstance(name, str) else _snake(type(item).__name__)
+                self._object(item, f"{path}/{_unique(name, used)}")
             elif isinstance(item, (list, tuple, dict)):
                 self._container(item, f"{path}/{_unique('container', used)}", seen)
 
