@@ -205,3 +205,22 @@ def test_dot_matches_keras(axes, normalize, shapes):
     assert _plain(fl.get_config()) == _plain(kl.get_config())
     with pytest.raises(ValueError, match="incompatible"):
         nn.Dot(axes=1).apply(({}, {}), [xs[0], np.zeros((2, 9, 9, 9), "float32")])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"tie_weights": False, "logit_soft_cap": 2.0}, {"reverse_dtype": "float32"}])
+def test_reversible_embedding_matches_keras(kwargs):
+    ids = np.array([[1, 4, 0], [3, 3, 9]], "int32")
+    kl = keras.layers.ReversibleEmbedding(10, 4, **kwargs)
+    ke = np.asarray(kl(ids))
+    fl = nn.ReversibleEmbedding(10, 4, **kwargs)
+    v = fl.init(jax.random.key(0), ids)
+    assert list(v.params) == [w.name for w in kl.weights]
+    params = nn.Variables({w.name: np.asarray(w) for w in kl.weights}, {})
+    np.testing.assert_allclose(np.asarray(fl.apply(params, ids)[0]), ke, **TOL)
+    h = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(fl.apply(params, h, reverse=True)[0]), np.asarray(kl(h, reverse=True)),
+                               **TOL)
+    assert _plain(fl.get_config()) == _plain(kl.get_config())
+    assert _plain(nn.ReversibleEmbedding.from_config(fl.get_config()).get_config()) == _plain(kl.get_config())
+    with pytest.raises(ValueError, match="last dimension"):
+        fl.apply(params, h[..., :3], reverse=True)

@@ -75,6 +75,7 @@ ReLU = _view(_nn.ReLU)
 RepeatVector = _view(_nn.RepeatVector)
 Rescaling = _view(_nn.Rescaling)
 Reshape = _view(_nn.Reshape)
+ReversibleEmbedding = _view(_nn.ReversibleEmbedding)
 SeparableConv1D = _view(_nn.SeparableConv1D)
 SeparableConv2D = _view(_nn.SeparableConv2D)
 SimpleRNN = _view(_nn.SimpleRNN)
@@ -126,11 +127,12 @@ __all__ = [
     "GroupNormalization", "GroupQueryAttention", "Identity", "LSTM", "LSTMCell", "LayerNormalization",
     "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention",
     "Multiply", "PReLU", "Permute", "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape",
-    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
-    "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "Subtract", "TimeDistributed",
-    "UnitNormalization", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
-    "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution1DTranspose",
-    "Convolution2D", "Convolution2DTranspose", "Convolution3D", "Convolution3DTranspose", "GlobalAvgPool1D",
-    "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D",
-    "MaxPool2D", "MaxPool3D", "SeparableConvolution1D", "SeparableConvolution2D",
+    "ReversibleEmbedding", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "Subtract",
+    "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D",
+    "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D",
+    "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
+    "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "SeparableConvolution1D",
+    "SeparableConvolution2D",
 ]
