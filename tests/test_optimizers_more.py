@@ -120,3 +120,119 @@ def test_keras_file_resumes_in_keras_and_back(tmp_path, opt, kwargs, count):
     again.fit(X, Y, batch_size=3, epochs=1, verbose=0, shuffle=False)
     back.fit(X, Y, batch_size=3, epochs=1, verbose=0, shuffle=False)
     chex.assert_trees_all_close(again.get_weights(), back.get_weights(), rtol=1e-5, atol=1e-6)
+
+
+def _keras_order(opt, state):
+    """Our state's slots in Keras's `optimizer.variables[2:]` order (groups, then variables, then names)."""
+    return [np.asarray(state.slots[n][i]) for grp in opt.all_slot_groups() for i in range(len(W0))
+            for n, _ in grp]
+
+
+COMMON = [
+    ("Adam", {"learning_rate": 0.01, "use_ema": True}),
+    ("Adam", {"learning_rate": 0.01, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 2}),
+    ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "gradient_accumulation_steps": 2}),
+    ("Nadam", {"learning_rate": 0.01, "gradient_accumulation_steps": 3, "weight_decay": 0.05, "clipnorm": 1.0}),
+    ("AdamW", {"learning_rate": 0.01, "gradient_accumulation_steps": 2, "use_ema": True,
+               "ema_overwrite_frequency": 1}),
+    ("RMSprop", {"learning_rate": 0.01, "loss_scale_factor": 128.0, "global_clipnorm": 1.0}),
+    ("Lamb", {"learning_rate": 0.01, "loss_scale_factor": 0.5, "clipvalue": 0.5, "use_ema": True}),
+]
+
+
+@pytest.mark.parametrize("name,kw", COMMON, ids=[f"{c[0]}-{i}" for i, c in enumerate(COMMON)])
+def test_common_arguments_on_jax_and_torch_equal_keras(name, kw):
+    """EMA (`average` slots; overwrite every k updates), gradient accumulation (updates only every N calls,
+    with the mean gradient; `gradient_accumulator` slots), loss_scale_factor (gradients divided by it): 6
+    calls from the same weights give Keras's weights and Keras's variables, in Keras's order."""
+    grads = GRADS + GRADS[:1]
+    if kw.get("loss_scale_factor"):
+        grads = [[g * kw["loss_scale_factor"] for g in gs] for gs in grads]  # what a scaled loss gives
+    opt = getattr(O, name)(**kw)
+    jax_p, jax_s = _run_jax(opt, grads=grads)
+    torch_p, torch_s = _run_torch(opt, grads=grads)
+    keras_p, k_opt = _run_keras(getattr(keras.optimizers, name)(**kw), grads=grads)
+    chex.assert_trees_all_close(jax_p, keras_p, **KERAS_TOL)
+    chex.assert_trees_all_close(torch_p, keras_p, **KERAS_TOL)
+    chex.assert_trees_all_close(torch_p, jax_p, **TORCH_TOL)
+    k_vars = k_opt.variables
+    assert int(jax_s.iterations) == int(torch_s.iterations) == int(k_vars[0].value) == len(grads)
+    ours = _keras_order(opt, jax_s)
+    theirs = [np.asarray(v.value) for v in k_vars[2:2 + len(ours)]]
+    assert len(k_vars) == 2 + len(ours) + len(jax_s.extra)
+    for grp in opt.common_slot_groups():  # Keras names the base's slots the same way
+        assert any(v.name.endswith(grp[0][0]) for v in k_vars)
+    chex.assert_trees_all_close(ours, theirs, **KERAS_TOL)
+    own = getattr(O, name)(**kw)
+    vs = [fk.Variable(w.copy()) for w in W0]
+    for g in grads:
+        own.apply([jnp.asarray(a) for a in g], vs)
+    assert own.iterations == int(k_opt.iterations)  # Keras's iterations: updates, not calls
+    chex.assert_trees_all_close([np.asarray(v.value) for v in vs], keras_p, **KERAS_TOL)
+    if kw.get("use_ema"):
+        own.finalize_variable_values(vs)
+        k_vs = [keras.Variable(w) for w in keras_p]
+        k_opt.finalize_variable_values(k_vs)
+        chex.assert_trees_all_close([np.asarray(v.value) for v in vs], [np.asarray(v.value) for v in k_vs],
+                                    **KERAS_TOL)
+
+
+def test_gradient_accumulation_updates_every_n_steps():
+    """With N=3 the weights move only on calls 3 and 6, each time by SGD's step on the mean gradient."""
+    opt = O.SGD(0.1, gradient_accumulation_steps=3)
+    p, s = list(W0), opt.init(W0)
+    seen = []
+    for g in GRADS + GRADS[:1]:
+        p, s = opt.apply(g, s, p)
+        seen.append([np.asarray(a) for a in p])
+    chex.assert_trees_all_close(seen[0], W0)
+    chex.assert_trees_all_close(seen[1], W0)
+    mean = [sum(GRADS[k][i] for k in range(3)) / 3 for i in range(len(W0))]
+    chex.assert_trees_all_close(seen[2], [w - 0.1 * m for w, m in zip(W0, mean)], atol=1e-6)
+    chex.assert_trees_all_close(seen[3], seen[2])
+    assert opt.scale_loss(2.0) == 2.0 and O.SGD(loss_scale_factor=4.0).scale_loss(2.0) == 8.0
+
+
+def test_exclude_from_weight_decay_equals_keras():
+    """Variables named like `var_names`, or listed in `var_list`, get no decoupled weight decay (Keras's rule)."""
+    names = ["kernel", "bias", "gamma"]
+    ours_v = [fk.Variable(w.copy(), name=n) for w, n in zip(W0, names)]
+    k_v = [keras.Variable(w.copy(), name=n) for w, n in zip(W0, names)]
+    ours, theirs = O.AdamW(0.01, weight_decay=0.3), keras.optimizers.AdamW(0.01, weight_decay=0.3)
+    ours.exclude_from_weight_decay(var_list=ours_v[2:], var_names=["bias"])
+    theirs.exclude_from_weight_decay(var_list=k_v[2:], var_names=["bias"])
+    for g in GRADS:
+        ours.apply([jnp.asarray(a) for a in g], ours_v)
+        theirs.apply([jnp.asarray(a) for a in g], k_v)
+    chex.assert_trees_all_close([np.asarray(v.value) for v in ours_v], [np.asarray(v.value) for v in k_v],
+                                **KERAS_TOL)
+    plain = O.AdamW(0.01, weight_decay=0.3)
+    p, _ = _run_jax(plain)
+    assert not np.allclose(p[1], np.asarray(ours_v[1].value))  # the exclusion changed something
+    with pytest.raises(ValueError, match="before the optimizer is built"):
+        ours.exclude_from_weight_decay(var_names=["kernel"])
+    pure = O.AdamW(0.01, weight_decay=0.3)
+    pure.exclude_from_weight_decay(var_names=["bias"])
+    with pytest.raises(ValueError, match="set_variable_names"):
+        pure.apply(GRADS[0], pure.init(W0), W0)
+    pure.set_variable_names(names)
+    p, s = W0, pure.init(W0)
+    for g in GRADS:
+        p, s = pure.apply(g, s, p)
+    chex.assert_trees_all_close([np.asarray(a) for a in p[:2]], [np.asarray(v.value) for v in k_v[:2]],
+                                **KERAS_TOL)
+
+
+def test_common_argument_errors_and_config():
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        O.Adam(gradient_accumulation_steps=1)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        O.Adam(use_ema=True, ema_momentum=1.5)
+    with pytest.raises(ValueError, match="ema_overwrite_frequency"):
+        O.Adam(use_ema=True, ema_overwrite_frequency=0)
+    kw = dict(use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=3, loss_scale_factor=8.0,
+              gradient_accumulation_steps=4)
+    ours, theirs = O.Adam(**kw), keras.optimizers.Adam(**kw)
+    for key in kw:
+        assert ours.get_config()[key] == theirs.get_config()[key]
+    assert O.Adam.from_config(ours.get_config()).get_config() == ours.get_config()

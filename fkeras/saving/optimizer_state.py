@@ -26,7 +26,7 @@ from fkeras.nn.paths import find_path, set_path
 def _slot_groups(opt) -> list:
     """The optimizer definition's slot names, grouped as Keras's `add_optimizer_variables` calls create
     them (`Optimizer.slot_groups()`): names in one group interleave per variable, groups follow each other."""
-    groups = getattr(opt, "slot_groups", None)
+    groups = getattr(opt, "all_slot_groups", None) or getattr(opt, "slot_groups", None)
     return [tuple(name for name, _ in grp) for grp in groups()] if callable(groups) else []
 
 

@@ -24,6 +24,7 @@ Trainer). The optimizer holds no reference to a Trainer or to a wrapping optimiz
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any, NamedTuple
 
 import jax
@@ -120,9 +121,22 @@ class Optimizer:
                  gradient_accumulation_steps=None, name=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}.")
-        if use_ema or gradient_accumulation_steps or loss_scale_factor:
-            raise ValueError(f"{type(self).__name__}: use_ema, gradient_accumulation_steps and loss_scale_factor "
-                             "are not supported yet; expected their defaults.")
+        owner = type(self).__name__
+        if gradient_accumulation_steps:
+            gradient_accumulation_steps = check_number(owner, "gradient_accumulation_steps",
+                                                       gradient_accumulation_steps, low=2, integral=True)
+        if use_ema:
+            ema_momentum = check_number(owner, "ema_momentum", ema_momentum, low=0, high=1)
+            if ema_overwrite_frequency is not None:
+                ema_overwrite_frequency = check_number(owner, "ema_overwrite_frequency", ema_overwrite_frequency,
+                                                       low=1, integral=True)
+        if loss_scale_factor is not None:
+            loss_scale_factor = check_number(owner, "loss_scale_factor", loss_scale_factor)
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = bool(use_ema), ema_momentum, \
+            ema_overwrite_frequency
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps or None
+        self._exclude_ids, self._exclude_pattern = frozenset(), None
         given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                 ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(given) > 1:
@@ -151,9 +165,20 @@ class Optimizer:
         in Keras's `optimizer.variables` (Adam: m0, v0, m1, v1, ...); groups follow each other."""
         return ()
 
+    def common_slot_groups(self) -> tuple:
+        """The base's own slots, created by Keras's `build` before the rule's: `average` (the EMA of each
+        variable, if `use_ema`), then `gradient_accumulator` (if `gradient_accumulation_steps`)."""
+        return (((("average", 0.0),),) if self.use_ema else ()) + (
+            ((("gradient_accumulator", 0.0),),) if self.gradient_accumulation_steps else ())
+
+    def all_slot_groups(self) -> tuple:
+        """Every slot group in Keras's creation order: `common_slot_groups()` then `slot_groups()` (what
+        `init` creates and `.keras` saving reads)."""
+        return self.common_slot_groups() + tuple(self.slot_groups())
+
     def slot_names(self) -> tuple:
         """The slot names in Keras's creation order."""
-        return tuple(n for grp in self.slot_groups() for n, _ in grp)
+        return tuple(n for grp in self.all_slot_groups() for n, _ in grp)
 
     def slot_init(self, name, value, p):
         """Slot `name`'s initial array for the variable `p`: `value` in `p`'s shape and dtype (Adafactor's
@@ -191,8 +216,10 @@ class Optimizer:
     def init(self, params) -> OptState:
         """A fresh state for `params` (a pytree; None leaves are frozen and get no slot)."""
         lr = 0.0 if is_schedule(self._learning_rate) else self._learning_rate
-        slots = {n: jax.tree.map(lambda p, n=n, v=v: self.slot_init(n, v, p), params)
-                 for grp in self.slot_groups() for n, v in grp}
+        common = {n for grp in self.common_slot_groups() for n, _ in grp}
+        slots = {n: jax.tree.map(lambda p, n=n, v=v: (ops.full(p.shape, v, dtype=p.dtype) if n in common
+                                                      else self.slot_init(n, v, p)), params)
+                 for grp in self.all_slot_groups() for n, v in grp}
         return OptState(ops.zeros((), "int32"), ops.full((), lr, dtype="float32"), slots, self.init_extra())
 
     def clip(self, grads: list) -> list:
@@ -207,29 +234,99 @@ class Optimizer:
             return [ops.clip(g, -v, v) for g in grads]
         return grads
 
+    # -- weight decay exclusions ------------------------------------------------------------
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exclude variables from weight decay (Keras's method; call it before the optimizer is built):
+        `var_list` variables themselves, or any variable whose name contains (`re.search`) one of
+        `var_names` (e.g. `["bias"]`). The pure API reads names from `set_variable_names`."""
+        if self.built:
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer is built.")
+        self._exclude_ids = frozenset(id(v) for v in var_list) if var_list else frozenset()
+        self._exclude_pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
+        self._decay_mask = None
+
+    def _use_weight_decay(self, variable) -> bool:
+        """Keras's test for one variable (an object with a `name`, or a bare name string)."""
+        if id(variable) in self._exclude_ids:
+            return False
+        name = variable if isinstance(variable, str) else getattr(variable, "name", None)
+        return not (self._exclude_pattern is not None and name is not None and
+                    self._exclude_pattern.search(name) is not None)
+
+    def set_variable_names(self, variables):
+        """Fix which leaves get weight decay from the variables (or names) they stand for, in the flat
+        order of the params pytree `apply` receives. Used by the Trainer and the stateful face."""
+        self._decay_mask = tuple(self._use_weight_decay(v) for v in variables)
+
+    # -- the update --------------------------------------------------------------------------
     def _apply_pure(self, grads, state: OptState, params):
-        """Keras's update: clip, decoupled weight decay, then the rule. Returns (params, state)."""
-        t = state.iterations
+        """Keras's update (its JAX backend's order): unscale by `loss_scale_factor`; with gradient
+        accumulation, add to the accumulators and update only every N-th call with their mean; clip,
+        decoupled weight decay, the rule; then the EMA of the new values (and, every
+        `ema_overwrite_frequency` updates, the values set to it). Returns (params, state)."""
+        raw = state.iterations
+        n_acc = self.gradient_accumulation_steps
+        t = raw // n_acc if n_acc else raw  # Keras's `optimizer.iterations`: updates taken so far
         lr = self.lr_at(state)
         leaves_g, treedef = jax.tree.flatten(grads)
         leaves_p = treedef.flatten_up_to(params)
-        leaves_g = [ops.cast(g, ops.dtype(p)) for g, p in zip(self.clip(leaves_g), leaves_p)]
+        leaves_g = [ops.cast(g, ops.dtype(p)) for g, p in zip(leaves_g, leaves_p)]
+        if self.loss_scale_factor is not None:
+            leaves_g = [g / self.loss_scale_factor for g in leaves_g]
         slot_leaves = {n: treedef.flatten_up_to(s) for n, s in state.slots.items()}
+        common = [n for grp in self.common_slot_groups() for n, _ in grp]
+        if n_acc:
+            is_update = (raw + 1) % n_acc == 0
+            acc = slot_leaves["gradient_accumulator"]
+            slot_leaves["gradient_accumulator"] = [ops.where(is_update, ops.zeros_like(a), g + a)
+                                                   for g, a in zip(leaves_g, acc)]
+            leaves_g = [(g + a) / n_acc for g, a in zip(leaves_g, acc)]
+        leaves_g = self.clip(leaves_g)
+        new_p = list(leaves_p)
         if self.weight_decay:
             wd = float(self.weight_decay)
-            leaves_p = [p - p * wd * ops.cast(lr, ops.dtype(p)) for p in leaves_p]
+            mask = getattr(self, "_decay_mask", None)
+            if mask is None and (self._exclude_ids or self._exclude_pattern is not None):
+                raise ValueError(f"{type(self).__name__}: exclude_from_weight_decay() was set but the optimizer "
+                                 "does not know which variables the params are; build it on the variables "
+                                 "(`build(var_list)`) or call `set_variable_names(names)` first.")
+            if mask is not None and len(mask) != len(new_p):
+                raise ValueError(f"{type(self).__name__}: weight-decay exclusions were set for {len(mask)} "
+                                 f"variables, got {len(new_p)}.")
+            new_p = [p if (mask is not None and not mask[i]) else p - p * wd * ops.cast(lr, ops.dtype(p))
+                     for i, p in enumerate(new_p)]
         extra = self.update_extra(state.extra, t)
-        new_p, new_slots = [], {n: [] for n in slot_leaves}
-        for i, (g, p) in enumerate(zip(leaves_g, leaves_p)):
-            s = {n: v[i] for n, v in slot_leaves.items()}
-            np_, ns = self.update_leaf(g, p, s, ops.cast(lr, ops.dtype(p)), t, extra)
-            new_p.append(np_)
-            for n in new_slots:
-                new_slots[n].append(ns[n])
+        rule_slots = {n: v for n, v in slot_leaves.items() if n not in common}
+        out_slots = {n: [] for n in rule_slots}
+        for i, (g, p) in enumerate(zip(leaves_g, new_p)):
+            s = {n: v[i] for n, v in rule_slots.items()}
+            new_p[i], ns = self.update_leaf(g, p, s, ops.cast(lr, ops.dtype(p)), t, extra)
+            for n in out_slots:
+                out_slots[n].append(ns[n])
+        if n_acc:  # only every N-th call keeps the update (the rule's slots and shared scalars too)
+            new_p = [ops.where(is_update, a, b) for a, b in zip(new_p, leaves_p)]
+            out_slots = {n: [ops.where(is_update, a, b) for a, b in zip(v, rule_slots[n])]
+                         for n, v in out_slots.items()}
+            extra = {k: ops.where(is_update, v, state.extra[k]) for k, v in extra.items()}
+        out_slots.update({n: slot_leaves[n] for n in common})
+        if self.use_ema:
+            momentum = ops.cast(t != 0, "float32") * self.ema_momentum
+            out_slots["average"] = [ops.cast(momentum, ops.dtype(p)) * a + (1 - ops.cast(momentum, ops.dtype(p))) * p
+                                    for a, p in zip(slot_leaves["average"], new_p)]
+            if self.ema_overwrite_frequency is not None:
+                overwrite = (t + 1) % self.ema_overwrite_frequency == 0
+                new_p = [ops.where(overwrite, a, p) for a, p in zip(out_slots["average"], new_p)]
         params = jax.tree.unflatten(treedef, new_p)
-        slots = {n: jax.tree.unflatten(treedef, v) for n, v in new_slots.items()}
+        slots = {n: jax.tree.unflatten(treedef, out_slots[n]) for n in state.slots}
         lr_next = lr if is_schedule(self._learning_rate) else state.learning_rate
-        return params, OptState(t + 1, lr_next, slots, extra)
+        return params, OptState(raw + 1, lr_next, slots, extra)
+
+    def finalize_params(self, state: OptState, params):
+        """The params at the end of training: the moving averages with `use_ema` (Keras's
+        `finalize_variable_values`), else `params` unchanged."""
+        if not self.use_ema or state is None or "average" not in state.slots:
+            return params
+        return state.slots["average"]
 
     def update(self, grads, state: OptState, params=None):
         """optax's `update`: returns (updates, new_state) with `params + updates` = Keras's new params."""
@@ -240,10 +337,6 @@ class Optimizer:
 
     def as_optax(self) -> optax.GradientTransformation:
         return optax.GradientTransformation(self.init, self.update)
-
-    def scale_loss(self, loss, state=None):
-        """The loss to differentiate: unchanged here (a `LossScaleOptimizer` multiplies it by its scale)."""
-        return loss
 
     # -- state as a flat variable list (Keras's `optimizer_variables`) ---------------------------
     def state_to_list(self, state) -> list:
@@ -304,8 +397,11 @@ class Optimizer:
 
     @property
     def iterations(self):
+        """Updates taken (with gradient accumulation: calls // gradient_accumulation_steps, as Keras)."""
         st = self._state()
-        return 0 if st is None else int(st.iterations)
+        if st is None:
+            return 0
+        return int(st.iterations) // (self.gradient_accumulation_steps or 1)
 
     @property
     def variables(self):
@@ -324,6 +420,7 @@ class Optimizer:
         if not self._owns_cell:
             return  # compiled into a model (or wrapped): that owner creates the state where it keeps it
         values = [_value_of(v) for v in var_list]
+        self.set_variable_names(var_list)
         self._own_state(self.init(values))
 
     def _built_for(self, values):
@@ -355,6 +452,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for {len(variables)} variables.")
         values = [ops.convert_to_tensor(_value_of(v)) for v in variables]
         if not self._built_for(values):
+            self.set_variable_names(variables)
             self._own_state(self.init(values))
         new, opt_state = self._apply_pure([ops.convert_to_tensor(g) for g in grads], self._state(), values)
         self._set_state(opt_state)
@@ -372,6 +470,24 @@ class Optimizer:
         params, state = self._apply_pure(list(grads), state, values)
         return list(params), self.state_to_list(state)
 
+    def finalize_variable_values(self, var_list):
+        """Keras's end-of-training hook: with `use_ema`, assign each variable its moving average (the
+        variables this optimizer was built for, in that order)."""
+        st = self._state()
+        if not self.use_ema or st is None:
+            return
+        averages = jax.tree.leaves(st.slots["average"])
+        var_list = list(var_list)
+        if len(averages) != len(var_list):
+            raise ValueError(f"{type(self).__name__}.finalize_variable_values: the optimizer holds "
+                             f"{len(averages)} moving averages, got {len(var_list)} variables.")
+        for v, a in zip(var_list, averages):
+            v.assign(a)
+
+    def scale_loss(self, loss, state=None):
+        """The loss to differentiate: times `loss_scale_factor` when set (gradients are divided back)."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
     # -- config --------------------------------------------------------------------------
     def get_config(self):
         lr = self._learning_rate
@@ -379,8 +495,9 @@ class Optimizer:
             lr = _schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency, "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config):
