@@ -236,3 +236,27 @@ def test_common_argument_errors_and_config():
     for key in kw:
         assert ours.get_config()[key] == theirs.get_config()[key]
     assert O.Adam.from_config(ours.get_config()).get_config() == ours.get_config()
+
+
+def test_fit_with_ema_ends_on_the_averages_like_keras(tmp_path):
+    """fit with `use_ema` (Keras's finalize_variable_values at the end of fit) and gradient accumulation gives
+    Keras's weights; the `.keras` file holds the average and accumulator slots in Keras's layout: Keras
+    loads exactly its own optimizer variables from it."""
+    kw = dict(learning_rate=0.05, use_ema=True, ema_momentum=0.8, gradient_accumulation_steps=2)
+
+    def make(lib):
+        inp = lib.Input((5,))
+        m = lib.Model(inp, lib.layers.Dense(3)(lib.layers.Dense(4, activation="tanh")(inp)))
+        m.compile(lib.optimizers.Adam(**kw), "mse")
+        return m
+
+    ours, theirs = make(fk), make(keras)
+    theirs.set_weights(ours.get_weights())
+    ours.fit(X, Y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+    theirs.fit(X, Y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+    chex.assert_trees_all_close(ours.get_weights(), theirs.get_weights(), rtol=1e-5, atol=1e-6)
+    ours.save(tmp_path / "e.keras")
+    back = keras.saving.load_model(tmp_path / "e.keras")
+    assert len(back.optimizer.variables) == len(theirs.optimizer.variables) == 2 + 4 * 4  # average, accumulator, m, v
+    chex.assert_trees_all_close([np.asarray(v.value) for v in back.optimizer.variables],
+                                [np.asarray(v.value) for v in theirs.optimizer.variables], rtol=1e-5, atol=1e-6)

@@ -40,7 +40,7 @@ from fkeras.train import engines as engines_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import StateCell, TrainState
-from fkeras.train.steps import Engine, full_mask, split_trainable, unpack
+from fkeras.train.steps import Engine, full_mask, merge_trainable, split_trainable, unpack
 
 
 def _get_data_adapter(*args, **kwargs):
@@ -482,6 +482,12 @@ class Trainer:
     def _evaluate_adapter(self, eng, data, cbs=None):
         return self._engine_impl().evaluate(self, eng, data, cbs)
 
+        ts = self.train_state
+        if getattr(self.optimizer, "use_ema", False) and getattr(ts, "opt_state", None) is not None:
+            # Keras's `finalize_variable_values`: the trained weights become their moving averages
+            mask = self._mask(ts.params)
+            avg = self.optimizer.finalize_params(ts.opt_state, split_trainable(ts.params, mask))
+            self.train_state = ts.replace(params=merge_trainable(avg, ts.params, mask))
     def _custom_evaluate(self, data, cbs):
         fn = self._custom_fn("test")
         tv, ntv, _ = self._custom_pack(self.train_state, "test")
