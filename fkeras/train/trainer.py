@@ -427,6 +427,12 @@ class Trainer:
             training_logs = epoch_logs
             if self.stop_training or getattr(data, "exhausted", False):
                 break
+        ts = self.train_state
+        if getattr(self.optimizer, "use_ema", False) and getattr(ts, "opt_state", None) is not None:
+            # Keras's `finalize_variable_values`: the trained weights become their moving averages
+            mask = self._mask(ts.params)
+            avg = self.optimizer.finalize_params(ts.opt_state, split_trainable(ts.params, mask))
+            self.train_state = ts.replace(params=merge_trainable(avg, ts.params, mask))
         cbs.on_train_end(logs=training_logs)
         return self.history
 
@@ -482,12 +488,6 @@ class Trainer:
     def _evaluate_adapter(self, eng, data, cbs=None):
         return self._engine_impl().evaluate(self, eng, data, cbs)
 
-        ts = self.train_state
-        if getattr(self.optimizer, "use_ema", False) and getattr(ts, "opt_state", None) is not None:
-            # Keras's `finalize_variable_values`: the trained weights become their moving averages
-            mask = self._mask(ts.params)
-            avg = self.optimizer.finalize_params(ts.opt_state, split_trainable(ts.params, mask))
-            self.train_state = ts.replace(params=merge_trainable(avg, ts.params, mask))
     def _custom_evaluate(self, data, cbs):
         fn = self._custom_fn("test")
         tv, ntv, _ = self._custom_pack(self.train_state, "test")
