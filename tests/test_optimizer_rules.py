@@ -54,6 +54,8 @@ CASES = [
               "l2_shrinkage_regularization_strength": 0.03, "beta": 0.1, "clipvalue": 2.0}),
     ("Lamb", {"learning_rate": 0.01}),
     ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.05, "clipnorm": 1.0}),
+    ("ScheduleFreeAdamW", {"learning_rate": 0.01}),
+    ("ScheduleFreeAdamW", {"learning_rate": 0.01, "warmup_steps": 3, "weight_decay": 0.05, "clipnorm": 1.0}),
 ]
 
 

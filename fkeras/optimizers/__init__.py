@@ -3,5 +3,5 @@
 from fkeras.optimizers import schedules  # noqa: F401
 from fkeras.train.optimizers import (  # noqa: F401
     SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, LossScaleOptimizer, LossScaleState,
-    Nadam, OptaxOptimizer, Optimizer, OptState, RMSprop, deserialize, get, serialize,
+    Nadam, OptaxOptimizer, Optimizer, OptState, RMSprop, ScheduleFreeAdamW, deserialize, get, serialize,
 )

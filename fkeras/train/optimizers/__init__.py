@@ -27,6 +27,7 @@ from fkeras.train.optimizers.loss_scale import LossScaleOptimizer, LossScaleStat
 from fkeras.train.optimizers.nadam import Nadam
 from fkeras.train.optimizers.optax_optimizer import OptaxOptimizer
 from fkeras.train.optimizers.rmsprop import RMSprop
+from fkeras.train.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from fkeras.train.optimizers.sgd import SGD
 
 _is_schedule = is_schedule
@@ -67,6 +68,6 @@ def deserialize(config):
 
 
 __all__ = ["Optimizer", "OptState", "SGD", "Adam", "Adamax", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
-           "Adadelta", "Adafactor", "Ftrl", "Lamb",
+           "Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW",
            "LossScaleOptimizer", "LossScaleState", "OptaxOptimizer", "get", "serialize", "deserialize", "register",
            "registered", "is_schedule"]
