@@ -24,6 +24,36 @@ def normalize_tuple(value, n, name, layer=None):
     return tuple(int(v) for v in value)
 
 
+def normalize_positive_tuple(value, n, name, layer=None):
+    """`normalize_tuple` whose values must all be > 0 (kernel sizes, strides, dilation rates, pool sizes):
+    a zero stride otherwise fails only at the first call, inside XLA."""
+    out = normalize_tuple(value, n, name, layer)
+    bad = sorted({v for v in out if v <= 0})
+    if bad:
+        msg = (f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value!r}, including "
+               f"values {set(bad)} that do not satisfy `value > 0`.")
+        raise layer.error(msg) if layer is not None else ValueError(msg)
+    return out
+
+
+def check_output_size(layer, shape, window, strides, padding, dilation_rate, data_format, what="kernel_size"):
+    """Raise when a "valid" window leaves no output along a known spatial axis (Keras's "Computed output
+    size would be zero or negative"; without it the layer returns an empty tensor)."""
+    if padding != "valid":
+        return
+    spatial = shape[2:] if data_format == "channels_first" else shape[1:-1]
+    out = []
+    for size, k, s, d in zip(spatial, window, strides, dilation_rate):
+        if size is None:
+            return
+        out.append((int(size) - d * (k - 1) - 1) // s + 1)
+    if any(o <= 0 for o in out):
+        raise layer.error(
+            f"Computed output size would be zero or negative. Received `inputs shape={tuple(shape)}`, "
+            f"`{what}={tuple(window)}`, `dilation_rate={tuple(dilation_rate)}`, `strides={tuple(strides)}`, "
+            f"`padding=valid` (output spatial size {tuple(out)}).")
+
+
 class Conv(Layer):
     """N-D convolution; `rank` is set by Conv1D/Conv2D/Conv3D.
 
@@ -48,8 +78,8 @@ class Conv(Layer):
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
         self.filters = int(filters)
-        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", self)
-        self.strides = normalize_tuple(strides, n, "strides", self)
+        self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = normalize_positive_tuple(strides, n, "strides", self)
         allowed = ("valid", "same", "causal") if n == 1 else ("valid", "same")
         padding = padding.lower() if isinstance(padding, str) else padding
         if padding not in allowed:
@@ -58,7 +88,10 @@ class Conv(Layer):
         self.data_format = data_format or "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
-        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", self)
+        self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise self.error(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0 or filters % groups:
             raise self.error(f"expected `groups` as a positive int dividing filters ({filters}), got {groups!r}.")
         self.groups = int(groups)
@@ -77,6 +110,8 @@ class Conv(Layer):
     def check_input(self, x):
         where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
         expect_rank(self, x, self.rank + 2, f"input {where}")
+        check_output_size(self, x.shape, self.kernel_size, self.strides, self.padding, self.dilation_rate,
+                          self.data_format)
 
     def build(self, rng, spec):
         in_ch = self._channels(spec.shape)
@@ -164,8 +199,8 @@ class _DepthwiseBase(Layer):
     def _setup(self, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
                use_bias, bias_initializer):
         n = self.rank
-        self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", self)
-        self.strides = normalize_tuple(strides, n, "strides", self)
+        self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = normalize_positive_tuple(strides, n, "strides", self)
         padding = padding.lower() if isinstance(padding, str) else padding
         if padding not in ("valid", "same"):
             raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
@@ -173,7 +208,7 @@ class _DepthwiseBase(Layer):
         self.data_format = data_format or "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
-        self.dilation_rate = normalize_tuple(dilation_rate, n, "dilation_rate", self)
+        self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
         if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise self.error(f"expected `depth_multiplier` to be a positive int, got {depth_multiplier!r}.")
         self.depth_multiplier = depth_multiplier
@@ -187,6 +222,8 @@ class _DepthwiseBase(Layer):
     def check_input(self, x):
         where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
         expect_rank(self, x, self.rank + 2, f"input {where}")
+        check_output_size(self, x.shape, self.kernel_size, self.strides, self.padding, self.dilation_rate,
+                          self.data_format)
 
     def _depthwise(self, x, kernel):
         if self._channels(x.shape) != kernel.shape[-2]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import jax
 import numpy as np
 
 from fkeras import ops
@@ -261,9 +262,22 @@ class Embedding(Layer):
         return Variables({"embeddings": self.embeddings_initializer(shape, self.variable_dtype, key=rng)}, {})
 
     def call(self, variables, x, training=False, rng=None):
+        self._check_indices(x)
         if ops.dtype(x) not in ("int32", "int64"):
             x = ops.cast(x, "int32")
         return ops.take(variables.params["embeddings"], x, axis=0)
+
+    def _check_indices(self, x):
+        """Indices outside [0, input_dim) are an error for concrete (eager, NumPy) inputs. Under jit the
+        values are unknown when tracing, and the lookup follows `jnp.take`: a row of NaN (float tables)."""
+        if isinstance(x, jax.core.Tracer) or not isinstance(x, (np.ndarray, jax.Array)) or x.size == 0:
+            return
+        a = np.asarray(x)
+        lo, hi = a.min(), a.max()
+        if lo < 0 or hi >= self.input_dim:
+            bad = lo if lo < 0 else hi
+            raise self.error(f"received index {bad}, outside the valid range [0, {self.input_dim}) of its "
+                             f"`input_dim={self.input_dim}` rows (inputs of shape {tuple(a.shape)}).")
 
     def get_config(self):
         return super().get_config() | {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fkeras import ops
 from fkeras.nn.base import Layer, expect_rank
-from fkeras.nn.conv import normalize_tuple
+from fkeras.nn.conv import check_output_size, normalize_positive_tuple
 from fkeras.nn.core import _data_format
 
 
@@ -19,8 +19,8 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, dtype=None,
                  trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", self)
-        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", self)
+        self.pool_size = normalize_positive_tuple(pool_size, self.rank, "pool_size", self)
+        self.strides = self.pool_size if strides is None else normalize_positive_tuple(strides, self.rank, "strides", self)
         padding = padding.lower() if isinstance(padding, str) else padding
         if padding not in ("valid", "same"):
             raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
@@ -29,6 +29,8 @@ class _Pooling(Layer):
 
     def check_input(self, x):
         expect_rank(self, x, self.rank + 2, "input (batch, *spatial, channels)")
+        check_output_size(self, x.shape, self.pool_size, self.strides, self.padding, (1,) * self.rank,
+                          self.data_format, "pool_size")
 
     def call(self, variables, x, training=False, rng=None):
         fn = ops.max_pool if self.op == "max" else ops.average_pool

@@ -8,7 +8,7 @@ import numpy as np
 
 from fkeras import ops
 from fkeras.nn.base import Layer, expect_rank
-from fkeras.nn.conv import normalize_tuple
+from fkeras.nn.conv import normalize_positive_tuple as normalize_tuple
 from fkeras.nn.core import _data_format
 
 

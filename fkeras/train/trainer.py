@@ -56,6 +56,12 @@ def _get_data_adapter(*args, **kwargs):
         return get_data_adapter(*args, **kwargs)
 
 
+def _check_validation_data(validation_data):
+    if isinstance(validation_data, tuple) and not 1 <= len(validation_data) <= 3:
+        raise ValueError("`validation_data` is expected to be `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`; "
+                         f"got a {type(validation_data).__name__} of {len(validation_data)} elements.")
+
+
 def _skip_batches(it, n):
     """Drop the first `n` batches of an epoch (already trained on before a mid-epoch backup)."""
     for _ in range(n):
@@ -297,6 +303,52 @@ class Trainer:
                 raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {n}) "
                                  f"for the model's output {eng.names[i] or ''} with {n} classes.".replace("  ", " "))
 
+    def _check_fit_batch(self, batch):
+        """Clear errors, before any state changes, for a first training batch the model cannot use:
+        no targets for a compiled loss (fit would otherwise report a loss of 0), or string/object inputs."""
+        x, y, _ = unpack(batch)
+        custom = self._custom("train_step") or self._custom("compute_loss")
+        if y is None and self._compile_config["loss"] is not None and not custom:
+            raise ValueError(f"The model was compiled with loss={self.loss!r} but `fit` received no targets "
+                             "(`y` is None, or the dataset yields only inputs). Pass `y`, yield `(x, y)` "
+                             "batches, or compile with `loss=None` to train on `add_loss` terms only.")
+        leaves = jax.tree_util.tree_leaves_with_path(x)
+        try:
+            inputs = list(getattr(self, "inputs", None) or [])
+        except (AttributeError, ValueError):
+            inputs = []
+        for i, (path, leaf) in enumerate(leaves):
+            dtype = getattr(leaf, "dtype", None)
+            if dtype is None or np.dtype(dtype).kind not in "OSUa":
+                continue
+            key = getattr(path[-1], "key", None) if path else None
+            if key is not None:  # a dict of inputs: match the model's input by name
+                spec = {getattr(t, "name", None): t for t in inputs}.get(key)
+            else:
+                spec = inputs[i] if len(inputs) == len(leaves) else None
+            want = str(getattr(spec, "dtype", "")) or None
+            if want == "string":
+                continue
+            where = "x" + jax.tree_util.keystr(path)
+            named = f" (model input '{spec.name}')" if getattr(spec, "name", None) else ""
+            raise ValueError(f"Input {where}{named} has dtype {np.dtype(dtype)} (strings/objects), but the model "
+                             f"expects numeric input{f' of dtype {want}' if want else ''}. Convert it to numbers "
+                             "first (e.g. with a lookup/vectorization step outside the model).")
+
+    def _check_class_weight(self, eng, class_weight):
+        """A `class_weight` key for a class the model's output does not have is an error (Keras ignores it)."""
+        if not class_weight or eng.y_pred_specs is None or len(eng.y_pred_specs) != 1:
+            return
+        shape = eng.y_pred_specs[0].shape
+        n = int(shape[-1]) if shape and shape[-1] is not None else None
+        if n is None:
+            return
+        n = 2 if n == 1 else n  # one sigmoid unit: classes 0 and 1
+        bad = sorted(int(k) for k in class_weight if not 0 <= int(k) < n)
+        if bad:
+            raise ValueError(f"`class_weight` has entries for classes {bad}, but the model's output has {n} "
+                             f"classes (0 to {n - 1}); got class_weight={class_weight!r}.")
+
     def reset_metrics(self):
         if self.train_state is not None and "variables" in self.train_state.metrics:
             self.train_state = self.train_state.replace(metrics={"variables": self._custom_metric_vars()})
@@ -371,6 +423,7 @@ class Trainer:
                                  shuffle=shuffle, class_weight=class_weight, seed=int(np.random.randint(2**31 - 1)))
         val_data = None
         if validation_data is not None:
+            _check_validation_data(validation_data)
             vx, vy, vsw = unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
             val_data = _get_data_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
                                          steps_per_epoch=validation_steps, shuffle=False)
@@ -381,8 +434,10 @@ class Trainer:
             first = next(first_iter)
         except StopIteration:
             raise ValueError("The training data produced no batches.") from None
+        self._check_fit_batch(first)
         eng = self._ready(first)
         self._check_labels(eng, y)
+        self._check_class_weight(eng, class_weight)
         if self._custom("train_step"):
             self._custom_ready(first)
 
