@@ -73,7 +73,7 @@ def test_adafactor_on_jax_and_torch_equals_keras(kw):
     assert int(jax_s.iterations) == int(torch_s.iterations) == int(k_opt.iterations) == STEPS
 
 
-@pytest.mark.parametrize("name", ["Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW"])
+@pytest.mark.parametrize("name", ["Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW", "Muon"])
 def test_config_round_trip_matches_keras(name):
     """get_config has Keras's keys and defaults; from_config/get/serialize give the same optimizer back."""
     ours, theirs = getattr(O, name)(), getattr(keras.optimizers, name)()
@@ -260,3 +260,36 @@ def test_fit_with_ema_ends_on_the_averages_like_keras(tmp_path):
     assert len(back.optimizer.variables) == len(theirs.optimizer.variables) == 2 + 4 * 4  # average, accumulator, m, v
     chex.assert_trees_all_close([np.asarray(v.value) for v in back.optimizer.variables],
                                 [np.asarray(v.value) for v in theirs.optimizer.variables], rtol=1e-5, atol=1e-6)
+
+
+MUON_SHAPES = [(3, 4), (4,), (5, 3), (2, 2, 3), (4, 2)]
+MUON_NAMES = ["kernel", "bias", "tall", "conv", "token_embedding"]
+MUON_W0 = [RNG.normal(size=s).astype("float32") for s in MUON_SHAPES]
+MUON_GRADS = [[RNG.normal(size=s).astype("float32") for s in MUON_SHAPES] for _ in range(4)]
+
+
+@pytest.mark.parametrize("kw", [{}, {"learning_rate": 0.02, "nesterov": False, "rms_rate": None, "adam_lr_ratio": 0.5,
+                                     "exclude_layers": ["tall"], "weight_decay": 0.1, "adam_weight_decay": 0.01},
+                                {"learning_rate": 0.01, "exclude_embeddings": False, "clipnorm": 1.0}])
+def test_muon_equals_keras(kw):
+    """Newton-Schulz-orthogonalized momentum on 2-D variables (wide and tall), AdamW on the rest (rank != 2,
+    embeddings, `exclude_layers` paths), two weight-decay rates: Keras's weights and variables after 4 steps,
+    on JAX (stateful face, and pure with `set_variable_names`) and torch."""
+    ours_v = [fk.Variable(w.copy(), name=n) for w, n in zip(MUON_W0, MUON_NAMES)]
+    k_v = [keras.Variable(w.copy(), name=n) for w, n in zip(MUON_W0, MUON_NAMES)]
+    ours, theirs = O.Muon(**kw), keras.optimizers.Muon(**kw)
+    for g in MUON_GRADS:
+        ours.apply([jnp.asarray(a) for a in g], ours_v)
+        theirs.apply([jnp.asarray(a) for a in g], k_v)
+    keras_p = [np.asarray(v.value) for v in k_v]
+    chex.assert_trees_all_close([np.asarray(v.value) for v in ours_v], keras_p, atol=2e-6, rtol=1e-5)
+    st = ours._state()
+    mine = [np.asarray(a) for i in range(len(MUON_W0)) for a in (st.slots["momentum"][i], st.slots["velocity"][i])
+            if a is not None]
+    chex.assert_trees_all_close(mine, [np.asarray(v.value) for v in theirs.variables[2:]], atol=2e-6, rtol=1e-5)
+    pure = O.Muon(**kw)
+    pure.set_variable_names(MUON_NAMES)
+    jax_p, _ = _run_jax(pure, MUON_W0, MUON_GRADS)
+    torch_p, _ = _run_torch(pure, MUON_W0, MUON_GRADS)
+    chex.assert_trees_all_close(jax_p, keras_p, atol=2e-6, rtol=1e-5)
+    chex.assert_trees_all_close(torch_p, jax_p, atol=2e-6, rtol=1e-5)

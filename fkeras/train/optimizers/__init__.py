@@ -24,6 +24,7 @@ from fkeras.train.optimizers.ftrl import Ftrl
 from fkeras.train.optimizers.lamb import Lamb
 from fkeras.train.optimizers.lion import Lion
 from fkeras.train.optimizers.loss_scale import LossScaleOptimizer, LossScaleState
+from fkeras.train.optimizers.muon import Muon
 from fkeras.train.optimizers.nadam import Nadam
 from fkeras.train.optimizers.optax_optimizer import OptaxOptimizer
 from fkeras.train.optimizers.rmsprop import RMSprop
@@ -68,6 +69,6 @@ def deserialize(config):
 
 
 __all__ = ["Optimizer", "OptState", "SGD", "Adam", "Adamax", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
-           "Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW",
+           "Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW", "Muon",
            "LossScaleOptimizer", "LossScaleState", "OptaxOptimizer", "get", "serialize", "deserialize", "register",
            "registered", "is_schedule"]

@@ -256,7 +256,15 @@ class Optimizer:
     def set_variable_names(self, variables):
         """Fix which leaves get weight decay from the variables (or names) they stand for, in the flat
         order of the params pytree `apply` receives. Used by the Trainer and the stateful face."""
+        variables = list(variables)
         self._decay_mask = tuple(self._use_weight_decay(v) for v in variables)
+        self._leaf_paths = tuple(v if isinstance(v, str) else getattr(v, "path", None) or getattr(v, "name", None)
+                                 for v in variables)
+
+    def leaf_weight_decay(self, i, p):
+        """The decoupled weight-decay rate of the `i`-th params leaf `p` (None: none): `weight_decay`
+        (Muon picks per variable)."""
+        return self.weight_decay
 
     # -- the update --------------------------------------------------------------------------
     def _apply_pure(self, grads, state: OptState, params):
@@ -283,8 +291,8 @@ class Optimizer:
             leaves_g = [(g + a) / n_acc for g, a in zip(leaves_g, acc)]
         leaves_g = self.clip(leaves_g)
         new_p = list(leaves_p)
-        if self.weight_decay:
-            wd = float(self.weight_decay)
+        rates = [self.leaf_weight_decay(i, p) for i, p in enumerate(new_p)]
+        if any(rates):
             mask = getattr(self, "_decay_mask", None)
             if mask is None and (self._exclude_ids or self._exclude_pattern is not None):
                 raise ValueError(f"{type(self).__name__}: exclude_from_weight_decay() was set but the optimizer "
@@ -293,8 +301,8 @@ class Optimizer:
             if mask is not None and len(mask) != len(new_p):
                 raise ValueError(f"{type(self).__name__}: weight-decay exclusions were set for {len(mask)} "
                                  f"variables, got {len(new_p)}.")
-            new_p = [p if (mask is not None and not mask[i]) else p - p * wd * ops.cast(lr, ops.dtype(p))
-                     for i, p in enumerate(new_p)]
+            new_p = [p if (mask is not None and not mask[i]) or not rates[i]
+                     else p - p * float(rates[i]) * ops.cast(lr, ops.dtype(p)) for i, p in enumerate(new_p)]
         extra = self.update_extra(state.extra, t)
         rule_slots = {n: v for n, v in slot_leaves.items() if n not in common}
         out_slots = {n: [] for n in rule_slots}
@@ -305,7 +313,7 @@ class Optimizer:
                 out_slots[n].append(ns[n])
         if n_acc:  # only every N-th call keeps the update (the rule's slots and shared scalars too)
             new_p = [ops.where(is_update, a, b) for a, b in zip(new_p, leaves_p)]
-            out_slots = {n: [ops.where(is_update, a, b) for a, b in zip(v, rule_slots[n])]
+            out_slots = {n: [a if a is None else ops.where(is_update, a, b) for a, b in zip(v, rule_slots[n])]
                          for n, v in out_slots.items()}
             extra = {k: ops.where(is_update, v, state.extra[k]) for k, v in extra.items()}
         out_slots.update({n: slot_leaves[n] for n in common})
