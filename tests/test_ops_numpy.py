@@ -23,6 +23,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import fkeras.ops as fops  # noqa: E402
+from fkeras.ops._dispatch import backend  # noqa: E402
 from test_ops_jax import Case, _b, _f, _i, _pos, assert_same, to_framework  # noqa: E402
 
 NAN = np.array([[1.0, np.nan, -2.0], [np.inf, 0.5, -np.inf]], np.float32)
@@ -454,9 +455,9 @@ def test_numpy_ops_on_keras_tensors():
 def _converter(framework):
     if framework == "torch":
         torch = pytest.importorskip("torch")
-        return torch.from_numpy, __import__("fkeras.ops._torch", fromlist=["_"])
+        return torch.from_numpy, backend("torch")
     tf = pytest.importorskip("tensorflow")
-    return tf.constant, __import__("fkeras.ops._tf", fromlist=["_"])
+    return tf.constant, backend("tensorflow")
 
 
 def _native(x, framework):
@@ -475,10 +476,8 @@ FRAMEWORKS = ["torch", "tensorflow"]
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", NUMPY_CASES, ids=[c.id for c in NUMPY_CASES])
 def test_numpy_op_on_framework_matches_jax(case, framework):
-    from fkeras.ops import _jax
-
     convert, module = _converter(framework)
-    want = _run(case, _jax, jnp.asarray)
+    want = _run(case, backend("jax"), jnp.asarray)
     got = _run(case, module, convert)
     for leaf in _leaves(got):
         if hasattr(leaf, "shape") and not case.creation:

@@ -17,7 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 
 import fkeras.ops as fops  # noqa: E402
-from fkeras.ops import _jax, _tf  # noqa: E402
+from fkeras.ops._dispatch import backend  # noqa: E402
+
+_jax, _tf = backend("jax"), backend("tensorflow")  # every implementation of each framework
 
 R = np.random.default_rng(0)
 

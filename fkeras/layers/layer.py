@@ -32,7 +32,7 @@ from fkeras import initializers as finit
 from fkeras.layers import variables as _vars
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
-from fkeras.layers.variables import Variable, get_path, set_path
+from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
 from fkeras.ops import _dispatch
 from fkeras.nn import dtype_policies
 from fkeras.nn.base import Variables, as_spec, cast_floats, fold_name, snake_case, unique_name
@@ -1259,19 +1259,6 @@ def _initial_seed_state(sg):
         else:
             init = sg.state
     return init
-
-
-def _call_initializer(init, shape, dtype, key):
-    if init is None:
-        return jnp.zeros(shape, dtype)
-    if not callable(init):  # an array given to `fkeras.Variable(value)`
-        return jnp.asarray(init, dtype=dtype)
-    try:
-        return jnp.asarray(init(shape, dtype, key=key), dtype=dtype)
-    except TypeError as e:
-        if "key" not in str(e):
-            raise
-        return jnp.asarray(init(shape, dtype), dtype=dtype)
 
 
 def _plain(x):

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.layers.seeding import next_key
+from fkeras.nn import initializers as finit
 from fkeras.nn.paths import get_path, set_path  # noqa: F401 - re-exported for the facade
 
 
@@ -45,6 +47,19 @@ def _lookup(var):
     return None
 
 
+
+def _call_initializer(init, shape, dtype, key):
+    if init is None:
+        return jnp.zeros(shape, dtype)
+    if not callable(init):  # an array given to `fkeras.Variable(value)`
+        return jnp.asarray(init, dtype=dtype)
+    try:
+        return jnp.asarray(init(shape, dtype, key=key), dtype=dtype)
+    except TypeError as e:
+        if "key" not in str(e):
+            raise
+        return jnp.asarray(init(shape, dtype), dtype=dtype)
+
 class Variable:
     """A layer weight: `value`, `assign`, `numpy()`, `shape`, `dtype`, `trainable`, `name`, `path`.
 
@@ -61,8 +76,6 @@ class Variable:
         """Keras's `keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)`:
         `initializer` is an array (the value) or an initializer (name or callable, with `shape`).
         Assigned to a layer attribute (in `build`), it becomes one of the layer's weights."""
-        from fkeras import initializers as finit
-
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"Variable: expected `name` as a string without '/', got {name!r}.")
         value = None
@@ -82,8 +95,6 @@ class Variable:
         self._setup(name or "variable", shape, dtype, trainable, initializer, None, None, None, None)
         self.autocast = autocast
         if value is None:
-            from fkeras.layers.layer import _call_initializer, next_key
-
             value = _call_initializer(initializer, self._shape, self._dtype, next_key())
         if isinstance(value, jax.core.Tracer):  # created inside an init trace: bound when adopted
             self.__dict__["_fk_pending"] = value

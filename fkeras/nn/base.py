@@ -171,6 +171,14 @@ class _Frozen(type):
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape")
 
 
+_LAYER_CLASSES: dict = {}  # class name -> nn layer class, filled as classes are defined
+
+
+def layer_class(name: str):
+    """The nn layer class called `name` (None if there is none): how configs name layers."""
+    return _LAYER_CLASSES.get(name) if isinstance(name, str) else None
+
+
 class Layer(metaclass=_Frozen):
     """Base of all pure layers. Subclasses set hyperparameters in `__init__` and implement
     `build` (returns Variables for given input specs) and `call` (the math).
@@ -181,6 +189,11 @@ class Layer(metaclass=_Frozen):
     """
 
     stateful = False  # True when `call` returns (outputs, new_state)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _LAYER_CLASSES.setdefault(cls.__name__, cls)  # the first class of a name (fkeras's own) keeps it
+
     autocast = True  # cast floating inputs to the policy's compute dtype in `apply`
     cast_variables = True  # ... and floating params too (BatchNormalization keeps float32 gamma/beta)
     # leaf name -> attribute holding its regularizer / constraint (set by subclasses)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 
 from fkeras.nn import dtype_policies
-from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, layer_class
 from fkeras.nn.core import InputLayer
 
 
@@ -114,10 +114,8 @@ def serialize(layer: Layer) -> dict:
 
 def deserialize(config: dict) -> Layer:
     """A layer from `serialize`'s dict (or Keras's): looks the class up among `fkeras.nn` layers."""
-    from fkeras import nn
-
     name = config.get("class_name")
-    cls = getattr(nn, name, None) if isinstance(name, str) else None
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+    cls = layer_class(name)
+    if cls is None:
         raise ValueError(f"Unknown layer class {name!r}; expected one of fkeras.nn's layers.")
     return cls.from_config(config.get("config", {}))  # (a "build_config" needs nothing: init infers shapes)

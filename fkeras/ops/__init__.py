@@ -522,21 +522,6 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 __all__ = ["framework_of", "matmul", "einsum", "dot", "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "log1p", "sqrt", "rsqrt", "square", "abs", "sign", "tanh", "erf", "floor", "round", "maximum", "minimum", "clip", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not", "sum", "prod", "mean", "max", "min", "any", "all", "argmax", "argmin", "var", "std", "logsumexp", "reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "tile", "repeat", "flip", "concatenate", "stack", "split", "pad", "take", "take_along_axis", "where", "one_hot", "cast", "convert_to_tensor", "convert_to_numpy", "shape", "ndim", "size", "dtype", "zeros", "ones", "zeros_like", "ones_like", "full", "arange", "cumsum", "sort", "top_k", "stop_gradient", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid", "hard_sigmoid", "softplus", "softsign", "softmax", "log_softmax", "conv", "depthwise_conv", "max_pool", "average_pool", "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "normalize", "moments", "batch_normalization"]
 
 
-# --- numpy family (table-driven; issue 14 part A) ----------------------------------
-# The rest of `keras.ops.numpy`: one documented declaration per row of `_numpy_table.TABLE`
-# (name, Keras signature, dtype rule, per-framework callable). Each is an `op` like the ones
-# above, so `dir()`, `from fkeras.ops import cos` and `inspect.signature` work as for them.
-# Implementations: `_numpy_jax.py`, `_numpy_torch.py`, `_numpy_tf.py` (built from the same table,
-# installed into `_jax`/`_torch`/`_tf` at their ends); `fkeras.ops.numpy` holds the whole family.
-from fkeras.ops import _numpy_table  # noqa: E402
-
-globals().update(_numpy_table.declare(op))
-from fkeras.ops import numpy  # noqa: E402  (after the declarations it re-exports)
-
-__all__ += [*_numpy_table.ROWS, "numpy"]
-# --- end numpy family ---
-
-
 # --- nn / math / linalg / core / control flow (issue 14 part B) --------------------
 # Implementations: `_jax_extra.py`, `_torch_extra.py`, `_tf_extra.py` (star-imported by the
 # framework modules). Image ops live in `fkeras.ops.image` only, as in Keras.
@@ -1002,7 +987,7 @@ def rearrange(tensor, pattern, **axes_lengths):
     """einops-style axis rearrangement, e.g. 'b (h w) c -> b h w c' with h=4."""
 
 
-from fkeras.ops import core, image, linalg, math, nn  # noqa: E402  (the Keras submodules)
+from fkeras.ops import image  # noqa: E402  (declares the image ops; the other Keras submodules re-export, below)
 
 __all__ += [
     "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
@@ -1017,3 +1002,35 @@ __all__ += [
     "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve", "solve_triangular",
     "svd", "lstsq", "matrix_rank", "pinv", "jvp", "rearrange", "core", "image", "linalg", "math", "nn",
 ]
+
+
+# --- numpy family (table-driven; issue 14 part A) ----------------------------------
+# The rest of `keras.ops.numpy`: one documented declaration per row of `_numpy_table.TABLE`
+# (name, Keras signature, dtype rule, per-framework callable). Each is an `op` like the ones
+# above, so `dir()`, `from fkeras.ops import cos` and `inspect.signature` work as for them.
+# Implementations: `_numpy_jax.py`, `_numpy_torch.py`, `_numpy_tf.py` (built from the same table; each
+# framework's modules are merged by `_dispatch.backend`); `fkeras.ops.numpy` holds the whole family.
+from fkeras.ops import _numpy_table  # noqa: E402
+
+globals().update(_numpy_table.declare(op))
+
+__all__ += [*_numpy_table.ROWS, "numpy"]
+# --- end numpy family ---
+
+# Keras's submodules that only re-export ops declared here (`fkeras.ops.nn.relu is fkeras.ops.relu`) load on
+# first use: they import this package, never the other way round, so the two form no import cycle.
+_VIEWS = ("core", "linalg", "math", "nn", "numpy")
+
+
+def __getattr__(name):
+    if name in _VIEWS:
+        import importlib
+
+        module = importlib.import_module(f"fkeras.ops.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'fkeras.ops' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_VIEWS))

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import functools
 import importlib
+import types
 
 JAX, TORCH, TF = "jax", "torch", "tensorflow"
 SYMBOLIC = "symbolic"  # registered symbolic tensors (the facade's KerasTensor): the op is recorded, not computed
 VARIABLE = "variable"  # registered variable types (the facade's `fkeras.Variable`): unwrapped via `.value` first
 
-_BACKEND_MODULES = {JAX: "fkeras.ops._jax", TORCH: "fkeras.ops._torch", TF: "fkeras.ops._tf"}
+# Each framework's implementations, in the order later modules override earlier ones: the core ops,
+# the nn/math/linalg/core/control-flow ops (`__all__`), the NumPy family (`IMPLEMENTATIONS`, built from
+# `_numpy_table.py`). Each imports only the ones before it, so there is no import cycle among them.
+_BACKEND_MODULES = {
+    JAX: ("fkeras.ops._jax", "fkeras.ops._jax_extra", "fkeras.ops._numpy_jax"),
+    TORCH: ("fkeras.ops._torch", "fkeras.ops._torch_extra", "fkeras.ops._numpy_torch"),
+    TF: ("fkeras.ops._tf", "fkeras.ops._tf_extra", "fkeras.ops._numpy_tf"),
+}
 _loaded: dict[str, object] = {}
 
 # --- hooks for the floors above -------------------------------------------------------
@@ -105,11 +113,20 @@ def framework_of(*args, **kwargs) -> str:
 
 
 def backend(framework: str):
-    """The backend module for `framework` ('jax', 'torch', 'tensorflow'), imported lazily."""
-    mod = _loaded.get(framework)
-    if mod is None:
-        mod = _loaded[framework] = importlib.import_module(_BACKEND_MODULES[framework])
-    return mod
+    """The implementations for `framework` ('jax', 'torch', 'tensorflow') as one namespace, imported lazily."""
+    ns = _loaded.get(framework)
+    if ns is None:
+        table = {}
+        for i, name in enumerate(_BACKEND_MODULES[framework]):
+            mod = importlib.import_module(name)
+            if hasattr(mod, "IMPLEMENTATIONS"):
+                table.update(mod.IMPLEMENTATIONS)
+            elif i and hasattr(mod, "__all__"):
+                table.update({n: getattr(mod, n) for n in mod.__all__})
+            else:
+                table.update({n: v for n, v in vars(mod).items() if not n.startswith("__")})
+        ns = _loaded[framework] = types.SimpleNamespace(**table)
+    return ns
 
 
 def resolve(name: str, framework: str):

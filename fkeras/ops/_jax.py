@@ -436,14 +436,3 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 
 
 del builtins
-
-
-# --- numpy family (issue 14 part A; rows of _numpy_table.py, kernels in _numpy_jax.py) ---
-from fkeras.ops._numpy_jax import IMPLEMENTATIONS as _NUMPY_FAMILY  # noqa: E402
-
-globals().update(_NUMPY_FAMILY)
-# --- end numpy family ---
-
-
-# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _jax_extra.py) ---
-from fkeras.ops._jax_extra import *  # noqa: E402, F401, F403

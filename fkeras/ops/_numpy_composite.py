@@ -11,7 +11,19 @@ from __future__ import annotations
 
 import functools
 
+from fkeras.ops import _dispatch
 from fkeras.ops._dtypes import standardize_dtype
+
+
+class BackendView:
+    """Attribute access to every implementation of one framework (`_dispatch.backend`), looked up when a
+    kernel runs, so the kernels may use ops defined in any of the framework's modules."""
+
+    def __init__(self, framework: str):
+        self._framework = framework
+
+    def __getattr__(self, name):
+        return getattr(_dispatch.backend(self._framework), name)
 
 _INF = float("inf")
 _NAN = float("nan")

@@ -10,7 +10,6 @@ Everything is TF ops, so it differentiates under `tf.GradientTape` and traces in
 from __future__ import annotations
 
 import builtins
-import importlib
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +20,7 @@ from fkeras.ops._dtypes import dtype_of, floatx
 from fkeras.ops._dtypes import standardize_dtype as _name
 from fkeras.ops._tf import _as, _t
 
-B = importlib.import_module("fkeras.ops._tf")  # the backend module (complete when kernels run)
+B = _numpy_composite.BackendView("tensorflow")  # every tensorflow implementation, looked up at run time
 KERNELS: dict = dict(_numpy_composite.kernels(B))
 
 

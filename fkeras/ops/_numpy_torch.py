@@ -10,7 +10,6 @@ Composite kernels shared with TF come from `_numpy_composite`. Results stay on t
 from __future__ import annotations
 
 import builtins
-import importlib
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from fkeras.ops import _numpy_composite, _numpy_table
 from fkeras.ops._dtypes import dtype_of, floatx, standardize_dtype
 from fkeras.ops._torch import _axes, _tensor, _torch_dtype
 
-B = importlib.import_module("fkeras.ops._torch")  # the backend module (complete when kernels run)
+B = _numpy_composite.BackendView("torch")  # every torch implementation, looked up at run time
 KERNELS: dict = dict(_numpy_composite.kernels(B))
 
 

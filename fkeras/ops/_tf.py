@@ -888,15 +888,3 @@ def dropout(inputs, rate, noise_shape=None):
         full_shape = _dyn_shape(x)
         noise_shape = [full_shape[i] if d is None else d for i, d in enumerate(noise_shape)]
     return tf.nn.dropout(x, rate=rate, noise_shape=noise_shape)
-
-
-# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _tf_extra.py) ---
-from fkeras.ops._tf_extra import *  # noqa: E402, F401, F403
-
-
-
-# --- numpy family (issue 14 part A; rows of _numpy_table.py, kernels in _numpy_tf.py) ---
-from fkeras.ops._numpy_tf import IMPLEMENTATIONS as _NUMPY_FAMILY  # noqa: E402
-
-globals().update(_NUMPY_FAMILY)
-# --- end numpy family ---

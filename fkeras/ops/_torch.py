@@ -856,15 +856,3 @@ def dropout(inputs, rate, noise_shape=None):
         return torch.zeros_like(inputs)
     mask = torch.rand(shape, device=inputs.device) < keep
     return torch.where(mask, inputs / keep, torch.zeros((), dtype=inputs.dtype, device=inputs.device))
-
-
-# --- nn / math / linalg / core / control flow (issue 14 part B; implementations in _torch_extra.py) ---
-from fkeras.ops._torch_extra import *  # noqa: E402, F401, F403
-
-
-
-# --- numpy family (issue 14 part A; rows of _numpy_table.py, kernels in _numpy_torch.py) ---
-from fkeras.ops._numpy_torch import IMPLEMENTATIONS as _NUMPY_FAMILY  # noqa: E402
-
-globals().update(_NUMPY_FAMILY)
-# --- end numpy family ---
