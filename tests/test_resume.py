@@ -229,3 +229,30 @@ def test_kill_9_at_random_points_resumes_bit_exact(tmp_path):
         files = sorted(os.listdir(backup))
         assert len(files) == 2 and files[1] == "training_metadata.json", files  # no temp/orphan file
         assert int(got["step"]) == 15  # no batch lost or repeated
+
+
+def test_orbax_checkpoint_resume_is_one_step_and_exact(tmp_path):
+    """`OrbaxCheckpoint(resume=True)` restores the latest finalized checkpoint and continues with the next
+    epoch, shuffle order and dropout keys included: the result equals the uninterrupted run bit for bit."""
+    pytest.importorskip("orbax.checkpoint")
+    ref = _model()
+    want = _fit(ref)
+    d = tmp_path / "orbax"
+    with pytest.raises(Boom):
+        _fit(_model(), [fk.callbacks.OrbaxCheckpoint(d, resume=True, save_on_background=True), StopAt(12)])
+    m = _model()
+    cb = fk.callbacks.OrbaxCheckpoint(d, resume=True)
+    got = _fit(m, [cb])
+    # epochs 0 and 1 were checkpointed before the crash in epoch 2; the asynchronous save of epoch 1 may
+    # not have been finalized when the crash came: then fit resumes at epoch 1 (nothing lost, still exact)
+    assert cb.restored_epoch in (1, 2)
+    _assert_bit_equal(got, want)
+    assert int(m.train_state.step) == int(ref.train_state.step) == 15
+    d2 = tmp_path / "orbax_sync"
+    with pytest.raises(Boom):
+        _fit(_model(), [fk.callbacks.OrbaxCheckpoint(d2, resume=True, save_on_background=False), StopAt(12)])
+    cb = fk.callbacks.OrbaxCheckpoint(d2, resume=True)
+    _assert_bit_equal(_fit(_model(), [cb]), want)
+    assert cb.restored_epoch == 2
+    with pytest.raises(ValueError, match="resume=True"):
+        fk.callbacks.OrbaxCheckpoint(d, resume=True, save_freq=2)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -14,6 +15,7 @@ from fkeras.callbacks._save_freq import BatchCounter, check_save_freq
 from fkeras.callbacks.callback import print_msg
 from fkeras.callbacks.monitor import MonitorCallback
 from fkeras.io import checkpoint
+from fkeras.saving import archive
 
 
 class OrbaxCheckpoint(MonitorCallback):
@@ -24,12 +26,25 @@ class OrbaxCheckpoint(MonitorCallback):
     orbax without fkeras (`fkeras.io.checkpoint`). `save_weights_only` keeps just params and state.
     `save_best_only` saves only when `monitor` improved (`fkeras.callbacks.monitor`); a missing log skips.
     Restore with `OrbaxCheckpoint.restore(model, directory)` or `fkeras.io.checkpoint.CheckpointManager`.
+
+    `resume=True` (fkeras; epoch checkpoints of the whole TrainState) makes resuming one step, as with
+    `BackupAndRestore`: on `on_train_begin` the latest *finalized* checkpoint (orbax commits a save by
+    renaming it, so a save killed mid-way, also an asynchronous one, is not seen) is restored and fit
+    continues with the next epoch, with the training data's shuffle state saved beside it
+    (`<directory>/fkeras_resume/<step>.json`, written before the checkpoint) so the result equals an
+    uninterrupted run's.
     """
 
     def __init__(self, directory, monitor="val_loss", verbose=0, save_best_only=False, mode="auto",
                  save_freq="epoch", initial_value_threshold=None, max_to_keep=1, save_on_background=True,
-                 save_weights_only=False):
+                 save_weights_only=False, resume=False):
         super().__init__(monitor, mode, initial_value_threshold)
+        if resume and (save_freq != "epoch" or save_weights_only):
+            raise ValueError("OrbaxCheckpoint(resume=True) needs save_freq='epoch' and save_weights_only=False "
+                             f"(checkpoints of the whole TrainState, numbered by epoch); got save_freq={save_freq!r}, "
+                             f"save_weights_only={save_weights_only!r}.")
+        self.resume = bool(resume)
+        self.restored_epoch = None
         check_save_freq(save_freq)
         self.directory, self.verbose = os.fspath(directory), verbose
         self.save_best_only, self.save_freq, self.save_weights_only = save_best_only, save_freq, save_weights_only
@@ -57,7 +72,32 @@ class OrbaxCheckpoint(MonitorCallback):
             self.best = current
         if self.verbose > 0:
             print_msg(f"\nOrbaxCheckpoint: saving step {step} to {self.directory}")
+        if self.resume:  # the data position first: a checkpoint is never without it
+            state = getattr(self.model, "_fit_resume_state", None)
+            archive.atomic_write_bytes(self._sidecar(step), json.dumps(state() if callable(state) else None).encode())
         self.manager.save(step, self._tree(), force=True)
+
+    def _sidecar(self, step):
+        return os.path.join(self.directory, "fkeras_resume", f"{int(step)}.json")
+
+    def on_train_begin(self, logs=None):
+        if not self.resume:
+            return
+        latest = self.manager.latest_step()
+        if latest is None:
+            return
+        data = None
+        path = self._sidecar(latest)
+        if os.path.exists(path):
+            try:
+                with open(path, "rb") as f:
+                    data = json.loads(f.read().decode("utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ValueError(f"OrbaxCheckpoint: cannot read the resume file {path} ({e}).") from e
+        checkpoint.restore_into_model(self.model, self.directory, step=latest)
+        self.restored_epoch = int(latest) + 1
+        self.model._initial_epoch = self.restored_epoch
+        self.model._resume_fit = {"batch": 0, "data": data}
 
     def on_epoch_begin(self, epoch, logs=None):
         self._counter.new_epoch()
@@ -74,6 +114,12 @@ class OrbaxCheckpoint(MonitorCallback):
 
     def on_train_end(self, logs=None):
         self.manager.wait_until_finished()
+        folder = os.path.join(self.directory, "fkeras_resume")
+        if self.resume and os.path.isdir(folder):  # resume files of checkpoints max_to_keep dropped
+            keep = {f"{int(s)}.json" for s in self.manager.all_steps()}
+            for f in os.listdir(folder):
+                if f.endswith(".json") and f not in keep:
+                    os.remove(os.path.join(folder, f))
 
     def wait_until_finished(self):
         self.manager.wait_until_finished()
