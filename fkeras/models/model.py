@@ -9,6 +9,8 @@ Once compiled, the Trainer's `train_state` is the one place the weights live; `w
 
 from __future__ import annotations
 
+import json
+
 import jax
 
 from fkeras.callbacks.callback_list import CallbackList
@@ -18,6 +20,7 @@ from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
 from fkeras.nn.base import Variables
 from fkeras.saving import saving_lib
+from fkeras.saving.serialization_lib import serialize_keras_object
 from fkeras.train.trainer import Trainer
 
 
@@ -186,6 +189,11 @@ class Model(Layer, Trainer):
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         return saving_lib.load_weights(self, filepath, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as Keras's JSON (`keras.models.model_from_json` reads it); `kwargs`
+        go to `json.dumps`."""
+        return json.dumps(serialize_keras_object(self), default=saving_lib.json_default, **kwargs)
 
     def get_config(self):
         return Layer.get_config(self)

@@ -319,7 +319,7 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_model: {filepath} exists and overwrite=False.")
     config = serialize_model(model)
-    config_json = json.dumps(config, default=_json_default)
+    config_json = json.dumps(config, default=json_default)
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     weights = archive.write_weights_h5(weight_groups(model))
@@ -328,7 +328,7 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
                                        archive.WEIGHTS: weights})
 
 
-def _json_default(obj):
+def json_default(obj):
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return obj.item()
     if isinstance(obj, np.ndarray):
