@@ -100,9 +100,11 @@ Y = RNG.random((6, 3), dtype=np.float32)
 
 
 @pytest.mark.parametrize("opt,kwargs,count", [("Adafactor", {"learning_rate": 0.05}, 14),
-                                              ("Ftrl", {"learning_rate": 0.1, "beta": 0.1}, 10)])
+                                              ("Ftrl", {"learning_rate": 0.1, "beta": 0.1}, 10),
+                                              ("Muon", {"learning_rate": 0.01}, 8)])
 def test_keras_file_resumes_in_keras_and_back(tmp_path, opt, kwargs, count):
-    """Adafactor's per-variable r, c, velocity (placeholders for biases) and Ftrl's accumulator/linear go to
+    """Adafactor's per-variable r, c, velocity (placeholders for biases), Ftrl's accumulator/linear and Muon's
+    momentum with a velocity for its AdamW (here 1-D) variables only go to
     `.keras` in Keras's layout: Keras loads the file and training resumes to the same weights as fkeras;
     Keras's file loads back into fkeras and resumes the same way."""
     inp = fk.Input((5,))
