@@ -23,7 +23,19 @@ _NAMES = {
     "Layer": "fkeras.layers",
     "Variable": "fkeras.layers",
     "Variables": "fkeras.nn",
+    "KerasTensor": "fkeras.layers",
+    "Initializer": "fkeras.initializers",
+    "Regularizer": "fkeras.regularizers",
+    "Loss": "fkeras.losses",
+    "Metric": "fkeras.metrics",
+    "Optimizer": "fkeras.optimizers",
+    "DTypePolicy": "fkeras.nn.dtype_policies",
 }
+
+
+def version() -> str:
+    """fkeras's version (Keras's `keras.version()`)."""
+    return __version__
 
 
 def __getattr__(name):

@@ -1,5 +1,6 @@
 """`fkeras.backend`: the Keras backend utilities scripts use (floor 1: it imports nothing above ops)."""
 
+from fkeras.ops import _dispatch
 from fkeras.ops._dtypes import (  # noqa: F401  (Keras's dtype rules live with the ops, floor 1)
     floatx,
     is_float_dtype,
@@ -40,6 +41,23 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     global _EPSILON
     _EPSILON = float(value)
+
+
+_UIDS: dict = {}
+
+
+def get_uid(prefix=""):
+    """1, 2, 3, ... for each `prefix` in this session (Keras's `get_uid`; `clear_session` restarts them)."""
+    _UIDS[prefix] = _UIDS.get(prefix, 0) + 1
+    return _UIDS[prefix]
+
+
+on_clear_session(_UIDS.clear)
+
+
+def is_keras_tensor(x) -> bool:
+    """True for a symbolic functional-API tensor (`fkeras.Input(...)` and what layers make of it)."""
+    return _dispatch._framework_of_one(x) == _dispatch.SYMBOLIC
 
 
 def image_data_format() -> str:

@@ -19,6 +19,17 @@ _NAMES = {
 # Defined by other fkeras packages; re-exported here under Keras's names when present.
 _ELSEWHERE = {
     "Progbar": "fkeras.callbacks.progbar",
+    "clear_session": "fkeras.backend",
+    "is_keras_tensor": "fkeras.backend",
+    "standardize_dtype": "fkeras.backend",
+    "CustomObjectScope": "fkeras.nn.registration",
+    "custom_object_scope": "fkeras.nn.registration",
+    "get_custom_objects": "fkeras.nn.registration",
+    "get_registered_name": "fkeras.nn.registration",
+    "get_registered_object": "fkeras.nn.registration",
+    "register_keras_serializable": "fkeras.nn.registration",
+    "serialize_keras_object": "fkeras.saving.serialization_lib",
+    "deserialize_keras_object": "fkeras.saving.serialization_lib",
 }
 
 
@@ -32,4 +43,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_NAMES))
+    return sorted(set(globals()) | set(_NAMES) | set(_ELSEWHERE))
