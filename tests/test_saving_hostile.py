@@ -212,3 +212,23 @@ def test_config_names_only_resolve_to_public_classes(tmp_path, class_name):
 
     with pytest.raises(ValueError, match="Could not locate class"):
         serialization_lib.deserialize_keras_object({"module": "keras.layers", "class_name": class_name, "config": {}})
+
+
+def test_huge_declared_layer_in_config_is_refused_before_allocating(tmp_path):
+    """A config declaring Dense(10**12) is refused by size, computed abstractly, naming the layer."""
+    model = _model()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        entries = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(entries[archive.CONFIG])
+    config["config"]["layers"][1]["config"]["units"] = 10**12
+    entries[archive.CONFIG] = json.dumps(config).encode()
+    huge = tmp_path / "huge.keras"
+    with zipfile.ZipFile(huge, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    with pytest.raises(ValueError, match=r"Layer 'd'.*over the limit.*max_weights_bytes"):
+        fkeras.saving.load_model(huge)
+    model.save(path)  # an ordinary file still loads under the same limit
+    fkeras.saving.load_model(path)

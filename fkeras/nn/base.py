@@ -171,6 +171,25 @@ class _Frozen(type):
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape")
 
 
+_allocation_limits: list = []  # (max bytes, why) while building from an untrusted config
+
+
+class allocation_limit:  # noqa: N801 - a context manager
+    """`with allocation_limit(max_bytes, why)`: every layer `init` inside the block first computes its
+    weights' size abstractly and raises a ValueError naming the layer when it passes `max_bytes` (how
+    `load_model` refuses a config declaring a 10^12-unit Dense before allocating anything)."""
+
+    def __init__(self, max_bytes: int, why: str):
+        self._limit = (int(max_bytes), why)
+
+    def __enter__(self):
+        _allocation_limits.append(self._limit)
+
+    def __exit__(self, *exc):
+        _allocation_limits.pop()
+        return False
+
+
 _LAYER_CLASSES: dict = {}  # class name -> nn layer class, filled as classes are defined
 
 
@@ -269,7 +288,18 @@ class Layer(metaclass=_Frozen):
             input_specs = (self._batch_input_shape,)
         specs = [as_spec(s) for s in input_specs]
         self.check_input(*specs)
+        if _allocation_limits:
+            self._check_allocation(rng, specs, _allocation_limits[-1])
         return self.build(rng, *specs)
+
+    def _check_allocation(self, rng, specs, limit):
+        """Refuse, before anything is allocated, weights whose total size passes `limit` = (bytes, why)."""
+        max_bytes, why = limit
+        shapes = jax.eval_shape(lambda r: self.build(r, *specs), rng)
+        nbytes = sum(int(np.prod(s.shape, dtype=np.float64)) * np.dtype(s.dtype).itemsize
+                     for s in jax.tree.leaves(shapes))
+        if nbytes > max_bytes:
+            raise self.error(f"its weights would take {nbytes:,} bytes, over the limit of {max_bytes:,} bytes ({why}).")
 
     def apply(self, variables, *inputs, training: bool = False, rng=None):
         """Run the layer: returns `(outputs, new_state)`; never mutates anything.

@@ -24,6 +24,7 @@ import numpy as np
 
 from fkeras.saving import archive
 from fkeras.saving import serialization_lib as sl
+from fkeras.nn.base import allocation_limit
 from fkeras.nn.registration import custom_object_scope
 
 KERAS_VERSION = "3.15.1"  # the Keras file format these archives follow
@@ -363,7 +364,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     file_groups = archive.read_weights_h5(entries[archive.WEIGHTS]) if archive.WEIGHTS in entries else {}
     compile_config = config.get("compile_config") if compile else None
     model_config = {k: v for k, v in config.items() if k != "compile_config"}
-    with custom_object_scope(custom_objects):  # layers resolve your activations/initializers by name too
+    limit = allocation_limit(archive.get_load_limits().max_weights_bytes,
+                             "max_weights_bytes; raise it with fkeras.saving.set_load_limits if you trust the file")
+    with custom_object_scope(custom_objects), limit:  # layers resolve your activations by name; sizes bounded
         model = sl.deserialize_keras_object(model_config, custom_objects=custom_objects, safe_mode=safe_mode)
         if compile_config:
             with sl.SafeModeScope(safe_mode):
