@@ -122,6 +122,14 @@ def test_string_inputs_name_the_input_and_the_expected_dtype():
         two.fit([X[:, :2], np.array([["s", "t"]] * 8)], Y, verbose=0)
 
 
+def test_string_inputs_to_evaluate_and_predict_are_clear_errors():
+    m = _dense_model()
+    with pytest.raises(ValueError, match=r"Input x .* has dtype <U1 .* expects numeric input"):
+        m.evaluate(np.full((8, 4), "a"), Y, verbose=0)
+    with pytest.raises(ValueError, match=r"Input x .* has dtype <U1 .* expects numeric input"):
+        m.predict(np.full((8, 4), "a"), verbose=0)
+
+
 def test_string_tf_dataset_is_a_clear_error():
     tf = pytest.importorskip("tensorflow")
     m = _dense_model()

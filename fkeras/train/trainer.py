@@ -312,6 +312,11 @@ class Trainer:
             raise ValueError(f"The model was compiled with loss={self.loss!r} but `fit` received no targets "
                              "(`y` is None, or the dataset yields only inputs). Pass `y`, yield `(x, y)` "
                              "batches, or compile with `loss=None` to train on `add_loss` terms only.")
+        self._check_input_dtypes(x)
+
+    def _check_input_dtypes(self, x):
+        """String/object inputs to a numeric model: a clear error naming the input and the dtype expected
+        (fit, evaluate and predict check their first batch before running anything)."""
         leaves = jax.tree_util.tree_leaves_with_path(x)
         try:
             inputs = list(getattr(self, "inputs", None) or [])
@@ -588,6 +593,7 @@ class Trainer:
             first = next(it)
         except StopIteration:
             raise ValueError("The evaluation data produced no batches.") from None
+        self._check_input_dtypes(unpack(first)[0])
         eng = self._ready(first)
         self._check_labels(eng, y)
         verbose = 1 if verbose == "auto" else verbose
@@ -611,6 +617,7 @@ class Trainer:
         outs, pred = [], None
         for step, batch in enumerate(self._batches(data)):
             if pred is None:
+                self._check_input_dtypes(unpack(batch)[0])
                 pred = self._predict_fn(batch)
             cbs.on_predict_batch_begin(step)
             ts = self.train_state
