@@ -83,7 +83,16 @@ class OrbaxCheckpoint(MonitorCallback):
     def on_train_begin(self, logs=None):
         if not self.resume:
             return
-        latest = self.manager.latest_step()
+        latest = None
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            # the newest checkpoint that is complete on disk: a save still being written (or cut off by a
+            # crash) may already be listed, so fall back to the one before it
+            try:
+                checkpoint.restore_into_model(self.model, self.directory, step=step)
+            except FileNotFoundError:
+                continue
+            latest = step
+            break
         if latest is None:
             return
         data = None
@@ -94,7 +103,6 @@ class OrbaxCheckpoint(MonitorCallback):
                     data = json.loads(f.read().decode("utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise ValueError(f"OrbaxCheckpoint: cannot read the resume file {path} ({e}).") from e
-        checkpoint.restore_into_model(self.model, self.directory, step=latest)
         self.restored_epoch = int(latest) + 1
         self.model._initial_epoch = self.restored_epoch
         self.model._resume_fit = {"batch": 0, "data": data}
