@@ -1,8 +1,7 @@
 """The house has floors: ops (1) -> nn (2) -> train (3) -> the facade, with interop, io and saving beside.
 
 Parsed from the source (no import is executed): no import cycle among module-level imports anywhere in
-`fkeras/`, none either when function-level imports are counted (but for the one listed below, still to
-remove), and no module under `fkeras/ops`, `fkeras/nn` or `fkeras/train` imports from a higher floor.
+`fkeras/`, none either when function-level imports are counted, and no module under `fkeras/ops`, `fkeras/nn` or `fkeras/train` imports from a higher floor.
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ FLOORS = {
     "fkeras.distribution": 3, "fkeras.utils.py_dataset": 3, "fkeras.utils.rng_utils": 1,
 }
 CHECKED_FLOORS = ("fkeras.ops", "fkeras.random", "fkeras.tree", "fkeras.backend", "fkeras.nn", "fkeras.train")
-# Known, to remove: the JAX image kernels use the framework-neutral image ops and those call two JAX
-# kernels (area resampling, elastic warp fields) from inside functions.
-KNOWN_FUNCTION_LEVEL_CYCLES = [["fkeras.ops._image", "fkeras.ops._jax_extra"]]
 
 
 def _modules():
@@ -134,7 +130,7 @@ def test_no_import_cycles_at_module_level():
 
 
 def test_no_import_cycles_counting_function_level_imports():
-    assert _cycles(function_level=True) == KNOWN_FUNCTION_LEVEL_CYCLES
+    assert _cycles(function_level=True) == []
 
 
 @pytest.mark.parametrize("floor_prefix", CHECKED_FLOORS)

@@ -19,10 +19,11 @@ SYMBOLIC = "symbolic"  # registered symbolic tensors (the facade's KerasTensor):
 VARIABLE = "variable"  # registered variable types (the facade's `fkeras.Variable`): unwrapped via `.value` first
 
 # Each framework's implementations, in the order later modules override earlier ones: the core ops,
-# the nn/math/linalg/core/control-flow ops (`__all__`), the NumPy family (`IMPLEMENTATIONS`, built from
+# (for JAX, the framework-neutral image ops of `_image.py`), the nn/math/linalg/core/control-flow ops
+# (`__all__`), the NumPy family (`IMPLEMENTATIONS`, built from
 # `_numpy_table.py`). Each imports only the ones before it, so there is no import cycle among them.
 _BACKEND_MODULES = {
-    JAX: ("fkeras.ops._jax", "fkeras.ops._jax_extra", "fkeras.ops._numpy_jax"),
+    JAX: ("fkeras.ops._jax", "fkeras.ops._image", "fkeras.ops._jax_extra", "fkeras.ops._numpy_jax"),
     TORCH: ("fkeras.ops._torch", "fkeras.ops._torch_extra", "fkeras.ops._numpy_torch"),
     TF: ("fkeras.ops._tf", "fkeras.ops._tf_extra", "fkeras.ops._numpy_tf"),
 }

@@ -555,7 +555,6 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     import jax
 
     from fkeras import random as frandom
-    from fkeras.ops import _jax_extra
 
     ops = _ops()
     data_format = _fmt(data_format)
@@ -566,7 +565,7 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     key = frandom.draw_key(seed)
     size = int(6 * sigma) | 1
     d = jax.random.normal(key, (n, h, w), dtype=_float_dtype(dtype)) * sigma
-    d = _jax_extra.gaussian_blur(d[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    d = gaussian_blur(d[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
     yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     disp = np.asarray(alpha * d)
     ys, xs = (yy + disp).astype(_float_dtype(dtype)), (xx + disp).astype(_float_dtype(dtype))

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.ops import image as ops_image
 from fkeras.ops._args import _check_data_format, _check_resize, _tuple
 
 EPSILON = 1e-7
@@ -833,11 +834,8 @@ from fkeras.ops._einops import rearrange  # noqa: E402
 __all__ += ["custom_gradient", "rearrange"]
 
 
-# --- image (JAX kernels: jax.image / jax.scipy.ndimage; the generic ones are in _image.py) -------------
-from fkeras.ops._image import (  # noqa: E402
-    crop_images, extract_patches, extract_patches_3d, gaussian_blur, hsv_to_rgb, pad_images, rgb_to_grayscale,
-    rgb_to_hsv, sobel_edges, ssim,
-)
+# --- image (JAX kernels: jax.image / jax.scipy.ndimage; the generic ones are in _image.py, merged into the JAX
+# backend by _dispatch, so this module does not import them back) ---------------------------------------------
 
 _ORDER = {"nearest": 0, "bilinear": 1}
 _FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
@@ -1036,8 +1034,8 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     # Keras draws dx and dy from the same key (so they are equal); kept for identical fields.
     dx = jax.random.normal(key, (n, h, w), dtype=dtype) * sigma
     dy = jax.random.normal(key, (n, h, w), dtype=dtype) * sigma
-    dx = gaussian_blur(dx[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
-    dy = gaussian_blur(dy[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    dx = ops_image.gaussian_blur(dx[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
+    dy = ops_image.gaussian_blur(dy[..., None], (size, size), (sigma, sigma), "channels_last")[..., 0]
     yy, xx = jnp.meshgrid(jnp.arange(h, dtype=dtype), jnp.arange(w, dtype=dtype), indexing="ij")
     out = _sample(x, yy + alpha * dy, xx + alpha * dx, _ORDER[interpolation], fill_mode, fill_value)
     return _back(out.astype(dtype), data_format, squeeze)
@@ -1055,8 +1053,7 @@ def scale_and_translate(images, output_shape, scale, translation, spatial_dims, 
 
 
 __all__ += ["resize", "map_coordinates", "affine_transform", "perspective_transform", "elastic_transform",
-            "scale_and_translate", "pad_images", "crop_images", "extract_patches", "extract_patches_3d",
-            "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
+            "scale_and_translate"]
 
 
 def _ctc_beam_search(x, lengths, beam_width, top_paths, mask_index):
