@@ -7,6 +7,7 @@ one module per framework; this module only declares and documents.
 """
 
 # ruff: noqa: A001, A002  (NumPy names shadow builtins on purpose)
+from fkeras.ops._args import PART_B_OPS as _PART_B_OPS
 from fkeras.ops._dispatch import framework_of, op
 
 
@@ -989,19 +990,7 @@ def rearrange(tensor, pattern, **axes_lengths):
 
 from fkeras.ops import image  # noqa: E402  (declares the image ops; the other Keras submodules re-export, below)
 
-__all__ += [
-    "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
-    "custom_gradient", "slice", "slice_update", "scatter", "scatter_update", "unstack", "saturate_cast",
-    "is_tensor", "segment_sum", "segment_max", "segment_min", "segment_prod", "in_top_k", "cdist",
-    "extract_sequences", "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "erfc", "erfinv", "logdet",
-    "view_as_complex", "view_as_real", "celu", "glu", "hard_shrink", "hard_silu", "hard_swish", "hard_tanh",
-    "log_sigmoid", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish",
-    "tanh_shrink", "threshold", "layer_normalization", "rms_normalization", "multi_hot", "polar", "psnr",
-    "depth_to_space", "space_to_depth", "conv_transpose", "separable_conv", "dot_product_attention", "unfold",
-    "fold", "adaptive_average_pool", "adaptive_max_pool", "ctc_loss", "ctc_decode", "cholesky",
-    "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve", "solve_triangular",
-    "svd", "lstsq", "matrix_rank", "pinv", "jvp", "rearrange", "core", "image", "linalg", "math", "nn",
-]
+__all__ += [*_PART_B_OPS, "core", "image", "linalg", "math", "nn"]
 
 
 # --- numpy family (table-driven; issue 14 part A) ----------------------------------

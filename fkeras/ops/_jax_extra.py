@@ -11,28 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.ops import image as ops_image
-from fkeras.ops._args import _check_data_format, _check_resize, _tuple
+from fkeras.ops._args import PART_B_OPS, _check_data_format, _check_resize, _tuple
 
 EPSILON = 1e-7
 
-__all__ = [
-    # core / control flow
-    "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
-    "slice", "slice_update", "scatter", "scatter_update", "unstack", "saturate_cast", "is_tensor",
-    # math
-    "segment_sum", "segment_max", "segment_min", "segment_prod", "in_top_k", "cdist", "extract_sequences",
-    "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "erfc", "erfinv", "logdet",
-    "view_as_complex", "view_as_real",
-    # nn
-    "celu", "glu", "hard_shrink", "hard_silu", "hard_swish", "hard_tanh", "log_sigmoid", "soft_shrink",
-    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh_shrink", "threshold",
-    "layer_normalization", "rms_normalization", "multi_hot", "polar", "psnr", "depth_to_space",
-    "space_to_depth", "conv_transpose", "separable_conv", "dot_product_attention", "unfold", "fold",
-    "adaptive_average_pool", "adaptive_max_pool", "ctc_loss", "ctc_decode",
-    # linalg
-    "cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve",
-    "solve_triangular", "svd", "lstsq", "matrix_rank", "pinv", "jvp",
-]
+__all__ = list(PART_B_OPS)  # custom_gradient and rearrange are defined below
 
 
 def _x(x):
@@ -831,7 +814,6 @@ def custom_gradient(f):
 
 from fkeras.ops._einops import rearrange  # noqa: E402
 
-__all__ += ["custom_gradient", "rearrange"]
 
 
 # --- image (JAX kernels: jax.image / jax.scipy.ndimage; the generic ones are in _image.py, merged into the JAX

@@ -16,22 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from fkeras.ops import _torch as T
-from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import PART_B_OPS, _check_data_format, _tuple
 from fkeras.ops._jax_extra import conv_transpose_pads, saturate_limits, stft_window
 
-__all__ = [
-    "cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
-    "custom_gradient", "slice", "slice_update", "scatter", "scatter_update", "unstack", "saturate_cast",
-    "is_tensor", "segment_sum", "segment_max", "segment_min", "segment_prod", "in_top_k", "cdist",
-    "extract_sequences", "fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft", "erfc", "erfinv", "logdet",
-    "view_as_complex", "view_as_real", "celu", "glu", "hard_shrink", "hard_silu", "hard_swish", "hard_tanh",
-    "log_sigmoid", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish",
-    "tanh_shrink", "threshold", "layer_normalization", "rms_normalization", "multi_hot", "polar", "psnr",
-    "depth_to_space", "space_to_depth", "conv_transpose", "separable_conv", "dot_product_attention", "unfold",
-    "fold", "adaptive_average_pool", "adaptive_max_pool", "ctc_loss", "ctc_decode", "cholesky",
-    "cholesky_inverse", "det", "eig", "eigh", "inv", "lu_factor", "norm", "qr", "solve", "solve_triangular",
-    "svd", "lstsq", "matrix_rank", "pinv", "jvp", "rearrange",
-]
+__all__ = list(PART_B_OPS)
 
 _t = T._tensor
 _tree = jax.tree_util
