@@ -532,15 +532,27 @@ class RNN(_SequenceLayer):
         state = fn(batch_size=batch_size)
         return list(state) if _is_nested(state) else [state]
 
+    def _zero_states(self, shape):
+        """Zero initial states for sequences of `shape` (ConvLSTM's also depend on the spatial axes)."""
+        return self.get_initial_state(shape[0])
+
     def build(self, rng, spec, *rest):
         step = jax.ShapeDtypeStruct((spec.shape[0],) + tuple(spec.shape[2:]), spec.dtype)
         v = self.cell.init(fold_name(rng, self.cell.name), step)
         params = {self.cell.name: v.params} if v.params else {}
         state = {self.cell.name: v.state} if v.state else {}
         if self.stateful:
-            leaves = _flatten(self.get_initial_state(spec.shape[0]))
+            leaves = _flatten(self._zero_states(tuple(spec.shape)))
             state["rnn_state"] = {str(i): ops.cast(s, self.variable_dtype) for i, s in enumerate(leaves)}
         return Variables(params, state)
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        """The input's timestep mask for returned sequences (None for the last output and the states)."""
+        mask = _first_mask(mask)
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self.state_size) if self.return_state else out
 
     def reset_states(self, variables):
         """`variables` with the carried states of a `stateful` layer set to zeros (pure)."""
@@ -554,9 +566,9 @@ class RNN(_SequenceLayer):
 
     def call(self, variables, sequences, training=False, rng=None, mask=None, initial_state=None):
         batch = sequences.shape[0]
-        template = self.get_initial_state(batch)
+        template = self._zero_states(tuple(sequences.shape))
         if ops.framework_of(sequences) != "jax":  # zeros on the sequences' framework (torch/TF shims)
-            ref = ops.zeros_like(sequences[:, 0, :1])
+            ref = ops.zeros_like(sequences[(slice(None), 0) + (slice(0, 1),) * (len(sequences.shape) - 2)])
             template = _unflatten(template, [ops.cast(ops.broadcast_to(ref, tuple(s.shape)), ops.dtype(s))
                                              for s in _flatten(template)])
         if initial_state is None and self.stateful:
@@ -617,7 +629,7 @@ class RNN(_SequenceLayer):
                 return new, out
             x_t, m_t = inp
             out, new = run_cell(x_t, states)
-            keep = ops.logical_not(ops.expand_dims(m_t, -1))
+            keep = ops.reshape(ops.logical_not(m_t), (-1,) + (1,) * (len(out.shape) - 1))
             if self.zero_output_for_mask:
                 out = ops.where(keep, ops.zeros_like(out), out)
             else:
@@ -803,6 +815,13 @@ def _removeprefix(name, prefix):
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
+def _first_mask(mask):
+    """The first mask of a (possibly nested) mask argument (Keras: `tree.flatten(mask)[0]`)."""
+    while isinstance(mask, (list, tuple)):
+        mask = mask[0] if mask else None
+    return mask
+
+
 def _zero_output_for_mask(layer):
     flag = getattr(layer, "zero_output_for_mask", None)
     if flag is None or flag == layer.return_sequences:
@@ -854,6 +873,20 @@ class Bidirectional(_SequenceLayer):
 
     def check_input(self, x, *rest):
         expect_rank(self, x, range(3, 64), "input (batch, timesteps, features)")
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        """The timestep mask for returned sequences (one per direction with merge_mode=None)."""
+        mask = _first_mask(mask)
+        if self.return_sequences:
+            out = mask if self.merge_mode else [mask, mask]
+        else:
+            out = None if self.merge_mode else [None, None]
+        if self.return_state:
+            n = 2 * len(self.forward_layer.state_size)
+            return (out if isinstance(out, list) else [out]) + [None] * n
+        return out
 
     def build(self, rng, spec, *rest):
         params, state = {}, {}
