@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fkeras.ops._args import _check_data_format, _check_resize
+from fkeras.ops import random_impl as frandom
 
 __all__ = ["pad_images", "crop_images", "extract_patches", "extract_patches_3d", "rgb_to_grayscale", "rgb_to_hsv",
            "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
@@ -554,7 +555,6 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     warp equals JAX's), then sampled on the image's framework."""
     import jax
 
-    from fkeras import random as frandom
 
     ops = _ops()
     data_format = _fmt(data_format)

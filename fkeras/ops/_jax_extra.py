@@ -12,6 +12,7 @@ import numpy as np
 
 from fkeras.ops import image as ops_image
 from fkeras.ops._args import PART_B_OPS, _check_data_format, _check_resize, _tuple
+from fkeras.ops import random_impl as frandom
 
 EPSILON = 1e-7
 
@@ -1004,7 +1005,6 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
 
 def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                       seed=None, data_format=None):
-    from fkeras import random as frandom
 
     data_format = _check_data_format(data_format)
     _check_interp(interpolation, fill_mode)
