@@ -346,8 +346,7 @@ def test_every_keras_numpy_name_is_in_fkeras_with_keras_signature():
     assert all(getattr(fnp, n) is getattr(fops, n) for n in names)
     differ = {n: (str(inspect.signature(getattr(fops, n))), str(inspect.signature(getattr(knp, n))))
               for n in names if inspect.signature(getattr(fops, n)) != inspect.signature(getattr(knp, n))}
-    # einsum keeps fkeras's existing signature (no **kwargs for jnp.einsum's options); every other op matches.
-    assert set(differ) <= {"einsum"}, differ
+    assert not differ, differ
     from fkeras.ops import cos  # noqa: F401  (a plain import works)
     assert "cos" in dir(fops) and "cos" in fnp.__all__
 
@@ -549,6 +548,51 @@ def test_vectorize_on_framework(framework):
     got = fops.vectorize(lambda a, b: a * b + 1.0)(convert(x), convert(y))
     assert _native(got, framework)
     assert_same(got, x * y + 1.0, 1e-6)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("signature,make,shapes", [  # make(ops module) -> pyfunc, run by fkeras and by Keras
+    ("(n),(n)->()", lambda o: lambda a, b: o.sum(a * b), [(2, 3), (3,)]),
+    ("(m,n),(n,k)->(m,k)", lambda o: o.matmul, [(4, 2, 3), (3, 5)]),
+    ("(n)->(),(n)", lambda o: lambda a: (o.max(a), a * 2.0), [(2, 1, 4)]),
+], ids=["dot", "matmul", "two_outputs"])
+def test_vectorize_signature_on_framework_matches_keras(framework, signature, make, shapes):
+    kops = _keras().ops
+    convert, _ = _converter(framework)
+    args = [np.random.default_rng(i).standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)]
+    got = fops.vectorize(make(fops), signature=signature)(*[convert(a) for a in args])
+    want = kops.vectorize(make(kops), signature=signature)(*args)
+    got, want = _leaves(got), _leaves(want)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert _native(g, framework) and tuple(g.shape) == tuple(w.shape)
+        assert_same(g, w, 1e-5)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_vectorize_excluded_and_bad_signature(framework):
+    convert, _ = _converter(framework)
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    got = fops.vectorize(lambda a, k: a * k, excluded={1})(convert(x), 3.0)
+    assert_same(got, x * 3.0, 0)
+    with pytest.raises(ValueError, match="signature"):
+        fops.vectorize(lambda a: a, signature="(n)")(convert(x))
+    with pytest.raises(TypeError, match="names 2 inputs"):
+        fops.vectorize(lambda a, b: a, signature="(n),(n)->()")(convert(x))
+
+
+@pytest.mark.parametrize("framework", ["jax", *FRAMEWORKS])
+def test_einsum_kwargs_and_int8_as_keras(framework):
+    kops = _keras().ops
+    convert = jnp.asarray if framework == "jax" else _converter(framework)[0]
+    a, b = np.arange(12, dtype=np.int8).reshape(3, 4), np.arange(8, dtype=np.int8).reshape(4, 2)
+    want = kops.einsum("ij,jk->ik", a, b, optimize="optimal")
+    got = fops.einsum("ij,jk->ik", convert(a), convert(b), optimize="optimal", precision=None)
+    assert_same_with_dtypes(got, want, 0)  # int8 operands give int32, as Keras
+    f = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    assert_same_with_dtypes(fops.einsum("ij->j", convert(f), optimize=False), kops.einsum("ij->j", f), 1e-6)
+    with pytest.raises(TypeError, match="bogus"):
+        fops.einsum("ij->i", convert(f), bogus=1)
 
 
 # Ops whose output shape depends on values (NumPy semantics; JAX needs a static `size=` for them).

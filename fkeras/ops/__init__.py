@@ -19,8 +19,9 @@ def matmul(x1, x2):
 
 
 @op
-def einsum(subscripts, *operands):
-    """Einstein summation over `operands`."""
+def einsum(subscripts, *operands, **kwargs):
+    """Einstein summation over `operands` (`kwargs`: jnp.einsum's `optimize`, `precision`; int8 operands
+    accumulate and return int32, as Keras)."""
 
 
 @op

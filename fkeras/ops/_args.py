@@ -29,6 +29,22 @@ def _tuple(v, n, name):
     return v
 
 
+EINSUM_KWARGS = ("out", "optimize", "precision", "preferred_element_type")
+
+
+def _einsum_kwargs(kwargs):
+    """`einsum`'s keyword options (jnp.einsum's): checked by name on every backend. They choose the contraction
+    order and precision only, so torch and TF honour them by computing the same sum; `out` must be None.
+    `preferred_element_type` is set by the op itself, as Keras does (int32 for int8 operands)."""
+    unknown = sorted(set(kwargs) - set(EINSUM_KWARGS))
+    if unknown:
+        raise TypeError(f"fkeras.ops.einsum got unexpected keyword argument(s) {unknown}; "
+                        f"it accepts {list(EINSUM_KWARGS)}.")
+    if kwargs.get("out") is not None:
+        raise ValueError("fkeras.ops.einsum: `out` must be None (arrays are immutable), got an array.")
+    return {k: v for k, v in kwargs.items() if k in ("optimize", "precision")}
+
+
 def _check_data_format(data_format):
     data_format = data_format or "channels_last"
     if data_format not in ("channels_last", "channels_first"):

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.ops import _jax_cpu
-from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import _check_data_format, _einsum_kwargs, _tuple
 from fkeras.ops._args import _padding as _padding_lower
 
 EPSILON = 1e-7
@@ -52,8 +52,11 @@ def _padding(padding):
     return _padding_lower(padding).upper()
 
 
-def einsum(subscripts, *operands):
-    return jnp.einsum(subscripts, *operands)
+def einsum(subscripts, *operands, **kwargs):
+    kwargs = _einsum_kwargs(kwargs)
+    operands = [jnp.asarray(o) for o in operands]
+    int8 = {o.dtype for o in operands} == {jnp.dtype("int8")}
+    return jnp.einsum(subscripts, *operands, preferred_element_type=jnp.int32 if int8 else None, **kwargs)
 
 
 def round(x, decimals=0):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from fkeras.ops import _dispatch
 from fkeras.ops._dtypes import standardize_dtype
 
@@ -284,6 +286,69 @@ def select(B, condlist, choicelist, default=0):
     for cond, choice in reversed(list(zip(condlist, choices))):
         out = B.where(B.convert_to_tensor(cond), choice, out)
     return out
+
+
+# --- vectorize --------------------------------------------------------------------------------
+def _parse_signature(signature):
+    """NumPy gufunc signature '(m,n),(n)->(m)' -> ([('m', 'n'), ('n',)], [('m',)])."""
+    import re
+
+    def dims(part):
+        groups = re.findall(r"\(([^()]*)\)", part)
+        if "".join(f"({g})" for g in groups) != part.replace(" ", "").replace(",(", "(").replace("),", ")"):
+            raise ValueError(f"fkeras.ops.vectorize: not a valid gufunc signature: {signature!r}.")
+        return [tuple(d.strip() for d in g.split(",") if d.strip()) for g in groups]
+
+    if not isinstance(signature, str) or "->" not in signature:
+        raise ValueError(f"fkeras.ops.vectorize: signature must look like '(n),(n)->()', got {signature!r}.")
+    ins, outs = signature.replace(" ", "").split("->")
+    return dims(ins), dims(outs)
+
+
+def vectorize_with(B, map_leading):
+    """`vectorize` for one backend: `map_leading(fn, xs)` maps `fn` over axis 0 of the arrays `xs` (torch.vmap,
+    tf.vectorized_map) and stacks its outputs. Loop axes are broadcast and flattened to one axis, so one map runs;
+    `signature` names the core axes each argument keeps; `excluded` positions pass through unvectorized."""
+
+    def vectorize(pyfunc, *, excluded=None, signature=None):
+        excluded = set(excluded or ())
+        core_in, core_out = _parse_signature(signature) if signature is not None else (None, None)
+
+        def vectorized(*args, **kwargs):
+            pos = [i for i in range(len(args)) if i not in excluded]
+            if core_in is not None and len(core_in) != len(pos):
+                raise TypeError(f"fkeras.ops.vectorize: the signature {signature!r} names {len(core_in)} inputs, "
+                                f"got {len(pos)} vectorized arguments.")
+            xs = [B.convert_to_tensor(args[i]) for i in pos]
+            cores = [len(c) for c in core_in] if core_in is not None else [0] * len(xs)
+            shapes = [tuple(x.shape) for x in xs]
+            for x_shape, nc, i in zip(shapes, cores, pos):
+                if len(x_shape) < nc:
+                    raise ValueError(f"fkeras.ops.vectorize: argument {i} has shape {x_shape}, fewer axes than the "
+                                     f"{nc} core axes of the signature {signature!r}.")
+            loop = tuple(np.broadcast_shapes(*[s[:len(s) - nc] for s, nc in zip(shapes, cores)]))
+            n = int(np.prod(loop, dtype=np.int64))
+            flat = [B.reshape(B.broadcast_to(x, loop + s[len(s) - nc:]), (n,) + s[len(s) - nc:])
+                    for x, s, nc in zip(xs, shapes, cores)]
+
+            def one(*vals):
+                full = list(args)
+                for i, v in zip(pos, vals):
+                    full[i] = v
+                return pyfunc(*full, **kwargs)
+
+            out = map_leading(one, flat)
+            is_tuple = isinstance(out, (tuple, list))
+            outs = tuple(out) if is_tuple else (out,)
+            if core_out is not None and len(core_out) != len(outs):
+                raise ValueError(f"fkeras.ops.vectorize: the signature {signature!r} names {len(core_out)} outputs, "
+                                 f"pyfunc returned {len(outs)}.")
+            outs = tuple(B.reshape(o, loop + tuple(o.shape[1:])) for o in outs)
+            return outs if is_tuple else outs[0]
+
+        return vectorized
+
+    return vectorize
 
 
 def kernels(B) -> dict:

@@ -531,19 +531,11 @@ def slogdet(x):
     return sign, logabs
 
 
-@_kernel
-def vectorize(pyfunc, *, excluded=None, signature=None):
-    def vectorized(*args, **kwargs):
-        if signature is not None:
-            raise NotImplementedError("fkeras.ops.vectorize: `signature` is not supported on TF tensors.")
-        ts = _stackable(args)
-        shape = tf.broadcast_static_shape(*[t.shape for t in ts]) if len(ts) > 1 else ts[0].shape
-        ts = [tf.broadcast_to(t, shape) for t in ts]
-        flat = [tf.reshape(t, [-1]) for t in ts]
-        out = tf.vectorized_map(lambda xs: pyfunc(*xs, **kwargs), flat)
-        return tf.reshape(out, shape)
+def _map_leading(fn, xs):
+    return tf.vectorized_map(lambda row: fn(*row), tuple(xs))
 
-    return vectorized
+
+KERNELS["vectorize"] = _numpy_composite.vectorize_with(B, _map_leading)
 
 
 @_kernel

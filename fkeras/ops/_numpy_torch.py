@@ -591,19 +591,18 @@ def slogdet(x):
     return sign, logabs
 
 
-@_kernel
-def vectorize(pyfunc, *, excluded=None, signature=None):
-    def vectorized(*args, **kwargs):
-        fn = pyfunc
-        n_batch = builtins.max((_tensor(a).ndim for a in args), default=0) if signature is None else None
-        if signature is not None:
-            raise NotImplementedError("fkeras.ops.vectorize: `signature` is not supported on torch tensors.")
-        for _ in range(n_batch):
-            fn = torch.vmap(fn)
-        shape = torch.broadcast_shapes(*[_tensor(a).shape for a in args])
-        return fn(*[_tensor(a).broadcast_to(shape) for a in args], **kwargs)
+def _map_leading(fn, xs):
+    """torch.vmap over axis 0; a pyfunc vmap cannot trace (data-dependent Python control flow) runs row by row."""
+    try:
+        return torch.vmap(fn)(*xs)
+    except RuntimeError:
+        rows = [fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0] if xs else 1)]
+        if rows and isinstance(rows[0], (tuple, list)):
+            return tuple(torch.stack([_tensor(r[j]) for r in rows]) for j in range(len(rows[0])))
+        return torch.stack([_tensor(r) for r in rows])
 
-    return vectorized
+
+KERNELS["vectorize"] = _numpy_composite.vectorize_with(B, _map_leading)
 
 
 @_kernel

@@ -18,7 +18,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
-from fkeras.ops._args import _check_data_format, _tuple
+from fkeras.ops._args import _check_data_format, _einsum_kwargs, _tuple
 from fkeras.ops._args import _padding as _padding_lower
 
 EPSILON = 1e-7
@@ -233,8 +233,12 @@ def matmul(x1, x2):
     return tf.linalg.matmul(a, b)
 
 
-def einsum(subscripts, *operands):
-    return tf.einsum(subscripts, *_promote(*operands))
+def einsum(subscripts, *operands, **kwargs):
+    _einsum_kwargs(kwargs)
+    operands = _promote(*operands)
+    if operands[0].dtype == tf.int8:  # accumulate in int32, as Keras
+        operands = [tf.cast(o, tf.int32) for o in operands]
+    return tf.einsum(subscripts, *operands)
 
 
 def dot(x1, x2):

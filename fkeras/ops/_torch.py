@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fkeras.ops._args import _check_data_format, _padding, _tuple
+from fkeras.ops._args import _check_data_format, _einsum_kwargs, _padding, _tuple
 
 EPSILON = 1e-7
 
@@ -110,11 +110,14 @@ def matmul(x1, x2):
     return torch.matmul(x1.to(dt), x2.to(dt))
 
 
-def einsum(subscripts, *operands):
+def einsum(subscripts, *operands, **kwargs):
+    _einsum_kwargs(kwargs)
     operands = [_tensor(o, like=_first_tensor(operands)) for o in operands]
     dt = operands[0].dtype
     for o in operands[1:]:
         dt = torch.promote_types(dt, o.dtype)
+    if dt == torch.int8:  # accumulate in int32, as Keras
+        dt = torch.int32
     return torch.einsum(subscripts, *[o.to(dt) for o in operands])
 
 
