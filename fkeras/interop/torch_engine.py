@@ -1,4 +1,4 @@
-"""The PyTorch engine: `model.compile(..., engine="torch")` (`fkeras.train.engines` resolves the name).
+"""The PyTorch engine: `model.compile(..., engine="torch")` (registered with `fkeras.train.engines`).
 
 An explicit, opt-in choice (the default engine is "jax"). The same model and the same
 TrainState are run by PyTorch eager instead of a jit-compiled XLA step; on some CPUs
@@ -36,7 +36,7 @@ import numpy as np
 
 from fkeras.train import optimizers as opt_mod
 from fkeras.train.compile_utils import flatten_like, flatten_outputs
-from fkeras.train.engines import BaseEngine
+from fkeras.train.engines import BaseEngine, register
 from fkeras.train.steps import full_mask, split_trainable, unpack
 
 
@@ -389,6 +389,7 @@ def _refuse_custom(host, kind):
                          f"`{kind}` (JAX code). Use engine='jax' for a custom `{kind}`.")
 
 
+@register
 class TorchEngine(BaseEngine):
     """`BaseEngine` on PyTorch eager: keeps torch copies of the host's TrainState (rebuilt when the
     steps or the optimizer change) and runs the same steps over them."""

@@ -14,6 +14,7 @@ import json
 import jax
 
 from fkeras.callbacks.callback_list import CallbackList
+from fkeras.interop import torch_engine  # noqa: F401  (registers compile(engine="torch"); torch loads on first use)
 from fkeras.layers.adapter import pure_of
 from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, _unset, next_key
 from fkeras.layers.variables import get_path

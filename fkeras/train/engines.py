@@ -2,32 +2,35 @@
 
 `compile(engine=...)` picks one by name: "jax" (`JaxEngine`, here: jit-compiled XLA steps with
 donation, sharding under an `fkeras.distribution`, Keras-JAX custom `train_step` overrides) or
-"torch" (`fkeras.interop.torch_engine.TorchEngine`: the same TrainState, model `apply`, compiled
-loss/metrics and optimizer rule run by PyTorch eager). Both get the pure steps (`steps.Engine`:
+"torch" (`fkeras.interop.torch_engine.TorchEngine`, which registers itself here with `register`; the facade
+imports it, so this floor names no module above it). Both get the pure steps (`steps.Engine`:
 the compiled loss, metrics, mask and the jitted JAX steps) from the Trainer, and the Trainer's
 host (the model) for its TrainState and callbacks; the Trainer itself has no framework branches.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import jax
 import numpy as np
 
 from fkeras.train.steps import stack_batches
 
-# name -> class, or "module:Class" imported on first use (the torch engine imports torch)
-_ENGINES = {"jax": "fkeras.train.engines:JaxEngine", "torch": "fkeras.interop.torch_engine:TorchEngine"}
-ENGINES = tuple(_ENGINES)
+_ENGINES = {}  # name -> engine class; "jax" below, "torch" from fkeras.interop.torch_engine
+
+
+def register(cls):
+    """Make an engine class selectable as `compile(engine=cls.name)`; returns `cls` (a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseEngine) and isinstance(cls.name, str)):
+        raise TypeError(f"Expected a BaseEngine subclass with a string `name`, got {cls!r}.")
+    _ENGINES[cls.name] = cls
+    return cls
 
 
 def get(name):
-    """The engine class registered under `name` ("jax" or "torch")."""
+    """The engine class registered under `name` ("jax", or "torch" once `fkeras.interop.torch_engine` is imported)."""
     if not isinstance(name, str) or name not in _ENGINES:
-        raise ValueError(f"Expected `engine` to be one of {ENGINES}, got {name!r}.")
-    module, cls = _ENGINES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+        raise ValueError(f"Expected `engine` to be one of {tuple(_ENGINES)}, got {name!r}.")
+    return _ENGINES[name]
 
 
 class BaseEngine:
@@ -72,6 +75,7 @@ def _sharding_key(shardings):
     return None if shardings is None else (jax.tree.structure(shardings), tuple(jax.tree.leaves(shardings)))
 
 
+@register
 class JaxEngine(BaseEngine):
     """The default engine: the steps jit-compiled by `fkeras.train.jit`, the TrainState donated to each
     train step, `steps_per_execution` batches as one unrolled program, sharded under a distribution."""
@@ -167,4 +171,4 @@ class JaxEngine(BaseEngine):
         return logs
 
 
-__all__ = ["BaseEngine", "JaxEngine", "ENGINES", "get"]
+__all__ = ["BaseEngine", "JaxEngine", "get", "register"]

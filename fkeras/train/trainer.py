@@ -169,7 +169,7 @@ class Trainer:
         # underflow without loss scaling)
         wrap = auto_scale_loss and self._policy_name() == "mixed_float16" \
             and not isinstance(opt, optimizers_mod.LossScaleOptimizer)
-        engine_cls = engines_mod.get(engine)  # the torch engine's module (it imports torch) loads here, once
+        engine_cls = engines_mod.get(engine)
         engine_cls.check(opt, loss_scaling=wrap)
         closs = CompiledLoss(loss, loss_weights) if loss is not None else None
         cmetrics = CompiledMetrics(metrics, weighted_metrics)
