@@ -1,8 +1,9 @@
-"""`fkeras.datasets`: Keras's small datasets, loaded as NumPy arrays (`mnist`)."""
+"""`fkeras.datasets`: Keras's small datasets, loaded as NumPy arrays from Keras's cache (`~/.keras/datasets`)."""
 
 import importlib
 
-_SUBMODULES = {"mnist"}
+_SUBMODULES = {"mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing",
+               "california_housing"}
 
 
 def __getattr__(name):
