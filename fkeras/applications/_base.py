@@ -1,0 +1,213 @@
+"""What every `fkeras.applications` model shares: argument checks, the input, the pooling/top,
+and loading weights (`"imagenet"` through Keras's cache and URLs, or a local file).
+
+Keras's published weight files are legacy `.h5` files (`layer_names` / `weight_names` attributes,
+one group per layer with weights); `load_weights_file` reads those as well as `.weights.h5` and
+`.keras` files (the latter two through `model.load_weights`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+
+import numpy as np
+
+from fkeras import backend
+from fkeras import layers
+from fkeras.models import Functional
+
+__all__ = ["check_weights_arg", "model_input", "finish", "get_file", "load_weights_file", "pool_or_top"]
+
+
+def check_weights_arg(weights, include_top, classes, weights_name="`imagenet`"):
+    """Keras's checks of `weights` and `classes`, before any layer is made."""
+    if not (weights in {"imagenet", None} or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), 'imagenet' "
+            "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
+            f"Received: weights={weights}")
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError("If using `weights='imagenet'` with `include_top=True`, `classes` should be 1000.  "
+                         f"Received classes={classes}")
+
+
+def model_input(input_tensor, input_shape):
+    """The model's image input: a new `Input(shape=input_shape)`, or `input_tensor` (wrapped if needed)."""
+    if input_tensor is None:
+        return layers.Input(shape=input_shape)
+    if not backend.is_keras_tensor(input_tensor):
+        return layers.Input(tensor=input_tensor, shape=input_shape)
+    return input_tensor
+
+
+def source_inputs(tensor):
+    """The Input tensors `tensor` was computed from (Keras's `operation_utils.get_source_inputs`)."""
+    from fkeras.layers.symbolic import inbound_nodes
+
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or history.operation is None:
+        return [tensor]
+    node = inbound_nodes(history.operation)[history.node_index]
+    if node.is_input:
+        return [tensor]
+    found = []
+    for t in node.input_tensors:
+        for s in source_inputs(t):
+            if not any(s is f for f in found):
+                found.append(s)
+    return found
+
+
+def pool_or_top(x, include_top, pooling, *, top, avg_name=None, max_name=None):
+    """`top(x)` when include_top, else Keras's optional global pooling (`pooling` None / "avg" / "max")."""
+    if include_top:
+        return top(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
+    return x
+
+
+def finish(img_input, input_tensor, outputs, name, weights, imagenet_file=None):
+    """The Functional model; then its weights: `imagenet_file()` -> (file name, url, hash) for
+    `weights="imagenet"`, or the local file `weights`."""
+    inputs = source_inputs(input_tensor) if input_tensor is not None else img_input
+    if isinstance(inputs, list) and len(inputs) == 1:
+        inputs = inputs[0]
+    model = Functional(inputs, outputs, name=name)
+    if weights == "imagenet":
+        if imagenet_file is not None:
+            fname, url, file_hash = imagenet_file()
+            load_weights_file(model, get_file(fname, url, cache_subdir="models", file_hash=file_hash))
+    elif weights is not None:
+        load_weights_file(model, weights)
+    return model
+
+
+# --- files -------------------------------------------------------------------------------------------
+def _cache_root(cache_dir=None):
+    root = cache_dir or os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    if not os.access(root if os.path.exists(root) else os.path.dirname(root) or ".", os.W_OK):
+        root = os.path.join(tempfile.gettempdir(), ".keras")  # Keras's fallback for a read-only home
+    return root
+
+
+def _hash_ok(path, file_hash):
+    if not file_hash:
+        return True
+    algo = hashlib.sha256() if len(file_hash) == 64 else hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            algo.update(chunk)
+    return algo.hexdigest() == file_hash
+
+
+def get_file(fname, origin, cache_subdir="models", file_hash=None, cache_dir=None):
+    """The local path of `fname`, downloaded from `origin` into Keras's cache if not already there.
+
+    Uses `fkeras.utils.get_file` when it exists; otherwise the same cache
+    (`$KERAS_HOME` or `~/.keras`, then `cache_subdir`) and hash check as `keras.utils.get_file`,
+    so a file Keras already downloaded is reused. Offline, the error names the file and where to
+    place it.
+    """
+    try:
+        from fkeras.utils import get_file as utils_get_file
+    except ImportError:
+        utils_get_file = None
+    if utils_get_file is not None:
+        return utils_get_file(fname, origin, cache_subdir=cache_subdir, file_hash=file_hash, cache_dir=cache_dir)
+    folder = os.path.join(_cache_root(cache_dir), cache_subdir)
+    path = os.path.join(folder, fname)
+    if os.path.exists(path):
+        if _hash_ok(path, file_hash):
+            return path
+        stale = f" ({path} is there but its hash is not {file_hash}; it is downloaded again)"
+    else:
+        stale = ""
+    os.makedirs(folder, exist_ok=True)
+    tmp = path + ".part"
+    try:
+        with urllib.request.urlopen(origin, timeout=60) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except (OSError, ValueError) as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OSError(
+            f"Could not download {fname!r} from {origin} ({e}){stale}. Without network access, download it "
+            f"elsewhere and place it at {path} (Keras's cache, which fkeras shares).") from e
+    if not _hash_ok(tmp, file_hash):
+        os.remove(tmp)
+        raise ValueError(f"The file downloaded from {origin} does not have the expected hash {file_hash}; "
+                         "it was removed. Try again, or place a correct copy at " + path)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights_file(model, path):
+    """Load `path` into `model`: a legacy Keras `.h5`/`.hdf5` file by layer order (as Keras's
+    `load_weights` does), or a `.weights.h5`/`.keras` file through `model.load_weights`."""
+    path = os.fspath(path)
+    if path.endswith(".weights.h5") or path.endswith(".keras"):
+        model.load_weights(path)
+    elif path.endswith(".h5") or path.endswith(".hdf5"):
+        load_legacy_h5(model, path)
+    else:
+        raise ValueError(f"Expected a weights file ending in '.h5', '.hdf5', '.weights.h5' or '.keras'; got {path!r}.")
+
+
+def _names(attr):
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in attr]
+
+
+def load_legacy_h5(model, path):
+    """Keras 2 / legacy `.h5` weights (the layout of Keras's application weight files) into `model`.
+
+    Layers with weights are matched in order with the file's layers that have weights (Keras's rule);
+    each layer's arrays are in `trainable + non_trainable` order. Every count and shape is checked
+    before any weight is written. The file is checked like a `.weights.h5` file (no links, no
+    external storage, sizes bounded).
+    """
+    import h5py
+
+    from fkeras.saving import archive
+
+    try:
+        with h5py.File(path, "r") as f:
+            archive._checked_tree(f, path, archive.get_load_limits(), h5py)
+            if "layer_names" not in f.attrs and "model_weights" in f:
+                f = f["model_weights"]
+            if "layer_names" not in f.attrs:
+                raise ValueError(f"{path} is not a Keras legacy weights file (it has no 'layer_names' attribute).")
+            file_layers = []
+            for name in _names(f.attrs["layer_names"]):
+                weight_names = _names(f[name].attrs.get("weight_names", []))
+                if weight_names:
+                    file_layers.append((name, [np.asarray(f[name][w][()]) for w in weight_names]))
+    except (OSError, KeyError) as e:
+        raise ValueError(f"{path} is not a readable Keras weights file ({e}).") from e
+    own = [layer for layer in model.layers if layer.weights]
+    if len(own) != len(file_layers):
+        raise ValueError(
+            f"Weight file {path} holds weights for {len(file_layers)} layers, but model '{model.name}' has "
+            f"{len(own)} layers with weights.")
+    plan = []
+    for layer, (fname, arrays) in zip(own, file_layers):
+        variables = layer.trainable_weights + layer.non_trainable_weights
+        if len(variables) != len(arrays):
+            raise ValueError(
+                f"Layer '{layer.name}' has {len(variables)} weights, but the file's layer '{fname}' in {path} "
+                f"holds {len(arrays)}.")
+        for v, a in zip(variables, arrays):
+            if tuple(v.shape) != tuple(a.shape):
+                raise ValueError(
+                    f"Layer '{layer.name}': weight '{v.path}' has shape {tuple(v.shape)}, but the file's layer "
+                    f"'{fname}' in {path} holds shape {tuple(a.shape)}.")
+        by_id = {id(v): a for v, a in zip(variables, arrays)}
+        plan.append((layer, [by_id[id(v)] for v in layer.weights]))
+    for layer, arrays in plan:
+        layer.set_weights(arrays)
