@@ -24,6 +24,7 @@ AveragePooling2D = _view(_nn.AveragePooling2D)
 AveragePooling3D = _view(_nn.AveragePooling3D)
 BatchNormalization = _view(_nn.BatchNormalization)
 Bidirectional = _view(_nn.Bidirectional)
+CategoryEncoding = _view(_nn.CategoryEncoding)
 Concatenate = _view(_nn.Concatenate)
 Conv1D = _view(_nn.Conv1D)
 Conv1DTranspose = _view(_nn.Conv1DTranspose)
@@ -37,6 +38,7 @@ Cropping3D = _view(_nn.Cropping3D)
 Dense = _view(_nn.Dense)
 DepthwiseConv1D = _view(_nn.DepthwiseConv1D)
 DepthwiseConv2D = _view(_nn.DepthwiseConv2D)
+Discretization = _view(_nn.Discretization)
 Dot = _view(_nn.Dot)
 Dropout = _view(_nn.Dropout)
 ELU = _view(_nn.ELU)
@@ -55,7 +57,10 @@ GlobalMaxPooling2D = _view(_nn.GlobalMaxPooling2D)
 GlobalMaxPooling3D = _view(_nn.GlobalMaxPooling3D)
 GroupNormalization = _view(_nn.GroupNormalization)
 GroupQueryAttention = _view(_nn.GroupQueryAttention)
+HashedCrossing = _view(_nn.HashedCrossing)
+Hashing = _view(_nn.Hashing)
 Identity = _view(_nn.Identity)
+IntegerLookup = _view(_nn.IntegerLookup)
 LSTM = _view(_nn.LSTM)
 LSTMCell = _view(_nn.LSTMCell)
 LayerNormalization = _view(_nn.LayerNormalization)
@@ -67,6 +72,7 @@ Maximum = _view(_nn.Maximum)
 Minimum = _view(_nn.Minimum)
 MultiHeadAttention = _view(_nn.MultiHeadAttention)
 Multiply = _view(_nn.Multiply)
+Normalization = _view(_nn.Normalization)
 PReLU = _view(_nn.PReLU)
 Permute = _view(_nn.Permute)
 RMSNormalization = _view(_nn.RMSNormalization)
@@ -85,7 +91,9 @@ SpatialDropout1D = _view(_nn.SpatialDropout1D)
 SpatialDropout2D = _view(_nn.SpatialDropout2D)
 SpatialDropout3D = _view(_nn.SpatialDropout3D)
 StackedRNNCells = _view(_nn.StackedRNNCells)
+StringLookup = _view(_nn.StringLookup)
 Subtract = _view(_nn.Subtract)
+TextVectorization = _view(_nn.TextVectorization)
 TimeDistributed = _view(_nn.TimeDistributed)
 UnitNormalization = _view(_nn.UnitNormalization)
 UpSampling1D = _view(_nn.UpSampling1D)
@@ -119,19 +127,20 @@ __all__ = [
     "Activation", "ActivityRegularization", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
     "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Add",
     "AdditiveAttention", "AlphaDropout", "Attention", "Average", "AveragePooling1D", "AveragePooling2D",
-    "AveragePooling3D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv1DTranspose",
-    "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D", "Cropping2D", "Cropping3D", "Dense",
-    "DepthwiseConv1D", "DepthwiseConv2D", "Dot", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU",
-    "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-    "GroupNormalization", "GroupQueryAttention", "Identity", "LSTM", "LSTMCell", "LayerNormalization",
-    "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention",
-    "Multiply", "PReLU", "Permute", "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape",
-    "ReversibleEmbedding", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax",
-    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "Subtract",
-    "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D",
-    "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D",
-    "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
+    "AveragePooling3D", "BatchNormalization", "Bidirectional", "CategoryEncoding", "Concatenate", "Conv1D",
+    "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D", "Cropping2D",
+    "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Discretization", "Dot", "Dropout", "ELU",
+    "EinsumDense", "Embedding", "Flatten", "GRU", "GRUCell", "GaussianDropout", "GaussianNoise",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "GroupQueryAttention", "HashedCrossing",
+    "Hashing", "Identity", "IntegerLookup", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply",
+    "Normalization", "PReLU", "Permute", "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling",
+    "Reshape", "ReversibleEmbedding", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell",
+    "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "StringLookup",
+    "Subtract", "TextVectorization", "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D",
+    "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+    "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
     "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
     "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "SeparableConvolution1D",
     "SeparableConvolution2D",

@@ -95,6 +95,8 @@ def _to_spec(x):
 
 
 def _to_jax_input(x):
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        return x  # strings stay NumPy (the text preprocessing layers read them on the host)
     if isinstance(x, np.ndarray) or isinstance(x, (int, float, np.number)):
         return jnp.asarray(x)
     if isinstance(x, Variable):

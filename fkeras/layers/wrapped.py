@@ -325,6 +325,31 @@ class NNLayer(Layer):
                 out[var._fk_subpath[0]] = var.constraint(out[var._fk_subpath[0]])
         return out
 
+    def _fk_replace_nn(self, nn_layer, variables, spec):
+        """After one of the nn layer's `updates` (`adapt`, `set_vocabulary`, ...): keep its new nn layer and
+        Variables (assigned in place when the leaves keep their shapes, else made anew), built for `spec`."""
+        self.__dict__["_fk_nn"] = nn_layer
+        if variables is None:
+            return
+        leaves = {sub: (kind == "params", leaf) for kind, tree in (("params", variables.params),
+                                                                     ("state", variables.state))
+                  for sub, leaf in _flat(tree)}
+        old = {v._fk_subpath: v for v in self._fk_vars if _is_nn_leaf(v)}
+        if set(old) == set(leaves) and all(tuple(old[k].shape) == tuple(np.shape(leaves[k][1])) for k in old):
+            for k, v in old.items():
+                v.assign(leaves[k][1])
+        else:
+            self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)]
+            for sub, (trainable, leaf) in leaves.items():
+                var = Variable._create("/".join(sub), tuple(leaf.shape), np.dtype(leaf.dtype).name,
+                                       trainable=trainable, path=f"{self.name}/{'/'.join(sub)}")
+                var._fk_subpath, var._fk_nn_leaf, var._value = sub, True, leaf
+                self._fk_vars.append(var)
+        if spec is not None:
+            self.__dict__["_fk_build_specs"] = (spec,)
+            self.__dict__["_fk_build_shapes"] = tuple(spec.shape)
+            self.__dict__["built"] = True
+
     # -- config ----------------------------------------------------------------------------
     def get_config(self):
         config = dict(self.__dict__["_fk_nn"].get_config())
@@ -374,6 +399,20 @@ def _derived_nn_class(nn_cls, hooks):
 _WRAPPERS: dict = {}
 
 
+def _facade_update(nn_cls, name):
+    """The facade method for an nn layer's pure update `name` (Keras's stateful `adapt`, ...): runs it on
+    this layer's nn layer and Variables and keeps what it returns (`_fk_replace_nn`)."""
+
+    def method(self, *args, **kwargs):
+        current = self._fk_own_tree() if self.built else None
+        self._fk_replace_nn(*getattr(nn_cls, name)(self.__dict__["_fk_nn"], current, *args, **kwargs))
+
+    method.__name__ = name
+    method.__qualname__ = f"{nn_cls.__name__}.{name}"
+    method.__doc__ = getattr(nn_cls, name).__doc__
+    return method
+
+
 def _facade_hook(nn_cls, hook):
     """The facade method for an nn hook: the built-in math of `nn_cls`, on this layer's nn layer."""
 
@@ -391,6 +430,7 @@ def wrapper_for(nn_cls):
     cls = _WRAPPERS.get(nn_cls)
     if cls is None:
         ns = {h: _facade_hook(nn_cls, h) for h in getattr(nn_cls, "hooks", ())}
+        ns.update({u: _facade_update(nn_cls, u) for u in getattr(nn_cls, "updates", ())})
         ns.update({
             "_fk_nn_class": nn_cls,
             "__module__": "fkeras.layers",

@@ -41,3 +41,4 @@ from fkeras.nn.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTra
 from fkeras.nn.reshaping_more import AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, Cropping3D, UpSampling3D
 from fkeras.nn.merging_more import Dot
 from fkeras.nn.embedding_more import ReversibleEmbedding
+from fkeras.nn.preprocessing import CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup, TextVectorization

@@ -1,9 +1,11 @@
 """The `.keras` zip container and `.weights.h5` files: safe reading, atomic writing.
 
 A `.keras` file is a zip (entries stored, not compressed, like Keras 3) holding `metadata.json`,
-`config.json` and `model.weights.h5`. The weights file has one group per saved object,
-`<path>/vars` (attribute `name`), holding datasets `"0"`, `"1"`, ... in the object's weight order;
-the model's own variables sit in the top-level `vars` group.
+`config.json` and `model.weights.h5`, plus `assets/<path>/<file>` for objects that save assets (the
+vocabulary of a lookup layer). The weights file has one group per saved object, `<path>/vars`
+(attribute `name`), holding datasets `"0"`, `"1"`, ... in the object's weight order, or named
+datasets (`idf_weights`) for objects whose `save_own_variables` names them; the model's own
+variables sit in the top-level `vars` group.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import tempfile
 import time
 import zipfile
@@ -21,7 +24,17 @@ import numpy as np
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the only entries a `.keras` file is read for
+MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the only entries a `.keras` file is read for, with assets:
+ASSETS = "assets/"  # `assets/<object path>/<file>`: read bounded by `max_assets_bytes`, never extracted by name
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # a named dataset of a `vars` group
+
+
+class KeyedArrays(list):
+    """The arrays of a `vars` group whose datasets are named (`store["idf_weights"]`), with `keys`."""
+
+    def __init__(self, arrays, keys):
+        super().__init__(arrays)
+        self.keys = list(keys)
 
 
 class LoadLimits:
@@ -30,6 +43,7 @@ class LoadLimits:
     - `max_json_bytes`: size of `config.json` / `metadata.json` (default 64 MiB).
     - `max_json_depth`: nesting depth of those JSON documents (default 200).
     - `max_weights_bytes`: size of the weights file and, summed, of the arrays it declares (default 64 GiB).
+    - `max_assets_bytes`: the `assets/` members of a `.keras` file, summed (default 1 GiB).
     - `max_compression_ratio`: a zip member's size over its compressed size, and an HDF5 dataset's
       size over the bytes it stores (default 100; Keras stores members uncompressed, ratio 1).
       Members and datasets under `ratio_exempt_bytes` (default 1 MiB) are not ratio-checked.
@@ -39,10 +53,11 @@ class LoadLimits:
     """
 
     __slots__ = ("max_json_bytes", "max_json_depth", "max_weights_bytes", "max_compression_ratio",
-                 "ratio_exempt_bytes")
+                 "ratio_exempt_bytes", "max_assets_bytes")
 
     def __init__(self, max_json_bytes=64 * 2**20, max_json_depth=200, max_weights_bytes=64 * 2**30,
-                 max_compression_ratio=100.0, ratio_exempt_bytes=2**20):
+                 max_compression_ratio=100.0, ratio_exempt_bytes=2**20, max_assets_bytes=2**30):
+        self.max_assets_bytes = int(max_assets_bytes)
         self.max_json_bytes = int(max_json_bytes)
         self.max_json_depth = int(max_json_depth)
         self.max_weights_bytes = int(max_weights_bytes)
@@ -173,11 +188,12 @@ def check_entry_name(name: str) -> None:
 
 
 def read_keras_zip(path) -> dict:
-    """The entries of a `.keras` archive that the format defines (`MEMBERS`), as name -> bytes.
+    """The entries of a `.keras` archive that the format defines (`MEMBERS` and files under `assets/`),
+    as name -> bytes.
 
-    Every entry name is checked; other entries (assets, anything else) are never decompressed. Before a
-    member is read, its declared size and compression ratio are checked against `get_load_limits()`,
-    and reading stops at the declared size (CRCs verified).
+    Every entry name is checked; other entries are never decompressed. Before a member is read, its
+    declared size and compression ratio are checked against `get_load_limits()` (assets: their sum
+    against `max_assets_bytes`), and reading stops at the declared size (CRCs verified).
 
     Raises ValueError for a file that is not a readable zip (truncated, corrupt), an unsafe entry
     name, a member over a limit, or a missing `config.json`.
@@ -192,9 +208,16 @@ def read_keras_zip(path) -> dict:
             for info in infos:
                 check_entry_name(info.filename)
             entries = {}
+            assets_total = 0
             for info in infos:
-                if info.is_dir() or info.filename not in MEMBERS:
+                is_asset = info.filename.startswith(ASSETS) and not info.is_dir()
+                if info.is_dir() or (info.filename not in MEMBERS and not is_asset):
                     continue
+                if is_asset:
+                    assets_total += info.file_size
+                    if assets_total > limits.max_assets_bytes:
+                        raise _too_big(f"{path}: its assets", assets_total, limits.max_assets_bytes,
+                                       "max_assets_bytes")
                 if info.filename in entries:
                     raise ValueError(f"{path} holds two entries named {info.filename!r}.")
                 _check_member(path, info, limits)
@@ -217,6 +240,8 @@ def _check_member(path, info, limits: LoadLimits) -> None:
     if info.filename == WEIGHTS:
         if info.file_size > limits.max_weights_bytes:
             raise _too_big(what, info.file_size, limits.max_weights_bytes, "max_weights_bytes")
+    elif info.filename.startswith(ASSETS):
+        pass  # bounded by max_assets_bytes, summed by the caller
     elif info.file_size > limits.max_json_bytes:
         raise _too_big(what, info.file_size, limits.max_json_bytes, "max_json_bytes")
     if info.file_size > limits.ratio_exempt_bytes:
@@ -265,7 +290,8 @@ def write_weights_h5(groups) -> bytes:
             g = f.create_group(f"{path}/vars" if path else "vars")
             if name is not None:
                 g.attrs["name"] = name
-            for i, a in enumerate(arrays):
+            keys = arrays.keys if isinstance(arrays, KeyedArrays) else [str(i) for i in range(len(arrays))]
+            for i, a in zip(keys, arrays):
                 a = np.asarray(a)
                 if a.dtype.name == "bfloat16":
                     ds = g.create_dataset(str(i), data=a)
@@ -297,10 +323,13 @@ def read_weights_h5(source) -> dict:
         with h5py.File(fileobj, "r") as f:
             datasets = _checked_tree(f, where, limits, h5py)
             for name, keys in datasets.items():
-                if not all(k.isdigit() for k in keys):
-                    raise ValueError(f"{where}: group {name!r} holds non-indexed entries {sorted(keys)}.")
+                named = not all(k.isdigit() for k in keys)
+                if named and not all(_KEY_NAME.match(k) for k in keys):
+                    raise ValueError(f"{where}: group {name!r} holds entries {sorted(keys)[:20]}; expected indices "
+                                     "('0', '1', ...) or variable names.")
                 arrays = []
-                for k in sorted(keys, key=int):
+                order = list(keys) if named else sorted(keys, key=int)
+                for k in order:
                     ds = f[f"{name}/{k}"]
                     arr = ds[()]
                     if ds.attrs.get("dtype") == "bfloat16":
@@ -308,7 +337,7 @@ def read_weights_h5(source) -> dict:
 
                         arr = np.asarray(arr).view(ml_dtypes.bfloat16) if arr.dtype == np.uint16 else np.asarray(arr, ml_dtypes.bfloat16)
                     arrays.append(np.asarray(arr))
-                out[posixpath.dirname(name)] = arrays
+                out[posixpath.dirname(name)] = KeyedArrays(arrays, order) if named else arrays
     except ValueError:
         raise
     except (OSError, KeyError, RuntimeError) as e:

@@ -11,6 +11,10 @@ layers; an object's own variables come from `save_own_variables(store)` when it 
 protocol), else from its `weights` minus its sub-layers' weights. Loading reads and checks the whole
 file first and only then assigns (`load_own_variables`, or one `set_weights` on the model), so a
 bad file leaves the model untouched.
+
+Assets (Keras's `save_assets(dir)` / `load_assets(dir)`, e.g. a lookup layer's `vocabulary.txt`) are
+stored as `assets/<path>/<file>`; they are loaded after the variables (a "tf_idf" lookup reads its
+idf weights first), from a private temporary folder the archive's bounded members are written to.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -127,6 +133,10 @@ class _Walker:
                              for rel, leaves in nested]
             return
         self.entries.append((path, obj))
+        nn_layer = obj.__dict__.get("_fk_nn") if hasattr(obj, "__dict__") else None
+        children = getattr(nn_layer, "saving_children", None)
+        if callable(children):  # nn sub-objects Keras walks as layers (TextVectorization's `_lookup_layer`)
+            self.entries += [(f"{path}/{rel}" if path else rel, _NNChild(child)) for rel, child in children()]
         for attr, child in self._children(obj):
             child_path = f"{path}/{attr}" if path else attr
             if self.is_saveable(child):
@@ -177,6 +187,31 @@ class _NestedVars:
             v.assign(store[str(i)])
 
 
+class _NNChild:
+    """An nn sub-layer saved at its own path as Keras saves it (`save_own_variables`, `save_assets`); its
+    parent loads the same state, so loading it does nothing."""
+
+    def __init__(self, nn_layer):
+        self.nn_layer = nn_layer
+        self.name = nn_layer.name
+
+    def save_own_variables(self, store):
+        fn = getattr(self.nn_layer, "save_own_variables", None)
+        if fn is not None:
+            fn(store)
+
+    def save_assets(self, dir_path):
+        fn = getattr(self.nn_layer, "save_assets", None)
+        if fn is not None:
+            fn(dir_path)
+
+    def load_own_variables(self, store):
+        pass
+
+    def load_assets(self, dir_path):
+        pass
+
+
 def _unique(name, used):
     if name in used:
         used[name] += 1
@@ -215,7 +250,9 @@ def _save_arrays(obj, walker) -> list:
     if hasattr(obj, "save_own_variables"):
         store = _DictStore()
         obj.save_own_variables(store)
-        return [np.asarray(_value(store[str(i)])) for i in range(len(store))]
+        if all(k.isdigit() for k in store):
+            return [np.asarray(_value(store[str(i)])) for i in range(len(store))]
+        return archive.KeyedArrays([np.asarray(_value(v)) for v in store.values()], store.keys())
     if obj is walker.optimizer or obj is walker.inner_optimizer:
         from fkeras.saving import optimizer_state
 
@@ -264,6 +301,9 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
                 problems.append(f"{label}: not in the file (expected {len(current)} variables)")
             continue
         stored = file_groups[path]
+        if _has_assets(obj):  # its tables come with the file (a lookup's vocabulary, idf weights): no shape to match
+            plan.append((obj, stored))
+            continue
         if obj is walker.optimizer and (not current or len(stored) <= n_base):
             plan.append((obj, stored))  # one side's optimizer is not built: only iterations/learning rate carry over
             continue
@@ -285,7 +325,8 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
     deferred_opt = None
     for obj, stored in plan:
         if hasattr(obj, "load_own_variables"):
-            obj.load_own_variables(_DictStore({str(i): a for i, a in enumerate(stored)}))
+            keys = stored.keys if isinstance(stored, archive.KeyedArrays) else [str(i) for i in range(len(stored))]
+            obj.load_own_variables(_DictStore(zip(keys, stored)))
         elif obj is walker.optimizer:
             deferred_opt = (obj, stored)
         else:
@@ -297,6 +338,56 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
         from fkeras.saving import optimizer_state
 
         optimizer_state.load_optimizer_arrays(model, *deferred_opt)
+
+
+# --- assets --------------------------------------------------------------------------------------------
+def _has_assets(obj) -> bool:
+    try:
+        return callable(getattr(obj, "load_assets", None)) and callable(getattr(obj, "save_assets", None))
+    except Exception:  # noqa: BLE001 - an attribute that fails to read: no assets
+        return False
+
+
+def asset_entries(model) -> dict:
+    """`{"assets/<path>/<file>": bytes}` of every object of `model` that saves assets (Keras's layout)."""
+    out = {}
+    for path, obj in _Walker(model).walk():
+        if not _has_assets(obj):
+            continue
+        folder = tempfile.mkdtemp(prefix="fkeras_assets_")
+        try:
+            obj.save_assets(folder)
+            for root, _, files in os.walk(folder):
+                for name in sorted(files):
+                    rel = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+                    with open(os.path.join(root, name), "rb") as f:
+                        out[f"{archive.ASSETS}{path}/{rel}" if path else f"{archive.ASSETS}{rel}"] = f.read()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def load_asset_entries(model, entries: dict, where: str) -> None:
+    """Hand each object that loads assets the files of `entries` under `assets/<its path>/` (not those of
+    sub-folders, which belong to its sub-objects), written to a private temporary folder first."""
+    for path, obj in _Walker(model).walk():
+        if not _has_assets(obj):
+            continue
+        prefix = f"{archive.ASSETS}{path}/" if path else archive.ASSETS
+        files = {name[len(prefix):]: data for name, data in entries.items()
+                 if name.startswith(prefix) and "/" not in name[len(prefix):]}
+        if not files:
+            continue
+        folder = tempfile.mkdtemp(prefix="fkeras_assets_")
+        try:
+            for name, data in files.items():
+                if name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+                    raise ValueError(f"{where}: refusing the asset name {name!r} under {prefix!r}.")
+                with open(os.path.join(folder, name), "wb") as f:
+                    f.write(data)
+            obj.load_assets(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- public API ------------------------------------------------------------------------------------
@@ -326,7 +417,7 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
     weights = archive.write_weights_h5(weight_groups(model))
     archive.write_keras_zip(filepath, {archive.METADATA: json.dumps(metadata).encode(),
                                        archive.CONFIG: config_json.encode(),
-                                       archive.WEIGHTS: weights})
+                                       archive.WEIGHTS: weights, **asset_entries(model)})
 
 
 def json_default(obj):
@@ -373,6 +464,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                 _compile_from_config(model, compile_config, custom_objects)
     _build_optimizer(model)
     _assign(model, file_groups, filepath, skip_optimizer=not compile_config)
+    load_asset_entries(model, entries, filepath)
     return model
 
 
