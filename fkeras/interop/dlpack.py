@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.interop.data.base import is_jax_array, is_pandas, is_tf_tensor, is_torch_tensor
+from fkeras.interop._extras import require
+from fkeras.interop._extras import import_tensorflow
 
 # What a failed DLPack exchange raises depends on the framework and version.
 _DLPACK_ERRORS = (TypeError, RuntimeError, BufferError, ValueError, NotImplementedError, AttributeError)
@@ -60,7 +62,6 @@ def _torch_to_numpy(t):
 
 
 def _torch():
-    from fkeras.interop._extras import require
 
     return require("torch", "fkeras.interop.dlpack.to_torch")
 
@@ -146,7 +147,6 @@ def _torch_from_numpy(a):
 
 def to_tf(x, copy: bool = False):
     """`x` as a `tf.Tensor`; JAX and torch arrays cross by DLPack (shared memory unless `copy`)."""
-    from fkeras.interop._extras import import_tensorflow
 
     tf = import_tensorflow("fkeras.interop.dlpack.to_tf")
 

@@ -27,6 +27,7 @@ tf = import_tensorflow("fkeras.interop.tf (to_tf / to_variables)")  # quiet: no 
 
 from fkeras.interop import dlpack  # noqa: E402
 from fkeras.nn.base import Variables, as_variables  # noqa: E402
+from fkeras.nn.base import Layer
 
 __all__ = ["TFModule", "to_tf", "to_variables"]
 
@@ -318,7 +319,6 @@ def to_tf(model, variables=None, input_spec=None, *, seed=0, name=None) -> TFMod
 
 def _expected_variables(model, jax_specs):
     """Shapes `model.init` would produce, without computing anything (None when unknowable)."""
-    from fkeras.nn.base import Layer
 
     if not isinstance(model, Layer):
         tree = getattr(model, "variables_tree", None)

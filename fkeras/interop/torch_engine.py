@@ -38,6 +38,10 @@ from fkeras.train import optimizers as opt_mod
 from fkeras.train.compile_utils import flatten_like, flatten_outputs
 from fkeras.train.engines import BaseEngine, register
 from fkeras.train.steps import full_mask, split_trainable, unpack
+from fkeras import ops
+from fkeras.interop import dlpack
+from fkeras.nn.base import Variables
+from fkeras.train import losses as losses_mod
 
 
 def _torch():
@@ -56,6 +60,10 @@ def _check_optimizer(opt, loss_scaling):
         raise ValueError("compile(engine='torch') does not do loss scaling, so it cannot run a "
                          "LossScaleOptimizer (compile wraps the optimizer in one under the 'mixed_float16' "
                          "policy). Use engine='jax', or pass an unwrapped optimizer with auto_scale_loss=False.")
+    if isinstance(opt, opt_mod.MultiOptimizer):  # each inner optimizer's rule runs on its own leaves
+        for inner in opt.optimizers:
+            _check_optimizer(inner, loss_scaling)
+        return
     if not isinstance(opt, opt_mod.Optimizer):
         raise ValueError(f"compile(engine='torch') runs fkeras optimizers (their rules are written over fkeras.ops); "
                          f"got {type(opt).__name__}, whose update is JAX code. Use engine='jax' for this optimizer.")
@@ -78,14 +86,12 @@ def _to_torch(a):
     torch = _torch()
     if isinstance(a, torch.Tensor):
         return a.detach().clone()
-    from fkeras.interop import dlpack
 
     return dlpack.to_torch(a, copy=True)
 
 
 def _view(a):
     """A torch view of an array, for reading only (`copy_` source)."""
-    from fkeras.interop import dlpack
 
     return dlpack.to_torch(a)
 
@@ -94,7 +100,6 @@ def _to_jax(t):
     """A JAX copy of a torch tensor (later in-place torch updates must not show through)."""
     t = t.detach()
     if t.dtype == _torch().bfloat16:
-        from fkeras.interop import dlpack
 
         return dlpack.to_jax(t.clone())
     return jnp.array(t.numpy(), copy=True)
@@ -126,8 +131,6 @@ def _loss_value(lo, y_true, y_pred, sample_weight):
     """`lo(y_true, y_pred, sample_weight)` for torch tensors. A built-in `Loss.__call__` is run here
     step by step because `reduce_weighted_values` counts elements with `.size`, which is a method
     on torch tensors; the element count is taken with `ops.size` instead (same formula)."""
-    from fkeras import ops
-    from fkeras.train import losses as losses_mod
 
     if type(lo).__call__ is not losses_mod.Loss.__call__ or lo.reduction not in ("sum_over_batch_size", "mean"):
         return lo(y_true, y_pred, sample_weight)
@@ -160,19 +163,24 @@ def _compiled_loss(closs, y_true_flat, y_pred_flat, sw_flat):
 def _opt_state_to_torch(st, flatten):
     """A JAX `OptState` as one of torch tensors; `flatten(tree)` -> the list of trainable leaves."""
     torch = _torch()
+    head = (torch.tensor(int(np.asarray(st.iterations)), dtype=torch.int32),
+            torch.tensor(_scalar(st.learning_rate), dtype=torch.float32))
+    if isinstance(st, opt_mod.MultiState):  # a MultiOptimizer: each inner state (None where a leaf is another's)
+        return opt_mod.MultiState(*head, tuple(_opt_state_to_torch(s, flatten) for s in st.inner))
     if not isinstance(st, opt_mod.OptState):
         raise ValueError(f"engine='torch' expected the optimizer state as fkeras's OptState, got "
                          f"{type(st).__name__}.")
-    return opt_mod.OptState(torch.tensor(int(np.asarray(st.iterations)), dtype=torch.int32),
-                            torch.tensor(_scalar(st.learning_rate), dtype=torch.float32),
-                            {n: [_to_torch(a) for a in flatten(tree)] for n, tree in st.slots.items()},
+    return opt_mod.OptState(*head, {n: [None if a is None else _to_torch(a) for a in flatten(tree)]
+                                    for n, tree in st.slots.items()},
                             {k: _to_torch(v) for k, v in st.extra.items()})
 
 
 def _opt_state_to_jax(st, unflatten):
-    return opt_mod.OptState(jnp.asarray(int(st.iterations), jnp.int32), jnp.asarray(_scalar(st.learning_rate),
-                                                                                     jnp.float32),
-                            {n: unflatten([_to_jax(t) for t in v]) for n, v in st.slots.items()},
+    head = (jnp.asarray(int(st.iterations), jnp.int32), jnp.asarray(_scalar(st.learning_rate), jnp.float32))
+    if isinstance(st, opt_mod.MultiState):
+        return opt_mod.MultiState(*head, tuple(_opt_state_to_jax(s, unflatten) for s in st.inner))
+    return opt_mod.OptState(*head, {n: unflatten([None if t is None else _to_jax(t) for t in v])
+                                    for n, v in st.slots.items()},
                             {k: _to_jax(v) for k, v in st.extra.items()})
 
 
@@ -187,8 +195,7 @@ class _TorchRun:
 
     def __init__(self, host, eng):
         torch = _torch()
-        from fkeras.interop.torch import FkerasModule
-        from fkeras.nn.base import Variables
+        from fkeras.interop.torch import FkerasModule  # the torch shim imports torch
 
         self.torch = torch
         self.eng = eng
@@ -287,7 +294,6 @@ class _TorchRun:
         fk_apply = getattr(host, "_fk_apply", None)
         if fk_apply is not None:
             # the facade model: its add_loss/regularization terms, summed here in torch
-            from fkeras import ops
 
             y, new_state, terms = fk_apply((params, state), (x,), {}, training, None)
             aux = None

@@ -23,6 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.nn.base import Variables
+from fkeras.saving import optimizer_state
+
 __all__ = ["to_plain", "from_plain", "flatten_plain", "CheckpointManager", "restore_plain", "load_params",
            "load_params_into_model", "restore_into_model"]
 
@@ -264,7 +267,6 @@ def restore_into_model(model, directory, step: int | None = None):
     weights-only one (`{"params", "state"}`) restores the weights. Shapes are checked before anything
     changes. Returns the restored step.
     """
-    from fkeras.saving import optimizer_state
 
     optimizer_state.ensure_opt_state(model)
     ts = getattr(model, "train_state", None)
@@ -289,7 +291,6 @@ def load_params_into_model(model, source, mapping=None, strict: bool = True, ste
 
     The model must be built. Non-trainable state (e.g. BatchNorm statistics) is kept. Returns the model.
     """
-    from fkeras.nn.base import Variables
 
     if not getattr(model, "built", False):
         raise ValueError(f"{type(model).__name__} '{getattr(model, 'name', '')}' is not built; build it (call it on "

@@ -9,6 +9,7 @@ function (`sparse_categorical_crossentropy(y_true, y_pred)`, ...) that maps
 from __future__ import annotations
 
 from fkeras import backend, ops
+from fkeras.nn.base import snake_case
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -258,7 +259,6 @@ class Loss:
 
 
 def _snake(name):
-    from fkeras.nn.base import snake_case
 
     return snake_case(name)
 
