@@ -23,6 +23,7 @@ SAMPLES = "2048"  # training digits; the first 512 test digits are scored
 MIN_ACC_AFTER_FKERAS = 0.15  # 2 epochs of 16 steps: above chance (0.1), far from done (measured 0.22 -> 0.33)
 
 
+@pytest.mark.slow
 def test_interop_example_agrees_across_jax_torch_tf(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     proc = subprocess.run(
