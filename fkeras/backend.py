@@ -60,5 +60,39 @@ def is_keras_tensor(x) -> bool:
     return _dispatch._framework_of_one(x) == _dispatch.SYMBOLIC
 
 
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
 def image_data_format() -> str:
-    return "channels_last"
+    """The default image layout, "channels_last" unless `set_image_data_format` changed it."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format):
+    """Set the default image layout: "channels_first" or "channels_last" (Keras's rule, case-insensitive)."""
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in {"channels_first", "channels_last"}:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+                         f"Received: data_format={data_format}")
+    _IMAGE_DATA_FORMAT = value
+
+
+_FLASH_ATTENTION = None  # None: use flash attention where available (Keras's default); False: never
+
+
+def enable_flash_attention():
+    """Let `dot_product_attention` use flash attention where the hardware allows (Keras stores None: auto)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = None
+
+
+def disable_flash_attention():
+    """Never use flash attention."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = False
+
+
+def is_flash_attention_enabled():
+    """None (auto, the default) or False after `disable_flash_attention()`, as Keras returns it."""
+    return _FLASH_ATTENTION

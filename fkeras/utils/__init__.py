@@ -15,6 +15,23 @@ _NAMES = {
     "pack_x_y_sample_weight": "fkeras.interop.data.base",
     "unpack_x_y_sample_weight": "fkeras.interop.data.base",
     "pad_sequences": "fkeras.utils.sequence_utils",
+    "get_file": "fkeras.utils.file_utils",
+    "load_img": "fkeras.utils.image_utils",
+    "img_to_array": "fkeras.utils.image_utils",
+    "array_to_img": "fkeras.utils.image_utils",
+    "save_img": "fkeras.utils.image_utils",
+    "image_dataset_from_directory": "fkeras.utils.image_dataset_utils",
+    "text_dataset_from_directory": "fkeras.utils.text_dataset_utils",
+    "audio_dataset_from_directory": "fkeras.utils.audio_dataset_utils",
+    "timeseries_dataset_from_array": "fkeras.utils.timeseries_dataset_utils",
+    "split_dataset": "fkeras.utils.dataset_utils",
+    "enable_interactive_logging": "fkeras.utils.io_utils",
+    "disable_interactive_logging": "fkeras.utils.io_utils",
+    "is_interactive_logging_enabled": "fkeras.utils.io_utils",
+    "Config": "fkeras.utils.config",
+    "plot_model": "fkeras.utils.model_visualization",
+    "model_to_dot": "fkeras.utils.model_visualization",
+    "get_source_inputs": "fkeras.utils.model_visualization",
 }
 # Defined by other fkeras packages; re-exported here under Keras's names when present.
 _ELSEWHERE = {

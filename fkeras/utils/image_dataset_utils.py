@@ -1,0 +1,173 @@
+"""`image_dataset_from_directory`: a folder of class subfolders of images → a dataset of `(images, labels)`.
+
+Images are float32 `(batch, height, width, channels)` (or channels first), resized to `image_size`;
+labels int32 `(batch,)`, one-hot float32 `(batch, classes)` or float32 `(batch, 1)` per `label_mode`.
+With TensorFlow importable this builds the same `tf.data` pipeline Keras builds (TF's decoder and
+resize, `shuffle(batch_size * 8, seed)`), so batches equal Keras's; otherwise Pillow decodes and
+`fkeras.ops.image.resize` resizes (Keras's "grain" path) into a `MapDataset`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fkeras.backend import image_data_format
+from fkeras.utils import dataset_utils
+
+ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+
+
+def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, color_mode="rgb",
+                                 batch_size=32, image_size=(256, 256), shuffle=True, seed=None, validation_split=None,
+                                 subset=None, interpolation="bilinear", follow_links=False, crop_to_aspect_ratio=False,
+                                 pad_to_aspect_ratio=False, data_format=None, format="tf", verbose=True):
+    """Images from `directory` (`.bmp .gif .jpeg .jpg .png`, class subfolders with `labels="inferred"`).
+
+    Returns one dataset, or `[train, validation]` with `subset="both"`; each has `class_names` and
+    `file_paths`. `format="tf"` gives a `tf.data.Dataset` when TensorFlow is installed, else (and for
+    `format="grain"`) an fkeras `MapDataset`.
+    """
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
+                             "number of image files in the target directory. If you wish to infer the labels from "
+                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you wish '
+                             f"to get a dataset that only contains images (no labels), pass `labels=None`. Received: "
+                             f"labels={labels}")
+        if class_names:
+            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
+                             f"and class_names={class_names}")
+    if label_mode not in {"int", "categorical", "binary", None}:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", or None. Received: '
+                         f"label_mode={label_mode}")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+    channels = {"rgb": 3, "rgba": 4, "grayscale": 1}.get(color_mode)
+    if channels is None:
+        raise ValueError(f'`color_mode` must be one of {{"rgb", "rgba", "grayscale"}}. Received: color_mode={color_mode}')
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    elif not isinstance(image_size, (list, tuple)) or len(image_size) != 2:
+        raise ValueError(f"Invalid `image_size` value. Expected a tuple of 2 integers. Received: image_size={image_size}")
+    interpolation = interpolation.lower()
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"Argument `interpolation` should be one of {_INTERPOLATIONS}. Received: "
+                         f"interpolation={interpolation}")
+    if format not in ("tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
+    data_format = (data_format or image_data_format()).lower()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
+                         f"Received: data_format={data_format}")
+    dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
+    if seed is None:
+        seed = np.random.randint(1e6)
+    paths, labels, class_names = dataset_utils.index_directory(
+        directory, labels, formats=ALLOWLIST_FORMATS, class_names=class_names, shuffle=shuffle, seed=seed,
+        follow_links=follow_links, verbose=verbose)
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. Received: '
+                         f"class_names={class_names}")
+    use_tf = format == "tf" and dataset_utils.tf_available()
+    load = dict(image_size=tuple(image_size), channels=channels, interpolation=interpolation, data_format=data_format,
+                crop=crop_to_aspect_ratio, pad=pad_to_aspect_ratio)
+    num_classes = len(class_names) if class_names else 0
+    buffer = batch_size * 8 if batch_size is not None else 1024
+
+    def build(split_paths, split_labels, shuffled):
+        if use_tf:
+            ds = _dataset_tf(split_paths, split_labels, label_mode, num_classes, shuffled, buffer, seed, **load)
+            ds = dataset_utils.finish_tf(ds, batch_size)
+        else:
+            ds = _dataset_numpy(split_paths, split_labels, label_mode, num_classes, shuffled, seed, **load)
+            if batch_size is not None:
+                ds = ds.batch(batch_size)
+        ds.class_names, ds.file_paths = class_names, split_paths
+        return ds
+
+    if subset == "both":
+        train = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, "training")
+        val = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, "validation")
+        if not train[0]:
+            raise ValueError(f"No training images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
+        if not val[0]:
+            raise ValueError(f"No validation images found in directory {directory}. Allowed formats: "
+                             f"{ALLOWLIST_FORMATS}")
+        return [build(*train, shuffle), build(*val, False)]
+    paths, labels = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, subset)
+    if not paths:
+        raise ValueError(f"No images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
+    return build(paths, labels, shuffle)
+
+
+# --- TensorFlow: Keras's own pipeline -------------------------------------------------------------
+def _dataset_tf(paths, labels, label_mode, num_classes, shuffle, buffer, seed, **load):
+    tf = dataset_utils._tf()
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    if label_mode:
+        ds = tf.data.Dataset.zip((ds, dataset_utils.labels_to_dataset_tf(labels, label_mode, num_classes)))
+    if shuffle:
+        ds = ds.shuffle(buffer_size=buffer or 1024, seed=seed)
+    if label_mode:
+        return ds.map(lambda x, y: (_load_image_tf(x, **load), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(lambda x: _load_image_tf(x, **load), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _load_image_tf(path, image_size, channels, interpolation, data_format, crop, pad):
+    tf = dataset_utils._tf()
+    img = tf.image.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+    if crop:
+        shape = tf.shape(img)
+        height, width = shape[0], shape[1]
+        th, tw = image_size
+        crop_h = tf.maximum(tf.minimum(height, tf.cast(tf.cast(width * th, "float32") / tw, "int32")), 1)
+        crop_w = tf.maximum(tf.minimum(width, tf.cast(tf.cast(height * tw, "float32") / th, "int32")), 1)
+        top = tf.cast(tf.cast(height - crop_h, "float32") / 2, "int32")
+        left = tf.cast(tf.cast(width - crop_w, "float32") / 2, "int32")
+        img = img[top:top + crop_h, left:left + crop_w, :]
+        img = tf.image.resize(img, image_size, method=interpolation)
+    elif pad:
+        img = tf.image.resize_with_pad(img, image_size[0], image_size[1], method=interpolation)
+    else:
+        img = tf.image.resize(img, image_size, method=interpolation)
+    if data_format == "channels_first":
+        img = tf.transpose(img, (2, 0, 1))
+        img.set_shape((channels, image_size[0], image_size[1]))
+    else:
+        img.set_shape((image_size[0], image_size[1], channels))
+    return img
+
+
+# --- without TensorFlow: Pillow + fkeras.ops ------------------------------------------------------
+def _dataset_numpy(paths, labels, label_mode, num_classes, shuffle, seed, **load):
+    encoded = dataset_utils.encode_labels(labels, label_mode, num_classes) if label_mode else None
+
+    def get(i):
+        img = load_image_numpy(paths[i], **load)
+        return (img, encoded[i]) if encoded is not None else img
+
+    ds = dataset_utils.MapDataset(get, len(paths))
+    return ds.shuffle(seed=seed) if shuffle else ds
+
+
+def load_image_numpy(path, image_size, channels, interpolation, data_format, crop, pad):
+    """One image file → float32 array of `image_size` (Pillow decodes, `fkeras.ops.image.resize` resizes)."""
+    from fkeras import ops
+    from fkeras.utils.image_utils import _pil
+
+    Image = _pil()
+    with Image.open(path) as img:
+        mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+        if channels == 1 and img.mode in ("I;16", "I"):
+            mode = img.mode
+        arr = np.asarray(img.convert(mode) if img.mode != mode else img, dtype="float32")
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if data_format == "channels_first":
+        arr = arr.transpose(2, 0, 1)
+    out = ops.image.resize(arr, size=image_size, interpolation=interpolation, crop_to_aspect_ratio=crop,
+                           pad_to_aspect_ratio=pad, data_format=data_format)
+    return np.asarray(out, dtype="float32")
