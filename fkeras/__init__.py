@@ -13,7 +13,7 @@ _SUBMODULES = {
     "ops", "random", "nn", "train", "interop", "io",
     "layers", "models", "activations", "initializers", "regularizers", "constraints",
     "losses", "metrics", "optimizers", "callbacks", "datasets", "saving", "utils",
-    "backend", "config", "mixed_precision", "distribution", "tree",
+    "backend", "config", "mixed_precision", "distribution", "tree", "preprocessing",
     "applications",
 }
 # Top-level names Keras exposes, and the module that defines each.
