@@ -126,6 +126,9 @@ def backend(framework: str):
                 table.update({n: getattr(mod, n) for n in mod.__all__})
             else:
                 table.update({n: v for n, v in vars(mod).items() if not n.startswith("__")})
+        from fkeras.ops import _sparse  # the sparse-aware ops (BCOO, tf.SparseTensor, torch sparse) wrap the dense
+
+        _sparse.wrap(framework, table)
         ns = _loaded[framework] = types.SimpleNamespace(**table)
     return ns
 
