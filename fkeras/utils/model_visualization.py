@@ -221,7 +221,7 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     """Draw the model's graph into `to_file` (format from its suffix, PNG by default) with graphviz.
 
     Raises ImportError naming what to install when pydot or graphviz's `dot` is missing (in IPython it
-    prints the message instead, as Keras does). Returns an `IPython.display.Image` when IPython is there.
+    prints the message instead, as Keras does). Returns an `IPython.display.Image` (`SVG` for .svg) when IPython is there.
     """
     if not model.built:
         raise _not_built_error()
@@ -246,10 +246,15 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     to_file = str(to_file)
     extension = os.path.splitext(to_file)[1][1:] or "png"
     dot.write(to_file, format=extension)
-    if extension != "pdf":
-        try:
-            from IPython import display
-        except ImportError:
-            return None
-        return display.Image(filename=to_file)
-    return None
+    if extension == "pdf":
+        return None
+    try:
+        from IPython import display
+    except ImportError:
+        return None
+    if extension == "svg":
+        return display.SVG(filename=to_file)
+    try:
+        return display.Image(filename=to_file, format=extension)
+    except ValueError:  # a format IPython cannot embed: the file is written, nothing to show
+        return None
