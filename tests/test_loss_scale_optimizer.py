@@ -102,13 +102,15 @@ def test_matches_keras_apply():
         chex.assert_trees_all_close(p, jax.tree.unflatten(treedef, k_tv), atol=1e-6, rtol=1e-5)
         # Keras's variables: own iterations and learning rate, step_counter, dynamic_scale, inner iterations
         assert [a.tolist() for a in jax.tree.leaves(s)[:5]] == [np.asarray(a).tolist() for a in k_ov[:5]], k
+        # ... and the whole list in Keras's `optimizer.variables` order (Adam: m0, v0, m1, v1, ...)
+        chex.assert_trees_all_close(ours.state_to_list(s), list(k_ov), atol=1e-6, rtol=1e-5)
     # the list form Keras-JAX custom train_steps use agrees with the pure form
     tv = jax.tree.leaves(W)
     g = [jnp.ones_like(a) for a in tv]
-    new_tv, new_ov = ours.stateless_apply(jax.tree.leaves(ours.init(tv)), g, tv)
+    new_tv, new_ov = ours.stateless_apply(ours.state_to_list(ours.init(tv)), g, tv)
     ref_p, ref_s = ours.apply(g, ours.init(tv), tv)
     chex.assert_trees_all_close(new_tv, ref_p, rtol=0, atol=0)
-    chex.assert_trees_all_close(new_ov, jax.tree.leaves(ref_s), rtol=0, atol=0)
+    chex.assert_trees_all_close(new_ov, ours.state_to_list(ref_s), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])

@@ -72,10 +72,10 @@ def test_every_keras_schedule_name_exists():
     assert missing == [], f"fkeras.optimizers.schedules lacks {missing}"
 
 
-# Not built yet (see the optimizers task report): MultiOptimizer/OptimizerMap, and the `legacy` namespace (in
+# Not built: the `legacy` namespace (in
 # Keras 3 its classes only raise). The assertion is equality, so it fails both when another Keras name is
 # missing and when one of these arrives (then remove it here).
-KNOWN_MISSING = ["MultiOptimizer", "OptimizerMap", "legacy"]
+KNOWN_MISSING = ["legacy"]
 
 
 def test_every_keras_optimizer_name_exists():

@@ -28,6 +28,7 @@ cannot run here: each is a ValueError at compile or fit.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import jax
@@ -68,6 +69,9 @@ def _check_optimizer(opt, loss_scaling):
         raise ValueError(f"compile(engine='torch') runs fkeras optimizers (their rules are written over fkeras.ops); "
                          f"got {type(opt).__name__}, whose update is JAX code. Use engine='jax' for this optimizer.")
     # one update of a 2-element variable on torch tensors: a rule written with jax.numpy fails here
+    # (on a copy told of one variable, so weight-decay exclusions and path choices can be resolved)
+    opt = copy.copy(opt)
+    opt.set_variable_names(["torch_check/kernel"])
     state = _opt_state_to_torch(opt.init([np.ones((2,), np.float32)]), lambda tree: list(tree))
     try:
         out = opt.apply([torch.full((2,), 0.5)], state, [torch.ones(2)])

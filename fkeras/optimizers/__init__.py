@@ -3,5 +3,6 @@
 from fkeras.optimizers import schedules  # noqa: F401
 from fkeras.train.optimizers import (  # noqa: F401
     SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, LossScaleOptimizer, LossScaleState, Muon,
-    Nadam, OptaxOptimizer, Optimizer, OptState, RMSprop, ScheduleFreeAdamW, deserialize, get, serialize,
+    MultiOptimizer, Nadam, OptaxOptimizer, Optimizer, OptimizerMap, OptState, RMSprop, ScheduleFreeAdamW, deserialize,
+    get, serialize,
 )

@@ -39,8 +39,14 @@ def _is_loss_scale(opt) -> bool:
     return getattr(opt, "inner_optimizer", None) is not None
 
 
+def _is_multi(opt) -> bool:
+    return isinstance(getattr(opt, "_inner_optimizers", None), list)
+
+
 def base_count(opt) -> int:
     """How many variables `opt` writes before it is built (iterations and learning rate only)."""
+    if _is_multi(opt):  # its own two, then each inner optimizer's
+        return 2 + sum(base_count(o) for o in opt.optimizers)
     own = 1 if _is_schedule(opt) else 2
     return 2 + base_count(opt.inner_optimizer) if _is_loss_scale(opt) else own
 
@@ -48,7 +54,7 @@ def base_count(opt) -> int:
 def _opt_state(model):
     ts = getattr(model, "train_state", None)
     st = getattr(ts, "opt_state", None)
-    if st is not None and hasattr(st, "dynamic_scale") and hasattr(st, "inner"):
+    if st is not None and hasattr(st, "inner") and hasattr(st, "iterations"):  # LossScale- or MultiOptimizer's
         return st
     return st if st is not None and hasattr(st, "slots") and hasattr(st, "iterations") else None
 
@@ -97,8 +103,80 @@ def _plain_arrays(model, opt, st) -> list:
     return out
 
 
+def _multi_state(model, opt):
+    st = getattr(getattr(model, "train_state", None), "opt_state", None)
+    return st if st is not None and hasattr(st, "inner") and not hasattr(st, "dynamic_scale") else None
+
+
+def _unbuilt_arrays(opt) -> list:
+    """An unbuilt optimizer's variables: iterations (0) and, unless a schedule, the learning rate."""
+    return [np.asarray(0, np.int32)] + ([] if _is_schedule(opt) else [np.asarray(opt.learning_rate, np.float32)])
+
+
+def _save_multi(model, opt) -> list:
+    """A MultiOptimizer's `variables` (its own iterations and learning rate, then each inner optimizer's)."""
+    st = _multi_state(model, opt)
+    if st is None:
+        return [np.asarray(0, np.int32), np.asarray(0.0, np.float32)] + [
+            a for o in opt.optimizers for a in _unbuilt_arrays(o)]
+    return [np.asarray(a) for a in opt.state_to_list(st)]
+
+
+def save_sub_optimizer_arrays(model, opt, sub) -> list:
+    """One inner optimizer's `variables` of the MultiOptimizer `opt` (Keras also writes each under
+    `optimizer/optimizers/<snake class name>/vars`; they repeat the tail of `optimizer/vars`)."""
+    st = _multi_state(model, opt)
+    k = next(i for i, o in enumerate(opt.optimizers) if o is sub)
+    if st is None or k >= len(st.inner):
+        return _unbuilt_arrays(sub)
+    return [np.asarray(a) for a in sub.state_to_list(st.inner[k])]
+
+
+def _load_multi(model, opt, arrays) -> None:
+    """Write a MultiOptimizer's Keras-ordered variables into the model's state (every shape checked first)."""
+    name = getattr(opt, "name", type(opt).__name__)
+    if len(arrays) <= base_count(opt):  # the file's optimizer was never built: iterations and learning rates
+        sizes = [base_count(o) for o in opt.optimizers]
+        if len(arrays) != 2 + sum(sizes):
+            raise ValueError(f"Optimizer '{name}' has {2 + sum(sizes)} variables before it is built, the file has "
+                             f"{len(arrays)}. The model was left unchanged.")
+        at = 2
+        for o, n in zip(opt.optimizers, sizes):
+            if n == 2:
+                o._learning_rate = float(np.asarray(arrays[at + 1]))
+            at += n
+        return
+    ensure_opt_state(model)
+    st = _multi_state(model, opt)
+    if st is None:
+        raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
+                         "(compile and build the model first).")
+    try:
+        new = opt.state_from_list([np.asarray(a) for a in arrays], st)
+    except ValueError as e:
+        raise ValueError(f"Optimizer '{name}': {e} The model was left unchanged.") from None
+    import jax
+
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(st)):
+        if tuple(np.shape(a)) != tuple(np.shape(b)):
+            raise ValueError(f"Optimizer '{name}': expected a variable of shape {tuple(np.shape(b))}, the file has "
+                             f"{tuple(np.shape(a))}. The model was left unchanged.")
+    new = jax.tree.map(lambda a, b: jnp.array(np.asarray(a), jnp.asarray(b).dtype), new, st)
+    ts = model.train_state
+    changes = {"opt_state": new}
+    if hasattr(ts, "step"):
+        changes["step"] = jnp.array(np.asarray(new.iterations), jnp.asarray(ts.step).dtype)
+    model.train_state = ts.replace(**changes)
+    _mark_opt_state_current(model)
+    for o, inner in zip(opt.optimizers, new.inner):
+        if not _is_schedule(o):
+            o._learning_rate = float(np.asarray(inner.learning_rate))
+
+
 def save_optimizer_arrays(model, opt) -> list:
     """The optimizer's variables in Keras's order, as NumPy arrays."""
+    if _is_multi(opt):
+        return _save_multi(model, opt)
     st, plain = _states(model, opt)
     if not _is_loss_scale(opt):
         return _plain_arrays(model, opt, plain)
@@ -126,6 +204,8 @@ def ensure_opt_state(model) -> None:
 
     ts = model.train_state
     mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None, ts.params)
+    if hasattr(model, "_name_optimizer_leaves"):  # which variable each leaf is, as fit tells it
+        model._name_optimizer_leaves(ts.params, mask)
     model.train_state = ts.replace(opt_state=model.optimizer.init(split_trainable(ts.params, mask)))
     _mark_opt_state_current(model, mask)
 
@@ -172,6 +252,8 @@ def _plain_from_arrays(model, opt, st, arrays, where):
 
 def load_optimizer_arrays(model, opt, arrays) -> None:
     """Write Keras-ordered optimizer variables into `model.train_state.opt_state` (checked first)."""
+    if _is_multi(opt):
+        return _load_multi(model, opt, arrays)
     if len(arrays) <= base_count(opt):  # the file's optimizer was never built: iterations (and learning rate) only
         _load_base(model, opt, arrays)
         return

@@ -258,6 +258,7 @@ class Trainer:
         ts = self.train_state
         mask = self._mask(ts.params)
         mask_key = tuple(jax.tree.leaves(mask))
+        self._name_optimizer_leaves(ts.params, mask)
         eng = self._engine
         has_y = unpack(batch)[1] is not None
         if eng is None or eng.mask_key != mask_key or (has_y and not eng.built_with_targets):
@@ -279,6 +280,26 @@ class Trainer:
         self.optimizer.bind_state(self._state_cell(), ("opt_state",))
         self.train_state = self._engine_impl().place(self, eng, ts)
         return eng
+
+    def _name_optimizer_leaves(self, params, mask):
+        """Tell the optimizer which variable each trainable params leaf is (flat pytree order) and where
+        it stands in Keras's `trainable_variables` order: weight-decay exclusions and per-variable choices
+        by path (Muon, MultiOptimizer) then act inside `fit` as in Keras."""
+        name = getattr(self.optimizer, "set_variable_names", None)
+        if name is None:
+            return
+        paths = self._paths(True)
+        variables = list(getattr(self, "trainable_variables", None) or [])
+        if len(variables) != len(paths):
+            variables = ["/".join(map(str, p)) for p in paths]
+        by_path = dict(zip(paths, variables))
+        flat = jax.tree_util.tree_flatten_with_path(split_trainable(params, mask))[0]
+        keys = [tuple(getattr(k, "key", getattr(k, "idx", k)) for k in kp) for kp, _ in flat]
+        if set(keys) != set(by_path) or len(keys) != len(by_path):
+            name(["/".join(map(str, k)) for k in keys])
+            return
+        index = {k: i for i, k in enumerate(keys)}
+        name([by_path[k] for k in keys], keras_order=[index[p] for p in paths])
 
     def _check_labels(self, eng, y):
         """Sparse labels outside [0, classes) are an error before any step runs."""
@@ -828,8 +849,12 @@ class Trainer:
         self._ready(batch)
         ts = self.train_state
         key = ("custom", id(self.optimizer), tuple(self._paths(True)))
+        tv = [_get_path(ts.params, p) for p in self._paths(True)]
+        if hasattr(self.optimizer, "set_variable_names"):  # the custom step's lists are in Keras's order
+            tvars = list(getattr(self, "trainable_variables", None) or [])
+            self.optimizer.set_variable_names(tvars if len(tvars) == len(tv) else
+                                              ["/".join(map(str, p)) for p in self._paths(True)])
         if self._opt_key != key:
-            tv = [_get_path(ts.params, p) for p in self._paths(True)]
             ts = ts.replace(opt_state=self.optimizer.init(tv))
             self._opt_key = key
         self.train_state = ts.replace(metrics={"variables": self._custom_metric_vars()})

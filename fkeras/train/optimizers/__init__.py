@@ -24,6 +24,7 @@ from fkeras.train.optimizers.ftrl import Ftrl
 from fkeras.train.optimizers.lamb import Lamb
 from fkeras.train.optimizers.lion import Lion
 from fkeras.train.optimizers.loss_scale import LossScaleOptimizer, LossScaleState
+from fkeras.train.optimizers.multi_optimizer import MultiOptimizer, MultiState, OptimizerMap
 from fkeras.train.optimizers.muon import Muon
 from fkeras.train.optimizers.nadam import Nadam
 from fkeras.train.optimizers.optax_optimizer import OptaxOptimizer
@@ -49,7 +50,8 @@ def get(identifier):
                              f"{sorted(table)}.")
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
-        by_name = {k.lower(): v for k, v in table.items() if v is not LossScaleOptimizer}  # it needs an inner one
+        # the wrappers need their inner optimizers
+        by_name = {k.lower(): v for k, v in table.items() if v not in (LossScaleOptimizer, MultiOptimizer)}
         cls = by_name.get(identifier.lower())
         if cls is None:
             raise ValueError(f"Unknown optimizer {identifier!r}. Expected one of {sorted(by_name)} or an "
@@ -69,6 +71,7 @@ def deserialize(config):
 
 
 __all__ = ["Optimizer", "OptState", "SGD", "Adam", "Adamax", "AdamW", "RMSprop", "Adagrad", "Nadam", "Lion",
-           "Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW", "Muon",
+           "Adadelta", "Adafactor", "Ftrl", "Lamb", "ScheduleFreeAdamW", "Muon", "MultiOptimizer", "MultiState",
+           "OptimizerMap",
            "LossScaleOptimizer", "LossScaleState", "OptaxOptimizer", "get", "serialize", "deserialize", "register",
            "registered", "is_schedule"]

@@ -86,14 +86,21 @@ def _get_in(node, path):
     for name in path:
         if node is None:
             return None
-        node = getattr(node, name, None)
+        if isinstance(name, int):  # an index into a tuple field (a MultiOptimizer's inner states)
+            node = node[name] if isinstance(node, tuple) and name < len(node) else None
+        else:
+            node = getattr(node, name, None)
     return node
 
 
 def _replace_in(node, path, value):
-    """`node` with the field at `path` (attribute names) replaced by `value` (NamedTuples and eqx Modules)."""
+    """`node` with the field at `path` (attribute names, or int indexes into tuples) replaced by `value`
+    (NamedTuples and eqx Modules)."""
     if not path:
         return value
+    if isinstance(path[0], int):
+        i = path[0]
+        return node[:i] + (_replace_in(node[i], path[1:], value),) + node[i + 1:]
     child = _replace_in(getattr(node, path[0]), path[1:], value)
     replace = getattr(node, "_replace", None) or node.replace
     return replace(**{path[0]: child})
@@ -253,13 +260,22 @@ class Optimizer:
         return not (self._exclude_pattern is not None and name is not None and
                     self._exclude_pattern.search(name) is not None)
 
-    def set_variable_names(self, variables):
-        """Fix which leaves get weight decay from the variables (or names) they stand for, in the flat
-        order of the params pytree `apply` receives. Used by the Trainer and the stateful face."""
+    def set_variable_names(self, variables, keras_order=None):
+        """Tell the optimizer which variables (objects with `name`/`path`, or bare path strings) the
+        params leaves stand for, in the flat order of the params pytree `init`/`apply` receive: it
+        fixes the weight-decay mask (`exclude_from_weight_decay`) and the per-variable choices made
+        from paths (Muon, MultiOptimizer). `keras_order`: the flat leaf index of each variable in
+        Keras's `trainable_variables` order (default: the flat order is Keras's), which
+        `variables`/`stateless_apply` lists follow. Used by the Trainer and the stateful face."""
         variables = list(variables)
         self._decay_mask = tuple(self._use_weight_decay(v) for v in variables)
         self._leaf_paths = tuple(v if isinstance(v, str) else getattr(v, "path", None) or getattr(v, "name", None)
                                  for v in variables)
+        order = None if keras_order is None else [int(i) for i in keras_order]
+        if order is not None and sorted(order) != list(range(len(variables))):
+            raise ValueError(f"{type(self).__name__}.set_variable_names: `keras_order` must be a permutation of "
+                             f"range({len(variables)}), got {order}.")
+        self._keras_order = order
 
     def leaf_weight_decay(self, i, p):
         """The decoupled weight-decay rate of the `i`-th params leaf `p` (None: none): `weight_decay`
@@ -347,19 +363,57 @@ class Optimizer:
         return optax.GradientTransformation(self.init, self.update)
 
     # -- state as a flat variable list (Keras's `optimizer_variables`) ---------------------------
+    def _list_layout(self, state):
+        """Keras's `optimizer.variables` order for `state`: `[(kind, key, leaf index)]` with kind "it", "lr"
+        (absent for a schedule, as Keras has no variable then), "slot" (key: slot name; groups follow
+        each other, names in a group interleave per variable, variables in Keras's order) or "extra"."""
+        out = [("it", None, None)] + ([] if is_schedule(self._learning_rate) else [("lr", None, None)])
+        flat = {n: jax.tree.flatten(t, is_leaf=lambda x: x is None)[0] for n, t in state.slots.items()}
+        n = max((len(v) for v in flat.values()), default=0)
+        present = [i for i in range(n) if any(v[i] is not None for v in flat.values())]
+        order = getattr(self, "_keras_order", None)
+        positions = [present[j] for j in order] if order is not None and len(order) == len(present) else present
+        for grp in self.all_slot_groups():
+            names = [name for name, _ in grp if name in flat]
+            out += [("slot", name, i) for i in positions for name in names if flat[name][i] is not None]
+        return out + [("extra", k, None) for k in (state.extra or {})]
+
     def state_to_list(self, state) -> list:
-        """The state's arrays as a flat list (its pytree leaves: iterations, learning rate, the slots by
-        name, the extra scalars): `variables`, and the `optimizer_variables` of `stateless_apply`."""
-        return jax.tree.leaves(state)
+        """The state's arrays as a flat list in Keras's `optimizer.variables` order (iterations, the
+        learning rate unless it is a schedule, the slots, the shared scalars): `variables`, and the
+        `optimizer_variables` of `stateless_apply`."""
+        flat = {n: jax.tree.flatten(t, is_leaf=lambda x: x is None)[0] for n, t in state.slots.items()}
+        out = []
+        for kind, key, i in self._list_layout(state):
+            out.append(state.iterations if kind == "it" else state.learning_rate if kind == "lr"
+                       else flat[key][i] if kind == "slot" else state.extra[key])
+        return out
 
     def state_from_list(self, values, template):
-        """Inverse of `state_to_list`: `template`'s structure (a state, or its `eval_shape`) with `values`."""
-        treedef = jax.tree.structure(template)
+        """Inverse of `state_to_list`: `template`'s structure (a state, or its `eval_shape`) with `values`
+        (a schedule's learning rate, which has no variable, is taken from `template`)."""
+        layout = self._list_layout(template)
         values = list(values)
-        if len(values) != treedef.num_leaves:
-            raise ValueError(f"{type(self).__name__}: expected {treedef.num_leaves} optimizer variables, got "
+        if len(values) != len(layout):
+            raise ValueError(f"{type(self).__name__}: expected {len(layout)} optimizer variables, got "
                              f"{len(values)}.")
-        return jax.tree.unflatten(treedef, values)
+        flat, defs = {}, {}
+        for n, t in template.slots.items():
+            flat[n], defs[n] = jax.tree.flatten(t, is_leaf=lambda x: x is None)
+        iterations, lr, extra = template.iterations, template.learning_rate, dict(template.extra or {})
+        for (kind, key, i), v in zip(layout, values):
+            if kind == "it":
+                iterations = v
+            elif kind == "lr":
+                lr = v
+            elif kind == "slot":
+                flat[key][i] = v
+            else:
+                extra[key] = v
+        if isinstance(lr, jax.ShapeDtypeStruct):  # a schedule's rate under an abstract template: not read
+            lr = ops.zeros((), "float32")
+        slots = {n: jax.tree.unflatten(defs[n], flat[n]) for n in flat}
+        return type(template)(iterations, lr, slots, extra)
 
     # -- where the Keras face reads its state ---------------------------------------------------
     def bind_state(self, cell: StateCell, path: tuple = ()):

@@ -129,6 +129,23 @@ class LossScaleOptimizer(Optimizer):
                              inner=jax.tree.map(pick, inner, state.inner))
         return params, new
 
+    def set_variable_names(self, variables, keras_order=None):
+        super().set_variable_names(variables, keras_order)
+        inner = getattr(self.inner_optimizer, "set_variable_names", None)
+        if inner is not None:
+            inner(variables, keras_order)
+
+    def state_to_list(self, state) -> list:
+        """Keras's order: the wrapper's four variables, then the inner optimizer's `variables`."""
+        return [state.iterations, state.learning_rate, state.step_counter, state.dynamic_scale] + list(
+            self.inner_optimizer.state_to_list(state.inner))
+
+    def state_from_list(self, values, template):
+        values = list(values)
+        if len(values) < 4:
+            raise ValueError(f"{type(self).__name__}: expected at least 4 optimizer variables, got {len(values)}.")
+        return LossScaleState(*values[:4], self.inner_optimizer.state_from_list(values[4:], template.inner))
+
     def scale_loss(self, loss, state=None):
         """`loss * dynamic_scale`. `state`: this optimizer's `LossScaleState`, or its variables as a flat list
         (Keras's `optimizer_variables`, the scale at index 3); None: the current state (inside a custom
