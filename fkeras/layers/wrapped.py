@@ -354,11 +354,15 @@ class NNLayer(Layer):
     def get_config(self):
         config = dict(self.__dict__["_fk_nn"].get_config())
         config["name"] = self.name
-        config["trainable"] = self.trainable
+        if "trainable" in config:  # Keras's Discretization / HashedCrossing configs have none
+            config["trainable"] = self.trainable
         return config
 
     @classmethod
     def from_config(cls, config):
+        nn_cls = cls._fk_nn_class
+        if getattr(nn_cls, "updates", None) and cls is _WRAPPERS.get(nn_cls):  # its nn from_config restores tables
+            return cls.from_nn(nn_cls.from_config(config))
         return cls(**config)
 
 

@@ -87,7 +87,10 @@ def host_call(fn, inputs, out_shape, out_dtype: str, *, text_out: bool = False):
 
     if kind == "jax" and any(isinstance(a, jax.core.Tracer) for a in args):
         dtype = jax.dtypes.canonicalize_dtype(np.dtype(out_dtype))
-        spec = jax.ShapeDtypeStruct(tuple(shape_of(tuple(args[0].shape))), dtype)
+        # a dim only the data decides (TextVectorization's longest sequence) is 1 in an abstract trace (the
+        # facade's build); a jitted run whose real length differs fails in pure_callback's shape check
+        shape = tuple(1 if d is None else d for d in shape_of(tuple(args[0].shape)))
+        spec = jax.ShapeDtypeStruct(shape, dtype)
         return jax.pure_callback(lambda *a: run(*[np.asarray(v) for v in a]).astype(dtype), spec, *args)
     if kind == "tf":
         import tensorflow as tf

@@ -59,7 +59,7 @@ class Discretization(Layer):
             raise self.error("cannot adapt a Discretization layer that has been initialized with `bin_boundaries`, "
                              "use `num_bins` instead.")
         summary = np.array([[], []], dtype="float32")
-        for batch in _common.batches(data, steps):
+        for batch in _common.batches(data, steps, lists_are_batches=True):
             summary = _merge(_summarize(np.asarray(batch, "float32"), self.epsilon), summary, self.epsilon)
         boundaries = _compress(summary, 1.0 / self.num_bins)[0, :-1].tolist()
         return self._with(boundaries), variables, None
