@@ -32,6 +32,9 @@ Conv2D = _view(_nn.Conv2D)
 Conv2DTranspose = _view(_nn.Conv2DTranspose)
 Conv3D = _view(_nn.Conv3D)
 Conv3DTranspose = _view(_nn.Conv3DTranspose)
+ConvLSTM1D = _view(_nn.ConvLSTM1D)
+ConvLSTM2D = _view(_nn.ConvLSTM2D)
+ConvLSTM3D = _view(_nn.ConvLSTM3D)
 Cropping1D = _view(_nn.Cropping1D)
 Cropping2D = _view(_nn.Cropping2D)
 Cropping3D = _view(_nn.Cropping3D)
@@ -90,6 +93,7 @@ Softmax = _view(_nn.Softmax)
 SpatialDropout1D = _view(_nn.SpatialDropout1D)
 SpatialDropout2D = _view(_nn.SpatialDropout2D)
 SpatialDropout3D = _view(_nn.SpatialDropout3D)
+SpectralNormalization = _view(_nn.SpectralNormalization)
 StackedRNNCells = _view(_nn.StackedRNNCells)
 StringLookup = _view(_nn.StringLookup)
 Subtract = _view(_nn.Subtract)
@@ -128,16 +132,17 @@ __all__ = [
     "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Add",
     "AdditiveAttention", "AlphaDropout", "Attention", "Average", "AveragePooling1D", "AveragePooling2D",
     "AveragePooling3D", "BatchNormalization", "Bidirectional", "CategoryEncoding", "Concatenate", "Conv1D",
-    "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D", "Cropping2D",
-    "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Discretization", "Dot", "Dropout", "ELU",
-    "EinsumDense", "Embedding", "Flatten", "GRU", "GRUCell", "GaussianDropout", "GaussianNoise",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "GroupQueryAttention", "HashedCrossing",
-    "Hashing", "Identity", "IntegerLookup", "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU",
-    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply",
-    "Normalization", "PReLU", "Permute", "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling",
-    "Reshape", "ReversibleEmbedding", "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell",
-    "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "StackedRNNCells", "StringLookup",
+    "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
+    "ConvLSTM3D", "Cropping1D", "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D",
+    "Discretization", "Dot", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU", "GRUCell",
+    "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "Identity", "IntegerLookup",
+    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "PReLU", "Permute",
+    "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape", "ReversibleEmbedding",
+    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
+    "SpatialDropout2D", "SpatialDropout3D", "SpectralNormalization", "StackedRNNCells", "StringLookup",
     "Subtract", "TextVectorization", "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D",
     "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
     "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "Convolution3D",

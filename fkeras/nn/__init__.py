@@ -32,7 +32,7 @@ from fkeras.nn.reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, Reshape, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
 )
 from fkeras.nn.recurrent import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells
-from fkeras.nn.wrappers import TimeDistributed
+from fkeras.nn.wrappers import SpectralNormalization, TimeDistributed
 from fkeras.nn.attention import AdditiveAttention, Attention, EinsumDense, GroupQueryAttention, MultiHeadAttention
 from fkeras.nn.normalization_more import GroupNormalization, RMSNormalization
 from fkeras.nn.activation_more import PReLU
@@ -42,3 +42,4 @@ from fkeras.nn.reshaping_more import AdaptiveAveragePooling1D, AdaptiveAveragePo
 from fkeras.nn.merging_more import Dot
 from fkeras.nn.embedding_more import ReversibleEmbedding
 from fkeras.nn.preprocessing import CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup, TextVectorization
+from fkeras.nn.conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D

@@ -1,10 +1,12 @@
-"""`TimeDistributed`: apply one layer to every time step of (batch, timesteps, ...)."""
+"""Wrappers: `TimeDistributed` (one layer applied to every time step of (batch, timesteps, ...)) and
+`SpectralNormalization` (a layer's kernel divided by its largest singular value, by power iteration)."""
 
 from __future__ import annotations
 
 import jax
 
 from fkeras import ops
+from fkeras.nn import initializers
 from fkeras.nn.base import Layer, Variables, as_variables, expect_rank, fold_name
 from fkeras.nn.recurrent import _serialize, as_nn_layer, leaf_layout, _nest
 
@@ -78,3 +80,95 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         return super().get_config() | {"layer": _serialize(self.layer)}
+
+
+class SpectralNormalization(Layer):
+    """Spectral normalization of `layer`'s `kernel` (or `embeddings`): in training the kernel is divided
+    by sigma, its largest singular value estimated by `power_iterations` steps of power iteration from
+    the non-trainable `vector_u` (1, kernel.shape[-1]), and the new `vector_u` is returned in the state;
+    u and v enter sigma as constants (stop_gradient). A kernel of all zeros is left as it is. Inference
+    runs `layer` on its kernel unchanged (Keras's rule).
+
+    Params nest the wrapped layer's under its name; state: `{"vector_u": (1, units)}` (plus the layer's
+    own state). Keras's eager training call also writes the normalized kernel back into the layer; a
+    pure layer returns only state, which is what Keras's compiled JAX train step keeps as well."""
+
+    stateful = True
+    cast_variables = False  # the wrapped layer casts its own params; u and sigma stay in the variable dtype
+
+    def __init__(self, layer, power_iterations=1, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        self.layer = as_nn_layer(layer, "layer")
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or power_iterations <= 0:
+            raise ValueError(f"`power_iterations` should be greater than zero. Received: "
+                             f"`power_iterations={power_iterations!r}`")
+        self.power_iterations = int(power_iterations)
+
+    def check_input(self, x, *rest):
+        expect_rank(self, x, range(1, 64), "input")
+
+    def _kernel_key(self, params):
+        for key in ("kernel", "embeddings"):
+            if key in params:
+                return key
+        raise self.error(f"{type(self.layer).__name__} object has no attribute 'kernel' nor 'embeddings'")
+
+    def build(self, rng, spec, *rest):
+        name = self.layer.name
+        v = self.layer.init(fold_name(rng, name), spec)
+        kernel = v.params[self._kernel_key(v.params)]
+        u = initializers.TruncatedNormal(stddev=0.02)((1, kernel.shape[-1]), kernel.dtype,
+                                                      key=fold_name(rng, "vector_u"))
+        state = {name: v.state} if v.state else {}
+        return Variables({name: v.params}, {**state, "vector_u": u})
+
+    def normalized_weights(self, kernel, vector_u):
+        """(new vector_u, kernel / sigma) after `power_iterations` steps from `vector_u`; a kernel of all
+        zeros (sigma 0) comes back unchanged, with `vector_u`."""
+        shape = tuple(kernel.shape)
+        w = ops.reshape(kernel, (-1, shape[-1]))
+        u = vector_u
+        for _ in range(self.power_iterations):
+            v = ops.normalize(ops.matmul(u, ops.transpose(w)), axis=None)
+            u = ops.normalize(ops.matmul(v, w), axis=None)
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.matmul(ops.matmul(v, w), ops.transpose(u))
+        zero = ops.all(ops.equal(kernel, 0))
+        sigma = ops.where(zero, ops.ones_like(sigma), sigma)
+        new_u = ops.where(zero, vector_u, ops.cast(u, vector_u.dtype))
+        return new_u, ops.cast(ops.reshape(ops.divide(w, sigma), shape), kernel.dtype)
+
+    def call(self, variables, x, training=False, rng=None):
+        name = self.layer.name
+        params, state = dict(variables.params[name]), dict(variables.state)
+        if training:
+            key = self._kernel_key(params)
+            state["vector_u"], params[key] = self.normalized_weights(params[key], state["vector_u"])
+        sub = Variables(params, state.get(name, {}))
+        y, sub_state = self.layer.apply(sub, x, training=training, rng=fold_name(rng, name))
+        if sub_state:
+            state[name] = sub_state
+        return ops.cast(y, ops.dtype(x)), state
+
+    def regularization_losses(self, params):
+        if isinstance(params, Variables):
+            params = params.params
+        return self.layer.regularization_losses(params.get(self.layer.name, {}))
+
+    def apply_constraints(self, params):
+        if isinstance(params, Variables):
+            return Variables(self.apply_constraints(params.params), params.state)
+        out = dict(params)
+        if self.layer.name in out:
+            out[self.layer.name] = self.layer.apply_constraints(out[self.layer.name])
+        return out
+
+    def saving_layout(self, params, state):
+        """Keras saves the kernel twice: as the wrapper's own variable (before `vector_u`) and in `layer`."""
+        name = self.layer.name
+        inner = leaf_layout(self.layer, (params or {}).get(name, {}), (state or {}).get(name, {}))
+        own = [(name, self._kernel_key((params or {}).get(name, {}))), ("vector_u",)]
+        return [("", own)] + _nest(inner, "layer", name)
+
+    def get_config(self):
+        return super().get_config() | {"layer": _serialize(self.layer), "power_iterations": self.power_iterations}

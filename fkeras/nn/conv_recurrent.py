@@ -1,0 +1,285 @@
+"""Convolutional LSTMs: `ConvLSTMCell` (one step) and `ConvLSTM1D/2D/3D`, the RNN loop of
+`fkeras.nn.recurrent` over it.
+
+Shapes (channels_last): sequences (batch, timesteps, *spatial, channels) -> (batch, *out_spatial, filters),
+or with `return_sequences` (batch, timesteps, *out_spatial, filters); channels_first puts the channels right
+after the time axis. The input transformation is a convolution with `kernel` (*kernel_size, channels,
+4 * filters) using `strides`/`padding`/`dilation_rate`; the recurrent one a stride-1 "same" convolution
+with `recurrent_kernel` (*kernel_size, filters, 4 * filters). Gates i, f, c, o in that order along the
+kernels' last axis, as Keras. Params: `{"conv_lstm_cell": {"kernel", "recurrent_kernel", "bias"}}`.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from fkeras import backend, ops
+from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn.base import Layer, Variables, expect_rank
+from fkeras.nn.conv import check_output_size, normalize_positive_tuple
+from fkeras.nn.recurrent import RNN, _RNN_CONSTRAINTS, _RNN_WEIGHTS, _CellDropout, _check_rate
+
+
+def conv_output_spatial(spatial, kernel_size, strides, padding, dilation_rate):
+    """Spatial output sizes of a convolution (Keras's rule for "valid" and "same")."""
+    out = []
+    for n, k, s, d in zip(spatial, kernel_size, strides, dilation_rate):
+        if padding == "same":
+            out.append((int(n) + s - 1) // s)
+        else:
+            out.append((int(n) - d * (k - 1) - 1) // s + 1)
+    return tuple(out)
+
+
+class ConvLSTMCell(Layer, _CellDropout):
+    """One ConvLSTM step of rank `rank` (1, 2 or 3).
+
+    inputs (batch, *spatial, channels), states [h, c] (batch, *out_spatial, filters) each ->
+    (h, [h, c]). `dropout`/`recurrent_dropout` draw four masks each (one per gate), once per batch."""
+
+    weight_regularizers = _RNN_WEIGHTS
+    weight_constraints = _RNN_CONSTRAINTS
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if rank not in (1, 2, 3) or isinstance(rank, bool):
+            raise self.error(f"expected `rank` 1, 2 or 3, got {rank!r}.")
+        self.rank = int(rank)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
+        self.filters = int(filters)
+        self.kernel_size = normalize_positive_tuple(kernel_size, self.rank, "kernel_size", self)
+        self.strides = normalize_positive_tuple(strides, self.rank, "strides", self)
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in ("valid", "same"):
+            raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
+        self.padding = padding
+        self.data_format = data_format or backend.image_data_format()
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
+        self.dilation_rate = normalize_positive_tuple(dilation_rate, self.rank, "dilation_rate", self)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise self.error("Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Received: "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.recurrent_initializer = self.lookup(initializers.get, recurrent_initializer, "recurrent_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.recurrent_regularizer = self.lookup(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.recurrent_constraint = self.lookup(constraints.get, recurrent_constraint, "recurrent_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        self.dropout = _check_rate(self, "dropout", dropout)
+        self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+
+    # the RNN loop reads these: two states (h, c) of `filters` channels each
+    @property
+    def state_size(self):
+        return [self.filters, self.filters]
+
+    @property
+    def output_size(self):
+        return self.filters
+
+    @property
+    def _channel_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _spatial(self, shape):
+        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+
+    def state_shape(self, step_shape):
+        """Shape of h and c for a step input of `step_shape` (batch, *spatial, channels)."""
+        out = conv_output_spatial(self._spatial(step_shape), self.kernel_size, self.strides, self.padding,
+                                  self.dilation_rate)
+        if self.data_format == "channels_first":
+            return (step_shape[0], self.filters) + out
+        return (step_shape[0],) + out + (self.filters,)
+
+    def get_initial_state(self, batch_size=None, step_shape=None):
+        """Zero [h, c] for step inputs of `step_shape` (the spatial sizes are needed, not only the batch)."""
+        if step_shape is None:
+            raise self.error("the initial state of a ConvLSTM cell depends on the input's spatial shape: pass "
+                             "`step_shape=(batch, *spatial, channels)`.")
+        shape = self.state_shape(step_shape)
+        if batch_size is not None:
+            shape = (batch_size,) + shape[1:]
+        return [ops.zeros(shape, dtype=self.compute_dtype), ops.zeros(shape, dtype=self.compute_dtype)]
+
+    def check_input(self, x, states=None):
+        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else \
+            "(batch, *spatial, channels)"
+        expect_rank(self, x, self.rank + 2, f"step input {where}")
+        check_output_size(self, tuple(x.shape), self.kernel_size, self.strides, self.padding, self.dilation_rate,
+                          self.data_format)
+
+    def build(self, rng, spec, *rest):
+        k1, k2, k3 = jax.random.split(rng, 3) if rng is not None else (None, None, None)
+        f, dtype = self.filters, self.variable_dtype
+        channels = spec.shape[self._channel_axis]
+        params = {"kernel": self.kernel_initializer(self.kernel_size + (channels, 4 * f), dtype, key=k1),
+                  "recurrent_kernel": self.recurrent_initializer(self.kernel_size + (f, 4 * f), dtype, key=k2)}
+        if self.use_bias:
+            if self.unit_forget_bias:
+                base = self.bias_initializer
+                params["bias"] = ops.concatenate([base((f,), dtype, key=k3), ops.ones((f,), dtype),
+                                                  base((2 * f,), dtype, key=k3)])
+            else:
+                params["bias"] = self.bias_initializer((4 * f,), dtype, key=k3)
+        return Variables(params, {})
+
+    def _gates(self, x, kernel, masks, **conv_kw):
+        """Convolution of `x` with the 4-gate kernel; with per-gate masks, one convolution per gate."""
+        if masks is None:
+            return ops.conv(x, kernel, data_format=self.data_format, **conv_kw)
+        f = self.filters
+        return ops.concatenate([ops.conv(x * m, kernel[..., g * f:(g + 1) * f], data_format=self.data_format,
+                                         **conv_kw) for g, m in enumerate(masks)], axis=self._channel_axis)
+
+    def call(self, variables, inputs, states, training=False, rng=None):
+        p, f, axis = variables.params, self.filters, self._channel_axis
+        h_tm1, c_tm1 = states[0], states[1]
+        if inputs.shape[axis] != p["kernel"].shape[-2]:
+            raise self.error(f"expected {p['kernel'].shape[-2]} input channels, got step shape {tuple(inputs.shape)}.")
+        dp, rdp = self._masks(inputs, h_tm1, training, rng, 4)
+        z = self._gates(inputs, p["kernel"], dp, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate)
+        if self.use_bias:
+            bias = p["bias"]
+            if self.data_format == "channels_first":
+                bias = ops.reshape(bias, (1, 4 * f) + (1,) * self.rank)
+            z = z + bias
+        z = z + self._gates(h_tm1, p["recurrent_kernel"], rdp, strides=1, padding="same")
+        zi, zf, zc, zo = ops.split(z, 4, axis=axis)
+        i = self.recurrent_activation(zi)
+        fg = self.recurrent_activation(zf)
+        c = fg * c_tm1 + i * self.activation(zc)
+        o = self.recurrent_activation(zo)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+    def _config(self):
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+    def get_config(self):
+        return super().get_config() | {"rank": self.rank} | self._config()
+
+
+_CELL_ARGS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
+              "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+              "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+              "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed")
+
+
+class ConvLSTM(RNN):
+    """An RNN over a `ConvLSTMCell` named `conv_lstm_cell`; `rank` is set by ConvLSTM1D/2D/3D.
+
+    With `return_state`: `(output, h, c)`. Keras's ConvLSTM arguments; the RNN's `unroll` and
+    `zero_output_for_mask` pass through `**kwargs`."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        cell = ConvLSTMCell(
+            self.rank, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, name="conv_lstm_cell", dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True))
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, activity_regularizer=activity_regularizer,
+                         **kwargs)
+
+    def __getattr__(self, name):
+        if name in _CELL_ARGS:
+            return getattr(self.__dict__["cell"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def check_input(self, x, *rest):
+        cell = self.cell
+        where = "(batch, timesteps, channels, *spatial)" if cell.data_format == "channels_first" else \
+            "(batch, timesteps, *spatial, channels)"
+        expect_rank(self, x, self.rank + 3, f"input {where}")
+        check_output_size(self, (x.shape[0],) + tuple(x.shape[2:]), cell.kernel_size, cell.strides, cell.padding,
+                          cell.dilation_rate, cell.data_format)
+
+    def _zero_states(self, shape):
+        return self.cell.get_initial_state(step_shape=(shape[0],) + tuple(shape[2:]))
+
+    def get_initial_state(self, batch_size, step_shape=None):
+        """Zero [h, c]; ConvLSTM needs the step shape (batch, *spatial, channels) as well."""
+        return self.cell.get_initial_state(batch_size=batch_size, step_shape=step_shape)
+
+    def get_config(self):
+        config = self._rnn_config() | self.cell._config()
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("cell", None)
+        return cls(**config)
+
+
+class ConvLSTM1D(ConvLSTM):
+    """1-D convolutional LSTM: (batch, timesteps, steps, channels) -> (batch, new_steps, filters)."""
+
+    rank = 1
+
+
+class ConvLSTM2D(ConvLSTM):
+    """2-D convolutional LSTM: (batch, timesteps, rows, cols, channels) -> (batch, new_rows, new_cols, filters)."""
+
+    rank = 2
+
+
+class ConvLSTM3D(ConvLSTM):
+    """3-D convolutional LSTM: (batch, timesteps, d1, d2, d3, channels) -> (batch, n1, n2, n3, filters)."""
+
+    rank = 3
