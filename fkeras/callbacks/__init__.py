@@ -19,8 +19,9 @@ from fkeras.callbacks.model_checkpoint import ModelCheckpoint
 from fkeras.callbacks.orbax_checkpoint import OrbaxCheckpoint
 from fkeras.callbacks.progbar import ProgbarLogger
 from fkeras.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from fkeras.callbacks.tensorboard import TensorBoard
 from fkeras.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "OrbaxCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
-           "TerminateOnNaN"]
+           "TensorBoard", "TerminateOnNaN"]
