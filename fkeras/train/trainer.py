@@ -28,6 +28,7 @@ calls it through one interface and has no framework branches.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import jax
@@ -858,6 +859,44 @@ class Trainer:
             ts = ts.replace(opt_state=self.optimizer.init(tv))
             self._opt_key = key
         self.train_state = ts.replace(metrics={"variables": self._custom_metric_vars()})
+
+    def stateless_compute_loss(self, trainable_variables, non_trainable_variables, metrics_variables, x=None,
+                               y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's pure `compute_loss` (its JAX guides call it inside a custom `train_step`): returns
+        `(loss, (trainable_variables, non_trainable_variables, metrics_variables))`. While `compute_loss`
+        runs, every metric of `self.metrics` reads its state from `metrics_variables` (flat, in that
+        order, as the step's state holds them), so a `compute_loss` override that updates a metric
+        returns the new values instead of mutating it; the metrics are left as they were."""
+        metrics = list(self.metrics)
+        structs = [jax.tree.structure(m.init()) for m in metrics]
+        mv = list(metrics_variables)
+        if len(mv) != sum(t.num_leaves for t in structs):
+            raise ValueError(f"stateless_compute_loss: expected {sum(t.num_leaves for t in structs)} metrics "
+                             f"variables (those of {[m.name for m in metrics]}), got {len(mv)}.")
+        saved = [(m.__dict__.get("_state"), [v._value for v in m.__dict__.get("_fk_vars", ())]) for m in metrics]
+        try:
+            at = 0
+            for m, t in zip(metrics, structs):
+                st = jax.tree.unflatten(t, mv[at:at + t.num_leaves])
+                at += t.num_leaves
+                if m._variable_style():
+                    for v in m._fk_vars:
+                        v._value = st[v.name]
+                else:
+                    m._state = st
+            try:
+                takes_training = "training" in inspect.signature(self.compute_loss).parameters
+            except (TypeError, ValueError):
+                takes_training = True
+            kw = {"training": training} if takes_training else {}
+            loss = self.compute_loss(x, y, y_pred, sample_weight, **kw)
+            new_mv = [leaf for m in metrics for leaf in jax.tree.leaves(m._stateful())]
+        finally:
+            for m, (state, values) in zip(metrics, saved):
+                m._state = state
+                for v, value in zip(m.__dict__.get("_fk_vars", ()), values):
+                    v._value = value
+        return loss, (list(trainable_variables), list(non_trainable_variables), new_mv)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss (sum over outputs, weighted) for `y` and `y_pred`, plus, inside a custom
