@@ -1,0 +1,54 @@
+"""Pipeline (layers applied in turn, Keras's preprocessing pipeline) and MaxNumBoundingBoxes."""
+
+from __future__ import annotations
+
+from fkeras.nn.containers import Sequential, deserialize, serialize
+from fkeras.nn.image_preprocessing._base import ImageLayer
+
+
+def _pure(layer):
+    """An nn layer, or the pure counterpart of a facade layer (its `nn_layer`)."""
+    return getattr(layer, "nn_layer", layer)
+
+
+class Pipeline(Sequential):
+    """Apply `layers` in turn (Keras's `Pipeline`: a preprocessing chain that, unlike a Sequential model,
+    is a plain layer). Each child gets its own key folded from the pipeline's by the child's name."""
+
+    def __init__(self, layers, name=None, **kwargs):
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Pipeline: expected `layers` as a list of layers, got {type(layers).__name__}.")
+        super().__init__([_pure(layer) for layer in layers], name=name, **kwargs)
+
+    def get_config(self):
+        return {"layers": [serialize(layer) for layer in self.layers], "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layers = config.get("layers")
+        if not isinstance(layers, (list, tuple)):
+            raise ValueError("`Pipeline` config must contain a `layers` key mapping to a list of serialized layers. "
+                             f"Received config with layers={layers}.")
+        config["layers"] = [deserialize(c) for c in layers]
+        return cls(**config)
+
+
+class MaxNumBoundingBoxes(ImageLayer):
+    """Pad or trim bounding boxes to `max_number` per image; images pass through unchanged (fkeras does
+    not take bounding-box inputs yet, so on images it is the identity, as Keras's is)."""
+
+    random = False
+    train_only = False
+    cast_input = False
+
+    def __init__(self, max_number, fill_value=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_number = int(max_number)
+        self.fill_value = int(fill_value)
+
+    def transform_images(self, images, transformation=None):
+        return images
+
+    def get_config(self):
+        return super().get_config() | {"max_number": self.max_number}
