@@ -18,6 +18,8 @@ Add = _view(_nn.Add)
 AdditiveAttention = _view(_nn.AdditiveAttention)
 AlphaDropout = _view(_nn.AlphaDropout)
 Attention = _view(_nn.Attention)
+AugMix = _view(_nn.AugMix)
+AutoContrast = _view(_nn.AutoContrast)
 Average = _view(_nn.Average)
 AveragePooling1D = _view(_nn.AveragePooling1D)
 AveragePooling2D = _view(_nn.AveragePooling2D)
@@ -25,7 +27,9 @@ AveragePooling3D = _view(_nn.AveragePooling3D)
 BatchNormalization = _view(_nn.BatchNormalization)
 Bidirectional = _view(_nn.Bidirectional)
 CategoryEncoding = _view(_nn.CategoryEncoding)
+CenterCrop = _view(_nn.CenterCrop)
 Concatenate = _view(_nn.Concatenate)
+ContrastLimitedAdaptiveHistogramEqualization = _view(_nn.ContrastLimitedAdaptiveHistogramEqualization)
 Conv1D = _view(_nn.Conv1D)
 Conv1DTranspose = _view(_nn.Conv1DTranspose)
 Conv2D = _view(_nn.Conv2D)
@@ -38,6 +42,7 @@ ConvLSTM3D = _view(_nn.ConvLSTM3D)
 Cropping1D = _view(_nn.Cropping1D)
 Cropping2D = _view(_nn.Cropping2D)
 Cropping3D = _view(_nn.Cropping3D)
+CutMix = _view(_nn.CutMix)
 Dense = _view(_nn.Dense)
 DepthwiseConv1D = _view(_nn.DepthwiseConv1D)
 DepthwiseConv2D = _view(_nn.DepthwiseConv2D)
@@ -47,6 +52,7 @@ Dropout = _view(_nn.Dropout)
 ELU = _view(_nn.ELU)
 EinsumDense = _view(_nn.EinsumDense)
 Embedding = _view(_nn.Embedding)
+Equalization = _view(_nn.Equalization)
 Flatten = _view(_nn.Flatten)
 GRU = _view(_nn.GRU)
 GRUCell = _view(_nn.GRUCell)
@@ -68,28 +74,56 @@ LSTM = _view(_nn.LSTM)
 LSTMCell = _view(_nn.LSTMCell)
 LayerNormalization = _view(_nn.LayerNormalization)
 LeakyReLU = _view(_nn.LeakyReLU)
+MaxNumBoundingBoxes = _view(_nn.MaxNumBoundingBoxes)
 MaxPooling1D = _view(_nn.MaxPooling1D)
 MaxPooling2D = _view(_nn.MaxPooling2D)
 MaxPooling3D = _view(_nn.MaxPooling3D)
 Maximum = _view(_nn.Maximum)
+MelSpectrogram = _view(_nn.MelSpectrogram)
 Minimum = _view(_nn.Minimum)
+MixUp = _view(_nn.MixUp)
 MultiHeadAttention = _view(_nn.MultiHeadAttention)
 Multiply = _view(_nn.Multiply)
 Normalization = _view(_nn.Normalization)
 PReLU = _view(_nn.PReLU)
 Permute = _view(_nn.Permute)
+Pipeline = _view(_nn.Pipeline)
 RMSNormalization = _view(_nn.RMSNormalization)
 RNN = _view(_nn.RNN)
+RandAugment = _view(_nn.RandAugment)
+RandomBrightness = _view(_nn.RandomBrightness)
+RandomColorDegeneration = _view(_nn.RandomColorDegeneration)
+RandomColorJitter = _view(_nn.RandomColorJitter)
+RandomContrast = _view(_nn.RandomContrast)
+RandomCrop = _view(_nn.RandomCrop)
+RandomElasticTransform = _view(_nn.RandomElasticTransform)
+RandomErasing = _view(_nn.RandomErasing)
+RandomFlip = _view(_nn.RandomFlip)
+RandomGaussianBlur = _view(_nn.RandomGaussianBlur)
+RandomGrayscale = _view(_nn.RandomGrayscale)
+RandomHue = _view(_nn.RandomHue)
+RandomInvert = _view(_nn.RandomInvert)
+RandomPerspective = _view(_nn.RandomPerspective)
+RandomPosterization = _view(_nn.RandomPosterization)
+RandomRotation = _view(_nn.RandomRotation)
+RandomSaturation = _view(_nn.RandomSaturation)
+RandomSharpness = _view(_nn.RandomSharpness)
+RandomShear = _view(_nn.RandomShear)
+RandomTranslation = _view(_nn.RandomTranslation)
+RandomZoom = _view(_nn.RandomZoom)
 ReLU = _view(_nn.ReLU)
 RepeatVector = _view(_nn.RepeatVector)
 Rescaling = _view(_nn.Rescaling)
 Reshape = _view(_nn.Reshape)
+Resizing = _view(_nn.Resizing)
 ReversibleEmbedding = _view(_nn.ReversibleEmbedding)
+STFTSpectrogram = _view(_nn.STFTSpectrogram)
 SeparableConv1D = _view(_nn.SeparableConv1D)
 SeparableConv2D = _view(_nn.SeparableConv2D)
 SimpleRNN = _view(_nn.SimpleRNN)
 SimpleRNNCell = _view(_nn.SimpleRNNCell)
 Softmax = _view(_nn.Softmax)
+Solarization = _view(_nn.Solarization)
 SpatialDropout1D = _view(_nn.SpatialDropout1D)
 SpatialDropout2D = _view(_nn.SpatialDropout2D)
 SpatialDropout3D = _view(_nn.SpatialDropout3D)
@@ -130,23 +164,29 @@ SeparableConvolution2D = SeparableConv2D
 __all__ = [
     "Activation", "ActivityRegularization", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
     "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Add",
-    "AdditiveAttention", "AlphaDropout", "Attention", "Average", "AveragePooling1D", "AveragePooling2D",
-    "AveragePooling3D", "BatchNormalization", "Bidirectional", "CategoryEncoding", "Concatenate", "Conv1D",
-    "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D",
-    "ConvLSTM3D", "Cropping1D", "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D",
-    "Discretization", "Dot", "Dropout", "ELU", "EinsumDense", "Embedding", "Flatten", "GRU", "GRUCell",
-    "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "AdditiveAttention", "AlphaDropout", "Attention", "AugMix", "AutoContrast", "Average", "AveragePooling1D",
+    "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Bidirectional", "CategoryEncoding",
+    "CenterCrop", "Concatenate", "ContrastLimitedAdaptiveHistogramEqualization", "Conv1D", "Conv1DTranspose",
+    "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    "Cropping1D", "Cropping2D", "Cropping3D", "CutMix", "Dense", "DepthwiseConv1D", "DepthwiseConv2D",
+    "Discretization", "Dot", "Dropout", "ELU", "EinsumDense", "Embedding", "Equalization", "Flatten", "GRU",
+    "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "Identity", "IntegerLookup",
-    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "PReLU", "Permute",
-    "RMSNormalization", "RNN", "ReLU", "RepeatVector", "Rescaling", "Reshape", "ReversibleEmbedding",
-    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
-    "SpatialDropout2D", "SpatialDropout3D", "SpectralNormalization", "StackedRNNCells", "StringLookup",
-    "Subtract", "TextVectorization", "TimeDistributed", "UnitNormalization", "UpSampling1D", "UpSampling2D",
-    "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-    "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
-    "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
-    "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "SeparableConvolution1D",
-    "SeparableConvolution2D",
+    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxNumBoundingBoxes", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "Maximum", "MelSpectrogram", "Minimum", "MixUp", "MultiHeadAttention",
+    "Multiply", "Normalization", "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
+    "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast", "RandomCrop",
+    "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale",
+    "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
+    "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "ReLU",
+    "RepeatVector", "Rescaling", "Reshape", "Resizing", "ReversibleEmbedding", "STFTSpectrogram",
+    "SeparableConv1D", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "Solarization",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "SpectralNormalization", "StackedRNNCells",
+    "StringLookup", "Subtract", "TextVectorization", "TimeDistributed", "UnitNormalization", "UpSampling1D",
+    "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "AvgPool1D", "AvgPool2D",
+    "AvgPool3D", "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+    "Convolution3D", "Convolution3DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "SeparableConvolution1D", "SeparableConvolution2D",
 ]

@@ -43,3 +43,4 @@ from fkeras.nn.merging_more import Dot
 from fkeras.nn.embedding_more import ReversibleEmbedding
 from fkeras.nn.preprocessing import CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup, TextVectorization
 from fkeras.nn.conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from fkeras.nn.image_preprocessing import AugMix, AutoContrast, CenterCrop, ContrastLimitedAdaptiveHistogramEqualization, CutMix, Equalization, MaxNumBoundingBoxes, MelSpectrogram, MixUp, Pipeline, RandAugment, RandomBrightness, RandomColorDegeneration, RandomColorJitter, RandomContrast, RandomCrop, RandomElasticTransform, RandomErasing, RandomFlip, RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPerspective, RandomPosterization, RandomRotation, RandomSaturation, RandomSharpness, RandomShear, RandomTranslation, RandomZoom, Resizing, Solarization, STFTSpectrogram
