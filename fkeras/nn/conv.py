@@ -8,6 +8,7 @@ from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import activations, constraints, initializers, regularizers
 from fkeras.nn.base import Layer, Variables, expect_rank
+from fkeras.nn.kernel_bias import KernelBias
 
 
 def normalize_tuple(value, n, name, layer=None):
@@ -54,16 +55,68 @@ def check_output_size(layer, shape, window, strides, padding, dilation_rate, dat
             f"`padding=valid` (output spatial size {tuple(out)}).")
 
 
-class Conv(Layer):
+class ConvBase(KernelBias, Layer):
+    """What every N-D convolution shares (`rank` is set by the 1D/2D/3D classes): Keras's window arguments,
+    `data_format`, the kernel/bias arguments, the bias add and the config."""
+
+    rank = 2
+    paddings = ("valid", "same")
+
+    def set_window(self, filters, kernel_size, strides, padding, data_format, dilation_rate):
+        n = self.rank
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
+        self.filters = int(filters)
+        self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = normalize_positive_tuple(strides, n, "strides", self)
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in self.paddings:
+            raise self.error(f"expected padding in {self.paddings}, got {padding!r}.")
+        self.padding = padding
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
+        self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise self.error(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+
+    def _channels(self, shape):
+        return shape[1] if self.data_format == "channels_first" else shape[-1]
+
+    def check_input(self, x):
+        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
+        expect_rank(self, x, self.rank + 2, f"input {where}")
+
+    def build_kernel_bias(self, rng, kernel_shape):
+        k1, k2 = frandom.split_key(rng, 2)
+        params = {"kernel": self.kernel_initializer(kernel_shape, self.variable_dtype, key=k1)}
+        if self.use_bias:
+            params["bias"] = self.bias_initializer((self.filters,), self.variable_dtype, key=k2)
+        return Variables(params, {})
+
+    def bias_activation(self, variables, y):
+        if self.use_bias:
+            bias = variables.params["bias"]
+            if self.data_format == "channels_first":
+                bias = ops.reshape(bias, (1, self.filters) + (1,) * self.rank)
+            y = ops.add(y, bias)
+        return self.activation(y)
+
+    def get_config(self):
+        return super().get_config() | {
+            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+            "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+        } | self.kernel_bias_config()
+
+
+class Conv(ConvBase):
     """N-D convolution; `rank` is set by Conv1D/Conv2D/Conv3D.
 
     inputs: (batch, *spatial, in) -> (batch, *new_spatial, filters) for channels_last
     (channels_first: (batch, in, *spatial)). Conv1D also takes padding="causal".
     """
 
-    rank = 2
-    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
-    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
     # Math methods a facade subclass may override, as in Keras (`class MyConv(layers.Conv2D)` with its own
     # `convolution_op`): its nn layer then calls the override (see fkeras/layers/wrapped.py).
     hooks = ("convolution_op",)
@@ -74,42 +127,16 @@ class Conv(Layer):
                  kernel_constraint=None, bias_constraint=None, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
                          **kwargs)
-        n = self.rank
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
-        self.filters = int(filters)
-        self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
-        self.strides = normalize_positive_tuple(strides, n, "strides", self)
-        allowed = ("valid", "same", "causal") if n == 1 else ("valid", "same")
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in allowed:
-            raise self.error(f"expected padding in {allowed}, got {padding!r}.")
-        self.padding = padding
-        self.data_format = data_format or "channels_last"
-        if self.data_format not in ("channels_last", "channels_first"):
-            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
-        self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise self.error(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.paddings = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        self.set_window(filters, kernel_size, strides, padding, data_format, dilation_rate)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0 or filters % groups:
             raise self.error(f"expected `groups` as a positive int dividing filters ({filters}), got {groups!r}.")
         self.groups = int(groups)
-        self.activation = self.lookup(activations.get, activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
-
-    def _channels(self, shape):
-        return shape[1] if self.data_format == "channels_first" else shape[-1]
+        self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
 
     def check_input(self, x):
-        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
-        expect_rank(self, x, self.rank + 2, f"input {where}")
+        super().check_input(x)
         check_output_size(self, x.shape, self.kernel_size, self.strides, self.padding, self.dilation_rate,
                           self.data_format)
 
@@ -117,12 +144,7 @@ class Conv(Layer):
         in_ch = self._channels(spec.shape)
         if in_ch % self.groups:
             raise self.error(f"input channels ({in_ch}) must be divisible by groups ({self.groups}).")
-        k1, k2 = frandom.split_key(rng, 2)
-        shape = self.kernel_size + (in_ch // self.groups, self.filters)
-        params = {"kernel": self.kernel_initializer(shape, self.variable_dtype, key=k1)}
-        if self.use_bias:
-            params["bias"] = self.bias_initializer((self.filters,), self.variable_dtype, key=k2)
-        return Variables(params, {})
+        return self.build_kernel_bias(rng, self.kernel_size + (in_ch // self.groups, self.filters))
 
     def call(self, variables, x, training=False, rng=None):
         kernel = variables.params["kernel"]
@@ -134,13 +156,7 @@ class Conv(Layer):
             left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
             pads = [(0, 0), (0, 0), (left, 0)] if self.data_format == "channels_first" else [(0, 0), (left, 0), (0, 0)]
             x = ops.pad(x, pads)
-        y = self.convolution_op(x, kernel)
-        if self.use_bias:
-            bias = variables.params["bias"]
-            if self.data_format == "channels_first":
-                bias = ops.reshape(bias, (1, self.filters) + (1,) * self.rank)
-            y = ops.add(y, bias)
-        return self.activation(y)
+        return self.bias_activation(variables, self.convolution_op(x, kernel))
 
     def convolution_op(self, inputs, kernel):
         """The convolution of `inputs` with `kernel` (*window, in // groups, filters), before bias and
@@ -150,24 +166,7 @@ class Conv(Layer):
                         dilation_rate=self.dilation_rate)
 
     def get_config(self):
-        return super().get_config() | {
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return super().get_config() | {"groups": self.groups}
 
 
 class Conv1D(Conv):

@@ -1,0 +1,42 @@
+"""Keras's kernel/bias arguments, held and serialized once for every layer that has them (Dense, the
+convolutions, EinsumDense, ...): `activation`, `use_bias`, and the kernel's and bias's initializer,
+regularizer and constraint."""
+
+from __future__ import annotations
+
+from fkeras.nn import activations, constraints, initializers, regularizers
+
+
+class KernelBias:
+    """Mixin for an `nn.Layer` with a `kernel` and an optional `bias` param.
+
+    `set_kernel_bias(...)` resolves the arguments (a clear error naming the argument for an unknown name);
+    `kernel_bias_config()` gives their Keras config entries (with `activity_regularizer`)."""
+
+    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
+    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
+
+    def set_kernel_bias(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                        bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                        kernel_constraint=None, bias_constraint=None):
+        self.activation = self.lookup(activations.get, activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
+        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
+        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
+        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+
+    def kernel_bias_config(self):
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
