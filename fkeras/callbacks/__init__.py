@@ -4,7 +4,8 @@
 predict drive (the facade `Model._callback_list` builds it; the fit loop in `fkeras.train` never
 imports this package). Monitoring callbacks (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint,
 OrbaxCheckpoint) share one helper, `monitor.MonitorCallback`: monitor, mode with Keras's "auto"
-rule, min_delta, baseline. `Progbar`/`ProgbarLogger` live in progbar.py.
+rule, min_delta, baseline. `Progbar`/`ProgbarLogger` live in progbar.py; `TensorBoard`, `SwapEMAWeights` and
+`RemoteMonitor` in their own files.
 """
 
 from fkeras.callbacks.backup_and_restore import BackupAndRestore
@@ -19,9 +20,11 @@ from fkeras.callbacks.model_checkpoint import ModelCheckpoint
 from fkeras.callbacks.orbax_checkpoint import OrbaxCheckpoint
 from fkeras.callbacks.progbar import ProgbarLogger
 from fkeras.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from fkeras.callbacks.remote_monitor import RemoteMonitor
+from fkeras.callbacks.swap_ema_weights import SwapEMAWeights
 from fkeras.callbacks.tensorboard import TensorBoard
 from fkeras.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "OrbaxCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
-           "TensorBoard", "TerminateOnNaN"]
+           "RemoteMonitor", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]
