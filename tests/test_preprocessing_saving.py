@@ -23,9 +23,9 @@ Y = RNG.randn(16, 1).astype("float32")
 def _model(lib, adapt_lib):
     """Two inputs through IntegerLookup(tf_idf), Hashing, Normalization, Discretization, CategoryEncoding."""
     L = lib.layers
-    lookup = L.IntegerLookup(output_mode="tf_idf", max_tokens=10)
-    norm = L.Normalization()
-    disc = L.Discretization(num_bins=4)
+    lookup = L.IntegerLookup(output_mode="tf_idf", max_tokens=10, name="integer_lookup")
+    norm = L.Normalization(name="normalization")
+    disc = L.Discretization(num_bins=4, name="discretization")
     lookup.adapt(X_INT)
     norm.adapt(X_F)
     disc.adapt(X_F)

@@ -132,6 +132,8 @@ class NNLayer(Layer):
         nn_layer = self.__dict__["_fk_nn"]
         super().__init__(name=nn_layer.name, trainable=nn_layer.trainable, dtype=nn_layer.dtype_policy, **shape_kw)
         self.__dict__["_fk_build_specs"] = None
+        if getattr(nn_layer, "builds_no_variables", False):  # built as made: callable at once on any framework's
+            self.__dict__["built"] = True  # tensors (a preprocessing layer in a tf.data map)
         # the nn layer casts inputs and params itself; a subclass's own `call` gets inputs (and weights that
         # `build` added) in the compute dtype from the facade, as in Keras
         self.__dict__["_fk_autocast"] = type(self)._fk_overrides

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.nn.base import Layer
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
@@ -65,6 +66,38 @@ def is_text(a) -> bool:
     return np.asarray(a).dtype.kind in "USO"
 
 
+_AUTOGRAPH_SKIPPED = []
+
+
+def skip_autograph() -> None:
+    """Tell TensorFlow's AutoGraph not to convert fkeras layers' Python (once, when TF is loaded).
+
+    A layer called in a `tf.data` map runs plain Python over static shapes; converting the facade's
+    call chain statement by statement takes ~15 s per map and changes nothing (Keras marks its layers
+    the same way). Uses AutoGraph's conversion rules (a private module): skipped if they move."""
+    import sys
+
+    if _AUTOGRAPH_SKIPPED or "tensorflow" not in sys.modules:
+        return
+    _AUTOGRAPH_SKIPPED.append(True)
+    try:
+        from tensorflow.python.autograph.core import config
+
+        rules = tuple(config.DoNotConvert(m) for m in ("fkeras.layers", "fkeras.nn"))
+        config.CONVERSION_RULES = rules + tuple(config.CONVERSION_RULES)
+    except (ImportError, AttributeError):
+        pass
+
+
+class PreprocessingLayer(Layer):
+    """Base of the preprocessing layers: Keras's keyword arguments, and AutoGraph told to leave fkeras
+    alone (`skip_autograph`) as soon as one is made while TensorFlow is loaded."""
+
+    def __init__(self, **kwargs):
+        skip_autograph()
+        super().__init__(**kwargs)
+
+
 def host_call(fn, inputs, out_shape, out_dtype: str, *, text_out: bool = False):
     """Run the NumPy function `fn(*arrays) -> array` on `inputs` (one array or a list) from any framework.
 
@@ -95,20 +128,18 @@ def host_call(fn, inputs, out_shape, out_dtype: str, *, text_out: bool = False):
     if kind == "tf":
         import tensorflow as tf
 
+        skip_autograph()
         if tf.executing_eagerly():
             out = run(*[a.numpy() for a in args])
             return tf.constant(out.astype(object) if text_out else out)
         tout = tf.string if text_out else tf.as_dtype(out_dtype)
         result = tf.numpy_function(lambda *a: _tf_result(run(*a), text_out), args, tout, stateful=False)
-        known = tuple(args[0].shape)
-        if None not in known or not callable(out_shape):
+        known = tuple(args[0].shape) if args[0].shape.rank is not None else None
+        if known is not None:
             try:
-                result.set_shape(shape_of(known))
+                result.set_shape(shape_of(known))  # unknown dims (the batch) stay None
             except (TypeError, ValueError):
-                pass
-        else:
-            rank = len(shape_of(tuple(1 if d is None else d for d in known)))
-            result.set_shape([None] * rank)
+                result.set_shape([None] * len(shape_of(tuple(1 if d is None else d for d in known))))
         return result
     out = run(*[to_numpy(a) for a in args])
     if kind == "torch":

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from fkeras import ops
-from fkeras.nn.base import Layer, as_variables
+from fkeras.nn.base import as_variables
 from fkeras.nn.preprocessing import _common
 
 
-class CategoryEncoding(Layer):
+class CategoryEncoding(_common.PreprocessingLayer):
     """Encode int ids in [0, num_tokens): "one_hot" (..., 1) or (...,) -> (..., num_tokens); "multi_hot" /
     "count" (batch, n) -> (batch, num_tokens) (a rank-1 input is one sample). `count_weights` (same
     shape as the ids, "count" only) weighs each occurrence. Output in the layer's dtype (float32)."""
+
+    builds_no_variables = True  # the facade layer is built as made
 
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from fkeras import backend, ops
-from fkeras.nn.base import Layer
 from fkeras.nn.preprocessing import _common
 
 
-class Discretization(Layer):
+class Discretization(_common.PreprocessingLayer):
     """Bucket index of each value: `digitize(x, bin_boundaries)` (bins [-inf, b0), [b0, b1), ..., [bn, inf)),
     encoded by `output_mode` ("int", "one_hot", "multi_hot", "count"; depth = len(bin_boundaries) + 1).
 
@@ -18,6 +17,8 @@ class Discretization(Layer):
     `layer, _, _ = disc.adapt(None, data)` (the facade's `layer.adapt(data)` keeps it).
     Input any shape -> int32 of the same shape ("int") or the encoded shape.
     """
+
+    builds_no_variables = True  # the facade layer is built as made
 
     updates = ("adapt",)
 

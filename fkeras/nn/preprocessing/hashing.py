@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from fkeras import backend
-from fkeras.nn.base import Layer, as_variables
+from fkeras.nn.base import as_variables
 from fkeras.nn.preprocessing import _common
 
 
-class Hashing(Layer):
+class Hashing(_common.PreprocessingLayer):
     """Hash strings or integers into `num_bins` bins as `tf.strings.to_hash_bucket_fast` (FarmHash
     Fingerprint64 of the UTF-8 bytes / decimal digits) or, with `salt`, `to_hash_bucket_strong` (SipHash-2-4).
     Floats are truncated to integers first. With `mask_value`, that value maps to 0 and the others to
@@ -18,6 +18,8 @@ class Hashing(Layer):
     Runs on the host (NumPy); inside `jax.jit` through `jax.pure_callback`, in a `tf.data` map through
     `tf.numpy_function`.
     """
+
+    builds_no_variables = True  # the facade layer is built as made
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         if kwargs.get("dtype") is None:
@@ -89,10 +91,12 @@ class Hashing(Layer):
         return config
 
 
-class HashedCrossing(Layer):
+class HashedCrossing(_common.PreprocessingLayer):
     """Cross two or more categorical features (each (), (batch,) or (batch, 1), int or string) into
     `num_bins` bins as `tf.sparse.cross_hashed`. Output int64 ids of the first input's shape ("int") or
     one-hot vectors ("one_hot")."""
+
+    builds_no_variables = True  # the facade layer is built as made
 
     autocast = False
 

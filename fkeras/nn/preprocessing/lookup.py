@@ -15,13 +15,13 @@ import os
 
 import numpy as np
 
-from fkeras.nn.base import Layer, as_variables
+from fkeras.nn.base import as_variables
 from fkeras.nn.preprocessing import _common
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
-class IndexLookup(Layer):
+class IndexLookup(_common.PreprocessingLayer):
     """The shared lookup math of StringLookup / IntegerLookup (Keras's `IndexLookup`).
 
     Indices: [mask (output_mode "int" with a mask_token)] [num_oov_indices OOV buckets] [tokens...].
@@ -29,6 +29,8 @@ class IndexLookup(Layer):
     (`max_tokens` with `pad_to_max_tokens`) for "one_hot"/"multi_hot"/"count" (int64) and "tf_idf"
     (float32, counts times `idf_weights`). `invert=True` maps indices back to tokens.
     """
+
+    builds_no_variables = True  # the facade layer is built as made
 
     updates = ("adapt", "set_vocabulary", "load_assets", "load_own_variables")
     autocast = False

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import backend, ops
-from fkeras.nn.base import Layer, Variables, as_spec
+from fkeras.nn.base import Variables, as_spec
 from fkeras.nn.preprocessing import _common
 
 
-class Normalization(Layer):
+class Normalization(_common.PreprocessingLayer):
     """Feature-wise normalization: `(x - mean) / max(sqrt(variance), epsilon)` (`invert=True`: the inverse).
 
     The statistics are given (`mean`, `variance`, broadcast over the kept `axis`) or learned with `adapt`,
@@ -47,6 +47,11 @@ class Normalization(Layer):
             if len(np.shape(mean)) > len(self.axis):
                 raise self.error(f"the rank of `mean` must be <= the number of axes ({len(self.axis)}); got mean "
                                  f"shape {np.shape(mean)} for axis {self.axis}.")
+
+    @property
+    def builds_no_variables(self):
+        """Given statistics make no variables: the facade layer is built as made."""
+        return self.input_mean is not None
 
     # -- shapes ----------------------------------------------------------------------------------
     def _keep(self, shape):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from fkeras.nn import registration
-from fkeras.nn.base import Layer, as_variables
+from fkeras.nn.base import as_variables
 from fkeras.nn.preprocessing import _common
 from fkeras.nn.preprocessing.lookup import StringLookup
 
@@ -30,7 +30,7 @@ def _regex():
     return regex
 
 
-class TextVectorization(Layer):
+class TextVectorization(_common.PreprocessingLayer):
     """Text -> int sequences (`output_mode="int"`, (batch, output_sequence_length or the longest), 0-padded)
     or (batch, depth) vectors ("multi_hot", "count", "tf_idf"; "one_hot" as StringLookup). Index 0 is the
     padding/mask token "", 1 the OOV token "[UNK]".
@@ -38,6 +38,8 @@ class TextVectorization(Layer):
     The vocabulary lives in an inner `StringLookup` (`lookup_layer`); `adapt`, `set_vocabulary`,
     `load_assets` and `load_own_variables` return a new layer holding it (the `updates` protocol).
     """
+
+    builds_no_variables = True  # the facade layer is built as made
 
     updates = ("adapt", "set_vocabulary", "load_assets", "load_own_variables")
     autocast = False
