@@ -74,6 +74,7 @@ LSTM = _view(_nn.LSTM)
 LSTMCell = _view(_nn.LSTMCell)
 LayerNormalization = _view(_nn.LayerNormalization)
 LeakyReLU = _view(_nn.LeakyReLU)
+Masking = _view(_nn.Masking)
 MaxNumBoundingBoxes = _view(_nn.MaxNumBoundingBoxes)
 MaxPooling1D = _view(_nn.MaxPooling1D)
 MaxPooling2D = _view(_nn.MaxPooling2D)
@@ -173,7 +174,7 @@ __all__ = [
     "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GroupNormalization", "GroupQueryAttention", "HashedCrossing", "Hashing", "Identity", "IntegerLookup",
-    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "MaxNumBoundingBoxes", "MaxPooling1D",
+    "LSTM", "LSTMCell", "LayerNormalization", "LeakyReLU", "Masking", "MaxNumBoundingBoxes", "MaxPooling1D",
     "MaxPooling2D", "MaxPooling3D", "Maximum", "MelSpectrogram", "Minimum", "MixUp", "MultiHeadAttention",
     "Multiply", "Normalization", "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandAugment",
     "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast", "RandomCrop",

@@ -34,7 +34,7 @@ from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: f
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
 from fkeras.ops import _dispatch
-from fkeras.nn import dtype_policies
+from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Variables, as_spec, cast_floats, fold_name, snake_case, unique_name
 from fkeras.saving.serialization_lib import serialize_keras_object
 
@@ -723,21 +723,29 @@ class Layer:
         """Run `call` abstractly (jax.eval_shape) to build every unbuilt layer of the tree;
         `dry` undoes the builds afterwards (shape inference only). Returns (scope, output specs)."""
         scope = Scope("init", training=bool(kwargs.pop("training", False)), rng=None)
+        # array-like keyword arguments (a `mask`, an `initial_state`) are traced with the inputs
+        kw_leaves, kw_def = jax.tree_util.tree_flatten(kwargs)
+        traced = [i for i, v in enumerate(kw_leaves) if hasattr(v, "shape") and hasattr(v, "dtype")]
 
-        def run(*xs):
+        def run(kw_arrays, *xs):
+            leaves = list(kw_leaves)
+            for i, v in zip(traced, kw_arrays):
+                leaves[i] = v
+            kw = jax.tree_util.tree_unflatten(kw_def, leaves)
             for var, kind, path in self._fk_variables():
                 scope.values[id(var)] = jnp.zeros(var.shape, var.dtype)
             for sg, _ in self._fk_seed_states():
                 scope.seed_generators[id(sg)] = (sg, sg.state)
             _vars.scopes().append(scope)
             try:
-                return self(*xs, **kwargs)
+                return self(*xs, **kw)
             finally:
                 _vars.scopes().pop()
                 _restore_seed_generators(scope)
 
         try:
-            out = jax.eval_shape(run, *specs)
+            kw_specs = [jax.ShapeDtypeStruct(tuple(kw_leaves[i].shape), kw_leaves[i].dtype) for i in traced]
+            out = jax.eval_shape(run, kw_specs, *specs)
         except BaseException:
             _rollback(scope)  # leave no half-built layer behind
             raise
@@ -860,11 +868,81 @@ class Layer:
     def __call__(self, *args, **kwargs):
         for leaf in _leaves((args, kwargs)):
             if _is_keras_tensor(leaf):
-                return symbolic_call(self, args, kwargs)
+                return self._fk_symbolic_call(args, kwargs)
+        kwargs, previous = self._fk_fill_masks(args, kwargs)
         scope = _vars.current_scope()
         if scope is None:
-            return self._fk_eager_call(args, kwargs)
-        return self._fk_scoped_call(scope, args, kwargs)
+            out = self._fk_eager_call(args, kwargs)
+        else:
+            out = self._fk_scoped_call(scope, args, kwargs)
+        self._fk_set_output_masks(args, out, previous)
+        return out
+
+    # -- masks (Keras's `_keras_mask` rules; see fkeras.nn.masking) ---------------------------
+    @property
+    def supports_masking(self):
+        """Whether this layer hands masks on to its outputs (`compute_mask`). Default: a built-in layer's
+        Keras value; for your own layer, True when it overrides `compute_mask`. Settable."""
+        flag = self.__dict__.get("_fk_supports_masking")
+        if flag is not None:
+            return flag
+        if type(self).compute_mask is not Layer.compute_mask:
+            return True
+        nn_layer = self.__dict__.get("_fk_nn")
+        return nn_layer is not None and masking.supports_masking(nn_layer)
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_fk_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The output mask for `inputs` whose mask is `previous_mask` (default: unchanged; a built-in
+        layer computes Keras's, e.g. `Embedding(mask_zero=True)` gives `inputs != 0`)."""
+        nn_layer = self.__dict__.get("_fk_nn")
+        if nn_layer is not None:
+            return masking.compute_mask(nn_layer, inputs, previous_mask)
+        return previous_mask
+
+    def _fk_mask_signature(self):
+        """(object, method, skip) whose signature says which mask keywords this layer's call takes."""
+        nn_layer = self.__dict__.get("_fk_nn")
+        if nn_layer is not None and not getattr(type(self), "_fk_overrides", True):  # a built-in layer
+            return nn_layer, "apply", 2
+        return self, "call", 1
+
+    def _fk_fill_masks(self, args, kwargs, masks_of_arg=masking.masks_of):
+        """Keras's automatic `mask=` / `<argument>_mask=` keywords from the inputs' `_keras_mask`."""
+        target, method, skip = self._fk_mask_signature()
+        return masking.fill_masks(target, args, kwargs, masks_of_arg, method, skip)
+
+    def _fk_set_output_masks(self, args, outputs, previous):
+        """Attach output masks (`_keras_mask`) as Keras's `_set_mask_metadata`: kept when the call set them."""
+        flat = [x for x in jax.tree_util.tree_leaves(outputs) if hasattr(x, "shape")]
+        if not flat or all(masking.get_keras_mask(x) is not None for x in flat) or not args:
+            return
+        if not self.supports_masking:
+            return
+        masks = masking.broadcast_masks(outputs, self.compute_mask(args[0], previous))
+        for x, m in zip(jax.tree_util.tree_leaves(outputs),
+                        jax.tree_util.tree_leaves(masks, is_leaf=lambda m: m is None)):
+            if m is not None and masking.get_keras_mask(x) is None:
+                masking.set_keras_mask(x, m)
+
+    def _fk_symbolic_call(self, args, kwargs):
+        """A call on KerasTensors: the mask of the only tensor argument goes in the recorded `mask=`
+        (as Keras records it), and the outputs get `compute_mask` traced symbolically."""
+        kwargs = dict(kwargs)
+        tensors = [a for a in (*args, *kwargs.values()) if any(_is_keras_tensor(x) for x in _leaves(a))]
+        target, method, skip = self._fk_mask_signature()
+        if "mask" not in kwargs and len(tensors) == 1 and masking.takes_mask(target, "mask", method, skip):
+            m = masking.masks_of(tensors[0])
+            if masking.any_mask(m):
+                kwargs["mask"] = m
+        previous = kwargs.get("mask") if masking.any_mask(kwargs.get("mask")) else (
+            masking.masks_of(args[0]) if args else None)
+        out = symbolic_call(self, args, kwargs)
+        self._fk_set_output_masks(args, out, previous)
+        return out
 
     def _fk_eager_call(self, args, kwargs):
         args = _map(_to_jax_input, args)

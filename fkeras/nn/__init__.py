@@ -16,7 +16,7 @@ from fkeras.nn.conv import (
     SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D,
 )
 from fkeras.nn.core import (
-    Activation, Dense, Dropout, Embedding, Flatten, GaussianNoise, Identity, Input, InputLayer, Rescaling,
+    Activation, Dense, Dropout, Embedding, Flatten, GaussianNoise, Identity, Input, InputLayer, Masking, Rescaling,
     SpatialDropout1D, SpatialDropout2D,
 )
 from fkeras.nn.dtype_policies import DTypePolicy

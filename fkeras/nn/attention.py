@@ -293,6 +293,8 @@ class MultiHeadAttention(Layer):
             params[name] = sub.init(fold_name(rng, name), inputs[name]).params
         return Variables(params, {})
 
+    supports_masking = True  # the output keeps the query's mask (Keras)
+
     def apply(self, variables, query, value, key=None, *, query_mask=None, value_mask=None, key_mask=None,
               attention_mask=None, return_attention_scores=False, training=False, rng=None, use_causal_mask=False):
         from fkeras.nn.base import as_variables, cast_floats
@@ -482,6 +484,14 @@ class Attention(Layer):
         if self.use_scale:
             s = params["scale"] * s
         return params["concat_score_weight"] * ops.sum(ops.tanh(s), axis=-1)
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """The query's mask (`mask[0]`), or None."""
+        if not isinstance(mask, (list, tuple)) or not mask or mask[0] is None:
+            return None
+        return mask[0]
 
     def apply(self, variables, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
               use_causal_mask=False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from fkeras.nn import dtype_policies
+from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, layer_class
 from fkeras.nn.core import InputLayer
 
@@ -19,6 +19,7 @@ class Sequential(Container):
     """
 
     autocast = False  # children cast for themselves
+    collects_with_mask = True  # `_apply_collect` takes `mask=`
 
     def __init__(self, layers=(), name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
@@ -63,24 +64,37 @@ class Sequential(Container):
     def _child(self, variables, layer):
         return Variables(variables.params.get(layer.name, {}), variables.state.get(layer.name, {}))
 
-    def call(self, variables, x, training=False, rng=None):
-        new_state = {}
-        for layer in self.layers:
-            x, s = layer.apply(self._child(variables, layer), x, training=training, rng=fold_name(rng, layer.name))
-            if s:
-                new_state[layer.name] = s
-        return x, new_state
+    def apply(self, variables, x, training: bool = False, rng=None, mask=None):
+        """`(outputs, new_state)`; `mask` (or a mask attached to `x`) is handed along the layers with
+        Keras's rules (`fkeras.nn.masking`), and the output carries the last one (`_keras_mask`)."""
+        out, new_state, _ = self._run(as_variables(variables), x, training, rng, mask, collect=False)
+        return out, new_state
 
-    def _apply_collect(self, variables, x, training=False, rng=None):
-        variables = as_variables(variables)
+    def call(self, variables, x, training=False, rng=None, mask=None):
+        out, new_state, _ = self._run(variables, x, training, rng, mask, collect=False)
+        return out, new_state
+
+    def _apply_collect(self, variables, x, training=False, rng=None, mask=None):
+        out, new_state, total = self._run(as_variables(variables), x, training, rng, mask, collect=True)
+        return out, new_state, total + self.activity_loss(out)
+
+    def _run(self, variables, x, training, rng, mask, collect):
         new_state, total = {}, 0.0
+        current = masking.masks_of(x) if mask is None else mask
         for layer in self.layers:
-            x, s, loss = layer._apply_collect(self._child(variables, layer), x, training=training,
-                                              rng=fold_name(rng, layer.name))
+            child, key = self._child(variables, layer), fold_name(rng, layer.name)
+
+            def run(args, kwargs, layer=layer, child=child, key=key):
+                if collect and (not kwargs or getattr(layer, "collects_with_mask", False)):
+                    return layer._apply_collect(child, *args, training=training, rng=key, **kwargs)
+                out, s = layer.apply(child, *args, training=training, rng=key, **kwargs)
+                return out, s, layer.activity_loss(out) if collect else 0.0
+
+            (x, s, loss), current = masking.call_with_masks(layer, run, (x,), {}, lambda _, m=current: m)
             total = total + loss
             if s:
                 new_state[layer.name] = s
-        return x, new_state, total + self.activity_loss(x)
+        return x, new_state, total
 
     def get_config(self):
         """Keras's Sequential config; with a leading Input, also the per-layer `build_config` and the

@@ -1,4 +1,4 @@
-"""Core pure layers: InputLayer/Input, Dense, Activation, Dropout, Flatten, Embedding, Rescaling."""
+"""Core pure layers: InputLayer/Input, Dense, Activation, Dropout, Flatten, Embedding, Masking, Rescaling."""
 
 from __future__ import annotations
 
@@ -97,6 +97,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 class Dense(Layer):
     """`activation(inputs @ kernel + bias)`. inputs: (..., in) -> (..., units); kernel: (in, units)."""
 
+    supports_masking = True  # the mask passes through (Keras)
+
     weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
     weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
 
@@ -157,6 +159,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Apply an activation function elementwise. Shape preserved."""
 
+    supports_masking = True  # the mask passes through (Keras)
+
     def __init__(self, activation, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
         self.activation = self.lookup(activations.get, activation, "activation")
@@ -175,6 +179,8 @@ class Dropout(Layer):
     same mask every call). In a container each child gets its own key folded from its name.
     `noise_shape` (None entries = the input's size) shares the mask along axes of size 1.
     """
+
+    supports_masking = True  # the mask passes through (Keras)
 
     def __init__(self, rate, noise_shape=None, seed=None, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
@@ -230,6 +236,10 @@ class Embedding(Layer):
     weight_regularizers = {"embeddings": "embeddings_regularizer"}
     weight_constraints = {"embeddings": "embeddings_constraint"}
 
+    @property
+    def supports_masking(self):
+        return self.mask_zero  # as Keras: only an Embedding making masks hands them on
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
                  quantization_config=None, name=None, dtype=None, trainable=True, activity_regularizer=None,
@@ -267,6 +277,12 @@ class Embedding(Layer):
             x = ops.cast(x, "int32")
         return ops.take(variables.params["embeddings"], x, axis=0)
 
+    def compute_mask(self, inputs, mask=None):
+        """(batch, ...) bool, True where the index is not 0 (with `mask_zero=True`); None otherwise."""
+        if not self.mask_zero or _reversible(self):  # Keras's ReversibleEmbedding makes no mask
+            return None
+        return inputs != 0
+
     def _check_indices(self, x):
         """Indices outside [0, input_dim) are an error for concrete (eager, NumPy) inputs. Under jit the
         values are unknown when tracing, and the lookup follows `jnp.take`: a row of NaN (float tables)."""
@@ -292,8 +308,40 @@ class Embedding(Layer):
         }
 
 
+def _reversible(layer) -> bool:
+    return any(k.__name__ == "ReversibleEmbedding" for k in type(layer).__mro__)
+
+
+class Masking(Layer):
+    """Mark timesteps whose features all equal `mask_value` as padding: (batch, steps, features) ->
+    the same array with those steps zeroed, and the mask (batch, steps) for the layers after it."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise self.error(f"expected `mask_value` as a number, got {mask_value!r}.")
+        self.mask_value = mask_value.item() if isinstance(mask_value, (np.integer, np.floating)) else mask_value
+
+    def check_input(self, x):
+        expect_rank(self, x, range(2, 64), "input (batch, ..., features)")
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.any(inputs != self.mask_value, axis=-1)
+
+    def call(self, variables, x, training=False, rng=None):
+        keep = ops.any(ops.not_equal(x, self.mask_value), axis=-1, keepdims=True)
+        return ops.where(keep, x, ops.zeros_like(x))
+
+    def get_config(self):
+        return super().get_config() | {"mask_value": self.mask_value}
+
+
 class Rescaling(Layer):
     """`inputs * scale + offset`, in the compute dtype (integer images become floats)."""
+
+    supports_masking = True  # the mask passes through (Keras)
 
     def __init__(self, scale, offset=0.0, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
@@ -322,6 +370,8 @@ def _data_format(layer, data_format):
 
 class Identity(Layer):
     """Return the input unchanged (a placeholder layer)."""
+
+    supports_masking = True  # the mask passes through (Keras)
 
     def call(self, variables, x, training=False, rng=None):
         return x
@@ -379,6 +429,8 @@ def _noise_shaped_dropout(layer, x, noise_shape, training, rng):
 
 class GaussianNoise(Layer):
     """Add zero-mean Gaussian noise of `stddev` when training (needs `rng` or `seed`); identity otherwise."""
+
+    supports_masking = True  # the mask passes through (Keras)
 
     def __init__(self, stddev, seed=None, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)

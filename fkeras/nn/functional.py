@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from fkeras import ops
-from fkeras.nn import dtype_policies
+from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
 
 
@@ -75,6 +75,25 @@ def _fill(structure, values):
 
 def _slots(structure) -> list:
     return [s for s in jax.tree_util.tree_leaves(structure, is_leaf=_is_slot) if isinstance(s, Slot)]
+
+
+def _arg_structure(node, arg, args):
+    """The node's Slot structure for the filled argument `arg` (found by position among `args`)."""
+    for structure, value in zip(node.args, args):
+        if value is arg:
+            return structure
+    return None
+
+
+def _fill_masks(structure, masks):
+    """The masks of the values a Slot structure names (None where a value has none or for constants)."""
+    if isinstance(structure, Slot):
+        return masks.get(structure.index)
+    if isinstance(structure, dict):
+        return {k: _fill_masks(v, masks) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_fill_masks(v, masks) for v in structure)
+    return None
 
 
 def _output_spec(layer, variables, args, kwargs):
@@ -210,17 +229,28 @@ class Graph(Container):
                 values[slot.index] = spec
         return Variables(params, state)
 
-    def apply(self, variables, *inputs, training: bool = False, rng=None):
-        out, new_state, _ = self._run(as_variables(variables), inputs, training, rng, collect=False)
+    collects_with_mask = True  # `_apply_collect` takes `mask=`
+
+    def apply(self, variables, *inputs, training: bool = False, rng=None, mask=None):
+        """`(outputs, new_state)`. Masks (`mask=`, one per input in the inputs' structure, or masks
+        attached to the inputs) travel along the graph with Keras's rules (`fkeras.nn.masking`); the
+        outputs carry theirs (`_keras_mask`)."""
+        out, new_state, _ = self._run(as_variables(variables), inputs, training, rng, collect=False, mask=mask)
         return out, new_state
 
-    def _apply_collect(self, variables, *inputs, training=False, rng=None):
-        out, new_state, total = self._run(as_variables(variables), inputs, training, rng, collect=True)
+    def _apply_collect(self, variables, *inputs, training=False, rng=None, mask=None):
+        out, new_state, total = self._run(as_variables(variables), inputs, training, rng, collect=True, mask=mask)
         return out, new_state, total + self.activity_loss(out)
 
-    def _run(self, variables, inputs, training, rng, collect):
+    def _run(self, variables, inputs, training, rng, collect, mask=None):
+        raw = inputs[0] if len(inputs) == 1 else list(inputs)
+        given = masking.masks_of(raw) if mask is None else mask
+        given = jax.tree_util.tree_leaves(given, is_leaf=lambda m: m is None or hasattr(m, "shape"))
         flat = self._flatten_inputs(inputs)
+        if len(given) != len(flat):
+            given = [None] * len(flat)
         values = {s.index: v for s, v in zip(self.input_slots, flat)}
+        masks = {s.index: m for s, m in zip(self.input_slots, given)}
         state = dict(variables.state)
         calls: dict = {}
         total = 0.0
@@ -234,17 +264,24 @@ class Graph(Container):
             if n and key is not None:
                 key = jax.random.fold_in(key, n)
             child = Variables(variables.params.get(name, {}), state.get(name, {}))
-            if collect and not kwargs:
-                out, new, loss = layer._apply_collect(child, *args, training=training, rng=key)
-                total = total + loss
-            else:
-                out, new = layer.apply(child, *args, training=training, rng=key, **kwargs)
-                if collect:
-                    total = total + layer.activity_loss(out)
+
+            def run(a, kw, layer=layer, child=child, key=key):
+                if collect and (not kw or getattr(layer, "collects_with_mask", False) and set(kw) <= {"mask"}):
+                    return layer._apply_collect(child, *a, training=training, rng=key, **kw)
+                out, new = layer.apply(child, *a, training=training, rng=key, **kw)
+                return out, new, layer.activity_loss(out) if collect else 0.0
+
+            def masks_of_arg(arg, node=node):
+                return _fill_masks(_arg_structure(node, arg, args), masks)
+
+            (out, new, loss), out_masks = masking.call_with_masks(layer, run, args, kwargs, masks_of_arg)
+            total = total + loss
             if new:
                 state[name] = new
-            for slot, value in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
+            out_mask_leaves = jax.tree_util.tree_leaves(out_masks, is_leaf=lambda m: m is None)
+            for i, (slot, value) in enumerate(zip(_slots(node.outputs), jax.tree_util.tree_leaves(out))):
                 values[slot.index] = value
+                masks[slot.index] = out_mask_leaves[i] if i < len(out_mask_leaves) else None
         return _fill(self.outputs, values), state, total
 
     def get_config(self):

@@ -42,8 +42,33 @@ class _Merge(Layer):
     def call(self, variables, *inputs, training=False, rng=None):
         return self._merge(_as_list(inputs))
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras's merge mask: the OR of the inputs' masks, None unless every input has one."""
+        masks = _check_masks(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        out = masks[0]
+        for m in masks[1:]:
+            out = ops.logical_or(out, m)
+        return out
+
     def _merge(self, xs):
         raise NotImplementedError
+
+
+def _check_masks(layer, inputs, mask):
+    """`mask` as a list matching the list `inputs` (None for no mask); a clear error otherwise."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)):
+        raise layer.error(f"expected `mask` as a list (one entry per input), got {type(mask).__name__}.")
+    if not isinstance(inputs, (list, tuple)):
+        raise layer.error(f"expected `inputs` as a list, got {type(inputs).__name__}.")
+    if len(mask) != len(inputs):
+        raise layer.error(f"expected one mask per input: {len(inputs)} inputs, got {len(mask)} masks.")
+    return list(mask)
 
 
 class Add(_Merge):
@@ -116,6 +141,22 @@ class Concatenate(_Merge):
 
     def _merge(self, xs):
         return ops.concatenate(xs, axis=self.axis)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras's rule: each input's mask (all True where it has none) widened to the input's rank,
+        concatenated along `axis`, then any() over the last axis."""
+        masks = _check_masks(self, inputs, mask)
+        if masks is None or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            if m is None:
+                full.append(ops.ones_like(x, dtype="bool"))
+            elif len(m.shape) < len(x.shape):
+                full.append(ops.logical_or(ops.expand_dims(m, axis=-1), ops.zeros_like(x, dtype="bool")))
+            else:
+                full.append(m)
+        return ops.any(ops.concatenate(full, axis=self.axis), axis=-1, keepdims=False)
 
     def get_config(self):
         return super().get_config() | {"axis": self.axis}

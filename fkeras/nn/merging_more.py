@@ -15,6 +15,9 @@ class Dot(_Merge):
 
     min_inputs, max_inputs = 2, 2
 
+    def compute_mask(self, inputs, mask=None):
+        return None
+
     def __init__(self, axes, normalize=False, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
         if not isinstance(axes, int):

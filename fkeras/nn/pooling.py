@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fkeras import ops
-from fkeras.nn.base import Layer, expect_rank
+from fkeras.nn.base import Layer, as_variables, cast_floats, expect_rank
 from fkeras.nn.conv import check_output_size, normalize_positive_tuple
 from fkeras.nn.core import _data_format
 
@@ -100,7 +100,36 @@ def _global(name, rank, op):
 GlobalMaxPooling1D = _global("GlobalMaxPooling1D", 1, "max")
 GlobalMaxPooling2D = _global("GlobalMaxPooling2D", 2, "max")
 GlobalMaxPooling3D = _global("GlobalMaxPooling3D", 3, "max")
-GlobalAveragePooling1D = _global("GlobalAveragePooling1D", 1, "avg")
+class GlobalAveragePooling1D(_GlobalPooling):
+    """Global average over the steps of (batch, steps, channels); with `mask` (batch, steps) only the kept
+    steps are averaged (Keras's rule: masked steps count as 0 and divide by the number kept)."""
+
+    rank, op = 1, "avg"
+    supports_masking = True
+
+    def apply(self, variables, x, training: bool = False, rng=None, mask=None):
+        """`(outputs, state)`; `mask` (batch, steps), True = keep the step."""
+        if mask is None:
+            return super().apply(variables, x, training=training, rng=rng)
+        variables = as_variables(variables)
+        self.check_input(x)
+        x = cast_floats(x, self.compute_dtype) if self.autocast else x
+        return self.call(variables, x, training=training, rng=rng, mask=mask), variables.state
+
+    def call(self, variables, x, training=False, rng=None, mask=None):
+        if mask is None:
+            return super().call(variables, x, training=training, rng=rng)
+        steps = 1 if self.data_format == "channels_last" else 2
+        keep = ops.expand_dims(ops.cast(mask, "bool"), 2 if self.data_format == "channels_last" else 1)
+        x = ops.where(keep, x, ops.zeros_like(x))
+        return ops.sum(x, axis=steps, keepdims=self.keepdims) / ops.sum(
+            ops.cast(keep, x.dtype), axis=steps, keepdims=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+
 GlobalAveragePooling2D = _global("GlobalAveragePooling2D", 2, "avg")
 GlobalAveragePooling3D = _global("GlobalAveragePooling3D", 3, "avg")
 GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

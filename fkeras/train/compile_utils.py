@@ -3,10 +3,16 @@
 Model outputs are one array, a list/tuple of arrays, or a dict of arrays. Both classes are
 configured at compile time (bad names fail there) and built at the first batch, when the
 shapes of `y_true` and `y_pred` are known (Keras picks "accuracy"'s flavour from them).
+
+Masks: an output that carries a Keras mask (`Embedding(mask_zero=True)` -> ... -> a sequence output) is
+weighted by it as Keras does: losses merge it into `sample_weight` with `masking.apply_mask` for their
+reduction (kept entries weigh total/valid, so the mean runs over kept entries), and mean metrics
+(`MeanMetricWrapper`: accuracy, crossentropies, mse, ...) with reduction "sum" (a 0/1 weight).
 """
 
 from __future__ import annotations
 
+from fkeras.nn import masking
 from fkeras.train import losses as losses_mod
 from fkeras.train import metrics as metrics_mod
 
@@ -129,6 +135,10 @@ class CompiledLoss:
                 continue
             if yt is None:
                 raise ValueError("The model has a loss but no targets `y` were given.")
+            mask = masking.get_keras_mask(yp)
+            if mask is not None:
+                sw = masking.apply_mask(sw, mask, getattr(lo, "dtype", None) or "float32",
+                                        getattr(lo, "reduction", "sum_over_batch_size"))
             v = lo(yt, yp, sw)
             per.append(v)
             total = total + (v if w is None else v * w)
@@ -173,9 +183,27 @@ class CompiledMetrics:
                         while name in used:
                             name, k = f"{base}_{k}", k + 1
                     used.add(name)
-                    entries.append((name, m, i, weighted))
+                    entries.append((name, _mask_aware(m), i, weighted))
         self.entries = entries
         return self
+
+
+def _mask_aware(metric):
+    """A mean metric (`MeanMetricWrapper`) whose `update` weighs by the prediction's Keras mask, as
+    Keras's `MeanMetricWrapper.update_state` does (`apply_mask(..., reduction="sum")`)."""
+    if not isinstance(metric, metrics_mod.MeanMetricWrapper) or "update" in metric.__dict__:
+        return metric
+    plain = metric.update
+
+    def update(state, y_true, y_pred, sample_weight=None):
+        mask = masking.get_keras_mask(y_pred)
+        if mask is not None:
+            sample_weight = masking.apply_mask(sample_weight, mask, getattr(metric, "dtype", None) or "float32",
+                                               "sum")
+        return plain(state, y_true, y_pred, sample_weight)
+
+    object.__setattr__(metric, "update", update)
+    return metric
 
 
 def _leaves(spec):
