@@ -1,0 +1,321 @@
+"""EfficientNetV2 B0..B3, S, M, L (Tan & Le, 2021), layer for layer as `keras.applications.efficientnet_v2`.
+
+The model takes [0, 255] pixels and preprocesses inside (`include_preprocessing=True`: B variants
+rescale to [0, 1] and normalize by the ImageNet mean/variance, S/M/L rescale to [-1, 1]), so
+`preprocess_input` is the identity.
+"""
+
+import copy
+import math
+
+from fkeras import backend
+from fkeras import initializers
+from fkeras import layers
+from fkeras.applications import _base
+from fkeras.applications import imagenet_utils
+
+__all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
+           "EfficientNetV2M", "EfficientNetV2L", "preprocess_input", "decode_predictions"]
+
+BASE_WEIGHTS_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/"
+WEIGHTS_HASHES = {
+    "b0": ("21ecbf6da12460d5c40bb2f29ceb2188", "893217f2bb855e2983157299931e43ff"),
+    "b1": ("069f0534ff22adf035c89e2d9547a9dc", "0e80663031ca32d657f9caa404b6ec37"),
+    "b2": ("424e49f28180edbde1e94797771950a7", "1dfe2e7a5d45b6632553a8961ea609eb"),
+    "b3": ("1f1fc43bd98a6e4fd8fdfd551e02c7a0", "f6abf7b5849ac99a89b50dd3fd532856"),
+    "-s": ("e1d88a8495beba45748fedd0cecbe016", "af0682fb74e8c54910f2d4393339c070"),
+    "-m": ("a3bf6aa3276309f4fc6a34aa114c95cd", "1b8dc055df72dde80d614482840fe342"),
+    "-l": ("27e6d408b53c7ebc868fefa357689935", "b0b66b5c863aef5b46e8608fe1711615"),
+}
+_BLOCKS = {  # kernel_size, num_repeat, input_filters, output_filters, expand_ratio, se_ratio, strides, conv_type
+    "efficientnetv2-s": [
+        (3, 2, 24, 24, 1, 0.0, 1, 1),
+        (3, 4, 24, 48, 4, 0.0, 2, 1),
+        (3, 4, 48, 64, 4, 0, 2, 1),
+        (3, 6, 64, 128, 4, 0.25, 2, 0),
+        (3, 9, 128, 160, 6, 0.25, 1, 0),
+        (3, 15, 160, 256, 6, 0.25, 2, 0),
+    ],
+    "efficientnetv2-m": [
+        (3, 3, 24, 24, 1, 0, 1, 1),
+        (3, 5, 24, 48, 4, 0, 2, 1),
+        (3, 5, 48, 80, 4, 0, 2, 1),
+        (3, 7, 80, 160, 4, 0.25, 2, 0),
+        (3, 14, 160, 176, 6, 0.25, 1, 0),
+        (3, 18, 176, 304, 6, 0.25, 2, 0),
+        (3, 5, 304, 512, 6, 0.25, 1, 0),
+    ],
+    "efficientnetv2-l": [
+        (3, 4, 32, 32, 1, 0, 1, 1),
+        (3, 7, 32, 64, 4, 0, 2, 1),
+        (3, 7, 64, 96, 4, 0, 2, 1),
+        (3, 10, 96, 192, 4, 0.25, 2, 0),
+        (3, 19, 192, 224, 6, 0.25, 1, 0),
+        (3, 25, 224, 384, 6, 0.25, 2, 0),
+        (3, 7, 384, 640, 6, 0.25, 1, 0),
+    ],
+    "efficientnetv2-b0": [
+        (3, 1, 32, 16, 1, 0, 1, 1),
+        (3, 2, 16, 32, 4, 0, 2, 1),
+        (3, 2, 32, 48, 4, 0, 2, 1),
+        (3, 3, 48, 96, 4, 0.25, 2, 0),
+        (3, 5, 96, 112, 6, 0.25, 1, 0),
+        (3, 8, 112, 192, 6, 0.25, 2, 0),
+    ],
+    "efficientnetv2-b1": [
+        (3, 1, 32, 16, 1, 0, 1, 1),
+        (3, 2, 16, 32, 4, 0, 2, 1),
+        (3, 2, 32, 48, 4, 0, 2, 1),
+        (3, 3, 48, 96, 4, 0.25, 2, 0),
+        (3, 5, 96, 112, 6, 0.25, 1, 0),
+        (3, 8, 112, 192, 6, 0.25, 2, 0),
+    ],
+    "efficientnetv2-b2": [
+        (3, 1, 32, 16, 1, 0, 1, 1),
+        (3, 2, 16, 32, 4, 0, 2, 1),
+        (3, 2, 32, 48, 4, 0, 2, 1),
+        (3, 3, 48, 96, 4, 0.25, 2, 0),
+        (3, 5, 96, 112, 6, 0.25, 1, 0),
+        (3, 8, 112, 192, 6, 0.25, 2, 0),
+    ],
+    "efficientnetv2-b3": [
+        (3, 1, 32, 16, 1, 0, 1, 1),
+        (3, 2, 16, 32, 4, 0, 2, 1),
+        (3, 2, 32, 48, 4, 0, 2, 1),
+        (3, 3, 48, 96, 4, 0.25, 2, 0),
+        (3, 5, 96, 112, 6, 0.25, 1, 0),
+        (3, 8, 112, 192, 6, 0.25, 2, 0),
+    ],
+}
+_FIELDS = ("kernel_size", "num_repeat", "input_filters", "output_filters", "expand_ratio", "se_ratio", "strides",
+           "conv_type")
+DEFAULT_BLOCKS_ARGS = {key: [dict(zip(_FIELDS, row)) for row in rows] for key, rows in _BLOCKS.items()}
+CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
+                           "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
+DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
+                            "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+
+
+def round_filters(filters, width_coefficient, min_depth, depth_divisor):
+    """`filters * width_coefficient` rounded to a multiple of `depth_divisor` (at least `min_depth`)."""
+    filters *= width_coefficient
+    minimum_depth = min_depth or depth_divisor
+    return int(max(minimum_depth, int(filters + depth_divisor / 2) // depth_divisor * depth_divisor))
+
+
+def round_repeats(repeats, depth_coefficient):
+    return int(math.ceil(depth_coefficient * repeats))
+
+
+def _bn_axis():
+    return 3 if backend.image_data_format() == "channels_last" else 1
+
+
+def _squeeze_excite(x, name, input_filters, filters, se_ratio, activation):
+    filters_se = max(1, int(input_filters * se_ratio))
+    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
+    se = layers.Reshape((filters, 1, 1) if _bn_axis() == 1 else (1, 1, filters), name=f"{name}se_reshape")(se)
+    se = layers.Conv2D(filters_se, 1, padding="same", activation=activation, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                       name=f"{name}se_reduce")(se)
+    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_KERNEL_INITIALIZER,
+                       name=f"{name}se_expand")(se)
+    return layers.Multiply(name=f"{name}se_excite")([x, se])
+
+
+def _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability):
+    if strides == 1 and input_filters == output_filters:
+        if survival_probability:
+            x = layers.Dropout(survival_probability, noise_shape=(None, 1, 1, 1), name=f"{name}drop")(x)
+        x = layers.Add(name=f"{name}add")([x, inputs])
+    return x
+
+
+def MBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, strides=1, se_ratio=0.0,
+                bn_momentum=0.9, activation="swish", survival_probability=0.8, name=None):
+    """1x1 expand, depthwise conv, squeeze-excite, 1x1 project (+ residual with path dropout)."""
+    bn_axis = _bn_axis()
+    if name is None:
+        name = backend.get_uid("block0")
+
+    def apply(inputs):
+        filters = input_filters * expand_ratio
+        x = inputs
+        if expand_ratio != 1:
+            x = layers.Conv2D(filters=filters, kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                              padding="same", use_bias=False, name=f"{name}expand_conv")(x)
+            x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}expand_bn")(x)
+            x = layers.Activation(activation, name=f"{name}expand_activation")(x)
+        x = layers.DepthwiseConv2D(kernel_size=kernel_size, strides=strides, depthwise_initializer=CONV_KERNEL_INITIALIZER,
+                                   padding="same", use_bias=False, name=f"{name}dwconv2")(x)
+        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}bn")(x)
+        x = layers.Activation(activation, name=f"{name}activation")(x)
+        if 0 < se_ratio <= 1:
+            x = _squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
+        x = layers.Conv2D(filters=output_filters, kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                          padding="same", use_bias=False, name=f"{name}project_conv")(x)
+        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}project_bn")(x)
+        return _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability)
+
+    return apply
+
+
+def FusedMBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, strides=1, se_ratio=0.0,
+                     bn_momentum=0.9, activation="swish", survival_probability=0.8, name=None):
+    """A full kxk expand conv in place of 1x1 expand + depthwise, then squeeze-excite and 1x1 project."""
+    bn_axis = _bn_axis()
+    if name is None:
+        name = backend.get_uid("block0")
+
+    def apply(inputs):
+        filters = input_filters * expand_ratio
+        x = inputs
+        if expand_ratio != 1:
+            x = layers.Conv2D(filters, kernel_size=kernel_size, strides=strides, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                              padding="same", use_bias=False, name=f"{name}expand_conv")(x)
+            x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}expand_bn")(x)
+            x = layers.Activation(activation=activation, name=f"{name}expand_activation")(x)
+        if 0 < se_ratio <= 1:
+            x = _squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
+        x = layers.Conv2D(output_filters, kernel_size=1 if expand_ratio != 1 else kernel_size,
+                          strides=1 if expand_ratio != 1 else strides, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                          padding="same", use_bias=False, name=f"{name}project_conv")(x)
+        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}project_bn")(x)
+        if expand_ratio == 1:
+            x = layers.Activation(activation=activation, name=f"{name}project_activation")(x)
+        return _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability)
+
+    return apply
+
+
+def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_rate=0.2, drop_connect_rate=0.2,
+                   depth_divisor=8, min_depth=8, bn_momentum=0.9, activation="swish", blocks_args="default",
+                   name="efficientnetv2", include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax", include_preprocessing=True,
+                   weights_name=None):
+    """EfficientNetV2: preprocessing, a 3x3/2 stem, Fused-MBConv then MBConv stages, a 1x1 top conv.
+
+    `blocks_args="default"` takes the stages of the variant `name` (e.g. "efficientnetv2-b0").
+    """
+    if blocks_args == "default":
+        if name not in DEFAULT_BLOCKS_ARGS:
+            raise ValueError(f"blocks_args='default' needs `name` to be one of {sorted(DEFAULT_BLOCKS_ARGS)}; "
+                             f"got name={name!r}.")
+        blocks_args = DEFAULT_BLOCKS_ARGS[name]
+    return _efficientnet_v2(name, width_coefficient, depth_coefficient, default_size, dropout_rate, drop_connect_rate,
+                            depth_divisor, min_depth, bn_momentum, activation, blocks_args, name, include_top, weights,
+                            input_tensor, input_shape, pooling, classes, classifier_activation, include_preprocessing,
+                            weights_name)
+
+
+def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size, dropout_rate, drop_connect_rate,
+                     depth_divisor, min_depth, bn_momentum, activation, blocks_args, name, include_top, weights,
+                     input_tensor, input_shape, pooling, classes, classifier_activation, include_preprocessing,
+                     weights_name):
+    _base.check_weights_arg(weights, include_top, classes)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
+        require_flatten=include_top, weights=weights)
+    img_input = _base.model_input(input_tensor, input_shape)
+    bn_axis = _bn_axis()
+    x = img_input
+    if include_preprocessing:
+        num_channels = input_shape[bn_axis - 1]
+        if variant.split("-")[-1].startswith("b") and num_channels == 3:
+            x = layers.Rescaling(scale=1.0 / 255)(x)
+            x = layers.Normalization(mean=[0.485, 0.456, 0.406], variance=[0.229**2, 0.224**2, 0.225**2],
+                                     axis=bn_axis)(x)
+        else:
+            x = layers.Rescaling(scale=1.0 / 128.0, offset=-1)(x)
+
+    def rf(filters):
+        return round_filters(filters=filters, width_coefficient=width_coefficient, min_depth=min_depth,
+                             depth_divisor=depth_divisor)
+
+    x = layers.Conv2D(filters=rf(blocks_args[0]["input_filters"]), kernel_size=3, strides=2,
+                      kernel_initializer=CONV_KERNEL_INITIALIZER, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name="stem_bn")(x)
+    x = layers.Activation(activation, name="stem_activation")(x)
+
+    blocks_args = copy.deepcopy(blocks_args)
+    b = 0
+    blocks = float(sum(args["num_repeat"] for args in blocks_args))
+    for i, args in enumerate(blocks_args):
+        if args["num_repeat"] <= 0:
+            raise ValueError("The number of repeats in `EfficientNetV2` must be > 0. Received: "
+                             f"num_repeat={args['num_repeat']}")
+        args["input_filters"] = rf(args["input_filters"])
+        args["output_filters"] = rf(args["output_filters"])
+        block = {0: MBConvBlock, 1: FusedMBConvBlock}[args.pop("conv_type")]
+        for j in range(round_repeats(repeats=args.pop("num_repeat"), depth_coefficient=depth_coefficient)):
+            if j > 0:
+                args["strides"] = 1
+                args["input_filters"] = args["output_filters"]
+            x = block(activation=activation, bn_momentum=bn_momentum, survival_probability=drop_connect_rate * b / blocks,
+                      name=f"block{i + 1}{chr(j + 97)}_", **args)(x)
+            b += 1
+
+    x = layers.Conv2D(filters=rf(1280), kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
+                      padding="same", use_bias=False, name="top_conv")(x)
+    x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name="top_bn")(x)
+    x = layers.Activation(activation=activation, name="top_activation")(x)
+
+    def top(x):
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout_rate > 0:
+            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+        imagenet_utils.validate_activation(classifier_activation, weights)
+        return layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_KERNEL_INITIALIZER,
+                            bias_initializer=initializers.Constant(0.0), name="predictions")(x)
+
+    x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
+
+    def imagenet_file():
+        fname = name + (".h5" if include_top else "_notop.h5")
+        return fname, BASE_WEIGHTS_PATH + fname, WEIGHTS_HASHES[weights_name][0 if include_top else 1]
+
+    return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
+
+
+_VARIANTS = {  # public name -> (variant key, width, depth, default size, weights key)
+    "EfficientNetV2B0": ("efficientnetv2-b0", 1.0, 1.0, 224, "b0"),
+    "EfficientNetV2B1": ("efficientnetv2-b1", 1.0, 1.1, 240, "b1"),
+    "EfficientNetV2B2": ("efficientnetv2-b2", 1.1, 1.2, 260, "b2"),
+    "EfficientNetV2B3": ("efficientnetv2-b3", 1.2, 1.4, 300, "b3"),
+    "EfficientNetV2S": ("efficientnetv2-s", 1.0, 1.0, 384, "-s"),
+    "EfficientNetV2M": ("efficientnetv2-m", 1.0, 1.0, 480, "-m"),
+    "EfficientNetV2L": ("efficientnetv2-l", 1.0, 1.0, 480, "-l"),
+}
+
+
+def _make(public):
+    variant, width, depth, size, weights_name = _VARIANTS[public]
+
+    def model(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
+              classifier_activation="softmax", include_preprocessing=True, name=variant):
+        return _efficientnet_v2(variant, width, depth, size, 0.2, 0.2, 8, 8, 0.9, "swish", DEFAULT_BLOCKS_ARGS[variant],
+                                name, include_top, weights, input_tensor, input_shape, pooling, classes,
+                                classifier_activation, include_preprocessing, weights_name)
+
+    model.__name__ = model.__qualname__ = public
+    model.__doc__ = (f"{public}: input ({size}, {size}, 3) by default, [0, 255] pixels (the model preprocesses "
+                     "them itself).")
+    return model
+
+
+EfficientNetV2B0 = _make("EfficientNetV2B0")
+EfficientNetV2B1 = _make("EfficientNetV2B1")
+EfficientNetV2B2 = _make("EfficientNetV2B2")
+EfficientNetV2B3 = _make("EfficientNetV2B3")
+EfficientNetV2S = _make("EfficientNetV2S")
+EfficientNetV2M = _make("EfficientNetV2M")
+EfficientNetV2L = _make("EfficientNetV2L")
+
+
+def preprocess_input(x, data_format=None):
+    """The identity: EfficientNetV2 preprocesses inside the model (kept for API compatibility)."""
+    return x
+
+
+def decode_predictions(preds, top=5):
+    """See `imagenet_utils.decode_predictions`."""
+    return imagenet_utils.decode_predictions(preds, top=top)
