@@ -229,3 +229,79 @@ def test_every_sparse_rule_names_an_op():
 
     missing = [n for n in _sparse.SPARSE_OPS if not hasattr(fops, n)]
     assert not missing, missing
+
+
+# --- sparse inputs through Input(sparse=True), fit and predict ------------------------------------------------
+def _sparse_data():
+    r = np.random.default_rng(0)
+    x = ((r.uniform(size=(40, 12)) < 0.2) * r.standard_normal((40, 12))).astype(np.float32)
+    y = r.standard_normal((40, 1)).astype(np.float32)
+    return x, y
+
+
+def _model(lib, weights=None):
+    inp = lib.Input(shape=(12,), sparse=True)
+    out = lib.layers.Dense(1)(lib.layers.Dense(6, activation="tanh")(inp))
+    m = lib.Model(inp, out)
+    m.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+    if weights is not None:
+        m.set_weights(weights)
+    return m
+
+
+def test_input_sparse_matches_keras():
+    import keras
+
+    import fkeras
+
+    f, k = fkeras.Input(shape=(12,), sparse=True, name="ids"), keras.Input(shape=(12,), sparse=True, name="ids")
+    assert f.sparse is True and k.sparse is True
+    fl, kl = f._keras_history[0], k._keras_history[0]
+    assert fl.sparse and fl.get_config() == kl.get_config()
+    assert fkeras.layers.InputLayer.from_config(fl.get_config()).sparse
+
+
+@pytest.mark.parametrize("source", ["bcoo", "tf", "torch"])
+def test_fit_and_predict_on_sparse_batches_as_keras(source):
+    import keras
+
+    import fkeras
+
+    x, y = _sparse_data()
+    make = {"bcoo": lambda a: jsparse.BCOO.fromdense(jnp.asarray(a)),
+            "tf": lambda a: pytest.importorskip("tensorflow").sparse.from_dense(a),
+            "torch": lambda a: pytest.importorskip("torch").from_numpy(a).to_sparse()}[source]
+    km = _model(keras)
+    weights = [np.asarray(w) for w in km.get_weights()]
+    want = km.fit(jsparse.BCOO.fromdense(jnp.asarray(x)), y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    fm = _model(fkeras, weights)
+    got = fm.fit(make(x), y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(got.history["loss"], want.history["loss"], rtol=1e-5, atol=1e-6)
+    for g, w in zip(fm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fm.predict(make(x), batch_size=16, verbose=0), fm.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_sparse_batches_keep_one_shape_and_shuffle_rows():
+    from fkeras.interop.data import get_data_adapter
+
+    x, y = _sparse_data()
+    data = get_data_adapter(jsparse.BCOO.fromdense(jnp.asarray(x)), np.arange(40), batch_size=16, shuffle=True,
+                            seed=1)
+    batches = list(data.get_numpy_iterator())
+    assert all(isinstance(b[0], jsparse.BCOO) for b in batches)
+    assert len({b[0].nse for b in batches}) == 1  # padded alike: the jitted step compiles once per batch shape
+    for bx, by in batches:  # each row travels with its target
+        np.testing.assert_array_equal(np.asarray(bx.todense()), x[np.asarray(by)])
+
+
+def test_tf_dataset_of_sparse_tensors_yields_bcoo():
+    tf = pytest.importorskip("tensorflow")
+    from fkeras.interop.data import get_data_adapter
+
+    x, y = _sparse_data()
+    ds = tf.data.Dataset.from_tensor_slices((tf.sparse.from_dense(x), y)).batch(10)
+    batches = list(get_data_adapter(ds).get_numpy_iterator())
+    assert isinstance(batches[0][0], jsparse.BCOO)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(b[0].todense()) for b in batches]), x)

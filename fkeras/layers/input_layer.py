@@ -52,8 +52,6 @@ class InputLayer(_FacadeLayer):
             raise TypeError(f"InputLayer got unexpected keyword arguments: {sorted(kwargs)}.")
         if ragged:
             raise ValueError("InputLayer: `ragged=True` is not supported by fkeras (JAX has no ragged tensors).")
-        if sparse:
-            raise ValueError("InputLayer: `sparse=True` is not supported by fkeras yet; pass dense inputs.")
         if input_tensor is not None:
             if not isinstance(input_tensor, KerasTensor):
                 raise TypeError(
@@ -71,6 +69,7 @@ class InputLayer(_FacadeLayer):
                 raise ValueError(f"InputLayer: `dtype`={dtype!r} does not match the given tensor's dtype "
                                  f"{input_tensor.dtype}.")
             batch_shape, dtype = input_tensor.shape, input_tensor.dtype
+            sparse = sparse or input_tensor.sparse
         else:
             if shape is not None and batch_shape is not None:
                 raise ValueError("Input: pass either `shape` or `batch_shape`, not both.")
@@ -88,8 +87,11 @@ class InputLayer(_FacadeLayer):
         # the pure InputLayer is the one definition (shape, dtype, config); this layer is its view
         self.__dict__["_fk_nn"] = nn.InputLayer(batch_shape=batch_shape, dtype=dtype, optional=optional,
                                                 name=self.name)
+        # sparse inputs (JAX BCOO, tf.SparseTensor, torch sparse) run through the same pure InputLayer (it passes
+        # them on; the sparse-aware ops take them); the facade keeps the flag for the KerasTensor and the config
+        self.__dict__["_fk_sparse"] = bool(sparse)
         if input_tensor is None:
-            input_tensor = KerasTensor(batch_shape, dtype=dtype, name=self.name)
+            input_tensor = KerasTensor(batch_shape, dtype=dtype, sparse=bool(sparse), name=self.name)
         self._fk_input_tensor = input_tensor
         self.__dict__["built"] = True
         self.__dict__["_fk_output_shape"] = batch_shape
@@ -115,7 +117,7 @@ class InputLayer(_FacadeLayer):
 
     @property
     def sparse(self) -> bool:
-        return self.nn_layer.sparse
+        return self.__dict__.get("_fk_sparse", False)
 
     @property
     def ragged(self) -> bool:
@@ -136,7 +138,7 @@ class InputLayer(_FacadeLayer):
         return self.batch_shape
 
     def get_config(self) -> dict:
-        return self.nn_layer.get_config()
+        return {**self.nn_layer.get_config(), "sparse": self.sparse}
 
     @classmethod
     def from_config(cls, config):

@@ -180,8 +180,7 @@ def where(condition, x1=None, x2=None):
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
-    if sparse:
-        raise ValueError("fkeras.ops.one_hot: sparse=True is not supported on JAX; expected sparse=False.")
+    # sparse=True: the wrapper in _sparse.py makes the result sparse
     return jax.nn.one_hot(x, num_classes, axis=axis, dtype=dtype or "float32")
 
 
@@ -189,9 +188,7 @@ def cast(x, dtype):
     return jnp.asarray(x).astype(dtype)
 
 
-def convert_to_tensor(x, dtype=None, sparse=None):
-    if sparse:
-        raise ValueError("fkeras.ops.convert_to_tensor: sparse=True is not supported on JAX.")
+def convert_to_tensor(x, dtype=None, sparse=None):  # sparse inputs: the wrapper in _sparse.py; dense stay dense
     if dtype is None and isinstance(x, (float, np.floating)) or (
         dtype is None and isinstance(x, np.ndarray) and x.dtype == np.float64
     ):

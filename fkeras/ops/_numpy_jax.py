@@ -106,8 +106,7 @@ def unique(x, sorted=True, return_index=False, return_inverse=False, return_coun
 
 @_kernel
 def bincount(x, weights=None, minlength=0, sparse=False):
-    if sparse:
-        raise NotImplementedError("fkeras.ops.bincount: sparse=True is not supported (fkeras has no sparse arrays).")
+    # sparse=True and sparse `x`: the wrapper in _sparse.py
     if x.ndim == 2:  # one bincount per row, as Keras
         length = int(jnp.maximum(jnp.max(x) + 1, minlength)) if x.size else minlength
         if weights is None:

@@ -463,8 +463,7 @@ def digitize(x, bins):
 
 @_kernel
 def bincount(x, weights=None, minlength=0, sparse=False):
-    if sparse:
-        raise NotImplementedError("fkeras.ops.bincount: sparse=True is not supported (fkeras has no sparse arrays).")
+    # sparse=True and sparse `x`: the wrapper in _sparse.py
     w = None if weights is None else _t(weights)
     out = tf.math.bincount(x, weights=w, minlength=minlength, axis=-1 if x.shape.rank == 2 else None,
                            dtype=tf.int32 if w is None else w.dtype)

@@ -517,8 +517,7 @@ def digitize(x, bins):
 
 @_kernel
 def bincount(x, weights=None, minlength=0, sparse=False):
-    if sparse:
-        raise NotImplementedError("fkeras.ops.bincount: sparse=True is not supported (fkeras has no sparse arrays).")
+    # sparse=True and sparse `x`: the wrapper in _sparse.py
     w = None if weights is None else _tensor(weights, like=x)
     if x.ndim == 2:
         length = builtins.max(int(x.max()) + 1 if x.numel() else 0, minlength)

@@ -519,8 +519,7 @@ def where(condition, x1=None, x2=None):
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
-    if sparse:
-        raise ValueError("fkeras.ops.one_hot: sparse=True is not supported on tensorflow; expected sparse=False.")
+    # sparse=True: the wrapper in _sparse.py makes the result sparse
     x = _int_indices(x)
     if axis != -1:
         axis = axis % (_rank(x) + 1)
@@ -531,18 +530,12 @@ def cast(x, dtype):
     return _as(x, dtype)
 
 
-def convert_to_tensor(x, dtype=None, sparse=None):
-    if isinstance(x, tf.SparseTensor):
-        if sparse is False:
-            x = tf.sparse.to_dense(x)
-        return x if dtype is None else tf.cast(x, standardize_dtype(dtype))
+def convert_to_tensor(x, dtype=None, sparse=None):  # sparse inputs: the wrapper in _sparse.py; dense stay dense
     if isinstance(x, (list, tuple)):
         x = tf.stack(_promote(*x)) if x else tf.constant([], tf.float32)
     x = tf.convert_to_tensor(_t(x))
     if dtype is not None:
         x = _as(x, dtype)
-    if sparse:
-        return tf.sparse.from_dense(x)
     return x
 
 

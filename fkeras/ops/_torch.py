@@ -499,8 +499,7 @@ def where(condition, x1=None, x2=None):
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
-    if sparse:
-        raise ValueError("fkeras.ops.one_hot: sparse=True is not supported on torch; expected sparse=False.")
+    # sparse=True: the wrapper in _sparse.py makes the result sparse
     x = _tensor(x)
     classes = torch.arange(num_classes, device=x.device)
     out = (x.unsqueeze(-1).to(torch.int64) == classes).to(_torch_dtype(dtype or "float32"))
@@ -513,9 +512,7 @@ def cast(x, dtype):
     return _tensor(x).to(_torch_dtype(dtype))
 
 
-def convert_to_tensor(x, dtype=None, sparse=None):
-    if sparse:
-        raise ValueError("fkeras.ops.convert_to_tensor: sparse=True is not supported on torch.")
+def convert_to_tensor(x, dtype=None, sparse=None):  # sparse inputs: the wrapper in _sparse.py; dense stay dense
     return _tensor(x, dtype=dtype)
 
 

@@ -52,7 +52,7 @@ def unpack(batch):
 
 
 def batch_size_of(x):
-    return jax.tree.leaves(x)[0].shape[0]
+    return jax.tree.leaves(x, is_leaf=lambda a: hasattr(a, "nse"))[0].shape[0]  # a sparse BCOO is one leaf
 
 
 def scale_loss(optimizer, loss, opt_state):

@@ -41,7 +41,7 @@ from fkeras.train import engines as engines_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import StateCell, TrainState
-from fkeras.train.steps import Engine, full_mask, merge_trainable, split_trainable, unpack
+from fkeras.train.steps import Engine, batch_size_of, full_mask, merge_trainable, split_trainable, unpack
 
 
 def _get_data_adapter(*args, **kwargs):
@@ -788,7 +788,7 @@ class Trainer:
             k = len(jax.tree.leaves(m.init()))
             cur = list(mv[i:i + k])
             if m.name == "loss":
-                cur = m.stateless_update_state(cur, loss, sample_weight=jax.tree.leaves(x)[0].shape[0])
+                cur = m.stateless_update_state(cur, loss, sample_weight=batch_size_of(x))
             else:
                 cur = m.stateless_update_state(cur, y, y_pred, sample_weight=sw)
             logs[m.name] = m.stateless_result(cur)

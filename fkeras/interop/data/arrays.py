@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from fkeras.interop.data.sparse import SparseRows, is_sparse, to_rows
 from fkeras.interop.data.base import (
     DataAdapter,
     check_cardinality,
@@ -20,6 +21,7 @@ from fkeras.interop.data.base import (
     describe,
     is_array_like,
     numpy_to_jax,
+    sparse_to_bcoo,
     to_numpy,
     tree_leaves,
     tree_map,
@@ -116,6 +118,9 @@ class ArrayDataAdapter(DataAdapter):
         if batch_size is None:
             batch_size = int(math.ceil(n / steps_per_epoch)) if steps_per_epoch else 32
         self._batch_size = batch_size
+        for leaf in tree_leaves(inputs):  # every batch of a sparse input stores the same number of entries
+            if isinstance(leaf, SparseRows):
+                leaf.pad_nse = leaf.batch_nse_bound(batch_size)
         self._source_num_batches = int(math.ceil(n / batch_size))
         self._partial_batch_size = n % batch_size
         self._rng = np.random.default_rng(seed) if seed is not None else None
@@ -143,9 +148,9 @@ class ArrayDataAdapter(DataAdapter):
             else:
                 yield tuple(tree_map(lambda a: np.take(a, idx, axis=0), part) for part in self._inputs)
 
-    # Leaves are already standardized NumPy arrays.
+    # Leaves are already standardized NumPy arrays (sparse ones SparseRows, which become BCOOs).
     def _to_numpy_batch(self, batch):
-        return batch
+        return tuple(tree_map(sparse_to_bcoo, part) for part in batch)
 
     def _to_jax_batch(self, batch):
         return tuple(tree_map(numpy_to_jax, part) for part in batch)
@@ -177,6 +182,8 @@ def train_validation_split(arrays, validation_split):
         )
 
     def take(a, start, stop):
+        if is_sparse(a):
+            return to_rows(a)[start:stop]
         if is_array_like(a) and hasattr(a, "iloc"):
             return a.iloc[start:stop]
         return a[start:stop]

@@ -20,6 +20,8 @@ import warnings
 import jax
 import numpy as np
 
+from fkeras.interop.data.sparse import SparseRows, is_sparse, to_rows
+
 # --------------------------------------------------------------------------- type tests
 
 
@@ -81,6 +83,7 @@ def is_array_like(x) -> bool:
     return (
         isinstance(x, np.ndarray)
         or is_jax_array(x)
+        or is_sparse(x)
         or is_torch_tensor(x)
         or is_tf_tensor(x)
         or is_pandas(x)
@@ -125,6 +128,10 @@ def to_numpy(x) -> np.ndarray:
     standard batch dtype."""
     if x is None:
         return None
+    if is_sparse(x):  # a host COO (SparseRows); a batch of it reaches the model as a BCOO
+        rows = to_rows(x)
+        target = standard_dtype(rows.dtype)
+        return rows if target is None else rows.astype(target)
     if isinstance(x, np.ndarray):
         a = x
     elif is_jax_array(x):
@@ -162,6 +169,10 @@ def _tf_to_numpy(x):
 def numpy_to_jax(a):
     if a is None:
         return None
+    if isinstance(a, SparseRows):
+        return jax.device_put(a.to_bcoo())
+    if is_sparse(a):  # a BCOO already
+        return jax.device_put(a)
     if a.dtype == object or a.dtype.kind in "USO":
         raise TypeError(
             f"fkeras data: a batch leaf has dtype {a.dtype} (strings or Python objects), which "
@@ -172,12 +183,17 @@ def numpy_to_jax(a):
 
 
 def tree_map(fn, tree):
-    """`jax.tree_util.tree_map` where None stays None and any non-container is a leaf."""
-    return jax.tree_util.tree_map(fn, tree)
+    """`jax.tree_util.tree_map` where None stays None and any non-container is a leaf (a sparse tensor too)."""
+    return jax.tree_util.tree_map(fn, tree, is_leaf=is_sparse)
 
 
 def tree_leaves(tree):
-    return jax.tree_util.tree_leaves(tree)
+    return jax.tree_util.tree_leaves(tree, is_leaf=is_sparse)
+
+
+def sparse_to_bcoo(leaf):
+    """A SparseRows batch leaf as the JAX BCOO the model receives; any other leaf unchanged."""
+    return leaf.to_bcoo() if isinstance(leaf, SparseRows) else leaf
 
 
 # --------------------------------------------------------------------------- packing
@@ -425,7 +441,7 @@ class DataAdapter:
         raise NotImplementedError
 
     def _to_numpy_batch(self, batch):
-        return tuple(tree_map(to_numpy, part) for part in batch)
+        return tuple(tree_map(lambda leaf: sparse_to_bcoo(to_numpy(leaf)), part) for part in batch)
 
     def _to_jax_batch(self, batch):
         return tuple(tree_map(lambda leaf: numpy_to_jax(to_numpy(leaf)), part) for part in batch)
