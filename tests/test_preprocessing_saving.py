@@ -109,25 +109,42 @@ def _write(path, entries):
             zf.writestr(name, data)
 
 
-def test_archive_reads_assets_bounded(tmp_path):
+def test_archive_reads_only_the_models_assets_bounded(tmp_path):
     good = tmp_path / "good.keras"
     model = _model(fkeras, fkeras)
     model.save(str(good))
     with zipfile.ZipFile(good) as zf:
         entries = {n: zf.read(n) for n in zf.namelist()}
-    assert archive.read_keras_zip(str(good))["assets/layers/integer_lookup/vocabulary.txt"].startswith(b"-1\n")
+    vocab = "assets/layers/integer_lookup/vocabulary.txt"
+    assert vocab not in archive.read_keras_zip(str(good))  # assets are read only when a layer asks
+    assert archive.read_keras_assets(str(good), ["assets/layers/integer_lookup/"])[vocab].startswith(b"-1\n")
     with archive.load_limits(max_assets_bytes=4):
         with pytest.raises(ValueError, match="max_assets_bytes"):
-            archive.read_keras_zip(str(good))
+            fkeras.saving.load_model(str(good))
     bad = tmp_path / "bad.keras"
     _write(bad, {**entries, "assets/../../evil.txt": b"x"})
     with pytest.raises(ValueError, match="unsafe entry name"):
         fkeras.saving.load_model(str(bad))
-    stray = tmp_path / "stray.keras"  # assets of paths the model lacks are read but handed to nobody
-    _write(stray, {**entries, "assets/layers/nothing_here/vocabulary.txt": b"1\n2"})
+    stray = tmp_path / "stray.keras"  # assets of paths the model lacks are never decompressed
+    with zipfile.ZipFile(stray, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        info = zipfile.ZipInfo("assets/layers/nothing_here/vocabulary.txt")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, bytes(2 ** 24))
     loaded = fkeras.saving.load_model(str(stray))
     assert loaded.get_layer("integer_lookup").get_vocabulary() == model.get_layer("integer_lookup").get_vocabulary()
     np.testing.assert_allclose(_predict(loaded), _predict(model), rtol=1e-6)
+    bomb = tmp_path / "bomb.keras"  # a compressed-bomb vocabulary of the lookup itself is refused
+    with zipfile.ZipFile(bomb, "w") as zf:
+        for name, data in entries.items():
+            if name != vocab:
+                zf.writestr(name, data)
+        info = zipfile.ZipInfo(vocab)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, b"1\n" * 2 ** 22)
+    with pytest.raises(ValueError, match="zip bomb"):
+        fkeras.saving.load_model(str(bomb))
 
 
 def test_weights_file_named_variables_checked(tmp_path):

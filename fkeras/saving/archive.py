@@ -24,8 +24,8 @@ import numpy as np
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the only entries a `.keras` file is read for, with assets:
-ASSETS = "assets/"  # `assets/<object path>/<file>`: read bounded by `max_assets_bytes`, never extracted by name
+MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the entries a `.keras` file is always read for; and assets:
+ASSETS = "assets/"  # `assets/<object path>/<file>`: only those the model's objects load, bounded by max_assets_bytes
 _KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # a named dataset of a `vars` group
 
 
@@ -188,16 +188,36 @@ def check_entry_name(name: str) -> None:
 
 
 def read_keras_zip(path) -> dict:
-    """The entries of a `.keras` archive that the format defines (`MEMBERS` and files under `assets/`),
-    as name -> bytes.
+    """The entries of a `.keras` archive that the format defines (`MEMBERS`), as name -> bytes.
 
-    Every entry name is checked; other entries are never decompressed. Before a member is read, its
-    declared size and compression ratio are checked against `get_load_limits()` (assets: their sum
-    against `max_assets_bytes`), and reading stops at the declared size (CRCs verified).
+    Every entry name is checked; other entries (assets, anything else) are not decompressed here (the
+    assets a model asks for are read by `read_keras_assets`). Before a member is read, its declared
+    size and compression ratio are checked against `get_load_limits()`, and reading stops at the
+    declared size (CRCs verified).
 
     Raises ValueError for a file that is not a readable zip (truncated, corrupt), an unsafe entry
     name, a member over a limit, or a missing `config.json`.
     """
+    entries, infos = _read_members(path, lambda name: name in MEMBERS)
+    if CONFIG not in entries:
+        raise ValueError(f"{path} is not a .keras archive: it has no {CONFIG} (entries: "
+                         f"{sorted(i.filename for i in infos)[:20]}).")
+    return entries
+
+
+def read_keras_assets(path, prefixes) -> dict:
+    """The files directly under the `assets/<path>/` folders in `prefixes` (e.g. `assets/layers/string_lookup/`),
+    as name -> bytes: only those are decompressed, their sum bounded by `max_assets_bytes`, each one's
+    compression ratio checked, every entry name of the archive checked first."""
+    prefixes = tuple(prefixes)
+
+    def wanted(name):
+        return any(name.startswith(p) and "/" not in name[len(p):] for p in prefixes)
+
+    return _read_members(path, wanted)[0]
+
+
+def _read_members(path, wanted):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
@@ -210,16 +230,15 @@ def read_keras_zip(path) -> dict:
             entries = {}
             assets_total = 0
             for info in infos:
-                is_asset = info.filename.startswith(ASSETS) and not info.is_dir()
-                if info.is_dir() or (info.filename not in MEMBERS and not is_asset):
+                if info.is_dir() or not wanted(info.filename):
                     continue
-                if is_asset:
+                if info.filename in entries:
+                    raise ValueError(f"{path} holds two entries named {info.filename!r}.")
+                if info.filename.startswith(ASSETS):
                     assets_total += info.file_size
                     if assets_total > limits.max_assets_bytes:
                         raise _too_big(f"{path}: its assets", assets_total, limits.max_assets_bytes,
                                        "max_assets_bytes")
-                if info.filename in entries:
-                    raise ValueError(f"{path} holds two entries named {info.filename!r}.")
                 _check_member(path, info, limits)
                 with zf.open(info) as f:
                     data = f.read(info.file_size + 1)
@@ -229,10 +248,7 @@ def read_keras_zip(path) -> dict:
                 entries[info.filename] = data
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as e:
         raise ValueError(f"{path} is not a valid .keras archive (truncated or corrupt zip: {e}).") from e
-    if CONFIG not in entries:
-        raise ValueError(f"{path} is not a .keras archive: it has no {CONFIG} (entries: "
-                         f"{sorted(i.filename for i in infos)[:20]}).")
-    return entries
+    return entries, infos
 
 
 def _check_member(path, info, limits: LoadLimits) -> None:

@@ -367,13 +367,25 @@ def asset_entries(model) -> dict:
     return out
 
 
+def _asset_prefix(path):
+    return f"{archive.ASSETS}{path}/" if path else archive.ASSETS
+
+
+def load_assets_from(model, filepath) -> None:
+    """Read from the archive only the assets of `model`'s objects that load assets (bounded), and hand
+    them over (`load_asset_entries`)."""
+    prefixes = [_asset_prefix(path) for path, obj in _Walker(model).walk() if _has_assets(obj)]
+    if prefixes:
+        load_asset_entries(model, archive.read_keras_assets(filepath, prefixes), filepath)
+
+
 def load_asset_entries(model, entries: dict, where: str) -> None:
     """Hand each object that loads assets the files of `entries` under `assets/<its path>/` (not those of
     sub-folders, which belong to its sub-objects), written to a private temporary folder first."""
     for path, obj in _Walker(model).walk():
         if not _has_assets(obj):
             continue
-        prefix = f"{archive.ASSETS}{path}/" if path else archive.ASSETS
+        prefix = _asset_prefix(path)
         files = {name[len(prefix):]: data for name, data in entries.items()
                  if name.startswith(prefix) and "/" not in name[len(prefix):]}
         if not files:
@@ -464,7 +476,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                 _compile_from_config(model, compile_config, custom_objects)
     _build_optimizer(model)
     _assign(model, file_groups, filepath, skip_optimizer=not compile_config)
-    load_asset_entries(model, entries, filepath)
+    load_assets_from(model, filepath)
     return model
 
 
