@@ -38,13 +38,26 @@ def _num(x):
     return f"[color(45)]{x}[/]" if x is None else f"[color(34)]{x}[/]"
 
 
+def _node_output_shape(layer):
+    """The output shape(s) of the layer's last recorded call (how Keras finds an implicit op's shape)."""
+    from fkeras.layers.symbolic import inbound_nodes
+
+    nodes = inbound_nodes(layer)
+    if not nodes:
+        return None
+    outputs = nodes[-1].outputs
+    return tuple(outputs[0].shape) if len(outputs) == 1 else [tuple(t.shape) for t in outputs]
+
+
 def _shape_text(layer):
     shape = getattr(layer, "_fk_output_shape", None)
     if shape is None:
         try:
             shape = layer.output_shape
         except (AttributeError, ValueError, NotImplementedError):
-            return "?"
+            shape = None
+    if shape is None:
+        shape = _node_output_shape(layer)
     if shape is None:
         return "?"
 
@@ -60,22 +73,82 @@ def _shape_text(layer):
     return str(shape)
 
 
+def _layer_range(layers, layer_range):
+    """`[start, stop)` of the layers from the first matching `layer_range[0]` to the last matching
+    `layer_range[1]` (regexes over names), Keras's rule."""
+    if layer_range is None:
+        return 0, len(layers)
+    if len(layer_range) != 2:
+        raise ValueError(f"layer_range must be a list or tuple of length 2. Received: layer_range = {layer_range} "
+                         f"of length {len(layer_range)}")
+    if not isinstance(layer_range[0], str) or not isinstance(layer_range[1], str):
+        raise ValueError(f"layer_range should contain string type only. Received: {layer_range}")
+    lo = [i for i, l in enumerate(layers) if re.match(layer_range[0], l.name)]
+    hi = [i for i, l in enumerate(layers) if re.match(layer_range[1], l.name)]
+    if not lo or not hi:
+        raise ValueError(f"Passed layer_names do not match the layer names in the model. Received: {layer_range}")
+    if min(lo) > max(hi):
+        return min(hi), max(lo) + 1
+    return min(lo), max(hi) + 1
+
+
+def _graph_rows(model):
+    """`(operations, sequential_like, nodes of the model)`: a Functional model's rows are its operations
+    (inputs and implicit ops included); it gets the "Connected to" column unless it is a plain chain
+    (one node per depth, each with one input, no layer called twice), Keras's rule."""
+    from fkeras.layers.symbolic import inbound_nodes
+
+    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
+    if nodes_by_depth is None or type(model).__name__ == "Sequential" or not hasattr(model, "_operations"):
+        return list(model.layers), True, None
+    nodes, sequential_like = [], True
+    for group in nodes_by_depth.values():
+        if len(group) > 1 or (len(group) == 1 and len(group[0].input_tensors) > 1):
+            sequential_like = False
+            break
+        nodes += group
+    if sequential_like:
+        for layer in model.layers:
+            if sum(1 for n in inbound_nodes(layer) if any(n is m for m in nodes)) > 1:
+                sequential_like = False
+                break
+    relevant = [n for group in nodes_by_depth.values() for n in group]
+    return list(model._operations), sequential_like, relevant
+
+
+def _connections(layer, relevant):
+    from fkeras.layers.symbolic import inbound_nodes
+
+    parts = []
+    for node in inbound_nodes(layer):
+        if relevant and not any(node is n for n in relevant):
+            continue
+        for t in node.input_tensors:
+            h = t._keras_history
+            parts.append(f"{h.operation.name}[{_num(h.node_index)}][{_num(h.tensor_index)}]")
+    return ", ".join(parts) or "-"
+
+
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
                   show_trainable=False, layer_range=None):
-    layers = list(model.layers)
-    if layer_range is not None:
-        if len(layer_range) != 2 or not all(isinstance(s, str) for s in layer_range):
-            raise ValueError(f"layer_range must be two layer-name patterns, got {layer_range!r}.")
-        lo = [i for i, l in enumerate(layers) if re.match(layer_range[0], l.name)]
-        hi = [i for i, l in enumerate(layers) if re.match(layer_range[1], l.name)]
-        if not lo or not hi:
-            raise ValueError(f"layer_range {layer_range!r} matches no layer names of the model.")
-        layers = layers[lo[0]:hi[-1] + 1]
+    """Keras's summary table: Layer (type) / Output Shape / Param # (+ Connected to for a branched
+    Functional model, + Trainable with `show_trainable`; nested models' layers indented with
+    `expand_nested`), then the parameter totals. `print_fn` receives the whole text once."""
+    from fkeras.utils import io_utils
 
-    default_length = 88
-    positions = positions or [0.45, 0.80, 1.0]
-    header = ["Layer (type)", "Output Shape", "Param #"]
-    alignment = ["left", "left", "right"]
+    if not print_fn and not io_utils.is_interactive_logging_enabled():
+        print_fn = io_utils.print_msg
+    layers, sequential_like, relevant = _graph_rows(model)
+    if sequential_like:
+        default_length = 88
+        positions = positions or [0.45, 0.80, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #"]
+        alignment = ["left", "left", "right"]
+    else:
+        default_length = 108
+        positions = positions or [0.3, 0.56, 0.74, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+        alignment = ["left", "left", "right", "left"]
     if show_trainable:
         default_length += 12
         positions = [p * 0.90 for p in positions] + [1.0]
@@ -95,7 +168,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
 
     def fields(layer, prefix=""):
         name = rich.markup.escape(f"{prefix}{layer.name}")
-        name += f" ([color(33)]{rich.markup.escape(type(layer).__name__)}[/])"
+        cls_name = getattr(layer, "class_name", None) if type(layer).__name__ == "OpLayer" else None
+        name += f" ([color(33)]{rich.markup.escape(cls_name or type(layer).__name__)}[/])"
         if not hasattr(layer, "built"):
             params = _num(0)
         elif not layer.built:
@@ -103,6 +177,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         else:
             params = _num(f"{_count(getattr(layer, 'weights', [])):,}")
         row = [name, _shape_text(layer), params]
+        if not sequential_like:
+            row.append(_connections(layer, relevant))
         if show_trainable:
             if getattr(layer, "weights", None):
                 row.append("[bold][color(34)]Y[/][/]" if layer.trainable else "[bold][color(9)]N[/][/]")
@@ -117,7 +193,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
                 out.extend(rows(sub, level + 1))
         return out
 
-    for layer in layers:
+    start, stop = _layer_range(layers, layer_range)
+    for layer in layers[start:stop]:
         for row in rows(layer):
             table.add_row(*row)
 
@@ -145,4 +222,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     if o_vars:
         console.print("[bold] Optimizer params: [/]" + _num(f"{o_count:,}") + f" ({readable_memory_size(o_mem)})")
     if print_fn:
-        print_fn(console.end_capture())
+        if print_fn is io_utils.print_msg:
+            print_fn(console.end_capture(), line_break=False)
+        else:
+            print_fn(console.end_capture())
