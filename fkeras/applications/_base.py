@@ -8,22 +8,19 @@ one group per layer with weights); `load_weights_file` reads those as well as `.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
 
 import numpy as np
 
 from fkeras import backend
 from fkeras import layers
 from fkeras.models import Functional
+from fkeras.utils import file_utils
 
 __all__ = ["check_weights_arg", "model_input", "finish", "get_file", "load_weights_file", "pool_or_top"]
 
 
-def check_weights_arg(weights, include_top, classes, weights_name="`imagenet`"):
+def check_weights_arg(weights, include_top, classes):
     """Keras's checks of `weights` and `classes`, before any layer is made."""
     if not (weights in {"imagenet", None} or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
         raise ValueError(
@@ -90,62 +87,11 @@ def finish(img_input, input_tensor, outputs, name, weights, imagenet_file=None):
 
 
 # --- files -------------------------------------------------------------------------------------------
-def _cache_root(cache_dir=None):
-    root = cache_dir or os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    if not os.access(root if os.path.exists(root) else os.path.dirname(root) or ".", os.W_OK):
-        root = os.path.join(tempfile.gettempdir(), ".keras")  # Keras's fallback for a read-only home
-    return root
-
-
-def _hash_ok(path, file_hash):
-    if not file_hash:
-        return True
-    algo = hashlib.sha256() if len(file_hash) == 64 else hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            algo.update(chunk)
-    return algo.hexdigest() == file_hash
-
-
-def get_file(fname, origin, cache_subdir="models", file_hash=None, cache_dir=None):
-    """The local path of `fname`, downloaded from `origin` into Keras's cache if not already there.
-
-    Uses `fkeras.utils.get_file` when it exists; otherwise the same cache
-    (`$KERAS_HOME` or `~/.keras`, then `cache_subdir`) and hash check as `keras.utils.get_file`,
-    so a file Keras already downloaded is reused. Offline, the error names the file and where to
-    place it.
-    """
-    try:
-        from fkeras.utils import get_file as utils_get_file
-    except ImportError:
-        utils_get_file = None
-    if utils_get_file is not None:
-        return utils_get_file(fname, origin, cache_subdir=cache_subdir, file_hash=file_hash, cache_dir=cache_dir)
-    folder = os.path.join(_cache_root(cache_dir), cache_subdir)
-    path = os.path.join(folder, fname)
-    if os.path.exists(path):
-        if _hash_ok(path, file_hash):
-            return path
-        stale = f" ({path} is there but its hash is not {file_hash}; it is downloaded again)"
-    else:
-        stale = ""
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".part"
-    try:
-        with urllib.request.urlopen(origin, timeout=60) as response, open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except (OSError, ValueError) as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise OSError(
-            f"Could not download {fname!r} from {origin} ({e}){stale}. Without network access, download it "
-            f"elsewhere and place it at {path} (Keras's cache, which fkeras shares).") from e
-    if not _hash_ok(tmp, file_hash):
-        os.remove(tmp)
-        raise ValueError(f"The file downloaded from {origin} does not have the expected hash {file_hash}; "
-                         "it was removed. Try again, or place a correct copy at " + path)
-    os.replace(tmp, path)
-    return path
+def get_file(fname, origin, cache_subdir="models", file_hash=None):
+    """The local path of `fname` in Keras's cache (`$KERAS_HOME` or `~/.keras`, then `cache_subdir`),
+    downloaded from `origin` only when missing or when its hash differs (`fkeras.utils.get_file`), so
+    a file Keras already downloaded is reused. Offline, the error names the URL and where to place it."""
+    return file_utils.get_file(fname, origin, cache_subdir=cache_subdir, file_hash=file_hash)
 
 
 def load_weights_file(model, path):

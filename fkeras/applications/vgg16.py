@@ -7,6 +7,7 @@ from fkeras.applications import imagenet_utils
 
 __all__ = ["VGG16", "preprocess_input", "decode_predictions"]
 
+WEIGHTS_HASHES = ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc")  # with top, without
 _URL = "https://storage.googleapis.com/tensorflow/keras-applications/{0}/{1}"
 
 
@@ -47,7 +48,7 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
     Input (224, 224, 3) by default; without the top, any size >= 32. Inputs are
     `vgg16.preprocess_input`'d images (caffe mode).
     """
-    return build_vgg((2, 2, 3, 3, 3), "vgg16", ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    return build_vgg((2, 2, 3, 3, 3), "vgg16", WEIGHTS_HASHES,
                      include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name)
 
 
