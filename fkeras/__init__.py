@@ -25,6 +25,7 @@ _NAMES = {
     "Variable": "fkeras.layers",
     "Variables": "fkeras.nn",
     "KerasTensor": "fkeras.layers",
+    "InputSpec": "fkeras.layers",
     "Initializer": "fkeras.initializers",
     "Regularizer": "fkeras.regularizers",
     "Loss": "fkeras.losses",

@@ -10,11 +10,14 @@ from fkeras.layers import builtin
 from fkeras.layers.builtin import *  # noqa: F401,F403
 from fkeras.layers.core import Lambda
 from fkeras.layers.input_layer import Input, InputLayer
+from fkeras.layers.input_spec import InputSpec
+from fkeras.layers.merge_functions import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from fkeras.layers.layer import Layer
 from fkeras.layers.symbolic import KerasTensor
 from fkeras.layers.variables import Variable
 from fkeras.layers.wrapped import NNLayer, as_facade, wrapper_for
 
 __all__ = ["Layer", "Variable", "Lambda", "NNLayer", "as_facade", "wrapper_for", "Input", "InputLayer",
-           "KerasTensor"]
+           "KerasTensor", "InputSpec", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+           "dot"]
 __all__ += builtin.__all__

@@ -30,6 +30,7 @@ from fkeras import constraints, regularizers
 from fkeras import random as frandom
 from fkeras import initializers as finit
 from fkeras.layers import variables as _vars
+from fkeras.layers.input_spec import assert_input_compatibility
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
@@ -865,7 +866,12 @@ class Layer:
             _restore_seed_generators(scope)
         return out, new_state, losses, penalties
 
+    input_spec = None  # an InputSpec (or a structure of them) the first argument must fit, checked per call
+
     def __call__(self, *args, **kwargs):
+        spec = self.__dict__.get("input_spec")
+        if spec is not None and args:
+            assert_input_compatibility(spec, args[0], self.name)
         for leaf in _leaves((args, kwargs)):
             if _is_keras_tensor(leaf):
                 return self._fk_symbolic_call(args, kwargs)
