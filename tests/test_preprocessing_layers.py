@@ -346,3 +346,30 @@ def test_config_round_trip(name, kwargs):
     again = getattr(fkeras.layers, name).from_config(_json(config))
     assert _json(again.get_config()) == _json(config)
     assert _config(layer) == _config(getattr(keras.layers, name)(**kwargs))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signatures_match_keras(name):
+    """Constructor arguments in Keras's order with Keras's defaults (and the methods Keras users call)."""
+    import inspect
+
+    def params(cls):
+        return [(p.name, p.default) for p in inspect.signature(cls.__init__).parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    assert params(getattr(nn, name)) == params(getattr(keras.layers, name))
+    for method in ("adapt", "get_vocabulary", "vocabulary_size", "set_vocabulary"):
+        if hasattr(getattr(keras.layers, name), method):
+            assert callable(getattr(getattr(fkeras.layers, name), method, None)), method
+
+
+def test_set_vocabulary_on_the_facade():
+    fl, kl = fkeras.layers.TextVectorization(), keras.layers.TextVectorization()
+    for layer in (fl, kl):
+        layer.set_vocabulary(["cat", "dog"])
+    assert fl.get_vocabulary() == [str(v) for v in kl.get_vocabulary()]
+    _same(fl, kl, np.array(["dog cat bird"]))
+    fs, ks = fkeras.layers.IntegerLookup(output_mode="tf_idf"), keras.layers.IntegerLookup(output_mode="tf_idf")
+    for layer in (fs, ks):
+        layer.set_vocabulary([4, 8], idf_weights=[0.5, 2.0])
+    _same(fs, ks, np.array([[4, 8, 8, 9]]))

@@ -33,6 +33,7 @@ class IndexLookup(_common.PreprocessingLayer):
     builds_no_variables = True  # the facade layer is built as made
 
     updates = ("adapt", "set_vocabulary", "load_assets", "load_own_variables")
+    hooks = ("get_vocabulary", "vocabulary_size", "save_own_variables", "save_assets")  # facade methods too
     autocast = False
     _text = True  # string tokens (StringLookup); False: int tokens
 

@@ -42,6 +42,7 @@ class TextVectorization(_common.PreprocessingLayer):
     builds_no_variables = True  # the facade layer is built as made
 
     updates = ("adapt", "set_vocabulary", "load_assets", "load_own_variables")
+    hooks = ("get_vocabulary", "vocabulary_size", "save_own_variables", "save_assets")  # facade methods too
     autocast = False
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
