@@ -84,3 +84,11 @@ def same_numbers(km, fm, tmp_path, input_shape, batch=2, seed=0):
     got = np.asarray(fm.predict(x, verbose=0))
     scale = max(1.0, float(np.abs(ref).max()))
     np.testing.assert_allclose(got, ref, rtol=TOL, atol=TOL * scale)
+
+
+def check_against_keras(name, kwargs, tmp_path):
+    """Build both, compare structure, then numbers both ways through `.weights.h5` files."""
+    km, fm = build_pair(name, **kwargs)
+    same_structure(km, fm)
+    same_numbers(km, fm, tmp_path, kwargs["input_shape"])
+    return km, fm
