@@ -373,3 +373,19 @@ def test_set_vocabulary_on_the_facade():
     for layer in (fs, ks):
         layer.set_vocabulary([4, 8], idf_weights=[0.5, 2.0])
     _same(fs, ks, np.array([[4, 8, 8, 9]]))
+
+
+def test_adapt_after_the_model_is_built():
+    """As in Keras, a model may be built (and compiled) before its layers are adapted; predict then uses
+    the adapted statistics and edges, and predict before adapting Discretization fails clearly."""
+    x = RNG.rand(20, 3).astype("float32") * 10
+    norm, disc = fkeras.layers.Normalization(), fkeras.layers.Discretization(num_bins=3)
+    model = fkeras.Sequential([fkeras.Input((3,)), norm, disc])
+    model.compile("sgd", "mse")
+    with pytest.raises(Exception, match="call `adapt"):
+        model.predict(x[:1], verbose=0)
+    k_norm, k_disc = keras.layers.Normalization(), keras.layers.Discretization(num_bins=3)
+    for a, b in ((norm, k_norm), (disc, k_disc)):
+        a.adapt(x if a is norm else norm(x))
+        b.adapt(x if b is k_norm else k_norm(x))
+    np.testing.assert_array_equal(np.asarray(model.predict(x[:4], verbose=0)), _np(k_disc(k_norm(x[:4]))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from fkeras import backend, ops
@@ -48,8 +49,14 @@ class Discretization(_common.PreprocessingLayer):
 
     def call(self, variables, x, training=False, rng=None):
         if self.bin_boundaries is None:
-            raise self.error("you need to either pass the `bin_boundaries` argument at construction time or call "
-                             "`adapt(dataset)` before you can start using the `Discretization` layer.")
+            error = self.error("you need to either pass the `bin_boundaries` argument at construction time or call "
+                               "`adapt(dataset)` before you can start using the `Discretization` layer.")
+            if _common.framework(x) != "jax" or not isinstance(x, jax.core.Tracer):
+                raise error
+            # traced before adapt (a model built first, as Keras allows): the shape is known from num_bins;
+            # running it unadapted raises the same error from the host
+            shape = _common.encoded_shape(tuple(x.shape), self.output_mode, self.num_bins)
+            return _common.host_call(lambda _: _raise(error), x, shape, self.output_dtype)
         indices = ops.digitize(ops.cast(x, backend.floatx()), self.bin_boundaries)
         return _common.encode(indices, self.output_mode, len(self.bin_boundaries) + 1, self.output_dtype)
 
@@ -83,6 +90,10 @@ class Discretization(_common.PreprocessingLayer):
             boundaries = config.pop("bin_boundaries")
             return cls(**config)._with(boundaries)
         return cls(**config)
+
+
+def _raise(error):
+    raise error
 
 
 # Keras's approximate quantiles: a summary is [values, weights] (2, n), compressed to 1/epsilon buckets.
