@@ -560,6 +560,32 @@ class Layer:
                 state = set_path(state, path, w)
         self.variables_tree = Variables(params, state)
 
+    # -- stateful recurrent layers ---------------------------------------------------------
+    def _fk_recurrent_nn(self):
+        """This layer's nn layer when it is a `stateful=True` recurrent one (carries `rnn_state`), else None."""
+        nn_layer = self.__dict__.get("_fk_nn")
+        if nn_layer is not None and getattr(nn_layer, "stateful", False) is True and \
+                callable(getattr(nn_layer, "reset_states", None)):
+            return nn_layer
+        return None
+
+    def _fk_carries_state(self) -> bool:
+        """Whether this layer or one of its sub-layers is a stateful RNN (its states carry across calls)."""
+        return any(layer._fk_recurrent_nn() is not None for layer, _ in self._fk_walk())
+
+    def reset_states(self):
+        """Zero the carried states of stateful recurrent layers: this layer's, and for a layer holding
+        others (a model) every one of theirs, wherever the values live (the layer, or a model's TrainState)."""
+        for layer, _ in self._fk_walk():
+            nn_layer = layer._fk_recurrent_nn()
+            if nn_layer is not None and layer.built:
+                tree = layer.variables_tree
+                layer.variables_tree = Variables(*nn_layer.reset_states(Variables(tree.params, tree.state)))
+
+    def reset_state(self):
+        """Keras 3's name for `reset_states` on recurrent layers."""
+        self.reset_states()
+
     def count_params(self):
         if not self.built:
             raise ValueError(f"Layer '{self.name}' is not built yet; call it on data (or `init`) first.")

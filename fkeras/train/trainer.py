@@ -645,6 +645,9 @@ class Trainer:
             ts = self.train_state
             if self._custom("predict_step"):
                 y = self._custom_fn("predict")(self._custom_pack(ts, "predict"), batch, None)
+            elif self._carries_state():  # stateful RNNs: their states carry from batch to batch
+                y, new_state = self._stateful_predict_fn()(ts.params, ts.state, unpack(batch)[0])
+                self.train_state = ts.replace(state=new_state)
             else:
                 y = pred(ts.params, ts.state, unpack(batch)[0])
             outs.append(y)
@@ -654,6 +657,18 @@ class Trainer:
         result = jax.tree.map(lambda *ys: np.concatenate([np.asarray(v) for v in ys], axis=0), *outs)
         cbs.on_predict_end()
         return result
+
+    def _carries_state(self) -> bool:
+        fn = getattr(self, "_fk_carries_state", None)
+        return bool(fn is not None and fn())
+
+    def _stateful_predict_fn(self):
+        """Jitted `(params, state, x) -> (y_pred, new_state)` for models whose state carries across batches."""
+        fn = self.__dict__.get("_fk_stateful_predict")
+        if fn is None:
+            fn = jit_program(lambda p, s, x: self._forward(p, s, x, False, None)[:2])
+            self.__dict__["_fk_stateful_predict"] = fn
+        return fn
 
     def _predict_fn(self, batch):
         """The jitted predict step (needs no compile(): builds a loss-free engine if needed)."""
