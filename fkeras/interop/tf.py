@@ -27,6 +27,7 @@ tf = import_tensorflow("fkeras.interop.tf (to_tf / to_variables)")  # quiet: no 
 
 from fkeras.interop import dlpack  # noqa: E402
 from fkeras.nn.base import Variables, as_variables  # noqa: E402
+from fkeras.ops._dispatch import default_framework  # noqa: E402
 from fkeras.nn.base import Layer
 
 __all__ = ["TFModule", "to_tf", "to_variables"]
@@ -223,7 +224,8 @@ class TFModule(tf.Module):
         params = jax.tree_util.tree_unflatten(self._params_def, list(self._param_vars))
         state = jax.tree_util.tree_unflatten(self._state_def, list(self._state_vars))
         args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-        outputs, new_state = self._model.apply(Variables(params, state), *args, training=training)
+        with default_framework("tensorflow"):  # a layer's ops.eye(n)/linspace(...) make TF tensors here
+            outputs, new_state = self._model.apply(Variables(params, state), *args, training=training)
         if training:
             self._assign_state(new_state)
         return outputs

@@ -22,6 +22,7 @@ torch = require("torch", "fkeras.interop.torch (to_torch / to_variables)")
 
 from fkeras.interop import dlpack  # noqa: E402
 from fkeras.nn.base import Variables  # noqa: E402
+from fkeras.ops._dispatch import default_framework  # noqa: E402
 
 __all__ = ["FkerasModule", "to_torch", "to_variables"]
 
@@ -141,7 +142,8 @@ class FkerasModule(torch.nn.Module):
         if not self._checked:
             _check_against_model(self.model, variables, inputs)
             self._checked = True
-        outputs, new_state = self.model.apply(variables, *inputs, training=self.training, rng=None, **kwargs)
+        with default_framework("torch"):  # a layer's ops.eye(n)/linspace(...) make torch tensors here
+            outputs, new_state = self.model.apply(variables, *inputs, training=self.training, rng=None, **kwargs)
         if self.training and new_state:
             self._write_state(new_state)
         return outputs

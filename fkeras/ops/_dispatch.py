@@ -10,6 +10,8 @@ Types from the floors above (symbolic tensors, variables) register themselves he
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib
 import types
@@ -89,12 +91,31 @@ def _symbolic_handler(args, kwargs):
     raise AssertionError("no symbolic argument")  # framework_of said there was one
 
 
+_default_framework = contextvars.ContextVar("fkeras_ops_default_framework", default=JAX)
+
+
+@contextlib.contextmanager
+def default_framework(framework: str):
+    """Ops that take no arrays (`eye`, `linspace`, `zeros`, ...) create `framework`'s tensors inside this block.
+
+    The torch and TF shims run a model under it, so a custom layer's `ops.eye(n)` meets torch/TF inputs
+    as a tensor of their framework; elsewhere such ops run on JAX."""
+    if framework not in _BACKEND_MODULES:
+        raise ValueError(f"default_framework: expected one of {sorted(_BACKEND_MODULES)}, got {framework!r}.")
+    token = _default_framework.set(framework)
+    try:
+        yield
+    finally:
+        _default_framework.reset(token)
+
+
 def framework_of(*args, **kwargs) -> str:
     """Return 'jax', 'torch' or 'tensorflow' for the arrays among `args`/`kwargs`
     ('symbolic' for KerasTensors, 'variable' when a facade Variable must be unwrapped first).
 
     Looks one level into lists, tuples and dicts (for `concatenate`, `stack`, ...).
-    Mixing torch and TF tensors in one call is a ValueError.
+    Mixing torch and TF tensors in one call is a ValueError. With no arrays: JAX, or the framework of an
+    enclosing `default_framework(...)` block.
     """
     found = None
     for a in (*args, *kwargs.values()):
@@ -110,7 +131,7 @@ def framework_of(*args, **kwargs) -> str:
                         "Convert them to one framework first (see fkeras.interop.dlpack)."
                     )
                 found = fw
-    return found or JAX
+    return found or _default_framework.get()
 
 
 def backend(framework: str):
