@@ -389,3 +389,20 @@ def test_adapt_after_the_model_is_built():
         a.adapt(x if a is norm else norm(x))
         b.adapt(x if b is k_norm else k_norm(x))
     np.testing.assert_array_equal(np.asarray(model.predict(x[:4], verbose=0)), _np(k_disc(k_norm(x[:4]))))
+
+
+def test_string_hashes_equal_tensorflow():
+    """FarmHash Fingerprint64 (`to_hash_bucket_fast`), keyed SipHash-2-4 (`_strong`) and the cross hash
+    (`tf.sparse.cross_hashed`) over lengths 0..24 (every SipHash tail length) and non-ASCII text."""
+    import tensorflow as tf
+    from fkeras.nn.preprocessing import _common
+
+    words = ["x" * n for n in range(25)] + ["ünïcødé", "日本語のテキスト", "emoji 🙂"]
+    arr = np.array(words, dtype=object)
+    np.testing.assert_array_equal(_common.hash_buckets(arr, 997), tf.strings.to_hash_bucket_fast(words, 997).numpy())
+    for salt in ([0, 0], [1, 2], [2 ** 62 + 5, 12345]):
+        np.testing.assert_array_equal(_common.hash_buckets(arr, 997, salt),
+                                      tf.strings.to_hash_bucket_strong(words, 997, key=salt).numpy())
+    a, b = np.arange(-5, 5), np.array(words[:10], dtype=object)
+    want = tf.sparse.to_dense(tf.sparse.cross_hashed([tf.constant(a[:, None]), tf.constant(words[:10])[:, None]], 101))
+    np.testing.assert_array_equal(_common.cross_hash([a, b], 101), want.numpy()[:, 0])

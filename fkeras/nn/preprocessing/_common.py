@@ -33,10 +33,6 @@ def framework(x) -> str:
     return "numpy"
 
 
-def first_leaf(x):
-    return x[0] if isinstance(x, (list, tuple)) and x and not isinstance(x[0], (str, bytes, int, float)) else x
-
-
 def to_numpy(x) -> np.ndarray:
     """A host NumPy array of `x` (NumPy, JAX, torch, eager TF, lists)."""
     kind = framework(x)
@@ -60,10 +56,6 @@ def as_text(a) -> np.ndarray:
         out[:] = flat
         return out.reshape(a.shape)
     return a
-
-
-def is_text(a) -> bool:
-    return np.asarray(a).dtype.kind in "USO"
 
 
 _AUTOGRAPH_SKIPPED = []

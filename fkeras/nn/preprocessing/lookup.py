@@ -151,9 +151,8 @@ class IndexLookup(_common.PreprocessingLayer):
         if self.output_mode != "tf_idf" and idf_weights is not None:
             raise self.error("`idf_weights` should only be set if output_mode is `'tf_idf'`. "
                              f"Received: output_mode={self.output_mode} and idf_weights={idf_weights}")
-        vocab = [self._token(v) for v in _common.as_text(_common.to_numpy(vocabulary)).reshape(-1)] \
-            if not isinstance(vocabulary, (list, tuple)) else [self._token(
-                v.decode("utf-8") if isinstance(v, bytes) else v) for v in vocabulary]
+        flat = vocabulary if isinstance(vocabulary, (list, tuple)) else _common.to_numpy(vocabulary).reshape(-1)
+        vocab = [self._token(v.decode("utf-8") if isinstance(v, bytes) else v) for v in flat]
         if not vocab:
             raise self.error(f"cannot set an empty vocabulary. Received: vocabulary={vocabulary}")
         start = self._token_start()
