@@ -14,7 +14,7 @@ _SUBMODULES = {
     "layers", "models", "activations", "initializers", "regularizers", "constraints",
     "losses", "metrics", "optimizers", "callbacks", "datasets", "saving", "utils",
     "backend", "config", "mixed_precision", "distribution", "tree", "preprocessing",
-    "applications",
+    "applications", "export",
 }
 # Top-level names Keras exposes, and the module that defines each.
 _NAMES = {

@@ -14,6 +14,7 @@ import json
 import jax
 
 from fkeras.callbacks.callback_list import CallbackList
+from fkeras.export import export_model
 from fkeras.interop import torch_engine  # noqa: F401  (registers compile(engine="torch"); torch loads on first use)
 from fkeras.layers.adapter import pure_of
 from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, _unset, next_key
@@ -180,6 +181,10 @@ class Model(Layer, Trainer):
         """Print Keras's summary table (Layer (type) / Output Shape / Param #, with totals)."""
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Write the model for inference: a TF SavedModel (default), "onnx", "torch" or "litert" (`fkeras.export`)."""
+        return export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Save as a `.keras` archive laid out as Keras 3 writes it (`fkeras.saving`)."""
