@@ -406,3 +406,18 @@ def test_string_hashes_equal_tensorflow():
     a, b = np.arange(-5, 5), np.array(words[:10], dtype=object)
     want = tf.sparse.to_dense(tf.sparse.cross_hashed([tf.constant(a[:, None]), tf.constant(words[:10])[:, None]], 101))
     np.testing.assert_array_equal(_common.cross_hash([a, b], 101), want.numpy()[:, 0])
+
+
+@pytest.mark.parametrize("name,kwargs,shape", [
+    ("Normalization", dict(), (None, 3)), ("Discretization", dict(num_bins=4, output_mode="one_hot"), (None, 1)),
+    ("Discretization", dict(bin_boundaries=[0.0], output_mode="count"), (None, 3)),
+    ("CategoryEncoding", dict(num_tokens=5), (None, 3)), ("Hashing", dict(num_bins=3), (None, 2)),
+    ("Hashing", dict(num_bins=3, output_mode="multi_hot"), (None, 2)),
+    ("StringLookup", dict(output_mode="multi_hot"), (None, 4)), ("IntegerLookup", dict(vocabulary=[1, 2]), (None, 4)),
+    ("IntegerLookup", dict(vocabulary=[1, 2], output_mode="one_hot"), (None, 1)),
+    ("TextVectorization", dict(output_sequence_length=7), (None, 1)),
+    ("TextVectorization", dict(output_mode="count", vocabulary=["a"]), (None,)),
+])
+def test_compute_output_shape_like_keras(name, kwargs, shape):
+    got = getattr(nn, name)(**kwargs).compute_output_shape(shape)
+    assert tuple(got) == tuple(getattr(keras.layers, name)(**kwargs).compute_output_shape(shape))

@@ -43,6 +43,10 @@ class CategoryEncoding(_common.PreprocessingLayer):
         return _common.encode(x, self.output_mode, self.num_tokens, self.dtype,
                               count_weights=count_weights), variables.state
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (None dims allowed)."""
+        return _common.encoded_shape(tuple(input_shape), self.output_mode, self.num_tokens)
+
     def get_config(self):
         config = super().get_config()
         config.update({"num_tokens": self.num_tokens, "output_mode": self.output_mode})

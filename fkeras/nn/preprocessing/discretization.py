@@ -60,6 +60,11 @@ class Discretization(_common.PreprocessingLayer):
         indices = ops.digitize(ops.cast(x, backend.floatx()), self.bin_boundaries)
         return _common.encode(indices, self.output_mode, len(self.bin_boundaries) + 1, self.output_dtype)
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (None dims allowed)."""
+        depth = len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else self.num_bins
+        return _common.encoded_shape(tuple(input_shape), self.output_mode, depth)
+
     def adapt(self, variables, data, steps=None):
         """Boundaries from `data` (array, tf.data Dataset or iterable of batches): Keras's summaries
         merged batch by batch, then `num_bins` quantiles. Returns `(new layer, variables, None)`."""

@@ -78,6 +78,10 @@ class Hashing(_common.PreprocessingLayer):
             shape = shape[:-1]
         return _common.encoded_shape(shape, self.output_mode, self.num_bins)
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (None dims allowed)."""
+        return self._out_shape(tuple(input_shape))
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         if isinstance(x, (list, tuple)):

@@ -335,6 +335,10 @@ class IndexLookup(_common.PreprocessingLayer):
     def _out_shape(self, shape):
         return _common.encoded_shape(shape, self.output_mode, self._depth()) if not self.invert else shape
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (None dims allowed; the depth is None before a vocabulary)."""
+        return self._out_shape(tuple(input_shape))
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         if self.output_mode != "int" and not self.pad_to_max_tokens and self._frozen_vocab_size is None:

@@ -102,6 +102,10 @@ class Normalization(_common.PreprocessingLayer):
         scale = ops.maximum(ops.sqrt(var), backend.epsilon())
         return mean + x * scale if self.invert else (x - mean) / scale
 
+    def compute_output_shape(self, input_shape):
+        """Keras's output shape for `input_shape` (None dims allowed): unchanged."""
+        return tuple(input_shape)
+
     # -- adapt -------------------------------------------------------------------------------------
     def adapt(self, variables, data, steps=None):
         """Mean and variance of `data` over the non-kept axes (Keras's batch-merging rule for

@@ -245,6 +245,10 @@ class TextVectorization(_common.PreprocessingLayer):
         depth = self.lookup_layer._depth()
         return (batch, depth)
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (batch,) or (batch, 1) (None dims allowed)."""
+        return self._out_shape(tuple(input_shape))
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         lookup = self.lookup_layer
