@@ -149,7 +149,7 @@ def test_sequential_mask_reaches_layers_like_keras(kind):
         L = K.layers
         head = {
             "lstm_seq": [L.LSTM(4, return_sequences=True), L.Dense(2)],
-            "bidirectional": [L.Bidirectional(L.GRU(3, return_sequences=True)), L.LSTM(2)],
+            "bidirectional": [L.Bidirectional(L.SimpleRNN(3, return_sequences=True)), L.SimpleRNN(2)],
             "gap1d": [L.Dense(4), L.Dropout(0.5), L.GlobalAveragePooling1D()],
             "attention": [L.LayerNormalization(), L.Activation("tanh"), L.SimpleRNN(3)],
         }[kind]
@@ -179,7 +179,7 @@ def _functional(K):
     s = L.Add(name="add")([a, e])
     c = L.Concatenate(name="concat")([s, e])
     m = L.MultiHeadAttention(2, 3, name="mha")(c, c)
-    r = L.LSTM(3, return_sequences=True, name="lstm")(m)
+    r = L.SimpleRNN(3, return_sequences=True, name="rnn")(m)
     g = L.GlobalAveragePooling1D(name="gap")(r)
     return K.Model(inp, [g, r])
 
@@ -218,7 +218,7 @@ def test_functional_masks_match_keras_numbers_config_and_files(tmp_path):
 def test_masked_loss_and_metrics_in_evaluate_and_fit_match_keras():
     def build(K):
         return K.Sequential([K.Input((7,), dtype="int32"), K.layers.Embedding(20, 4, mask_zero=True),
-                             K.layers.GRU(5, return_sequences=True), K.layers.Dense(3)])
+                             K.layers.SimpleRNN(5, return_sequences=True), K.layers.Dense(3)])
 
     km, fm = build(keras), build(fkeras)
     _copy_weights(km, fm)
@@ -232,7 +232,7 @@ def test_masked_loss_and_metrics_in_evaluate_and_fit_match_keras():
     for k in kres:
         np.testing.assert_allclose(fres[k], kres[k], **TOL, err_msg=k)
     unmasked = fkeras.Sequential([fkeras.Input((7,), dtype="int32"), fkeras.layers.Embedding(20, 4),
-                                  fkeras.layers.GRU(5, return_sequences=True), fkeras.layers.Dense(3)])
+                                  fkeras.layers.SimpleRNN(5, return_sequences=True), fkeras.layers.Dense(3)])
     _copy_weights(fm, unmasked)
     unmasked.compile(loss=fkeras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     assert abs(unmasked.evaluate(IDS, TARGETS, verbose=0, return_dict=True)["loss"] - kres["loss"]) > 1e-3

@@ -966,7 +966,8 @@ class Layer:
         kwargs = dict(kwargs)
         tensors = [a for a in (*args, *kwargs.values()) if any(_is_keras_tensor(x) for x in _leaves(a))]
         target, method, skip = self._fk_mask_signature()
-        if "mask" not in kwargs and len(tensors) == 1 and masking.takes_mask(target, "mask", method, skip):
+        takes = masking.takes_mask(target, "mask", method, skip) or getattr(type(self), "_fk_call_takes_mask", False)
+        if "mask" not in kwargs and len(tensors) == 1 and takes:
             m = masking.masks_of(tensors[0])
             if masking.any_mask(m):
                 kwargs["mask"] = m
