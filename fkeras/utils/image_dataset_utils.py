@@ -4,7 +4,7 @@ Images are float32 `(batch, height, width, channels)` (or channels first), resiz
 labels int32 `(batch,)`, one-hot float32 `(batch, classes)` or float32 `(batch, 1)` per `label_mode`.
 With TensorFlow importable this builds the same `tf.data` pipeline Keras builds (TF's decoder and
 resize, `shuffle(batch_size * 8, seed)`), so batches equal Keras's; otherwise Pillow decodes and
-`fkeras.ops.image.resize` resizes (Keras's "grain" path) into a `MapDataset`.
+NumPy resizes with the same sampling (Keras's "grain" path) into a `MapDataset`.
 """
 
 from __future__ import annotations
@@ -153,10 +153,48 @@ def _dataset_numpy(paths, labels, label_mode, num_classes, shuffle, seed, **load
     return ds.shuffle(seed=seed) if shuffle else ds
 
 
-def load_image_numpy(path, image_size, channels, interpolation, data_format, crop, pad):
-    """One image file → float32 array of `image_size` (Pillow decodes, `fkeras.ops.image.resize` resizes)."""
+_JAX_METHODS = {"bicubic": "bicubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
+
+
+def _axis_weights(n_out, n_in, method):
+    """(n_out, n_in) weights sampling at half-pixel centres, as `tf.image.resize` does without antialiasing:
+    bilinear (edges clamped) or nearest (floor of the centre)."""
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in), np.float64)
+    if method == "nearest":
+        m[np.arange(n_out), np.minimum(np.floor((np.arange(n_out) + 0.5) * scale).astype(int), n_in - 1)] = 1.0
+        return m
+    src = np.clip((np.arange(n_out) + 0.5) * scale - 0.5, 0, n_in - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = src - lo
+    np.add.at(m, (np.arange(n_out), lo), 1 - frac)
+    np.add.at(m, (np.arange(n_out), hi), frac)
+    return m
+
+
+def resize_numpy(img, size, interpolation):
+    """Resize `(h, w, c)` float32 to `size`: bilinear and nearest in NumPy (two small matrix products, no
+    compilation per image size); bicubic/lanczos with `jax.image.resize`; the rest with `fkeras.ops`."""
+    if interpolation in ("bilinear", "nearest"):
+        rows, cols = _axis_weights(size[0], img.shape[0], interpolation), _axis_weights(size[1], img.shape[1],
+                                                                                       interpolation)
+        return np.einsum("ij,jkc,lk->ilc", rows, img.astype(np.float64), cols).astype("float32")
+    if interpolation in _JAX_METHODS:
+        import jax
+
+        return np.asarray(jax.image.resize(img, (*size, img.shape[2]), _JAX_METHODS[interpolation],
+                                           antialias=False), dtype="float32")
     from fkeras import ops
-    from fkeras.utils.image_utils import _pil
+
+    return np.asarray(ops.image.resize(img, size=size, interpolation=interpolation), dtype="float32")
+
+
+def load_image_numpy(path, image_size, channels, interpolation, data_format, crop, pad):
+    """One image file → float32 array of `image_size`: Pillow decodes; then, as Keras's tf.data path does, a
+    centre crop to the target aspect ratio or `tf.image.resize_with_pad`'s fit-and-pad, resized by
+    `resize_numpy` (TF's half-pixel sampling)."""
+    from fkeras.utils.image_utils import _center_crop_box, _pil
 
     Image = _pil()
     with Image.open(path) as img:
@@ -166,8 +204,18 @@ def load_image_numpy(path, image_size, channels, interpolation, data_format, cro
         arr = np.asarray(img.convert(mode) if img.mode != mode else img, dtype="float32")
     if arr.ndim == 2:
         arr = arr[..., None]
-    if data_format == "channels_first":
-        arr = arr.transpose(2, 0, 1)
-    out = ops.image.resize(arr, size=image_size, interpolation=interpolation, crop_to_aspect_ratio=crop,
-                           pad_to_aspect_ratio=pad, data_format=data_format)
-    return np.asarray(out, dtype="float32")
+    height, width = arr.shape[:2]
+    if crop:
+        top, left, ch, cw = _center_crop_box(height, width, image_size)
+        arr = arr[top:top + ch, left:left + cw]
+    elif pad:  # tf.image.resize_with_pad: fit inside the target keeping the aspect ratio, then zero-pad
+        th, tw = image_size
+        ratio = max(np.float32(width) / np.float32(tw), np.float32(height) / np.float32(th))
+        rh, rw = np.float32(height) / ratio, np.float32(width) / ratio
+        top, left = max(0, int(np.floor((th - rh) / 2))), max(0, int(np.floor((tw - rw) / 2)))
+        resized = resize_numpy(arr, (int(np.floor(rh)), int(np.floor(rw))), interpolation)
+        out = np.zeros((th, tw, arr.shape[2]), "float32")
+        out[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+        return out.transpose(2, 0, 1) if data_format == "channels_first" else out
+    out = resize_numpy(arr, tuple(image_size), interpolation)
+    return out.transpose(2, 0, 1) if data_format == "channels_first" else out
