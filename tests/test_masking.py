@@ -348,3 +348,21 @@ def test_mask_registry_follows_tracers_and_forgets_them():
 
     np.testing.assert_array_equal(np.asarray(f(np.array([1.0, -1.0]))), [1.0, 0.0])
     assert not masking._registry  # entries die with their tracers
+
+
+def test_masked_models_run_in_torch_with_equal_outputs():
+    import torch
+
+    from fkeras.interop.torch import to_torch
+
+    inputs = fkeras.Input(shape=(None,), dtype="int32")
+    x = fkeras.layers.Embedding(input_dim=20, output_dim=4, mask_zero=True)(inputs)
+    x = fkeras.layers.Bidirectional(fkeras.layers.SimpleRNN(3, return_sequences=True))(x)
+    x = fkeras.layers.GlobalAveragePooling1D()(x)
+    model = fkeras.Model(inputs, fkeras.layers.Dense(1)(x))
+    want = np.asarray(model(IDS))
+    got = to_torch(model)(torch.tensor(IDS)).detach().numpy()
+    np.testing.assert_allclose(got, want, **TOL)
+    # the padding is masked in torch too
+    longer = np.pad(IDS, ((0, 0), (0, 3)))
+    np.testing.assert_allclose(to_torch(model)(torch.tensor(longer)).detach().numpy(), want, **TOL)

@@ -636,16 +636,17 @@ class Trainer:
         cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
                                   steps=data.num_batches)
         cbs.on_predict_begin()
-        outs, pred = [], None
+        outs, pred, carry = [], None, False
         for step, batch in enumerate(self._batches(data)):
             if pred is None:
                 self._check_input_dtypes(unpack(batch)[0])
                 pred = self._predict_fn(batch)
+                carry = self._carries_state()
             cbs.on_predict_batch_begin(step)
             ts = self.train_state
             if self._custom("predict_step"):
                 y = self._custom_fn("predict")(self._custom_pack(ts, "predict"), batch, None)
-            elif self._carries_state():  # stateful RNNs: their states carry from batch to batch
+            elif carry:  # stateful RNNs: their states carry from batch to batch
                 y, new_state = self._stateful_predict_fn()(ts.params, ts.state, unpack(batch)[0])
                 self.train_state = ts.replace(state=new_state)
             else:
