@@ -421,3 +421,24 @@ def test_string_hashes_equal_tensorflow():
 def test_compute_output_shape_like_keras(name, kwargs, shape):
     got = getattr(nn, name)(**kwargs).compute_output_shape(shape)
     assert tuple(got) == tuple(getattr(keras.layers, name)(**kwargs).compute_output_shape(shape))
+
+
+def test_adapt_on_labelled_batches_and_pydataset():
+    """Batches of (x, y) adapt on x, as Keras's `_extract_batch`; a PyDataset is a sequence of batches."""
+    import tensorflow as tf
+
+    x, y = RNG.rand(12, 3).astype("float32"), RNG.rand(12, 1).astype("float32")
+
+    class Seq(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return x[4 * i:4 * i + 4], y[4 * i:4 * i + 4]
+
+    for data in (lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(5),
+                 lambda: ((x[i:i + 5], y[i:i + 5]) for i in range(0, 12, 5)), lambda: Seq()):
+        fl, kl = fkeras.layers.Normalization(), keras.layers.Normalization()
+        fl.adapt(data())
+        kl.adapt(data())
+        np.testing.assert_allclose(np.asarray(fl.variance), _np(kl.adapt_variance), rtol=1e-5, atol=1e-7)
