@@ -366,3 +366,47 @@ def test_masked_models_run_in_torch_with_equal_outputs():
     # the padding is masked in torch too
     longer = np.pad(IDS, ((0, 0), (0, 3)))
     np.testing.assert_allclose(to_torch(model)(torch.tensor(longer)).detach().numpy(), want, **TOL)
+
+
+def test_subclassed_model_passes_masks_implicitly_like_keras():
+    def build(K):
+        class Classifier(K.Model):
+            def __init__(self):
+                super().__init__()
+                self.emb = K.layers.Embedding(20, 4, mask_zero=True)
+                self.rnn = K.layers.SimpleRNN(3)
+                self.out = K.layers.Dense(1)
+
+            def call(self, inputs):
+                return self.out(self.rnn(self.emb(inputs)))  # the RNN finds the Embedding's mask itself
+
+        model = Classifier()
+        model(IDS)
+        return model
+
+    km, fm = build(keras), build(fkeras)
+    _copy_weights(km, fm)
+    want = np.asarray(km(IDS))
+    np.testing.assert_allclose(np.asarray(fm(IDS)), want, **TOL)
+    fm.compile(loss="mse")
+    np.testing.assert_allclose(fm.predict(IDS, verbose=0), want, **TOL)  # jitted: the mask travels on tracers
+
+
+@pytest.mark.parametrize("direction", ["keras_to_fkeras", "fkeras_to_keras"])
+def test_masking_layer_models_load_both_ways(tmp_path, direction):
+    x = RNG.normal(size=(3, 5, 2)).astype("float32")
+    x[0, 3:] = 0.0
+    x[2, 1] = 0.0
+
+    def build(K):
+        return K.Sequential([K.Input((5, 2)), K.layers.Masking(), K.layers.SimpleRNN(3)])
+
+    src_mod, dst_mod = (keras, fkeras) if direction == "keras_to_fkeras" else (fkeras, keras)
+    src = build(src_mod)
+    want = np.asarray(src(x))
+    src.save(tmp_path / "m.keras")
+    dst = dst_mod.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(dst(x)), want, **TOL)
+    trimmed = x.copy()
+    trimmed[0, 3:] = 5.0  # unmasked values where the mask was: the output changes
+    assert not np.allclose(np.asarray(dst(trimmed)), want, atol=1e-4)
