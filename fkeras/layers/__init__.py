@@ -16,8 +16,9 @@ from fkeras.layers.layer import Layer
 from fkeras.layers.symbolic import KerasTensor
 from fkeras.layers.variables import Variable
 from fkeras.layers.wrapped import NNLayer, as_facade, wrapper_for
+from fkeras.layers.wrapper import Wrapper, deserialize, serialize
 
 __all__ = ["Layer", "Variable", "Lambda", "NNLayer", "as_facade", "wrapper_for", "Input", "InputLayer",
            "KerasTensor", "InputSpec", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "dot"]
+           "dot", "Wrapper", "serialize", "deserialize"]
 __all__ += builtin.__all__
