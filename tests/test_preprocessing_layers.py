@@ -442,3 +442,27 @@ def test_adapt_on_labelled_batches_and_pydataset():
         fl.adapt(data())
         kl.adapt(data())
         np.testing.assert_allclose(np.asarray(fl.variance), _np(kl.adapt_variance), rtol=1e-5, atol=1e-7)
+
+
+def _tf_standardize(x):
+    import tensorflow as tf
+
+    return tf.strings.regex_replace(tf.strings.lower(x), "[.]", "")
+
+
+def _tf_split(x):
+    import tensorflow as tf
+
+    return tf.strings.split(x, sep="-")
+
+
+@pytest.mark.parametrize("kwargs", [dict(standardize=_tf_standardize), dict(split=_tf_split, standardize=None),
+                                    dict(standardize=_tf_standardize, split=_tf_split)])
+def test_text_vectorization_tf_callables(kwargs):
+    """Callables written with tf.strings (as Keras users write them) work on the NumPy str arrays fkeras passes."""
+    data = ["A-b.c-D", "d-D-e"]
+    fl, kl = fkeras.layers.TextVectorization(**kwargs), keras.layers.TextVectorization(**kwargs)
+    fl.adapt(data)
+    kl.adapt(data)
+    assert fl.get_vocabulary() == [str(v) for v in kl.get_vocabulary()]
+    _same(fl, kl, np.array(["a-d-zz", "B.-e"]))

@@ -5,8 +5,8 @@ what Keras's TensorFlow ops do, so vocabularies and indices equal Keras's: "lowe
 letters only (`tf.strings.lower`), "whitespace" splits on ASCII whitespace (`tf.strings.split`),
 "character" splits into Unicode code points (`tf.strings.unicode_split`). A callable `standardize`
 gets a NumPy str array (batch,) or (batch, 1) and returns strings of the same shape (Keras's non-TF
-backends do the same); a callable `split` gets a NumPy str array (batch,) and returns one list of
-tokens per element.
+backends do the same); a callable `split` gets a NumPy str array (batch,) and returns one sequence of
+tokens per element (a list of lists, or a tf RaggedTensor: `tf.strings` callables work as in Keras).
 """
 
 from __future__ import annotations
