@@ -101,3 +101,24 @@ def test_text_pipeline_feeds_fit():
     history = model.fit(ds, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert model.predict(ds, verbose=0).shape == (4, 1)
+
+
+def test_numeric_layers_in_tf_data_map_like_keras():
+    ids = np.array([[1, 2, 2], [3, 0, 1], [7, 7, 7], [2, 3, 9]])
+    vals = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
+
+    def layers(lib):
+        lookup = lib.layers.IntegerLookup(output_mode="tf_idf")
+        lookup.adapt(ids)
+        return [lookup, lib.layers.Hashing(5, output_mode="count"), lib.layers.CategoryEncoding(10, "multi_hot"),
+                lib.layers.HashedCrossing(7)], lib.layers.Discretization([-0.5, 0.0, 0.5])
+
+    def run(lib):
+        (lookup, hashing, encoding, crossing), disc = layers(lib)
+        ds = tf.data.Dataset.from_tensor_slices((ids, vals)).batch(2).map(
+            lambda i, v: (lookup(i), hashing(i), encoding(i), crossing((i[:, :1], i[:, 1:2])), disc(v)))
+        return [[np.asarray(a) for a in batch] for batch in ds]
+
+    for got, want in zip(run(fkeras), run(keras)):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.astype("float64"), w.astype("float64"), rtol=1e-6)
