@@ -11,7 +11,7 @@ import fkeras
 
 # Keras names not provided, each with the reason.
 # bounding_boxes: box-format converters for the image-augmentation layers; legacy: tf.keras-era savers.
-NOT_PROVIDED = {"utils": {"bounding_boxes", "legacy", "FeatureSpace"}}
+NOT_PROVIDED = {"utils": {"bounding_boxes", "legacy"}}
 
 
 @pytest.mark.parametrize("ns", ["utils", "config", "preprocessing", "preprocessing.image", "preprocessing.sequence"])

@@ -32,6 +32,7 @@ _NAMES = {
     "plot_model": "fkeras.utils.model_visualization",
     "model_to_dot": "fkeras.utils.model_visualization",
     "get_source_inputs": "fkeras.utils.model_visualization",
+    "FeatureSpace": "fkeras.utils.feature_space",
 }
 # Defined by other fkeras packages; re-exported here under Keras's names when present.
 _ELSEWHERE = {
