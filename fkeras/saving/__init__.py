@@ -9,6 +9,7 @@ Files are untrusted input: what a load may allocate is bounded (`LoadLimits`; ra
 """
 
 from fkeras.saving.archive import LoadLimits, get_load_limits, load_limits, set_load_limits  # noqa: F401
+from fkeras.saving.keras_file_editor import KerasFileEditor  # noqa: F401
 from fkeras.saving.object_registration import (  # noqa: F401
     CustomObjectScope,
     custom_object_scope,
