@@ -76,6 +76,22 @@ def test_custom_features_and_int_outputs_match_keras():
             DATA)
 
 
+def test_in_a_tf_data_map_like_keras():
+    """Keras's guide pattern: encode inside `tf.data`'s map, then fit on the encoded batches."""
+    import tensorflow as tf
+
+    theirs = _keras_space(FEATURES, **KW)
+    ours = fkeras.utils.FeatureSpace(FEATURES, **KW)
+    ours.adapt(DATA)
+    ds = tf.data.Dataset.from_tensor_slices((DATA, np.arange(40, dtype="float32"))).batch(8)
+    mine = ds.map(lambda x, y: (ours(x), y))
+    for (a, ya), (b, yb) in zip(mine, ds.map(lambda x, y: (theirs(x), y))):
+        _close(a.numpy(), b.numpy())
+    model = fkeras.Sequential([fkeras.Input((a.shape[-1],)), fkeras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    assert len(model.fit(mine, epochs=1, verbose=0).history["loss"]) == 1
+
+
 def test_model_on_encoded_features():
     numeric = {"age": "float_normalized", "kids": "integer_categorical", "zip": "integer_hashed"}
     space = fkeras.utils.FeatureSpace(numeric, hashing_dim=4)

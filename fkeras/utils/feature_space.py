@@ -19,6 +19,27 @@ import numpy as np
 from fkeras.nn.base import unique_name
 
 
+_AUTOGRAPH_SKIPPED = []
+
+
+def _skip_autograph():
+    """Keep TensorFlow's AutoGraph out of this module when a FeatureSpace runs in a `tf.data` map: it is
+    plain Python over static shapes, and converting it statement by statement costs ~15 s per map (the
+    preprocessing layers do the same for `fkeras.layers`/`fkeras.nn`). Uses AutoGraph's conversion rules,
+    a private module: skipped if they move."""
+    import sys
+
+    if _AUTOGRAPH_SKIPPED or "tensorflow" not in sys.modules:
+        return
+    _AUTOGRAPH_SKIPPED.append(True)
+    try:
+        from tensorflow.python.autograph.core import config
+
+        config.CONVERSION_RULES = (config.DoNotConvert("fkeras.utils"),) + tuple(config.CONVERSION_RULES)
+    except (ImportError, AttributeError):
+        pass
+
+
 def _layers():
     from fkeras import layers
 
@@ -187,6 +208,7 @@ class FeatureSpace:
         self.encoded_features = None
         self._is_adapted = False
         self._encoders_made = False
+        _skip_autograph()
 
     def _standardize_feature(self, name, feature):
         if isinstance(feature, Feature):
@@ -313,6 +335,7 @@ class FeatureSpace:
 
     def __call__(self, data):
         """Encode `data`, a dict of feature columns (arrays of `(batch,)` or `(batch, 1)`, or scalars)."""
+        _skip_autograph()
         self._check_if_adapted()
         if not isinstance(data, dict):
             raise ValueError(f"A FeatureSpace can only be called with a dict. Received: data={data} "
