@@ -134,8 +134,7 @@ def test_namespace_names_every_keras_callback_and_train_never_imports_it():
 
     import fkeras.callbacks as fc
 
-    unported = {"RemoteMonitor", "SwapEMAWeights", "TensorBoard"}  # not in fkeras (yet)
-    want = {n for n in dir(keras.callbacks) if not n.startswith("_")} - unported
+    want = {n for n in dir(keras.callbacks) if not n.startswith("_")}
     assert set(fc.__all__) == want and want <= set(dir(fc))
     assert all(issubclass(getattr(fc, n), fc.Callback) for n in fc.__all__)
     namespace = {}
