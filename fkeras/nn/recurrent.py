@@ -280,17 +280,18 @@ class LSTMCell(_Cell):
         return self._build_kernels(rng, spec, (4 * self.units,), init)
 
     def call(self, variables, inputs, states, training=False, rng=None):
-        p, u = variables.params, self.units
+        p = variables.params
         h_tm1, c_tm1 = states[0], states[1]
         count = 4 if self.implementation == 1 else 1
         dp, rdp = self._masks(inputs, h_tm1, training, rng, count)
         z = _gated_matmul(inputs, p["kernel"], dp, 4) + _gated_matmul(h_tm1, p["recurrent_kernel"], rdp, 4)
         if self.use_bias:
             z = z + p["bias"]
-        i = self.recurrent_activation(z[:, :u])
-        f = self.recurrent_activation(z[:, u:2 * u])
-        c = f * c_tm1 + i * self.activation(z[:, 2 * u:3 * u])
-        o = self.recurrent_activation(z[:, 3 * u:])
+        zi, zf, zc, zo = ops.split(z, 4, axis=-1)  # split's gradient is one concatenate (slices': 4 pads + adds)
+        i = self.recurrent_activation(zi)
+        f = self.recurrent_activation(zf)
+        c = f * c_tm1 + i * self.activation(zc)
+        o = self.recurrent_activation(zo)
         h = o * self.activation(c)
         return h, [h, c]
 
