@@ -261,3 +261,18 @@ def test_signatures_match_keras(name):
     import keras
 
     assert str(inspect.signature(getattr(fkeras.utils, name))) == str(inspect.signature(getattr(keras.utils, name)))
+
+
+def test_split_dataset_tf_batched_and_torch_match_keras():
+    import keras
+    import tensorflow as tf
+    import torch
+
+    x, y = np.arange(20, dtype="float32").reshape(10, 2), np.arange(10)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)
+    for a, b in zip(fkeras.utils.split_dataset(ds, left_size=0.6), keras.utils.split_dataset(ds, left_size=0.6)):
+        _assert_same(a, b)  # batched like the input
+    td = torch.utils.data.TensorDataset(torch.from_numpy(x))
+    ours = fkeras.utils.split_dataset(td, left_size=0.5, shuffle=True, seed=1)
+    theirs = keras.utils.split_dataset(td, left_size=0.5, shuffle=True, seed=1)
+    assert [list(s.indices) for s in ours] == [list(s.indices) for s in theirs]
