@@ -23,12 +23,11 @@ def _pair(rnn="LSTM"):
         return K.Sequential([K.Input((5, 3), batch_size=4), layer, K.layers.Dense(2)])
 
     km, fm = build(keras), build(fkeras)
-    kw = km.get_weights()
-    n_cell = 3  # kernel, recurrent_kernel, bias
-    own = fm.get_weights()
-    states = [w for w in fm.weights if "rnn_state" in w.path]
-    assert len(own) == len(kw) + len(states)  # the carried states are non-trainable variables in fkeras
-    fm.set_weights(kw[:n_cell] + [np.zeros(s.shape, "float32") for s in states] + kw[n_cell:])
+    # as in Keras, the carried states are not weights (they live in the model's state pytree)
+    assert [(w.path.rsplit("/", 1)[1], tuple(w.shape)) for w in km.weights] == \
+        [(w.path.rsplit("/", 1)[1], tuple(w.shape)) for w in fm.weights]
+    assert fm.count_params() == km.count_params()
+    fm.set_weights(km.get_weights())
     return km, fm
 
 
@@ -38,7 +37,9 @@ def _keras_eager(km, x=X):
 
 
 def _states(fm):
-    return [np.asarray(w) for w in fm.weights if "rnn_state" in w.path]
+    state = fm.variables_tree.state
+    return [np.asarray(x) for path, x in jax.tree_util.tree_leaves_with_path(state)
+            if "rnn_state" in jax.tree_util.keystr(path)]
 
 
 def test_predict_carries_states_and_reset_zeroes_them():

@@ -503,22 +503,27 @@ class Layer:
         self._fk_vars.append(var)
         return var
 
+    def _fk_public_variables(self, **kwargs):
+        """`_fk_variables` without the carried states of stateful RNNs: they live in the state pytree (so
+        they carry through fit/predict) but, as in Keras, are not weights (nor saved)."""
+        return [item for item in self._fk_variables(**kwargs) if not _carried_state(item[0])]
+
     @property
     def weights(self):
-        return [v for v, _, _ in self._fk_variables()]
+        return [v for v, _, _ in self._fk_public_variables()]
 
     @property
     def trainable_weights(self):
-        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True) if v.trainable and not frozen]
+        return [v for v, _, _, frozen in self._fk_public_variables(with_frozen=True) if v.trainable and not frozen]
 
     @property
     def non_trainable_weights(self):
-        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True) if not v.trainable or frozen]
+        return [v for v, _, _, frozen in self._fk_public_variables(with_frozen=True) if not v.trainable or frozen]
 
     @property
     def variables(self):
         """All state: the weights plus SeedGenerator states (Keras order)."""
-        return [v for v, _, _ in self._fk_variables(with_seeds=True)]
+        return [v for v, _, _ in self._fk_public_variables(with_seeds=True)]
 
     @property
     def trainable_variables(self):
@@ -527,7 +532,7 @@ class Layer:
     @property
     def non_trainable_variables(self):
         """Non-trainable weights plus SeedGenerator states (Keras order)."""
-        return [v for v, _, _, frozen in self._fk_variables(with_frozen=True, with_seeds=True)
+        return [v for v, _, _, frozen in self._fk_public_variables(with_frozen=True, with_seeds=True)
                 if not v.trainable or frozen]
 
     def get_weights(self):
@@ -553,7 +558,7 @@ class Layer:
             new.append(w)
         vt = self.variables_tree
         params, state = vt
-        for (v, kind, path), w in zip(self._fk_variables(), new):
+        for (v, kind, path), w in zip(self._fk_public_variables(), new):
             if kind == "params":
                 params = set_path(params, path, w)
             else:
@@ -1255,6 +1260,12 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _carried_state(var) -> bool:
+    """A stateful RNN's carried state (`rnn_state/<i>` of a built-in recurrent layer), not a weight."""
+    subpath = getattr(var, "_fk_subpath", None) or ()
+    return bool(getattr(var, "_fk_nn_leaf", False)) and "rnn_state" in subpath
 
 
 def _rollback(scope):
