@@ -152,6 +152,24 @@ def test_fit_equals_keras(decay):
         [int(o.iterations) for o in theirs.optimizer.optimizers]
 
 
+def test_fit_with_ema_and_accumulation_inside_equals_keras():
+    """Inner optimizers with their own common arguments: EMA (finalized into the weights at the end of fit,
+    as Keras's `finalize_variable_values` does through the wrapper) and gradient accumulation."""
+    w0 = _model(keras).get_weights()
+    models = []
+    for lib in (fk, keras):
+        o = lib.optimizers
+        om = o.OptimizerMap(default_optimizer=o.SGD(0.1, momentum=0.5, use_ema=True, ema_momentum=0.5),
+                            optimizer_map={".*d1/.*": o.Adam(1e-2, gradient_accumulation_steps=2)})
+        m = _model(lib, w0)
+        m.compile(o.MultiOptimizer(om), loss="mse")
+        m.fit(X, Y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+        models.append(m)
+    chex.assert_trees_all_close(models[0].get_weights(), models[1].get_weights(), **TOL)
+    chex.assert_trees_all_close([np.asarray(a) for a in models[0].optimizer.variables],
+                                _keras_vars(models[1].optimizer), **TOL)
+
+
 def test_torch_engine_fit_equals_jax():
     pytest.importorskip("torch")
     w0 = _model(fk).get_weights()

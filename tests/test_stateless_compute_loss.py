@@ -205,6 +205,7 @@ ORDER_CASES = [
     ("SGD", {"momentum": 0.9, "use_ema": True, "gradient_accumulation_steps": 2}),
     ("Adam", {"learning_rate": "schedule"}),
     ("Lamb", {}),
+    ("Muon", {}),  # the 2-D variable takes Muon's step (momentum only), the others AdamW's (momentum, velocity)
 ]
 
 
