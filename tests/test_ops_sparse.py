@@ -324,3 +324,21 @@ def test_tf_dataset_of_sparse_tensors_yields_bcoo():
     batches = list(get_data_adapter(ds).get_numpy_iterator())
     assert isinstance(batches[0][0], jsparse.BCOO)
     np.testing.assert_array_equal(np.concatenate([np.asarray(b[0].todense()) for b in batches]), x)
+
+
+@pytest.mark.parametrize("op", [
+    lambda o, s, d: o.abs(s), lambda o, s, d: o.exp(s), lambda o, s, d: o.add(s, s), lambda o, s, d: o.add(s, d),
+    lambda o, s, d: o.multiply(s, d), lambda o, s, d: o.divide(s, d), lambda o, s, d: o.matmul(s, o.transpose(s)),
+    lambda o, s, d: o.matmul(s, o.transpose(d)), lambda o, s, d: o.sum(s, axis=1),
+    lambda o, s, d: o.reshape(s, (-1, 3, 4)), lambda o, s, d: o.concatenate([s, s], axis=1),
+    lambda o, s, d: o.concatenate([s, d], axis=1), lambda o, s, d: o.cast(s, "int32"),
+], ids=["abs", "exp", "add_ss", "add_sd", "multiply_sd", "divide_sd", "matmul_ss", "matmul_sd", "sum", "reshape",
+        "concat_ss", "concat_sd", "cast"])
+def test_symbolic_sparsity_follows_keras(op):
+    import keras
+
+    import fkeras
+
+    got = op(fops, fkeras.Input(shape=(12,), sparse=True), fkeras.Input(shape=(12,)))
+    want = op(keras.ops, keras.Input(shape=(12,), sparse=True), keras.Input(shape=(12,)))
+    assert got.sparse == want.sparse and tuple(got.shape) == tuple(want.shape)

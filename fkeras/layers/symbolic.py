@@ -42,9 +42,12 @@ __all__ = ["KerasTensor", "KerasHistory", "Node", "inbound_nodes", "is_keras_ten
 
 
 def standardize_dtype(dtype, default="float32") -> str:
-    """`np.float32`, `jnp.dtype('int32')`, `'float32'`, a policy with `.name` -> `'float32'`, `'int32'`."""
+    """`np.float32`, `jnp.dtype('int32')`, `'float32'`, a policy with `.name` -> `'float32'`, `'int32'`;
+    `'string'`/`'str'`/`str` -> `'string'`."""
     if dtype is None:
         return default
+    if dtype is str or (isinstance(dtype, str) and dtype in ("string", "str")):
+        return "string"  # string inputs (TextVectorization, StringLookup, Hashing): host-side NumPy str arrays
     if hasattr(dtype, "variable_dtype") and not isinstance(dtype, (str, np.dtype)):
         dtype = dtype.variable_dtype  # a DTypePolicy
     try:
@@ -367,6 +370,8 @@ def compute_output_spec(layer, args, kwargs):
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_keras_tensor)
     kt_pos = [i for i, leaf in enumerate(leaves) if isinstance(leaf, KerasTensor)]
     kts = [leaves[i] for i in kt_pos]
+    if any(x.dtype == "string" for x in kts):
+        return _string_output_spec(layer, args)
     training = bool(kwargs.get("training") or False)
 
     def fill(specs):
@@ -434,6 +439,26 @@ def compute_output_spec(layer, args, kwargs):
     return jax.tree_util.tree_map(
         lambda a, b: KerasTensor(tuple(da if da == db else None for da, db in zip(a.shape, b.shape)), a.dtype),
         out_a, out_b)
+
+
+def _string_output_spec(layer, args):
+    """Output KerasTensor of a layer called on string KerasTensors: strings cannot be traced by JAX, so
+    the shape comes from the pure layer's `compute_output_shape` and the dtype from its `output_dtype`
+    (the layers that take strings: TextVectorization, StringLookup, Hashing, HashedCrossing)."""
+    pure = getattr(layer, "nn_layer", layer)
+    shape_fn = getattr(pure, "compute_output_shape", None)
+    dtype = getattr(pure, "output_dtype", None)
+    shapes = _spec_shapes(args[0] if len(args) == 1 else list(args))
+    if shape_fn is None or not isinstance(dtype, str):
+        raise ValueError(f"{_layer_label(layer)} cannot be called on string inputs (shapes {shapes}): it does not "
+                         "take strings. Turn strings into numbers first with TextVectorization, StringLookup or "
+                         "Hashing.")
+    try:
+        shape = shape_fn(shapes)
+    except Exception as e:  # noqa: BLE001 - re-raised with the layer named
+        raise ValueError(f"{_layer_label(layer)} cannot be called on string inputs with shapes {shapes}: "
+                         f"{_reason(layer, e)}") from e
+    return KerasTensor(shape, dtype)
 
 
 def _takes_mask(layer) -> bool:
@@ -614,7 +639,14 @@ def symbolic_ops_call(name: str, *args, **kwargs):
         call_args, call_kwargs = tuple(bound.arguments[p] for p in symbolic), {}
     else:
         call_args, call_kwargs = (), {p: bound.arguments[p] for p in symbolic}
-    return symbolic_call(OpLayer(name, **static), call_args, call_kwargs)
+    out = symbolic_call(OpLayer(name, **static), call_args, call_kwargs)
+    if any(t.sparse for t in keras_tensors_in((call_args, call_kwargs))):  # Input(sparse=True) downstream, as Keras
+        from fkeras.ops._sparse import output_is_sparse
+
+        if output_is_sparse(name, bound.arguments, lambda v: isinstance(v, KerasTensor) and v.sparse):
+            for t in keras_tensors_in(out):
+                t.sparse = True
+    return out
 
 
 _dispatch.register_symbolic_type(KerasTensor, symbolic_ops_call)

@@ -75,6 +75,32 @@ def _reshape_target(shape, newshape):
     return tuple(total // known if d == -1 else d for d in newshape)
 
 
+def output_is_sparse(name: str, arguments: dict, is_sparse) -> bool:
+    """Whether `name` called with `arguments` (parameter -> value, as bound to the op's signature) returns a
+    sparse tensor: the rules above, for symbolic tensors (a KerasTensor's `sparse` flag, as Keras infers it)."""
+    values = list(arguments.values())
+    first = values[0] if values else None
+    if name == "cast":  # Keras's symbolic Cast says dense (its eager cast keeps a BCOO sparse)
+        return False
+    if name in UNARY or name in LAYOUT or name in ("sum", "mean"):
+        return is_sparse(first)
+    if name in UNION or name == "matmul":
+        return is_sparse(values[0]) and is_sparse(values[1])
+    if name == "multiply":
+        return is_sparse(values[0]) or is_sparse(values[1])
+    if name in ("divide", "true_divide"):
+        return is_sparse(values[0]) and not is_sparse(values[1])
+    if name == "concatenate":
+        return bool(first) and all(is_sparse(x) for x in first)
+    if name == "bincount":
+        return bool(arguments.get("sparse")) or is_sparse(first)
+    if name in ("one_hot", "multi_hot"):
+        return bool(arguments.get("sparse"))
+    if name == "convert_to_tensor":
+        return is_sparse(first) and arguments.get("sparse") is not False
+    return False
+
+
 def wrap(framework: str, table: dict) -> None:
     """Replace each sparse-aware op of `table` (one framework's implementations) by its sparse-aware form."""
     K = importlib.import_module(_KERNELS[framework])
