@@ -410,3 +410,20 @@ def test_masking_layer_models_load_both_ways(tmp_path, direction):
     trimmed = x.copy()
     trimmed[0, 3:] = 5.0  # unmasked values where the mask was: the output changes
     assert not np.allclose(np.asarray(dst(trimmed)), want, atol=1e-4)
+
+
+def test_keyword_tensor_arguments_follow_keras_mask_rules():
+    """A keyword tensor (MultiHeadAttention's `key=`) gets its `key_mask`; an RNN given `initial_state=` has
+    two tensor arguments, so (as in Keras) no automatic `mask`."""
+    def build(K):
+        q = K.Input((None,), dtype="int32")
+        e = K.layers.Embedding(20, 4, mask_zero=True)(q)
+        m = K.layers.MultiHeadAttention(2, 2)(e, e, key=K.layers.Dense(4)(e))
+        s = K.layers.Dense(3)(K.layers.GlobalAveragePooling1D()(e))
+        r = K.layers.SimpleRNN(3)(e, initial_state=s)
+        return K.Model(q, [m, r])
+
+    km, fm = build(keras), build(fkeras)
+    _copy_weights(km, fm)
+    for a, b in zip(fm(IDS), km(IDS)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), **TOL)

@@ -77,11 +77,14 @@ def _slots(structure) -> list:
     return [s for s in jax.tree_util.tree_leaves(structure, is_leaf=_is_slot) if isinstance(s, Slot)]
 
 
-def _arg_structure(node, arg, args):
-    """The node's Slot structure for the filled argument `arg` (found by position among `args`)."""
+def _arg_structure(node, arg, args, kwargs):
+    """The node's Slot structure for the filled argument `arg` (found among `args`, then `kwargs`)."""
     for structure, value in zip(node.args, args):
         if value is arg:
             return structure
+    for key, value in kwargs.items():
+        if value is arg:
+            return node.kwargs.get(key)
     return None
 
 
@@ -271,8 +274,8 @@ class Graph(Container):
                 out, new = layer.apply(child, *a, training=training, rng=key, **kw)
                 return out, new, layer.activity_loss(out) if collect else 0.0
 
-            def masks_of_arg(arg, node=node):
-                return _fill_masks(_arg_structure(node, arg, args), masks)
+            def masks_of_arg(arg, node=node, args=args, kwargs=kwargs):
+                return _fill_masks(_arg_structure(node, arg, args, kwargs), masks)
 
             (out, new, loss), out_masks = masking.call_with_masks(layer, run, args, kwargs, masks_of_arg)
             total = total + loss

@@ -144,7 +144,10 @@ def fill_masks(layer, args, kwargs, masks_of_arg, method="apply", skip=2):
     Returns (kwargs, previous_mask): the mask Keras hands `compute_mask` (the `mask` argument, else the
     masks of the first argument)."""
     positional, mask_names = _mask_params(type(layer), method, skip)
-    tensor_args = [(i, a) for i, a in enumerate(args) if _has_array(a)]
+    # every argument holding arrays counts, keyword ones too (Keras's `tensor_arguments_dict`): with an
+    # `initial_state=` an RNN gets no automatic `mask`, exactly as in Keras
+    tensor_args = [(positional[i] if i < len(positional) else None, a) for i, a in enumerate(args) if _has_array(a)]
+    tensor_args += [(k, v) for k, v in kwargs.items() if _has_array(v)]
     kwargs = dict(kwargs)
     if mask_names:
         if len(tensor_args) == 1 and "mask" in mask_names and not any_mask(kwargs.get("mask")):
@@ -152,8 +155,8 @@ def fill_masks(layer, args, kwargs, masks_of_arg, method="apply", skip=2):
             if any_mask(m):
                 kwargs["mask"] = m
         elif len(tensor_args) > 1:
-            for i, a in tensor_args:
-                name = f"{positional[i]}_mask" if i < len(positional) else None
+            for arg_name, a in tensor_args:
+                name = f"{arg_name}_mask" if arg_name else None
                 if name in mask_names and not any_mask(kwargs.get(name)):
                     m = masks_of_arg(a)
                     if any_mask(m):
