@@ -232,3 +232,22 @@ def test_variables_in_keras_order(name, kw):
     assert [a.shape for a in out[0][0]] == [a.shape for a in out[1][0]]
     chex.assert_trees_all_close(out[0][0], out[1][0], rtol=0, atol=0)
     chex.assert_trees_all_close(out[0][1:], out[1][1:], **TOL)
+
+
+def test_custom_train_step_keeps_optimizer_state_across_fit_calls():
+    """Two `fit` calls continue the optimizer (Adam's moments, iterations) as Keras does; the list-structured
+    state of a custom train_step used to be rebuilt at the second call."""
+    start = keras_ref.layers.Dense(1)
+    start.build((None, 8))
+    w0 = [np.asarray(v.value) for v in start.weights]
+    out = []
+    for lib in (fkeras, keras_ref):
+        inputs = lib.Input(shape=(8,))
+        model = guide_model_class(lib)(inputs, lib.layers.Dense(1)(inputs))
+        model.set_weights(w0)
+        model.compile(optimizer=lib.optimizers.Adam(0.05), loss="mse")
+        for _ in range(2):
+            model.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        out.append((model.get_weights(), [np.asarray(v) for v in model.optimizer.variables]))
+    assert int(out[0][1][0]) == 10
+    chex.assert_trees_all_close(out[0], out[1], **TOL)

@@ -259,7 +259,10 @@ class Trainer:
         ts = self.train_state
         mask = self._mask(ts.params)
         mask_key = tuple(jax.tree.leaves(mask))
-        self._name_optimizer_leaves(ts.params, mask)
+        # a custom train_step's list-structured optimizer state stays (`_custom_ready` owns it)
+        custom_state = isinstance(self._opt_key, tuple) and self._opt_key[:2] == ("custom", id(self.optimizer))
+        if not custom_state:
+            self._name_optimizer_leaves(ts.params, mask)
         eng = self._engine
         has_y = unpack(batch)[1] is not None
         if eng is None or eng.mask_key != mask_key or (has_y and not eng.built_with_targets):
@@ -272,7 +275,7 @@ class Trainer:
             eng.built_with_targets = has_y  # "accuracy" etc. are resolved from the targets' shape
             self._engine = eng
         key = (id(self.optimizer), mask_key)
-        if ts.opt_state is None or self._opt_key != key:
+        if not custom_state and (ts.opt_state is None or self._opt_key != key):
             ts = ts.replace(opt_state=self.optimizer.init(split_trainable(ts.params, mask)))
             self._opt_key = key
         if set(ts.metrics) != set(eng.metric_names):
