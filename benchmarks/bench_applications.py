@@ -98,24 +98,23 @@ def main():
           " build (s) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for model_name in args.models:
-        results = {}
+        base = None
         for contender in args.only:
             cmd = [sys.executable, __file__, "--child", contender, model_name, "--batch", str(args.batch),
                    "--size", str(args.size), "--steps", str(args.steps), "--repeats", str(args.repeats)]
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
-                print(f"| {model_name} | {contender} | failed: {out.stderr.strip().splitlines()[-1]} |||||")
+                print(f"| {model_name} | {contender} | failed: {out.stderr.strip().splitlines()[-1]} |||||", flush=True)
                 continue
-            results[contender] = json.loads(out.stdout.strip().splitlines()[-1])
-        base = min(results["fkeras"]["runs"]) if "fkeras" in results else None
-        for contender, r in results.items():
-            best, runs = min(r["runs"]), sorted(r["runs"])
-            median = runs[len(runs) // 2]
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            runs = sorted(r["runs"])
+            best, median = runs[0], runs[len(runs) // 2]
+            if contender == "fkeras":
+                base = best
             ratio = f"{base / best:.2f}x" if base else "-"
             print(f"| {model_name} | {contender} | {args.batch / best:.1f} | {args.batch / median:.1f} | "
-                  f"{best * 1e3:.0f} | {ratio} | {r['first_s']:.1f} | {r['build_s']:.1f} |")
-
+                  f"{best * 1e3:.0f} | {ratio} | {r['first_s']:.1f} | {r['build_s']:.1f} |", flush=True)
 
 if __name__ == "__main__":
     main()
