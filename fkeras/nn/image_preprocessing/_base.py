@@ -101,13 +101,19 @@ def to_framework(tree, like):
         device = like.device
 
         def conv(a):
-            return torch.as_tensor(np.asarray(a), device=device) if isinstance(a, (jax.Array, np.ndarray)) else a
+            return torch.as_tensor(np.array(a), device=device) if isinstance(a, (jax.Array, np.ndarray)) else a
     else:
         import tensorflow as tf
 
         def conv(a):
             return tf.convert_to_tensor(np.asarray(a)) if isinstance(a, (jax.Array, np.ndarray)) else a
     return jax.tree.map(conv, tree)
+
+
+def const(value, like, dtype="float32"):
+    """A constant array (NumPy values) on the framework of `like`."""
+    arr = np.asarray(value, dtype=dtype)
+    return jax.numpy.asarray(arr) if ops.framework_of(like) == "jax" else to_framework(arr, like)
 
 
 def affine_matrix(angle, translate_x, translate_y, scale, shear_x, shear_y, height, width,
@@ -213,8 +219,16 @@ class ImageLayer(Layer):
             return frandom.draw_key(rng)
         if self.seed is not None:
             return frandom.draw_key(int(self.seed))
-        if ops.framework_of(x) == "jax":
+        fw = ops.framework_of(x)
+        if fw == "jax":
             raise self.error("training needs an `rng` key (or a `seed`); got rng=None.")
+        if fw == "tensorflow":
+            import tensorflow as tf
+
+            if not tf.executing_eagerly():
+                raise self.error("inside a tf.function or tf.data graph the random parameters would be drawn once, "
+                                 "when tracing, and frozen; fkeras's random preprocessing layers do not support TF "
+                                 "graphs yet: run them eagerly or inside the model.")
         return frandom.draw_key(None)
 
     def get_random_transformation(self, images, rng, training=True):
@@ -258,7 +272,7 @@ class ImageLayer(Layer):
 
 
 def _gauss1d(size, sigma, dtype):
-    x = ops.arange(size, dtype=dtype) - (size - 1) / 2.0
+    x = const(np.arange(size) - (size - 1) / 2.0, sigma, dtype)
     k = ops.exp(-0.5 * (x / sigma) ** 2)
     return k / ops.sum(k)
 

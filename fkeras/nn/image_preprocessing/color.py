@@ -4,9 +4,11 @@ Colour values live in `value_range` (default (0, 255)); random layers act only w
 
 from __future__ import annotations
 
+import numpy as np
+
 from fkeras import backend, ops
 from fkeras.nn.image_preprocessing._base import (
-    ImageLayer, factor_pair, gaussian_blur, transform_value_range, value_range_of,
+    ImageLayer, const, factor_pair, gaussian_blur, transform_value_range, value_range_of,
 )
 
 
@@ -312,7 +314,7 @@ class RandomColorJitter(ImageLayer):
                                  ("saturation", RandomSaturation, saturation_factor),
                                  ("hue", RandomHue, hue_factor)):
             if factor is not None:
-                subs[key] = cls(factor, name=f"{self.name}_{key}", **common)
+                subs[key] = cls(factor, **common)  # automatic names, as Keras's sub-layers
         self._subs = subs
 
     def get_random_transformation(self, images, rng, training=True):
@@ -378,7 +380,7 @@ class Equalization(ImageLayer):
         hist = ops.segment_sum(ops.ones_like(ops.reshape(idx, (-1,)), dtype="float32"), ops.reshape(idx, (-1,)),
                                num_segments=nb)
         cdf = ops.cumsum(hist)
-        cdf_min = ops.take(cdf, ops.argmax(cdf > 0))
+        cdf_min = ops.take(cdf, ops.argmax(ops.cast(cdf > 0, "int32")))
         denom = cdf[-1] - cdf_min
         denom = ops.where(denom == 0, 1.0, denom)
         lut = ops.clip(ops.round((cdf - cdf_min) * 255.0 / denom), 0, 255)
@@ -482,8 +484,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(ImageLayer):
             padded = ops.pad(images, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="symmetric")
         tiles = ops.transpose(ops.reshape(padded, (n, gh, th, gw, tw, c)), (0, 1, 3, 5, 2, 4))
         values = ops.clip(ops.cast(ops.reshape(tiles, (n * gh * gw * c, th * tw)), "int32"), 0, 255)
-        group = ops.arange(n * gh * gw * c, dtype="int32")[:, None] * 256
-        hists = ops.segment_sum(ops.ones((n * gh * gw * c * th * tw,), "float32"),
+        group = const(np.arange(n * gh * gw * c)[:, None] * 256, images, "int32")
+        hists = ops.segment_sum(ops.ones_like(ops.reshape(values, (-1,)), dtype="float32"),
                                 ops.reshape(values + group, (-1,)), num_segments=n * gh * gw * c * 256)
         hists = ops.reshape(hists, (n, gh, gw, c, 256))
         if self.clip_limit > 0:
@@ -499,7 +501,7 @@ class ContrastLimitedAdaptiveHistogramEqualization(ImageLayer):
         cdf = ops.concatenate([cdf[:, :, :1], cdf, cdf[:, :, -1:]], axis=2)  # (n, gh + 2, gw + 2, c, 256)
 
         def axis_weights(size, tile, grid):
-            pos = (ops.arange(size, dtype="float32") - tile / 2.0) / tile + 1.0
+            pos = const((np.arange(size, dtype="float32") - tile / 2.0) / tile + 1.0, images)
             lo = ops.floor(pos)
             w = pos - lo
             return (ops.cast(ops.clip(lo, 0, grid + 1), "int32"), ops.cast(ops.clip(lo + 1.0, 0, grid + 1), "int32"),
@@ -512,8 +514,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(ImageLayer):
         sy = sx * (gw + 2)
         sb = sy * (gh + 2)
         pixels = ops.cast(ops.clip(padded, 0, 255), "int32")
-        base = (ops.arange(n, dtype="int32")[:, None, None, None] * sb
-                + ops.arange(c, dtype="int32")[None, None, None, :] * sc + pixels)
+        base = const(np.arange(n)[:, None, None, None] * sb + np.arange(c)[None, None, None, :] * sc, images,
+                     "int32") + pixels
 
         def at(yi, xi):
             return ops.take(flat, base + yi[None, :, None, None] * sy + xi[None, None, :, None] * sx)

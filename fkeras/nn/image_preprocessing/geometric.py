@@ -3,9 +3,11 @@ warps of images (N, H, W, C) (channels_last) or (N, C, H, W); output shape = inp
 
 from __future__ import annotations
 
+import numpy as np
+
 from fkeras import ops
 from fkeras.nn.image_preprocessing._base import (
-    ImageLayer, affine_matrix, check_choice, factor_pair, gaussian_blur, symmetric_pair,
+    ImageLayer, affine_matrix, check_choice, const, factor_pair, gaussian_blur, symmetric_pair,
 )
 
 _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -265,8 +267,8 @@ class RandomElasticTransform(_AffineLayer):
         x = images if self.data_format == "channels_last" else ops.transpose(images, (0, 2, 3, 1))
         n, h, w, c = x.shape
         disp = ops.cast(transformation["displacement"], "float32")[..., None]
-        grid = ops.meshgrid(ops.arange(n, dtype="float32"), ops.arange(h, dtype="float32"),
-                            ops.arange(w, dtype="float32"), ops.arange(c, dtype="float32"), indexing="ij")
+        grid = [const(g, x) for g in np.meshgrid(np.arange(n), np.arange(h), np.arange(w), np.arange(c),
+                                                 indexing="ij")]
         coords = ops.stack([grid[0], grid[1] + disp, grid[2] + disp, grid[3]], axis=0)
         order = 0 if self.interpolation == "nearest" else 1
         warped = ops.image.map_coordinates(ops.cast(x, "float32"), coords, order, fill_mode=self.fill_mode,

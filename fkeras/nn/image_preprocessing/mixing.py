@@ -5,6 +5,8 @@ when called on `{"images": ..., "labels": ...}`. All act only when training."""
 
 from __future__ import annotations
 
+import functools
+
 from fkeras import ops
 from fkeras.nn.image_preprocessing._base import ImageLayer, check_choice, factor_pair
 from fkeras.nn.image_preprocessing.color import (
@@ -143,8 +145,9 @@ class MixUp(ImageLayer):
         return super().get_config() | {"alpha": self.alpha, "seed": self.seed}
 
 
-def _policy_layers(owner, names, factor, value_range, interpolation, seed):
-    """The augmentation sub-layers of RandAugment/AugMix, with Keras's arguments."""
+def _policy_layers(owner, names, factor, value_range, interpolation, seed, creation_order):
+    """The augmentation sub-layers of RandAugment/AugMix, with Keras's arguments, made in Keras's order with
+    automatic names (so they use up the same auto names as Keras: a later `Equalization` is `equalization_1`)."""
     det = {"data_format": owner.data_format, "dtype": owner.dtype_policy}
     rnd = dict(det, seed=seed)
     make = {
@@ -162,12 +165,16 @@ def _policy_layers(owner, names, factor, value_range, interpolation, seed):
         "auto_contrast": lambda **k: AutoContrast(value_range=value_range, **det, **k),
         "equalization": lambda **k: Equalization(value_range=value_range, **det, **k),
     }
-    return {name: make[name](name=f"{owner.name}_{name}") for name in names}
+    made = {name: make[name]() for name in creation_order if name in names}
+    return {name: made[name] for name in names}
 
 
 _RAND_AUGMENT_LAYERS = ("random_shear", "random_translation", "random_rotation", "random_brightness",
                         "random_color_degeneration", "random_contrast", "random_sharpness", "random_posterization",
                         "solarization", "auto_contrast", "equalization")
+
+_RAND_AUGMENT_CREATION = _RAND_AUGMENT_LAYERS[:7] + ("solarization", "random_posterization", "auto_contrast",
+                                                     "equalization")
 
 
 class RandAugment(ImageLayer):
@@ -186,7 +193,8 @@ class RandAugment(ImageLayer):
         self.num_ops = num_ops
         self.factor = factor_pair(self, factor, (0, 1))
         self.interpolation = check_choice(self, interpolation, ("nearest", "bilinear"), "interpolation")
-        self._layers = _policy_layers(self, _RAND_AUGMENT_LAYERS, self.factor, value_range, interpolation, seed)
+        self._layers = _policy_layers(self, _RAND_AUGMENT_LAYERS, self.factor, value_range, interpolation, seed,
+                                      _RAND_AUGMENT_CREATION)
 
     def get_random_transformation(self, images, rng, training=True):
         idx = rng.randint((self.num_ops,), 0, len(_RAND_AUGMENT_LAYERS))
@@ -207,10 +215,21 @@ class RandAugment(ImageLayer):
                                        "factor": self.factor, "interpolation": self.interpolation, "seed": self.seed}
 
 
+def _run_branch(name, layer, dtype, images, transformations):
+    return ops.cast(layer.transform_images(images, transformations[name]), dtype)
+
+
+def _skip_branch(images, transformations):
+    return images
+
+
 _AUGMIX_ALL = ("random_shear", "random_translation", "random_rotation", "random_posterization", "solarization",
                "auto_contrast", "equalization", "random_brightness", "random_color_degeneration", "random_contrast",
                "random_sharpness")
 _AUGMIX_BASIC = _AUGMIX_ALL[:7]
+_AUGMIX_CREATION = ("random_shear", "random_translation", "random_rotation", "solarization", "random_posterization",
+                    "auto_contrast", "equalization", "random_brightness", "random_color_degeneration",
+                    "random_contrast", "random_sharpness")
 
 
 class AugMix(ImageLayer):
@@ -235,7 +254,11 @@ class AugMix(ImageLayer):
         self.all_ops = all_ops
         self.interpolation = check_choice(self, interpolation, ("nearest", "bilinear"), "interpolation")
         self._names = _AUGMIX_ALL if all_ops else _AUGMIX_BASIC
-        self._layers = _policy_layers(self, self._names, self.factor, value_range, interpolation, seed)
+        self._layers = _policy_layers(self, self._names, self.factor, value_range, interpolation, seed,
+                                      _AUGMIX_CREATION)
+        # one branch per layer (and a last one doing nothing), made once so that `switch` reuses its traces
+        self._branches = tuple(functools.partial(_run_branch, name, self._layers[name], self.compute_dtype)
+                               for name in self._names) + (_skip_branch,)
 
     def get_random_transformation(self, images, rng, training=True):
         g = rng.gamma((self.num_chains,), self.alpha)
@@ -254,13 +277,7 @@ class AugMix(ImageLayer):
         if "layer_name" in step:
             return ops.cast(self._layers[step["layer_name"]].transform_images(images, step["transformation"]),
                             self.compute_dtype)
-        ts = step["transformations"]
-
-        def branch(name):
-            return lambda x: ops.cast(self._layers[name].transform_images(x, ts[name]), self.compute_dtype)
-
-        branches = [branch(name) for name in self._names] + [lambda x: x]
-        return ops.switch(step["layer_index"], branches, images)
+        return ops.switch(step["layer_index"], self._branches, images, step["transformations"])
 
     def transform_images(self, images, transformation):
         dtype = self.compute_dtype

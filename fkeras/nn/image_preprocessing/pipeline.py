@@ -7,7 +7,9 @@ from fkeras.nn.image_preprocessing._base import ImageLayer
 
 
 def _pure(layer):
-    """An nn layer, or the pure counterpart of a facade layer (its `nn_layer`)."""
+    """An nn layer: itself, a facade layer's pure counterpart (`nn_layer`), or a serialized layer's."""
+    if isinstance(layer, dict):
+        return deserialize(layer)
     return getattr(layer, "nn_layer", layer)
 
 
@@ -30,7 +32,6 @@ class Pipeline(Sequential):
         if not isinstance(layers, (list, tuple)):
             raise ValueError("`Pipeline` config must contain a `layers` key mapping to a list of serialized layers. "
                              f"Received config with layers={layers}.")
-        config["layers"] = [deserialize(c) for c in layers]
         return cls(**config)
 
 
