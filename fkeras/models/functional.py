@@ -54,7 +54,7 @@ from fkeras.layers.adapter import pure_of
 from fkeras.layers.wrapped import as_facade
 from fkeras.models.model import Model
 from fkeras.models.sequential import Sequential
-from fkeras.nn.functional import Graph, GraphNode, InputInfo, Slot
+from fkeras.nn.functional import Graph, GraphNode, HostValues, InputInfo, Slot, TextSpec
 from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from fkeras.nn.base import Layer as _PureLayer
 from fkeras.nn.base import Variables
@@ -418,7 +418,9 @@ class _GraphMixin:
         outputs = to_slots(self._outputs_struct)
         if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
             outputs = outputs[0]  # Keras unpacks a single output
-        return Graph(inputs, nodes, outputs, info, name=self.name)
+        strings = [slots[id(t)] for node in self._call_order for t in node.outputs
+                   if t.dtype == "string" and id(t) in slots]
+        return Graph(inputs, nodes, outputs, info, name=self.name, string_slots=strings)
 
     # -- structure -------------------------------------------------------------
     @property
@@ -513,7 +515,8 @@ class _GraphMixin:
     # -- running the graph ----------------------------------------------------------------
     def _default_specs(self):
         """Example inputs for `init` when none are given: the Inputs' shapes, batch as 1."""
-        specs = [_concrete_spec(t, 1, other=_UNKNOWN_FILL) for t in self._inputs]
+        specs = [TextSpec(tuple(1 if d is None else d for d in t.shape)) if t.dtype == "string"
+                 else _concrete_spec(t, 1, other=_UNKNOWN_FILL) for t in self._inputs]
         leaves, treedef = jax.tree_util.tree_flatten(self._inputs_struct, is_leaf=is_keras_tensor)
         return jax.tree_util.tree_unflatten(treedef, specs)
 
@@ -543,6 +546,15 @@ class _GraphMixin:
             for t, v in zip(node.outputs, jax.tree_util.tree_leaves(out)):
                 values[id(t)] = v
         return self._pack_outputs([values[id(t)] for t in self._outputs])
+
+    def _fk_host_batch(self, batch):
+        """A data batch `(x, ...)` with `x` replaced by the graph's `HostValues` when the model has string
+        layers (they run here, eagerly, once per batch; the jitted steps get numbers only); else `batch`.
+        The Trainer maps every batch through this before its steps."""
+        graph = self._fk_container()
+        if graph is None or not graph.has_host or isinstance(batch[0], HostValues):
+            return batch
+        return (graph.host_values(batch[0]),) + tuple(batch[1:])
 
     # -- config -------------------------------------------------------------------------
     def get_config(self) -> dict:

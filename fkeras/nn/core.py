@@ -51,7 +51,8 @@ class InputLayer(Layer):
         if sparse or ragged:
             raise self.error("sparse and ragged inputs are not supported; expected sparse=False, ragged=False.")
         self.batch_shape = batch_shape
-        self._input_dtype = _standardize(dtype or "float32")
+        # "string": host-side NumPy str arrays for TextVectorization/StringLookup/Hashing (never traced)
+        self._input_dtype = "string" if dtype is str or dtype in ("string", "str") else _standardize(dtype or "float32")
         self.sparse, self.ragged, self.optional = False, False, bool(optional)
         self._batch_input_shape = batch_shape
 

@@ -11,6 +11,15 @@ Params and state are keyed by layer name, a layer called twice (shared) once; it
 threaded from one call to the next. Each call's key is `fold_name(rng, layer.name)`, folded
 again with the call count for the second and later calls of a shared layer. The facade's
 Functional model builds one of these from its recorded Nodes (`fkeras.models.functional`).
+
+String inputs (`InputInfo(dtype="string")`): JAX cannot hold or trace strings, so the nodes that read
+strings (TextVectorization, StringLookup, Hashing: the *host nodes*) run eagerly as NumPy, outside
+any jit, and the rest of the graph is the jitted numeric program. Eagerly, `apply` on string arrays
+runs every node in order. The trainer instead calls `host_values(x)` once per batch (before the
+jitted step): it runs the host nodes and returns a `HostValues` pytree of the values the numeric
+rest reads; `apply` on a `HostValues` skips the host nodes. One graph, one set of variables (string
+layers own none), the same keys. This is the split Keras needs too (its JAX backend cannot run
+string layers inside a model at all; its TF backend runs them in the tf graph).
 """
 
 from __future__ import annotations
@@ -64,6 +73,49 @@ class InputInfo(NamedTuple):
     optional: bool = False
 
 
+class TextSpec(NamedTuple):
+    """The spec of a string value (`init` and shape checks): JAX has no string ShapeDtypeStruct."""
+
+    shape: tuple
+    dtype: str = "string"
+
+
+def _is_text(x) -> bool:
+    """A string array (NumPy str/bytes/object, a TextSpec, an eager TF string tensor)."""
+    if isinstance(x, TextSpec):
+        return True
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or isinstance(x, jax.core.Tracer):
+        return False
+    if type(x).__module__.startswith("tensorflow"):
+        return getattr(dtype, "name", "") == "string"
+    try:
+        return np.dtype(dtype).kind in "USO"
+    except TypeError:
+        return False
+
+
+@jax.tree_util.register_pytree_node_class
+class HostValues:
+    """Graph values computed on the host before the jitted program: `values[i]` for `Slot(slots[i])`,
+    every value the numeric part of the graph reads (numeric inputs and the string layers' outputs,
+    batch first). Made by `Graph.host_values`; a pytree, so it crosses `jax.jit` like any batch."""
+
+    def __init__(self, slots, values):
+        self.slots = tuple(slots)
+        self.values = tuple(values)
+
+    def tree_flatten(self):
+        return self.values, self.slots
+
+    @classmethod
+    def tree_unflatten(cls, slots, values):
+        return cls(slots, values)
+
+    def __repr__(self):
+        return f"HostValues({dict(zip(self.slots, (getattr(v, 'shape', v) for v in self.values)))})"
+
+
 def _is_slot(x) -> bool:
     return isinstance(x, Slot)
 
@@ -115,6 +167,14 @@ def _output_spec(layer, variables, args, kwargs):
     return jax.eval_shape(run, variables, [leaves[i] for i in dynamic])
 
 
+def _host_output_spec(layer, args):
+    """The output spec of a string layer (`compute_output_shape` + `output_dtype`; unknown dims as 1)."""
+    shapes = [tuple(a.shape) for a in args] if len(args) > 1 else tuple(args[0].shape)
+    shape = tuple(1 if d is None else d for d in layer.compute_output_shape(shapes))
+    dtype = getattr(layer, "output_dtype", "int64")
+    return TextSpec(shape) if dtype == "string" else jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(dtype))
+
+
 class Graph(Container):
     """Run `nodes` (in order) from the graph inputs to `outputs`. See the module docstring.
 
@@ -126,7 +186,8 @@ class Graph(Container):
     stateful = True
     autocast = False  # each layer casts for itself
 
-    def __init__(self, inputs, nodes, outputs, input_info=(), name=None, dtype=None, trainable=True):
+    def __init__(self, inputs, nodes, outputs, input_info=(), name=None, dtype=None, trainable=True,
+                 string_slots=()):
         super().__init__(name=name, dtype=dtype, trainable=trainable)
         self.inputs = inputs
         self.nodes = tuple(nodes)
@@ -149,6 +210,23 @@ class Graph(Container):
                 raise ValueError(f"Graph '{self.name}': two layers are named {node.layer.name!r}; names must be "
                                  "unique.")
         self.layers = tuple(layers)
+        self._split_host(string_slots)
+
+    def _split_host(self, string_slots):
+        """Mark the host nodes (those reading a string value: an input of dtype "string" or a slot in
+        `string_slots`) and the boundary slots the numeric rest reads (see the module docstring)."""
+        strings = {s.index for s, info in zip(self.input_slots, self.input_info) if info.dtype == "string"}
+        strings |= {int(getattr(s, "index", s)) for s in string_slots}
+        self.host_nodes = tuple(any(s.index in strings for s in _slots((n.args, n.kwargs))) for n in self.nodes)
+        self.has_host = any(self.host_nodes)
+        made, needed = set(), set()
+        for node, host in zip(self.nodes, self.host_nodes):
+            if not host:
+                needed.update(s.index for s in _slots((node.args, node.kwargs)) if s.index not in made)
+                made.update(s.index for s in _slots(node.outputs))
+        needed.update(s.index for s in _slots(self.outputs) if s.index not in made)
+        self.host_boundary = tuple(sorted(needed))
+        self._string_slots = frozenset(strings)
 
     # -- inputs ----------------------------------------------------------------------------
     def _flatten_inputs(self, inputs: tuple) -> list:
@@ -182,6 +260,8 @@ class Graph(Container):
             if info.optional:
                 return None
             raise ValueError(f"Model '{self.name}': input '{info.name}' is not optional, but None was passed.")
+        if info.dtype == "string":
+            return self._check_text_input(x, info)
         if info.shape is None:
             return x
         if not hasattr(x, "shape"):
@@ -199,9 +279,35 @@ class Graph(Container):
             x = x.astype(info.dtype) if isinstance(x, np.ndarray) else ops.cast(x, info.dtype)
         return x
 
+    def _check_text_input(self, x, info: InputInfo):
+        """A string input as a NumPy array (str, bytes or object), rank fitted as for numbers."""
+        if isinstance(x, TextSpec):
+            shape = tuple(x.shape)
+        else:
+            if type(x).__module__.startswith("tensorflow") and hasattr(x, "numpy"):
+                x = x.numpy()
+            if isinstance(x, (str, bytes, list, tuple)):
+                x = np.asarray(x, dtype=object)
+            if not _is_text(x):
+                raise ValueError(f"Model '{self.name}': input '{info.name}' expects strings (dtype string), got "
+                                 f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}.")
+            x = np.asarray(x)
+            want = info.shape
+            if want is not None and x.ndim == len(want) + 1 and x.shape[-1] == 1:
+                x = x[..., 0]
+            elif want is not None and x.ndim == len(want) - 1 and want and want[-1] == 1:
+                x = x[..., None]
+            shape = x.shape
+        want = info.shape
+        if want is not None and (len(shape) != len(want) or any(r is not None and r != d for r, d in zip(want, shape))):
+            raise ValueError(f"Model '{self.name}': input '{info.name}' expects shape {want}, got an array of "
+                             f"shape {tuple(shape)}.")
+        return x
+
     def input_specs(self):
         """Example inputs (ShapeDtypeStructs, unknown dims as 1) in the inputs' structure."""
-        specs = {s.index: as_spec(tuple(info.shape), info.dtype or "float32")
+        specs = {s.index: TextSpec(tuple(1 if d is None else d for d in info.shape)) if info.dtype == "string"
+                 else as_spec(tuple(info.shape), info.dtype or "float32")
                  for s, info in zip(self.input_slots, self.input_info)}
         return _fill(self.inputs, specs)
 
@@ -211,14 +317,20 @@ class Graph(Container):
         each layer is initialised with the specs of its first call and `fold_name(rng, layer.name)`."""
         if not input_specs:
             input_specs = (self.input_specs(),)
-        flat = self._flatten_inputs(tuple(as_spec(s) if not isinstance(s, (dict, list)) else s
+        spec = lambda v: TextSpec(tuple(v.shape)) if _is_text(v) else as_spec(v)  # noqa: E731
+        flat = self._flatten_inputs(tuple(spec(s) if not isinstance(s, (dict, list)) else s
                                           for s in input_specs))
-        values = {s.index: as_spec(v) for s, v in zip(self.input_slots, flat)}
+        values = {s.index: spec(v) for s, v in zip(self.input_slots, flat)}
         params, state = {}, {}
         done = set()
-        for node in self.nodes:
+        for node, host in zip(self.nodes, self.host_nodes):
             layer = node.layer
             args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
+            if host:  # a string layer: no variables; its output spec from its shape rule
+                out = _host_output_spec(layer, args)
+                for slot, o in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out, is_leaf=_is_text)):
+                    values[slot.index] = o
+                continue
             if layer.name not in done:
                 done.add(layer.name)
                 v = layer.init(fold_name(rng, layer.name), *args)
@@ -246,18 +358,25 @@ class Graph(Container):
         return out, new_state, total + self.activity_loss(out)
 
     def _run(self, variables, inputs, training, rng, collect, mask=None):
-        raw = inputs[0] if len(inputs) == 1 else list(inputs)
-        given = masking.masks_of(raw) if mask is None else mask
-        given = jax.tree_util.tree_leaves(given, is_leaf=lambda m: m is None or hasattr(m, "shape"))
-        flat = self._flatten_inputs(inputs)
-        if len(given) != len(flat):
-            given = [None] * len(flat)
-        values = {s.index: v for s, v in zip(self.input_slots, flat)}
-        masks = {s.index: m for s, m in zip(self.input_slots, given)}
+        prepared = len(inputs) == 1 and isinstance(inputs[0], HostValues)
+        if prepared:  # the host nodes ran already (`host_values`)
+            values = dict(zip(inputs[0].slots, inputs[0].values))
+            masks = {}
+        else:
+            raw = inputs[0] if len(inputs) == 1 else list(inputs)
+            given = masking.masks_of(raw) if mask is None else mask
+            given = jax.tree_util.tree_leaves(given, is_leaf=lambda m: m is None or hasattr(m, "shape"))
+            flat = self._flatten_inputs(inputs)
+            if len(given) != len(flat):
+                given = [None] * len(flat)
+            values = {s.index: v for s, v in zip(self.input_slots, flat)}
+            masks = {s.index: m for s, m in zip(self.input_slots, given)}
         state = dict(variables.state)
         calls: dict = {}
         total = 0.0
-        for node in self.nodes:
+        for node, host in zip(self.nodes, self.host_nodes):
+            if prepared and host:
+                continue
             layer = node.layer
             name = layer.name
             args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
@@ -286,6 +405,28 @@ class Graph(Container):
                 values[slot.index] = value
                 masks[slot.index] = out_mask_leaves[i] if i < len(out_mask_leaves) else None
         return _fill(self.outputs, values), state, total
+
+    def host_values(self, *inputs) -> HostValues:
+        """Run the host nodes (string layers) eagerly on `inputs` and return the values the numeric rest
+        of the graph reads, as NumPy arrays; `apply(variables, host_values(x))` equals `apply(variables, x)`."""
+        flat = self._flatten_inputs(inputs)
+        values = {s.index: v for s, v in zip(self.input_slots, flat)}
+        for node, host in zip(self.nodes, self.host_nodes):
+            if not host:
+                continue
+            args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
+            out, _ = node.layer.apply(Variables({}, {}), *args, training=False, rng=None, **kwargs)
+            for slot, value in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):
+                values[slot.index] = value
+        out = []
+        for i in self.host_boundary:
+            v = values[i]
+            if i in self._string_slots or _is_text(v):
+                raise ValueError(f"Model '{self.name}': a value the compiled program needs holds strings (a string "
+                                 "output, or strings reaching a numeric layer); fit/evaluate/predict run only "
+                                 "numbers under jit. Call the model eagerly (`model(x)`) for string outputs.")
+            out.append(np.asarray(v))
+        return HostValues(self.host_boundary, out)
 
     def get_config(self):
         """The container's own config (the graph itself is serialized by the facade's Functional)."""

@@ -245,6 +245,9 @@ class Trainer:
     def _batches(self, data):
         """One epoch of `data`'s batches, each split across devices when a distribution is active."""
         it = data.get_numpy_iterator()
+        host = getattr(self, "_fk_host_batch", None)  # string layers run here, outside the jitted steps
+        if host is not None:
+            it = map(host, it)
         dist = self._distribution()
         return it if dist is None else map(dist.distribute_batch, it)
 
@@ -707,6 +710,9 @@ class Trainer:
 
     def predict_on_batch(self, x):
         batch = (jax.tree.map(np.asarray, x),)
+        host = getattr(self, "_fk_host_batch", None)
+        if host is not None:
+            batch = host(batch)
         pred = self._predict_fn(batch)
         ts = self.train_state
         return jax.tree.map(np.asarray, pred(ts.params, ts.state, batch[0]))

@@ -82,6 +82,11 @@ class Hashing(_common.PreprocessingLayer):
         """The output shape for `input_shape` (None dims allowed)."""
         return self._out_shape(tuple(input_shape))
 
+    @property
+    def output_dtype(self) -> str:
+        """The outputs' dtype (a symbolic call on string inputs reads it)."""
+        return self.dtype
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         if isinstance(x, (list, tuple)):

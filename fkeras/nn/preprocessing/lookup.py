@@ -339,6 +339,14 @@ class IndexLookup(_common.PreprocessingLayer):
         """The output shape for `input_shape` (None dims allowed; the depth is None before a vocabulary)."""
         return self._out_shape(tuple(input_shape))
 
+    @property
+    def output_dtype(self) -> str:
+        """The symbolic outputs' dtype, Keras's rule: int64 for "int", float32 otherwise ("string" for an
+        inverted string lookup). A symbolic call on strings reads it."""
+        if self.invert and self._out_dtype() == "object":
+            return "string"
+        return "int64" if self.output_mode == "int" else "float32"
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         if self.output_mode != "int" and not self.pad_to_max_tokens and self._frozen_vocab_size is None:

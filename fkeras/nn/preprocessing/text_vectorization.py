@@ -249,6 +249,12 @@ class TextVectorization(_common.PreprocessingLayer):
         """The output shape for `input_shape` (batch,) or (batch, 1) (None dims allowed)."""
         return self._out_shape(tuple(input_shape))
 
+    @property
+    def output_dtype(self) -> str:
+        """The symbolic outputs' dtype, Keras's rule: int64 for "int", float32 otherwise (a symbolic call on
+        string inputs reads it)."""
+        return "int64" if self.output_mode == "int" else "float32"
+
     def apply(self, variables, x, training=False, rng=None):
         variables = as_variables(variables)
         lookup = self.lookup_layer
