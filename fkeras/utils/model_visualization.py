@@ -221,7 +221,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     """Draw the model's graph into `to_file` (format from its suffix, PNG by default) with graphviz.
 
     Raises ImportError naming what to install when pydot or graphviz's `dot` is missing (in IPython it
-    prints the message instead, as Keras does). Returns an `IPython.display.Image` (`SVG` for .svg) when IPython is there.
+    prints the message instead, as Keras does). Returns an `IPython.display.Image` (`SVG` for .svg) when
+    IPython is there.
     """
     if not model.built:
         raise _not_built_error()
