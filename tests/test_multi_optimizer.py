@@ -188,7 +188,7 @@ KERAS_TO_FK = pytest.param(keras, fk, marks=pytest.mark.xfail(
     "is ready for it), so it refuses them as objects the model lacks"))
 
 
-@pytest.mark.parametrize("src,dst", [(fk, keras), KERAS_TO_FK])
+@pytest.mark.parametrize("src,dst", [(fk, fk), (fk, keras), KERAS_TO_FK])
 def test_keras_file_both_ways(tmp_path, src, dst):
     """A fitted model saved by one library resumes in the other with the same optimizer variables."""
     w0 = _model(keras).get_weights()
