@@ -240,3 +240,13 @@ def test_bad_arguments_and_inputs_raise_clear_errors():
         layer.apply(v, np.concatenate([X2, X2], axis=-1))
     with pytest.raises(ValueError, match="mask"):
         layer.apply(v, X2, mask=np.ones((2, 2), bool))
+
+
+def test_keras_names_of_this_family_all_exist():
+    """Every public Keras layer name of the ConvLSTM and spectral-normalization families is in fkeras.nn and
+    fkeras.layers (Keras keeps ConvLSTMCell and the ConvLSTM base private, and so does fkeras)."""
+    names = [n for n in dir(keras.layers) if n.startswith("ConvLSTM") or n == "SpectralNormalization"]
+    assert sorted(names) == ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "SpectralNormalization"]
+    for n in names:
+        assert isinstance(getattr(nn, n), type) and getattr(fkeras.layers, n).__name__ == n
+    assert not hasattr(keras.layers, "ConvLSTMCell") and not hasattr(fkeras.layers, "ConvLSTMCell")
