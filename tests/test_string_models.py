@@ -140,3 +140,37 @@ def test_keras_file_loads_in_fkeras(tmp_path):
     expected = _keras_layerwise(model, X)
     chex.assert_trees_all_close(loaded.predict(X, verbose=0), expected, **TOL)
     chex.assert_trees_all_close(np.asarray(loaded(X)), expected, **TOL)
+
+
+# --- several inputs, strings and numbers -----------------------------------------------------------
+NUM = np.random.RandomState(0).rand(4, 3).astype("float32")
+CAT = np.array([["x"], ["y"], ["zz"], ["x"]])
+
+
+def _multi_model(lib):
+    """Text (multi_hot) + numbers + a category (StringLookup one_hot and Hashing one_hot) -> Dense."""
+    L = lib.layers
+    txt = lib.Input((), dtype="string", name="txt")  # Keras's symbolic multi_hot of a (None, 1) text is 3-D
+    num = lib.Input((3,), name="num")
+    cat = lib.Input((1,), dtype="string", name="cat")
+    parts = [L.TextVectorization(vocabulary=["the", "cat", "dog"], output_mode="multi_hot", name="tv")(txt), num,
+             L.StringLookup(vocabulary=["x", "y"], output_mode="one_hot", name="lookup")(cat),
+             L.Hashing(4, output_mode="one_hot", name="hash")(cat)]
+    return lib.Model([txt, num, cat], L.Dense(2, name="head")(L.Concatenate(name="concat")(parts)))
+
+
+def test_several_inputs_predict_and_fit():
+    k_model, f_model = _multi_model(keras), _multi_model(fkeras)
+    f_model.get_layer("head").set_weights([np.asarray(w) for w in k_model.get_layer("head").get_weights()])
+    k = k_model.get_layer
+    feats = [np.asarray(k("tv")(X[:, 0]), "float32"), NUM, np.asarray(k("lookup")(CAT), "float32"),
+             np.asarray(k("hash")(CAT), "float32")]
+    expected = np.asarray(k("head")(np.concatenate(feats, axis=1)))
+    chex.assert_trees_all_close(f_model.predict([X[:, 0], NUM, CAT], batch_size=3, verbose=0), expected, **TOL)
+    chex.assert_trees_all_close(np.asarray(f_model({"txt": X[:, 0], "num": NUM, "cat": CAT})), expected, **TOL)
+    tf = pytest.importorskip("tensorflow")
+    data = tf.data.Dataset.from_tensor_slices(((X[:, 0], NUM, CAT), Y)).batch(2)  # strings arrive as bytes
+    f_model.compile(fkeras.optimizers.SGD(0.1), "mse")
+    hist = f_model.fit(data, validation_data=data, epochs=3, verbose=0).history
+    assert hist["loss"][-1] < hist["loss"][0] and len(hist["val_loss"]) == 3
+    chex.assert_trees_all_close(f_model.evaluate(data, verbose=0), hist["val_loss"][-1], **TOL)
