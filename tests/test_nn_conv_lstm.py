@@ -250,3 +250,13 @@ def test_keras_names_of_this_family_all_exist():
     for n in names:
         assert isinstance(getattr(nn, n), type) and getattr(fkeras.layers, n).__name__ == n
     assert not hasattr(keras.layers, "ConvLSTMCell") and not hasattr(fkeras.layers, "ConvLSTMCell")
+
+
+def test_to_tf_equal_outputs():
+    pytest.importorskip("tensorflow")
+    from fkeras.interop.tf import to_tf
+
+    layer = nn.ConvLSTM1D(2, 3, padding="same", return_sequences=True, go_backwards=True)
+    v = layer.init(jax.random.key(0), X1.shape)
+    ours = np.asarray(layer.apply(v, X1)[0])
+    np.testing.assert_allclose(np.asarray(to_tf(layer, v)(X1)), ours, **TOL)

@@ -177,3 +177,11 @@ def test_bad_arguments_raise_clear_errors():
         nn.SpectralNormalization(nn.LayerNormalization()).init(jax.random.key(0), XD.shape)
     with pytest.raises(TypeError, match="layer"):
         nn.SpectralNormalization("dense")
+
+
+def test_to_tf_equal_outputs():
+    pytest.importorskip("tensorflow")
+    from fkeras.interop.tf import to_tf
+
+    _, fl, v = _pair("Conv2D", XC)
+    np.testing.assert_allclose(np.asarray(to_tf(fl, v)(XC)), np.asarray(fl.apply(v, XC)[0]), **TOL)
