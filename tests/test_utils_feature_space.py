@@ -93,19 +93,16 @@ def test_in_a_tf_data_map_like_keras():
 
 
 def test_model_on_encoded_features():
-    numeric = {"age": "float_normalized", "kids": "integer_categorical", "zip": "integer_hashed"}
-    space = fkeras.utils.FeatureSpace(numeric, hashing_dim=4)
+    """Keras's inference-model pattern: raw features (strings too) in, the encoded features feed the model."""
+    space = fkeras.utils.FeatureSpace(FEATURES, **KW)
     space.adapt(DATA)
     inputs = space.get_inputs()
-    assert sorted(inputs) == ["age", "kids", "zip"] and inputs["kids"].dtype == "int32"
+    assert sorted(inputs) == sorted(FEATURES)
+    assert inputs["kids"].dtype == "int32" and inputs["city"].dtype == "string" and inputs["age"].shape == (None, 1)
     model = fkeras.Model(inputs, fkeras.layers.Dense(1)(space.get_encoded_features()))
-    sample = {k: DATA[k][:5, None] for k in numeric}
-    encoded = space(sample)
-    np.testing.assert_allclose(model.predict(sample, verbose=0), model.layers[-1](encoded), rtol=1e-5, atol=1e-6)
-    strings = fkeras.utils.FeatureSpace({"city": "string_categorical"})
-    strings.adapt(DATA)
-    with pytest.raises(ValueError, match="no string dtype"):
-        strings.get_inputs()
+    sample = {k: DATA[k][:5, None] for k in FEATURES}
+    np.testing.assert_allclose(model.predict(sample, verbose=0), model.layers[-1](space(sample)), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_config_round_trip_and_keras_config():

@@ -7,9 +7,8 @@ cardinality, and the result is one concatenated float array `(batch, dims)` (fea
 order, then the crosses) or a dict of per-feature arrays (`output_mode="dict"`).
 
 `space(data)` takes a dict of arrays (a scalar or `(batch,)` column becomes `(batch, 1)`; a dict of
-scalars gives one unbatched sample). `get_inputs()`/`get_encoded_features()` give the symbolic graph
-for a model that takes raw features; fkeras's `Input` has no string dtype, so a space with string
-features supports only the eager call (use it in `tf.data`'s `map`, as Keras's guides do).
+scalars gives one unbatched sample), eagerly or in `tf.data`'s `map`. `get_inputs()` and
+`get_encoded_features()` give the symbolic graph of a model that takes the raw features, strings included.
 """
 
 from __future__ import annotations
@@ -317,11 +316,6 @@ class FeatureSpace:
         """`{name: Input((1,), dtype)}`: the raw-feature inputs of a model built on `get_encoded_features()`."""
         self._check_if_adapted()
         if self.inputs is None:
-            strings = [n for n, f in self.features.items() if f.dtype == "string"]
-            if strings:
-                raise ValueError(f"FeatureSpace.get_inputs: features {strings} are strings, and fkeras's `Input` "
-                                 "has no string dtype; call the FeatureSpace on the data instead (e.g. in a tf.data "
-                                 "`map`) and feed the model its output.")
             from fkeras.layers import Input
 
             self.inputs = {n: Input(shape=(1,), dtype=f.dtype, name=n) for n, f in self.features.items()}
