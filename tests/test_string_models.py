@@ -74,6 +74,22 @@ def test_symbolic_specs_equal_keras(kind, shape):
     assert (f_out.shape, f_out.dtype) == (want, k_out.dtype)
 
 
+@pytest.mark.parametrize("shape", [(1,), ()])
+@pytest.mark.parametrize("mode", ["int", "one_hot"])
+def test_hashed_crossing_of_strings_in_a_model(mode, shape):
+    specs = {}
+    for lib in (keras, fkeras):
+        a, b = lib.Input(shape, dtype="string"), lib.Input(shape, dtype="string")
+        specs[lib] = ([a, b], lib.layers.HashedCrossing(7, output_mode=mode)([a, b]))
+    k_out, f_out = specs[keras][1], specs[fkeras][1]
+    assert (f_out.shape, f_out.dtype) == (tuple(k_out.shape), k_out.dtype)
+    model = fkeras.Model(*specs[fkeras])
+    x = [np.array([["x"], ["yy"], ["z"]]), np.array([["p"], ["q"], ["rr"]])]
+    x = x if shape == (1,) else [v[:, 0] for v in x]
+    chex.assert_trees_all_equal(np.asarray(model.predict(x, verbose=0)).astype(k_out.dtype),
+                                np.asarray(keras.layers.HashedCrossing(7, output_mode=mode)(x)))
+
+
 def test_numeric_layer_on_strings_is_a_clear_error():
     with pytest.raises(ValueError, match=r"Dense.*string inputs.*TextVectorization"):
         fkeras.layers.Dense(2)(fkeras.Input((1,), dtype="string"))

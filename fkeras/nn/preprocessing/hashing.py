@@ -147,6 +147,18 @@ class HashedCrossing(_common.PreprocessingLayer):
         out = _common.cross_hash(cols, self.num_bins).reshape(shape)
         return _common.encode_np(out, self.output_mode, self.num_bins, self.dtype)
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for the inputs' shapes (a list of two or more; None dims allowed)."""
+        shapes = [tuple(s) for s in input_shape] if input_shape and isinstance(input_shape[0], (tuple, list)) else []
+        if len(shapes) < 2 or any(s != shapes[0] for s in shapes):
+            raise self.error(f"expected a list of two or more inputs of identical shapes; got input_shape={input_shape}.")
+        return _common.encoded_shape(shapes[0], self.output_mode, self.num_bins)
+
+    @property
+    def output_dtype(self) -> str:
+        """The outputs' dtype (a symbolic call on string inputs reads it)."""
+        return self.dtype
+
     def apply(self, variables, inputs, *more, training=False, rng=None):
         variables = as_variables(variables)
         inputs = list(inputs) if not more else [inputs, *more]
