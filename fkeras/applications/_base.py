@@ -16,6 +16,7 @@ from fkeras import backend
 from fkeras import layers
 from fkeras.models import Functional
 from fkeras.utils import file_utils
+from fkeras.utils import model_visualization
 
 __all__ = ["check_weights_arg", "model_input", "finish", "get_file", "load_weights_file", "pool_or_top"]
 
@@ -43,20 +44,7 @@ def model_input(input_tensor, input_shape):
 
 def source_inputs(tensor):
     """The Input tensors `tensor` was computed from (Keras's `operation_utils.get_source_inputs`)."""
-    from fkeras.layers.symbolic import inbound_nodes
-
-    history = getattr(tensor, "_keras_history", None)
-    if history is None or history.operation is None:
-        return [tensor]
-    node = inbound_nodes(history.operation)[history.node_index]
-    if node.is_input:
-        return [tensor]
-    found = []
-    for t in node.input_tensors:
-        for s in source_inputs(t):
-            if not any(s is f for f in found):
-                found.append(s)
-    return found
+    return model_visualization.get_source_inputs(tensor)
 
 
 def pool_or_top(x, include_top, pooling, *, top, avg_name=None, max_name=None):
