@@ -190,3 +190,26 @@ def test_several_inputs_predict_and_fit():
     hist = f_model.fit(data, validation_data=data, epochs=3, verbose=0).history
     assert hist["loss"][-1] < hist["loss"][0] and len(hist["val_loss"]) == 3
     chex.assert_trees_all_close(f_model.evaluate(data, verbose=0), hist["val_loss"][-1], **TOL)
+
+
+def test_pure_face_and_host_values():
+    """`init(rng)` without examples, `apply` on strings, `stateless_call`, a TF string tensor, and the jitted
+    rest of the graph on `host_values(x)` all give the eager model's outputs."""
+    import jax
+
+    tf = pytest.importorskip("tensorflow")
+    model = _model(fkeras)
+    expected = np.asarray(model(X))
+    variables = model.init(jax.random.key(0))
+    assert jax.tree.map(np.shape, variables.params) == {"emb": {"embeddings": (16, 3)},
+                                                        "head": {"bias": (2,), "kernel": (3, 2)}}
+    variables = model.variables_tree
+    chex.assert_trees_all_close(np.asarray(model.apply(variables, X)[0]), expected, **TOL)
+    chex.assert_trees_all_close(np.asarray(model(tf.constant(X))), expected, **TOL)
+    tv, ntv = [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+    chex.assert_trees_all_close(np.asarray(model.stateless_call(tv, ntv, X)[0]), expected, **TOL)
+    graph = model.nn_layer
+    host = graph.host_values(X)
+    assert [np.asarray(v).dtype.kind for v in host.values] == ["i"]  # only the token ids cross into jit
+    jitted = jax.jit(lambda v, h: graph.apply(v, h)[0])(variables, host)
+    chex.assert_trees_all_close(np.asarray(jitted), expected, **TOL)

@@ -54,7 +54,7 @@ from fkeras.layers.adapter import pure_of
 from fkeras.layers.wrapped import as_facade
 from fkeras.models.model import Model
 from fkeras.models.sequential import Sequential
-from fkeras.nn.functional import Graph, GraphNode, HostValues, InputInfo, Slot, TextSpec
+from fkeras.nn.functional import Graph, GraphNode, HostValues, InputInfo, Slot
 from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from fkeras.nn.base import Layer as _PureLayer
 from fkeras.nn.base import Variables
@@ -515,7 +515,7 @@ class _GraphMixin:
     # -- running the graph ----------------------------------------------------------------
     def _default_specs(self):
         """Example inputs for `init` when none are given: the Inputs' shapes, batch as 1."""
-        specs = [TextSpec(tuple(1 if d is None else d for d in t.shape)) if t.dtype == "string"
+        specs = [np.full(tuple(1 if d is None else d for d in t.shape), "", dtype="U1") if t.dtype == "string"
                  else _concrete_spec(t, 1, other=_UNKNOWN_FILL) for t in self._inputs]
         leaves, treedef = jax.tree_util.tree_flatten(self._inputs_struct, is_leaf=is_keras_tensor)
         return jax.tree_util.tree_unflatten(treedef, specs)
