@@ -56,6 +56,11 @@ def test_vgg16_and_its_imagenet_weights_file(tmp_path, monkeypatch):
     np.testing.assert_allclose(model.predict(vgg16.preprocess_input(x.copy()), verbose=0), ref, rtol=TOL,
                                atol=TOL * max(1.0, np.abs(ref).max()))
 
+    # weights=<path> of a .weights.h5 file (the one same_numbers saved from fkeras and Keras loaded).
+    model = fkeras.applications.VGG16(weights=str(tmp_path / "fkeras.weights.h5"), **SMALL)
+    np.testing.assert_allclose(model.predict(vgg16.preprocess_input(x.copy()), verbose=0), ref, rtol=TOL,
+                               atol=TOL * max(1.0, np.abs(ref).max()))
+
     # A file for another architecture fails before any weight is written, naming the layer.
     other = tmp_path / "other.h5"
     keras.backend.clear_session()
