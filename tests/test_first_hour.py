@@ -14,10 +14,12 @@ import os
 import subprocess
 import sys
 
+import chex
 import numpy as np
 import pytest
 
 import fkeras
+import fkeras as keras
 import fkeras.interop
 from conftest import REPO
 from fkeras.interop import _extras
@@ -161,3 +163,33 @@ def test_matching_labels_still_train_and_the_functions_check_too():
     with pytest.raises(ValueError, match=r"categorical_crossentropy expects one-hot targets .*\(8, 3\).*\(8, 2\)"):
         fkeras.losses.categorical_crossentropy(np.zeros((8, 2)), probs)
     np.testing.assert_allclose(fkeras.losses.sparse_categorical_crossentropy(Y, probs), np.log(3.0), rtol=1e-6)
+
+
+def _mnist_like(kind):
+    keras.utils.set_random_seed(0)
+    layers = [keras.layers.Conv2D(2, 3, activation="relu"), keras.layers.Flatten(),
+              keras.layers.Dense(10, activation="softmax")]
+    if kind == "sequential":
+        return keras.Sequential([keras.layers.Input((28, 28, 1)), *layers])
+    x = inputs = keras.Input((28, 28, 1))
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_images_without_the_channel_axis_feed_an_input_with_one_channel_as_in_keras(kind):
+    """Keras fits (N, 28, 28) to Input((28, 28, 1)) (a trailing 1 added; one too many squeezed): so does fkeras,
+    in fit, evaluate, predict and a direct call; other shapes still get the clear error."""
+    model = _mnist_like(kind)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).random((8, 28, 28), dtype=np.float32)
+    y = np.arange(8)
+    model.fit(x, y, epochs=1, verbose=0)
+    want = np.asarray(model.predict(x[..., None], verbose=0))
+    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), want, atol=1e-6)
+    chex.assert_trees_all_close(np.asarray(model(x)), want, atol=1e-6)
+    chex.assert_trees_all_close(np.asarray(model.predict(x[..., None, None], verbose=0)), want, atol=1e-6)
+    assert np.isfinite(model.evaluate(x, y, verbose=0)[0])
+    with pytest.raises(ValueError, match=r"\(8, 28, 27\)"):
+        model.predict(np.zeros((8, 28, 27), "float32"), verbose=0)

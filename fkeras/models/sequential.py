@@ -151,7 +151,9 @@ class Sequential(Model):
         `call`, or with no layers yet)."""
         if type(self).call is not Sequential.call or not self._fk_layers:
             return None
-        return nn.Sequential([pure_of(layer) for layer in self._fk_layers], name=self.name)
+        declared = None if self._fk_input is None else (None,) + tuple(self._fk_input[0])
+        return nn.Sequential([pure_of(layer) for layer in self._fk_layers], name=self.name,
+                             batch_input_shape=declared)
 
     def _fk_check_call_input(self, args):
         if self._fk_input is None or not args:
@@ -160,8 +162,12 @@ class Sequential(Model):
         shape = getattr(x, "shape", None)
         if shape is None:
             return
-        want = self._fk_input[0]
+        want = tuple(self._fk_input[0])
         got = tuple(shape)[1:]
+        if len(got) == len(want) + 1 and got[-1] == 1:  # fitted as Keras does (nn.core.fit_input_rank)
+            got = got[:-1]
+        elif len(got) == len(want) - 1 and want and want[-1] == 1:
+            got = got + (1,)
         if len(got) != len(want) or any(w is not None and g is not None and int(w) != int(g)
                                         for w, g in zip(want, got)):
             raise ValueError(

@@ -6,7 +6,7 @@ import jax
 
 from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, layer_class
-from fkeras.nn.core import InputLayer
+from fkeras.nn.core import InputLayer, fit_input_rank
 
 
 class Sequential(Container):
@@ -80,6 +80,8 @@ class Sequential(Container):
 
     def _run(self, variables, x, training, rng, mask, collect):
         new_state, total = {}, 0.0
+        if self._batch_input_shape is not None and self.layers and not isinstance(self.layers[0], InputLayer):
+            x = fit_input_rank(x, self._batch_input_shape)  # (an InputLayer first fits it itself)
         current = masking.masks_of(x) if mask is None else mask
         for layer in self.layers:
             child, key = self._child(variables, layer), fold_name(rng, layer.name)

@@ -23,6 +23,20 @@ def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha
         raise layer.error(f"LoRA is not supported; expected lora_rank=None, got {lora_rank!r}.")
 
 
+def fit_input_rank(x, batch_shape):
+    """`x` fitted to an input declared as `batch_shape`, as Keras's models do: one trailing 1 squeezed when
+    `x` has one axis too many, or added when it has one too few and the declared last axis is 1 (so
+    `(N, 28, 28)` feeds `Input((28, 28, 1))`); anything else is returned unchanged for the checks to judge."""
+    shape = getattr(x, "shape", None)
+    if shape is None or batch_shape is None:
+        return x
+    if len(shape) == len(batch_shape) + 1 and shape[-1] == 1:
+        return ops.squeeze(x, axis=-1)
+    if len(shape) == len(batch_shape) - 1 and batch_shape[-1] == 1:
+        return ops.expand_dims(x, axis=-1)
+    return x
+
+
 class InputLayer(Layer):
     """Declares the input of a model: `batch_shape` (batch dim may be None) and `dtype`.
 
@@ -77,6 +91,9 @@ class InputLayer(Layer):
         if len(x.shape) != len(self.batch_shape) or any(
                 want is not None and got != want for want, got in zip(self.batch_shape[1:], tuple(x.shape)[1:])):
             raise self.error(f"expected input of shape {self.batch_shape}, got shape {tuple(x.shape)}.")
+
+    def apply(self, variables, x, training=False, rng=None, **kwargs):
+        return super().apply(variables, fit_input_rank(x, self.batch_shape), training=training, rng=rng, **kwargs)
 
     def call(self, variables, x, training=False, rng=None):
         return x

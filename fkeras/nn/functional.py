@@ -32,6 +32,7 @@ import numpy as np
 from fkeras import ops
 from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.core import fit_input_rank
 
 
 class Slot:
@@ -266,15 +267,12 @@ class Graph(Container):
             return x
         if not hasattr(x, "shape"):
             x = ops.convert_to_tensor(x, dtype=info.dtype)
-        shape = tuple(x.shape)
-        if len(shape) == len(info.shape) + 1 and shape[-1] == 1:
-            x = ops.squeeze(x, axis=-1)
-        elif len(shape) == len(info.shape) - 1 and info.shape[-1] == 1:
-            x = ops.expand_dims(x, axis=-1)
+        given = tuple(x.shape)
+        x = fit_input_rank(x, info.shape)
         shape = tuple(x.shape)
         if len(shape) != len(info.shape) or any(r is not None and r != d for r, d in zip(info.shape, shape)):
             raise ValueError(f"Model '{self.name}': input '{info.name}' expects shape {info.shape}, "
-                             f"got an array of shape {tuple(shape)}.")
+                             f"got an array of shape {given}.")
         if isinstance(x, (np.ndarray, jax.Array)) and np.dtype(x.dtype).name != info.dtype:
             x = x.astype(info.dtype) if isinstance(x, np.ndarray) else ops.cast(x, info.dtype)
         return x

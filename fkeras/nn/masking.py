@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import weakref
 
 import jax
@@ -40,10 +41,18 @@ def _forget(key):
     return lambda _ref: _registry.pop(key, None)
 
 
+def _torch_compiling(x=None) -> bool:
+    """True while `torch.compile` traces (its fake tensors carry no attributes, and it cannot trace
+    JAX's pytree helpers): masks then do not travel implicitly."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()
+
+
 def set_keras_mask(x, mask) -> None:
     """Attach `mask` to the array `x` (None removes it). Arrays that take attributes (JAX arrays, torch
-    and TF tensors, KerasTensors) get `x._keras_mask`; JAX tracers are remembered by identity."""
-    if x is None or not hasattr(x, "shape"):
+    and TF tensors, KerasTensors) get `x._keras_mask`; JAX tracers are remembered by identity. Under
+    `torch.compile` masks do not travel on the tensors (pass `mask=` explicitly there)."""
+    if x is None or not hasattr(x, "shape") or _torch_compiling(x):
         return
     try:
         if mask is None:
@@ -66,7 +75,7 @@ def set_keras_mask(x, mask) -> None:
 
 def get_keras_mask(x):
     """The mask attached to `x` by `set_keras_mask`, or None."""
-    if x is None:
+    if x is None or _torch_compiling(x):
         return None
     try:
         mask = x.__dict__.get("_keras_mask") if hasattr(x, "__dict__") else getattr(x, "_keras_mask", None)
@@ -196,6 +205,8 @@ def call_with_masks(layer, run, args, kwargs, masks_of_arg=masks_of):
     """Run `run(args, kwargs) -> (outputs, ...)` for one layer call with Keras's mask rules; returns
     `(result, output masks)` and attaches the masks to the outputs. Outputs that come back with masks
     already (a facade layer's own call set them) keep them, as Keras's `_set_mask_metadata` does."""
+    if _torch_compiling():
+        return run(args, kwargs), None
     kwargs, previous = fill_masks(layer, args, kwargs, masks_of_arg)
     result = run(args, kwargs)
     outputs = result[0]
