@@ -673,3 +673,22 @@ def test_torch_results_stay_on_the_inputs_device():
         for leaf in _leaves(out):
             if isinstance(leaf, torch.Tensor):
                 assert leaf.device.type == "meta", f"{case.id}: result on {leaf.device}"
+
+
+def test_einsum_on_keras_tensors_builds_a_node_as_keras():
+    import fkeras
+
+    keras = _keras()
+    r = np.random.default_rng(0)
+    x, w = r.standard_normal((2, 3)).astype(np.float32), r.standard_normal((2, 3, 2)).astype(np.float32)
+    fa, fb, ka, kb = fkeras.Input((3,)), fkeras.Input((3, 2)), keras.Input((3,)), keras.Input((3, 2))
+    fm = fkeras.Model([fa, fb], fops.einsum("bi,bij->bj", fa, fb))
+    km = keras.Model([ka, kb], keras.ops.einsum("bi,bij->bj", ka, kb))
+    assert_same(fm.predict([x, w], verbose=0), km.predict([x, w], verbose=0), 1e-6)
+    fcfg, kcfg = fm.get_config()["layers"][2], km.get_config()["layers"][2]
+    assert (fcfg["class_name"], fcfg["module"], fcfg["config"]["subscripts"]) == (
+        kcfg["class_name"], kcfg["module"], kcfg["config"]["subscripts"])
+    again = fkeras.Model.from_config(fm.get_config())
+    assert_same(again.predict([x, w], verbose=0), km.predict([x, w], verbose=0), 1e-6)
+    m2 = fkeras.Model(fa, fops.einsum("ij->i", fa, optimize="optimal"))  # jnp.einsum's options ride along
+    assert_same(m2.predict(x, verbose=0), x.sum(1), 1e-6)

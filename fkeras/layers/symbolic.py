@@ -585,7 +585,14 @@ class OpLayer(_PureLayer):
         if self.op == "get_item":
             x, key = args
             return x[tuple(key) if isinstance(key, list) else key]
-        return _op_function(self.op)(*args, **self.static, **kwargs)
+        fn = _op_function(self.op)
+        params = list(inspect.signature(fn).parameters.values())
+        var_pos = [i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_POSITIONAL]
+        if var_pos:  # `einsum(subscripts, *operands)`: the config's leading parameters go first, positionally
+            lead = [p.name for p in params[:var_pos[0]] if p.name in self.static]
+            rest = {k: v for k, v in self.static.items() if k not in lead}
+            return fn(*[self.static[n] for n in lead], *args, **rest, **kwargs)
+        return fn(*args, **self.static, **kwargs)
 
     def get_config(self):
         return {"name": self.name, **self.static}
@@ -636,6 +643,16 @@ def symbolic_ops_call(name: str, *args, **kwargs):
     except TypeError as e:
         raise TypeError(f"fkeras.ops.{name}: {e}") from None
     bound.apply_defaults()
+    kinds = {p.name: p.kind for p in sig.parameters.values()}
+    var_pos = next((n for n, k in kinds.items() if k is inspect.Parameter.VAR_POSITIONAL), None)
+    if var_pos is not None and keras_tensors_in(bound.arguments.get(var_pos, ())):
+        # `einsum(subscripts, *operands)`: the operands are the call's arguments, the rest its config
+        static = {p: v for p, v in bound.arguments.items()
+                  if p != var_pos and kinds[p] is not inspect.Parameter.VAR_KEYWORD}
+        for p, v in bound.arguments.items():
+            if kinds[p] is inspect.Parameter.VAR_KEYWORD:
+                static.update(v)
+        return symbolic_call(OpLayer(name, **static), tuple(bound.arguments[var_pos]), {})
     symbolic = [p for p, v in bound.arguments.items() if keras_tensors_in(v)]
     static = {p: v for p, v in bound.arguments.items() if p not in symbolic}
     if list(sig.parameters)[:len(symbolic)] == symbolic:
