@@ -27,18 +27,12 @@ def _pair():
     return km, fm
 
 
-ENGINE_READS_STATE_EARLY = (
-    "fkeras/train/engines.py: JaxEngine.evaluate takes host.train_state before on_test_begin, so weights a "
-    "callback swaps in there are not the ones evaluated (fix: read host.train_state inside `step`)")
-
-
 def _averages(model):
     """The optimizer's moving averages in `model.get_weights()` order (all weights are trainable here)."""
     avg = model.train_state.opt_state.slots["average"]  # like the params: {layer name: {weight name: array}}
     return [np.asarray(avg[w.path.split("/")[-2]][w.path.split("/")[-1]]) for w in model.weights]
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE_READS_STATE_EARLY)
 @pytest.mark.parametrize("swap_on_epoch", [False, True])
 def test_swap_ema_weights_matches_keras(swap_on_epoch):
     import keras

@@ -472,8 +472,15 @@ class TorchEngine(BaseEngine):
         te = self._ready(host, eng)
         saved = te.metrics
         te.metrics = jax.tree.map(_to_torch, eng.init_metrics())
+        started = False
 
         def step(batch):
+            nonlocal started
+            if not started:  # weights a callback swapped in at on_test_begin are the ones evaluated
+                started = True
+                metrics = te.metrics
+                te.pull(host.train_state)
+                te.metrics = metrics
             te.eval_step(host, _batch_to_torch(batch))
             return te.results()
 

@@ -147,12 +147,12 @@ class JaxEngine(BaseEngine):
     def evaluate(self, host, steps, data, callbacks=None):
         if host._custom("test_step"):
             return host._custom_evaluate(data, callbacks)
-        ts = host.train_state
         ev = steps.jit_eval
         m = steps.init_metrics()
 
         def step(batch):
             nonlocal m
+            ts = host.train_state  # read here: weights a callback swaps in at on_test_begin are evaluated
             m, logs = ev(ts.params, ts.state, m, batch)
             return logs
 

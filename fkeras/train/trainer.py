@@ -578,11 +578,13 @@ class Trainer:
 
     def _custom_evaluate(self, data, cbs):
         fn = self._custom_fn("test")
-        tv, ntv, _ = self._custom_pack(self.train_state, "test")
-        st = (tv, ntv, self._custom_metric_vars())
+        st = None
 
         def step(batch):
             nonlocal st
+            if st is None:  # packed after on_test_begin, so weights a callback swaps in there are evaluated
+                tv, ntv, _ = self._custom_pack(self.train_state, "test")
+                st = (tv, ntv, self._custom_metric_vars())
             logs, st = fn(st, batch, None)
             return _flatten_logs(logs)
 
