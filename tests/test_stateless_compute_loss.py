@@ -251,3 +251,23 @@ def test_custom_train_step_keeps_optimizer_state_across_fit_calls():
         out.append((model.get_weights(), [np.asarray(v) for v in model.optimizer.variables]))
     assert int(out[0][1][0]) == 10
     chex.assert_trees_all_close(out[0], out[1], **TOL)
+
+
+def test_custom_train_step_optimizer_state_saved_in_keras_layout(tmp_path):
+    """A custom train_step keeps its optimizer state as lists in Keras's order; `.keras` files still hold
+    every slot (they held only iterations and learning rate), Keras resumes them and so does fkeras."""
+    inputs = fkeras.Input(shape=(8,))
+    model = guide_model_class(fkeras)(inputs, fkeras.layers.Dense(1)(inputs))
+    model.compile(optimizer=fkeras.optimizers.Adam(0.05), loss="mse")
+    model.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    want = [np.asarray(v) for v in model.optimizer.variables]
+    assert len(want) == 2 + 4
+    model.save(tmp_path / "m.keras")
+    theirs = keras_ref.saving.load_model(tmp_path / "m.keras", custom_objects={"CustomModel": keras_ref.Model})
+    chex.assert_trees_all_close([np.asarray(v) for v in theirs.optimizer.variables], want, rtol=0, atol=0)
+    inputs = fkeras.Input(shape=(8,))
+    again = guide_model_class(fkeras)(inputs, fkeras.layers.Dense(1)(inputs))
+    again.compile(optimizer=fkeras.optimizers.Adam(0.05), loss="mse")
+    again.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)  # its own list-structured state
+    again.load_weights(tmp_path / "m.keras")
+    chex.assert_trees_all_close([np.asarray(v) for v in again.optimizer.variables], want, rtol=0, atol=0)

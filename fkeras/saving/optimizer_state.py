@@ -23,6 +23,22 @@ import numpy as np
 from fkeras.train.optimizers import is_schedule
 from fkeras.nn.paths import find_path, set_path
 
+def _slot_get(tree, key):
+    """A slot's array: `key` a path into a params-like dict, or an index into the list a custom train_step's
+    state holds (its leaves in Keras's `trainable_variables` order)."""
+    if isinstance(key, int):
+        return tree[key] if isinstance(tree, (list, tuple)) and key < len(tree) else None
+    return find_path(tree, key)
+
+
+def _slot_set(tree, key, value):
+    if isinstance(key, int):
+        out = list(tree)
+        out[key] = value
+        return type(tree)(out) if isinstance(tree, tuple) else out
+    return set_path(tree, key, value)
+
+
 def _slot_groups(opt) -> list:
     """The optimizer definition's slot names, grouped as Keras's `add_optimizer_variables` calls create
     them (`Optimizer.slot_groups()`): names in one group interleave per variable, groups follow each other."""
@@ -81,11 +97,17 @@ def _layout(model, opt, st):
     for grp in _slot_groups(opt):
         for path in paths:
             for name in grp:
-                if name in st.slots and find_path(st.slots[name], tuple(path)) is not None:
-                    out.append(("slot", name, tuple(path)))
+                if name in st.slots and _slot_get(st.slots[name], _key(st, paths, path)) is not None:
+                    out.append(("slot", name, _key(st, paths, path)))
     for k in (st.extra or {}):
         out.append(("extra", k, None))
     return out
+
+
+def _key(st, paths, path):
+    """Where `path`'s slot is in `st`: the path itself, or its index when the slots are lists."""
+    lists = any(isinstance(t, (list, tuple)) for t in st.slots.values())
+    return paths.index(path) if lists else tuple(path)
 
 
 def _plain_arrays(model, opt, st) -> list:
@@ -97,7 +119,7 @@ def _plain_arrays(model, opt, st) -> list:
             lr = opt.learning_rate if st is None else st.learning_rate
             out.append(np.asarray(lr, np.float32))
         elif kind == "slot":
-            out.append(np.asarray(find_path(st.slots[name], path)))
+            out.append(np.asarray(_slot_get(st.slots[name], path)))
         else:
             out.append(np.asarray(st.extra[name]))
     return out
@@ -233,9 +255,10 @@ def _plain_from_arrays(model, opt, st, arrays, where):
     iterations, lr = st.iterations, st.learning_rate
     for (kind, name, path), a in zip(layout, arrays):
         if kind == "slot":
-            cur = find_path(slots[name], path)
+            cur = _slot_get(slots[name], path)
             if tuple(cur.shape) != tuple(a.shape):
-                raise ValueError(f"Optimizer slot {name} for {'/'.join(path)}: expected shape {tuple(cur.shape)}, "
+                where_ = path if isinstance(path, int) else "/".join(path)
+                raise ValueError(f"Optimizer slot {name} for {where_}: expected shape {tuple(cur.shape)}, "
                                  f"the file has {tuple(a.shape)}. The model was left unchanged.")
     for (kind, name, path), a in zip(layout, arrays):
         if kind == "it":
@@ -243,8 +266,8 @@ def _plain_from_arrays(model, opt, st, arrays, where):
         elif kind == "lr":
             lr = jnp.asarray(a, jnp.float32)
         elif kind == "slot":
-            cur = find_path(slots[name], path)
-            slots[name] = set_path(slots[name], path, jnp.asarray(a, cur.dtype))
+            cur = _slot_get(slots[name], path)
+            slots[name] = _slot_set(slots[name], path, jnp.asarray(a, cur.dtype))
         else:
             extra[name] = jnp.asarray(a, jnp.asarray(st.extra[name]).dtype)
     return st._replace(iterations=iterations, learning_rate=lr, slots=slots, extra=extra)
