@@ -65,3 +65,51 @@ def test_evaluate_uses_weights_a_callback_swaps_in_at_test_begin(engine):
     # and without the callback, the model's own weights again
     np.testing.assert_allclose(fm.evaluate(X, Y, batch_size=8, verbose=0), km.evaluate(X, Y, batch_size=8, verbose=0),
                                rtol=1e-5)
+
+
+# --- 2. use_ema=True: the weights and the averages do not share buffers after fit -------------------
+_KERAS_TF_EMA = """
+import sys, numpy as np, keras
+X = np.load(sys.argv[1] + "/x.npy"); Y = np.load(sys.argv[1] + "/y.npy")
+m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+m.set_weights(list(np.load(sys.argv[1] + "/w0.npz").values()))
+m.compile(keras.optimizers.Adam(0.01, use_ema=True, ema_momentum=0.9), "mse")
+out = {}
+for i in range(2):
+    out[f"loss{i}"] = np.asarray(m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"])
+    for j, w in enumerate(m.get_weights()):
+        out[f"w{i}_{j}"] = w
+np.savez(sys.argv[1] + "/out.npz", **out)
+"""
+
+
+@pytest.fixture(scope="module")
+def keras_ema_twice(tmp_path_factory):
+    """Keras 3.15 fitting twice with Adam(use_ema=True). Its JAX backend fails the second fit itself (the
+    variables lose their initializer), so the oracle runs on Keras's TensorFlow backend in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    d = tmp_path_factory.mktemp("ema")
+    w0 = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(4, activation="tanh"),
+                            fkeras.layers.Dense(1)]).get_weights()
+    np.save(d / "x.npy", X)
+    np.save(d / "y.npy", Y)
+    np.savez(d / "w0.npz", *w0)
+    subprocess.run([sys.executable, "-c", _KERAS_TF_EMA, str(d)], check=True, timeout=120,
+                   env={**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
+    return w0, dict(np.load(d / "out.npz"))
+
+
+@pytest.mark.parametrize("engine", ["jax", "torch"])
+def test_fit_twice_with_ema_optimizer_matches_keras(engine, keras_ema_twice):
+    w0, ref = keras_ema_twice
+    fm = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(4, activation="tanh"), fkeras.layers.Dense(1)])
+    fm.set_weights(w0)
+    fm.compile(fkeras.optimizers.Adam(0.01, use_ema=True, ema_momentum=0.9), "mse", engine=engine)
+    for i in range(2):  # the second fit donated the same buffer twice (weights aliased the averages)
+        fh = fm.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        np.testing.assert_allclose(fh["loss"], ref[f"loss{i}"], rtol=1e-4, atol=1e-6)
+        for j, a in enumerate(fm.get_weights()):
+            np.testing.assert_allclose(a, ref[f"w{i}_{j}"], rtol=1e-4, atol=1e-6)

@@ -520,6 +520,7 @@ class Trainer:
             # Keras's `finalize_variable_values`: the trained weights become their moving averages
             mask = self._mask(ts.params)
             avg = self.optimizer.finalize_params(ts.opt_state, split_trainable(ts.params, mask))
+            avg = jax.tree.map(jnp.copy, avg)  # own buffers: the averages stay in opt_state, and both are donated
             self.train_state = ts.replace(params=merge_trainable(avg, ts.params, mask))
         cbs.on_train_end(logs=training_logs)
         return self.history
