@@ -15,6 +15,7 @@ _SUBMODULES = {
     "losses", "metrics", "optimizers", "callbacks", "datasets", "saving", "utils",
     "backend", "config", "mixed_precision", "distribution", "tree", "preprocessing",
     "applications", "export",
+    "quantizers", "dtype_policies",
 }
 # Top-level names Keras exposes, and the module that defines each.
 _NAMES = {
@@ -32,6 +33,8 @@ _NAMES = {
     "Metric": "fkeras.metrics",
     "Optimizer": "fkeras.optimizers",
     "DTypePolicy": "fkeras.nn.dtype_policies",
+    "FloatDTypePolicy": "fkeras.nn.dtype_policies",
+    "Quantizer": "fkeras.nn.quantizers",
 }
 
 
