@@ -182,13 +182,7 @@ def test_torch_engine_fit_equals_jax():
     chex.assert_trees_all_close(got[0], got[1], atol=1e-6, rtol=1e-6)
 
 
-KERAS_TO_FK = pytest.param(keras, fk, marks=pytest.mark.xfail(
-    strict=True, reason="Keras also writes each inner optimizer under optimizer/optimizers/<class>/vars; "
-    "fkeras.saving.saving_lib's walker does not know those groups yet (optimizer_state.save_sub_optimizer_arrays "
-    "is ready for it), so it refuses them as objects the model lacks"))
-
-
-@pytest.mark.parametrize("src,dst", [(fk, fk), (fk, keras), KERAS_TO_FK])
+@pytest.mark.parametrize("src,dst", [(fk, fk), (fk, keras), (keras, fk)])
 def test_keras_file_both_ways(tmp_path, src, dst):
     """A fitted model saved by one library resumes in the other with the same optimizer variables."""
     w0 = _model(keras).get_weights()

@@ -94,13 +94,20 @@ class _Walker:
         self.optimizer = getattr(root, "optimizer", None)
         # a LossScaleOptimizer's inner optimizer is saved again under `optimizer/inner_optimizer` (Keras)
         self.inner_optimizer = getattr(self.optimizer, "inner_optimizer", None)
+        # a MultiOptimizer's inner optimizers are saved again under `optimizer/optimizers/<class>` (Keras)
+        subs = getattr(self.optimizer, "_inner_optimizers", None)
+        self.sub_optimizers = list(subs) if isinstance(subs, list) else []
         self.visited: set = set()
         self.entries: list = []
 
     def is_saveable(self, obj) -> bool:
         return isinstance(obj, self.layer_base) or (obj is not None and (obj is self.optimizer
-                                                                         or obj is self.inner_optimizer)
+                                                                         or obj is self.inner_optimizer
+                                                                         or self.is_sub_optimizer(obj))
                                                    and not isinstance(obj, (str, dict, list, tuple)))
+
+    def is_sub_optimizer(self, obj) -> bool:
+        return any(obj is o for o in self.sub_optimizers)
 
     def walk(self):
         self._object(self.root, "")
@@ -111,7 +118,9 @@ class _Walker:
             yield "layers", list(getattr(obj, "layers", []))
         if obj is self.optimizer and self.inner_optimizer is not None:
             yield "inner_optimizer", self.inner_optimizer
-        if obj is self.optimizer or obj is self.inner_optimizer:
+        if obj is self.optimizer and self.sub_optimizers:
+            yield "optimizers", self.sub_optimizers
+        if obj is self.optimizer or obj is self.inner_optimizer or self.is_sub_optimizer(obj):
             return
         skip = _skipset(self.layer_base, obj)
         for attr in sorted(dir(obj), key=lambda a: f"~{a}" if a.startswith("_") else a):
@@ -259,6 +268,10 @@ def _save_arrays(obj, walker) -> list:
         if obj is walker.inner_optimizer:
             return optimizer_state.save_inner_optimizer_arrays(walker.root, walker.optimizer)
         return optimizer_state.save_optimizer_arrays(walker.root, obj)
+    if walker.is_sub_optimizer(obj):
+        from fkeras.saving import optimizer_state
+
+        return optimizer_state.save_sub_optimizer_arrays(walker.root, walker.optimizer, obj)
     return [_value(v) for v in _own_variables(obj, walker)]
 
 
@@ -288,7 +301,7 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
     for path, obj in entries:
         if skip_optimizer and obj is walker.optimizer:
             continue
-        if obj is walker.inner_optimizer and obj is not None:
+        if (obj is walker.inner_optimizer and obj is not None) or walker.is_sub_optimizer(obj):
             continue  # its variables are also the tail of `optimizer/vars`, loaded from there
         current = _save_arrays(obj, walker)
         label = f"'{path or '<model>'}' ({type(obj).__name__} {_name_of(obj)!r})"
