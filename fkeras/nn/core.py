@@ -10,7 +10,7 @@ import numpy as np
 
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn import activations, constraints, initializers, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
 from fkeras.nn.dtype_policies import _standardize
 
@@ -21,6 +21,31 @@ def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha
                           f"{quantization_config!r}.")
     if lora_rank is not None or lora_alpha is not None:
         raise layer.error(f"LoRA is not supported; expected lora_rank=None, got {lora_rank!r}.")
+
+
+def _quantization_mode(layer):
+    """The layer's quantization mode, from its dtype policy ("int8_from_float32" -> "int8"; float: None).
+
+    Quantization design: a quantized layer is the same nn layer class with a quantized dtype policy; its
+    `build` makes Keras's quantized params (int8 kernel + `kernel_scale`, ...) and its `call` runs the
+    quantized math from `fkeras.nn.quantizers`. `layer.quantize_variables(variables, mode)` turns a float
+    layer's variables into that layout, so quantizing is a pure (layer config, params) -> (config, params)."""
+    mode = layer.dtype_policy.quantization_mode
+    if mode is not None and mode not in _QUANTIZED_MODES.get(type(layer).__name__, ()):
+        raise layer.error(f"quantization mode {mode!r} is not supported for {type(layer).__name__}; expected one "
+                          f"of {_QUANTIZED_MODES.get(type(layer).__name__, ())}.")
+    return mode
+
+
+_QUANTIZED_MODES = {"Dense": ("int8",)}
+
+
+def _check_quantizable(layer, mode):
+    if mode not in _QUANTIZED_MODES.get(type(layer).__name__, ()):
+        raise layer.error(f"cannot quantize to {mode!r}; {type(layer).__name__} supports "
+                          f"{_QUANTIZED_MODES.get(type(layer).__name__, ())}.")
+    if layer.dtype_policy.quantization_mode is not None:
+        raise layer.error(f"is already quantized ({layer.dtype_policy.name}); quantize a float layer.")
 
 
 def fit_input_rank(x, batch_shape):
@@ -145,16 +170,37 @@ class Dense(Layer):
     def build(self, rng, spec):
         k1, k2 = frandom.split_key(rng, 2)
         dtype = self.variable_dtype
-        params = {"kernel": self.kernel_initializer((spec.shape[-1], self.units), dtype, key=k1)}
+        mode = _quantization_mode(self)
+        shape = (spec.shape[-1], self.units)
+        if mode == "int8":  # Keras's int8 layout: kernel int8 (in, units), bias, kernel_scale (units,)
+            params = {"kernel": ops.zeros(shape, "int8")}
+        else:
+            params = {"kernel": self.kernel_initializer(shape, dtype, key=k1)}
         if self.use_bias:
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
+        if mode == "int8":
+            params["kernel_scale"] = ops.ones((self.units,), dtype)
         return Variables(params, {})
+
+    def quantize_variables(self, variables, mode="int8"):
+        """This float layer's variables in the layout of the same layer quantized to `mode` (pure: the
+        layer with `dtype=f"{mode}_from_{source}"` builds and calls them). int8: per-output-channel abs-max
+        kernel and its `kernel_scale`, as Keras's `Dense.quantize("int8")`."""
+        _check_quantizable(self, mode)
+        params = dict(variables.params)
+        params["kernel"], scale = quantizers.quantize_kernel_int8(params["kernel"], axis=0)
+        params["kernel_scale"] = ops.cast(scale, self.variable_dtype)
+        return Variables(params, variables.state)
 
     def call(self, variables, x, training=False, rng=None):
         kernel = variables.params["kernel"]
         if x.shape[-1] != kernel.shape[0]:
             raise self.error(f"expected input with last dimension {kernel.shape[0]}, got shape {tuple(x.shape)}.")
-        y = ops.matmul(x, kernel)
+        if _quantization_mode(self) == "int8":
+            y = quantizers.int8_matmul(x, kernel, variables.params["kernel_scale"], self.compute_dtype,
+                                       quantizers.AbsMaxQuantizer())
+        else:
+            y = ops.matmul(x, kernel)
         if self.use_bias:
             y = ops.add(y, variables.params["bias"])
         return self.activation(y)

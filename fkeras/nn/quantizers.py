@@ -318,6 +318,42 @@ def unpack_int4(packed, orig_len, axis=0, dtype="int8"):
     return ops.transpose(out, inv_perm) if axis else out
 
 
+# --- quantized layer math (used by nn Dense / EinsumDense / Embedding) ----------------------------------------
+
+
+def quantize_kernel_int8(kernel, axis=0):
+    """Per-output-channel int8 weights as Keras's `quantize("int8")` makes them: `AbsMaxQuantizer(axis)` on
+    the host; returns `(int8 kernel, scale)` with the reduced `axis` squeezed (Dense: `(units,)`)."""
+    q, scale = AbsMaxQuantizer(axis=axis)(kernel, to_numpy=True)
+    return q, ops.squeeze(scale, axis=axis)
+
+
+def int8_matmul(inputs, kernel, kernel_scale, compute_dtype, inputs_quantizer=None):
+    """`inputs @ dequantized(kernel)` as Keras's int8 Dense computes it: inputs quantized per row on the fly
+    (`inputs_quantizer`, Keras's default `AbsMaxQuantizer()`; None: weight-only), an exact int32 matmul, then
+    division by `kernel_scale * inputs_scale`. inputs (..., in), kernel int8 (in, units), scale (units,).
+    The gradient reaches `inputs` only, through the dequantized kernel."""
+
+    @ops.custom_gradient
+    def _matmul(x, k, k_scale):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            float_kernel = ops.divide(ops.cast(k, compute_dtype), k_scale)
+            return ops.matmul(upstream, ops.transpose(float_kernel)), None, None
+
+        out_scale = k_scale
+        if inputs_quantizer is not None:
+            x, x_scale = inputs_quantizer(x, axis=-1)
+            out_scale = ops.multiply(out_scale, x_scale)
+            y = ops.matmul(ops.cast(x, "int32"), ops.cast(k, "int32"))  # exact (Keras's int32 accumulation)
+        else:
+            y = ops.matmul(x, ops.cast(k, _dtype(x)))
+        return ops.divide(ops.cast(y, compute_dtype), out_scale), grad
+
+    return _matmul(inputs, kernel, kernel_scale)
+
+
 # --- configs ------------------------------------------------------------------------------------------------
 
 

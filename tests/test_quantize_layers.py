@@ -1,0 +1,71 @@
+"""Quantized layers give Keras 3.15's quantized numbers: the same float weights quantized by fkeras and by Keras's
+`layer.quantize(mode)` give the same int8 kernels, scales and outputs (nn layers: `quantize_variables` + a
+quantized dtype policy)."""
+
+from __future__ import annotations
+
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras  # noqa: E402  (the oracle)
+
+from fkeras import nn  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _keras_dense(units, x, w, b, activation=None):
+    layer = keras.layers.Dense(units, activation=activation, use_bias=b is not None)
+    layer.build(x.shape)
+    layer.set_weights([w] + ([b] if b is not None else []))
+    return layer
+
+
+@pytest.mark.parametrize("use_bias,activation,shape", [(True, None, (4, 6)), (False, "relu", (2, 3, 6))])
+def test_nn_dense_int8_matches_keras(use_bias, activation, shape):
+    x = RNG.normal(size=shape).astype("float32")
+    w = RNG.normal(size=(6, 5)).astype("float32")
+    b = RNG.normal(size=(5,)).astype("float32") if use_bias else None
+    klayer = _keras_dense(5, x, w, b, activation)
+    klayer.quantize("int8")
+    kweights = {v.path.split("/")[-1]: np.asarray(v.value) for v in klayer.weights}
+
+    flt = nn.Dense(5, activation=activation, use_bias=use_bias)
+    variables = flt.init(jax.random.key(0), x)
+    variables = nn.Variables({"kernel": w} | ({"bias": b} if use_bias else {}), variables.state)
+    qvars = flt.quantize_variables(variables, "int8")
+    assert list(qvars.params) == [n for n in ("kernel", "bias", "kernel_scale") if n in kweights]
+    np.testing.assert_array_equal(np.asarray(qvars.params["kernel"]), kweights["kernel"])
+    assert str(qvars.params["kernel"].dtype) == "int8"
+    chex.assert_trees_all_close(np.asarray(qvars.params["kernel_scale"]), kweights["kernel_scale"], rtol=1e-6)
+
+    qlayer = nn.Dense(5, activation=activation, use_bias=use_bias, dtype="int8_from_float32")
+    built = qlayer.init(jax.random.key(0), x)
+    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in built.params.items()} == {
+        k: (v.shape, str(v.dtype)) for k, v in kweights.items()}
+    y, _ = qlayer.apply(qvars, x)
+    chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(x)), rtol=1e-5, atol=1e-5)
+    yj, _ = jax.jit(qlayer.apply)(qvars, x)
+    chex.assert_trees_all_close(np.asarray(yj), np.asarray(y), rtol=1e-6, atol=1e-6)
+
+    # the gradient reaches the inputs through the dequantized kernel, as in Keras
+    g = jax.grad(lambda a: qlayer.apply(qvars, a)[0].sum())(x)
+    assert g.shape == x.shape and np.isfinite(np.asarray(g)).all()
+
+
+def test_nn_dense_quantize_errors():
+    layer = nn.Dense(3)
+    v = layer.init(jax.random.key(0), (2, 4))
+    with pytest.raises(ValueError, match="cannot quantize to 'int2'"):
+        layer.quantize_variables(v, "int2")
+    q = nn.Dense(3, dtype="int8_from_float32")
+    with pytest.raises(ValueError, match="already quantized"):
+        q.quantize_variables(q.init(jax.random.key(0), (2, 4)), "int8")
+    with pytest.raises(ValueError, match="not supported for Dense"):
+        nn.Dense(3, dtype="int4_from_float32").init(jax.random.key(0), (2, 4))
