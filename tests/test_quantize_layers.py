@@ -69,3 +69,25 @@ def test_nn_dense_quantize_errors():
         q.quantize_variables(q.init(jax.random.key(0), (2, 4)), "int8")
     with pytest.raises(ValueError, match="not supported for Dense"):
         nn.Dense(3, dtype="int4_from_float32").init(jax.random.key(0), (2, 4))
+
+
+def test_nn_embedding_int8_matches_keras():
+    table = RNG.normal(size=(9, 4)).astype("float32")
+    ids = np.array([[0, 3, 8], [5, 5, 1]], "int32")
+    klayer = keras.layers.Embedding(9, 4)
+    klayer.build(ids.shape)
+    klayer.set_weights([table])
+    klayer.quantize("int8")
+    kweights = {v.path.split("/")[-1]: np.asarray(v.value) for v in klayer.weights}
+
+    flt = nn.Embedding(9, 4)
+    qvars = flt.quantize_variables(nn.Variables({"embeddings": table}, {}), "int8")
+    assert list(qvars.params) == list(kweights)
+    np.testing.assert_array_equal(np.asarray(qvars.params["embeddings"]), kweights["embeddings"])
+    chex.assert_trees_all_close(np.asarray(qvars.params["embeddings_scale"]), kweights["embeddings_scale"], rtol=1e-6)
+    qlayer = nn.Embedding(9, 4, dtype="int8_from_float32")
+    built = qlayer.init(jax.random.key(0), ids)
+    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in built.params.items()} == {
+        k: (v.shape, str(v.dtype)) for k, v in kweights.items()}
+    y, _ = qlayer.apply(qvars, ids)
+    chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(ids)), rtol=1e-6, atol=1e-6)

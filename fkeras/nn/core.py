@@ -37,7 +37,7 @@ def _quantization_mode(layer):
     return mode
 
 
-_QUANTIZED_MODES = {"Dense": ("int8",)}
+_QUANTIZED_MODES = {"Dense": ("int8",), "Embedding": ("int8",)}
 
 
 def _check_quantizable(layer, mode):
@@ -330,15 +330,30 @@ class Embedding(Layer):
         self._initial_weights = weights
 
     def build(self, rng, spec):
+        if _quantization_mode(self) == "int8":  # Keras's int8 layout: one scale per row (token)
+            return Variables({"embeddings": ops.zeros((self.input_dim, self.output_dim), "int8"),
+                              "embeddings_scale": ops.ones((self.input_dim,), self.variable_dtype)}, {})
         if self._initial_weights is not None:
             return Variables({"embeddings": ops.convert_to_tensor(self._initial_weights, self.variable_dtype)}, {})
         shape = (self.input_dim, self.output_dim)
         return Variables({"embeddings": self.embeddings_initializer(shape, self.variable_dtype, key=rng)}, {})
 
+    def quantize_variables(self, variables, mode="int8"):
+        """Float variables in the layout of this layer quantized to `mode` (see `_quantization_mode`); int8:
+        abs-max per row, `embeddings_scale` (input_dim,), as Keras's `Embedding.quantize("int8")`."""
+        _check_quantizable(self, mode)
+        q, scale = quantizers.quantize_kernel_int8(variables.params["embeddings"], axis=-1)
+        return Variables({"embeddings": q, "embeddings_scale": ops.cast(scale, self.variable_dtype)},
+                         variables.state)
+
     def call(self, variables, x, training=False, rng=None):
         self._check_indices(x)
         if ops.dtype(x) not in ("int32", "int64"):
             x = ops.cast(x, "int32")
+        if _quantization_mode(self) == "int8":
+            scale = ops.take(variables.params["embeddings_scale"], x, axis=0)
+            rows = ops.cast(ops.take(variables.params["embeddings"], x, axis=0), self.compute_dtype)
+            return ops.divide(rows, ops.expand_dims(scale, -1))
         return ops.take(variables.params["embeddings"], x, axis=0)
 
     def compute_mask(self, inputs, mask=None):
