@@ -40,14 +40,16 @@ def test_nn_dense_int8_matches_keras(use_bias, activation, shape):
     variables = flt.init(jax.random.key(0), x)
     variables = nn.Variables({"kernel": w} | ({"bias": b} if use_bias else {}), variables.state)
     qvars = flt.quantize_variables(variables, "int8")
-    assert list(qvars.params) == [n for n in ("kernel", "bias", "kernel_scale") if n in kweights]
-    np.testing.assert_array_equal(np.asarray(qvars.params["kernel"]), kweights["kernel"])
-    assert str(qvars.params["kernel"].dtype) == "int8"
-    chex.assert_trees_all_close(np.asarray(qvars.params["kernel_scale"]), kweights["kernel_scale"], rtol=1e-6)
+    # trainable leaves are params, Keras's non-trainable quantized weights are state
+    assert list(qvars.params) == [v.path.split("/")[-1] for v in klayer.trainable_weights]
+    assert list(qvars.state) == [v.path.split("/")[-1] for v in klayer.non_trainable_weights]
+    np.testing.assert_array_equal(np.asarray(qvars.state["kernel"]), kweights["kernel"])
+    assert str(qvars.state["kernel"].dtype) == "int8"
+    chex.assert_trees_all_close(np.asarray(qvars.state["kernel_scale"]), kweights["kernel_scale"], rtol=1e-6)
 
     qlayer = nn.Dense(5, activation=activation, use_bias=use_bias, dtype="int8_from_float32")
     built = qlayer.init(jax.random.key(0), x)
-    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in built.params.items()} == {
+    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in (built.params | built.state).items()} == {
         k: (v.shape, str(v.dtype)) for k, v in kweights.items()}
     y, _ = qlayer.apply(qvars, x)
     chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(x)), rtol=1e-5, atol=1e-5)
@@ -57,6 +59,9 @@ def test_nn_dense_int8_matches_keras(use_bias, activation, shape):
     # the gradient reaches the inputs through the dequantized kernel, as in Keras
     g = jax.grad(lambda a: qlayer.apply(qvars, a)[0].sum())(x)
     assert g.shape == x.shape and np.isfinite(np.asarray(g)).all()
+    if use_bias:  # and the float params train
+        gp = jax.grad(lambda p: qlayer.apply(nn.Variables(p, qvars.state), x)[0].sum())(qvars.params)
+        chex.assert_trees_all_close(gp["bias"], np.full((5,), np.prod(shape[:-1]), "float32"))
 
 
 def test_nn_dense_quantize_errors():
@@ -82,12 +87,12 @@ def test_nn_embedding_int8_matches_keras():
 
     flt = nn.Embedding(9, 4)
     qvars = flt.quantize_variables(nn.Variables({"embeddings": table}, {}), "int8")
-    assert list(qvars.params) == list(kweights)
-    np.testing.assert_array_equal(np.asarray(qvars.params["embeddings"]), kweights["embeddings"])
-    chex.assert_trees_all_close(np.asarray(qvars.params["embeddings_scale"]), kweights["embeddings_scale"], rtol=1e-6)
+    assert not qvars.params and list(qvars.state) == list(kweights)
+    np.testing.assert_array_equal(np.asarray(qvars.state["embeddings"]), kweights["embeddings"])
+    chex.assert_trees_all_close(np.asarray(qvars.state["embeddings_scale"]), kweights["embeddings_scale"], rtol=1e-6)
     qlayer = nn.Embedding(9, 4, dtype="int8_from_float32")
     built = qlayer.init(jax.random.key(0), ids)
-    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in built.params.items()} == {
+    assert {k: (tuple(v.shape), str(v.dtype)) for k, v in built.state.items()} == {
         k: (v.shape, str(v.dtype)) for k, v in kweights.items()}
     y, _ = qlayer.apply(qvars, ids)
     chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(ids)), rtol=1e-6, atol=1e-6)

@@ -27,7 +27,8 @@ def _quantization_mode(layer):
     """The layer's quantization mode, from its dtype policy ("int8_from_float32" -> "int8"; float: None).
 
     Quantization design: a quantized layer is the same nn layer class with a quantized dtype policy; its
-    `build` makes Keras's quantized params (int8 kernel + `kernel_scale`, ...) and its `call` runs the
+    `build` makes Keras's quantized weights (int8 kernel + `kernel_scale`, ...; not trainable, so they are
+    `state`, as Keras's are non-trainable variables) and its `call` runs the
     quantized math from `fkeras.nn.quantizers`. `layer.quantize_variables(variables, mode)` turns a float
     layer's variables into that layout, so quantizing is a pure (layer config, params) -> (config, params)."""
     mode = layer.dtype_policy.quantization_mode
@@ -170,17 +171,15 @@ class Dense(Layer):
     def build(self, rng, spec):
         k1, k2 = frandom.split_key(rng, 2)
         dtype = self.variable_dtype
-        mode = _quantization_mode(self)
         shape = (spec.shape[-1], self.units)
-        if mode == "int8":  # Keras's int8 layout: kernel int8 (in, units), bias, kernel_scale (units,)
-            params = {"kernel": ops.zeros(shape, "int8")}
+        params, state = {}, {}
+        if _quantization_mode(self) == "int8":  # Keras's int8 weights, not trainable: kernel int8, kernel_scale
+            state = {"kernel": ops.zeros(shape, "int8"), "kernel_scale": ops.ones((self.units,), dtype)}
         else:
-            params = {"kernel": self.kernel_initializer(shape, dtype, key=k1)}
+            params["kernel"] = self.kernel_initializer(shape, dtype, key=k1)
         if self.use_bias:
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
-        if mode == "int8":
-            params["kernel_scale"] = ops.ones((self.units,), dtype)
-        return Variables(params, {})
+        return Variables(params, state)
 
     def quantize_variables(self, variables, mode="int8"):
         """This float layer's variables in the layout of the same layer quantized to `mode` (pure: the
@@ -188,16 +187,17 @@ class Dense(Layer):
         kernel and its `kernel_scale`, as Keras's `Dense.quantize("int8")`."""
         _check_quantizable(self, mode)
         params = dict(variables.params)
-        params["kernel"], scale = quantizers.quantize_kernel_int8(params["kernel"], axis=0)
-        params["kernel_scale"] = ops.cast(scale, self.variable_dtype)
-        return Variables(params, variables.state)
+        kernel, scale = quantizers.quantize_kernel_int8(params.pop("kernel"), axis=0)
+        return Variables(params, {**variables.state, "kernel": kernel,
+                                  "kernel_scale": ops.cast(scale, self.variable_dtype)})
 
     def call(self, variables, x, training=False, rng=None):
-        kernel = variables.params["kernel"]
+        quantized = _quantization_mode(self) == "int8"
+        kernel = (variables.state if quantized else variables.params)["kernel"]
         if x.shape[-1] != kernel.shape[0]:
             raise self.error(f"expected input with last dimension {kernel.shape[0]}, got shape {tuple(x.shape)}.")
-        if _quantization_mode(self) == "int8":
-            y = quantizers.int8_matmul(x, kernel, variables.params["kernel_scale"], self.compute_dtype,
+        if quantized:
+            y = quantizers.int8_matmul(x, kernel, variables.state["kernel_scale"], self.compute_dtype,
                                        quantizers.AbsMaxQuantizer())
         else:
             y = ops.matmul(x, kernel)
@@ -331,8 +331,8 @@ class Embedding(Layer):
 
     def build(self, rng, spec):
         if _quantization_mode(self) == "int8":  # Keras's int8 layout: one scale per row (token)
-            return Variables({"embeddings": ops.zeros((self.input_dim, self.output_dim), "int8"),
-                              "embeddings_scale": ops.ones((self.input_dim,), self.variable_dtype)}, {})
+            return Variables({}, {"embeddings": ops.zeros((self.input_dim, self.output_dim), "int8"),
+                                  "embeddings_scale": ops.ones((self.input_dim,), self.variable_dtype)})
         if self._initial_weights is not None:
             return Variables({"embeddings": ops.convert_to_tensor(self._initial_weights, self.variable_dtype)}, {})
         shape = (self.input_dim, self.output_dim)
@@ -343,16 +343,17 @@ class Embedding(Layer):
         abs-max per row, `embeddings_scale` (input_dim,), as Keras's `Embedding.quantize("int8")`."""
         _check_quantizable(self, mode)
         q, scale = quantizers.quantize_kernel_int8(variables.params["embeddings"], axis=-1)
-        return Variables({"embeddings": q, "embeddings_scale": ops.cast(scale, self.variable_dtype)},
-                         variables.state)
+        params = {k: v for k, v in variables.params.items() if k != "embeddings"}
+        return Variables(params, {**variables.state, "embeddings": q,
+                                  "embeddings_scale": ops.cast(scale, self.variable_dtype)})
 
     def call(self, variables, x, training=False, rng=None):
         self._check_indices(x)
         if ops.dtype(x) not in ("int32", "int64"):
             x = ops.cast(x, "int32")
         if _quantization_mode(self) == "int8":
-            scale = ops.take(variables.params["embeddings_scale"], x, axis=0)
-            rows = ops.cast(ops.take(variables.params["embeddings"], x, axis=0), self.compute_dtype)
+            scale = ops.take(variables.state["embeddings_scale"], x, axis=0)
+            rows = ops.cast(ops.take(variables.state["embeddings"], x, axis=0), self.compute_dtype)
             return ops.divide(rows, ops.expand_dims(scale, -1))
         return ops.take(variables.params["embeddings"], x, axis=0)
 
