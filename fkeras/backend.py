@@ -1,5 +1,7 @@
 """`fkeras.backend`: the Keras backend utilities scripts use (floor 1: it imports nothing above ops)."""
 
+import os
+
 from fkeras.ops import _dispatch
 from fkeras.ops._dtypes import (  # noqa: F401  (Keras's dtype rules live with the ops, floor 1)
     floatx,
@@ -96,3 +98,30 @@ def disable_flash_attention():
 def is_flash_attention_enabled():
     """None (auto, the default) or False after `disable_flash_attention()`, as Keras returns it."""
     return _FLASH_ATTENTION
+
+
+# Debugging caps on fit/evaluate/predict (Keras reads KERAS_MAX_EPOCHS / KERAS_MAX_STEPS_PER_EPOCH at import);
+# the trainer reads them in fit/evaluate/predict, so they live here, below it.
+_LIMITS = {"max_epochs": int(os.environ["KERAS_MAX_EPOCHS"]) if os.environ.get("KERAS_MAX_EPOCHS") else None,
+           "max_steps_per_epoch": (int(os.environ["KERAS_MAX_STEPS_PER_EPOCH"])
+                                   if os.environ.get("KERAS_MAX_STEPS_PER_EPOCH") else None)}
+
+
+def set_max_epochs(max_epochs):
+    """Cap the number of epochs of every `fit` (an int, or None for no cap); for debugging."""
+    _LIMITS["max_epochs"] = max_epochs
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the steps of each epoch of `fit`/`evaluate`/`predict` (an int, or None for no cap); for debugging."""
+    _LIMITS["max_steps_per_epoch"] = max_steps_per_epoch
+
+
+def max_epochs():
+    """The epoch cap set by `set_max_epochs` or `KERAS_MAX_EPOCHS`, else None."""
+    return _LIMITS["max_epochs"]
+
+
+def max_steps_per_epoch():
+    """The per-epoch step cap set by `set_max_steps_per_epoch` or `KERAS_MAX_STEPS_PER_EPOCH`, else None."""
+    return _LIMITS["max_steps_per_epoch"]

@@ -113,3 +113,99 @@ def test_fit_twice_with_ema_optimizer_matches_keras(engine, keras_ema_twice):
         np.testing.assert_allclose(fh["loss"], ref[f"loss{i}"], rtol=1e-4, atol=1e-6)
         for j, a in enumerate(fm.get_weights()):
             np.testing.assert_allclose(a, ref[f"w{i}_{j}"], rtol=1e-4, atol=1e-6)
+
+
+# --- 3. config.set_max_epochs / set_max_steps_per_epoch cap fit, evaluate and predict --------------
+@pytest.fixture
+def caps():
+    """Sets the same caps on fkeras and Keras; both are cleared afterwards."""
+    import keras
+
+    def set_caps(epochs=None, steps=None):
+        for k in (keras, fkeras):
+            k.config.set_max_epochs(epochs)
+            k.config.set_max_steps_per_epoch(steps)
+
+    yield set_caps
+    set_caps()
+
+
+def test_max_epochs_and_steps_cap_fit_like_keras(caps):
+    keras = _keras()
+    km, fm = _pair(keras)
+    km.compile(keras.optimizers.SGD(0.1), "mse")
+    fm.compile(fkeras.optimizers.SGD(0.1), "mse")
+    caps(epochs=2, steps=3)
+    assert (fkeras.config.max_epochs(), fkeras.config.max_steps_per_epoch()) == (2, 3)
+
+    def run(m):
+        seen = []
+        cb = (fkeras if isinstance(m, fkeras.Model) else keras).callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs: seen.append(b), on_test_batch_end=lambda b, logs: seen.append(-1 - b))
+        with pytest.warns(UserWarning) as rec:
+            h = m.fit(X, Y, batch_size=4, epochs=5, shuffle=False, verbose=0, callbacks=[cb],
+                      validation_data=(X, Y)).history
+        return h, seen, sorted({str(r.message) for r in rec if str(r.message).startswith("Limiting")})
+
+    kh, kseen, kwarn = run(km)
+    fh, fseen, fwarn = run(fm)
+    assert fseen == kseen == [0, 1, 2, -1, -2, -3] * 2  # 2 epochs of 3 steps, validation 3 steps
+    assert fwarn == kwarn == ["Limiting epochs to 2", "Limiting steps_per_epoch to 3"]
+    assert sorted(fh) == sorted(kh)
+    for key in kh:
+        np.testing.assert_allclose(fh[key], kh[key], rtol=1e-5, atol=1e-7)
+    for a, b in zip(fm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # an explicit steps_per_epoch below the cap is kept, and does not warn about steps
+    with pytest.warns(UserWarning, match="Limiting epochs to 2"):
+        assert len(fm.fit(X, Y, batch_size=4, epochs=3, steps_per_epoch=1, verbose=0).history["loss"]) == 2
+
+
+def test_max_steps_per_epoch_caps_evaluate_and_predict_like_keras(caps):
+    keras = _keras()
+    km, fm = _pair(keras)
+    km.compile("sgd", "mse")
+    fm.compile("sgd", "mse")
+    caps(steps=2)
+    with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 2"):
+        k_loss, k_pred = km.evaluate(X, Y, batch_size=4, verbose=0), km.predict(X, batch_size=4, verbose=0)
+    with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 2"):
+        f_loss = fm.evaluate(X, Y, batch_size=4, verbose=0)
+    with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 2"):
+        f_pred = fm.predict(X, batch_size=4, verbose=0)
+    assert f_pred.shape == k_pred.shape == (8, 1)
+    np.testing.assert_allclose(f_pred, k_pred, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(f_loss, k_loss, rtol=1e-5)
+    caps()
+    assert fm.predict(X, batch_size=4, verbose=0).shape == (32, 1)
+
+
+def test_max_epochs_env_vars_are_read_at_import():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, fkeras\n"
+            "m = fkeras.Sequential([fkeras.Input((1,)), fkeras.layers.Dense(1)]); m.compile('sgd', 'mse')\n"
+            "h = m.fit(np.ones((8, 1)), np.ones((8, 1)), batch_size=2, epochs=4, verbose=0)\n"
+            "print(fkeras.config.max_epochs(), fkeras.config.max_steps_per_epoch(), len(h.history['loss']),"
+            " int(m.optimizer.iterations))")
+    env = {**os.environ, "KERAS_MAX_EPOCHS": "2", "KERAS_MAX_STEPS_PER_EPOCH": "3", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["2", "3", "2", "4"]  # 4 batches a pass: epoch 1 takes 3, epoch 2 the 1 left (as Keras)
+
+
+@pytest.mark.parametrize("validation_steps", [None, 2])
+def test_evaluate_steps_and_validation_steps_start_a_new_pass_like_keras(validation_steps):
+    """`evaluate(steps=2)` evaluates the first 2 batches, and each validation in fit starts from the first batch."""
+    keras = _keras()
+    km, fm = _pair(keras)
+    km.compile(keras.optimizers.SGD(0.1), "mse")
+    fm.compile(fkeras.optimizers.SGD(0.1), "mse")
+    np.testing.assert_allclose(fm.evaluate(X, Y, batch_size=4, steps=2, verbose=0),
+                               km.evaluate(X, Y, batch_size=4, steps=2, verbose=0), rtol=1e-5)
+    kw = dict(batch_size=4, epochs=3, shuffle=False, verbose=0, validation_data=(X, Y),
+              validation_steps=validation_steps)
+    kh, fh = km.fit(X, Y, **kw).history, fm.fit(X, Y, **kw).history
+    np.testing.assert_allclose(fh["val_loss"], kh["val_loss"], rtol=1e-5, atol=1e-7)

@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.backend import max_epochs as _max_epochs
+from fkeras.backend import max_steps_per_epoch as _max_steps_per_epoch
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
 from fkeras.train import engines as engines_mod
@@ -42,6 +44,25 @@ from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import StateCell, TrainState
 from fkeras.train.steps import Engine, batch_size_of, full_mask, merge_trainable, split_trainable, unpack
+
+
+def _capped_steps(steps):
+    """`steps` capped by `config.set_max_steps_per_epoch` (or KERAS_MAX_STEPS_PER_EPOCH), as Keras's
+    EpochIterator does for fit, its validation, evaluate and predict."""
+    cap = _max_steps_per_epoch()
+    if cap and (not steps or cap < steps):
+        import warnings
+
+        warnings.warn("Limiting steps_per_epoch to %d" % cap, stacklevel=3)
+        return cap
+    return steps
+
+
+def _restart_pass(data):
+    """The next epoch of `data` starts a new pass over a re-iterable source, also under `steps_per_epoch`
+    (whose epochs otherwise continue the pass), as Keras's `EpochIterator.reset()` does."""
+    if getattr(data, "_reiterable", False) and getattr(data, "_stream", None) is not None:
+        data._stream = None
 
 
 def _get_data_adapter(*args, **kwargs):
@@ -442,6 +463,11 @@ class Trainer:
             raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time.")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Expected `epochs` to be a non-negative int, got {epochs!r}.")
+        if _max_epochs() and _max_epochs() < epochs:  # config.set_max_epochs / KERAS_MAX_EPOCHS, as Keras
+            import warnings
+
+            warnings.warn("Limiting epochs to %d" % _max_epochs(), stacklevel=2)
+            epochs = _max_epochs()
         if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
             raise ValueError(f"Expected `validation_freq` to be a positive int, got {validation_freq!r}.")
         if validation_split and validation_data is None:
@@ -452,14 +478,14 @@ class Trainer:
         if dist is not None:
             x, y, sample_weight, batch_size = dist.shard_source(x, y, sample_weight, batch_size)
         # The shuffle seed is drawn here, on the main thread, so batches do not depend on threads.
-        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                                 shuffle=shuffle, class_weight=class_weight, seed=int(np.random.randint(2**31 - 1)))
+        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size,
+                                 steps_per_epoch=_capped_steps(steps_per_epoch), shuffle=shuffle, class_weight=class_weight, seed=int(np.random.randint(2**31 - 1)))
         val_data = None
         if validation_data is not None:
             _check_validation_data(validation_data)
             vx, vy, vsw = unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
             val_data = _get_data_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
-                                         steps_per_epoch=validation_steps, shuffle=False)
+                                         steps_per_epoch=_capped_steps(validation_steps), shuffle=False)
 
         self._fit_data_state = data.resume_state()  # the batches of the first epoch (BackupAndRestore)
         first_iter = self._batches(data)
@@ -509,6 +535,7 @@ class Trainer:
                 raise ValueError("The training data produced no batches in this epoch.")
             epoch_logs = _to_floats(logs)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
+                _restart_pass(val_data)  # as Keras resets its validation iterator: each validation starts a pass
                 val_logs = self._evaluate_adapter(eng, val_data, cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -618,12 +645,14 @@ class Trainer:
         self._assert_compiled("evaluate")
         if kwargs:
             raise TypeError(f"evaluate: unexpected arguments {sorted(kwargs)}.")
-        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
+        data = _get_data_adapter(x, y, sample_weight, batch_size=batch_size, steps_per_epoch=_capped_steps(steps),
+                                 shuffle=False)
         it = self._batches(data)
         try:
             first = next(it)
         except StopIteration:
             raise ValueError("The evaluation data produced no batches.") from None
+        _restart_pass(data)  # the batch looked at is evaluated too (with `steps`, the pass would go on after it)
         self._check_input_dtypes(unpack(first)[0])
         eng = self._ready(first)
         self._check_labels(eng, y)
@@ -640,7 +669,7 @@ class Trainer:
     # ------------------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x` as NumPy arrays (concatenated over batches)."""
-        data = _get_data_adapter(x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False)
+        data = _get_data_adapter(x, batch_size=batch_size, steps_per_epoch=_capped_steps(steps), shuffle=False)
         verbose = 1 if verbose == "auto" else verbose
         cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
                                   steps=data.num_batches)
