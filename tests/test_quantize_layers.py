@@ -96,3 +96,71 @@ def test_nn_embedding_int8_matches_keras():
         k: (v.shape, str(v.dtype)) for k, v in kweights.items()}
     y, _ = qlayer.apply(qvars, ids)
     chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(ids)), rtol=1e-6, atol=1e-6)
+
+
+def _pair(module):
+    return module.Sequential([module.Input((5,), dtype="int32"), module.layers.Embedding(11, 6, name="emb"),
+                              module.layers.Flatten(name="flat"), module.layers.Dense(7, activation="relu", name="d1"),
+                              module.layers.Dense(3, name="d2")], name="seq")
+
+
+def test_model_quantize_int8_matches_keras_and_trains(tmp_path):
+    import fkeras
+
+    ids = RNG.integers(0, 11, size=(4, 5)).astype("int32")
+    km, fm = _pair(keras), _pair(fkeras)
+    fm.set_weights(km.get_weights())
+    chex.assert_trees_all_close(np.asarray(fm.predict(ids, verbose=0)), np.asarray(km.predict(ids, verbose=0)),
+                                rtol=1e-5, atol=1e-5)
+    with pytest.warns(UserWarning):
+        km.quantize("int8")
+    fm.quantize("int8")
+    assert [l.dtype_policy.name for l in fm.layers] == [l.dtype_policy.name for l in km.layers]
+    def key(w):  # "<layer>/<weight>" (Keras prefixes the model's name)
+        return "/".join(w.path.split("/")[-2:])
+
+    assert sorted((key(w), tuple(w.shape), str(np.dtype(w.dtype)), w.trainable) for w in fm.weights) == sorted(
+        (key(w), tuple(w.shape), w.dtype, w.trainable) for w in km.weights)
+    for lk, lf in zip(km.layers, fm.layers):
+        kw = {key(w): np.asarray(w.value) for w in lk.weights}
+        for w in lf.weights:
+            np.testing.assert_allclose(np.asarray(w.value), kw[key(w)], rtol=1e-6, err_msg=w.path)
+    chex.assert_trees_all_close(np.asarray(fm.predict(ids, verbose=0)), np.asarray(km.predict(ids, verbose=0)),
+                                rtol=1e-5, atol=1e-5)
+    assert len(fm.trainable_weights) == len(km.trainable_weights) == 2  # the biases
+
+    fm.compile("sgd", "mse")
+    fm.fit(ids, np.ones((4, 3), "float32"), epochs=1, verbose=0)  # int8 weights stay frozen, biases train
+    assert str(fm.layers[-1].kernel.dtype) == "int8"
+
+
+def test_layer_quantize_errors():
+    import fkeras
+
+    layer = fkeras.layers.Dense(3)
+    with pytest.raises(ValueError, match="must be built"):
+        layer.quantize("int8")
+    layer.build((None, 4))
+    with pytest.raises(ValueError, match="Invalid quantization mode"):
+        layer.quantize("int3")
+    with pytest.raises(ValueError, match="cannot quantize to 'float8'"):
+        layer.quantize("float8")
+    assert layer.dtype_policy.name == "float32" and str(layer.kernel.dtype) == "float32"
+    with pytest.raises(NotImplementedError):
+        fkeras.layers.Flatten().quantize("int8")
+
+
+def test_quantize_after_fit_uses_trained_weights():
+    import fkeras
+
+    ids = RNG.integers(0, 11, size=(4, 5)).astype("int32")
+    fm = _pair(fkeras)
+    fm.compile("sgd", "mse")
+    fm.fit(ids, np.ones((4, 3), "float32"), epochs=1, verbose=0)
+    km = _pair(keras)
+    km.set_weights(fm.get_weights())  # the trained weights, as the Variables show them
+    fm.quantize("int8")
+    with pytest.warns(UserWarning):
+        km.quantize("int8")
+    chex.assert_trees_all_close(np.asarray(fm.predict(ids, verbose=0)), np.asarray(km.predict(ids, verbose=0)),
+                                rtol=1e-5, atol=1e-5)

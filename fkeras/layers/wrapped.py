@@ -238,6 +238,61 @@ class NNLayer(Layer):
                 else:
                     var._value = leaf
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize this built layer's weights in place, as Keras's `layer.quantize(mode)`: the nn layer's
+        `quantize_variables` gives the new weights (Dense/Embedding "int8": int8 kernel + scale, not
+        trainable) and the dtype policy becomes `f"{mode}_from_{source}"`. Layers without a quantized form
+        raise NotImplementedError (a model's `quantize` skips them with a warning)."""
+        from fkeras.nn import dtype_policies as _policies
+        from fkeras.nn import quantizers as _q
+
+        nn_layer = self.__dict__["_fk_nn"]
+        builtin = "_fk_nn_class" in type(self).__dict__
+        if (type_check and not builtin) or not hasattr(nn_layer, "quantize_variables"):
+            raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize()` method implemented.")
+        if isinstance(config, str):
+            mode, config = config, None
+        if config is not None:
+            if not isinstance(config, _q.QuantizationConfig):
+                raise ValueError(f"Argument `config` must be an instance of `QuantizationConfig`. Received: "
+                                 f"config={config!r} (of type {type(config)})")
+            if mode is not None and config.mode != mode:
+                raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
+            mode = config.mode
+            default = _q.Int8QuantizationConfig()
+            if mode == "int8" and (config.weight_quantizer is not None or _q.serialize(
+                    config.activation_quantizer) != _q.serialize(default.activation_quantizer)):
+                raise ValueError(f"Layer '{self.name}': only the default Int8QuantizationConfig() is supported "
+                                 "(custom weight/activation quantizers are not).")
+        if mode not in _policies.QUANTIZATION_MODES:
+            raise ValueError(f"Invalid quantization mode. Expected one of {_policies.QUANTIZATION_MODES}. "
+                             f"Received: mode={mode}")
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' must be built before quantization (call it on data first).")
+        old = [v for v in self._fk_vars if _is_nn_leaf(v)]
+        tree = Variables({}, {})
+        for var in old:
+            kind = "params" if var.trainable else "state"
+            tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
+        new = nn_layer.quantize_variables(tree, mode)  # raises for a mode this layer lacks, before any change
+        policy = _policies.QuantizedDTypePolicy(mode, self.dtype_policy.name)
+        by_path = {v._fk_subpath: v for v in old}
+        made = []
+        for kind, subtree in (("params", new.params), ("state", new.state)):
+            for subpath, leaf in _flat(subtree):
+                var = by_path.get(subpath)
+                dtype = np.dtype(leaf.dtype).name
+                if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
+                    var = Variable._create("/".join(subpath), tuple(leaf.shape), dtype, trainable=kind == "params",
+                                           path=f"{self.name}/{'/'.join(subpath)}")
+                    var._fk_subpath, var._fk_nn_leaf = subpath, True
+                var._source = None
+                var._value = leaf
+                made.append(var)
+        object.__setattr__(nn_layer, "dtype_policy", policy)
+        self.dtype_policy = policy
+        self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
+
     def _fk_own_initial_values(self, rng):
         out = {}
         if any(_is_nn_leaf(v) for v in self._fk_vars):

@@ -186,6 +186,49 @@ class Model(Layer, Trainer):
         """Write the model for inference: a TF SavedModel (default), "onnx", "torch" or "litert" (`fkeras.export`)."""
         return export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Quantize every leaf layer that has a quantized form (Keras's `model.quantize`): Dense and Embedding
+        to "int8" (`layer.quantize`); others are skipped with a warning. `filters`: a regex, a list of regexes
+        (matched against layer names/paths) or a callable `layer -> bool`. The TrainState is rebuilt from the
+        new weights (the compiled steps are traced again)."""
+        import re
+        import warnings
+        from collections.abc import Callable
+
+        type_check = kwargs.pop("type_check", True)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        if filters is not None and not isinstance(filters, (str, Callable, list, tuple)):
+            raise ValueError("The `filters` argument must be a regex string, a list of regex strings, or a callable. "
+                             f"Received: {type(filters)}")
+
+        def wanted(layer, path):
+            if filters is None:
+                return True
+            if callable(filters):
+                return bool(filters(layer))
+            names = (layer.name, "/".join(path))
+            return any(re.search(f, n) for f in ([filters] if isinstance(filters, str) else filters) for n in names)
+
+        leaves = [(layer, path) for layer, path in self._fk_walk()
+                  if layer is not self and not list(layer._fk_children()) and wanted(layer, path)]
+        if self.train_state is not None:  # the weights live in the TrainState: hand them back to the Variables
+            for var, _, _ in self._fk_variables():
+                var._value = var._stored()
+        changed = False
+        for layer, _ in leaves:
+            try:
+                layer.quantize(mode, type_check=type_check, config=config)
+                changed = True
+            except NotImplementedError as e:
+                warnings.warn(str(e), stacklevel=2)
+            except AttributeError:
+                pass
+        if changed:
+            self.train_state = None
+            self._engine = None
+            self._opt_key = None
+
     def save(self, filepath, overwrite=True, **kwargs):
         """Save as a `.keras` archive laid out as Keras 3 writes it (`fkeras.saving`)."""
         return saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
