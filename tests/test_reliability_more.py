@@ -209,3 +209,72 @@ def test_evaluate_steps_and_validation_steps_start_a_new_pass_like_keras(validat
               validation_steps=validation_steps)
     kh, fh = km.fit(X, Y, **kw).history, fm.fit(X, Y, **kw).history
     np.testing.assert_allclose(fh["val_loss"], kh["val_loss"], rtol=1e-5, atol=1e-7)
+
+
+# --- 4. set_image_data_format: layers built with data_format=None read it ------------------------
+def _layers_with_data_format():
+    import inspect
+
+    import keras
+
+    out = []
+    for name in sorted(dir(keras.layers)):
+        cls = getattr(keras.layers, name)
+        if inspect.isclass(cls) and "data_format" in inspect.signature(cls.__init__).parameters:
+            out.append(name)
+    return out
+
+
+_REQUIRED = {"output_size": 2, "pool_size": 2, "height": 2, "width": 2, "filters": 2, "kernel_size": 2,
+             "factor": 0.5, "height_factor": 0.1, "width_factor": 0.1, "rate": 0.5}
+_FACTOR = {"RandomPosterization": 4}
+
+
+@pytest.fixture
+def channels_first():
+    import keras
+
+    for k in (keras, fkeras):
+        k.config.set_image_data_format("channels_first")
+    yield
+    for k in (keras, fkeras):
+        k.config.set_image_data_format("channels_last")
+
+
+@pytest.mark.parametrize("name", _layers_with_data_format())
+def test_layers_read_the_image_data_format_at_construction_like_keras(name, channels_first):
+    import inspect
+
+    import keras
+
+    assert fkeras.backend.image_data_format() == fkeras.config.image_data_format() == "channels_first"
+    params = inspect.signature(getattr(keras.layers, name).__init__).parameters
+    kwargs = {p: _FACTOR.get(name, v) if p == "factor" else v for p, v in _REQUIRED.items() if p in params
+              and params[p].default is inspect.Parameter.empty}
+    kl, fl = getattr(keras.layers, name)(**kwargs), getattr(fkeras.layers, name)(**kwargs)
+    kcfg, fcfg = kl.get_config(), fl.get_config()
+    if "data_format" in kcfg:
+        assert fcfg["data_format"] == kcfg["data_format"]
+    assert fl.data_format == kl.data_format
+    # an explicit format still wins, and is what get_config records
+    fl = getattr(fkeras.layers, name)(data_format="channels_last", **kwargs)
+    assert fl.data_format == "channels_last"
+    assert fl.get_config().get("data_format", "channels_last") == "channels_last"
+
+
+def test_channels_first_conv_model_matches_keras(channels_first):
+    keras = _keras()
+    x = np.random.default_rng(1).normal(size=(2, 3, 6, 5)).astype("float32")  # (batch, channels, h, w)
+
+    def build(k):
+        return k.Sequential([k.Input((3, 6, 5)), k.layers.Conv2D(4, 3, padding="same"), k.layers.MaxPooling2D(),
+                             k.layers.Conv2DTranspose(2, 2, strides=2), k.layers.GlobalAveragePooling2D()])
+
+    km, fm = build(keras), build(fkeras)
+    fm.set_weights(km.get_weights())
+    assert [w.shape for w in fm.weights] == [tuple(w.shape) for w in km.weights]
+    np.testing.assert_allclose(fm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # the setting is read at construction: layers made before keep their format after it changes back
+    fkeras.config.set_image_data_format("channels_last")
+    np.testing.assert_allclose(fm(x), km(x), rtol=1e-5, atol=1e-6)
+    assert fkeras.layers.Conv2D(4, 3).data_format == "channels_last"

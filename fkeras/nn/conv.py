@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn import activations, constraints, initializers, regularizers
 from fkeras.nn.base import Layer, Variables, expect_rank
@@ -73,7 +73,7 @@ class ConvBase(KernelBias, Layer):
         if padding not in self.paddings:
             raise self.error(f"expected padding in {self.paddings}, got {padding!r}.")
         self.padding = padding
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or backend.image_data_format()
         if self.data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
         self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
@@ -204,7 +204,7 @@ class _DepthwiseBase(Layer):
         if padding not in ("valid", "same"):
             raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
         self.padding = padding
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or backend.image_data_format()
         if self.data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
         self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)

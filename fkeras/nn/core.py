@@ -8,7 +8,7 @@ import warnings
 import jax
 import numpy as np
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn import activations, constraints, initializers, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
@@ -16,9 +16,15 @@ from fkeras.nn.dtype_policies import _standardize
 
 
 def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha=None):
+    layer.quantization_config = None
     if quantization_config is not None:
-        raise layer.error(f"quantization is not supported; expected quantization_config=None, got "
-                          f"{quantization_config!r}.")
+        config = quantizers.get(quantization_config) if isinstance(quantization_config, dict) else quantization_config
+        supported = type(layer).__name__ in _QUANTIZED_MODES and isinstance(config, quantizers.Int8QuantizationConfig)
+        if not supported or config.weight_quantizer is not None or quantizers.serialize(
+                config.activation_quantizer) != quantizers.serialize(quantizers.AbsMaxQuantizer()):
+            raise layer.error(f"only quantization_config=None or the default Int8QuantizationConfig() (Dense, "
+                              f"Embedding) is supported, got {quantization_config!r}.")
+        layer.quantization_config = config
     if lora_rank is not None or lora_alpha is not None:
         raise layer.error(f"LoRA is not supported; expected lora_rank=None, got {lora_rank!r}.")
 
@@ -181,6 +187,9 @@ class Dense(Layer):
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
         return Variables(params, state)
 
+    # Keras's order of the weights in a `.keras` file per quantization mode (`save_own_variables`)
+    quantized_save_order = {"int8": ("kernel", "bias", "kernel_scale")}
+
     def quantize_variables(self, variables, mode="int8"):
         """This float layer's variables in the layout of the same layer quantized to `mode` (pure: the
         layer with `dtype=f"{mode}_from_{source}"` builds and calls them). int8: per-output-channel abs-max
@@ -216,7 +225,7 @@ class Dense(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
-            "quantization_config": None,
+            "quantization_config": quantizers.serialize(self.quantization_config),
         }
 
 
@@ -338,6 +347,8 @@ class Embedding(Layer):
         shape = (self.input_dim, self.output_dim)
         return Variables({"embeddings": self.embeddings_initializer(shape, self.variable_dtype, key=rng)}, {})
 
+    quantized_save_order = {"int8": ("embeddings", "embeddings_scale")}
+
     def quantize_variables(self, variables, mode="int8"):
         """Float variables in the layout of this layer quantized to `mode` (see `_quantization_mode`); int8:
         abs-max per row, `embeddings_scale` (input_dim,), as Keras's `Embedding.quantize("int8")`."""
@@ -384,7 +395,7 @@ class Embedding(Layer):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
-            "quantization_config": None,
+            "quantization_config": quantizers.serialize(self.quantization_config),
         }
 
 
@@ -442,7 +453,7 @@ class Rescaling(Layer):
 
 
 def _data_format(layer, data_format):
-    data_format = data_format or "channels_last"
+    data_format = data_format or backend.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise layer.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
     return data_format

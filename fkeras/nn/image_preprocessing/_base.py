@@ -20,13 +20,13 @@ import math
 import jax
 import numpy as np
 
-from fkeras import ops
+from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn.base import Layer, expect_rank
 
 
 def data_format_of(layer, data_format):
-    data_format = data_format or "channels_last"
+    data_format = data_format or backend.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise layer.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
     return data_format

@@ -126,7 +126,7 @@ class STFTSpectrogram(Layer):
         self._fft_length = fft_length or 2 ** int(math.ceil(math.log2(frame_length)))
         self.window, self.periodic, self.scaling, self.padding = window, periodic, scaling, padding
         self.expand_dims = expand_dims
-        data_format = data_format or "channels_last"
+        data_format = data_format or backend.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
         self.data_format = data_format
