@@ -11,6 +11,9 @@ import rich.console
 import rich.markup
 import rich.table
 
+from fkeras.layers.symbolic import inbound_nodes
+from fkeras.utils import io_utils
+
 
 def _count(weights):
     return int(sum(math.prod(w.shape) for w in weights))
@@ -40,7 +43,6 @@ def _num(x):
 
 def _node_output_shape(layer):
     """The output shape(s) of the layer's last recorded call (how Keras finds an implicit op's shape)."""
-    from fkeras.layers.symbolic import inbound_nodes
 
     nodes = inbound_nodes(layer)
     if not nodes:
@@ -96,7 +98,6 @@ def _graph_rows(model):
     """`(operations, sequential_like, nodes of the model)`: a Functional model's rows are its operations
     (inputs and implicit ops included); it gets the "Connected to" column unless it is a plain chain
     (one node per depth, each with one input, no layer called twice), Keras's rule."""
-    from fkeras.layers.symbolic import inbound_nodes
 
     nodes_by_depth = getattr(model, "_nodes_by_depth", None)
     if nodes_by_depth is None or type(model).__name__ == "Sequential" or not hasattr(model, "_operations"):
@@ -117,7 +118,6 @@ def _graph_rows(model):
 
 
 def _connections(layer, relevant):
-    from fkeras.layers.symbolic import inbound_nodes
 
     parts = []
     for node in inbound_nodes(layer):
@@ -134,7 +134,6 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     """Keras's summary table: Layer (type) / Output Shape / Param # (+ Connected to for a branched
     Functional model, + Trainable with `show_trainable`; nested models' layers indented with
     `expand_nested`), then the parameter totals. `print_fn` receives the whole text once."""
-    from fkeras.utils import io_utils
 
     if not print_fn and not io_utils.is_interactive_logging_enabled():
         print_fn = io_utils.print_msg

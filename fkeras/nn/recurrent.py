@@ -22,7 +22,8 @@ import jax
 from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import activations, constraints, dtype_policies, initializers, regularizers
-from fkeras.nn.base import Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name
+from fkeras.nn.base import Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name, snake_case
+from fkeras.nn.containers import deserialize, serialize
 
 _RNN_WEIGHTS = {"kernel": "kernel_regularizer", "recurrent_kernel": "recurrent_regularizer",
                 "bias": "bias_regularizer"}
@@ -36,7 +37,6 @@ def as_nn_layer(layer, what="layer"):
     if isinstance(layer, Layer):
         return layer
     if isinstance(layer, dict):
-        from fkeras.nn.containers import deserialize
 
         return deserialize(layer)
     nn_layer = getattr(layer, "nn_layer", None)
@@ -46,7 +46,6 @@ def as_nn_layer(layer, what="layer"):
 
 
 def _serialize(layer):
-    from fkeras.nn.containers import serialize
 
     return serialize(layer)
 
@@ -462,7 +461,6 @@ class StackedRNNCells(Layer):
 
     def saving_layout(self, params, state):
         out, used = [("", [])], {}
-        from fkeras.nn.base import snake_case
 
         for c in self.cells:
             base = snake_case(type(c).__name__)

@@ -24,6 +24,7 @@ import posixpath
 import numpy as np
 
 from fkeras.saving import archive
+from fkeras.saving import saving_lib
 
 _MAX_NAME_ATTR = 1024  # longest object name read from a group's attributes
 
@@ -161,7 +162,6 @@ class KerasFileEditor:
     @staticmethod
     def _model_spec(model):
         """The weights a save of `model` writes, nested like `weights_dict` (shapes only)."""
-        from fkeras.saving import saving_lib
 
         spec: dict = {}
         for path, _, arrays in saving_lib.weight_groups(model):

@@ -20,8 +20,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from fkeras.train.optimizers import is_schedule
 from fkeras.nn.paths import find_path, set_path
+from fkeras.train.optimizers import is_schedule
+from fkeras.train.steps import full_mask, split_trainable
 
 def _slot_get(tree, key):
     """A slot's array: `key` a path into a params-like dict, or an index into the list a custom train_step's
@@ -222,7 +223,6 @@ def ensure_opt_state(model) -> None:
         if not getattr(model, "built", False) or not hasattr(model, "_create_train_state"):
             return
         model._create_train_state()
-    from fkeras.train.steps import full_mask, split_trainable
 
     ts = model.train_state
     mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None, ts.params)
@@ -236,7 +236,6 @@ def _mark_opt_state_current(model, mask=None):
     """Tell the Trainer the optimizer state matches (else its first fit step re-initializes it)."""
     import jax
 
-    from fkeras.train.steps import full_mask
 
     if mask is None:
         mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None,

@@ -28,17 +28,17 @@ import warnings
 
 import numpy as np
 
-from fkeras.saving import archive
-from fkeras.saving import serialization_lib as sl
-from fkeras.nn.base import allocation_limit
+from fkeras.nn import base
+from fkeras.nn.base import allocation_limit, snake_case
 from fkeras.nn.registration import custom_object_scope
+from fkeras.saving import archive, optimizer_state
+from fkeras.saving import serialization_lib as sl
 
 KERAS_VERSION = "3.15.1"  # the Keras file format these archives follow
 
 
 # --- the walk --------------------------------------------------------------------------------------
 def _snake(name: str) -> str:
-    from fkeras.nn.base import snake_case
 
     return snake_case(name)
 
@@ -72,7 +72,6 @@ def _skipset(layer_base, obj) -> set:
 
 def _bare_instance(cls):
     """`cls()` without using up an fkeras auto name (`layer`, `layer_1`, ...) of the session."""
-    from fkeras.nn import base
 
     counters = base._counters()
     saved = dict(counters)
@@ -263,13 +262,11 @@ def _save_arrays(obj, walker) -> list:
             return [np.asarray(_value(store[str(i)])) for i in range(len(store))]
         return archive.KeyedArrays([np.asarray(_value(v)) for v in store.values()], store.keys())
     if obj is walker.optimizer or obj is walker.inner_optimizer:
-        from fkeras.saving import optimizer_state
 
         if obj is walker.inner_optimizer:
             return optimizer_state.save_inner_optimizer_arrays(walker.root, walker.optimizer)
         return optimizer_state.save_optimizer_arrays(walker.root, obj)
     if walker.is_sub_optimizer(obj):
-        from fkeras.saving import optimizer_state
 
         return optimizer_state.save_sub_optimizer_arrays(walker.root, walker.optimizer, obj)
     return [_value(v) for v in _own_variables(obj, walker)]
@@ -288,7 +285,6 @@ def weight_groups(model) -> list:
 
 def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) -> None:
     """Check every object's arrays against the file, then assign all of them."""
-    from fkeras.saving import optimizer_state
 
     opt = getattr(model, "optimizer", None)
     own = opt is not None and not hasattr(opt, "load_own_variables")  # an fkeras optimizer (state in the model)
@@ -348,7 +344,6 @@ def _assign(model, file_groups: dict, where: str, skip_optimizer: bool = False) 
     if assigned:
         model.set_weights([assigned.get(_var_key(v), _value(v)) for v in model.weights])
     if deferred_opt is not None:
-        from fkeras.saving import optimizer_state
 
         optimizer_state.load_optimizer_arrays(model, *deferred_opt)
 

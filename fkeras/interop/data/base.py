@@ -20,6 +20,7 @@ import warnings
 import jax
 import numpy as np
 
+from fkeras.backend import floatx
 from fkeras.interop.data.sparse import SparseRows, is_sparse, to_rows
 
 # --------------------------------------------------------------------------- type tests
@@ -110,7 +111,6 @@ def _x64() -> bool:
 
 def standard_dtype(dtype):
     """The dtype a batch leaf of `dtype` is cast to (None if it stays as is)."""
-    from fkeras.backend import floatx
 
     dtype = np.dtype(dtype)
     if jax.dtypes.issubdtype(dtype, np.floating):

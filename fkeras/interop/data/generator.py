@@ -25,6 +25,7 @@ from fkeras.interop.data.base import (
     to_numpy,
     tree_map,
 )
+from fkeras.interop.dlpack import to_jax
 
 
 def leaf_to_jax(x):
@@ -37,7 +38,6 @@ def leaf_to_jax(x):
     if is_jax_array(x):
         target = standard_dtype(x.dtype)
         return x if target is None else x.astype(target)
-    from fkeras.interop.dlpack import to_jax
 
     if is_torch_tensor(x):
         import torch

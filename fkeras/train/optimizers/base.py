@@ -34,6 +34,7 @@ import optax
 from fkeras import ops
 from fkeras.train import schedules as _schedules
 from fkeras.train.state import StateCell
+from fkeras.nn.base import snake_case
 
 _REGISTRY: dict = {}  # class name -> class: `get`, `serialize`/`deserialize` and saving resolve names here
 
@@ -160,7 +161,6 @@ class Optimizer:
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
-        from fkeras.nn.base import snake_case
 
         self.name = name or snake_case(type(self).__name__)
         self._own_state()
