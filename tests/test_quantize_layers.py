@@ -164,3 +164,50 @@ def test_quantize_after_fit_uses_trained_weights():
         km.quantize("int8")
     chex.assert_trees_all_close(np.asarray(fm.predict(ids, verbose=0)), np.asarray(km.predict(ids, verbose=0)),
                                 rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_keras_files_cross_both_ways(tmp_path):
+    import fkeras
+
+    ids = RNG.integers(0, 11, size=(4, 5)).astype("int32")
+    fm = _pair(fkeras)
+    fm.quantize("int8")
+    fm.save(tmp_path / "f.keras")
+    km = keras.saving.load_model(tmp_path / "f.keras")
+    assert [l.dtype_policy.name for l in km.layers] == ["int8_from_float32", "float32", "int8_from_float32",
+                                                        "int8_from_float32"]
+    chex.assert_trees_all_close(np.asarray(km.predict(ids, verbose=0)), np.asarray(fm.predict(ids, verbose=0)),
+                                rtol=1e-6, atol=1e-6)
+    import json
+
+    def as_json(c):  # (value_range is a tuple in memory, a list once read back from JSON)
+        return json.loads(json.dumps(c))
+
+    assert as_json(fm.layers[-1].get_config()) == as_json(km.layers[-1].get_config())
+
+    with pytest.warns(UserWarning):
+        km2 = _pair(keras)
+        km2.quantize("int8")
+    km2.save(tmp_path / "k.keras")
+    fm2 = fkeras.saving.load_model(tmp_path / "k.keras")
+    assert isinstance(fm2.layers[0].dtype_policy, fkeras.dtype_policies.QuantizedDTypePolicy)
+    chex.assert_trees_all_close(np.asarray(fm2.predict(ids, verbose=0)), np.asarray(km2.predict(ids, verbose=0)),
+                                rtol=1e-6, atol=1e-6)
+    fm2.save(tmp_path / "f2.keras")  # and back through fkeras
+    chex.assert_trees_all_close(np.asarray(fkeras.saving.load_model(tmp_path / "f2.keras").predict(ids, verbose=0)),
+                                np.asarray(km2.predict(ids, verbose=0)), rtol=1e-6, atol=1e-6)
+
+
+def test_quantization_config_argument():
+    import fkeras
+
+    with pytest.raises(ValueError, match="default Int8QuantizationConfig"):
+        fkeras.layers.Dense(3, quantization_config=fkeras.quantizers.Int4QuantizationConfig())
+    layer = fkeras.layers.Dense(3, quantization_config=fkeras.quantizers.Int8QuantizationConfig(),
+                                dtype="int8_from_float32")
+    assert layer.get_config()["quantization_config"] == keras.quantizers.serialize(
+        keras.quantizers.Int8QuantizationConfig())
+    built = fkeras.layers.Dense(3)
+    built.build((None, 4))
+    with pytest.raises(ValueError, match="only the default"):
+        built.quantize(config=fkeras.quantizers.Int8QuantizationConfig(activation_quantizer=None))

@@ -96,6 +96,14 @@ def _weight_names(nn_cls):
             | set(getattr(nn_cls, "state_leaves", ())))
 
 
+def _nn_attribute(layer, name):
+    """The nn layer's `name` (a facade property's fallback), else AttributeError (so `hasattr` is False)."""
+    nn_layer = layer.__dict__.get("_fk_nn")
+    if nn_layer is not None and hasattr(nn_layer, name):
+        return getattr(nn_layer, name)
+    raise AttributeError(f"{type(layer).__name__!r} object has no attribute {name!r}")
+
+
 def _is_nn_leaf(var):
     return getattr(var, "_fk_nn_leaf", False)
 
@@ -259,9 +267,7 @@ class NNLayer(Layer):
             if mode is not None and config.mode != mode:
                 raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
             mode = config.mode
-            default = _q.Int8QuantizationConfig()
-            if mode == "int8" and (config.weight_quantizer is not None or _q.serialize(
-                    config.activation_quantizer) != _q.serialize(default.activation_quantizer)):
+            if mode == "int8" and not _q.is_default_int8_config(config):
                 raise ValueError(f"Layer '{self.name}': only the default Int8QuantizationConfig() is supported "
                                  "(custom weight/activation quantizers are not).")
         if mode not in _policies.QUANTIZATION_MODES:
@@ -290,8 +296,54 @@ class NNLayer(Layer):
                 var._value = leaf
                 made.append(var)
         object.__setattr__(nn_layer, "dtype_policy", policy)
+        object.__setattr__(nn_layer, "quantization_config",
+                           config if config is not None else _q.Int8QuantizationConfig())
         self.dtype_policy = policy
         self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
+
+    def _fk_quantized_order(self):
+        """Keras's `.keras` order of a quantized layer's weights (None for a float layer)."""
+        nn_layer = self.__dict__.get("_fk_nn")
+        mode = getattr(getattr(nn_layer, "dtype_policy", None), "quantization_mode", None)
+        order = getattr(nn_layer, "quantized_save_order", {}).get(mode) if mode else None
+        if order is None:
+            return None
+        own = {v._fk_subpath[0]: v for v in self._fk_vars if _is_nn_leaf(v)}
+        return [own[name] for name in order if name in own]
+
+    @property
+    def save_own_variables(self):
+        """(Quantized layers only) write the weights in Keras's file order (int8 Dense: kernel, bias, scale)."""
+        order = self._fk_quantized_order()
+        if order is None:
+            return _nn_attribute(self, "save_own_variables")
+
+        def save(store):
+            for i, var in enumerate(order):
+                store[str(i)] = var.value
+
+        return save
+
+    @property
+    def load_own_variables(self):
+        """(Quantized layers only) read the weights in Keras's file order."""
+        order = self._fk_quantized_order()
+        if order is None:
+            return _nn_attribute(self, "load_own_variables")
+
+        def load(store):
+            if len(store) != len(order):
+                raise ValueError(f"Layer '{self.name}' expects {len(order)} variables ({[v.name for v in order]}), "
+                                 f"the file has {len(store)}.")
+            values = [np.asarray(store[str(i)]) for i in range(len(order))]
+            for var, value in zip(order, values):
+                if tuple(value.shape) != tuple(var.shape):
+                    raise ValueError(f"Layer '{self.name}': weight {var.name!r} expects shape {tuple(var.shape)}, "
+                                     f"the file has {value.shape}.")
+            for var, value in zip(order, values):
+                var.assign(value)
+
+        return load
 
     def _fk_own_initial_values(self, rng):
         out = {}

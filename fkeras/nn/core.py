@@ -18,10 +18,9 @@ from fkeras.nn.dtype_policies import _standardize
 def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha=None):
     layer.quantization_config = None
     if quantization_config is not None:
-        config = quantizers.get(quantization_config) if isinstance(quantization_config, dict) else quantization_config
-        supported = type(layer).__name__ in _QUANTIZED_MODES and isinstance(config, quantizers.Int8QuantizationConfig)
-        if not supported or config.weight_quantizer is not None or quantizers.serialize(
-                config.activation_quantizer) != quantizers.serialize(quantizers.AbsMaxQuantizer()):
+        config = (quantizers.deserialize(quantization_config) if isinstance(quantization_config, dict)
+                  else quantization_config)
+        if type(layer).__name__ not in _QUANTIZED_MODES or not quantizers.is_default_int8_config(config):
             raise layer.error(f"only quantization_config=None or the default Int8QuantizationConfig() (Dense, "
                               f"Embedding) is supported, got {quantization_config!r}.")
         layer.quantization_config = config

@@ -558,6 +558,16 @@ class AWQConfig(QuantizationConfig):
         return cls(**config)
 
 
+def is_default_int8_config(config) -> bool:
+    """True for `Int8QuantizationConfig()` as Keras makes it for `quantize("int8")` (the only int8 config
+    fkeras's quantized layers run): no weight quantizer, the default `AbsMaxQuantizer()` on inputs."""
+    if not isinstance(config, Int8QuantizationConfig) or config.weight_quantizer is not None:
+        return False
+    q = config.activation_quantizer
+    return (type(q) is AbsMaxQuantizer and tuple(q.value_range) == (-127, 127) and q.epsilon == _EPS
+            and q.output_dtype == "int8" and q.axis in (None, (-1,)))
+
+
 # --- get / serialize ----------------------------------------------------------------------------------------
 
 _CLASSES = (Quantizer, AbsMaxQuantizer, QuantizationConfig, Int8QuantizationConfig, Int4QuantizationConfig,
