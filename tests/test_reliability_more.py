@@ -278,3 +278,106 @@ def test_channels_first_conv_model_matches_keras(channels_first):
     fkeras.config.set_image_data_format("channels_last")
     np.testing.assert_allclose(fm(x), km(x), rtol=1e-5, atol=1e-6)
     assert fkeras.layers.Conv2D(4, 3).data_format == "channels_last"
+
+
+# --- 5. utils.Progbar: Keras's API and printed text; disable_interactive_logging ---------------------
+_PROGBAR_CASES = {
+    "stateful_and_averaged": (dict(target=5, stateful_metrics=["acc"]),
+                              [("update", 1, [("loss", 1.0), ("acc", 0.5)]), ("update", 3, [("loss", 2.0), ("acc", 0.7)]),
+                               ("add", 2, [("loss", 4.0), ("acc", 0.9)])]),
+    "stateless_list": (dict(target=4, stateless_metrics=["loss"], width=10, unit_name="sample"),
+                       [("update", 2, [("loss", 3.0), ("acc", 0.25)]), ("add", 1, [("loss", 0.0), ("acc", 0.5)]),
+                        ("update", 4, [("loss", 1e-4), ("acc", -2.0)], True)]),
+    "unknown_target": (dict(target=None), [("update", 1, [("a", 0.5)]), ("add", 1, [("a", 1.5)]),
+                                           ("update", 2, [("a", 1.0)], True)]),
+    "verbose_2": (dict(target=12, verbose=2), [("update", 5, [("x", -0.5)]), ("update", 12, [("x", -0.25)])]),
+    "beyond_target": (dict(target=2), [("update", 1, []), ("update", 3, [("m", 2)])]),
+}
+
+
+def _run_progbar(cls, kwargs, calls):
+    bar = cls(**kwargs)
+    bar._dynamic_display = True  # as on a terminal (Keras also counts any POSIX system as one)
+    for name, *args in calls:
+        getattr(bar, name)(*args)
+    return bar
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    """time.time() advancing 0.25 s a call, so both bars print the same times."""
+    import itertools
+    import time
+
+    def install():
+        ticks = itertools.count()
+        monkeypatch.setattr(time, "time", lambda: 1000.0 + 0.25 * next(ticks))
+
+    return install
+
+
+@pytest.mark.parametrize("case", sorted(_PROGBAR_CASES))
+def test_progbar_prints_what_keras_prints(case, capsys, fixed_clock):
+    import keras
+
+    kwargs, calls = _PROGBAR_CASES[case]
+    fixed_clock()
+    kb = _run_progbar(keras.utils.Progbar, kwargs, calls)
+    k_out = capsys.readouterr().out
+    fixed_clock()
+    fb = _run_progbar(fkeras.utils.Progbar, kwargs, calls)
+    f_out = capsys.readouterr().out
+    assert k_out  # the case prints something
+    assert f_out == k_out
+    assert fb._seen_so_far == kb._seen_so_far
+    assert {k: [float(np.asarray(a)), c] for k, (a, c) in fb._values.items()} == \
+        {k: [float(np.asarray(a)), c] for k, (a, c) in kb._values.items()}
+
+
+def test_progbar_signature_and_errors_match_keras():
+    import inspect
+
+    import keras
+
+    assert inspect.signature(fkeras.utils.Progbar.__init__) == inspect.signature(keras.utils.Progbar.__init__)
+    assert inspect.signature(fkeras.utils.Progbar.update) == inspect.signature(keras.utils.Progbar.update)
+    assert inspect.signature(fkeras.utils.Progbar.add) == inspect.signature(keras.utils.Progbar.add)
+    with pytest.raises(ValueError, match="Only one of `stateful_metrics` or `stateless_metrics`"):
+        fkeras.utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+
+
+@pytest.fixture
+def no_interactive_logging():
+    import keras
+
+    for k in (keras, fkeras):
+        k.config.disable_interactive_logging()
+    yield
+    for k in (keras, fkeras):
+        k.config.enable_interactive_logging()
+
+
+def test_disable_interactive_logging_routes_progbar_and_fit_to_absl_logging(no_interactive_logging, capsys, caplog,
+                                                                          fixed_clock):
+    import logging
+
+    import keras
+
+    assert not fkeras.config.is_interactive_logging_enabled()
+    kwargs, calls = _PROGBAR_CASES["verbose_2"]
+    with caplog.at_level(logging.INFO, logger="absl"):
+        fixed_clock()
+        _run_progbar(keras.utils.Progbar, kwargs, calls)
+        k_logged = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        fixed_clock()
+        _run_progbar(fkeras.utils.Progbar, kwargs, calls)
+        f_logged = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        m = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(1)])
+        m.compile("sgd", "mse")
+        m.fit(X, Y, batch_size=16, epochs=2, verbose=2)
+        fit_logged = [r.getMessage() for r in caplog.records]
+    assert f_logged == k_logged and len(k_logged) == 1
+    assert fit_logged[0] == "Epoch 1/2" and fit_logged[1].startswith("2/2 - ") and " - loss: " in fit_logged[1]
+    assert capsys.readouterr().out == ""

@@ -7,9 +7,9 @@ trained; its `train_state` is always current.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
+
+from fkeras.utils import io_utils
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
@@ -17,9 +17,8 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on
 
 
 def print_msg(message, line_break=True):
-    """Write `message` to stdout and flush (Keras's `io_utils.print_msg`)."""
-    sys.stdout.write(message + ("\n" if line_break else ""))
-    sys.stdout.flush()
+    """Keras's `io_utils.print_msg`: to stdout, or to `absl.logging` after `disable_interactive_logging()`."""
+    io_utils.print_msg(message, line_break=line_break)
 
 
 def current_learning_rate(model) -> float:
