@@ -63,3 +63,13 @@ def test_text_classifier_fits_ignores_padding_and_round_trips_to_keras(tmp_path)
     theirs = real_keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(theirs.predict(x_test, verbose=0)), preds, **TOL)
     np.testing.assert_allclose(np.asarray(theirs.predict(longer, verbose=0)), preds, **TOL)
+
+    # the same trained model runs in PyTorch through the shim, padding masked there too
+    import torch
+
+    from fkeras.interop.torch import to_torch
+
+    module = to_torch(model).eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(np.asarray(longer, dtype="int32"))).numpy()
+    np.testing.assert_allclose(got, preds, **TOL)

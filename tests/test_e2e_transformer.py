@@ -84,3 +84,13 @@ def test_transformer_block_learns_copy_task_and_round_trips_to_keras(tmp_path):
     theirs = real_keras.saving.load_model(path, custom_objects={"TokenAndPositionEmbedding": theirs_cls})
     np.testing.assert_allclose(np.asarray(theirs.predict(x_test, verbose=0)), preds, **TOL)
     assert ops.shape(preds) == (128, T, VOCAB)
+
+    # the same trained model runs in PyTorch through the shim (causal and padding masks included)
+    import torch
+
+    from fkeras.interop.torch import to_torch
+
+    module = to_torch(model).eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(np.asarray(x_test, dtype="int32"))).numpy()
+    np.testing.assert_allclose(got, np.asarray(preds), **TOL)
