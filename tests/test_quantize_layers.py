@@ -211,3 +211,16 @@ def test_quantization_config_argument():
     built.build((None, 4))
     with pytest.raises(ValueError, match="only the default"):
         built.quantize(config=fkeras.quantizers.Int8QuantizationConfig(activation_quantizer=None))
+
+
+def test_quantized_model_runs_through_torch_shim():
+    import torch
+
+    import fkeras
+    from fkeras.interop.torch import to_torch
+
+    ids = RNG.integers(0, 11, size=(4, 5)).astype("int32")
+    fm = _pair(fkeras)
+    fm.quantize("int8")
+    out = to_torch(fm)(torch.as_tensor(ids))
+    chex.assert_trees_all_close(out.detach().numpy(), np.asarray(fm.predict(ids, verbose=0)), rtol=1e-6, atol=1e-6)
