@@ -381,3 +381,34 @@ def test_disable_interactive_logging_routes_progbar_and_fit_to_absl_logging(no_i
     assert f_logged == k_logged and len(k_logged) == 1
     assert fit_logged[0] == "Epoch 1/2" and fit_logged[1].startswith("2/2 - ") and " - loss: " in fit_logged[1]
     assert capsys.readouterr().out == ""
+
+
+# --- 6. SpectralNormalization lists its weights in Keras's order ---------------------------------------
+@pytest.mark.parametrize("inner", ["dense", "dense_no_bias", "conv", "embedding"])
+def test_spectral_normalization_weights_in_keras_order(inner, tmp_path):
+    keras = _keras()
+    x = np.random.default_rng(2).normal(size=(2, 4, 4, 2)).astype("float32")
+
+    def build(k):
+        layer, shape = {"dense": (lambda: k.layers.Dense(3), (4, 4, 2)),
+                        "dense_no_bias": (lambda: k.layers.Dense(3, use_bias=False), (4, 4, 2)),
+                        "conv": (lambda: k.layers.Conv2D(3, 2), (4, 4, 2)),
+                        "embedding": (lambda: k.layers.Embedding(5, 3), (4,))}[inner]
+        return k.Sequential([k.Input(shape), k.layers.SpectralNormalization(layer()), k.layers.Flatten(),
+                             k.layers.Dense(1)])
+
+    km, fm = build(keras), build(fkeras)
+    assert [w.path.split("/")[-1] for w in fm.weights] == [w.path.split("/")[-1] for w in km.weights]
+    assert [w.shape for w in fm.weights] == [tuple(w.shape) for w in km.weights]
+    assert [w.trainable for w in fm.weights] == [w.trainable for w in km.weights]
+    fm.set_weights(km.get_weights())
+    for a, b in zip(fm.get_weights(), km.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    xin = x if inner != "embedding" else np.array([[0, 1, 2, 4], [3, 3, 1, 0]], "float32")
+    np.testing.assert_allclose(fm(xin, training=False), km(xin, training=False), rtol=1e-5, atol=1e-6)
+    # a Keras weights file loads into the same weights
+    km.save_weights(tmp_path / "k.weights.h5")
+    fm2 = build(fkeras)
+    fm2.load_weights(tmp_path / "k.weights.h5")
+    for a, b in zip(fm2.get_weights(), km.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -425,6 +425,9 @@ class Layer:
         out = []
         for layer, path, frozen in self._fk_walk_frozen():
             own = [v for v in layer._fk_vars if v.trainable] + [v for v in layer._fk_vars if not v.trainable]
+            reorder = getattr(type(layer), "_fk_keras_weight_order", None)  # where Keras differs (layers/wrapped.py)
+            if reorder is not None:
+                own = reorder(layer, own)
             items = [(v, "params" if v.trainable else "state", path + v._fk_subpath) for v in own]
             if with_seeds:
                 items += [(SeedState.of(sg), "state", path + (key,)) for key, sg in layer._fk_seed_generators()]

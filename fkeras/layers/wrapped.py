@@ -29,6 +29,7 @@ from fkeras.layers.subclass import SubclassAdapter
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.nn.base import Layer as NNBase
 from fkeras.nn.base import Variables, cast_floats, fold_name, snake_case, unique_name
+from fkeras.nn.wrappers import SpectralNormalization
 
 # Keras runs these in inference mode when frozen (`layer.trainable = False`).
 _FREEZE_INFERENCE = {"BatchNormalization"}
@@ -88,6 +89,24 @@ def _init_takes(nn_cls, name):
         return name in inspect.signature(nn_cls.__init__).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _keras_weight_order(nn_layer, own):
+    """A layer's `own` Variables (trainable, then non-trainable) in Keras's `weights` order.
+
+    Keras's SpectralNormalization tracks the wrapped layer's kernel (or embeddings) as its own trainable
+    weight, so its weights are [kernel, vector_u, the wrapped layer's other weights]; other layers keep
+    the order they have.
+    """
+    if isinstance(nn_layer, SpectralNormalization):
+        sub = [getattr(v, "_fk_subpath", None) for v in own]
+        for name in ("kernel", "embeddings"):
+            kernel = [i for i, p in enumerate(sub) if p is not None and len(p) == 2 and p[1] == name]
+            u = [i for i, p in enumerate(sub) if p == ("vector_u",)]
+            if len(kernel) == 1 and len(u) == 1:
+                first = kernel + u
+                return [own[i] for i in first] + [v for i, v in enumerate(own) if i not in first]
+    return own
 
 
 def _weight_names(nn_cls):
@@ -225,6 +244,10 @@ class NNLayer(Layer):
         scope = _vars.current_scope()
         self._fk_make_nn_vars(specs, jax.random.key(0) if scope is not None else next_key())
         self.__dict__["_fk_build_specs"] = specs
+
+    def _fk_keras_weight_order(self, own):
+        """This layer's own weights in Keras's order (`Layer._fk_variables` asks; see `_keras_weight_order`)."""
+        return _keras_weight_order(self.__dict__.get("_fk_nn"), own)
 
     def _fk_make_nn_vars(self, specs, rng):
         """Create the nn layer's Variables for `specs` (bound in the active init scope, else valued)."""
