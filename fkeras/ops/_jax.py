@@ -14,7 +14,11 @@ from fkeras.ops._args import _padding as _padding_lower
 EPSILON = 1e-7
 
 # --- numpy-like -------------------------------------------------------------
-matmul = jnp.matmul
+def matmul(x1, x2):
+    x1, x2 = jnp.asarray(x1), jnp.asarray(x2)
+    if x1.dtype == jnp.int8 and x2.dtype == jnp.int8:  # int8 x int8 accumulates and returns int32, as Keras
+        return jnp.matmul(x1, x2, preferred_element_type=jnp.int32)
+    return jnp.matmul(x1, x2)
 dot = jnp.dot
 add = jnp.add
 subtract = jnp.subtract

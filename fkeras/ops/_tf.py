@@ -222,6 +222,8 @@ def stop_gradient(variable):
 
 def matmul(x1, x2):
     a, b = _promote(x1, x2)
+    if a.dtype == tf.int8 and b.dtype == tf.int8:  # accumulate and return int32, as Keras
+        a, b = tf.cast(a, tf.int32), tf.cast(b, tf.int32)
     if _rank(a) == 0 or _rank(b) == 0:
         raise ValueError(f"fkeras.ops.matmul: expected arrays of rank >= 1, got shapes {a.shape} and {b.shape}.")
     if _rank(a) == 1 and _rank(b) == 1:

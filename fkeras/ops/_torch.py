@@ -107,6 +107,8 @@ def _float(x):
 def matmul(x1, x2):
     x1, x2 = _pair(x1, x2)
     dt = torch.result_type(x1, x2)
+    if x1.dtype == torch.int8 and x2.dtype == torch.int8:  # accumulate and return int32, as Keras
+        dt = torch.int32
     return torch.matmul(x1.to(dt), x2.to(dt))
 
 
