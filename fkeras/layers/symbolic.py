@@ -38,6 +38,7 @@ from fkeras.layers.seeding import next_key
 from fkeras.nn.base import Layer as _PureLayer
 from fkeras.nn.base import Variables, snake_case, unique_name
 from fkeras.ops import _dispatch
+from fkeras.ops._sparse import output_is_sparse
 
 __all__ = ["KerasTensor", "KerasHistory", "Node", "inbound_nodes", "is_keras_tensor", "keras_tensors_in",
            "standardize_dtype", "standardize_shape", "symbolic_call", "symbolic_op", "symbolic_getitem",
@@ -661,7 +662,6 @@ def symbolic_ops_call(name: str, *args, **kwargs):
         call_args, call_kwargs = (), {p: bound.arguments[p] for p in symbolic}
     out = symbolic_call(OpLayer(name, **static), call_args, call_kwargs)
     if any(t.sparse for t in keras_tensors_in((call_args, call_kwargs))):  # Input(sparse=True) downstream, as Keras
-        from fkeras.ops._sparse import output_is_sparse
 
         if output_is_sparse(name, bound.arguments, lambda v: isinstance(v, KerasTensor) and v.sparse):
             for t in keras_tensors_in(out):
