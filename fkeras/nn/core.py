@@ -12,6 +12,7 @@ from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn import activations, constraints, initializers, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
+from fkeras.nn.kernel_bias import KernelBias
 from fkeras.nn.dtype_policies import _standardize
 
 
@@ -143,13 +144,10 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
                       input_tensor=tensor, optional=optional, name=name)
 
 
-class Dense(Layer):
+class Dense(KernelBias, Layer):
     """`activation(inputs @ kernel + bias)`. inputs: (..., in) -> (..., units); kernel: (in, units)."""
 
     supports_masking = True  # the mask passes through (Keras)
-
-    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
-    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -161,14 +159,8 @@ class Dense(Layer):
             raise self.error(f"expected `units` to be a positive int, got {units!r}.")
         _no_quantization(self, quantization_config, lora_rank, lora_alpha)
         self.units = int(units)
-        self.activation = self.lookup(activations.get, activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
 
     def check_input(self, x):
         expect_rank(self, x, range(1, 64), "input (..., features)")
@@ -216,16 +208,7 @@ class Dense(Layer):
     def get_config(self):
         return super().get_config() | {
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "quantization_config": quantizers.serialize(self.quantization_config),
-        }
+        } | self.kernel_bias_config(activity_regularizer=False) | {"quantization_config": quantizers.serialize(self.quantization_config)}
 
 
 class Activation(Layer):

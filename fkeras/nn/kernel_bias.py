@@ -11,7 +11,7 @@ class KernelBias:
     """Mixin for an `nn.Layer` with a `kernel` and an optional `bias` param.
 
     `set_kernel_bias(...)` resolves the arguments (a clear error naming the argument for an unknown name);
-    `kernel_bias_config()` gives their Keras config entries (with `activity_regularizer`)."""
+    `kernel_bias_config()` gives their Keras config entries."""
 
     weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
     weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
@@ -28,8 +28,10 @@ class KernelBias:
         self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
         self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
 
-    def kernel_bias_config(self):
-        return {
+    def kernel_bias_config(self, activity_regularizer=True):
+        """The config entries; `activity_regularizer=False` leaves that key to the base config (Keras's Dense
+        writes it only when set, its convolutions always)."""
+        config = {
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -40,3 +42,6 @@ class KernelBias:
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
+        if not activity_regularizer:
+            del config["activity_regularizer"]
+        return config
