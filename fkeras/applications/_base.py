@@ -14,6 +14,7 @@ import numpy as np
 
 from fkeras import backend
 from fkeras import layers
+from fkeras.applications import imagenet_utils
 from fkeras.models import Functional
 from fkeras.utils import file_utils
 from fkeras.utils import model_visualization
@@ -56,6 +57,16 @@ def pool_or_top(x, include_top, pooling, *, top, avg_name=None, max_name=None):
     if pooling == "max":
         return layers.GlobalMaxPooling2D(name=max_name)(x)
     return x
+
+
+def avg_pool_top(classes, classifier_activation, weights):
+    """The classifier head most families share: `avg_pool` global average pooling, then the `predictions` Dense."""
+    def top(x):
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        imagenet_utils.validate_activation(classifier_activation, weights)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+    return top
 
 
 def finish(img_input, input_tensor, outputs, name, weights, imagenet_file=None):

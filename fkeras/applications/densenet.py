@@ -71,11 +71,7 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
+    top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
 
     def imagenet_file():

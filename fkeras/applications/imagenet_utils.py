@@ -15,6 +15,7 @@ import numpy as np
 from fkeras import activations
 from fkeras import backend
 from fkeras import ops
+from fkeras.utils import file_utils
 
 __all__ = ["preprocess_input", "decode_predictions"]
 
@@ -103,9 +104,7 @@ def decode_predictions(preds, top=5):
         raise ValueError("`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape "
                          f"(samples, 1000)). Received array with shape: {preds.shape}")
     if CLASS_INDEX is None:
-        from fkeras.applications._base import get_file
-
-        fpath = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
+        fpath = file_utils.get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
                          file_hash=CLASS_INDEX_HASH)
         with open(fpath) as f:
             CLASS_INDEX = json.load(f)

@@ -81,11 +81,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         bp = avg_branch(x, 192)
         x = layers.Concatenate(axis=ch, name=f"mixed{9 + i}")([b1, b3, bd, bp])
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
+    top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
     def imagenet_file():

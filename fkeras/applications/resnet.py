@@ -47,11 +47,7 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
         x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
+    top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
 
     def imagenet_file():

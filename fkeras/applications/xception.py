@@ -61,11 +61,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = sep(x, 2048, "block14_sepconv2")
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
+    top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
     def imagenet_file():
