@@ -62,3 +62,4 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_NAMES) | set(_ELSEWHERE))
+from fkeras.utils import bounding_boxes  # noqa: E402,F401  (keras.utils.bounding_boxes; its names load on first use)
