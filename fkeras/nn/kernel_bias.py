@@ -28,9 +28,10 @@ class KernelBias:
         self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
         self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
 
-    def kernel_bias_config(self, activity_regularizer=True):
+    def kernel_bias_config(self, activity_regularizer=True, use_bias=True):
         """The config entries; `activity_regularizer=False` leaves that key to the base config (Keras's Dense
-        writes it only when set, its convolutions always)."""
+        writes it only when set, its convolutions always); `use_bias=False` leaves out `use_bias` (EinsumDense
+        has `bias_axes` instead)."""
         config = {
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
@@ -44,4 +45,6 @@ class KernelBias:
         }
         if not activity_regularizer:
             del config["activity_regularizer"]
+        if not use_bias:
+            del config["use_bias"]
         return config
