@@ -23,6 +23,8 @@ import numpy as np
 from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn.base import Layer, expect_rank
+from fkeras.nn.image_preprocessing import _boxes as boxes
+from fkeras.nn.image_preprocessing import bounding_boxes as bbox
 
 
 def data_format_of(layer, data_format):
@@ -182,10 +184,10 @@ class ImageLayer(Layer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise self.error(f"expected `seed` to be an int or None, got {seed!r}.")
         self.seed = seed
-        if bounding_box_format is not None:
-            raise self.error(f"bounding boxes are not supported by fkeras's {type(self).__name__} yet; got "
-                             f"bounding_box_format={bounding_box_format!r} (images only).")
-        self.bounding_box_format = None
+        if bounding_box_format is not None and str(bounding_box_format).lower() not in bbox.SUPPORTED_FORMATS:
+            raise self.error(f"expected `bounding_box_format` to be one of {bbox.SUPPORTED_FORMATS} or None, got "
+                             f"{bounding_box_format!r}.")
+        self.bounding_box_format = bounding_box_format
 
     # axes of batched images
     @property
@@ -205,10 +207,13 @@ class ImageLayer(Layer):
 
     def check_input(self, x, *rest):
         if isinstance(x, dict):
-            extra = set(x) - {"images", "labels"}
+            extra = set(x) - {"images", "labels", "bounding_boxes", "segmentation_masks"}
             if "images" not in x or extra:
-                raise self.error("dict inputs need an 'images' key and may hold 'labels'; bounding boxes and "
-                                 f"segmentation masks are not supported by fkeras yet. Got keys {sorted(x)}.")
+                raise self.error("dict inputs need an 'images' key and may hold 'labels', 'bounding_boxes' and "
+                                 f"'segmentation_masks'. Got keys {sorted(x)}.")
+            expect_rank(self, x["images"], (3, 4), "images (batch, height, width, channels) or a single image")
+            if "bounding_boxes" in x:
+                boxes.check_boxes(self, x["bounding_boxes"], len(x["images"].shape) == 4)
             x = x["images"]
         expect_rank(self, x, (3, 4), "images (batch, height, width, channels) or a single image")
 
@@ -251,6 +256,7 @@ class ImageLayer(Layer):
             images = ops.cast(images, self.compute_dtype)
         active = bool(training) if (self.random or self.train_only) else True
         labels = data.get("labels")
+        extras = boxes.batch_extras(data, unbatched, lambda a: to_framework(a, images))
         if active:
             draw = Rng(self.key_for(images, rng)) if self.random else None
             t = to_framework(self.get_random_transformation(images, draw, training=True), images)
@@ -258,16 +264,29 @@ class ImageLayer(Layer):
             if labels is not None:
                 labels = self.transform_labels(labels if not unbatched else ops.expand_dims(labels, 0), t)
                 labels = ops.squeeze(labels, 0) if unbatched else labels
+            extras = boxes.transform_extras(self, extras, t)
         images = ops.squeeze(images, 0) if unbatched else images
         if not isinstance(x, dict):
             return images
-        out = dict(data, images=images)
+        out = dict(data, images=images, **boxes.unbatch_extras(extras, unbatched))
         if labels is not None:
             out["labels"] = labels
         return out
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Bounding boxes `{"boxes": (N, B, 4), "labels": (N, B)}` (float32, `bounding_box_format`) for the
+        transformed images: unchanged (colour layers), else the layer's own."""
+        return bounding_boxes
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """Segmentation masks (N, H, W, 1) for the transformed images: unchanged (colour layers), else the
+        layer's own (geometric layers move them as the images, with nearest interpolation)."""
+        return segmentation_masks
+
     def get_config(self):
         config = super().get_config() | {"data_format": self.data_format}
+        if self.bounding_box_format is not None:
+            config["bounding_box_format"] = self.bounding_box_format
         return config
 
 
