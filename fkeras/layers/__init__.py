@@ -11,6 +11,7 @@ from fkeras.layers.builtin import *  # noqa: F401,F403
 from fkeras.layers.core import Lambda
 from fkeras.layers.input_layer import Input, InputLayer
 from fkeras.layers.input_spec import InputSpec
+from fkeras.interop.layers import FlaxLayer, JaxLayer, TFSMLayer, TorchModuleWrapper
 from fkeras.layers.merge_functions import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from fkeras.layers.layer import Layer
 from fkeras.layers.symbolic import KerasTensor
@@ -20,5 +21,5 @@ from fkeras.layers.wrapper import Wrapper, deserialize, serialize
 
 __all__ = ["Layer", "Variable", "Lambda", "NNLayer", "as_facade", "wrapper_for", "Input", "InputLayer",
            "KerasTensor", "InputSpec", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "dot", "Wrapper", "serialize", "deserialize"]
+           "dot", "Wrapper", "serialize", "deserialize", "JaxLayer", "FlaxLayer", "TorchModuleWrapper", "TFSMLayer"]
 __all__ += builtin.__all__
