@@ -13,12 +13,12 @@ from fkeras.backend import (  # noqa: F401
 )
 from fkeras.nn.dtype_policies import dtype_policy, set_dtype_policy  # noqa: F401
 from fkeras.saving.serialization_lib import enable_unsafe_deserialization  # noqa: F401
-from fkeras.utils.io_utils import (  # noqa: F401
+from fkeras.runtime.io_utils import (  # noqa: F401
     disable_interactive_logging,
     enable_interactive_logging,
     is_interactive_logging_enabled,
 )
-from fkeras.utils.traceback_utils import (  # noqa: F401
+from fkeras.runtime.traceback_utils import (  # noqa: F401
     disable_traceback_filtering,
     enable_traceback_filtering,
     is_traceback_filtering_enabled,

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from fkeras.interop.data import (
+from fkeras.data import (
     ArrayDataAdapter,
     get_data_adapter,
     pack_x_y_sample_weight,
@@ -210,7 +210,7 @@ def test_pack_unpack():
 
 
 def test_prefetch_propagates_errors_and_stops_on_close():
-    from fkeras.interop.data import prefetch
+    from fkeras.data import prefetch
 
     def bad():
         yield 1
@@ -247,7 +247,7 @@ def test_pandas_frames_and_series_are_arrays():
     xb, yb = next(a.get_jax_iterator())
     assert xb.shape == (4, 2) and xb.dtype == np.float32 and yb.dtype == np.int32
     np.testing.assert_array_equal(np.asarray(xb)[:, 1], [0, 2, 4, 6])
-    from fkeras.interop.data import train_validation_split
+    from fkeras.data import train_validation_split
 
     (tr, ty), (va, vy) = train_validation_split((df, s), 0.5)
     assert list(vy) == [3, 4, 5] and len(tr) == 3

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from fkeras.interop.data import get_data_adapter
+from fkeras.data import get_data_adapter
 
 
 def _xy(n=10):

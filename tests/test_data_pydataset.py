@@ -49,7 +49,7 @@ class Endless(PyDataset):
 
 
 def _adapter(ds, *args, **kw):
-    from fkeras.interop.data import get_data_adapter
+    from fkeras.data import get_data_adapter
 
     return get_data_adapter(ds, *args, **kw)
 

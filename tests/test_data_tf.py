@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fkeras.interop.data import get_data_adapter
+from fkeras.data import get_data_adapter
 
 
 def _xy(n=10):

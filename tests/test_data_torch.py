@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fkeras.interop.data import get_data_adapter
+from fkeras.data import get_data_adapter
 
 
 def _xy(n=10):
@@ -40,7 +40,7 @@ def test_torch_loader_content_order_and_casts():
 
 
 def test_torch_float32_batches_reach_jax_without_copy():
-    from fkeras.interop.data.generator import leaf_to_jax
+    from fkeras.data.generator import leaf_to_jax
 
     t = torch.randn(128, 28, 28, 1)
     assert leaf_to_jax(t).unsafe_buffer_pointer() == t.data_ptr()
@@ -95,7 +95,7 @@ def test_torch_loader_dicts_iterable_steps_and_errors():
 
 
 def test_tensor_dataset_fast_path_gives_the_loaders_own_batches():
-    from fkeras.interop.data.torch_loader import _can_gather
+    from fkeras.data.torch_loader import _can_gather
 
     x, y = _xy(37)
     ds = torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))

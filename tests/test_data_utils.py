@@ -1,5 +1,5 @@
 """fkeras.utils (to_categorical, normalize, pad_sequences, set_random_seed) vs Keras 3, and
-the lazy-import promise of fkeras.interop / fkeras.utils."""
+the lazy-import promise of fkeras.interop / fkeras.utils / fkeras.data."""
 
 import random
 import subprocess
@@ -59,7 +59,7 @@ def test_pad_sequences_matches_keras(keras):
 
 
 def test_set_random_seed_seeds_python_numpy_and_shuffling():
-    from fkeras.interop.data import get_data_adapter
+    from fkeras.data import get_data_adapter
 
     x = np.arange(20)
 
@@ -85,8 +85,8 @@ def test_unpack_and_progbar_reexports():
 def test_imports_never_pull_torch_tensorflow_or_pandas():
     code = (
         "import sys, numpy as np\n"
-        "import fkeras.interop, fkeras.interop.data, fkeras.interop.dlpack, fkeras.utils\n"
-        "from fkeras.interop.data import get_data_adapter\n"
+        "import fkeras.interop, fkeras.interop.data, fkeras.interop.dlpack, fkeras.utils, fkeras.data\n"
+        "from fkeras.data import get_data_adapter\n"
         "a = get_data_adapter(np.zeros((4, 2)), np.zeros(4), batch_size=2)\n"
         "list(a.get_jax_iterator())\n"
         "fkeras.utils.PyDataset; fkeras.utils.to_categorical([1])\n"
@@ -95,3 +95,14 @@ def test_imports_never_pull_torch_tensorflow_or_pandas():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_py_dataset_loads_without_jax():
+    """What a `PyDataset`'s worker process imports (`fkeras.data.py_dataset`, `fkeras.utils.PyDataset`,
+    `Progbar`, `set_random_seed`) loads no JAX, so spawned workers start quickly."""
+    code = ("import sys\nimport fkeras.data.py_dataset, fkeras.utils\n"
+            "fkeras.utils.PyDataset; fkeras.utils.Progbar; fkeras.utils.set_random_seed\n"
+            "print('jax' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"

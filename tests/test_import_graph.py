@@ -1,7 +1,10 @@
-"""The house has floors: ops (1) -> nn (2) -> train (3) -> the facade, with interop, io and saving beside.
+"""The house has floors, and every room of `fkeras/` stands on one: a room imports only rooms on lower floors.
 
-Parsed from the source (no import is executed): no import cycle among module-level imports anywhere in
-`fkeras/`, none either when function-level imports are counted, and no module under `fkeras/ops`, `fkeras/nn` or `fkeras/train` imports from a higher floor.
+A room is a top-level module or package of `fkeras` (`fkeras.nn`, `fkeras.data`, `fkeras.config`, ...): what
+is inside it may import itself freely. Parsed from the source (no import is executed), counting function-level
+imports as well as module-level ones; optional frameworks (torch, tensorflow, PIL, ...) are not rooms of this
+house, so importing them is never an upward arrow. Also: no import cycle between modules, and FLOORS lists every
+room and no other, so a new room has to be placed before it can be imported.
 """
 
 from __future__ import annotations
@@ -14,14 +17,34 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "fkeras"
 
-# floor of a module: the longest matching prefix wins; modules not listed are above floor 3.
 FLOORS = {
-    "fkeras.ops": 1, "fkeras.random": 1, "fkeras.tree": 1, "fkeras.backend": 1,
-    "fkeras.nn": 2,
-    "fkeras.train": 3, "fkeras.interop.data": 3, "fkeras.interop.dlpack": 3, "fkeras.interop._extras": 3,
-    "fkeras.distribution": 3, "fkeras.utils.py_dataset": 3, "fkeras.utils.rng_utils": 1,
+    # the package itself: `__version__`, and every other name handed on lazily (importlib), so it imports nothing
+    "fkeras": 1,
+    # the math vocabulary; the host process (console, seeds, tracebacks, optional packages)
+    "fkeras.ops": 1, "fkeras.tree": 1, "fkeras.runtime": 1,
+    # global settings (floatx, image format) and explicit randomness, over ops
+    "fkeras.backend": 2, "fkeras.random": 2,
+    # pure layers; the data fit reads (adapters, PyDataset, DLPack conversion)
+    "fkeras.nn": 3, "fkeras.data": 3,
+    # the Keras names of the nn families; device meshes and layouts
+    "fkeras.activations": 4, "fkeras.initializers": 4, "fkeras.regularizers": 4, "fkeras.constraints": 4,
+    "fkeras.quantizers": 4, "fkeras.dtype_policies": 4, "fkeras.distribution": 4,
+    # the pure training engine
+    "fkeras.train": 5,
+    # the Keras names of the training pieces; the file formats
+    "fkeras.losses": 6, "fkeras.metrics": 6, "fkeras.optimizers": 6, "fkeras.mixed_precision": 6,
+    "fkeras.saving": 6,
+    # the facade's layers; TrainState checkpoints
+    "fkeras.layers": 7, "fkeras.io": 7,
+    # beside the facade: callbacks, the other frameworks (shims, torch engine, wrapped foreign layers)
+    "fkeras.callbacks": 8, "fkeras.interop": 8,
+    "fkeras.export": 9,
+    "fkeras.models": 10,
+    # keras.utils: plot_model, FeatureSpace, get_file, the dataset utilities
+    "fkeras.utils": 11,
+    # namespaces built on all of the above, which nothing imports
+    "fkeras.applications": 12, "fkeras.datasets": 12, "fkeras.preprocessing": 12, "fkeras.config": 12,
 }
-CHECKED_FLOORS = ("fkeras.ops", "fkeras.random", "fkeras.tree", "fkeras.backend", "fkeras.nn", "fkeras.train")
 
 
 def _modules():
@@ -51,14 +74,13 @@ def _known(name):
     return name or None
 
 
-def _imports(module):
-    """[(imported fkeras module, lineno, function_level)] of `module`, and whether it imports torch/tf."""
-    path = MODULES[module]
-    tree = ast.parse(path.read_text())
-    found, optional = [], False
+def _imports(module, source=None):
+    """[(imported fkeras module, lineno, function_level)] of `module` (its file, or `source` when given)."""
+    path = MODULES.get(module, PKG / "_.py")
+    tree = ast.parse(path.read_text() if source is None else source)
+    found = []
 
     def visit(node, depth):
-        nonlocal optional
         for child in ast.iter_child_nodes(node):
             d = depth + isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
             targets = []
@@ -68,33 +90,25 @@ def _imports(module):
                 base = _resolve(module, path.name == "__init__.py", child)
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in child.names]
             for t in targets:
-                if t.split(".")[0] in ("torch", "tensorflow"):
-                    optional = optional or d == 0
-                elif t.split(".")[0] == "fkeras":
+                if t.split(".")[0] == "fkeras":
                     k = _known(t)
                     if k and k != module:
                         found.append((k, child.lineno, d > 0))
             visit(child, d)
 
     visit(tree, 0)
-    return found, optional
+    return found
 
 
 IMPORTS = {m: _imports(m) for m in MODULES}
 
 
-def _floor(module):
-    best = None
-    for prefix, floor in FLOORS.items():
-        if module == prefix or module.startswith(prefix + "."):
-            if best is None or len(prefix) > len(best[0]):
-                best = (prefix, floor)
-    return best[1] if best else 4
+def _room(module):
+    return ".".join(module.split(".")[:2])
 
 
 def _cycles(function_level: bool):
-    graph = {m: {t for t, _, fn in IMPORTS[m][0] if function_level or not fn} for m in MODULES}
-    # a package's __init__ is run when any of its submodules is imported: an edge submodule -> package
+    graph = {m: {t for t, _, fn in IMPORTS[m] if function_level or not fn} for m in MODULES}
     index, low, stack, on, comps, counter = {}, {}, [], set(), [], [0]
 
     def strong(v):
@@ -125,6 +139,12 @@ def _cycles(function_level: bool):
     return comps
 
 
+def test_floors_name_every_room_and_no_other():
+    rooms = {_room(m) for m in MODULES}
+    assert sorted(rooms - set(FLOORS)) == [], "rooms without a floor: place them in FLOORS"
+    assert sorted(set(FLOORS) - rooms) == [], "FLOORS names rooms that no longer exist"
+
+
 def test_no_import_cycles_at_module_level():
     assert _cycles(function_level=False) == []
 
@@ -133,13 +153,35 @@ def test_no_import_cycles_counting_function_level_imports():
     assert _cycles(function_level=True) == []
 
 
-@pytest.mark.parametrize("floor_prefix", CHECKED_FLOORS)
-def test_lower_floors_import_nothing_above_them(floor_prefix):
+def _upward(room, imports_of):
     bad = []
-    for module, (imports, _) in IMPORTS.items():
-        if not (module == floor_prefix or module.startswith(floor_prefix + ".")):
+    for module, imports in imports_of.items():
+        if _room(module) != room:
             continue
-        for target, line, _ in imports:
-            if _floor(target) > _floor(module):
-                bad.append(f"{module}:{line} -> {target} (floor {_floor(target)} > {_floor(module)})")
+        for target, line, function_level in imports:
+            there = _room(target)
+            if there != room and FLOORS[there] >= FLOORS[room]:
+                kind = "function-level" if function_level else "module-level"
+                bad.append(f"{module}:{line} -> {target} ({kind}; floor {FLOORS[there]} >= {FLOORS[room]})")
+    return sorted(set(bad))
+
+
+@pytest.mark.parametrize("room", sorted(FLOORS))
+def test_room_imports_only_lower_floors(room):
+    """Module- and function-level imports alike: an import from a room to one on its own floor or higher is an
+    arrow that runs back up (a lower floor that needs something above gets a hook it registers instead)."""
+    bad = _upward(room, IMPORTS)
     assert not bad, "\n".join(bad)
+
+
+def test_an_upward_import_is_caught():
+    """The check itself: a function-level import of the facade from nn, and a same-floor import, are reported;
+    optional frameworks and imports inside the room are not."""
+    source = ("import torch\nfrom fkeras.nn import base\nfrom . import core\n\n\ndef f():\n"
+              "    from fkeras.models import Model\n    import fkeras.data.adapters\n")
+    imports = {"fkeras.nn.probe": _imports("fkeras.nn.probe", source)}
+    assert [(t, fn) for t, _, fn in imports["fkeras.nn.probe"]] == [
+        ("fkeras.nn.base", False), ("fkeras.nn.core", False), ("fkeras.models", True), ("fkeras.data.adapters", True)]
+    assert _upward("fkeras.nn", imports) == [
+        "fkeras.nn.probe:7 -> fkeras.models (function-level; floor 10 >= 3)",
+        "fkeras.nn.probe:8 -> fkeras.data.adapters (function-level; floor 3 >= 3)"]

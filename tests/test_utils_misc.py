@@ -115,7 +115,7 @@ def test_config_class_matches_keras():
 def test_switches_match_keras(monkeypatch, capsys):
     import keras
 
-    from fkeras.utils import io_utils
+    from fkeras.runtime import io_utils
 
     for ours, theirs in ((fkeras.config, keras.config),):
         for on, off, is_on in (("enable_interactive_logging", "disable_interactive_logging",

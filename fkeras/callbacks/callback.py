@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fkeras.utils import io_utils
+from fkeras.runtime import io_utils
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",

@@ -20,6 +20,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from fkeras.data.py_dataset import PyDataset
+
 __all__ = [
     "DataParallel", "DeviceMesh", "Distribution", "LayoutMap", "ModelParallel", "TensorLayout",
     "distribute_tensor", "distribution", "get_device_count", "initialize", "list_devices",
@@ -354,8 +356,6 @@ class Distribution:
 
 def _process_shard(ds, k, index):
     """A PyDataset of every `k`-th batch of `ds`, starting at this process's `index`."""
-    from fkeras.utils import PyDataset
-
     class ProcessShard(PyDataset):
         def __init__(self):
             super().__init__(workers=getattr(ds, "workers", 1), use_multiprocessing=getattr(

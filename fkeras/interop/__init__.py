@@ -3,9 +3,8 @@
 Submodules load on first use, so `import fkeras.interop` never imports torch or
 tensorflow:
 
-- `fkeras.interop.data`: data adapters reading NumPy, JAX, pandas, torch, tf.data,
-  `PyDataset` and generators into batches for the jitted step.
-- `fkeras.interop.dlpack`: zero-copy array conversion (`to_jax`, `to_torch`, `to_tf`).
+- `fkeras.interop.data`: the data adapters, re-exported from `fkeras.data` (below `fkeras.train`).
+- `fkeras.interop.dlpack`: zero-copy array conversion (`to_jax`, `to_torch`, `to_tf`), from `fkeras.data`.
 - `fkeras.interop.torch` / `fkeras.interop.tf`: the shims running an fkeras pytree
   natively on PyTorch / TensorFlow.
 """

@@ -8,7 +8,7 @@ import threading
 
 import jax
 
-from fkeras.utils import rng_utils
+from fkeras.runtime import rng_utils
 
 # --- default keys for builds and eager randomness (Keras's global seed) ---------------
 _seed = {"base": 0, "counter": itertools.count()}

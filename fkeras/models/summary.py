@@ -12,7 +12,7 @@ import rich.markup
 import rich.table
 
 from fkeras.layers.symbolic import inbound_nodes
-from fkeras.utils import io_utils
+from fkeras.runtime import io_utils
 
 
 def _count(weights):

@@ -37,6 +37,7 @@ import numpy as np
 
 from fkeras.backend import max_epochs as _max_epochs
 from fkeras.backend import max_steps_per_epoch as _max_steps_per_epoch
+from fkeras.data import get_data_adapter, train_validation_split
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
 from fkeras.train import engines as engines_mod
@@ -69,8 +70,6 @@ def _get_data_adapter(*args, **kwargs):
     """The data engineer's adapter. Like Keras, fit's defaults (`shuffle=True`, a `batch_size` meant
     for array data) are ignored silently for already-batched sources."""
     import warnings
-
-    from fkeras.interop.data import get_data_adapter
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`shuffle=True` is ignored")
@@ -471,8 +470,6 @@ class Trainer:
         if not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
             raise ValueError(f"Expected `validation_freq` to be a positive int, got {validation_freq!r}.")
         if validation_split and validation_data is None:
-            from fkeras.interop.data import train_validation_split
-
             (x, y, sample_weight), validation_data = train_validation_split((x, y, sample_weight), validation_split)
         dist = self._distribution()
         if dist is not None:

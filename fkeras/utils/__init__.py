@@ -6,14 +6,14 @@ Names load on first use; `PyDataset` needs neither JAX nor any other framework.
 import importlib
 
 _NAMES = {
-    "PyDataset": "fkeras.utils.py_dataset",
-    "Sequence": "fkeras.utils.py_dataset",
+    "PyDataset": "fkeras.data.py_dataset",
+    "Sequence": "fkeras.data.py_dataset",
     "to_categorical": "fkeras.utils.numerical_utils",
     "normalize": "fkeras.utils.numerical_utils",
-    "set_random_seed": "fkeras.utils.rng_utils",
-    "get_random_seed": "fkeras.utils.rng_utils",
-    "pack_x_y_sample_weight": "fkeras.interop.data.base",
-    "unpack_x_y_sample_weight": "fkeras.interop.data.base",
+    "set_random_seed": "fkeras.runtime.rng_utils",
+    "get_random_seed": "fkeras.runtime.rng_utils",
+    "pack_x_y_sample_weight": "fkeras.data.base",
+    "unpack_x_y_sample_weight": "fkeras.data.base",
     "pad_sequences": "fkeras.utils.sequence_utils",
     "get_file": "fkeras.utils.file_utils",
     "load_img": "fkeras.utils.image_utils",
@@ -25,9 +25,9 @@ _NAMES = {
     "audio_dataset_from_directory": "fkeras.utils.audio_dataset_utils",
     "timeseries_dataset_from_array": "fkeras.utils.timeseries_dataset_utils",
     "split_dataset": "fkeras.utils.dataset_utils",
-    "enable_interactive_logging": "fkeras.utils.io_utils",
-    "disable_interactive_logging": "fkeras.utils.io_utils",
-    "is_interactive_logging_enabled": "fkeras.utils.io_utils",
+    "enable_interactive_logging": "fkeras.runtime.io_utils",
+    "disable_interactive_logging": "fkeras.runtime.io_utils",
+    "is_interactive_logging_enabled": "fkeras.runtime.io_utils",
     "Config": "fkeras.utils.config",
     "plot_model": "fkeras.utils.model_visualization",
     "model_to_dot": "fkeras.utils.model_visualization",
@@ -36,7 +36,7 @@ _NAMES = {
 }
 # Defined by other fkeras packages; re-exported here under Keras's names when present.
 _ELSEWHERE = {
-    "Progbar": "fkeras.callbacks.progbar",
+    "Progbar": "fkeras.runtime.progbar",
     "clear_session": "fkeras.backend",
     "is_keras_tensor": "fkeras.backend",
     "standardize_dtype": "fkeras.backend",

@@ -2,7 +2,7 @@
 split, labels, `split_dataset`, and `MapDataset`, the dataset they return when TensorFlow is absent.
 
 With TensorFlow importable these functions return a real `tf.data.Dataset`, as Keras does (fit reads
-it through `fkeras.interop.data`); without it a `MapDataset`: batches by index (a `PyDataset`, so fit
+it through `fkeras.data`); without it a `MapDataset`: batches by index (a `PyDataset`, so fit
 reads it too), with `map`, `batch`, `shuffle`, `take`, `skip`, `prefetch`, `unbatch`, `class_names`.
 """
 
@@ -14,8 +14,8 @@ import random
 
 import numpy as np
 
-from fkeras.utils import io_utils
-from fkeras.utils.py_dataset import PyDataset
+from fkeras.data.py_dataset import PyDataset
+from fkeras.runtime import io_utils
 
 
 def tf_available() -> bool:

@@ -19,7 +19,8 @@ import urllib.request
 import warnings
 import zipfile
 
-from fkeras.utils import io_utils
+from fkeras.runtime import io_utils
+from fkeras.runtime.progbar import Progbar
 
 
 def keras_home() -> str:
@@ -159,10 +160,6 @@ def _download(origin, target, file_hash, hash_algorithm):
 
 def _progbar(total):
     if not io_utils.is_interactive_logging_enabled():
-        return None
-    try:
-        from fkeras.callbacks.progbar import Progbar
-    except ImportError:  # a minimal install without the facade: no bar
         return None
     return Progbar(total)
 

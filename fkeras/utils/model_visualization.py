@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from fkeras.utils import io_utils
+from fkeras.runtime import io_utils
 
 
 def _pydot():

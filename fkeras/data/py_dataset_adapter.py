@@ -20,8 +20,8 @@ from collections import deque
 
 import numpy as np
 
-from fkeras.interop.data.generator import BatchedSourceAdapter
-from fkeras.utils import py_dataset as _pyd
+from fkeras.data.generator import BatchedSourceAdapter
+from fkeras.data import py_dataset as _pyd
 
 
 def _shutdown(pool):

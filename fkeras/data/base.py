@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from fkeras.backend import floatx
-from fkeras.interop.data.sparse import SparseRows, is_sparse, to_rows
+from fkeras.data.sparse import SparseRows, is_sparse, to_rows
 
 # --------------------------------------------------------------------------- type tests
 

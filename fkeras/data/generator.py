@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from fkeras.interop.data.base import (
+from fkeras.data.base import (
     DataAdapter,
     apply_class_weight,
     as_batch_tuple,
@@ -25,7 +25,7 @@ from fkeras.interop.data.base import (
     to_numpy,
     tree_map,
 )
-from fkeras.interop.dlpack import to_jax
+from fkeras.data.dlpack import to_jax
 
 
 def leaf_to_jax(x):

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from fkeras.interop.data.sparse import SparseRows, is_sparse, to_rows
-from fkeras.interop.data.base import (
+from fkeras.data.sparse import SparseRows, is_sparse, to_rows
+from fkeras.data.base import (
     DataAdapter,
     check_cardinality,
     check_class_weight,

@@ -1,4 +1,4 @@
-"""`fkeras.interop.data`: every native data pipeline as epochs of batches for the jitted step.
+"""`get_data_adapter`: every native data pipeline as epochs of batches for the jitted step.
 
 `get_data_adapter(x, y, sample_weight, ...)` picks the adapter for the source:
 
@@ -7,7 +7,7 @@
 | NumPy/JAX/pandas/torch/TF arrays, nested in tuples/lists/dicts | `ArrayDataAdapter` |
 | `tf.data.Dataset` | `TFDatasetAdapter` |
 | `torch.utils.data.DataLoader` | `TorchDataLoaderAdapter` |
-| `fkeras.utils.PyDataset` (Keras's `__len__`/`__getitem__` API) | `PyDatasetAdapter` |
+| `fkeras.utils.PyDataset` (`fkeras.data.PyDataset`, Keras's `__len__`/`__getitem__` API) | `PyDatasetAdapter` |
 | Python generators and iterators | `GeneratorDataAdapter` |
 
 Every adapter yields tuples `(x,)`, `(x, y)` or `(x, y, sample_weight)`:
@@ -25,8 +25,8 @@ import warnings
 
 import jax
 
-from fkeras.interop.data.arrays import ArrayDataAdapter, can_convert_arrays, train_validation_split
-from fkeras.interop.data.base import (
+from fkeras.data.arrays import ArrayDataAdapter, can_convert_arrays, train_validation_split
+from fkeras.data.base import (
     DataAdapter,
     class_weight_to_sample_weights,
     describe,
@@ -37,21 +37,10 @@ from fkeras.interop.data.base import (
     prefetch,
     unpack_x_y_sample_weight,
 )
-
-_LAZY = {
-    "TFDatasetAdapter": "fkeras.interop.data.tf_dataset",
-    "TorchDataLoaderAdapter": "fkeras.interop.data.torch_loader",
-    "PyDatasetAdapter": "fkeras.interop.data.py_dataset",
-    "GeneratorDataAdapter": "fkeras.interop.data.generator",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fkeras.interop.data' has no attribute {name!r}")
+from fkeras.data.generator import GeneratorDataAdapter
+from fkeras.data.py_dataset_adapter import PyDatasetAdapter
+from fkeras.data.tf_dataset import TFDatasetAdapter
+from fkeras.data.torch_loader import TorchDataLoaderAdapter
 
 
 def _unsupported(arg, what, kind):
@@ -64,7 +53,7 @@ def _unsupported(arg, what, kind):
 def _is_py_dataset(x):
     # fkeras's PyDataset, or Keras 3's own (same API), so code written for Keras works as is.
     for parent in type(x).__mro__:
-        if parent.__name__ == "PyDataset" and parent.__module__.startswith(("fkeras.utils", "keras.src")):
+        if parent.__name__ == "PyDataset" and parent.__module__.startswith(("fkeras.data", "keras.src")):
             return True
     return False
 
@@ -135,20 +124,12 @@ def get_data_adapter(x, y=None, sample_weight=None, *, batch_size=None, steps_pe
             stacklevel=2,
         )
     if kind == "tf.data.Dataset":
-        from fkeras.interop.data.tf_dataset import TFDatasetAdapter
-
         return TFDatasetAdapter(x, steps_per_epoch=steps_per_epoch, class_weight=class_weight)
     if kind == "torch DataLoader":
-        from fkeras.interop.data.torch_loader import TorchDataLoaderAdapter
-
         return TorchDataLoaderAdapter(x, steps_per_epoch=steps_per_epoch, class_weight=class_weight)
     if kind == "PyDataset":
-        from fkeras.interop.data.py_dataset import PyDatasetAdapter
-
         return PyDatasetAdapter(x, steps_per_epoch=steps_per_epoch, shuffle=shuffle,
                                 class_weight=class_weight, seed=seed)
-    from fkeras.interop.data.generator import GeneratorDataAdapter
-
     return GeneratorDataAdapter(x, steps_per_epoch=steps_per_epoch, class_weight=class_weight)
 
 

@@ -7,7 +7,7 @@ dataset shuffles); with `steps_per_epoch` epochs continue the same pass, so an i
 
 from __future__ import annotations
 
-from fkeras.interop.data.generator import BatchedSourceAdapter
+from fkeras.data.generator import BatchedSourceAdapter
 
 
 class TFDatasetAdapter(BatchedSourceAdapter):

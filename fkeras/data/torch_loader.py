@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fkeras.interop.data.generator import BatchedSourceAdapter
+from fkeras.data.generator import BatchedSourceAdapter
 
 
 class TorchDataLoaderAdapter(BatchedSourceAdapter):
