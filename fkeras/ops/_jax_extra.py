@@ -456,19 +456,6 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     return out.astype(out_dtype)
 
 
-def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))
-    if num_classes is None and "num_tokens" in kwargs:
-        num_classes = kwargs.pop("num_tokens")
-    if num_classes is None:
-        raise ValueError("fkeras.ops.multi_hot: `num_classes` is required.")
-    if sparse:
-        raise ValueError("fkeras.ops.multi_hot: sparse=True is not supported; expected sparse=False.")
-    x = _x(inputs).astype("int32")
-    reduction_axis = 1 if x.ndim > 1 else 0
-    return jnp.max(jax.nn.one_hot(x, num_classes, axis=axis, dtype=dtype or "float32"), axis=reduction_axis)
-
-
 def polar(abs_, angle):
     abs_, angle = _x(abs_), _x(angle)
     return jax.lax.complex(abs_ * jnp.cos(angle), abs_ * jnp.sin(angle))
@@ -481,28 +468,6 @@ def psnr(x1, x2, max_val):
     max_val = jnp.asarray(max_val, x2.dtype)
     mse = jnp.mean(jnp.square(x1 - x2))
     return 20 * jnp.log10(max_val) - 10 * jnp.log10(mse)
-
-
-def depth_to_space(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = x.reshape(n, h, w, b, b, c // b**2).transpose(0, 1, 3, 2, 4, 5)
-        return x.reshape(n, h * b, w * b, c // b**2)
-    n, c, h, w = x.shape
-    x = x.reshape(n, c // b**2, b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
-    return x.reshape(n, c // b**2, h * b, w * b)
-
-
-def space_to_depth(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = x.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5)
-        return x.reshape(n, h // b, w // b, c * b * b)
-    n, c, h, w = x.shape
-    x = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 1, 3, 5, 2, 4)
-    return x.reshape(n, c * b * b, h // b, w // b)
 
 
 # --- nn: convolutions -----------------------------------------------------------
@@ -813,8 +778,8 @@ def custom_gradient(f):
     return jax.custom_gradient(f)
 
 
+from fkeras.ops._composite import depth_to_space, multi_hot, space_to_depth  # noqa: E402, F401
 from fkeras.ops._einops import rearrange  # noqa: E402
-
 
 
 # --- image (JAX kernels: jax.image / jax.scipy.ndimage; the generic ones are in _image.py, merged into the JAX

@@ -472,19 +472,6 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     return tf.cast(out, out_dtype)
 
 
-def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))
-    if num_classes is None and "num_tokens" in kwargs:
-        num_classes = kwargs.pop("num_tokens")
-    if num_classes is None:
-        raise ValueError("fkeras.ops.multi_hot: `num_classes` is required.")
-    if sparse:
-        raise ValueError("fkeras.ops.multi_hot: sparse=True is not supported; expected sparse=False.")
-    x = tf.cast(_x(inputs), tf.int32)
-    oh = T.one_hot(x, num_classes, axis=axis, dtype=dtype)
-    return tf.reduce_max(oh, axis=1 if len(x.shape) > 1 else 0)
-
-
 def polar(abs_, angle):
     abs_, angle = T._promote(abs_, angle)
     return tf.complex(abs_ * tf.cos(angle), abs_ * tf.sin(angle))
@@ -498,28 +485,6 @@ def psnr(x1, x2, max_val):
     mse = tf.reduce_mean(tf.square(x1 - x2))
     log10 = np.log(10.0).astype(x2.dtype.as_numpy_dtype)
     return 20 * tf.math.log(max_val) / log10 - 10 * tf.math.log(mse) / log10
-
-
-def depth_to_space(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = tf.transpose(tf.reshape(x, [-1, h, w, b, b, c // b**2]), [0, 1, 3, 2, 4, 5])
-        return tf.reshape(x, [-1, h * b, w * b, c // b**2])
-    n, c, h, w = x.shape
-    x = tf.transpose(tf.reshape(x, [-1, c // b**2, b, b, h, w]), [0, 1, 4, 2, 5, 3])
-    return tf.reshape(x, [-1, c // b**2, h * b, w * b])
-
-
-def space_to_depth(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = tf.transpose(tf.reshape(x, [-1, h // b, b, w // b, b, c]), [0, 1, 3, 2, 4, 5])
-        return tf.reshape(x, [-1, h // b, w // b, c * b * b])
-    n, c, h, w = x.shape
-    x = tf.transpose(tf.reshape(x, [-1, c, h // b, b, w // b, b]), [0, 1, 3, 5, 2, 4])
-    return tf.reshape(x, [-1, c * b * b, h // b, w // b])
 
 
 # --- nn: convolutions -------------------------------------------------------------------------
@@ -912,6 +877,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     return (out, tangent_out, aux) if has_aux else (out, tangent_out)
 
 
+from fkeras.ops._composite import depth_to_space, multi_hot, space_to_depth  # noqa: E402, F401
 from fkeras.ops._einops import rearrange  # noqa: E402
 
 # image ops written once over fkeras.ops; resize / map_coordinates / affine, perspective and elastic transforms /

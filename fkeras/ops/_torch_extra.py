@@ -509,19 +509,6 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     return out.to(out_dtype)
 
 
-def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))
-    if num_classes is None and "num_tokens" in kwargs:
-        num_classes = kwargs.pop("num_tokens")
-    if num_classes is None:
-        raise ValueError("fkeras.ops.multi_hot: `num_classes` is required.")
-    if sparse:
-        raise ValueError("fkeras.ops.multi_hot: sparse=True is not supported; expected sparse=False.")
-    x = _x(inputs)
-    oh = T.one_hot(x.to(torch.int32), num_classes, axis=axis, dtype=dtype)
-    return torch.amax(oh, dim=1 if x.ndim > 1 else 0)
-
-
 def polar(abs_, angle):
     abs_, angle = T._pair(abs_, angle)
     return torch.complex(abs_ * torch.cos(angle), abs_ * torch.sin(angle))
@@ -534,28 +521,6 @@ def psnr(x1, x2, max_val):
     max_val = torch.as_tensor(max_val, dtype=x2.dtype, device=x2.device)
     mse = torch.mean(torch.square(x1 - x2))
     return 20 * torch.log10(max_val) - 10 * torch.log10(mse)
-
-
-def depth_to_space(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = x.reshape(n, h, w, b, b, c // b**2).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(n, h * b, w * b, c // b**2)
-    n, c, h, w = x.shape
-    x = x.reshape(n, c // b**2, b, b, h, w).permute(0, 1, 4, 2, 5, 3)
-    return x.reshape(n, c // b**2, h * b, w * b)
-
-
-def space_to_depth(x, block_size, data_format="channels_last"):
-    x, b = _x(x), block_size
-    if data_format == "channels_last":
-        n, h, w, c = x.shape
-        x = x.reshape(n, h // b, b, w // b, b, c).permute(0, 1, 3, 2, 4, 5)
-        return x.reshape(n, h // b, w // b, c * b * b)
-    n, c, h, w = x.shape
-    x = x.reshape(n, c, h // b, b, w // b, b).permute(0, 1, 3, 5, 2, 4)
-    return x.reshape(n, c * b * b, h // b, w // b)
 
 
 # --- nn: convolutions ----------------------------------------------------------------------
@@ -828,6 +793,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     return _jvp(fun, tuple(primals), tuple(tangents))
 
 
+from fkeras.ops._composite import depth_to_space, multi_hot, space_to_depth  # noqa: E402, F401
 from fkeras.ops._einops import rearrange  # noqa: E402
 
 # image ops written once over fkeras.ops; resize / map_coordinates / affine, perspective and elastic transforms /
