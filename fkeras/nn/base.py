@@ -401,14 +401,17 @@ class Layer(metaclass=_Frozen):
 
 
 class Container(Layer):
-    """Base of layers that hold child layers in `self.layers`, each owning `params[child.name]`:
-    weight penalties and constraints are the children's, gathered once here."""
+    """Base of layers that hold child layers (`children()`: `self.layers` here; a wrapper's one layer, an RNN's
+    cell), each owning `params[child.name]`: weight penalties and constraints are the children's, gathered once here."""
+
+    def children(self):
+        return self.layers
 
     def regularization_losses(self, params):
         if isinstance(params, Variables):
             params = params.params
         total = 0.0
-        for layer in self.layers:
+        for layer in self.children():
             total = total + layer.regularization_losses(params.get(layer.name, {}))
         return total
 
@@ -416,7 +419,7 @@ class Container(Layer):
         if isinstance(params, Variables):
             return Variables(self.apply_constraints(params.params), params.state)
         out = dict(params)
-        for layer in self.layers:
+        for layer in self.children():
             if layer.name in out:
                 out[layer.name] = layer.apply_constraints(out[layer.name])
         return out

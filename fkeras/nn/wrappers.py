@@ -7,11 +7,11 @@ import jax
 
 from fkeras import ops
 from fkeras.nn import initializers
-from fkeras.nn.base import Layer, Variables, as_variables, expect_rank, fold_name
+from fkeras.nn.base import Container, Variables, as_variables, expect_rank, fold_name
 from fkeras.nn.recurrent import _serialize, as_nn_layer, leaf_layout, _nest
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Container):
     """Apply `layer` to each slice `inputs[:, t]` with the same weights.
 
     (batch, timesteps, *in) -> (batch, timesteps, *out). A layer without state runs once on the merged
@@ -59,18 +59,8 @@ class TimeDistributed(Layer):
         ys = ops.transpose(ys, (1, 0) + tuple(range(2, len(ys.shape))))
         return ys, {**variables.state, name: state}
 
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        return self.layer.regularization_losses(params.get(self.layer.name, {}))
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        if self.layer.name in out:
-            out[self.layer.name] = self.layer.apply_constraints(out[self.layer.name])
-        return out
+    def children(self):
+        return [self.layer]
 
     def saving_layout(self, params, state):
         """Keras writes the wrapped layer's weights under `<wrapper>/layer`."""
@@ -82,7 +72,7 @@ class TimeDistributed(Layer):
         return super().get_config() | {"layer": _serialize(self.layer)}
 
 
-class SpectralNormalization(Layer):
+class SpectralNormalization(Container):
     """Spectral normalization of `layer`'s `kernel` (or `embeddings`): in training the kernel is divided
     by sigma, its largest singular value estimated by `power_iterations` steps of power iteration from
     the non-trainable `vector_u` (1, kernel.shape[-1]), and the new `vector_u` is returned in the state;
@@ -150,18 +140,8 @@ class SpectralNormalization(Layer):
             state[name] = sub_state
         return ops.cast(y, ops.dtype(x)), state
 
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        return self.layer.regularization_losses(params.get(self.layer.name, {}))
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        if self.layer.name in out:
-            out[self.layer.name] = self.layer.apply_constraints(out[self.layer.name])
-        return out
+    def children(self):
+        return [self.layer]
 
     def saving_layout(self, params, state):
         """Keras saves the kernel twice: as the wrapper's own variable (before `vector_u`) and in `layer`."""
