@@ -2,15 +2,13 @@
 and loading weights (`"imagenet"` through Keras's cache and URLs, or a local file).
 
 Keras's published weight files are legacy `.h5` files (`layer_names` / `weight_names` attributes,
-one group per layer with weights); `load_weights_file` reads those as well as `.weights.h5` and
-`.keras` files (the latter two through `model.load_weights`).
+one group per layer with weights); `model.load_weights` reads those (`fkeras.saving.legacy_h5`) as
+well as `.weights.h5` and `.keras` files.
 """
 
 from __future__ import annotations
 
 import os
-
-import numpy as np
 
 from fkeras import backend
 from fkeras import layers
@@ -94,65 +92,9 @@ def get_file(fname, origin, cache_subdir="models", file_hash=None):
 
 
 def load_weights_file(model, path):
-    """Load `path` into `model`: a legacy Keras `.h5`/`.hdf5` file by layer order (as Keras's
-    `load_weights` does), or a `.weights.h5`/`.keras` file through `model.load_weights`."""
+    """Load `path` into `model` with `model.load_weights`: a legacy Keras `.h5`/`.hdf5` file (the layout
+    of Keras's published application weights) by layer order, or a `.weights.h5`/`.keras` file."""
     path = os.fspath(path)
-    if path.endswith(".weights.h5") or path.endswith(".keras"):
-        model.load_weights(path)
-    elif path.endswith(".h5") or path.endswith(".hdf5"):
-        load_legacy_h5(model, path)
-    else:
+    if not path.endswith((".h5", ".hdf5", ".keras")):
         raise ValueError(f"Expected a weights file ending in '.h5', '.hdf5', '.weights.h5' or '.keras'; got {path!r}.")
-
-
-def _names(attr):
-    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in attr]
-
-
-def load_legacy_h5(model, path):
-    """Keras 2 / legacy `.h5` weights (the layout of Keras's application weight files) into `model`.
-
-    Layers with weights are matched in order with the file's layers that have weights (Keras's rule);
-    each layer's arrays are in `trainable + non_trainable` order. Every count and shape is checked
-    before any weight is written. The file is checked like a `.weights.h5` file (no links, no
-    external storage, sizes bounded).
-    """
-    import h5py
-
-    from fkeras.saving import archive
-
-    try:
-        with h5py.File(path, "r") as f:
-            archive._checked_tree(f, path, archive.get_load_limits(), h5py)
-            if "layer_names" not in f.attrs and "model_weights" in f:
-                f = f["model_weights"]
-            if "layer_names" not in f.attrs:
-                raise ValueError(f"{path} is not a Keras legacy weights file (it has no 'layer_names' attribute).")
-            file_layers = []
-            for name in _names(f.attrs["layer_names"]):
-                weight_names = _names(f[name].attrs.get("weight_names", []))
-                if weight_names:
-                    file_layers.append((name, [np.asarray(f[name][w][()]) for w in weight_names]))
-    except (OSError, KeyError) as e:
-        raise ValueError(f"{path} is not a readable Keras weights file ({e}).") from e
-    own = [layer for layer in model.layers if layer.weights]
-    if len(own) != len(file_layers):
-        raise ValueError(
-            f"Weight file {path} holds weights for {len(file_layers)} layers, but model '{model.name}' has "
-            f"{len(own)} layers with weights.")
-    plan = []
-    for layer, (fname, arrays) in zip(own, file_layers):
-        variables = layer.trainable_weights + layer.non_trainable_weights
-        if len(variables) != len(arrays):
-            raise ValueError(
-                f"Layer '{layer.name}' has {len(variables)} weights, but the file's layer '{fname}' in {path} "
-                f"holds {len(arrays)}.")
-        for v, a in zip(variables, arrays):
-            if tuple(v.shape) != tuple(a.shape):
-                raise ValueError(
-                    f"Layer '{layer.name}': weight '{v.path}' has shape {tuple(v.shape)}, but the file's layer "
-                    f"'{fname}' in {path} holds shape {tuple(a.shape)}.")
-        by_id = {id(v): a for v, a in zip(variables, arrays)}
-        plan.append((layer, [by_id[id(v)] for v in layer.weights]))
-    for layer, arrays in plan:
-        layer.set_weights(arrays)
+    model.load_weights(path)

@@ -21,7 +21,7 @@ from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map,
 from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
 from fkeras.nn.base import Variables
-from fkeras.saving import saving_lib
+from fkeras.saving import legacy_h5, saving_lib
 from fkeras.saving.serialization_lib import serialize_keras_object
 from fkeras.train.trainer import Trainer
 
@@ -237,6 +237,13 @@ class Model(Layer, Trainer):
         return saving_lib.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        if legacy_h5.is_legacy_h5_path(filepath):  # Keras 2 / keras.applications weight files
+            if "objects_to_skip" in kwargs:
+                raise ValueError(f"`objects_to_skip` only supports loading '.weights.h5' files. Received: {filepath}")
+            by_name = kwargs.pop("by_name", None)
+            if kwargs:
+                raise ValueError(f"Invalid keyword arguments: {kwargs}")
+            return legacy_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=bool(by_name))
         return saving_lib.load_weights(self, filepath, **kwargs)
 
     def to_json(self, **kwargs):
