@@ -1,6 +1,7 @@
 """fkeras.utils.FeatureSpace vs Keras 3.15's on the same data: encoded outputs, adapt, crosses, configs."""
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -90,6 +91,27 @@ def test_in_a_tf_data_map_like_keras():
     model = fkeras.Sequential([fkeras.Input((a.shape[-1],)), fkeras.layers.Dense(1)])
     model.compile("sgd", "mse")
     assert len(model.fit(mine, epochs=1, verbose=0).history["loss"]) == 1
+
+
+def test_a_layer_like_keras():
+    """Keras 3.15's FeatureSpace is a Layer: auto name, built by adapt, its preprocessors' weights as its own;
+    mapping the FeatureSpace itself over unlabeled `tf.data` batches (Keras's pattern) gives Keras's values."""
+    import keras
+    import tensorflow as tf
+
+    theirs = _keras_space(FEATURES, **KW)
+    ours = fkeras.utils.FeatureSpace(FEATURES, **KW)
+    assert isinstance(ours, fkeras.layers.Layer) and isinstance(theirs, keras.layers.Layer)
+    assert re.fullmatch(r"feature_space(_\d+)?", ours.name), ours.name
+    assert not ours.built
+    ours.adapt(DATA)
+    assert ours.built and theirs.built
+    assert sorted(w.path for w in ours.weights) == sorted(w.path for w in theirs.weights)
+    children = {layer.name for layer in ours._fk_children()}
+    assert {f"{n}_preprocessor" for n in FEATURES} | {"city_X_kids"} <= children
+    ds = tf.data.Dataset.from_tensor_slices(DATA).batch(16)
+    for a, b in zip(ds.map(ours), ds.map(theirs)):
+        _close(a.numpy(), b.numpy())
 
 
 def test_model_on_encoded_features():

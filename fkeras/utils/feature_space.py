@@ -6,6 +6,7 @@ categorical features with `HashedCrossing`, one-hot features are multi-hot encod
 cardinality, and the result is one concatenated float array `(batch, dims)` (features in sorted name
 order, then the crosses) or a dict of per-feature arrays (`output_mode="dict"`).
 
+A `FeatureSpace` is a Keras `Layer` (as in Keras 3.15), holding its preprocessing layers as sub-layers.
 `space(data)` takes a dict of arrays (a scalar or `(batch,)` column becomes `(batch, 1)`; a dict of
 scalars gives one unbatched sample), eagerly or in `tf.data`'s `map`. `get_inputs()` and
 `get_encoded_features()` give the symbolic graph of a model that takes the raw features, strings included.
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from fkeras import layers, ops
 from fkeras.nn.base import unique_name
+from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
 _AUTOGRAPH_SKIPPED = []
@@ -39,24 +42,10 @@ def _skip_autograph():
         pass
 
 
-def _layers():
-    from fkeras import layers
-
-    return layers
-
-
-def _serialize(obj):
-    from fkeras.saving.serialization_lib import serialize_keras_object
-
-    return serialize_keras_object(obj)
-
-
 def _deserialize(config):
-    from fkeras.saving.serialization_lib import deserialize_keras_object
-
     # Keras's own configs name its identity preprocessor TFDIdentity
     return deserialize_keras_object(config, custom_objects={"Feature": Feature, "Cross": Cross,
-                                                            "TFDIdentity": _layers().Identity})
+                                                            "TFDIdentity": layers.Identity})
 
 
 class Cross:
@@ -95,7 +84,8 @@ class Feature:
         self.output_mode = output_mode
 
     def get_config(self):
-        return {"dtype": self.dtype, "preprocessor": _serialize(self.preprocessor), "output_mode": self.output_mode}
+        return {"dtype": self.dtype, "preprocessor": serialize_keras_object(self.preprocessor),
+                "output_mode": self.output_mode}
 
     @classmethod
     def from_config(cls, config):
@@ -106,7 +96,7 @@ _NAMED = ("float", "float_normalized", "float_rescaled", "float_discretized", "i
           "string_categorical", "integer_hashed", "string_hashed")
 
 
-class FeatureSpace:
+class FeatureSpace(layers.Layer):
     """Preprocess a dict of feature columns into one float array (or a dict of arrays), Keras's FeatureSpace.
 
     Args:
@@ -130,46 +120,46 @@ class FeatureSpace:
     @classmethod
     def float(cls, name=None):
         name = name or unique_name("float")
-        return Feature("float32", _layers().Identity(name=f"{name}_preprocessor"), "float")
+        return Feature("float32", layers.Identity(name=f"{name}_preprocessor"), "float")
 
     @classmethod
     def float_rescaled(cls, scale=1.0, offset=0.0, name=None):
         name = name or unique_name("float_rescaled")
-        return Feature("float32", _layers().Rescaling(scale=scale, offset=offset, name=f"{name}_preprocessor"),
+        return Feature("float32", layers.Rescaling(scale=scale, offset=offset, name=f"{name}_preprocessor"),
                        "float")
 
     @classmethod
     def float_normalized(cls, name=None):
         name = name or unique_name("float_normalized")
-        return Feature("float32", _layers().Normalization(axis=-1, name=f"{name}_preprocessor"), "float")
+        return Feature("float32", layers.Normalization(axis=-1, name=f"{name}_preprocessor"), "float")
 
     @classmethod
     def float_discretized(cls, num_bins, bin_boundaries=None, output_mode="one_hot", name=None):
         name = name or unique_name("float_discretized")
-        return Feature("float32", _layers().Discretization(num_bins=num_bins, bin_boundaries=bin_boundaries,
+        return Feature("float32", layers.Discretization(num_bins=num_bins, bin_boundaries=bin_boundaries,
                                                            name=f"{name}_preprocessor"), output_mode)
 
     @classmethod
     def integer_categorical(cls, max_tokens=None, num_oov_indices=1, output_mode="one_hot", name=None):
         name = name or unique_name("integer_categorical")
-        return Feature("int32", _layers().IntegerLookup(name=f"{name}_preprocessor", max_tokens=max_tokens,
+        return Feature("int32", layers.IntegerLookup(name=f"{name}_preprocessor", max_tokens=max_tokens,
                                                         num_oov_indices=num_oov_indices), output_mode)
 
     @classmethod
     def string_categorical(cls, max_tokens=None, num_oov_indices=1, output_mode="one_hot", name=None):
         name = name or unique_name("string_categorical")
-        return Feature("string", _layers().StringLookup(name=f"{name}_preprocessor", max_tokens=max_tokens,
+        return Feature("string", layers.StringLookup(name=f"{name}_preprocessor", max_tokens=max_tokens,
                                                         num_oov_indices=num_oov_indices), output_mode)
 
     @classmethod
     def string_hashed(cls, num_bins, output_mode="one_hot", name=None):
         name = name or unique_name("string_hashed")
-        return Feature("string", _layers().Hashing(name=f"{name}_preprocessor", num_bins=num_bins), output_mode)
+        return Feature("string", layers.Hashing(name=f"{name}_preprocessor", num_bins=num_bins), output_mode)
 
     @classmethod
     def integer_hashed(cls, num_bins, output_mode="one_hot", name=None):
         name = name or unique_name("integer_hashed")
-        return Feature("int32", _layers().Hashing(name=f"{name}_preprocessor", num_bins=num_bins), output_mode)
+        return Feature("int32", layers.Hashing(name=f"{name}_preprocessor", num_bins=num_bins), output_mode)
 
     def __init__(self, features, output_mode="concat", crosses=None, crossing_dim=32, hashing_dim=32,
                  num_discretization_bins=32, name=None):
@@ -178,29 +168,25 @@ class FeatureSpace:
         if output_mode not in {"dict", "concat"}:
             raise ValueError("Invalid value for argument `output_mode`. Expected one of {'dict', 'concat'}. "
                              f"Received: output_mode={output_mode}")
-        self.name = name or unique_name("feature_space")
-        self.crossing_dim = crossing_dim
-        self.hashing_dim = hashing_dim
-        self.num_discretization_bins = num_discretization_bins
-        self.features = {n: self._standardize_feature(n, v) for n, v in features.items()}
-        self.crosses = []
-        for cross in crosses or ():
-            if isinstance(cross, dict):
-                cross = _deserialize(cross)
+        crosses = [_deserialize(c) if isinstance(c, dict) else c for c in crosses or ()]
+        for cross in crosses:
             if not isinstance(cross, Cross):
                 if not crossing_dim:
                     raise ValueError("When specifying `crosses`, the argument `crossing_dim` (dimensionality of "
                                      "the crossing space) should be specified as well.")
-                for key in cross:
-                    if key not in self.features:
-                        raise ValueError("All features referenced in the `crosses` argument should be present in "
-                                         f"the `features` dict. Received unknown features: {cross}")
-                cross = Cross(cross, crossing_dim=crossing_dim)
-            self.crosses.append(cross)
+                if any(key not in features for key in cross):
+                    raise ValueError("All features referenced in the `crosses` argument should be present in "
+                                     f"the `features` dict. Received unknown features: {cross}")
+        super().__init__(name=name)
+        self.crossing_dim = crossing_dim
+        self.hashing_dim = hashing_dim
+        self.num_discretization_bins = num_discretization_bins
+        self.features = {n: self._standardize_feature(n, v) for n, v in features.items()}
+        self.crosses = [c if isinstance(c, Cross) else Cross(c, crossing_dim=crossing_dim) for c in crosses]
         self.crosses_by_name = {c.name: c for c in self.crosses}
         self.output_mode = output_mode
         self.preprocessors = {n: f.preprocessor for n, f in self.features.items()}
-        self.crossers = {c.name: _layers().HashedCrossing(c.crossing_dim, name=c.name) for c in self.crosses}
+        self.crossers = {c.name: layers.HashedCrossing(c.crossing_dim, name=c.name) for c in self.crosses}
         self.one_hot_encoders = {}
         self.concat = None
         self.inputs = None
@@ -290,14 +276,15 @@ class FeatureSpace:
         for name, spec in specs.items():
             if spec.output_mode == "one_hot":
                 layer = self.preprocessors.get(name) or self.crossers.get(name)
-                self.one_hot_encoders[name] = _layers().CategoryEncoding(
+                self.one_hot_encoders[name] = layers.CategoryEncoding(
                     num_tokens=self._cardinality(name, layer), output_mode="multi_hot")
             elif self.output_mode == "concat" and spec.output_mode == "int":
                 raise ValueError(f"Cannot concatenate features because feature '{name}' has not been encoded "
                                  "(it has an integer dtype). Set `output_mode='one_hot'` on the feature, or "
                                  "use the FeatureSpace with `output_mode='dict'`.")
-        self.concat = _layers().Concatenate(axis=-1)
+        self.concat = layers.Concatenate(axis=-1)
         self._encoders_made = True
+        self.built = True
 
     def _encode(self, features):
         pre = {n: self.preprocessors[n](features[n]) for n in features}
@@ -316,9 +303,7 @@ class FeatureSpace:
         """`{name: Input((1,), dtype)}`: the raw-feature inputs of a model built on `get_encoded_features()`."""
         self._check_if_adapted()
         if self.inputs is None:
-            from fkeras.layers import Input
-
-            self.inputs = {n: Input(shape=(1,), dtype=f.dtype, name=n) for n, f in self.features.items()}
+            self.inputs = {n: layers.Input(shape=(1,), dtype=f.dtype, name=n) for n, f in self.features.items()}
         return self.inputs
 
     def get_encoded_features(self):
@@ -357,9 +342,9 @@ class FeatureSpace:
 
     # -- config ---------------------------------------------------------------------------------
     def get_config(self):
-        return {"features": {n: _serialize(f) for n, f in self.features.items()}, "output_mode": self.output_mode,
-                "crosses": [_serialize(c) for c in self.crosses], "crossing_dim": self.crossing_dim,
-                "hashing_dim": self.hashing_dim, "num_discretization_bins": self.num_discretization_bins}
+        return {"features": {n: serialize_keras_object(f) for n, f in self.features.items()},
+                "output_mode": self.output_mode, "crosses": [serialize_keras_object(c) for c in self.crosses],
+                "crossing_dim": self.crossing_dim, "hashing_dim": self.hashing_dim, "num_discretization_bins": self.num_discretization_bins}
 
     @classmethod
     def from_config(cls, config):
@@ -367,6 +352,4 @@ class FeatureSpace:
 
 
 def _expand(x):
-    from fkeras import ops
-
     return ops.expand_dims(x, -1)

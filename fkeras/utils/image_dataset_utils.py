@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from fkeras import ops
 from fkeras.backend import image_data_format
 from fkeras.utils import dataset_utils
+from fkeras.utils.image_utils import _center_crop_box, _pil
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
@@ -187,8 +189,6 @@ def resize_numpy(img, size, interpolation):
 
         return np.asarray(jax.image.resize(img, (*size, img.shape[2]), _JAX_METHODS[interpolation],
                                            antialias=False), dtype="float32")
-    from fkeras import ops
-
     return np.asarray(ops.image.resize(img, size=size, interpolation=interpolation), dtype="float32")
 
 
@@ -196,8 +196,6 @@ def load_image_numpy(path, image_size, channels, interpolation, data_format, cro
     """One image file → float32 array of `image_size`: Pillow decodes; then, as Keras's tf.data path does, a
     centre crop to the target aspect ratio or `tf.image.resize_with_pad`'s fit-and-pad, resized by
     `resize_numpy` (TF's half-pixel sampling)."""
-    from fkeras.utils.image_utils import _center_crop_box, _pil
-
     Image = _pil()
     with Image.open(path) as img:
         mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from fkeras import ops
 from fkeras.backend import floatx, image_data_format
 
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "hamming", "box", "lanczos")
@@ -146,8 +147,6 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last",
     """Resize `(h, w, c)` or `(n, h, w, c)` images to `size` without distorting them: the largest centred
     window with the target aspect ratio is cropped, then resized (`fkeras.ops.image.resize`, so NumPy, JAX,
     torch and TF tensors all work). NumPy in → NumPy out."""
-    from fkeras import ops
-
     kwargs.pop("backend_module", None)
     if kwargs:
         raise TypeError(f"smart_resize() got unexpected keyword arguments: {list(kwargs.keys())}")

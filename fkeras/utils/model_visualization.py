@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
+from fkeras.layers.symbolic import inbound_nodes
+from fkeras.models.functional import Functional
+from fkeras.models.sequential import Sequential
 from fkeras.runtime import io_utils
 
 
@@ -38,8 +41,6 @@ def check_graphviz() -> bool:
 
 
 def _nodes_of(operation):
-    from fkeras.layers.symbolic import inbound_nodes
-
     return inbound_nodes(operation)
 
 
@@ -145,9 +146,6 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
                  dpi=200, subgraph=False, show_layer_activations=False, show_trainable=False, splines="ortho",
                  **kwargs):
     """The model's graph as a `pydot.Dot` (a `pydot.Cluster` with `subgraph=True`), as Keras builds it."""
-    from fkeras.models.functional import Functional
-    from fkeras.models.sequential import Sequential
-
     if not model.built:
         raise _not_built_error()
     pydot = _pydot()

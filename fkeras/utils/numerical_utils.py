@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fkeras import ops
+
 
 def to_categorical(x, num_classes=None):
     """One-hot encode integer class ids `x` of shape `s` (or `s + (1,)`) into `s + (num_classes,)`.
@@ -44,6 +46,4 @@ def normalize(x, axis=-1, order=2):
         norm = np.atleast_1d(np.linalg.norm(x, order, axis))
         norm[norm == 0] = 1
         return x / np.expand_dims(norm, axis if axis is not None else -1)
-    import fkeras.ops as ops
-
     return ops.normalize(x, axis=axis, order=order)
