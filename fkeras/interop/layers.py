@@ -1,6 +1,5 @@
-"""Keras 3.15's interop layers: `JaxLayer`, `FlaxLayer`, `TorchModuleWrapper`, `TFSMLayer`.
-
-`JaxLayer`/`FlaxLayer` are pure JAX (`fkeras.nn.jax_layer`). The other two run foreign code:
+"""Keras 3.15's layers around other frameworks' code: `TorchModuleWrapper`, `TFSMLayer` (`JaxLayer` and
+`FlaxLayer`, pure JAX, are `fkeras.layers.jax_layer`). `fkeras.layers` hands these two names on lazily.
 
 - `TorchModuleWrapper(module)`: the module's parameters (and buffers) are the layer's weights, named by
   their torch names. On torch tensors (the torch engine, `to_torch`) it runs the module natively with
@@ -21,15 +20,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fkeras.interop._extras import import_tensorflow, require
+from fkeras.runtime.extras import import_tensorflow, require
 from fkeras.layers import wrapped as _wrapped
-from fkeras.nn import jax_layer as _jax
+from fkeras.layers.jax_layer import _build_at_init, _register
 from fkeras.nn.base import Layer as NNBase
-from fkeras.nn.base import Variables
+from fkeras.nn.base import Variables, unique_name
 from fkeras.nn.paths import get_path, set_path
-from fkeras.saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
+from fkeras.saving.serialization_lib import in_safe_mode
 
-__all__ = ["JaxLayer", "FlaxLayer", "TorchModuleWrapper", "TFSMLayer"]
+__all__ = ["TorchModuleWrapper", "TFSMLayer"]
 
 
 # --- host callbacks shared by torch and TF ---------------------------------------------------------
@@ -174,7 +173,7 @@ class _TorchModule(NNBase):
         if isinstance(module, torch.nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
             raise ValueError("LazyModules are not supported unless they are already initialized. "
                              f"Received uninitialized LazyModule: module={module}")
-        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        super().__init__(name=name or unique_name("torch_module_wrapper"), dtype=dtype, trainable=trainable, **kwargs)
         self.module = module
         self.output_shape = output_shape
         state_keys = list(module.state_dict().keys())
@@ -333,7 +332,7 @@ class _TFSavedModel(NNBase):
     def __init__(self, filepath, call_endpoint="serve", call_training_endpoint=None, trainable=True, name=None,
                  dtype=None):
         tf = import_tensorflow("TFSMLayer")
-        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        super().__init__(name=name or unique_name("tfsm_layer"), dtype=dtype, trainable=trainable)
         self.filepath = str(filepath) if not isinstance(filepath, str) else filepath
         self.call_endpoint = call_endpoint
         self.call_training_endpoint = call_training_endpoint
@@ -346,7 +345,7 @@ class _TFSavedModel(NNBase):
         tvs, ntvs = _variables_used_by(fns)
         names, taken = [], set()
         for v in tvs + ntvs:
-            base = v.name.replace("/", "_").replace(":", "_")
+            base = v.name.rsplit(":", 1)[0].replace("/", "_")  # Keras's name ("/" -> "_"), without TF's ":0"
             key, i = base, 1
             while key in taken:
                 key, i = f"{base}_{i}", i + 1
@@ -419,19 +418,6 @@ class _TFSavedModel(NNBase):
 
 
 # --- the facade classes ----------------------------------------------------------------------------
-def _register(facade_cls):
-    """Make `facade_cls` the facade of its nn class (so `as_facade`/`NNLayer.from_nn` return it)."""
-    _wrapped._WRAPPERS[facade_cls._fk_nn_class] = facade_cls
-    return facade_cls
-
-
-def _build_at_init(layer):
-    """Keras builds these at construction: the weights exist before any call, whatever the input."""
-    layer._fk_make_nn_vars((), None)
-    layer.__dict__["_fk_build_specs"] = ()
-    layer.__dict__["built"] = True
-
-
 def _refuse_unsafe(what, safe_mode):
     effective = safe_mode if safe_mode is not None else in_safe_mode()
     if effective is not False:
@@ -439,72 +425,6 @@ def _refuse_unsafe(what, safe_mode):
                          "execution and thus it is disallowed by default. If you trust the source of the artifact, "
                          "you can override this error by passing `safe_mode=False` to the loading function, or "
                          "calling `keras.config.enable_unsafe_deserialization()`.")
-
-
-@_register
-class JaxLayer(_wrapped.NNLayer):
-    __doc__ = _jax.JaxLayer.__doc__
-    _fk_nn_class = _jax.JaxLayer
-
-    def __init__(self, call_fn, init_fn=None, params=None, state=None, seed=None,
-                 native_serialization_platforms=None, **kwargs):
-        super().__init__(call_fn, init_fn=init_fn, params=params, state=state, seed=seed,
-                         native_serialization_platforms=native_serialization_platforms, **kwargs)
-
-    def _fk_tree_of_variables(self, kind):
-        structures = self.__dict__["_fk_nn"]._fk_structures
-        pair = structures.get("given") or structures.get("built")
-        if pair is None:
-            return None
-        by_name = {v._fk_subpath[0]: v for v in self._fk_vars}
-        return (pair[0] if kind == "params" else pair[1]).tree(by_name)
-
-    @property
-    def params(self):
-        """The params pytree with this layer's `Variable`s as leaves (None before build), as Keras's."""
-        return self._fk_tree_of_variables("params")
-
-    @property
-    def state(self):
-        """The state pytree with this layer's `Variable`s as leaves (None before build), as Keras's."""
-        return self._fk_tree_of_variables("state")
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("call_fn", "init_fn"):
-            config[key] = serialize_keras_object(config[key])
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("call_fn", "init_fn"):
-            config[key] = deserialize_keras_object(config.get(key))
-        return cls(**config)
-
-
-@_register
-class FlaxLayer(JaxLayer):
-    __doc__ = _jax.FlaxLayer.__doc__
-    _fk_nn_class = _jax.FlaxLayer
-
-    def __init__(self, module, method=None, variables=None, **kwargs):
-        _wrapped.NNLayer.__init__(self, module, method=method, variables=variables, **kwargs)
-
-    def get_config(self):
-        config = _wrapped.NNLayer.get_config(self)
-        config["module"] = serialize_keras_object(config["module"])
-        config["method"] = serialize_keras_object(config["method"])
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        module = deserialize_keras_object(config["module"])
-        method = config.get("method")
-        method = getattr(module, method) if isinstance(method, str) else deserialize_keras_object(method)
-        config.update(module=module, method=method)
-        return cls(**config)
 
 
 @_register
@@ -537,24 +457,34 @@ class TorchModuleWrapper(_wrapped.NNLayer):
         return self.module.parameters(recurse=recurse)
 
     def save_own_variables(self, store):
-        """The module's `state_dict()` entries by torch name, as Keras saves them."""
-        sd = self.module.state_dict()
-        for key, value in sd.items():
-            store[key] = value.detach().cpu().numpy()
+        """The module's `state_dict()` entries, in its order. (Keras keys them by torch name, "0.weight";
+        fkeras's weights reader takes only names without dots, so they are numbered here and
+        `load_own_variables` reads either form.)"""
+        for i, value in enumerate(self.module.state_dict().values()):
+            store[str(i)] = value.detach().cpu().numpy()
 
     def load_own_variables(self, store):
         by_name = {".".join(v._fk_subpath): v for v in self._fk_vars}
+        order = list(self.__dict__["_fk_nn"].state_dict_keys)
         keys = [k.decode() if isinstance(k, bytes) else k for k in store.keys()]
-        missing = [k for k in by_name if k not in keys]
-        if missing:
-            raise ValueError(f"Layer '{self.name}': the file has no entries {missing} of the module's state_dict.")
-        values = {k: np.asarray(store[k]) for k in keys if k in by_name}
+        if all(k.isdigit() for k in keys):
+            if len(keys) != len(order):
+                raise ValueError(f"Layer '{self.name}': the module's state_dict has {len(order)} entries, the file "
+                                 f"has {len(keys)}.")
+            values = {name: np.asarray(store[str(i)]) for i, name in enumerate(order)}
+        else:
+            missing = [k for k in order if k not in keys]
+            if missing:
+                raise ValueError(f"Layer '{self.name}': the file has no entries {missing} of the module's "
+                                 "state_dict.")
+            values = {k: np.asarray(store[k]) for k in order}
         for k, v in values.items():
-            if tuple(v.shape) != tuple(by_name[k].shape):
+            if k in by_name and tuple(v.shape) != tuple(by_name[k].shape):
                 raise ValueError(f"Layer '{self.name}': {k!r} expects shape {tuple(by_name[k].shape)}, the file "
                                  f"has {v.shape}.")
         for k, v in values.items():
-            by_name[k].assign(v.astype(by_name[k].dtype))
+            if k in by_name:
+                by_name[k].assign(v.astype(by_name[k].dtype))
 
     def compute_output_shape(self, *input_shapes):
         out = self.__dict__["_fk_nn"].output_shape

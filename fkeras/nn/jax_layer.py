@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.nn.base import Layer, Variables
+from fkeras.runtime.extras import MissingExtraError
 
 _CALL_ARGS = {"params", "state", "rng", "inputs", "training"}
 _INIT_ARGS = {"rng", "inputs", "training"}
@@ -24,8 +25,8 @@ _INIT_ARGS = {"rng", "inputs", "training"}
 
 def _signature_args(layer, fn, fn_name, allowed, required):
     """The argument names of `fn`, in order; ValueError for an argument outside `allowed`."""
-    if not callable(fn):
-        raise TypeError(f"{type(layer).__name__}: expected `{fn_name}` to be a callable, got {type(fn).__name__}.")
+    if not callable(fn):  # `layer`: the class name (nothing is named before the arguments pass)
+        raise TypeError(f"{layer}: expected `{fn_name}` to be a callable, got {type(fn).__name__}.")
     params = inspect.signature(fn).parameters
     for name in required:
         if name not in params:
@@ -111,20 +112,20 @@ class JaxLayer(Layer):
 
     def __init__(self, call_fn, init_fn=None, params=None, state=None, seed=None,
                  native_serialization_platforms=None, name=None, dtype=None, trainable=True, **kwargs):
+        call_args = _signature_args(type(self).__name__, call_fn, "call_fn", _CALL_ARGS, {"inputs"})
+        init_args = _signature_args(type(self).__name__, init_fn, "init_fn", _INIT_ARGS, {"inputs"}) if init_fn is not None else None
+        if init_fn is None and params is None and state is None and ("params" in call_args or "state" in call_args):
+            raise ValueError("`init_fn`, `params` and `state` cannot all be `None` when `call_fn` takes a "
+                             "`params` or a `state` argument.")
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
         self.call_fn = call_fn
         self.init_fn = init_fn
         self.seed = seed
         self.native_serialization_platforms = native_serialization_platforms
-        self.call_fn_arguments = _signature_args(self, call_fn, "call_fn", _CALL_ARGS, {"inputs"})
-        self.call_fn_has_params = "params" in self.call_fn_arguments
-        self.call_fn_has_state = "state" in self.call_fn_arguments
-        self.init_fn_arguments = (_signature_args(self, init_fn, "init_fn", _INIT_ARGS, {"inputs"})
-                                  if init_fn is not None else None)
-        if init_fn is None and params is None and state is None and (self.call_fn_has_params or
-                                                                    self.call_fn_has_state):
-            raise ValueError("`init_fn`, `params` and `state` cannot all be `None` when `call_fn` takes a "
-                             "`params` or a `state` argument.")
+        self.call_fn_arguments = call_args
+        self.call_fn_has_params = "params" in call_args
+        self.call_fn_has_state = "state" in call_args
+        self.init_fn_arguments = init_args
         given = None
         if params is not None or state is not None:
             p = _Structure(params, 0, self.variable_dtype)
@@ -168,6 +169,11 @@ class JaxLayer(Layer):
 
             jax.eval_shape(trace)
         return cache["built"]
+
+    def init(self, rng, *input_specs):
+        if not input_specs and self._fk_structures["given"] is not None:
+            return self.build(rng)  # given params/state: no input shape needed (Keras builds at construction)
+        return super().init(rng, *input_specs)
 
     def build(self, rng, *input_specs):
         spec = input_specs[0] if len(input_specs) == 1 else list(input_specs)
@@ -247,7 +253,13 @@ class FlaxLayer(JaxLayer):
     """
 
     def __init__(self, module, method=None, variables=None, name=None, dtype=None, trainable=True, **kwargs):
-        import flax.linen  # an optional package: only FlaxLayer needs it
+        try:
+            import flax.linen  # an optional package: only FlaxLayer needs it
+        except ModuleNotFoundError as e:
+            if e.name is not None and e.name.split(".")[0] != "flax":
+                raise
+            raise MissingExtraError('FlaxLayer needs flax, which is not installed: pip install "fkeras[flax]"',
+                                    name="flax") from None
 
         if not isinstance(module, flax.linen.Module):
             raise TypeError(f"FlaxLayer: expected a flax.linen.Module as `module`, got {type(module).__name__}.")

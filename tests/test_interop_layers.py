@@ -1,0 +1,386 @@
+"""Keras 3.15's interop layers: JaxLayer, FlaxLayer (vs Keras's, JAX backend), TorchModuleWrapper (vs torch
+itself: outputs, autograd gradients, SGD steps) and TFSMLayer (vs the exported model's predictions)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras  # noqa: E402  (the oracle)
+
+import fkeras  # noqa: E402
+
+NAMES = ("JaxLayer", "FlaxLayer", "TorchModuleWrapper", "TFSMLayer")
+TOL = dict(atol=1e-6, rtol=1e-6)
+
+
+def _data(n=8, d=4, k=3, seed=0):
+    rs = np.random.RandomState(seed)
+    return rs.randn(n, d).astype("float32"), rs.randn(n, k).astype("float32")
+
+
+# --- names and signatures ---------------------------------------------------------------------------
+def test_every_keras_interop_layer_is_exported():
+    modules = ("keras.src.utils.jax_layer", "keras.src.utils.torch_utils", "keras.src.export.tfsm_layer")
+    keras_names = {n for n in dir(keras.layers) if getattr(getattr(keras.layers, n), "__module__", "") in modules}
+    assert keras_names == set(NAMES)
+    for name in NAMES:
+        assert name in fkeras.layers.__all__ and inspect.isclass(getattr(fkeras.layers, name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signature_matches_keras(name):
+    ours = inspect.signature(getattr(fkeras.layers, name).__init__).parameters
+    theirs = inspect.signature(getattr(keras.layers, name).__init__).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == \
+        [(p.name, p.kind, p.default) for p in theirs.values()]
+
+
+# --- JaxLayer -----------------------------------------------------------------------------------------
+def _dense_call(params, inputs):
+    return jnp.tanh(inputs @ params["w"] + params["b"]) * params["scale"][0]
+
+
+def _stateful_call(params, state, inputs, training):
+    y = inputs @ params["w"] + params["b"]
+    new = {"count": state["count"] + 1, "mean": 0.9 * state["mean"] + 0.1 * jnp.mean(y, axis=0)}
+    return (y - state["mean"]) if not training else y, new
+
+
+def _stateful_init(rng, inputs):
+    w = jax.random.normal(rng, (inputs.shape[-1], 3))
+    return {"w": w, "b": jnp.zeros(3)}, {"count": jnp.zeros(()), "mean": jnp.zeros(3)}
+
+
+def _params(d=4, k=3, int_leaf=True):
+    rs = np.random.RandomState(1)
+    return {"w": rs.randn(d, k).astype("float32"), "b": rs.randn(k).astype("float32"),
+            "scale": [np.float32(1.5)] + ([2] if int_leaf else [])}
+
+
+def _weights_summary(layer):
+    return [(tuple(w.shape), str(w.dtype), bool(w.trainable)) for w in layer.weights]
+
+
+def test_jax_layer_outputs_weights_and_config_match_keras():
+    x, _ = _data()
+    ours, theirs = fkeras.layers.JaxLayer(_dense_call, params=_params()), keras.layers.JaxLayer(_dense_call,
+                                                                                               params=_params())
+    chex.assert_trees_all_close(np.asarray(ours(x)), np.asarray(theirs(x)), **TOL)
+    assert _weights_summary(ours) == _weights_summary(theirs)
+    # flatten order b, scale[0], scale[1] (a Python int: an int32 weight, as Keras), w
+    assert [w.name for w in ours.weights] == ["variable", "variable_1", "variable_2", "variable_3"]
+    assert ours.params["w"] is ours.weights[3] and ours.weights[2].dtype == "int32"
+    oc, kc = ours.get_config(), theirs.get_config()
+    assert list(oc) == list(kc)
+    assert {k: v for k, v in oc.items() if not k.endswith("_fn") and k != "name"} == \
+        {k: v for k, v in kc.items() if not k.endswith("_fn") and k != "name"}
+    assert oc["call_fn"]["config"] == kc["call_fn"]["config"] == "_dense_call" and oc["init_fn"] is None
+
+
+def test_jax_layer_keeps_non_array_leaves_fixed():
+    def call_fn(params, inputs):
+        assert params["how"] == "double"  # a config leaf, not a weight
+        return inputs * params["k"] * 2
+
+    layer = fkeras.layers.JaxLayer(call_fn, params={"how": "double", "k": np.float32(3.0)})
+    chex.assert_trees_all_close(np.asarray(layer(np.ones((2, 2), "float32"))), np.full((2, 2), 6.0, "float32"))
+    assert [w.name for w in layer.weights] == ["variable"] and layer.params["how"] == "double"
+
+
+def test_jax_layer_state_is_updated_like_keras():
+    x, _ = _data()
+    params = {"w": np.ones((4, 3), "float32"), "b": np.zeros(3, "float32")}
+    state = {"count": np.zeros((), "float32"), "mean": np.zeros(3, "float32")}
+    ours = fkeras.layers.JaxLayer(_stateful_call, params=params, state=state)
+    theirs = keras.layers.JaxLayer(_stateful_call, params=params, state=state)
+    for training in (True, False, True):
+        chex.assert_trees_all_close(np.asarray(ours(x, training=training)),
+                                    np.asarray(theirs(x, training=training)), **TOL)
+    chex.assert_trees_all_close([np.asarray(w) for w in ours.weights], [np.asarray(w) for w in theirs.weights],
+                                **TOL)
+    assert float(ours.state["count"].numpy()) == 3.0
+    assert [w.trainable for w in ours.weights] == [True, True, False, False]
+
+
+def test_jax_layer_init_fn_builds_keras_structure():
+    x, _ = _data()
+    ours = fkeras.layers.JaxLayer(_stateful_call, _stateful_init)
+    theirs = keras.layers.JaxLayer(_stateful_call, _stateful_init)
+    ours(x), theirs(x)
+    assert _weights_summary(ours) == _weights_summary(theirs)
+    chex.assert_trees_all_close(np.asarray(ours.state["count"].numpy()), np.float32(1.0))
+
+
+def test_jax_layer_fit_matches_keras():
+    x, y = _data()
+
+    def run(lib):
+        lib.utils.set_random_seed(0)
+        model = lib.Sequential([lib.Input((4,)), lib.layers.JaxLayer(_dense_call, params=_params(int_leaf=False))])
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")  # (an int leaf cannot train, in Keras too)
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return [np.asarray(w) for w in model.weights], np.asarray(model.predict(x, verbose=0))
+
+    chex.assert_trees_all_close(run(fkeras), run(keras), atol=1e-5, rtol=1e-5)
+
+
+def _noisy_call(params, rng, inputs, training):
+    if rng is None:
+        return inputs * params["a"]
+    assert rng.shape == (2,) and rng.dtype == jnp.uint32  # raw key data, as Keras's JAX backend passes
+    return inputs * params["a"] + jax.random.normal(rng, inputs.shape)
+
+
+def test_jax_layer_rng_only_while_training():
+    x, y = _data(k=4)
+    layer = fkeras.layers.JaxLayer(_noisy_call, params={"a": np.float32(2.0)})
+    chex.assert_trees_all_close(np.asarray(layer(x)), 2 * x, **TOL)
+    assert not np.allclose(np.asarray(layer(x, training=True)), 2 * x)
+    model = fkeras.Sequential([fkeras.Input((4,)), layer])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)  # draws keys inside the jitted step
+
+
+def test_jax_layer_bad_arguments_say_what_was_expected():
+    with pytest.raises(ValueError, match="Unsupported argument in `call_fn`: `x`"):
+        fkeras.layers.JaxLayer(lambda params, inputs, x: x, params={})
+    with pytest.raises(ValueError, match="Missing required argument in `call_fn`: `inputs`"):
+        fkeras.layers.JaxLayer(lambda params: params, params={})
+    with pytest.raises(ValueError, match="cannot all be `None`"):
+        fkeras.layers.JaxLayer(_dense_call)
+    with pytest.raises(TypeError, match="expected `call_fn` to be a callable, got str"):
+        fkeras.layers.JaxLayer("not a function")
+    assert fkeras.layers.JaxLayer(_dense_call, params={}).name == "jax_layer"  # failed ones took no name
+    bad = fkeras.layers.JaxLayer(lambda params, state, inputs: (inputs, [state]), params={},
+                                 state={"s": np.zeros(())})
+    with pytest.raises(ValueError, match="Structure mismatch"):
+        bad(np.ones((2, 2), "float32"))
+
+
+def test_jax_layer_keras_file_round_trip_and_keras_reads_it(tmp_path):
+    call_fn = fkeras.saving.register_keras_serializable("interop_test")(_stateful_call)
+    init_fn = fkeras.saving.register_keras_serializable("interop_test")(_stateful_init)
+    keras.saving.register_keras_serializable("interop_test")(call_fn)
+    keras.saving.register_keras_serializable("interop_test")(init_fn)
+    x, y = _data()
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.JaxLayer(call_fn, init_fn)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "jax_layer.keras")
+    model.save(path)
+    expected = np.asarray(model.predict(x, verbose=0))
+    loaded = fkeras.saving.load_model(path)
+    chex.assert_trees_all_close(np.asarray(loaded.predict(x, verbose=0)), expected, **TOL)
+    assert float(loaded.layers[0].state["count"].numpy()) == float(model.layers[0].state["count"].numpy()) > 0
+    chex.assert_trees_all_close(np.asarray(keras.saving.load_model(path).predict(x, verbose=0)), expected, **TOL)
+
+
+# --- FlaxLayer ----------------------------------------------------------------------------------------
+needs_flax = pytest.mark.skipif(importlib.util.find_spec("flax") is None,
+                                reason="FlaxLayer needs flax (pip install 'fkeras[flax]')")
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="TorchModuleWrapper needs torch (pip install 'fkeras[torch]')")
+needs_tf = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                              reason="TFSMLayer needs tensorflow (pip install 'fkeras[tf]')")
+_FLAX_NET = []
+
+
+def _flax_net_class():
+    """A registered Flax linen module class with Keras's get_config/from_config (made once)."""
+    if not _FLAX_NET:
+        import flax.linen as flax_linen
+
+        class _FlaxNet(flax_linen.Module):
+            units: int = 3
+
+            @flax_linen.compact
+            def __call__(self, inputs, training=False):
+                h = flax_linen.Dense(5)(inputs)
+                h = flax_linen.BatchNorm(use_running_average=not training, momentum=0.5)(h)
+                return flax_linen.Dense(self.units)(jnp.tanh(h))
+
+            def get_config(self):
+                return {"units": self.units}
+
+            @classmethod
+            def from_config(cls, config):
+                return cls(**config)
+
+        fkeras.saving.register_keras_serializable("interop_test")(_FlaxNet)
+        keras.saving.register_keras_serializable("interop_test")(_FlaxNet)
+        _FLAX_NET.append(_FlaxNet)
+    return _FLAX_NET[0]
+
+
+@needs_flax
+def test_flax_layer_matches_keras():
+    x, _ = _data()
+    module = _flax_net_class()()
+    variables = module.init(jax.random.key(0), x)
+    ours = fkeras.layers.FlaxLayer(module, variables=variables)
+    theirs = keras.layers.FlaxLayer(module, variables=variables)
+    assert _weights_summary(ours) == _weights_summary(theirs)
+    for training in (False, True, False):
+        chex.assert_trees_all_close(np.asarray(ours(x, training=training)),
+                                    np.asarray(theirs(x, training=training)), **TOL)
+    chex.assert_trees_all_close([np.asarray(w) for w in ours.weights], [np.asarray(w) for w in theirs.weights],
+                                **TOL)
+    oc, kc = ours.get_config(), theirs.get_config()
+    oc.pop("name"), kc.pop("name")
+    assert oc == kc
+
+
+@needs_flax
+def test_flax_layer_init_fit_and_keras_file(tmp_path):
+    x, y = _data()
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.FlaxLayer(_flax_net_class()())])
+    model.compile(optimizer="adam", loss="mse")
+    before = [np.asarray(w) for w in model.weights]
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert [tuple(w.shape) for w in model.weights] == [(5,), (5,), (5,), (4, 5), (3,), (5, 3), (5,), (5,)]
+    assert not np.allclose(before[-2], np.asarray(model.weights[-2]))  # batch_stats moved while training
+    path = str(tmp_path / "flax.keras")
+    model.save(path)
+    expected = np.asarray(model.predict(x, verbose=0))
+    chex.assert_trees_all_close(np.asarray(fkeras.saving.load_model(path).predict(x, verbose=0)), expected, **TOL)
+    chex.assert_trees_all_close(np.asarray(keras.saving.load_model(path).predict(x, verbose=0)), expected, **TOL)
+
+
+# --- TorchModuleWrapper ---------------------------------------------------------------------------------
+def _torch_net():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
+                               torch.nn.Dropout(0.3), torch.nn.Linear(5, 3))
+
+
+@needs_torch
+def test_torch_module_wrapper_weights_outputs_and_gradients():
+    import torch
+
+    x, _ = _data()
+    module = _torch_net()
+    layer = fkeras.layers.TorchModuleWrapper(module)
+    assert layer.built and layer.name == "torch_module_wrapper"
+    assert [tuple(w.shape) for w in layer.trainable_weights] == [tuple(p.shape) for p in module.parameters()]
+    assert [w.path for w in layer.non_trainable_weights] == [
+        "torch_module_wrapper/1/running_mean", "torch_module_wrapper/1/running_var",
+        "torch_module_wrapper/1/num_batches_tracked"]
+    ref = copy.deepcopy(module).eval()
+    chex.assert_trees_all_close(np.asarray(layer(x)), ref(torch.from_numpy(x)).detach().numpy(), **TOL)
+
+    nn_layer, tree = layer.nn_layer, layer.variables_tree
+
+    def loss(params):
+        out, state = nn_layer.apply(fkeras.nn.base.Variables(params, tree.state), x, training=True,
+                                    rng=jax.random.key(3))
+        return jnp.sum(out ** 2) + jnp.sum(out[:, 0]), state
+
+    grads, state = jax.jit(jax.grad(loss, has_aux=True))(tree.params)
+    seed = int(jax.random.bits(jax.random.key(3), (), jnp.uint32))  # the same dropout mask: torch seeded alike
+    ref = copy.deepcopy(module).train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        out = ref(torch.from_numpy(x))
+    ((out ** 2).sum() + out[:, 0].sum()).backward()
+    for name, p in ref.named_parameters():
+        chex.assert_trees_all_close(np.asarray(fkeras.nn.paths.get_path(grads, tuple(name.split(".")))),
+                                    p.grad.numpy(), atol=1e-5, rtol=1e-5)
+    chex.assert_trees_all_close(np.asarray(state["1"]["running_mean"]), ref[1].running_mean.numpy(), **TOL)
+    assert int(state["1"]["num_batches_tracked"]) == 1
+
+
+@needs_torch
+def test_torch_module_wrapper_fit_equals_torch_sgd_and_runs_in_torch(tmp_path):
+    import torch
+
+    x, y = _data()
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    ref = copy.deepcopy(module)
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(module)])
+    model.compile(optimizer=fkeras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for i in range(2):
+        opt.zero_grad()
+        torch.mean((ref(torch.from_numpy(x[4 * i:4 * i + 4])) - torch.from_numpy(y[4 * i:4 * i + 4])) ** 2).backward()
+        opt.step()
+    chex.assert_trees_all_close([np.asarray(w) for w in model.weights],
+                                [p.detach().numpy() for p in ref.parameters()], atol=1e-6, rtol=1e-6)
+    expected = ref(torch.from_numpy(x)).detach().numpy()
+    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), expected, atol=1e-6, rtol=1e-6)
+    layer = model.layers[0]
+    chex.assert_trees_all_close(layer.module[0].weight.detach().numpy(), ref[0].weight.detach().numpy(), **TOL)
+
+    from fkeras.interop.torch import to_torch
+
+    native = to_torch(model)  # the module runs natively: torch autograd through it
+    out = native(torch.from_numpy(x))
+    chex.assert_trees_all_close(out.detach().numpy(), expected, atol=1e-6, rtol=1e-6)
+    out.sum().backward()
+    assert all(p.grad is not None for p in native.parameters())
+
+    config = layer.get_config()
+    assert list(config) == ["name", "trainable", "dtype", "module", "output_shape"]
+    path = str(tmp_path / "torch.keras")
+    model.save(path)
+    with pytest.raises(ValueError, match="torch.load"):
+        fkeras.saving.load_model(path)
+    loaded = fkeras.saving.load_model(path, safe_mode=False)
+    chex.assert_trees_all_close(np.asarray(loaded.predict(x, verbose=0)), expected, atol=1e-6, rtol=1e-6)
+
+
+@needs_torch
+def test_torch_module_wrapper_refuses_what_it_cannot_wrap():
+    import torch
+
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        fkeras.layers.TorchModuleWrapper(np.zeros(3))
+    with pytest.raises(ValueError, match="LazyModules"):
+        fkeras.layers.TorchModuleWrapper(torch.nn.LazyLinear(3))
+
+
+# --- TFSMLayer ----------------------------------------------------------------------------------------------
+@needs_tf
+def test_tfsm_layer_on_fkeras_and_keras_exports_and_fit(tmp_path):
+    x, y = _data()
+    fkeras.utils.set_random_seed(0)
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.Dense(5, activation="tanh"),
+                               fkeras.layers.Dense(3)])
+    model.export(str(tmp_path / "fk"), verbose=False)
+    layer = fkeras.layers.TFSMLayer(str(tmp_path / "fk"))
+    assert _weights_summary(layer) == _weights_summary(model)
+    chex.assert_trees_all_close(np.asarray(layer(x)), np.asarray(model.predict(x, verbose=0)), atol=1e-6)
+    assert layer.get_config() == {"name": "tfsm_layer", "trainable": True, "dtype": model.layers[0].get_config()[
+        "dtype"], "filepath": str(tmp_path / "fk"), "call_endpoint": "serve", "call_training_endpoint": None}
+    with pytest.raises(ValueError, match="disallowed by default"):
+        fkeras.layers.TFSMLayer.from_config(layer.get_config())
+    with pytest.raises(ValueError, match="endpoint 'nope'"):
+        fkeras.layers.TFSMLayer(str(tmp_path / "fk"), call_endpoint="nope")
+
+    # trained through the callback: the same SGD steps as the original model
+    wrapped = fkeras.Sequential([fkeras.Input((4,)), layer])
+    for m in (wrapped, model):
+        m.compile(optimizer=fkeras.optimizers.SGD(0.1), loss="mse")
+        m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    chex.assert_trees_all_close([np.asarray(w) for w in wrapped.weights], [np.asarray(w) for w in model.weights],
+                                atol=1e-6)
+
+    keras.utils.set_random_seed(0)
+    kmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
+    kmodel.export(str(tmp_path / "k"), verbose=False)
+    klayer = fkeras.layers.TFSMLayer(str(tmp_path / "k"))
+    chex.assert_trees_all_close(np.asarray(klayer(x)), np.asarray(kmodel.predict(x, verbose=0)), atol=1e-6)
