@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fkeras import backend, ops
 
 SUPPORTED_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy", "rel_yxyx", "rel_xywh",
@@ -19,6 +21,11 @@ SUPPORTED_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_
 
 __all__ = ["affine_transform", "clip_to_image_size", "compute_ciou", "compute_iou", "convert_format", "crop",
            "decode_deltas_to_boxes", "encode_box_to_deltas", "pad"]
+
+
+def _size(v, dtype):
+    """An image size as a Python float (any framework takes it) or, for an array, cast to `dtype`."""
+    return float(v) if isinstance(v, (int, float, np.integer, np.floating)) else ops.cast(v, dtype)
 
 
 def _split4(boxes):
@@ -99,8 +106,8 @@ def convert_format(boxes, source, target, height=None, width=None, dtype="float3
     boxes = ops.cast(boxes, dtype)
     if source == target:
         return boxes
-    width = ops.cast(width, dtype) if width is not None else None
-    height = ops.cast(height, dtype) if height is not None else None
+    width = _size(width, dtype) if width is not None else None
+    height = _size(height, dtype) if height is not None else None
     if source.startswith("rel_") and target.startswith("rel_"):
         source, target = source[4:], target[4:]
     return _from_xyxy(target, _to_xyxy(source, boxes, height, width), height, width)
@@ -124,8 +131,8 @@ def clip_to_image_size(bounding_boxes, height=None, width=None, bounding_box_for
     boxes = ops.convert_to_tensor(bounding_boxes["boxes"])
     labels = bounding_boxes.get("labels", None)
     dtype = ops.dtype(boxes)
-    hi_x = 1.0 if bounding_box_format == "rel_xyxy" else ops.cast(width, dtype)
-    hi_y = 1.0 if bounding_box_format == "rel_xyxy" else ops.cast(height, dtype)
+    hi_x = 1.0 if bounding_box_format == "rel_xyxy" else _size(width, dtype)
+    hi_y = 1.0 if bounding_box_format == "rel_xyxy" else _size(height, dtype)
     x1, y1, x2, y2 = _split4(boxes)
     boxes = _cat([ops.clip(x1, 0, hi_x), ops.clip(y1, 0, hi_y), ops.clip(x2, 0, hi_x), ops.clip(y2, 0, hi_y)])
     if labels is not None:
@@ -162,7 +169,7 @@ def _inverse_affine_matrix(center_x, center_y, angle, translate_x, translate_y, 
     b0, b1 = ops.multiply(-c, scale), ops.multiply(a, scale)
     a2 = cx - a0 * cx_plus_tx - a1 * cy_plus_ty
     b2 = cy - b0 * cx_plus_tx - b1 * cy_plus_ty
-    zeros, ones = ops.zeros([batch], dtype), ops.ones([batch], dtype)
+    zeros, ones = ops.zeros_like(angle), ops.ones_like(angle)
     matrix = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros, ones], axis=-1)
     return ops.reshape(matrix, [batch, 3, 3])
 
@@ -187,7 +194,7 @@ def affine_transform(boxes, angle, translate_x, translate_y, scale, shear_x, she
     points = ops.stack([p[..., 0], p[..., 1], p[..., 2], p[..., 1], p[..., 2], p[..., 3], p[..., 0], p[..., 3]],
                        axis=-1)
     points = ops.reshape(points, [batch, n, 4, 2])
-    points = ops.concatenate([points, ops.ones([batch, n, 4, 1], ops.dtype(points))], axis=-1)
+    points = ops.concatenate([points, ops.ones_like(points[..., :1])], axis=-1)
     moved = ops.einsum("bnxy,byz->bnxz", points, transposed)
     return ops.concatenate([ops.amin(moved, axis=2), ops.amax(moved, axis=2)], axis=-1)
 

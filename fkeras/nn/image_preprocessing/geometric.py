@@ -9,6 +9,8 @@ from fkeras import ops
 from fkeras.nn.image_preprocessing._base import (
     ImageLayer, affine_matrix, check_choice, const, factor_pair, gaussian_blur, symmetric_pair,
 )
+from fkeras.nn.image_preprocessing.bounding_boxes import affine_transform, clip_to_image_size, convert_format
+from fkeras.ops._image import _homography
 
 _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")
@@ -23,10 +25,19 @@ class _AffineLayer(ImageLayer):
         self.interpolation = check_choice(self, interpolation, _INTERPOLATIONS, "interpolation")
         self.fill_value = fill_value
 
-    def _warp(self, images, matrix):
-        return ops.image.affine_transform(images, ops.cast(matrix, "float32"), interpolation=self.interpolation,
+    def _warp(self, images, matrix, interpolation=None):
+        return ops.image.affine_transform(images, ops.cast(matrix, "float32"),
+                                          interpolation=interpolation or self.interpolation,
                                           fill_mode=self.fill_mode, fill_value=self.fill_value,
                                           data_format=self.data_format)
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """Masks warped as the images, with nearest interpolation (Keras's rule)."""
+        return self.transform_images(segmentation_masks, transformation, interpolation="nearest")
+
+    def _box_hw(self, transformation):
+        shape = transformation["input_shape"]
+        return shape[self.height_axis], shape[self.width_axis]
 
 
 class RandomFlip(ImageLayer):
@@ -39,7 +50,7 @@ class RandomFlip(ImageLayer):
         self.mode = check_choice(self, mode, _FLIP_MODES, "mode")
 
     def get_random_transformation(self, images, rng, training=True):
-        return {"flips": rng.uniform((images.shape[0], 1, 1, 1)) <= 0.5}
+        return {"flips": rng.uniform((images.shape[0], 1, 1, 1)) <= 0.5, "input_shape": tuple(images.shape)}
 
     def transform_images(self, images, transformation):
         flips = transformation["flips"]
@@ -48,6 +59,26 @@ class RandomFlip(ImageLayer):
         if self.mode in ("vertical", "horizontal_and_vertical"):
             images = ops.where(flips, ops.flip(images, axis=self.height_axis), images)
         return images
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        return self.transform_images(ops.cast(segmentation_masks, self.compute_dtype), transformation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes mirrored with their images (in relative xyxy), clipped; labels of empty boxes -1."""
+        shape = transformation["input_shape"]
+        h, w = shape[self.height_axis], shape[self.width_axis]
+        fmt = self.bounding_box_format
+        bounding_boxes = convert_format(bounding_boxes, fmt, "rel_xyxy", height=h, width=w)
+        flips = ops.squeeze(transformation["flips"], axis=-1)
+        boxes = bounding_boxes["boxes"]
+        if self.mode in ("horizontal", "horizontal_and_vertical"):
+            x1, y1, x2, y2 = ops.split(boxes, 4, axis=-1)
+            boxes = ops.where(flips, ops.concatenate([1 - x2, y1, 1 - x1, y2], axis=-1), boxes)
+        if self.mode in ("vertical", "horizontal_and_vertical"):
+            x1, y1, x2, y2 = ops.split(boxes, 4, axis=-1)
+            boxes = ops.where(flips, ops.concatenate([x1, 1 - y2, x2, 1 - y1], axis=-1), boxes)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=h, width=w)
+        return convert_format(bounding_boxes, "rel_xyxy", fmt, height=h, width=w)
 
     def get_config(self):
         return super().get_config() | {"seed": self.seed, "mode": self.mode}
@@ -71,10 +102,24 @@ class RandomRotation(_AffineLayer):
         angle = rng.uniform((n,), self.factor[0] * 360.0, self.factor[1] * 360.0)
         zeros, ones = ops.zeros((n,)), ops.ones((n,))
         matrix = affine_matrix(angle, zeros, zeros, ones, zeros, zeros, h, w)
-        return {"angle": angle, "rotation_matrix": matrix}
+        return {"angle": angle, "rotation_matrix": matrix, "image_height": h, "image_width": w, "batch_size": n}
 
-    def transform_images(self, images, transformation):
-        return self._warp(images, transformation["rotation_matrix"])
+    def transform_images(self, images, transformation, interpolation=None):
+        return self._warp(images, transformation["rotation_matrix"], interpolation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Each box becomes the enclosing box of its rotated corners, clipped to the image; labels of empty
+        boxes -1. (Keras 3.15 reads the input boxes as xyxy whatever the format; fkeras converts them first,
+        so the two agree for "xyxy".)"""
+        h, w, n = transformation["image_height"], transformation["image_width"], transformation["batch_size"]
+        fmt = self.bounding_box_format
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        zeros = ops.zeros_like(ops.cast(transformation["angle"], "float32"))
+        ones = zeros + 1.0
+        boxes = affine_transform(bounding_boxes["boxes"], transformation["angle"], zeros, zeros, ones, zeros, zeros,
+                                 h, w)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=h, width=w)
+        return convert_format(bounding_boxes, "xyxy", fmt, height=h, width=w)
 
     def get_config(self):
         return super().get_config() | {"factor": self.factor, "fill_mode": self.fill_mode,
@@ -105,16 +150,37 @@ class RandomZoom(_AffineLayer):
             width_zoom = height_zoom
         else:
             width_zoom = rng.uniform(shape, 1.0 + self.width_lower, 1.0 + self.width_upper)
-        return {"height_zoom": height_zoom, "width_zoom": width_zoom}
+        return {"height_zoom": height_zoom, "width_zoom": width_zoom, "input_shape": tuple(images.shape)}
 
-    def transform_images(self, images, transformation):
-        h, w = self.hw(images)
+    @staticmethod
+    def _matrix(transformation, h, w):
         zx = ops.cast(transformation["width_zoom"], "float32")[:, 0]
         zy = ops.cast(transformation["height_zoom"], "float32")[:, 0]
         zeros = ops.zeros_like(zx)
-        matrix = ops.stack([zx, zeros, (w - 1.0) / 2.0 * (1.0 - zx), zeros, zy, (h - 1.0) / 2.0 * (1.0 - zy),
-                            zeros, zeros], axis=1)
-        return self._warp(images, matrix)
+        return ops.stack([zx, zeros, (w - 1.0) / 2.0 * (1.0 - zx), zeros, zy, (h - 1.0) / 2.0 * (1.0 - zy),
+                          zeros, zeros], axis=1)
+
+    def transform_images(self, images, transformation, interpolation=None):
+        h, w = self.hw(images)
+        return self._warp(images, self._matrix(transformation, h, w), interpolation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes cut to the input window the zoom shows, then scaled to the output; labels of empty boxes -1."""
+        h, w = self._box_hw(transformation)
+        fmt = self.bounding_box_format
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        m = self._matrix(transformation, h, w)
+        a0, a2, b1, b2 = m[:, 0:1], m[:, 2:3], m[:, 4:5], m[:, 5:6]  # the window [a2, a0 w + a2] x [b2, b1 h + b2]
+        w_start, h_start, w_end, h_end = (v[:, :, None] for v in (a2, b2, a0 * w + a2, b1 * h + b2))
+        x1, y1, x2, y2 = ops.split(bounding_boxes["boxes"], 4, axis=-1)
+        boxes = ops.concatenate([ops.clip(x1, w_start, w_end) - w_start, ops.clip(y1, h_start, h_end) - h_start,
+                                 ops.clip(x2, w_start, w_end) - w_start, ops.clip(y2, h_start, h_end) - h_start],
+                                axis=-1)
+        win_h, win_w = h_end - h_start, w_end - w_start
+        bounding_boxes = convert_format(dict(bounding_boxes, boxes=boxes), "xyxy", "rel_xyxy", height=win_h,
+                                        width=win_w)
+        bounding_boxes = clip_to_image_size(bounding_boxes, height=win_h, width=win_w, bounding_box_format="rel_xyxy")
+        return convert_format(bounding_boxes, "rel_xyxy", fmt, height=h, width=w)
 
     def get_config(self):
         return super().get_config() | {
@@ -141,13 +207,25 @@ class RandomTranslation(_AffineLayer):
         h, w = self.hw(images)
         dy = rng.uniform((n, 1), self.height_lower, self.height_upper) * h
         dx = rng.uniform((n, 1), self.width_lower, self.width_upper) * w
-        return {"translations": ops.concatenate([dx, dy], axis=1)}
+        return {"translations": ops.concatenate([dx, dy], axis=1), "input_shape": tuple(images.shape)}
 
-    def transform_images(self, images, transformation):
+    def transform_images(self, images, transformation, interpolation=None):
         t = ops.cast(transformation["translations"], "float32")
         ones, zeros = ops.ones_like(t[:, 0]), ops.zeros_like(t[:, 0])
         matrix = ops.stack([ones, zeros, -t[:, 0], zeros, ones, -t[:, 1], zeros, zeros], axis=1)
-        return self._warp(images, matrix)
+        return self._warp(images, matrix, interpolation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes shifted with their images, clipped; labels of boxes shifted out -1."""
+        h, w = self._box_hw(transformation)
+        fmt = self.bounding_box_format
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        t = ops.cast(transformation["translations"], "float32")
+        x_shift, y_shift = -t[:, 0:1, None], -t[:, 1:2, None]  # the matrix's offsets, as Keras subtracts them
+        x1, y1, x2, y2 = ops.split(bounding_boxes["boxes"], 4, axis=-1)
+        boxes = ops.concatenate([x1 - x_shift, y1 - y_shift, x2 - x_shift, y2 - y_shift], axis=-1)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=h, width=w)
+        return convert_format(bounding_boxes, "xyxy", fmt, height=h, width=w)
 
     def get_config(self):
         return super().get_config() | {
@@ -174,13 +252,32 @@ class RandomShear(_AffineLayer):
         invert = ops.where(rng.uniform((n, 1), dtype=dtype) > 0.5, -1.0, 1.0).astype(dtype)
         shear_y = rng.uniform((n, 1), self.y_factor[0], self.y_factor[1], dtype=dtype)
         shear_x = rng.uniform((n, 1), self.x_factor[0], self.x_factor[1], dtype=dtype)
-        return {"shear_factor": ops.concatenate([shear_x, shear_y], axis=1) * invert}
+        return {"shear_factor": ops.concatenate([shear_x, shear_y], axis=1) * invert,
+                "input_shape": tuple(images.shape)}
 
-    def transform_images(self, images, transformation):
+    def transform_images(self, images, transformation, interpolation=None):
         s = ops.cast(transformation["shear_factor"], "float32")
         ones, zeros = ops.ones_like(s[:, 0]), ops.zeros_like(s[:, 0])
         matrix = ops.stack([ones, s[:, 0], zeros, s[:, 1], ones, zeros, zeros, zeros], axis=1)
-        return self._warp(images, matrix)
+        return self._warp(images, matrix, interpolation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Box corners sheared in relative coordinates (Keras's rule: x by y, then y by the new x), clipped;
+        labels of empty boxes -1."""
+        h, w = self._box_hw(transformation)
+        fmt, dtype = self.bounding_box_format, self.compute_dtype
+        bounding_boxes = convert_format(bounding_boxes, fmt, "rel_xyxy", height=h, width=w, dtype=dtype)
+        s = ops.cast(transformation["shear_factor"], dtype)
+        sx, sy = s[:, 0:1], s[:, 1:2]
+        x1, y1, x2, y2 = (ops.squeeze(c, axis=-1) for c in ops.split(bounding_boxes["boxes"], 4, axis=-1))
+        x1 = ops.where(sx < 0, x1 - sx * y1, x1 - sx * y2)
+        x2 = ops.where(sx < 0, x2 - sx * y2, x2 - sx * y1)
+        y1 = ops.where(sy > 0, y1 - sy * x2, y1 - sy * x1)
+        y2 = ops.where(sy > 0, y2 - sy * x1, y2 - sy * x2)
+        boxes = ops.stack([x1, y1, x2, y2], axis=-1)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=h, width=w,
+                                            bounding_box_format="rel_xyxy")
+        return convert_format(bounding_boxes, "rel_xyxy", fmt, height=h, width=w, dtype=dtype)
 
     def get_config(self):
         return super().get_config() | {
@@ -213,13 +310,42 @@ class RandomPerspective(_AffineLayer):
         perturb = rng.uniform((n, 4, 2), -0.5 * self.scale, 0.5 * self.scale, dtype=dtype)
         start = ops.convert_to_tensor([[[0.0, 0.0], [w - 1, 0.0], [0.0, h - 1], [w - 1, h - 1]]], dtype=dtype)
         start = ops.repeat(start, n, axis=0)
-        return {"apply_perspective": apply, "start_points": start, "end_points": start + start * perturb}
+        return {"apply_perspective": apply, "start_points": start, "end_points": start + start * perturb,
+                "input_shape": tuple(images.shape)}
 
-    def transform_images(self, images, transformation):
+    def transform_images(self, images, transformation, interpolation=None):
         out = ops.image.perspective_transform(
-            images, transformation["start_points"], transformation["end_points"], interpolation=self.interpolation,
-            fill_value=self.fill_value, data_format=self.data_format)
+            images, transformation["start_points"], transformation["end_points"],
+            interpolation=interpolation or self.interpolation, fill_value=self.fill_value,
+            data_format=self.data_format)
         return ops.where(transformation["apply_perspective"][:, None, None, None], out, images)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Each box becomes the enclosing box of its corners moved by the perspective map (where applied),
+        clipped; labels of empty boxes -1. (Keras 3.15 returns these in "xyxy" whatever the format; fkeras
+        converts back to `bounding_box_format`, so the two agree for "xyxy".)"""
+        h, w = self._box_hw(transformation)
+        fmt, dtype = self.bounding_box_format, self.compute_dtype
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        boxes = bounding_boxes["boxes"]
+        x0, y0, x1, y1 = ops.split(boxes, 4, axis=-1)
+        m = ops.cast(_homography(transformation["start_points"], transformation["end_points"]), dtype)
+        n = m.shape[0]
+        inverse = ops.inv(ops.reshape(ops.concatenate([m, ops.ones_like(m[:, :1])], axis=-1), (n, 3, 3)))
+
+        def moved(x, y):
+            p = ops.matmul(inverse, ops.moveaxis(ops.concatenate([x, y, ops.ones_like(x)], axis=-1), -1, -2))
+            p = ops.moveaxis(p, -1, -2)
+            return p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
+
+        xs, ys = zip(*(moved(x, y) for x, y in ((x0, y0), (x1, y1), (x0, y1), (x1, y0))))
+        xs, ys = ops.stack(xs, axis=-1), ops.stack(ys, axis=-1)
+        warped = ops.stack([ops.min(xs, axis=-1), ops.min(ys, axis=-1), ops.max(xs, axis=-1), ops.max(ys, axis=-1)],
+                           axis=-1)
+        apply = ops.cast(transformation["apply_perspective"], ops.dtype(warped))
+        boxes = ops.where(apply[:, None, None], warped, boxes)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=h, width=w)
+        return convert_format(bounding_boxes, "xyxy", fmt, height=h, width=w)
 
     def get_config(self):
         return super().get_config() | {"factor": self.factor, "scale": self.scale,
@@ -234,7 +360,10 @@ class RandomElasticTransform(_AffineLayer):
 
     transformation: `{"apply_transform": (N,) bool, "distortion_factor": (), "displacement": (N, H, W)}`
     (Keras passes a seed instead of the displacement field; the field is drawn here so that the
-    warp is jit-compatible: its kernel size comes from the largest sigma `scale` allows)."""
+    warp is jit-compatible: its kernel size comes from the largest sigma `scale` allows). Segmentation
+    masks move with the images (nearest); bounding boxes are refused, as in Keras."""
+
+    transforms_boxes = False
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  value_range=(0, 255), seed=None, data_format=None, **kwargs):
@@ -261,7 +390,7 @@ class RandomElasticTransform(_AffineLayer):
         alpha = max(h, w) * 0.1 * distortion
         return {"apply_transform": apply, "distortion_factor": distortion, "displacement": alpha * field}
 
-    def transform_images(self, images, transformation):
+    def transform_images(self, images, transformation, interpolation=None):
         if transformation is None:
             return images
         x = images if self.data_format == "channels_last" else ops.transpose(images, (0, 2, 3, 1))
@@ -270,7 +399,7 @@ class RandomElasticTransform(_AffineLayer):
         grid = [const(g, x) for g in np.meshgrid(np.arange(n), np.arange(h), np.arange(w), np.arange(c),
                                                  indexing="ij")]
         coords = ops.stack([grid[0], grid[1] + disp, grid[2] + disp, grid[3]], axis=0)
-        order = 0 if self.interpolation == "nearest" else 1
+        order = 0 if (interpolation or self.interpolation) == "nearest" else 1
         warped = ops.image.map_coordinates(ops.cast(x, "float32"), coords, order, fill_mode=self.fill_mode,
                                            fill_value=self.fill_value)
         warped = ops.cast(warped, self.compute_dtype)

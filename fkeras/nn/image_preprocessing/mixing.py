@@ -112,6 +112,15 @@ class CutMix(ImageLayer):
         w = ops.cast(ops.reshape(transformation["mix_weight"], (-1, 1)), ops.dtype(labels))
         return w * labels + (1.0 - w) * ops.take(labels, transformation["permutation_order"], axis=0)
 
+    transforms_boxes = False  # as in Keras 3.15
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """The same box pasted from the same partner's mask (Keras's rule; in the compute dtype)."""
+        masks = ops.cast(segmentation_masks, self.compute_dtype)
+        axis = self.channel_axis
+        where = ops.take(transformation["batch_masks"], ops.arange(masks.shape[axis]), axis=axis)
+        return ops.where(where, ops.take(masks, transformation["permutation_order"], axis=0), masks)
+
     def get_config(self):
         return super().get_config() | {"factor": self.factor, "seed": self.seed}
 
@@ -141,6 +150,21 @@ class MixUp(ImageLayer):
         w = ops.cast(ops.reshape(transformation["mix_weight"], (-1, 1)), ops.dtype(labels))
         return w * labels + (1.0 - w) * ops.take(labels, transformation["permutation_order"], axis=0)
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Each image keeps its boxes and gains its partner's: boxes (N, 2B, 4), labels (N, 2B). (Keras 3.15
+        joins the boxes the same way but stacks the labels along the batch axis, (2N, B).)"""
+        order = transformation["permutation_order"]
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        return {"boxes": ops.concatenate([boxes, ops.take(boxes, order, axis=0)], axis=1),
+                "labels": ops.concatenate([labels, ops.take(labels, order, axis=0)], axis=1)}
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """Masks blended as the images: w * m + (1 - w) * m[perm], float. (Keras 3.15 gathers the partner
+        masks from the flattened array, which mixes the wrong values.)"""
+        w = ops.cast(ops.reshape(transformation["mix_weight"], (-1, 1, 1, 1)), self.compute_dtype)
+        masks = ops.cast(segmentation_masks, self.compute_dtype)
+        return w * masks + (1.0 - w) * ops.take(masks, transformation["permutation_order"], axis=0)
+
     def get_config(self):
         return super().get_config() | {"alpha": self.alpha, "seed": self.seed}
 
@@ -148,7 +172,8 @@ class MixUp(ImageLayer):
 def _policy_layers(owner, names, factor, value_range, interpolation, seed, creation_order):
     """The augmentation sub-layers of RandAugment/AugMix, with Keras's arguments, made in Keras's order with
     automatic names (so they use up the same auto names as Keras: a later `Equalization` is `equalization_1`)."""
-    det = {"data_format": owner.data_format, "dtype": owner.dtype_policy}
+    det = {"data_format": owner.data_format, "dtype": owner.dtype_policy,
+           "bounding_box_format": owner.bounding_box_format}
     rnd = dict(det, seed=seed)
     make = {
         "random_shear": lambda **k: RandomShear(x_factor=factor, y_factor=factor, interpolation=interpolation,
@@ -210,6 +235,25 @@ class RandAugment(ImageLayer):
                 images = ops.where(idx[i] == j, out, images)
         return images
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's rule: going through the layers in order, each layer's boxes (of the boxes so far) replace
+        them where any of the `num_ops` picks is that layer."""
+        idx, transforms = transformation["layer_idxes"], transformation["transforms"]
+        for j, name in enumerate(_RAND_AUGMENT_LAYERS):
+            moved = self._layers[name].transform_bounding_boxes(dict(bounding_boxes), transforms[name])
+            for i in range(self.num_ops):
+                bounding_boxes = dict(bounding_boxes, **{k: ops.where(idx[i] == j, moved[k], bounding_boxes[k])
+                                                        for k in ("boxes", "labels")})
+        return bounding_boxes
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        idx, transforms = transformation["layer_idxes"], transformation["transforms"]
+        for i in range(self.num_ops):
+            for j, name in enumerate(_RAND_AUGMENT_LAYERS):
+                moved = self._layers[name].transform_segmentation_masks(segmentation_masks, transforms[name])
+                segmentation_masks = ops.where(idx[i] == j, moved, segmentation_masks)
+        return segmentation_masks
+
     def get_config(self):
         return super().get_config() | {"value_range": self.value_range, "num_ops": self.num_ops,
                                        "factor": self.factor, "interpolation": self.interpolation, "seed": self.seed}
@@ -221,6 +265,10 @@ def _run_branch(name, layer, dtype, images, transformations):
 
 def _skip_branch(images, transformations):
     return images
+
+
+def _run_mask_branch(name, layer, dtype, masks, transformations):
+    return ops.cast(layer.transform_segmentation_masks(masks, transformations[name]), dtype)
 
 
 _AUGMIX_ALL = ("random_shear", "random_translation", "random_rotation", "random_posterization", "solarization",
@@ -259,6 +307,8 @@ class AugMix(ImageLayer):
         # one branch per layer (and a last one doing nothing), made once so that `switch` reuses its traces
         self._branches = tuple(functools.partial(_run_branch, name, self._layers[name], self.compute_dtype)
                                for name in self._names) + (_skip_branch,)
+        self._mask_branches = tuple(functools.partial(_run_mask_branch, name, self._layers[name], self.compute_dtype)
+                                    for name in self._names) + (_skip_branch,)
 
     def get_random_transformation(self, images, rng, training=True):
         g = rng.gamma((self.num_chains,), self.alpha)
@@ -291,6 +341,25 @@ class AugMix(ImageLayer):
             mixed = mixed + x * weights[i]
         out = w * images + (1 - w) * mixed
         return ops.cast(ops.clip(out, self.value_range[0], self.value_range[1]), dtype)
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """Masks through the same chains (each step's layer moves masks its own way), mixed with the same
+        weights, unclipped (Keras's rule)."""
+        dtype = self.compute_dtype
+        weights = ops.cast(transformation["chain_mixing_weights"], dtype)
+        w = ops.cast(transformation["weight_sample"], dtype)
+        masks = ops.cast(segmentation_masks, dtype)
+        mixed = ops.zeros_like(masks)
+        for i, chain in enumerate(transformation["chain_transforms"]):
+            x = masks
+            for step in chain:
+                if "layer_name" in step:
+                    x = _run_mask_branch(step["layer_name"], self._layers[step["layer_name"]], dtype, x,
+                                         {step["layer_name"]: step["transformation"]})
+                else:
+                    x = ops.switch(step["layer_index"], self._mask_branches, x, step["transformations"])
+            mixed = mixed + x * weights[i]
+        return w * masks + (1 - w) * mixed
 
     def get_config(self):
         return super().get_config() | {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fkeras import ops
 from fkeras.nn.containers import Sequential, deserialize, serialize
 from fkeras.nn.image_preprocessing._base import ImageLayer
 
@@ -36,8 +37,8 @@ class Pipeline(Sequential):
 
 
 class MaxNumBoundingBoxes(ImageLayer):
-    """Pad or trim bounding boxes to `max_number` per image; images pass through unchanged (fkeras does
-    not take bounding-box inputs yet, so on images it is the identity, as Keras's is)."""
+    """Pad or trim bounding boxes to `max_number` per image (boxes and labels padded with `fill_value`);
+    images and segmentation masks pass through unchanged."""
 
     random = False
     train_only = False
@@ -50,6 +51,13 @@ class MaxNumBoundingBoxes(ImageLayer):
 
     def transform_images(self, images, transformation=None):
         return images
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation=None, training=True):
+        boxes, labels = bounding_boxes["boxes"][:, :self.max_number], bounding_boxes["labels"][:, :self.max_number]
+        extra = max(self.max_number - int(boxes.shape[1]), 0)
+        boxes = ops.pad(boxes, [[0, 0], [0, extra], [0, 0]], constant_values=self.fill_value)
+        labels = ops.pad(labels, [[0, 0], [0, extra]], constant_values=self.fill_value)
+        return dict(bounding_boxes, boxes=boxes, labels=labels)
 
     def get_config(self):
         return super().get_config() | {"max_number": self.max_number}

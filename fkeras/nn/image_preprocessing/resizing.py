@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fkeras import ops
 from fkeras.nn.image_preprocessing._base import ImageLayer, check_choice
+from fkeras.nn.image_preprocessing.bounding_boxes import clip_to_image_size, convert_format
 
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")
 _INT_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "int64")
@@ -30,6 +31,7 @@ class Resizing(ImageLayer):
     aspect ratio. Active in training and inference. Integer images keep their dtype (rounded)."""
 
     random = False
+    train_only = False
     cast_input = False
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
@@ -46,17 +48,48 @@ class Resizing(ImageLayer):
         self.fill_value = fill_value
         self.antialias = bool(antialias)
 
-    def call(self, variables, x, training=False, rng=None):
-        if ops.dtype(x) not in _INT_DTYPES:
-            x = ops.cast(x, self.compute_dtype)
-        return self.transform_images(x, None)
+    def get_random_transformation(self, images, rng, training=True):
+        return self.hw(images)
 
-    def transform_images(self, images, transformation=None):
+    def transform_images(self, images, transformation=None, interpolation=None):
+        if interpolation is None and ops.dtype(images) not in _INT_DTYPES:
+            images = ops.cast(images, self.compute_dtype)
         resized = ops.image.resize(
-            images, (self.height, self.width), interpolation=self.interpolation, antialias=self.antialias,
-            crop_to_aspect_ratio=self.crop_to_aspect_ratio, pad_to_aspect_ratio=self.pad_to_aspect_ratio,
-            fill_mode=self.fill_mode, fill_value=self.fill_value, data_format=self.data_format)
+            images, (self.height, self.width), interpolation=interpolation or self.interpolation,
+            antialias=self.antialias, crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+            pad_to_aspect_ratio=self.pad_to_aspect_ratio, fill_mode=self.fill_mode, fill_value=self.fill_value,
+            data_format=self.data_format)
         return _saturate_back(resized, ops.dtype(images))
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        """Masks resized with nearest interpolation, keeping their dtype."""
+        return self.transform_images(segmentation_masks, transformation, interpolation="nearest")
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes scaled (and shifted, for `crop_to_aspect_ratio`/`pad_to_aspect_ratio`) as the images are,
+        clipped to (height, width); all-0 or all-(-1) padding boxes stay all 0."""
+        h, w = transformation
+        fmt = self.bounding_box_format
+        padding = ops.logical_or(ops.all(bounding_boxes["boxes"] == -1, axis=-1),
+                                 ops.all(bounding_boxes["boxes"] == 0, axis=-1))
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        boxes = bounding_boxes["boxes"]
+        if self.pad_to_aspect_ratio:
+            ratio = min(self.height / h, self.width / w)
+            sx = sy = ratio
+            dx, dy = (self.width - w * ratio) // 2, (self.height - h * ratio) // 2
+        elif self.crop_to_aspect_ratio:
+            source, target = w / h, self.width / self.height
+            new_w, new_h = (self.height * source, self.height) if source > target else (self.width, self.width / source)
+            sx, sy = new_w / w, new_h / h
+            dx, dy = -((new_w - self.width) // 2), -((new_h - self.height) // 2)
+        else:
+            sx, sy, dx, dy = self.width / w, self.height / h, 0.0, 0.0
+        boxes = ops.stack([boxes[..., 0] * sx + dx, boxes[..., 1] * sy + dy, boxes[..., 2] * sx + dx,
+                           boxes[..., 3] * sy + dy], axis=-1)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=self.height, width=self.width)
+        boxes = ops.where(padding[..., None], ops.zeros_like(bounding_boxes["boxes"]), bounding_boxes["boxes"])
+        return convert_format(dict(bounding_boxes, boxes=boxes), "xyxy", fmt, height=self.height, width=self.width)
 
     def get_config(self):
         return super().get_config() | {
@@ -98,6 +131,33 @@ class CenterCrop(ImageLayer):
         super().__init__(data_format=data_format, **kwargs)
         self.height, self.width = _size(self, height, width)
 
+    def get_random_transformation(self, images, rng, training=True):
+        return {"input_shape": tuple(images.shape)}
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        return self.transform_images(ops.cast(segmentation_masks, self.compute_dtype), transformation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes cut to the centre window (or the aspect-ratio crop, scaled to the target), clipped to
+        (height, width); labels of boxes cut away -1."""
+        shape = transformation["input_shape"]
+        h, w = shape[self.height_axis], shape[self.width_axis]
+        fmt = self.bounding_box_format
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        if h >= self.height and w >= self.width:
+            top, left, ch, cw = int((h - self.height) / 2), int((w - self.width) / 2), self.height, self.width
+        else:
+            top, left, ch, cw = smart_crop_box(h, w, self.height, self.width)
+        x1, y1, x2, y2 = ops.split(bounding_boxes["boxes"], 4, axis=-1)
+        boxes = ops.concatenate([ops.clip(x1, left, left + cw) - left, ops.clip(y1, top, top + ch) - top,
+                                 ops.clip(x2, left, left + cw) - left, ops.clip(y2, top, top + ch) - top], axis=-1)
+        bounding_boxes = dict(bounding_boxes, boxes=boxes)
+        if not (h >= self.height and w >= self.width):
+            bounding_boxes = convert_format(bounding_boxes, "xyxy", "rel_xyxy", height=ch, width=cw)
+            bounding_boxes = convert_format(bounding_boxes, "rel_xyxy", "xyxy", height=self.height, width=self.width)
+        bounding_boxes = clip_to_image_size(bounding_boxes, height=self.height, width=self.width)
+        return convert_format(bounding_boxes, "xyxy", fmt, height=self.height, width=self.width)
+
     def transform_images(self, images, transformation=None):
         h, w = self.hw(images)
         if h >= self.height and w >= self.width:
@@ -115,7 +175,8 @@ class RandomCrop(ImageLayer):
     """Crop a random (height, width) window when training (an image not larger than the target in both
     dims gets the centred aspect-ratio crop, resized). Identity at inference, as in Keras.
 
-    transformation: `(h_start, w_start)` int32 scalars."""
+    transformation: `{"offsets": (h_start, w_start) int32 scalars, "input_shape"}` (Keras's bare
+    `(h_start, w_start)` is accepted by `transform_images`)."""
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         if seed is None:  # Keras stores a drawn default seed in the config
@@ -130,13 +191,13 @@ class RandomCrop(ImageLayer):
         if training and h > self.height and w > self.width:
             h_start = ops.cast(rng.uniform((), 0.0, float(h - self.height + 1)), "int32")
             w_start = ops.cast(rng.uniform((), 0.0, float(w - self.width + 1)), "int32")
-            return h_start, w_start
+            return {"offsets": (h_start, w_start), "input_shape": tuple(images.shape)}
         top, left, _, _ = smart_crop_box(h, w, self.height, self.width)
-        return top, left
+        return {"offsets": (top, left), "input_shape": tuple(images.shape)}
 
     def transform_images(self, images, transformation):
         h, w = self.hw(images)
-        top, left = transformation
+        top, left = transformation["offsets"] if isinstance(transformation, dict) else transformation
         if h > self.height and w > self.width:
             return _crop(self, images, top, left, self.height, self.width)
         # Keras slices `height` x `width` from the centred box's corner (clipped at the border), then resizes
@@ -146,6 +207,33 @@ class RandomCrop(ImageLayer):
             out = ops.cast(ops.image.resize(out, (self.height, self.width), data_format=self.data_format),
                            self.compute_dtype)
         return out
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+        return self.transform_images(ops.cast(segmentation_masks, self.compute_dtype), transformation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes in the frame of the crop window: shifted by its corner, clipped to it (and scaled when a
+        small image's window is resized to (height, width)); labels of boxes cut away -1. (Keras 3.15
+        subtracts the row offset from x and the column offset from y and never clips above; the two agree
+        when the offsets are equal and the boxes stay inside the window.)"""
+        h, w = transformation["input_shape"][self.height_axis], transformation["input_shape"][self.width_axis]
+        fmt = self.bounding_box_format
+        top, left = transformation["offsets"]
+        if h > self.height and w > self.width:
+            ch, cw = self.height, self.width
+        else:
+            top, left, _, _ = smart_crop_box(h, w, self.height, self.width)
+            ch, cw = min(self.height, h - top), min(self.width, w - left)
+        bounding_boxes = convert_format(bounding_boxes, fmt, "xyxy", height=h, width=w)
+        dtype = ops.dtype(bounding_boxes["boxes"])
+        top, left = (v if isinstance(v, int) else ops.cast(v, dtype) for v in (top, left))
+        x1, y1, x2, y2 = ops.split(bounding_boxes["boxes"], 4, axis=-1)
+        boxes = ops.concatenate([ops.clip(x1 - left, 0, cw) * (self.width / cw),
+                                 ops.clip(y1 - top, 0, ch) * (self.height / ch),
+                                 ops.clip(x2 - left, 0, cw) * (self.width / cw),
+                                 ops.clip(y2 - top, 0, ch) * (self.height / ch)], axis=-1)
+        bounding_boxes = clip_to_image_size(dict(bounding_boxes, boxes=boxes), height=self.height, width=self.width)
+        return convert_format(bounding_boxes, "xyxy", fmt, height=self.height, width=self.width)
 
     def get_config(self):
         return super().get_config() | {"height": self.height, "width": self.width, "seed": self.seed}
