@@ -38,6 +38,8 @@ import numpy as np
 from fkeras.backend import max_epochs as _max_epochs
 from fkeras.backend import max_steps_per_epoch as _max_steps_per_epoch
 from fkeras.data import get_data_adapter, train_validation_split
+from fkeras.distribution import distribution
+from fkeras.nn import dtype_policies
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
 from fkeras.train import engines as engines_mod
@@ -223,8 +225,6 @@ class Trainer:
         """The name of the host's dtype policy (the global policy when the host has none)."""
         policy = getattr(self, "dtype_policy", None)
         if policy is None:
-            from fkeras.nn import dtype_policies
-
             policy = dtype_policies.global_policy()
         return getattr(policy, "name", None)
 
@@ -253,8 +253,6 @@ class Trainer:
 
     def _distribution(self):
         """The active `fkeras.distribution` (None: one device). The torch engine runs undistributed."""
-        from fkeras.distribution import distribution
-
         dist = distribution()
         impl = self._engine_impl()
         if dist is not None and not impl.distributed:
