@@ -15,7 +15,7 @@ _SUBMODULES = {
     "losses", "metrics", "optimizers", "callbacks", "datasets", "saving", "utils",
     "backend", "config", "mixed_precision", "distribution", "tree", "preprocessing",
     "applications", "export",
-    "quantizers", "dtype_policies",
+    "quantizers", "dtype_policies", "visualization",
 }
 # Top-level names Keras exposes, and the module that defines each.
 _NAMES = {
