@@ -44,6 +44,7 @@ FLOORS = {
     "fkeras.utils": 11,
     # namespaces built on all of the above, which nothing imports
     "fkeras.applications": 12, "fkeras.datasets": 12, "fkeras.preprocessing": 12, "fkeras.config": 12,
+    "fkeras.visualization": 12,
 }
 
 
