@@ -303,37 +303,49 @@ def test_torch_module_wrapper_weights_outputs_and_gradients():
 
 
 @needs_torch
-def test_torch_module_wrapper_fit_equals_torch_sgd_and_runs_in_torch(tmp_path):
+@pytest.mark.parametrize("engine", ["jax", "torch"])
+def test_torch_module_wrapper_fit_equals_torch_sgd(engine):
+    """JAX engine: through the callback; torch engine: natively. Both are torch's SGD steps, BatchNorm included."""
     import torch
 
     x, y = _data()
     torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    module = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
+                                 torch.nn.Linear(5, 3))
     ref = copy.deepcopy(module)
     model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(module)])
-    model.compile(optimizer=fkeras.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=fkeras.optimizers.SGD(0.1), loss="mse", engine=engine)
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
     for i in range(2):
         opt.zero_grad()
         torch.mean((ref(torch.from_numpy(x[4 * i:4 * i + 4])) - torch.from_numpy(y[4 * i:4 * i + 4])) ** 2).backward()
         opt.step()
-    chex.assert_trees_all_close([np.asarray(w) for w in model.weights],
-                                [p.detach().numpy() for p in ref.parameters()], atol=1e-6, rtol=1e-6)
-    expected = ref(torch.from_numpy(x)).detach().numpy()
-    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), expected, atol=1e-6, rtol=1e-6)
+    expected = [p.detach().numpy() for p in ref.parameters()] + [b.numpy() for b in ref.buffers()]
+    chex.assert_trees_all_close([np.asarray(w) for w in model.weights], expected, atol=1e-6, rtol=1e-6)
+    ref.eval()
+    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), ref(torch.from_numpy(x)).detach().numpy(),
+                                atol=1e-6, rtol=1e-6)
     layer = model.layers[0]
-    chex.assert_trees_all_close(layer.module[0].weight.detach().numpy(), ref[0].weight.detach().numpy(), **TOL)
+    chex.assert_trees_all_close(layer.module[1].running_var.numpy(), ref[1].running_var.numpy(), **TOL)
+
+
+@needs_torch
+def test_torch_module_wrapper_to_torch_and_keras_file(tmp_path):
+    import torch
 
     from fkeras.interop.torch import to_torch
 
-    native = to_torch(model)  # the module runs natively: torch autograd through it
+    x, _ = _data()
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(_torch_net())])
+    expected = np.asarray(model.predict(x, verbose=0))
+    native = to_torch(model).eval()  # the module runs natively: torch autograd through it
     out = native(torch.from_numpy(x))
     chex.assert_trees_all_close(out.detach().numpy(), expected, atol=1e-6, rtol=1e-6)
     out.sum().backward()
     assert all(p.grad is not None for p in native.parameters())
 
-    config = layer.get_config()
+    config = model.layers[0].get_config()
     assert list(config) == ["name", "trainable", "dtype", "module", "output_shape"]
     path = str(tmp_path / "torch.keras")
     model.save(path)
@@ -384,3 +396,22 @@ def test_tfsm_layer_on_fkeras_and_keras_exports_and_fit(tmp_path):
     kmodel.export(str(tmp_path / "k"), verbose=False)
     klayer = fkeras.layers.TFSMLayer(str(tmp_path / "k"))
     chex.assert_trees_all_close(np.asarray(klayer(x)), np.asarray(kmodel.predict(x, verbose=0)), atol=1e-6)
+
+    # natively in TensorFlow (the TF shim): outputs, and gradients equal to the JAX ones
+    import tensorflow as tf
+
+    from fkeras.interop.tf import to_tf
+
+    module = to_tf(wrapped)
+    with tf.GradientTape() as tape:
+        out = module(tf.constant(x))
+        loss = tf.reduce_sum(out ** 2)
+    grads = tape.gradient(loss, module.trainable_variables)
+    chex.assert_trees_all_close(out.numpy(), np.asarray(wrapped.predict(x, verbose=0)), atol=1e-6)
+    tree = wrapped.variables_tree
+    jax_grads = jax.grad(lambda p: jnp.sum(wrapped.nn_layer.apply((p, tree.state), x)[0] ** 2))(tree.params)
+    by_name = {v.name.split(":")[0]: g.numpy() for v, g in zip(module.trainable_variables, grads)}
+    flat = {"/".join(str(k.key) for k in path): np.asarray(g)
+            for path, g in jax.tree_util.tree_leaves_with_path(jax_grads)}
+    assert set(by_name) == set(flat)
+    chex.assert_trees_all_close(by_name, flat, atol=1e-5, rtol=1e-5)

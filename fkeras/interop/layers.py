@@ -403,14 +403,43 @@ class _TFSavedModel(NNBase):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
         framework = _framework((x, variables.params))
         if framework == "tf":
-            self._assign(variables.params, variables.state)
-            return self._endpoint(training)(x)
+            return self._call_tf(variables.params, variables.state, x, training)
         if framework == "torch":
             raise NotImplementedError("TFSMLayer runs on JAX arrays and TF tensors, not on torch tensors.")
         out, _ = _host_call(lambda p, s, xx, seed: self._host_forward(p, s, xx, seed, training),
                             lambda p, s, xx, seed, cot: self._host_backward(p, s, xx, seed, cot, training),
                             dict(variables.params), dict(variables.state), x, _seed_of(None, False))
         return out
+
+    def _call_tf(self, params, state, x, training):
+        """The endpoint on TF tensors, natively: the SavedModel's variables take the values of `params`/`state`,
+        and a custom gradient hands the gradients of those variables back to `params` (so the TF shim trains it)."""
+        import tensorflow as tf
+
+        fn = self._endpoint(training)
+        n_params = len(self.param_names)
+        tvars = self.tf_variables[:n_params]
+        flat_x, x_def = jax.tree_util.tree_flatten(x)
+        structure = {}
+
+        @tf.custom_gradient
+        def run(*args):
+            xs, ps = list(args[:len(flat_x)]), args[len(flat_x):]
+            for v, value in zip(self.tf_variables, list(ps) + [state[k] for k in self.state_names]):
+                v.assign(value)
+            with tf.GradientTape() as tape:
+                tape.watch(xs)
+                y = fn(jax.tree_util.tree_unflatten(x_def, xs))
+            ys, structure["def"] = jax.tree_util.tree_flatten(y)
+
+            def grad(*dys, variables=None):
+                grads = tape.gradient(ys, xs + list(tvars), output_gradients=list(dys))
+                return grads, [None] * len(variables or ())
+
+            return ys, grad
+
+        ys = run(*flat_x, *[tf.convert_to_tensor(params[k]) for k in self.param_names])
+        return jax.tree_util.tree_unflatten(structure["def"], list(ys))
 
     def get_config(self):
         return super().get_config() | {"filepath": self.filepath, "call_endpoint": self.call_endpoint,
