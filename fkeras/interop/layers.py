@@ -52,10 +52,12 @@ def _spec(x):
     return jax.ShapeDtypeStruct(tuple(x.shape), _jax_dtype(np.dtype(x.dtype).name))
 
 
-def _host_call(forward, backward, params, state, inputs, seed):
+def _host_call(forward, backward, params, state, inputs, seed, cache):
     """Run `forward(params, state, inputs, seed) -> (outputs, new_state)` (NumPy in, NumPy out) on the host
     from JAX, differentiable: `backward(params, state, inputs, seed, output_cotangents) -> (param
-    cotangents, input cotangents)`. `params`/`state` are dicts of arrays, `inputs` a pytree."""
+    cotangents, input cotangents)`. `params`/`state` are dicts of arrays, `inputs` a pytree, `seed` a
+    uint32 scalar for the framework's generator. The output structure is found once per input signature
+    by running `forward` on zeros (`cache`: the layer's dict of them)."""
     flat_in, in_def = jax.tree_util.tree_flatten(inputs)
     p_names, s_names = list(params), list(state)
 
@@ -65,16 +67,15 @@ def _host_call(forward, backward, params, state, inputs, seed):
         x = jax.tree_util.tree_unflatten(in_def, args[len(p_names) + len(s_names):-1])
         return p, s, x, args[-1]
 
-    probe = {}
-
     def out_specs(args):
-        if "specs" not in probe:
+        key = (in_def, tuple(p_names), tuple(s_names), tuple((tuple(a.shape), np.dtype(a.dtype).name) for a in args))
+        if key not in cache:
             zeros = [np.zeros(a.shape, a.dtype) for a in args[:-1]] + [np.zeros((), np.uint32)]
             out, new_state = forward(*unpack(zeros))
-            probe["def"] = jax.tree_util.tree_structure(out)
-            probe["specs"] = ([_spec(o) for o in jax.tree_util.tree_leaves(out)],
-                              [_spec(new_state[k]) for k in s_names])
-        return probe["specs"]
+            cache[key] = {"def": jax.tree_util.tree_structure(out),
+                          "specs": ([_spec(o) for o in jax.tree_util.tree_leaves(out)],
+                                    [_spec(new_state[k]) for k in s_names])}
+        return cache[key]
 
     def host_forward(*args):
         out, new_state = forward(*unpack([np.asarray(a) for a in args]))
@@ -96,11 +97,11 @@ def _host_call(forward, backward, params, state, inputs, seed):
         return out
 
     args = [params[k] for k in p_names] + [state[k] for k in s_names] + flat_in + [seed]
-    specs, s_specs = out_specs([jax.ShapeDtypeStruct(np.shape(a), np.dtype(a.dtype)) for a in args])
+    probe = out_specs([jax.ShapeDtypeStruct(np.shape(a), np.dtype(a.dtype)) for a in args])
+    specs, s_specs = probe["specs"]
 
     def run(*a):
-        res = jax.pure_callback(host_forward, specs + s_specs, *a, vmap_method="sequential")
-        return res
+        return jax.pure_callback(host_forward, specs + s_specs, *a, vmap_method="sequential")
 
     @jax.custom_vjp
     def call(*a):
@@ -111,7 +112,7 @@ def _host_call(forward, backward, params, state, inputs, seed):
 
     def call_bwd(a, cot):
         n_out = len(specs)
-        diff = [x for x in a[:len(p_names)]] + [x for x in a[len(p_names) + len(s_names):-1]]
+        diff = list(a[:len(p_names)]) + list(a[len(p_names) + len(s_names):-1])
         grad_specs = [jax.ShapeDtypeStruct(x.shape, x.dtype if _float(x.dtype) else jnp.float32) for x in diff]
         cot = [jnp.zeros(s.shape, s.dtype) if c is None or getattr(c, "dtype", None) == jax.dtypes.float0 else c
                for c, s in zip(cot[:n_out], specs)]
@@ -155,10 +156,6 @@ def _nest(flat: dict) -> dict:
     return out
 
 
-def _torch_name_dtype(t):
-    return str(t.dtype).replace("torch.", "")
-
-
 class _TorchModule(NNBase):
     """The pure counterpart of `TorchModuleWrapper`: weights = the module's parameters (trainable when
     `requires_grad`) and persistent buffers (non-trainable), nested by their torch names."""
@@ -181,6 +178,8 @@ class _TorchModule(NNBase):
         self.param_names = tuple(k for k, p in params.items() if p.requires_grad)
         self.buffer_names = tuple(k for k in state_keys if k not in self.param_names)
         self.state_dict_keys = tuple(state_keys)
+        self.torch_dtypes = {k: v.dtype for k, v in module.state_dict().items()}
+        self._fk_specs = {}  # output structure per input signature (found by one forward on zeros): a cache
 
     def init(self, rng, *input_specs):
         return self.build(rng)  # the weights are the module's: no input shape needed
@@ -205,15 +204,12 @@ class _TorchModule(NNBase):
             self.module.train(was)
 
     def _torch_tensors(self, p: dict, s: dict, as_array):
-        import torch
-
-        sd = self.module.state_dict(keep_vars=True)
+        """{torch name: tensor} for `functional_call`, each in the module's own dtype."""
         out = {}
         for k in self.state_dict_keys:
-            value = p[k] if k in p else s[k]
-            t = as_array(value)
-            if t.dtype != sd[k].dtype:
-                t = t.to(sd[k].dtype)
+            t = as_array(p[k] if k in p else s[k])
+            if t.dtype != self.torch_dtypes[k]:
+                t = t.to(self.torch_dtypes[k])
             out[k] = t
         return out
 
@@ -245,7 +241,8 @@ class _TorchModule(NNBase):
         p_t = {k: leaf(("p", k), v) for k, v in p.items()}
         x_leaves, x_def = jax.tree_util.tree_flatten(x)
         x_t = jax.tree_util.tree_unflatten(x_def, [leaf(("x", i), v) for i, v in enumerate(x_leaves)])
-        tensors = self._torch_tensors(p_t, s, lambda a: a if isinstance(a, torch.Tensor) else torch.from_numpy(np.array(a)))
+        tensors = self._torch_tensors(p_t, s, lambda a: a if isinstance(a, torch.Tensor) else
+                                      torch.from_numpy(np.array(a)))
         with torch.enable_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             out = self._functional(tensors, x_t, training)
@@ -270,7 +267,7 @@ class _TorchModule(NNBase):
         outputs, new_state = _host_call(
             lambda p, s, x, seed: self._host_forward(p, s, x, seed, training),
             lambda p, s, x, seed, cot: self._host_backward(p, s, x, seed, cot, training),
-            flat_p, flat_s, list(inputs), _seed_of(rng, training))
+            flat_p, flat_s, list(inputs), _seed_of(rng, training), self._fk_specs.setdefault(bool(training), {}))
         return outputs, _nest(new_state)
 
     def _call_torch(self, flat_p, flat_s, inputs, training):
@@ -354,6 +351,7 @@ class _TFSavedModel(NNBase):
         self.tf_variables = tuple(tvs + ntvs)
         self.param_names = tuple(names[:len(tvs)])
         self.state_names = tuple(names[len(tvs):])
+        self._fk_specs = {}  # output structure per input signature (found by one call on zeros): a cache
 
     def init(self, rng, *input_specs):
         return self.build(rng)  # the weights are the SavedModel's: no input shape needed
@@ -408,7 +406,8 @@ class _TFSavedModel(NNBase):
             raise NotImplementedError("TFSMLayer runs on JAX arrays and TF tensors, not on torch tensors.")
         out, _ = _host_call(lambda p, s, xx, seed: self._host_forward(p, s, xx, seed, training),
                             lambda p, s, xx, seed, cot: self._host_backward(p, s, xx, seed, cot, training),
-                            dict(variables.params), dict(variables.state), x, _seed_of(None, False))
+                            dict(variables.params), dict(variables.state), x, _seed_of(None, False),
+                            self._fk_specs.setdefault(bool(training), {}))
         return out
 
     def _call_tf(self, params, state, x, training):

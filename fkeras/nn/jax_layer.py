@@ -113,7 +113,8 @@ class JaxLayer(Layer):
     def __init__(self, call_fn, init_fn=None, params=None, state=None, seed=None,
                  native_serialization_platforms=None, name=None, dtype=None, trainable=True, **kwargs):
         call_args = _signature_args(type(self).__name__, call_fn, "call_fn", _CALL_ARGS, {"inputs"})
-        init_args = _signature_args(type(self).__name__, init_fn, "init_fn", _INIT_ARGS, {"inputs"}) if init_fn is not None else None
+        init_args = (_signature_args(type(self).__name__, init_fn, "init_fn", _INIT_ARGS, {"inputs"})
+                     if init_fn is not None else None)
         if init_fn is None and params is None and state is None and ("params" in call_args or "state" in call_args):
             raise ValueError("`init_fn`, `params` and `state` cannot all be `None` when `call_fn` takes a "
                              "`params` or a `state` argument.")
