@@ -27,6 +27,8 @@ from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
 from fkeras.layers.subclass import SubclassAdapter
 from fkeras.layers.variables import Variable, get_path, set_path
+from fkeras.nn import quantized as _quantized
+from fkeras.nn import quantizers as _q
 from fkeras.nn.base import Layer as NNBase
 from fkeras.nn.base import Variables, cast_floats, fold_name, snake_case, unique_name
 from fkeras.nn.wrappers import SpectralNormalization
@@ -270,41 +272,40 @@ class NNLayer(Layer):
                     var._value = leaf
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Quantize this built layer's weights in place, as Keras's `layer.quantize(mode)`: the nn layer's
-        `quantize_variables` gives the new weights (Dense/Embedding "int8": int8 kernel + scale, not
-        trainable) and the dtype policy becomes `f"{mode}_from_{source}"`. Layers without a quantized form
-        raise NotImplementedError (a model's `quantize` skips them with a warning)."""
-        from fkeras.nn import dtype_policies as _policies
-        from fkeras.nn import quantizers as _q
-
+        """Quantize this built layer's weights in place, as Keras's `layer.quantize(mode, config=...)`: the nn
+        layer's `quantize_variables` gives the new weights (Dense/EinsumDense int8/int4/float8, Embedding
+        int8/int4) and the dtype policy becomes Keras's quantized one ("int8_from_float32",
+        "int4/128_from_float32", ...). Layers without a quantized form, or without this mode, raise
+        NotImplementedError (a model's `quantize` skips them with a warning)."""
         nn_layer = self.__dict__["_fk_nn"]
         builtin = "_fk_nn_class" in type(self).__dict__
         if (type_check and not builtin) or not hasattr(nn_layer, "quantize_variables"):
             raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize()` method implemented.")
-        if isinstance(config, str):
-            mode, config = config, None
-        if config is not None:
-            if not isinstance(config, _q.QuantizationConfig):
-                raise ValueError(f"Argument `config` must be an instance of `QuantizationConfig`. Received: "
-                                 f"config={config!r} (of type {type(config)})")
-            if mode is not None and config.mode != mode:
-                raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
-            mode = config.mode
-            if mode == "int8" and not _q.is_default_int8_config(config):
-                raise ValueError(f"Layer '{self.name}': only the default Int8QuantizationConfig() is supported "
-                                 "(custom weight/activation quantizers are not).")
-        if mode not in _policies.QUANTIZATION_MODES:
-            raise ValueError(f"Invalid quantization mode. Expected one of {_policies.QUANTIZATION_MODES}. "
-                             f"Received: mode={mode}")
+        config = _q.validate_and_resolve_config(mode, config)
+        mode = config.mode
         if not self.built:
-            raise ValueError(f"Layer '{self.name}' must be built before quantization (call it on data first).")
+            raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer '{self.name}' (of type "
+                             f"'{type(self).__name__}') is not built yet (call it on data first).")
+        if self.dtype_policy.quantization_mode is not None:
+            raise ValueError(f"Layer '{self.name}' is already quantized with dtype_policy='{self.dtype_policy.name}'. "
+                             f"Received: mode={mode}")
+        if mode == "int8" and self.dtype_policy.compute_dtype == "float16":
+            raise ValueError(f"Quantization mode='{mode}' doesn't work well with compute_dtype='float16'. Consider "
+                             "loading model/layer with another dtype policy such as 'mixed_bfloat16' or "
+                             "'mixed_float16' before calling `quantize()`.")
+        if mode not in getattr(type(nn_layer), "quantization_modes", ()):
+            object.__setattr__(nn_layer, "quantization_config", config)  # as Keras, which sets it before failing
+            raise NotImplementedError(f"Invalid quantization mode. Expected one of "
+                                      f"{getattr(type(nn_layer), 'quantization_modes', ())}. Received: "
+                                      f"quantization_mode={mode} (layer '{self.name}', {type(self).__name__}).")
         old = [v for v in self._fk_vars if _is_nn_leaf(v)]
         tree = Variables({}, {})
         for var in old:
             kind = "params" if var.trainable else "state"
             tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
-        new = nn_layer.quantize_variables(tree, mode)  # raises for a mode this layer lacks, before any change
-        policy = _policies.QuantizedDTypePolicy(mode, self.dtype_policy.name)
+        specs = self.__dict__.get("_fk_build_specs")
+        new = nn_layer.quantize_variables(tree, mode, config, input_spec=specs[0] if specs else None)
+        policy = _quantized.policy_for(mode, config, _quantized.block_size(nn_layer, config), self.dtype_policy.name)
         by_path = {v._fk_subpath: v for v in old}
         made = []
         for kind, subtree in (("params", new.params), ("state", new.state)):
@@ -319,8 +320,7 @@ class NNLayer(Layer):
                 var._value = leaf
                 made.append(var)
         object.__setattr__(nn_layer, "dtype_policy", policy)
-        object.__setattr__(nn_layer, "quantization_config",
-                           config if config is not None else _q.Int8QuantizationConfig())
+        object.__setattr__(nn_layer, "quantization_config", config)
         self.dtype_policy = policy
         self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
 

@@ -21,6 +21,7 @@ from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map,
 from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
 from fkeras.nn.base import Variables
+from fkeras.nn.quantizers import validate_and_resolve_config
 from fkeras.saving import legacy_h5, saving_lib
 from fkeras.saving.serialization_lib import serialize_keras_object
 from fkeras.train.trainer import Trainer
@@ -187,8 +188,9 @@ class Model(Layer, Trainer):
         return export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def quantize(self, mode=None, config=None, filters=None, **kwargs):
-        """Quantize every leaf layer that has a quantized form (Keras's `model.quantize`): Dense and Embedding
-        to "int8" (`layer.quantize`); others are skipped with a warning. `filters`: a regex, a list of regexes
+        """Quantize every leaf layer that has a quantized form (Keras's `model.quantize`): Dense and EinsumDense
+        to "int8", "int4" or "float8", Embedding to "int8" or "int4" (`layer.quantize`, `config` a
+        `QuantizationConfig`); others are skipped with a warning. `filters`: a regex, a list of regexes
         (matched against layer names/paths) or a callable `layer -> bool`. The TrainState is rebuilt from the
         new weights (the compiled steps are traced again)."""
         import re
@@ -201,6 +203,16 @@ class Model(Layer, Trainer):
         if filters is not None and not isinstance(filters, (str, Callable, list, tuple)):
             raise ValueError("The `filters` argument must be a regex string, a list of regex strings, or a callable. "
                              f"Received: {type(filters)}")
+
+        resolved = validate_and_resolve_config(mode, config)  # bad mode/config: an error before any change
+        if resolved.mode in ("gptq", "awq"):
+            raise NotImplementedError(f"model.quantize({resolved.mode!r}): GPTQ/AWQ calibration is not implemented "
+                                      "in fkeras; use 'int8', 'int4' or 'float8'.")
+        if resolved.mode == "float8":
+            warnings.warn("float8: predictions and saving follow Keras, but fit() does not yet apply Keras's "
+                          "overwrite-with-gradient rule to the float8 scales/histories (a pure step can: "
+                          "fkeras.nn.quantized.overwrite_with_gradient); they would train as ordinary weights.",
+                          stacklevel=2)
 
         def wanted(layer, path):
             if filters is None:

@@ -16,8 +16,9 @@ import numpy as np
 
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn import constraints, initializers, quantized, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, fold_name
+from fkeras.nn.kernel_bias import KernelBias
 
 
 def _analyze_einsum_string(equation, bias_axes, input_shape, output_shape):
@@ -87,14 +88,15 @@ def _analyze_split(split, bias_axes, input_shape, output_shape, left_elided):
     return weight_shape, bias_shape, output_shape, input_axes, output_axes
 
 
-class EinsumDense(Layer):
+class EinsumDense(KernelBias, Layer):
     """A dense layer of any rank: `activation(einsum(equation, inputs, kernel) + bias)`.
 
     `output_shape`: the output's dims without the batch (None where they equal the input's); `bias_axes`:
-    the output letters the bias spans. The kernel's shape follows from the equation, as in Keras."""
+    the output letters the bias spans. The kernel's shape follows from the equation, as in Keras. Quantizes
+    to int8, int4 and float8 as Keras's EinsumDense does (`nn.quantized`)."""
 
-    weight_regularizers = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}
-    weight_constraints = {"kernel": "kernel_constraint", "bias": "bias_constraint"}
+    quantization_modes = ("int8", "int4", "float8")
+    quantized_save_order = quantized.KERNEL_SAVE_ORDER
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -105,56 +107,115 @@ class EinsumDense(Layer):
                          **kwargs)
         if not isinstance(equation, str) or "->" not in equation:
             raise self.error(f"expected an einsum `equation` like 'ab,bc->ac', got {equation!r}.")
-        if quantization_config is not None or lora_rank is not None or gptq_unpacked_column_size is not None:
-            raise self.error("quantization and LoRA are not supported; expected quantization_config=None, "
-                             "lora_rank=None.")
+        if lora_rank is not None or gptq_unpacked_column_size is not None:
+            raise self.error("LoRA and GPTQ are not supported; expected lora_rank=None, "
+                             "gptq_unpacked_column_size=None.")
+        quantized.set_config(self, quantization_config)
         self.equation = equation
         self.partial_output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
         self.bias_axes = bias_axes
-        self.activation = self.lookup(activations.get, activation, "activation")
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        self.set_kernel_bias(activation, bias_axes is not None, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
 
-    def build(self, rng, spec):
+    def _shapes(self, spec):
         try:
-            kshape, bshape, _, in_axes, out_axes = _analyze_einsum_string(
-                self.equation, self.bias_axes, tuple(spec.shape), self.partial_output_shape)
+            return _analyze_einsum_string(self.equation, self.bias_axes, tuple(spec.shape), self.partial_output_shape)
         except ValueError as e:
             raise self.error(str(e)) from None
+
+    def _contraction(self, ndim, kernel_shape):
+        return quantized.EinsumContraction(self.equation, ndim, kernel_shape)
+
+    def build(self, rng, spec):
+        kshape, bshape, _, in_axes, out_axes = self._shapes(spec)
         k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
-        init = self.kernel_initializer
-        if isinstance(init, initializers.VarianceScaling) and (init.input_axes is None or init.output_axes is None):
-            cfg = init.get_config() | {"input_axes": in_axes, "output_axes": out_axes}
-            init = type(init).from_config(cfg)  # Keras's fans along the equation's axes
-        params = {"kernel": init(tuple(kshape), self.variable_dtype, key=k1)}
+        mode = quantized.mode_of(self)
+        params, state = {}, {}
+        if mode == "int8":
+            c = self._contraction(len(spec.shape), kshape)
+            state = {"kernel": ops.zeros(tuple(kshape), "int8"),
+                     "kernel_scale": ops.ones(c.kernel_scale_shape(), self.variable_dtype)}
+        elif mode == "int4":
+            rows, cols = self._contraction(len(spec.shape), kshape).rows_columns()
+            state = quantized.int4_layout(rows, cols, quantized.block_size(self), self.variable_dtype)
+        else:
+            if mode == "float8":  # Keras makes the float8 meta weights first
+                params.update(quantized.float8_layout(quantized.amax_history_length(self)))
+            init = self.kernel_initializer
+            if isinstance(init, initializers.VarianceScaling) and (init.input_axes is None or init.output_axes is None):
+                cfg = init.get_config() | {"input_axes": in_axes, "output_axes": out_axes}
+                init = type(init).from_config(cfg)  # Keras's fans along the equation's axes
+            params["kernel"] = init(tuple(kshape), self.variable_dtype, key=k1)
         if bshape is not None:
             params["bias"] = self.bias_initializer(tuple(bshape), self.variable_dtype, key=k2)
-        return Variables(params, {})
+        return Variables(params, state)
+
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None):
+        """This float layer's variables in the layout of the same layer quantized to `mode` (Keras's
+        `EinsumDense.quantize`): int8 kernel abs-max over the equation's contracted kernel axes with
+        `kernel_scale` laid out against the output; int4: the kernel flattened to (contracted, kept), per column
+        or grouped by `config.block_size` rows, packed two per byte; float8 adds the scale/history weights.
+        `input_spec` (the input shape) is needed when the equation has an ellipsis."""
+        quantized.check_quantizable(self, mode)
+        config = quantizers.validate_and_resolve_config(mode, config)
+        params, state = dict(variables.params), dict(variables.state)
+        if mode == "float8":
+            return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
+        kernel = params.pop("kernel")
+        ndim = self._input_ndim(input_spec)
+        c = self._contraction(ndim, kernel.shape)
+        if mode == "int8":
+            wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=c.info.kernel_reduced_axes))
+            q, scale = wq(kernel, to_numpy=True)
+            state.update(kernel=q, kernel_scale=ops.cast(c.kernel_scale(scale), self.variable_dtype))
+        else:  # Keras's EinsumDense int4 takes no custom weight quantizer
+            rows, cols = c.rows_columns()
+            block = quantized.block_size(self, config)
+            packed, scale, zero = quantized.quantize_int4(ops.reshape(kernel, (rows, cols)), block)
+            state.update(quantized.int4_layout(rows, cols, block, self.variable_dtype), kernel=packed,
+                         kernel_scale=ops.cast(scale, self.variable_dtype))
+            if zero is not None:
+                state["kernel_zero"] = zero
+        return Variables(params, state)
+
+    def _input_ndim(self, input_spec):
+        if input_spec is not None:
+            return len(input_spec.shape if hasattr(input_spec, "shape") else input_spec)
+        if "..." in self.equation:
+            raise self.error(f"quantizing the equation {self.equation!r} needs the input's shape: pass "
+                             "input_spec=(batch, ...).")
+        return len(self.equation.split(",")[0])
 
     def call(self, variables, x, training=False, rng=None):
-        y = ops.einsum(self.equation, x, variables.params["kernel"])
-        if "bias" in variables.params:
-            y = ops.add(y, variables.params["bias"])
+        mode = quantized.mode_of(self)
+        bias = variables.params.get("bias")
+        if mode in ("int8", "int4"):
+            kshape = self._shapes(x)[0]
+            c = self._contraction(len(x.shape), kshape)
+            if mode == "int8":
+                y = quantized.int8_call(c, x, variables.state["kernel"], variables.state["kernel_scale"],
+                                        self.compute_dtype, quantized.inputs_quantizer(self, mode))
+            else:
+                y = quantized.int4_call(c, x, variables.state, c.rows_columns()[1], self.compute_dtype,
+                                        quantized.inputs_quantizer(self, mode))
+        elif mode == "float8":
+            kernel = variables.params["kernel"]
+            y = quantized.float8_call(self._contraction(len(x.shape), kernel.shape), x, kernel, variables.params,
+                                      self.compute_dtype, training)
+            bias = None if bias is None else quantized.float8_bias(bias, self.compute_dtype)
+        else:
+            y = ops.einsum(self.equation, x, variables.params["kernel"])
+        if bias is not None:
+            y = ops.add(y, bias)
         return self.activation(y)
 
     def get_config(self):
         return super().get_config() | {
             "output_shape": self.partial_output_shape,
             "equation": self.equation,
-            "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "quantization_config": None,
+        } | self.kernel_bias_config(use_bias=False) | {
+            "quantization_config": quantizers.serialize(self.quantization_config),
         }
 
 

@@ -10,49 +10,15 @@ import numpy as np
 
 from fkeras import backend, ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, initializers, quantizers, regularizers
+from fkeras.nn import activations, constraints, initializers, quantized, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
 from fkeras.nn.kernel_bias import KernelBias
 from fkeras.nn.dtype_policies import _standardize
 
 
-def _no_quantization(layer, quantization_config=None, lora_rank=None, lora_alpha=None):
-    layer.quantization_config = None
-    if quantization_config is not None:
-        config = (quantizers.deserialize(quantization_config) if isinstance(quantization_config, dict)
-                  else quantization_config)
-        if type(layer).__name__ not in _QUANTIZED_MODES or not quantizers.is_default_int8_config(config):
-            raise layer.error(f"only quantization_config=None or the default Int8QuantizationConfig() (Dense, "
-                              f"Embedding) is supported, got {quantization_config!r}.")
-        layer.quantization_config = config
+def _no_lora(layer, lora_rank=None, lora_alpha=None):
     if lora_rank is not None or lora_alpha is not None:
         raise layer.error(f"LoRA is not supported; expected lora_rank=None, got {lora_rank!r}.")
-
-
-def _quantization_mode(layer):
-    """The layer's quantization mode, from its dtype policy ("int8_from_float32" -> "int8"; float: None).
-
-    Quantization design: a quantized layer is the same nn layer class with a quantized dtype policy; its
-    `build` makes Keras's quantized weights (int8 kernel + `kernel_scale`, ...; not trainable, so they are
-    `state`, as Keras's are non-trainable variables) and its `call` runs the
-    quantized math from `fkeras.nn.quantizers`. `layer.quantize_variables(variables, mode)` turns a float
-    layer's variables into that layout, so quantizing is a pure (layer config, params) -> (config, params)."""
-    mode = layer.dtype_policy.quantization_mode
-    if mode is not None and mode not in _QUANTIZED_MODES.get(type(layer).__name__, ()):
-        raise layer.error(f"quantization mode {mode!r} is not supported for {type(layer).__name__}; expected one "
-                          f"of {_QUANTIZED_MODES.get(type(layer).__name__, ())}.")
-    return mode
-
-
-_QUANTIZED_MODES = {"Dense": ("int8",), "Embedding": ("int8",)}
-
-
-def _check_quantizable(layer, mode):
-    if mode not in _QUANTIZED_MODES.get(type(layer).__name__, ()):
-        raise layer.error(f"cannot quantize to {mode!r}; {type(layer).__name__} supports "
-                          f"{_QUANTIZED_MODES.get(type(layer).__name__, ())}.")
-    if layer.dtype_policy.quantization_mode is not None:
-        raise layer.error(f"is already quantized ({layer.dtype_policy.name}); quantize a float layer.")
 
 
 def fit_input_rank(x, batch_shape):
@@ -157,7 +123,8 @@ class Dense(KernelBias, Layer):
                          **kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise self.error(f"expected `units` to be a positive int, got {units!r}.")
-        _no_quantization(self, quantization_config, lora_rank, lora_alpha)
+        _no_lora(self, lora_rank, lora_alpha)
+        quantized.set_config(self, quantization_config)
         self.units = int(units)
         self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                              bias_regularizer, kernel_constraint, bias_constraint)
@@ -169,46 +136,77 @@ class Dense(KernelBias, Layer):
         k1, k2 = frandom.split_key(rng, 2)
         dtype = self.variable_dtype
         shape = (spec.shape[-1], self.units)
+        mode = quantized.mode_of(self)
         params, state = {}, {}
-        if _quantization_mode(self) == "int8":  # Keras's int8 weights, not trainable: kernel int8, kernel_scale
+        if mode == "int8":  # Keras's int8 weights, not trainable (so state): kernel int8, kernel_scale
             state = {"kernel": ops.zeros(shape, "int8"), "kernel_scale": ops.ones((self.units,), dtype)}
+        elif mode == "int4":  # packed along units: (in, ceil(units / 2))
+            state = quantized.int4_layout(shape[0], self.units, quantized.block_size(self), dtype)
         else:
+            if mode == "float8":  # Keras makes the float8 meta weights first
+                params.update(quantized.float8_layout(quantized.amax_history_length(self)))
             params["kernel"] = self.kernel_initializer(shape, dtype, key=k1)
         if self.use_bias:
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
         return Variables(params, state)
 
+    quantization_modes = ("int8", "int4", "float8")
     # Keras's order of the weights in a `.keras` file per quantization mode (`save_own_variables`)
-    quantized_save_order = {"int8": ("kernel", "bias", "kernel_scale")}
+    quantized_save_order = quantized.KERNEL_SAVE_ORDER
 
-    def quantize_variables(self, variables, mode="int8"):
-        """This float layer's variables in the layout of the same layer quantized to `mode` (pure: the
-        layer with `dtype=f"{mode}_from_{source}"` builds and calls them). int8: per-output-channel abs-max
-        kernel and its `kernel_scale`, as Keras's `Dense.quantize("int8")`."""
-        _check_quantizable(self, mode)
-        params = dict(variables.params)
-        kernel, scale = quantizers.quantize_kernel_int8(params.pop("kernel"), axis=0)
-        return Variables(params, {**variables.state, "kernel": kernel,
-                                  "kernel_scale": ops.cast(scale, self.variable_dtype)})
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None):
+        """This float layer's variables in the layout of the same layer quantized to `mode` with `config`
+        (None: the mode's default config), as Keras's `Dense.quantize`: int8 per-output-channel abs-max kernel
+        and `kernel_scale` (units,); int4 the same in [-8, 7] packed two per byte along units, or grouped by
+        `config.block_size` input rows with `kernel_zero` and `g_idx`; float8 adds the scale/history weights.
+        The layer with dtype `quantized.policy_for(...)` and this config builds and calls them."""
+        quantized.check_quantizable(self, mode)
+        config = quantizers.validate_and_resolve_config(mode, config)
+        params, state = dict(variables.params), dict(variables.state)
+        if mode == "float8":
+            return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
+        kernel = params.pop("kernel")
+        if mode == "int8":
+            wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=0))
+            q, scale = wq(kernel, to_numpy=True)
+            state.update(kernel=q, kernel_scale=ops.cast(ops.squeeze(scale, axis=0), self.variable_dtype))
+        else:
+            block = quantized.block_size(self, config)
+            packed, scale, zero = quantized.quantize_int4(kernel, block, quantized.weight_quantizer(config))
+            layout = quantized.int4_layout(kernel.shape[0], self.units, block, self.variable_dtype)
+            state.update(layout, kernel=packed, kernel_scale=ops.cast(scale, self.variable_dtype))
+            if zero is not None:
+                state["kernel_zero"] = zero
+        return Variables(params, state)
 
     def call(self, variables, x, training=False, rng=None):
-        quantized = _quantization_mode(self) == "int8"
-        kernel = (variables.state if quantized else variables.params)["kernel"]
+        mode = quantized.mode_of(self)
+        kernel = (variables.state if mode in ("int8", "int4") else variables.params)["kernel"]
         if x.shape[-1] != kernel.shape[0]:
             raise self.error(f"expected input with last dimension {kernel.shape[0]}, got shape {tuple(x.shape)}.")
-        if quantized:
-            y = quantizers.int8_matmul(x, kernel, variables.state["kernel_scale"], self.compute_dtype,
-                                       quantizers.AbsMaxQuantizer())
+        bias = variables.params.get("bias") if self.use_bias else None
+        if mode == "int8":
+            y = quantized.int8_call(_MATMUL, x, kernel, variables.state["kernel_scale"], self.compute_dtype,
+                                    quantized.inputs_quantizer(self, mode))
+        elif mode == "int4":
+            y = quantized.int4_call(_MATMUL, x, variables.state, self.units, self.compute_dtype,
+                                    quantized.inputs_quantizer(self, mode))
+        elif mode == "float8":
+            y = quantized.float8_call(_MATMUL, x, kernel, variables.params, self.compute_dtype, training)
+            bias = None if bias is None else quantized.float8_bias(bias, self.compute_dtype)
         else:
             y = ops.matmul(x, kernel)
-        if self.use_bias:
-            y = ops.add(y, variables.params["bias"])
+        if bias is not None:
+            y = ops.add(y, bias)
         return self.activation(y)
 
     def get_config(self):
         return super().get_config() | {
             "units": self.units,
         } | self.kernel_bias_config(activity_regularizer=False) | {"quantization_config": quantizers.serialize(self.quantization_config)}
+
+
+_MATMUL = quantized.Contraction()
 
 
 class Activation(Layer):
@@ -306,7 +304,8 @@ class Embedding(Layer):
         for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise self.error(f"expected `{arg}` to be a positive int, got {v!r}.")
-        _no_quantization(self, quantization_config, lora_rank, lora_alpha)
+        _no_lora(self, lora_rank, lora_alpha)
+        quantized.set_config(self, quantization_config)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = self.lookup(initializers.get, embeddings_initializer, "embeddings_initializer")
         self.embeddings_regularizer = self.lookup(regularizers.get, embeddings_regularizer, "embeddings_regularizer")
@@ -321,34 +320,82 @@ class Embedding(Layer):
         self._initial_weights = weights
 
     def build(self, rng, spec):
-        if _quantization_mode(self) == "int8":  # Keras's int8 layout: one scale per row (token)
+        mode = quantized.mode_of(self)
+        if mode == "int8":  # Keras's int8 layout: one scale per row (token)
             return Variables({}, {"embeddings": ops.zeros((self.input_dim, self.output_dim), "int8"),
                                   "embeddings_scale": ops.ones((self.input_dim,), self.variable_dtype)})
+        if mode == "int4":
+            return Variables({}, self._int4_layout(quantized.block_size(self)))
         if self._initial_weights is not None:
             return Variables({"embeddings": ops.convert_to_tensor(self._initial_weights, self.variable_dtype)}, {})
         shape = (self.input_dim, self.output_dim)
         return Variables({"embeddings": self.embeddings_initializer(shape, self.variable_dtype, key=rng)}, {})
 
-    quantized_save_order = {"int8": ("embeddings", "embeddings_scale")}
+    def _int4_layout(self, block):
+        """int4 rows packed along output_dim: (input_dim, ceil(output_dim / 2)); a scale per row, or per row and
+        group of `block` columns with zero points and the group `g_idx` of each column."""
+        grouped = block is not None and block > 0
+        scale_shape = (self.input_dim, math.ceil(self.output_dim / block)) if grouped else (self.input_dim,)
+        state = {"embeddings": ops.zeros((self.input_dim, (self.output_dim + 1) // 2), "int8"),
+                 "embeddings_scale": ops.ones(scale_shape, self.variable_dtype)}
+        if grouped:
+            state["embeddings_zero"] = ops.zeros(scale_shape, "int8")
+            state["g_idx"] = ops.floor_divide(ops.arange(self.output_dim, dtype="float32"), block)
+        return state
 
-    def quantize_variables(self, variables, mode="int8"):
-        """Float variables in the layout of this layer quantized to `mode` (see `_quantization_mode`); int8:
-        abs-max per row, `embeddings_scale` (input_dim,), as Keras's `Embedding.quantize("int8")`."""
-        _check_quantizable(self, mode)
-        q, scale = quantizers.quantize_kernel_int8(variables.params["embeddings"], axis=-1)
+    quantization_modes = ("int8", "int4")
+    quantized_save_order = {"int8": ("embeddings", "embeddings_scale"),
+                            "int4": ("embeddings", "embeddings_scale", "embeddings_zero", "g_idx")}
+
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None):
+        """Float variables in the layout of this layer quantized to `mode` with `config` (None: the mode's
+        default), as Keras's `Embedding.quantize`: int8 abs-max per row with `embeddings_scale` (input_dim,);
+        int4 the same in [-8, 7] packed two per byte along output_dim, or grouped by `config.block_size`
+        columns with `embeddings_zero` and `g_idx`."""
+        quantized.check_quantizable(self, mode)
+        config = quantizers.validate_and_resolve_config(mode, config)
+        table = variables.params["embeddings"]
         params = {k: v for k, v in variables.params.items() if k != "embeddings"}
-        return Variables(params, {**variables.state, "embeddings": q,
-                                  "embeddings_scale": ops.cast(scale, self.variable_dtype)})
+        state = dict(variables.state)
+        if mode == "int8":
+            wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=-1))
+            q, scale = wq(table, to_numpy=True)
+            state.update(embeddings=q, embeddings_scale=ops.cast(ops.squeeze(scale, axis=-1), self.variable_dtype))
+            return Variables(params, state)
+        block = quantized.block_size(self, config)
+        if block is not None and block > 0:  # groups of columns: quantize the transposed table by rows
+            q, scale, zero = quantizers.abs_max_quantize_grouped_with_zero_point(
+                ops.transpose(table), block_size=block, value_range=quantized.INT4_RANGE, dtype="int8", to_numpy=True)
+            q, scale, zero = ops.transpose(q), ops.transpose(scale), ops.transpose(zero)
+        else:
+            wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(
+                axis=-1, value_range=quantized.INT4_RANGE, output_dtype="int8"))
+            q, scale = wq(table, to_numpy=True)
+            scale, zero = ops.squeeze(scale, axis=-1), None
+        packed, _, _ = quantizers.pack_int4(q, axis=-1)
+        state.update(self._int4_layout(block), embeddings=packed, embeddings_scale=ops.cast(scale, self.variable_dtype))
+        if zero is not None:
+            state["embeddings_zero"] = zero
+        return Variables(params, state)
 
     def call(self, variables, x, training=False, rng=None):
         self._check_indices(x)
         if ops.dtype(x) not in ("int32", "int64"):
             x = ops.cast(x, "int32")
-        if _quantization_mode(self) == "int8":
-            scale = ops.take(variables.state["embeddings_scale"], x, axis=0)
-            rows = ops.cast(ops.take(variables.state["embeddings"], x, axis=0), self.compute_dtype)
-            return ops.divide(rows, ops.expand_dims(scale, -1))
-        return ops.take(variables.params["embeddings"], x, axis=0)
+        mode = quantized.mode_of(self)
+        if mode is None:
+            return ops.take(variables.params["embeddings"], x, axis=0)
+        st = variables.state
+        table = st["embeddings"]
+        if mode == "int4":
+            table = quantizers.unpack_int4(table, self.output_dim, axis=-1)
+        rows = ops.take(table, x, axis=0)
+        scale = ops.take(st["embeddings_scale"], x, axis=0)
+        if "embeddings_zero" in st:
+            zero = ops.take(st["embeddings_zero"], x, axis=0)
+            return quantizers.dequantize_with_sz_map(ops.cast(rows, self.compute_dtype), scale, zero, st["g_idx"],
+                                                     group_axis=-1)
+        return ops.divide(ops.cast(rows, self.compute_dtype), ops.expand_dims(scale, -1))
 
     def compute_mask(self, inputs, mask=None):
         """(batch, ...) bool, True where the index is not 0 (with `mask_zero=True`); None otherwise."""

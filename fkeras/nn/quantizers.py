@@ -14,7 +14,7 @@ import ml_dtypes
 import numpy as np
 
 from fkeras import backend, ops
-from fkeras.nn import registration
+from fkeras.nn import dtype_policies, registration
 
 _EPS = backend.epsilon()
 QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
@@ -264,8 +264,27 @@ def quantize_and_dequantize(inputs, scale, quantized_dtype, compute_dtype):
     cast to it, then cast back to `compute_dtype` and multiplied by `scale`."""
     qmax = ops.cast(float(ml_dtypes.finfo(quantized_dtype).max), compute_dtype)
     x = ops.divide(inputs, ops.cast(scale, compute_dtype))
-    x = ops.cast(ops.clip(x, -qmax, qmax), quantized_dtype)
-    return ops.multiply(ops.cast(x, compute_dtype), ops.cast(scale, compute_dtype))
+    x = ops.clip(x, -qmax, qmax)
+    if ops.framework_of(x) == "jax":
+        x = ops.cast(ops.cast(x, quantized_dtype), compute_dtype)
+    else:  # fkeras's torch/TF ops have no float8 dtypes: the same rounding, computed
+        x = ops.cast(_round_to_float(ops.cast(x, "float32"), quantized_dtype), compute_dtype)
+    return ops.multiply(x, ops.cast(scale, compute_dtype))
+
+
+def _round_to_float(x, dtype):
+    """float32 `x` (within the finite range of `dtype`) rounded to the nearest value of the small float `dtype`
+    (ties to even), as a cast to it does: steps of 2^(e - mantissa bits) for `x` in [2^e, 2^(e+1)), and the
+    subnormal step below the smallest normal."""
+    info = ml_dtypes.finfo(dtype)
+    min_exp = int(np.log2(float(info.smallest_normal)))
+    mag = ops.maximum(ops.abs(x), float(info.smallest_normal))
+    exponent = ops.floor(ops.log2(mag))
+    # log2 may land a hair off an exact power of two: step the exponent back into [2^e, 2^(e+1))
+    exponent = ops.where(ops.power(2.0, exponent) > mag, exponent - 1, exponent)
+    exponent = ops.where(ops.power(2.0, exponent + 1) <= mag, exponent + 1, exponent)
+    step = ops.power(2.0, ops.maximum(exponent, min_exp) - info.nmant)
+    return ops.multiply(ops.round(ops.divide(x, step)), step)
 
 
 # --- int4 packing -------------------------------------------------------------------------------------------
@@ -316,42 +335,6 @@ def unpack_int4(packed, orig_len, axis=0, dtype="int8"):
     stacked = ops.stack([ops.cast(low, dtype), ops.cast(high, dtype)], axis=1)
     out = ops.reshape(stacked, (-1,) + tuple(ops.shape(t)[1:]))[:orig_len, ...]
     return ops.transpose(out, inv_perm) if axis else out
-
-
-# --- quantized layer math (used by nn Dense / EinsumDense / Embedding) ----------------------------------------
-
-
-def quantize_kernel_int8(kernel, axis=0):
-    """Per-output-channel int8 weights as Keras's `quantize("int8")` makes them: `AbsMaxQuantizer(axis)` on
-    the host; returns `(int8 kernel, scale)` with the reduced `axis` squeezed (Dense: `(units,)`)."""
-    q, scale = AbsMaxQuantizer(axis=axis)(kernel, to_numpy=True)
-    return q, ops.squeeze(scale, axis=axis)
-
-
-def int8_matmul(inputs, kernel, kernel_scale, compute_dtype, inputs_quantizer=None):
-    """`inputs @ dequantized(kernel)` as Keras's int8 Dense computes it: inputs quantized per row on the fly
-    (`inputs_quantizer`, Keras's default `AbsMaxQuantizer()`; None: weight-only), an exact int32 matmul, then
-    division by `kernel_scale * inputs_scale`. inputs (..., in), kernel int8 (in, units), scale (units,).
-    The gradient reaches `inputs` only, through the dequantized kernel."""
-
-    @ops.custom_gradient
-    def _matmul(x, k, k_scale):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            float_kernel = ops.divide(ops.cast(k, compute_dtype), k_scale)
-            return ops.matmul(upstream, ops.transpose(float_kernel)), None, None
-
-        out_scale = k_scale
-        if inputs_quantizer is not None:
-            x, x_scale = inputs_quantizer(x, axis=-1)
-            out_scale = ops.multiply(out_scale, x_scale)
-            y = ops.matmul(ops.cast(x, "int32"), ops.cast(k, "int32"))  # exact (Keras's int32 accumulation)
-        else:
-            y = ops.matmul(x, ops.cast(k, _dtype(x)))
-        return ops.divide(ops.cast(y, compute_dtype), out_scale), grad
-
-    return _matmul(inputs, kernel, kernel_scale)
 
 
 # --- configs ------------------------------------------------------------------------------------------------
@@ -558,14 +541,57 @@ class AWQConfig(QuantizationConfig):
         return cls(**config)
 
 
-def is_default_int8_config(config) -> bool:
-    """True for `Int8QuantizationConfig()` as Keras makes it for `quantize("int8")` (the only int8 config
-    fkeras's quantized layers run): no weight quantizer, the default `AbsMaxQuantizer()` on inputs."""
-    if not isinstance(config, Int8QuantizationConfig) or config.weight_quantizer is not None:
-        return False
-    q = config.activation_quantizer
-    return (type(q) is AbsMaxQuantizer and tuple(q.value_range) == (-127, 127) and q.epsilon == _EPS
-            and q.output_dtype == "int8" and q.axis in (None, (-1,)))
+def validate_and_resolve_config(mode, config):
+    """The `QuantizationConfig` a `quantize(mode, config=...)` call runs with, as Keras resolves it: a string
+    `config` is a mode; no config gives the mode's default (`Int8QuantizationConfig()`, `Int4QuantizationConfig()`
+    (block_size 128), `Float8QuantizationConfig()`); GPTQ/AWQ need their config object."""
+    if isinstance(config, str):
+        mode, config = config, None
+    if mode is not None and mode not in QUANTIZATION_MODES:
+        raise ValueError(f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}. Received: mode={mode}")
+    if config is None:
+        defaults = {"int8": Int8QuantizationConfig, "int4": Int4QuantizationConfig,
+                    "float8": Float8QuantizationConfig}
+        if mode in ("gptq", "awq"):
+            cls = "GPTQConfig" if mode == "gptq" else "AWQConfig"
+            raise ValueError(f"For {mode.upper()}, you must pass a `{cls}` object in the `config` argument.")
+        if mode is None:
+            raise ValueError("You must provide either `mode` or `config` to `quantize`.")
+        config = defaults[mode]()
+    elif not isinstance(config, QuantizationConfig):
+        raise ValueError(f"Argument `config` must be an instance of `QuantizationConfig`. Received: config={config} "
+                         f"(of type {type(config)})")
+    if mode is not None and config.mode != mode:
+        raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
+    mode = config.mode
+    if mode not in QUANTIZATION_MODES:
+        raise ValueError(f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}. Received: mode={mode}")
+    if mode == "gptq" and not isinstance(config, GPTQConfig):
+        raise ValueError(f"Mode 'gptq' requires a valid `config` argument of type `GPTQConfig`. Received: {type(config)}")
+    if mode == "awq" and not isinstance(config, AWQConfig):
+        raise ValueError(f"Mode 'awq' requires a valid `config` argument of type `AWQConfig`. Received: {type(config)}")
+    return config
+
+
+def get_block_size_for_layer(layer, config):
+    """The int4 block size of `layer`: the config's, else its `Int4DTypePolicy`'s; None means per channel."""
+    if isinstance(config, Int4QuantizationConfig):
+        return config.block_size
+    policy = layer.dtype_policy
+    if isinstance(policy, dtype_policies.DTypePolicyMap):
+        policy = policy[getattr(layer, "path", layer.name)]
+    if isinstance(policy, dtype_policies.Int4DTypePolicy):
+        return None if policy.block_size == -1 else policy.block_size
+    return None
+
+
+def dequantize_with_sz_map(weights_matrix, scale, zero, g_idx, group_axis=-1):
+    """`(w - zero[g]) * scale[g]` with each position along `group_axis` of `scale`/`zero` taken from its group
+    `g_idx` (as Keras rebuilds grouped int4/GPTQ weights)."""
+    groups = ops.cast(g_idx, "int32")
+    scales = ops.take(scale, groups, axis=group_axis)
+    zeros = ops.cast(ops.take(zero, groups, axis=group_axis), _dtype(scales))
+    return ops.multiply(ops.subtract(weights_matrix, zeros), scales)
 
 
 # --- get / serialize ----------------------------------------------------------------------------------------
