@@ -277,3 +277,30 @@ def test_errors_are_clear_and_early():
             layer.apply({}, {"images": _images(), "bounding_boxes": bad}, training=True, rng=jax.random.key(0))
     with pytest.raises(ValueError, match="may hold 'labels', 'bounding_boxes' and 'segmentation_masks'"):
         layer.apply({}, {"images": _images(), "masks": _masks()}, training=True, rng=jax.random.key(0))
+
+
+def test_augmix_masks_match_keras():
+    x, masks = _images(), _masks()
+    keras.utils.set_random_seed(7)
+    kw = {"num_chains": 2, "chain_depth": 1}
+    klayer, flayer = keras.layers.AugMix(**kw), nn.AugMix(**kw)
+    t = klayer.get_random_transformation(x, training=True)
+    expected = np.asarray(klayer.transform_segmentation_masks(masks, t))
+    got = np.asarray(flayer.transform_segmentation_masks(jnp.asarray(masks), to_jax(t)))
+    assert got.dtype == expected.dtype
+    chex.assert_trees_all_close(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_facade_layers_and_pipeline_take_dicts_as_keras():
+    import fkeras
+
+    data = {"images": _images(), "bounding_boxes": _bounding_boxes("xyxy"), "segmentation_masks": _masks()}
+    steps = [("CenterCrop", {"height": 8, "width": 10}), ("Resizing", {"height": 6, "width": 6})]
+    fpipe = fkeras.layers.Pipeline([getattr(fkeras.layers, n)(**kw, bounding_box_format="xyxy") for n, kw in steps])
+    kpipe = keras.layers.Pipeline([getattr(keras.layers, n)(**kw, bounding_box_format="xyxy") for n, kw in steps])
+    got = fpipe(data)
+    expected = kpipe({"images": data["images"], "bounding_boxes": dict(data["bounding_boxes"]),
+                      "segmentation_masks": data["segmentation_masks"]})
+    _check_boxes(got["bounding_boxes"], expected["bounding_boxes"])
+    chex.assert_trees_all_close(np.asarray(got["images"]), np.asarray(expected["images"]), atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(got["segmentation_masks"]), np.asarray(expected["segmentation_masks"]))
