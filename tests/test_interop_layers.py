@@ -415,3 +415,24 @@ def test_tfsm_layer_on_fkeras_and_keras_exports_and_fit(tmp_path):
             for path, g in jax.tree_util.tree_leaves_with_path(jax_grads)}
     assert set(by_name) == set(flat)
     chex.assert_trees_all_close(by_name, flat, atol=1e-5, rtol=1e-5)
+
+
+@needs_tf
+def test_tfsm_layer_uses_the_training_endpoint_when_training(tmp_path):
+    import tensorflow as tf
+
+    x = np.ones((4, 3), "float32")
+    model = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(3, bias_initializer="ones"),
+                               fkeras.layers.Dropout(0.5, seed=1)])
+    archive = fkeras.export.ExportArchive()
+    archive.track(model)
+    spec = [tf.TensorSpec((None, 3), tf.float32)]
+    archive.add_endpoint("serve", lambda v: model(v, training=False), input_signature=spec)
+    archive.add_endpoint("serve_train", lambda v: model(v, training=True), input_signature=spec)
+    archive.write_out(str(tmp_path / "sm"), verbose=False)
+    layer = fkeras.layers.TFSMLayer(str(tmp_path / "sm"), call_training_endpoint="serve_train")
+    chex.assert_trees_all_close(np.asarray(layer(x)), np.asarray(model.predict(x, verbose=0)), atol=1e-6)
+    dropped = np.asarray(layer(x, training=True))
+    assert 0 < int((dropped == 0).sum()) < dropped.size
+    with pytest.raises(ValueError, match="endpoint 'nope'"):
+        fkeras.layers.TFSMLayer(str(tmp_path / "sm"), call_training_endpoint="nope")
