@@ -7,7 +7,10 @@ True (random layers are identity at inference, as in Keras, apart from the cast 
 dtype). Randomness comes from the explicit `rng` key `apply` receives; without one, from the
 layer's `seed` (same seed -> same result); torch/TF inputs without either draw from fkeras's global
 generator. The drawn parameters are JAX arrays, moved to the input's framework before use, so
-the same layer runs on torch and TF tensors.
+the same layer runs on torch and TF tensors. Inside a TF graph (a `tf.data` map, a `tf.function`) a
+random layer runs per batch on the host through `tf.numpy_function` (`_graph_call`), so each batch
+gets fresh draws: the seed's Keras sequence, else `rng` folded with the batch count, else the global
+generator.
 
 Images are (N, H, W, C) for channels_last and (N, C, H, W) for channels_first; a single image
 (rank 3) is handled as a batch of one.
@@ -15,7 +18,9 @@ Images are (N, H, W, C) for channels_last and (N, C, H, W) for channels_first; a
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 
 import jax
 import numpy as np
@@ -224,16 +229,8 @@ class ImageLayer(Layer):
             return frandom.draw_key(rng)
         if self.seed is not None:
             return frandom.draw_key(int(self.seed))
-        fw = ops.framework_of(x)
-        if fw == "jax":
+        if ops.framework_of(x) == "jax":
             raise self.error("training needs an `rng` key (or a `seed`); got rng=None.")
-        if fw == "tensorflow":
-            import tensorflow as tf
-
-            if not tf.executing_eagerly():
-                raise self.error("inside a tf.function or tf.data graph the random parameters would be drawn once, "
-                                 "when tracing, and frozen; fkeras's random preprocessing layers do not support TF "
-                                 "graphs yet: run them eagerly or inside the model.")
         return frandom.draw_key(None)
 
     def get_random_transformation(self, images, rng, training=True):
@@ -255,6 +252,10 @@ class ImageLayer(Layer):
         if self.cast_input:
             images = ops.cast(images, self.compute_dtype)
         active = bool(training) if (self.random or self.train_only) else True
+        if active and self.random and _in_tf_graph(images):
+            import tensorflow as tf
+
+            return tf.autograph.experimental.do_not_convert(_graph_call)(self, variables, x, rng)
         labels = data.get("labels")
         extras = boxes.batch_extras(data, unbatched, lambda a: to_framework(a, images))
         if active:
@@ -288,6 +289,68 @@ class ImageLayer(Layer):
         if self.bounding_box_format is not None:
             config["bounding_box_format"] = self.bounding_box_format
         return config
+
+
+_UNKNOWN = 7919  # (a prime: unlikely as a real or derived size)
+
+
+def _in_tf_graph(x) -> bool:
+    """Whether `x` is a symbolic TF tensor (inside a `tf.data` map or a `tf.function`)."""
+    if ops.framework_of(x) != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.is_symbolic_tensor(x)
+
+
+def _graph_call(layer, variables, x, rng):
+    """`layer.call(variables, x, training=True, rng)` inside a TF graph: JAX cannot draw there (and
+    would draw once, at tracing), so each batch runs on the host via `tf.numpy_function`, with the key
+    of batch n: `[seed, n]` for a seeded layer (Keras's `SeedGenerator(seed)` sequence, so a seeded
+    layer is reproducible in a `tf.data` map as in Keras, and its first batch equals the eager seeded
+    call); else `rng` folded with n; else the global generator's next key. Output shapes
+    are the eager path's (dims that follow an unknown input dim stay unknown). No gradient flows back
+    through this op: augment inputs, or call the layer eagerly."""
+    import tensorflow as tf
+
+    leaves, treedef = jax.tree.flatten(x)
+
+    def run(arrays, key):
+        return layer.call(variables, jax.tree.unflatten(treedef, list(arrays)), training=True, rng=key)
+
+    # unknown dims traced at a size no layer produces on its own: output dims of that size stay unknown
+    specs = [jax.ShapeDtypeStruct(tuple(_UNKNOWN if d is None else d for d in leaf.shape), leaf.dtype.as_numpy_dtype)
+             for leaf in leaves]
+    out_leaves, out_def = jax.tree.flatten(jax.eval_shape(run, specs, jax.random.key(0)))
+    shapes = [[None if d == _UNKNOWN else d for d in o.shape] for o in out_leaves]
+    compiled, seen = jax.jit(run), {}
+    counter, lock = itertools.count(), threading.Lock()
+    base = None if rng is None else frandom.draw_key(rng)
+    seed = None if layer.seed is None else int(layer.seed) & 0xFFFFFFFF
+
+    def next_key():
+        with lock:
+            n = next(counter)
+            if seed is not None:
+                return jax.random.wrap_key_data(np.array([seed, n], dtype=np.uint32))
+            if base is not None:
+                return jax.random.fold_in(base, n)
+            return frandom.draw_key(None)
+
+    def host(*arrays):
+        arrays = [np.asarray(a) for a in arrays]
+        shape = tuple(a.shape for a in arrays)
+        with lock:
+            seen[shape] = n = seen.get(shape, 0) + 1
+        # eager for a shape's first two batches (no compile for a short or ragged last batch), then jitted
+        out = (compiled if n > 2 else run)(arrays, next_key())
+        return [np.asarray(o) for o in jax.tree.leaves(out)]
+
+    outs = tf.numpy_function(host, leaves, [tf.as_dtype(np.dtype(o.dtype)) for o in out_leaves],
+                             name=f"{layer.name}_augment")
+    for out, shape in zip(outs, shapes):
+        out.set_shape(shape)
+    return jax.tree.unflatten(out_def, list(outs))
 
 
 def _gauss1d(size, sigma, dtype):
