@@ -18,6 +18,7 @@ import numpy as np
 
 from fkeras import layers, ops
 from fkeras.nn.base import unique_name
+from fkeras.saving import saving_lib
 from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
@@ -231,6 +232,7 @@ class FeatureSpace(layers.Layer):
             self.preprocessors[name].adapt(x)
         self._is_adapted = True
         self._make_encoders()
+        self.get_encoded_features()  # as Keras: every preprocessor is built on its `(None, 1)` input
 
     @staticmethod
     def _columns(dataset):
@@ -255,7 +257,7 @@ class FeatureSpace(layers.Layer):
                 raise ValueError("You need to call `.adapt(dataset)` on the FeatureSpace before you can start "
                                  "using it.")
             self._is_adapted = True
-            self._make_encoders()
+        self._make_encoders()
 
     # -- encoding -------------------------------------------------------------------------------
     def _cardinality(self, name, layer):
@@ -342,13 +344,41 @@ class FeatureSpace(layers.Layer):
 
     # -- config ---------------------------------------------------------------------------------
     def get_config(self):
-        return {"features": {n: serialize_keras_object(f) for n, f in self.features.items()},
-                "output_mode": self.output_mode, "crosses": [serialize_keras_object(c) for c in self.crosses],
-                "crossing_dim": self.crossing_dim, "hashing_dim": self.hashing_dim, "num_discretization_bins": self.num_discretization_bins}
+        return {"features": {n: _as_keras_saveable(f) for n, f in self.features.items()},
+                "output_mode": self.output_mode, "crosses": [_as_keras_saveable(c) for c in self.crosses],
+                "crossing_dim": self.crossing_dim, "hashing_dim": self.hashing_dim,
+                "num_discretization_bins": self.num_discretization_bins}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def get_build_config(self):
+        """Keras's: each feature's preprocessor build config, so a reader builds them before their weights load."""
+        out = {n: serialize_keras_object(f.preprocessor).get("build_config") or {} for n, f in self.features.items()}
+        for build in out.values():  # a preprocessor adapted on arrays was built with their batch size
+            if isinstance(build.get("input_shape"), list) and build["input_shape"]:
+                build["input_shape"] = [None, *build["input_shape"][1:]]
+        return out
+
+    def build_from_config(self, config):
+        for name, build in config.items():
+            preprocessor = self.features[name].preprocessor
+            if not preprocessor.built and build.get("input_shape") is not None:
+                preprocessor.build(tuple(build["input_shape"]))
+        self._is_adapted = True
+
+    def save(self, filepath):
+        """Write this FeatureSpace to a `.keras` file, as Keras does; `fkeras.models.load_model` reads it back
+        (and so does Keras's)."""
+        saving_lib.save_model(self, filepath)
+
+
+def _as_keras_saveable(obj):
+    """A `Feature`'s or `Cross`'s config as Keras writes it (under Keras's module, so Keras reads it back)."""
+    name = type(obj).__name__
+    return {"module": "keras.src.layers.preprocessing.feature_space", "class_name": name,
+            "config": serialize_keras_object(obj.get_config()), "registered_name": name}
 
 
 def _expand(x):
