@@ -25,7 +25,8 @@ _state = threading.local()
 
 # Keras public module -> fkeras module searched for the class.
 _PACKAGES = ("layers", "models", "models.functional", "optimizers", "optimizers.schedules", "losses", "metrics", "initializers",
-             "regularizers", "constraints", "activations", "callbacks", "mixed_precision", "dtype_policies")
+             "regularizers", "constraints", "activations", "callbacks", "mixed_precision", "dtype_policies",
+             "utils")
 
 
 def in_safe_mode() -> bool:
