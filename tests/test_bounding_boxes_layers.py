@@ -272,7 +272,9 @@ def test_errors_are_clear_and_early():
     layer = nn.RandomFlip(bounding_box_format="xyxy")
     for bad, match in (({"boxes": np.zeros((N, 4))}, "keys 'boxes' and 'labels'"),
                        ({"boxes": np.zeros((N, 2, 3)), "labels": np.zeros((N, 2))}, r"num_boxes, 4\)"),
-                       ({"boxes": np.zeros((N, 2, 4)), "labels": np.zeros((N, 3))}, "to match the boxes")):
+                       ({"boxes": np.zeros((N, 2, 4)), "labels": np.zeros((N, 3))}, "to match the boxes"),
+                       ({"boxes": [[[0, 0, 1, 1]], [], [[0, 0, 2, 2], [1, 1, 3, 3]]], "labels": [[1], [], [1, 2]]},
+                        "ragged")):
         with pytest.raises(ValueError, match=match):
             layer.apply({}, {"images": _images(), "bounding_boxes": bad}, training=True, rng=jax.random.key(0))
     with pytest.raises(ValueError, match="may hold 'labels', 'bounding_boxes' and 'segmentation_masks'"):

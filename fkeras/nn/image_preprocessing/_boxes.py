@@ -13,8 +13,14 @@ import numpy as np
 from fkeras import ops
 
 
-def _shape(x):
-    return tuple(np.shape(x)) if isinstance(x, (list, tuple)) else tuple(x.shape)
+def _shape(layer, x, what):
+    if not isinstance(x, (list, tuple)):
+        return tuple(x.shape)
+    try:
+        return tuple(np.shape(x))
+    except ValueError:
+        raise layer.error(f"bounding_boxes[{what!r}] is ragged (images with different numbers of boxes); pad them "
+                          "to one array, e.g. with -1 boxes and labels (MaxNumBoundingBoxes).") from None
 
 
 def check_boxes(layer, bounding_boxes, batched):
@@ -31,7 +37,7 @@ def check_boxes(layer, bounding_boxes, batched):
     if not isinstance(bounding_boxes, dict) or "boxes" not in bounding_boxes or "labels" not in bounding_boxes:
         raise layer.error("Expected `bounding_boxes` to be a dict with keys 'boxes' and 'labels'. Received: "
                           f"bounding_boxes={bounding_boxes!r}")
-    boxes, labels = _shape(bounding_boxes["boxes"]), _shape(bounding_boxes["labels"])
+    boxes, labels = _shape(layer, bounding_boxes["boxes"], "boxes"), _shape(layer, bounding_boxes["labels"], "labels")
     want = 3 if batched else 2
     if len(boxes) != want or boxes[-1] != 4:
         raise layer.error(f"expected bounding_boxes['boxes'] of shape {'(batch, ' if batched else '('}num_boxes, 4) "

@@ -43,7 +43,7 @@ class _AffineLayer(ImageLayer):
 class RandomFlip(ImageLayer):
     """Flip each image horizontally and/or vertically with probability 1/2 when training.
 
-    transformation: `{"flips": (N, 1, 1, 1) bool}`."""
+    transformation: `{"flips": (N, 1, 1, 1) bool, "input_shape"}`."""
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
         super().__init__(data_format=data_format, seed=seed, **kwargs)
@@ -88,7 +88,8 @@ class RandomRotation(_AffineLayer):
     """Rotate each image by a random angle in `factor` * 360 degrees (counter-clockwise for positive)
     about its centre when training.
 
-    transformation: `{"angle": (N,) degrees, "rotation_matrix": (N, 8)}`."""
+    transformation: `{"angle": (N,) degrees, "rotation_matrix": (N, 8), "image_height", "image_width",
+    "batch_size"}`."""
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
                  data_format=None, **kwargs):
@@ -131,7 +132,7 @@ class RandomZoom(_AffineLayer):
     """Zoom each image by a random factor when training: `height_factor` in (-1, 1] (negative zooms in,
     output = 1 + factor of the input's height), `width_factor` likewise (None: keep the aspect ratio).
 
-    transformation: `{"height_zoom": (N, 1), "width_zoom": (N, 1)}`."""
+    transformation: `{"height_zoom": (N, 1), "width_zoom": (N, 1), "input_shape"}`."""
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
@@ -192,7 +193,7 @@ class RandomTranslation(_AffineLayer):
     """Shift each image by a random fraction of its height (`height_factor`) and width (`width_factor`),
     each a number or a (lower, upper) pair in [-1, 1], when training.
 
-    transformation: `{"translations": (N, 2) pixels (dx, dy)}`."""
+    transformation: `{"translations": (N, 2) pixels (dx, dy), "input_shape"}`."""
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
@@ -237,7 +238,7 @@ class RandomShear(_AffineLayer):
     """Shear each image along x by a factor in `x_factor` and along y in `y_factor` (each a number or a
     pair in [0, 1]), with a random sign per image, when training.
 
-    transformation: `{"shear_factor": (N, 2) (shear_x, shear_y)}`."""
+    transformation: `{"shear_factor": (N, 2) (shear_x, shear_y), "input_shape"}`."""
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  data_format=None, seed=None, **kwargs):
@@ -289,7 +290,7 @@ class RandomPerspective(_AffineLayer):
     """With probability drawn from `factor`, move each image's corners by up to `scale` / 2 of the
     image size (a random perspective warp) when training.
 
-    transformation: `{"apply_perspective": (N,) bool, "start_points", "end_points": (N, 4, 2)}`."""
+    transformation: `{"apply_perspective": (N,) bool, "start_points", "end_points": (N, 4, 2), "input_shape"}`."""
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None,
                  data_format=None, **kwargs):
