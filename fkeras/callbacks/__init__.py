@@ -4,8 +4,8 @@
 predict drive (the facade `Model._callback_list` builds it; the fit loop in `fkeras.train` never
 imports this package). Monitoring callbacks (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint,
 OrbaxCheckpoint) share one helper, `monitor.MonitorCallback`: monitor, mode with Keras's "auto"
-rule, min_delta, baseline. `Progbar`/`ProgbarLogger` live in progbar.py; `TensorBoard`, `SwapEMAWeights` and
-`RemoteMonitor` in their own files.
+rule, min_delta, baseline. `ProgbarLogger` lives in progbar.py (it draws `fkeras.runtime.progbar.Progbar`);
+`TensorBoard`, `SwapEMAWeights` and `RemoteMonitor` in their own files.
 """
 
 from fkeras.callbacks.backup_and_restore import BackupAndRestore
