@@ -363,6 +363,9 @@ def test_torch_module_wrapper_refuses_what_it_cannot_wrap():
         fkeras.layers.TorchModuleWrapper(np.zeros(3))
     with pytest.raises(ValueError, match="LazyModules"):
         fkeras.layers.TorchModuleWrapper(torch.nn.LazyLinear(3))
+    jax_layer = fkeras.layers.JaxLayer(_dense_call, params=_params())  # a JAX function cannot take torch tensors
+    with pytest.raises(NotImplementedError, match="JAX or NumPy arrays, got torch tensors"):
+        jax_layer.nn_layer.apply(jax_layer.variables_tree, torch.ones(2, 4))
 
 
 # --- TFSMLayer ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras import ops
 from fkeras.nn.base import Layer, Variables
 from fkeras.runtime.extras import MissingExtraError
 
@@ -192,6 +193,10 @@ class JaxLayer(Layer):
     # -- the math ---------------------------------------------------------------------------------
     def call(self, variables, *inputs, training=False, rng=None):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
+        framework = ops.framework_of(*jax.tree_util.tree_leaves(x))
+        if framework in ("torch", "tensorflow"):
+            raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) runs a JAX function: it takes "
+                                      f"JAX or NumPy arrays, got {framework} tensors.")
         if self._needs_init() or self._fk_structures["given"] is not None:
             spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(tuple(a.shape), a.dtype), x)
             p, s = self._structures(spec)
