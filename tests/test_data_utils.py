@@ -106,3 +106,28 @@ def test_py_dataset_loads_without_jax():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_one_definition_under_every_name():
+    """`fkeras.data` defines the adapters, PyDataset and DLPack conversion; the older and the Keras names hand on
+    the same objects, and `fkeras.runtime` defines what `keras.utils`/`keras.config` name from it."""
+    import fkeras.data
+    import fkeras.interop.data
+    import fkeras.interop.dlpack
+    from fkeras.data import dlpack
+    from fkeras.runtime import io_utils, progbar, rng_utils
+
+    assert sorted(fkeras.data.__all__) == sorted(set(dir(fkeras.data)) & set(fkeras.data.__all__))
+    for name in fkeras.data.__all__:
+        assert getattr(fkeras.data, name) is not None, name
+    for name in fkeras.interop.data.__all__:
+        assert getattr(fkeras.interop.data, name) is getattr(fkeras.data, name), name
+    for name in dlpack.__all__:
+        assert getattr(fkeras.interop.dlpack, name) is getattr(dlpack, name), name
+    assert fu.PyDataset is fu.Sequence is fkeras.data.PyDataset
+    assert fu.pack_x_y_sample_weight is fkeras.data.pack_x_y_sample_weight
+    assert fu.Progbar is progbar.Progbar and fu.set_random_seed is rng_utils.set_random_seed
+    assert fkeras.config.disable_interactive_logging is fu.disable_interactive_logging is \
+        io_utils.disable_interactive_logging
+    with pytest.raises(AttributeError, match="fkeras.data"):
+        fkeras.data.not_a_name  # noqa: B018
