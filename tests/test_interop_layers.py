@@ -356,6 +356,31 @@ def test_torch_module_wrapper_to_torch_and_keras_file(tmp_path):
 
 
 @needs_torch
+def test_torch_module_wrapper_passes_keyword_arguments_to_the_module():
+    import torch
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2)
+
+        def forward(self, x, scale=None, double=False):
+            y = self.linear(x) * (1 if scale is None else scale)
+            return 2 * y if double else y
+
+    module = Scaled()
+    layer = fkeras.layers.TorchModuleWrapper(module)
+    x, scale = np.ones((2, 3), "float32"), np.full((2, 1), 3.0, "float32")
+    expected = module(torch.from_numpy(x), scale=torch.from_numpy(scale), double=True)
+    chex.assert_trees_all_close(np.asarray(layer(x, scale=scale, double=True)), expected.detach().numpy(), **TOL)
+    tree = layer.variables_tree  # the array keyword argument is differentiable, the flag static
+    grad = jax.grad(lambda s: jnp.sum(layer.nn_layer.apply(tree, x, scale=s, double=True)[0]))(scale)
+    ts = torch.from_numpy(scale).requires_grad_(True)
+    module(torch.from_numpy(x), scale=ts, double=True).sum().backward()
+    chex.assert_trees_all_close(np.asarray(grad), ts.grad.numpy(), **TOL)
+
+
+@needs_torch
 def test_torch_module_wrapper_refuses_what_it_cannot_wrap():
     import torch
 

@@ -24,7 +24,7 @@ from fkeras.runtime.extras import import_tensorflow, require
 from fkeras.layers import wrapped as _wrapped
 from fkeras.layers.jax_layer import _build_at_init, _register
 from fkeras.nn.base import Layer as NNBase
-from fkeras.nn.base import Variables, unique_name
+from fkeras.nn.base import Variables, as_variables, unique_name
 from fkeras.nn.paths import get_path, set_path
 from fkeras.saving.serialization_lib import in_safe_mode
 
@@ -192,14 +192,15 @@ class _TorchModule(NNBase):
         return Variables(params, state)
 
     # -- running the module ---------------------------------------------------------------------------
-    def _functional(self, tensors: dict, inputs, training):
-        """The module on `tensors` (torch name -> tensor, buffers updated in place) and positional `inputs`."""
+    def _functional(self, tensors: dict, inputs, training, kwargs=None):
+        """The module on `tensors` (torch name -> tensor, buffers updated in place), positional `inputs` and
+        keyword `kwargs`."""
         import torch
 
         was = self.module.training
         self.module.train(bool(training))
         try:
-            return torch.func.functional_call(self.module, tensors, tuple(inputs), strict=False)
+            return torch.func.functional_call(self.module, tensors, tuple(inputs), kwargs or {}, strict=False)
         finally:
             self.module.train(was)
 
@@ -213,7 +214,8 @@ class _TorchModule(NNBase):
             out[k] = t
         return out
 
-    def _host_forward(self, p, s, x, seed, training):
+    def _host_forward(self, p, s, x, seed, training, static):
+        """`x` is `(positional inputs, array keyword arguments)`; `static` the other keyword arguments."""
         import torch
 
         def as_tensor(a):
@@ -222,11 +224,12 @@ class _TorchModule(NNBase):
         tensors = self._torch_tensors(p, s, as_tensor)
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            out = self._functional(tensors, jax.tree_util.tree_map(as_tensor, x), training)
+            args, kw = jax.tree_util.tree_map(as_tensor, x)
+            out = self._functional(tensors, args, training, {**static, **kw})
         to_np = lambda t: t.detach().cpu().numpy()  # noqa: E731
         return jax.tree_util.tree_map(to_np, out), {k: to_np(tensors[k]) for k in self.buffer_names}
 
-    def _host_backward(self, p, s, x, seed, cot, training):
+    def _host_backward(self, p, s, x, seed, cot, training, static):
         import torch
 
         wrt = {}
@@ -245,7 +248,7 @@ class _TorchModule(NNBase):
                                       torch.from_numpy(np.array(a)))
         with torch.enable_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            out = self._functional(tensors, x_t, training)
+            out = self._functional(tensors, x_t[0], training, {**static, **x_t[1]})
         outs = [o for o in jax.tree_util.tree_leaves(out)]
         pairs = [(o, torch.from_numpy(np.array(c)).to(o.dtype)) for o, c in zip(outs, cot) if o.requires_grad]
         keys = list(wrt)
@@ -256,26 +259,35 @@ class _TorchModule(NNBase):
         g_inputs = [by.get(("x", i)) for i in range(len(x_leaves))]
         return g_params, g_inputs
 
-    def call(self, variables, *inputs, training=False, rng=None):
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        """`(outputs, new_state)`; keyword arguments go to the module, as Keras passes them."""
+        return self.call(as_variables(variables), *inputs, training=training, rng=rng, **kwargs)
+
+    def call(self, variables, *inputs, training=False, rng=None, **kwargs):
+        if kwargs.get("mask", 0) is None:
+            kwargs.pop("mask")
         flat_p = {k: get_path(variables.params, tuple(k.split("."))) for k in self.param_names}
         flat_s = {k: get_path(variables.state, tuple(k.split("."))) for k in self.buffer_names}
-        framework = _framework((inputs, flat_p))
+        framework = _framework((inputs, kwargs, flat_p))
         if framework == "torch":
-            return self._call_torch(flat_p, flat_s, inputs, training)
+            return self._call_torch(flat_p, flat_s, inputs, training, kwargs)
         if framework == "tf":
             raise NotImplementedError("TorchModuleWrapper runs on JAX arrays and torch tensors, not on TF tensors.")
+        arrays = {k: v for k, v in kwargs.items() if hasattr(v, "shape") and hasattr(v, "dtype")}
+        static = {k: v for k, v in kwargs.items() if k not in arrays}
+        cache = self._fk_specs.setdefault((bool(training), repr(sorted(static.items()))), {})
         outputs, new_state = _host_call(
-            lambda p, s, x, seed: self._host_forward(p, s, x, seed, training),
-            lambda p, s, x, seed, cot: self._host_backward(p, s, x, seed, cot, training),
-            flat_p, flat_s, list(inputs), _seed_of(rng, training), self._fk_specs.setdefault(bool(training), {}))
+            lambda p, s, x, seed: self._host_forward(p, s, x, seed, training, static),
+            lambda p, s, x, seed, cot: self._host_backward(p, s, x, seed, cot, training, static),
+            flat_p, flat_s, (list(inputs), arrays), _seed_of(rng, training), cache)
         return outputs, _nest(new_state)
 
-    def _call_torch(self, flat_p, flat_s, inputs, training):
+    def _call_torch(self, flat_p, flat_s, inputs, training, kwargs):
         import torch
 
         buffers = {k: torch.as_tensor(v).clone() for k, v in flat_s.items()}
         tensors = self._torch_tensors(flat_p, buffers, torch.as_tensor)
-        out = self._functional(tensors, inputs, training)
+        out = self._functional(tensors, inputs, training, kwargs)
         new_state = {}
         for k in self.buffer_names:
             t = tensors[k]
