@@ -334,15 +334,25 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     n = inputs.ndim - 2
     in_ch = inputs.shape[1] if data_format == "channels_first" else inputs.shape[-1]
     kernel = jnp.reshape(kernel, kernel.shape[:-2] + (1, kernel.shape[-2] * kernel.shape[-1]))
-    return jax.lax.conv_general_dilated(
-        inputs,
-        kernel,
-        window_strides=_tuple(strides, n, "strides"),
-        padding=_padding(padding),
-        rhs_dilation=_tuple(dilation_rate, n, "dilation_rate"),
-        dimension_numbers=_conv_dims(inputs.ndim, data_format),
-        feature_group_count=in_ch,
-    )
+    strides, dilation_rate = _tuple(strides, n, "strides"), _tuple(dilation_rate, n, "dilation_rate")
+
+    def plain(x, w):
+        return jax.lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=strides,
+            padding=_padding(padding),
+            rhs_dilation=dilation_rate,
+            dimension_numbers=_conv_dims(inputs.ndim, data_format),
+            feature_group_count=in_ch,
+        )
+
+    if data_format == "channels_last" and n <= 3:
+        window = [(k - 1) * d + 1 for k, d in zip(kernel.shape[:-2], dilation_rate)]
+        pads = tuple(jax.lax.padtype_to_pads(inputs.shape[1:-1], window, strides, _padding(padding)))
+        return _jax_cpu.on_cpu(lambda x, w: _jax_cpu.depthwise_conv(x, w, strides, pads, dilation_rate), plain,
+                               inputs, kernel)
+    return plain(inputs, kernel)
 
 
 def _pool_window(inputs, pool_size, strides, data_format):
