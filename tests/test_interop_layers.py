@@ -239,6 +239,10 @@ def test_flax_layer_matches_keras():
     oc, kc = ours.get_config(), theirs.get_config()
     oc.pop("name"), kc.pop("name")
     assert oc == kc
+    bound = fkeras.layers.FlaxLayer(module, method=module.__call__, variables=variables)
+    assert bound.get_config()["method"] == "__call__"  # a method of the module is saved by name, as Keras
+    again = fkeras.layers.FlaxLayer.from_config(bound.get_config())
+    assert again.nn_layer.method.__name__ == "__call__" and again.nn_layer.module == module
 
 
 @needs_flax
