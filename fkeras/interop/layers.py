@@ -472,7 +472,10 @@ class TorchModuleWrapper(_wrapped.NNLayer):
     """A `torch.nn.Module` as a layer (Keras 3.15's `TorchModuleWrapper`); see the module docstring.
 
     Its weights are the module's parameters in `module.parameters()` order (then its buffers, as
-    non-trainable weights); `layer.module` is the module holding the layer's current values.
+    non-trainable weights, so BatchNorm statistics train in the jitted step; Keras keeps those inside the
+    module), named by their torch paths (`0/weight`); `layer.module` is the module holding the layer's
+    current values. The module runs in `eval()` mode unless training (Keras's eager `layer(x)` with no
+    `training` runs it in `train()` mode).
     """
 
     _fk_nn_class = _TorchModule
