@@ -175,6 +175,35 @@ def test_room_imports_only_lower_floors(room):
     assert not bad, "\n".join(bad)
 
 
+_FRAMEWORKS = ("torch", "tensorflow", "flax")
+
+
+def _loads_a_framework(module):
+    """True when importing `module` imports torch/TensorFlow/flax: a module-level import of one, or a module-level
+    `require(...)` / `import_tensorflow(...)` (fkeras.runtime.extras) call."""
+    for node in ast.parse(MODULES[module].read_text()).body:
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        elif isinstance(node, (ast.Assign, ast.Expr)) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if getattr(func, "id", getattr(func, "attr", None)) in ("require", "import_tensorflow"):
+                return True
+        if any(n.split(".")[0] in _FRAMEWORKS for n in names):
+            return True
+    return False
+
+
+def test_function_level_imports_of_another_room_only_keep_a_framework_lazy():
+    """Across rooms, an import inside a function is there only because the module it loads imports an optional
+    framework (the torch / TF shims); everything else is imported at module level, where the floors show it."""
+    bad = [f"{m}:{line} -> {t}" for m, imports in IMPORTS.items() for t, line, fn in imports
+           if fn and _room(t) != _room(m) and not _loads_a_framework(t)]
+    assert not bad, "\n".join(bad)
+
+
 def test_an_upward_import_is_caught():
     """The check itself: a function-level import of the facade from nn, and a same-floor import, are reported;
     optional frameworks and imports inside the room are not."""
@@ -183,6 +212,7 @@ def test_an_upward_import_is_caught():
     imports = {"fkeras.nn.probe": _imports("fkeras.nn.probe", source)}
     assert [(t, fn) for t, _, fn in imports["fkeras.nn.probe"]] == [
         ("fkeras.nn.base", False), ("fkeras.nn.core", False), ("fkeras.models", True), ("fkeras.data.adapters", True)]
+    assert _loads_a_framework("fkeras.interop.torch") and not _loads_a_framework("fkeras.nn.base")
     assert _upward("fkeras.nn", imports) == [
         "fkeras.nn.probe:7 -> fkeras.models (function-level; floor 10 >= 3)",
         "fkeras.nn.probe:8 -> fkeras.data.adapters (function-level; floor 3 >= 3)"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from fkeras.export._atomic import atomic_path
 from fkeras.export.archive import ExportArchive, input_specs
+from fkeras.runtime.extras import import_tensorflow
 
 __all__ = ["ExportArchive", "export_model"]
 
@@ -70,8 +71,6 @@ def _export_torch(model, filepath, verbose, input_signature, **kwargs):
 
 
 def _export_litert(model, filepath, verbose, input_signature, **kwargs):
-    from fkeras.interop._extras import import_tensorflow
-
     tf = import_tensorflow("model.export(format='litert')")
     archive = ExportArchive()
     archive.track_and_add_endpoint("serve", model, input_signature)

@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from fkeras import __version__
 from fkeras.saving import archive
 
 __all__ = ["is_legacy_h5_path", "load_weights", "save_weights"]
@@ -169,8 +170,6 @@ def save_weights(model, filepath, overwrite=True):
     """Write `model`'s weights as a legacy `.h5` file (the layout Keras 2 wrote and Keras 3.15 reads:
     one group per layer, sorted by name, weights in `trainable + non_trainable` order)."""
     import h5py
-
-    from fkeras import __version__
 
     path = os.fspath(filepath)
     if not is_legacy_h5_path(path):
