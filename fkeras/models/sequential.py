@@ -17,18 +17,30 @@ from fkeras.nn import dtype_policies
 from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
+def _dtype_name(dtype):
+    """A dtype's name ("float32", ...); strings stay "string" (NumPy has no such dtype)."""
+    if dtype is None:
+        return "float32"
+    if dtype is str or dtype in ("string", "str"):
+        return "string"
+    return str(np.dtype(dtype).name)
+
+
 def _input_of(obj):
     """(shape without batch, dtype, name, KerasTensor or None) when `obj` is an `Input` tensor or an
     InputLayer, else None."""
     if isinstance(obj, KerasTensor):
-        dtype = str(np.dtype(obj.dtype).name) if obj.dtype is not None else "float32"
-        return tuple(obj.shape[1:]), dtype, getattr(obj, "name", None), obj
+        return tuple(obj.shape[1:]), _dtype_name(obj.dtype), getattr(obj, "name", None), obj
     if isinstance(obj, (InputLayer, nn.InputLayer)):
         shape = getattr(obj, "batch_shape", None) or getattr(obj, "shape", None)
-        dtype = getattr(obj, "dtype", None) or "float32"
         tensor = getattr(obj, "output", None)
-        return tuple(shape[1:]), str(np.dtype(dtype).name), getattr(obj, "name", None), tensor
+        return tuple(shape[1:]), _dtype_name(getattr(obj, "dtype", None)), getattr(obj, "name", None), tensor
     return None
+
+
+def _reads_strings(layer) -> bool:
+    """Whether `layer` takes strings (Keras's `input_dtype` "string": TextVectorization, StringLookup)."""
+    return getattr(pure_of(layer), "input_dtype", None) == "string"
 
 
 class Sequential(Model):
@@ -112,7 +124,13 @@ class Sequential(Model):
                 x = layer(x)
             self.__dict__["_fk_graph"] = ([tensor], [x])
             batch = tuple(getattr(tensor, "shape", None) or (None,))[0] or 1  # Input(batch_size=...) kept
-            self.init(next_key(), jax.ShapeDtypeStruct((batch,) + tuple(1 if d is None else d for d in shape), dtype))
+            example = (batch,) + tuple(1 if d is None else d for d in shape)
+            if dtype == "string":  # strings are never traced: the pure container (its Graph form) builds
+                self.__dict__["built"] = True
+                self.__dict__["_fk_output_shape"] = tuple(x.shape)
+                self.init(next_key(), np.full(example, "", dtype="U1"))
+            else:
+                self.init(next_key(), jax.ShapeDtypeStruct(example, dtype))
             self.__dict__["_fk_build_shapes"] = (None,) + tuple(shape)
 
     def _fk_children(self):
@@ -152,8 +170,19 @@ class Sequential(Model):
         if type(self).call is not Sequential.call or not self._fk_layers:
             return None
         declared = None if self._fk_input is None else (None,) + tuple(self._fk_input[0])
-        return nn.Sequential([pure_of(layer) for layer in self._fk_layers], name=self.name,
-                             batch_input_shape=declared)
+        layers = [pure_of(layer) for layer in self._fk_layers]
+        if self._fk_input is not None and self._fk_input[1] == "string":  # string layers run on the host
+            name = self._fk_input[2]
+            layers.insert(0, nn.InputLayer(batch_shape=declared, dtype="string", name=name or "input_layer"))
+        return nn.Sequential(layers, name=self.name, batch_input_shape=declared)
+
+    def _fk_host_batch(self, batch):
+        """A data batch `(x, ...)` with `x` replaced by the `HostValues` of the string layers, run here on
+        the host (the Trainer maps every batch through this); other batches unchanged."""
+        container = self._fk_container()
+        if container is None or not container.has_host or isinstance(batch[0], nn.functional.HostValues):
+            return batch
+        return (container.host_values(batch[0]),) + tuple(batch[1:])
 
     def _fk_check_call_input(self, args):
         if self._fk_input is None or not args:
@@ -190,8 +219,19 @@ class Sequential(Model):
             if self._fk_input is None:
                 raise ValueError(f"Sequential '{self.name}': build needs an input shape, got None.")
             input_shape = (None,) + self._fk_input[0]
-        self.__dict__["_fk_input"] = (tuple(input_shape)[1:], "float32", None, None)
+        dtype = "string" if self._fk_layers and _reads_strings(self._fk_layers[0]) else "float32"
+        self.__dict__["_fk_input"] = (tuple(input_shape)[1:], dtype, None, None)
         self._fk_maybe_build()
+
+    def init(self, rng, *example_inputs, **kwargs):
+        """As `Model.init`; a model with no Input yet given strings (or starting with a layer that reads
+        strings) is first built on a string Input of that shape, as Keras builds it."""
+        if not self.built and self._fk_input is None and len(example_inputs) == 1 and self._fk_layers:
+            x = example_inputs[0]
+            if hasattr(x, "shape") and (nn.functional.is_text(x) or _reads_strings(self._fk_layers[0])):
+                self.__dict__["_fk_input"] = (tuple(x.shape)[1:], "string", None, None)
+                self._fk_maybe_build()
+        return Model.init(self, rng, *example_inputs, **kwargs)
 
     @property
     def input_shape(self):

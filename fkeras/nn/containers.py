@@ -7,6 +7,7 @@ import jax
 from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, layer_class
 from fkeras.nn.core import InputLayer, fit_input_rank
+from fkeras.nn.functional import Graph, GraphNode, HostValues, InputInfo, Slot, TextSpec, is_text
 
 
 class Sequential(Container):
@@ -16,6 +17,10 @@ class Sequential(Container):
     so two Dropouts never share a mask. A first `InputLayer` (`nn.Input(shape)`), or a first
     layer given `input_shape=`, lets `init(rng)` run with no spec; the InputLayer owns no
     variables and only checks the input.
+
+    Strings (a first `nn.Input(shape, dtype="string")`, or string arrays given): the stack runs as its
+    `as_graph()`, the same layers as an `nn.functional.Graph`, whose string layers run on the host
+    (`host_values(x)` for the jitted rest; `apply` takes its `HostValues`). Same names, keys, variables.
     """
 
     autocast = False  # children cast for themselves
@@ -47,8 +52,37 @@ class Sequential(Container):
 
     def init(self, rng, *input_specs) -> Variables:
         """Variables for inputs like `input_specs` (or for the declared Input when none is given)."""
+        if self.has_host or any(is_text(s) for s in input_specs):
+            return self.as_graph().init(rng, *input_specs)
         specs = [as_spec(s) for s in input_specs] or [self._default_spec()]
         return self.build(rng, *specs)
+
+    # -- strings: the Graph form, whose string layers run on the host ------------------------------
+    @property
+    def has_host(self) -> bool:
+        """Whether the declared input (a first InputLayer) is strings."""
+        return bool(self.layers) and isinstance(self.layers[0], InputLayer) and self.layers[0].dtype == "string"
+
+    def as_graph(self) -> Graph:
+        """This stack as an `nn.functional.Graph`: the same layers (a first InputLayer becomes the graph's
+        InputInfo), so the same variables and keys; a layer whose `output_dtype` is "string" feeds the
+        next one strings."""
+        layers = list(self.layers)
+        first = layers[0] if layers and isinstance(layers[0], InputLayer) else None
+        if first is not None:
+            layers = layers[1:]
+            info = InputInfo(first.name, first.batch_shape, first.dtype)
+        else:
+            shape = self._batch_input_shape
+            info = InputInfo("input", None if shape is None else tuple(shape), "string")
+        nodes = [GraphNode(layer, (Slot(i),), {}, Slot(i + 1)) for i, layer in enumerate(layers)]
+        strings = [Slot(i + 1) for i, layer in enumerate(layers) if getattr(layer, "output_dtype", None) == "string"]
+        return Graph(Slot(0), nodes, Slot(len(layers)), [info], name=self.name, trainable=self.trainable,
+                     string_slots=strings)
+
+    def host_values(self, x) -> HostValues:
+        """Run the string layers on the host; `apply(variables, host_values(x))` equals `apply(variables, x)`."""
+        return self.as_graph().host_values(x)
 
     def build(self, rng, spec):
         params, state = {}, {}
@@ -79,6 +113,8 @@ class Sequential(Container):
         return out, new_state, total + self.activity_loss(out)
 
     def _run(self, variables, x, training, rng, mask, collect):
+        if self.has_host or isinstance(x, (HostValues, TextSpec)) or is_text(x):
+            return self.as_graph()._run(variables, (x,), training, rng, collect, mask=mask)
         new_state, total = {}, 0.0
         if self._batch_input_shape is not None and self.layers and not isinstance(self.layers[0], InputLayer):
             x = fit_input_rank(x, self._batch_input_shape)  # (an InputLayer first fits it itself)
@@ -104,7 +140,7 @@ class Sequential(Container):
         layers = [serialize(layer) for layer in self.layers]
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": dtype_policies.serialize(self.dtype_policy), "layers": layers}
-        if self.layers and isinstance(self.layers[0], InputLayer):
+        if self.layers and isinstance(self.layers[0], InputLayer) and not self.has_host:
             batch = self.layers[0].batch_shape[0]
             spec = self.layers[0].input_spec()
             for layer, entry in zip(self.layers[1:], layers[1:]):

@@ -81,7 +81,7 @@ class TextSpec(NamedTuple):
     dtype: str = "string"
 
 
-def _is_text(x) -> bool:
+def is_text(x) -> bool:
     """A string array (NumPy str/bytes/object, a TextSpec, an eager TF string tensor)."""
     if isinstance(x, TextSpec):
         return True
@@ -286,7 +286,7 @@ class Graph(Container):
                 x = x.numpy()
             if isinstance(x, (str, bytes, list, tuple)):
                 x = np.asarray(x, dtype=object)
-            if not _is_text(x):
+            if not is_text(x):
                 raise ValueError(f"Model '{self.name}': input '{info.name}' expects strings (dtype string), got "
                                  f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}.")
             x = np.asarray(x)
@@ -315,7 +315,7 @@ class Graph(Container):
         each layer is initialised with the specs of its first call and `fold_name(rng, layer.name)`."""
         if not input_specs:
             input_specs = (self.input_specs(),)
-        spec = lambda v: TextSpec(tuple(v.shape)) if _is_text(v) else as_spec(v)  # noqa: E731
+        spec = lambda v: TextSpec(tuple(v.shape)) if is_text(v) else as_spec(v)  # noqa: E731
         flat = self._flatten_inputs(tuple(spec(s) if not isinstance(s, (dict, list)) else s
                                           for s in input_specs))
         values = {s.index: spec(v) for s, v in zip(self.input_slots, flat)}
@@ -326,7 +326,7 @@ class Graph(Container):
             args, kwargs = _fill(node.args, values), _fill(node.kwargs, values)
             if host:  # a string layer: no variables; its output spec from its shape rule
                 out = _host_output_spec(layer, args)
-                for slot, o in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out, is_leaf=_is_text)):
+                for slot, o in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out, is_leaf=is_text)):
                     values[slot.index] = o
                 continue
             if layer.name not in done:
@@ -419,7 +419,7 @@ class Graph(Container):
         out = []
         for i in self.host_boundary:
             v = values[i]
-            if i in self._string_slots or _is_text(v):
+            if i in self._string_slots or is_text(v):
                 raise ValueError(f"Model '{self.name}': a value the compiled program needs holds strings (a string "
                                  "output, or strings reaching a numeric layer); fit/evaluate/predict run only "
                                  "numbers under jit. Call the model eagerly (`model(x)`) for string outputs.")

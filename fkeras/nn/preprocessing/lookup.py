@@ -421,6 +421,8 @@ class StringLookup(IndexLookup):
     Input: str/bytes arrays of any shape (NumPy, lists, tf string tensors). Output: int64 indices
     (JAX arrays; tf tensors for tf input), encoded vectors, or a NumPy str array when inverting."""
 
+    input_dtype = "string"  # Keras's `layer.input_dtype`: a Sequential starting with it takes strings
+
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
                  encoding="utf-8", name=None, salt=None, **kwargs):

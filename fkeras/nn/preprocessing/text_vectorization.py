@@ -40,6 +40,7 @@ class TextVectorization(_common.PreprocessingLayer):
     """
 
     builds_no_variables = True  # the facade layer is built as made
+    input_dtype = "string"  # Keras's `layer.input_dtype`: a Sequential starting with it takes strings
 
     updates = ("adapt", "set_vocabulary", "load_assets", "load_own_variables")
     hooks = ("get_vocabulary", "vocabulary_size", "save_own_variables", "save_assets")  # facade methods too
