@@ -17,7 +17,7 @@ import numpy as np
 from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import constraints, initializers, quantized, quantizers, regularizers
-from fkeras.nn.base import Layer, Variables, fold_name
+from fkeras.nn.base import Layer, Variables, as_variables, cast_floats, fold_name
 from fkeras.nn.kernel_bias import KernelBias
 
 
@@ -358,8 +358,6 @@ class MultiHeadAttention(Layer):
 
     def apply(self, variables, query, value, key=None, *, query_mask=None, value_mask=None, key_mask=None,
               attention_mask=None, return_attention_scores=False, training=False, rng=None, use_causal_mask=False):
-        from fkeras.nn.base import as_variables, cast_floats
-
         variables = as_variables(variables)
         dtype = self.compute_dtype
         query, value = cast_floats(query, dtype), cast_floats(value, dtype)
@@ -556,8 +554,6 @@ class Attention(Layer):
 
     def apply(self, variables, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
               use_causal_mask=False):
-        from fkeras.nn.base import as_variables, cast_floats
-
         variables = as_variables(variables)
         self.check_input(inputs)
         inputs = cast_floats(list(inputs), self.compute_dtype)
