@@ -393,7 +393,7 @@ def test_torch_module_wrapper_refuses_what_it_cannot_wrap():
     with pytest.raises(ValueError, match="LazyModules"):
         fkeras.layers.TorchModuleWrapper(torch.nn.LazyLinear(3))
     jax_layer = fkeras.layers.JaxLayer(_dense_call, params=_params())  # a JAX function cannot take torch tensors
-    with pytest.raises(NotImplementedError, match="JAX or NumPy arrays, got torch tensors"):
+    with pytest.raises(NotImplementedError, match=r"\(or TF tensors, through jax2tf\), got torch tensors"):
         jax_layer.nn_layer.apply(jax_layer.variables_tree, torch.ones(2, 4))
 
 
@@ -468,3 +468,32 @@ def test_tfsm_layer_uses_the_training_endpoint_when_training(tmp_path):
     assert 0 < int((dropped == 0).sum()) < dropped.size
     with pytest.raises(ValueError, match="endpoint 'nope'"):
         fkeras.layers.TFSMLayer(str(tmp_path / "sm"), call_training_endpoint="nope")
+
+
+@needs_tf
+def test_jax_layer_runs_in_tensorflow_through_jax2tf_and_exports(tmp_path):
+    """As Keras runs a JaxLayer on its TF backend: the TF shim and `model.export` convert it with jax2tf."""
+    import tensorflow as tf
+
+    from fkeras.interop.tf import to_tf
+
+    x, _ = _data()
+    params = {"w": np.ones((4, 3), "float32"), "b": np.zeros(3, "float32")}
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.JaxLayer(
+        _stateful_call, params=params, state={"count": np.zeros((), "float32"), "mean": np.ones(3, "float32")}),
+        fkeras.layers.Dense(2)])
+    expected = np.asarray(model.predict(x, verbose=0))
+    module = to_tf(model)
+    with tf.GradientTape() as tape:
+        out = module(tf.constant(x))
+        loss = tf.reduce_sum(out ** 2)
+    chex.assert_trees_all_close(out.numpy(), expected, atol=1e-6)
+    grads = {v.name.split(":")[0]: g.numpy() for v, g in zip(module.trainable_variables,
+                                                              tape.gradient(loss, module.trainable_variables))}
+    tree = model.variables_tree
+    jax_grads = jax.grad(lambda p: jnp.sum(model.nn_layer.apply((p, tree.state), x)[0] ** 2))(tree.params)
+    chex.assert_trees_all_close(grads["jax_layer/variable_1"], np.asarray(jax_grads["jax_layer"]["variable_1"]),
+                                atol=1e-5, rtol=1e-5)
+    model.export(str(tmp_path / "sm"), verbose=False)
+    served = fkeras.layers.TFSMLayer(str(tmp_path / "sm"))
+    chex.assert_trees_all_close(np.asarray(served(x[:3])), expected[:3], atol=1e-6)  # any batch size

@@ -194,9 +194,33 @@ class JaxLayer(Layer):
     def call(self, variables, *inputs, training=False, rng=None):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
         framework = ops.framework_of(*jax.tree_util.tree_leaves(x))
-        if framework in ("torch", "tensorflow"):
+        if framework == "tensorflow":
+            return self._call_tf(variables, x, training)
+        if framework == "torch":
             raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) runs a JAX function: it takes "
-                                      f"JAX or NumPy arrays, got {framework} tensors.")
+                                      f"JAX or NumPy arrays (or TF tensors, through jax2tf), got {framework} tensors.")
+        return self._call_jax(variables, x, training, rng)
+
+    def _call_tf(self, variables, x, training):
+        """On TF tensors (the TF shim, SavedModel export): the JAX computation converted with `jax2tf`, as Keras
+        runs a JaxLayer on its TensorFlow backend; the batch and other unknown dimensions stay symbolic."""
+        from jax.experimental import jax2tf
+
+        letters = iter("abcdefghijklmnopqrstuvwxyz")
+
+        def poly(t):
+            dims = list(getattr(t, "shape", ()))
+            return "(" + ", ".join("batch" if d is None and i == 0 else next(letters) if d is None else str(int(d))
+                                   for i, d in enumerate(dims)) + ")"
+
+        def fn(params, state, inputs):
+            return self._call_jax(Variables(params, state), inputs, training, None)
+
+        shapes = ["...", "...", jax.tree_util.tree_map(poly, x)]
+        converted = jax2tf.convert(fn, polymorphic_shapes=shapes)
+        return converted(dict(variables.params), dict(variables.state), x)
+
+    def _call_jax(self, variables, x, training, rng):
         if self._needs_init() or self._fk_structures["given"] is not None:
             spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(tuple(a.shape), a.dtype), x)
             p, s = self._structures(spec)
