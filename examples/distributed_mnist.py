@@ -91,8 +91,8 @@ def main():
     model_axis = 2 if len(devices) % 2 == 0 and len(devices) > 1 else 1
     mesh = dist.DeviceMesh((len(devices) // model_axis, model_axis), ("batch", "model"))
     layout_map = dist.LayoutMap(mesh)
-    layout_map["conv2d.*/kernel"] = (None, None, None, "model")
-    layout_map["dense.*/kernel"] = (None, "model")
+    layout_map[".*conv2d.*/kernel"] = (None, None, None, "model")
+    layout_map[".*dense.*/kernel"] = (None, "model")
     keras.utils.set_random_seed(0)
     print(f"\n[model parallel] fit on {len(x_train)} MNIST digits, mesh {dict(zip(mesh.axis_names, mesh.shape))}:")
     with dist.ModelParallel(layout_map=layout_map, batch_dim_name="batch").scope():

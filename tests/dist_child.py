@@ -184,7 +184,7 @@ def main(check, *args):
         ref_w = ref_model.get_weights()
         mesh = dist.DeviceMesh((2, 4), ("batch", "model"))
         lm = dist.LayoutMap(mesh)
-        lm["dense.*/kernel"] = (None, "model")
+        lm["sequential/dense.*/kernel"] = (None, "model")  # Keras's variable paths (not pytree paths)
         for name, d in (("dp", dist.DataParallel()), ("mp", dist.ModelParallel(layout_map=lm))):
             model, hist = facade_fit(d)
             w = model.get_weights()

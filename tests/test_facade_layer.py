@@ -203,8 +203,8 @@ def test_trainable_false_freezes_weights():
     block = Block()
     block(_x())
     block.hidden.trainable = False
-    assert [w.path for w in block.trainable_weights] == ["dense/kernel", "dense/bias"]
-    assert [w.path for w in block.non_trainable_weights] == ["my_dense/kernel", "my_dense/bias"]
+    assert [w.path for w in block.trainable_weights] == ["block/dense/kernel", "block/dense/bias"]  # Keras's paths
+    assert [w.path for w in block.non_trainable_weights] == ["block/my_dense/kernel", "block/my_dense/bias"]
     assert block._trainable_mask() == {"my_dense": {"kernel": False, "bias": False},
                                        "dense": {"kernel": True, "bias": True}}
     assert block._weight_paths(True) == [("dense", "kernel"), ("dense", "bias")]

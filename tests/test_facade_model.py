@@ -50,7 +50,7 @@ def test_sequential_equals_keras_given_the_same_weights():
     chex.assert_trees_all_close(np.asarray(ours(x)), expected, atol=1e-5, rtol=1e-5)
     y, _ = jax.jit(ours.apply)(ours.variables_tree, x)
     chex.assert_trees_all_close(np.asarray(y), expected, atol=1e-5, rtol=1e-5)
-    assert [v.path for v in ours.weights][:2] == ["conv2d/kernel", "conv2d/bias"]
+    assert [v.path for v in ours.weights][:2] == [f"{ours.name}/conv2d/kernel", f"{ours.name}/conv2d/bias"]
 
 
 def test_sequential_params_are_nn_sequential_params():

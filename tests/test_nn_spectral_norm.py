@@ -89,7 +89,7 @@ def test_gradients_match_keras():
 
 
 def _path(w):
-    """A weight's path inside the model (Keras 3.15 prefixes the model's name, fkeras does not)."""
+    """A weight's path inside the model (without the model's name, which both prefix)."""
     return w.path[2:] if w.path.startswith("m/") else w.path
 
 
@@ -104,7 +104,7 @@ def _models():
     for w in km.weights:
         w.assign(values[_path(w)])
     for w in fm.weights:
-        w.assign(values[w.path])
+        w.assign(values[_path(w)])
     return km, fm
 
 

@@ -176,4 +176,4 @@ def test_second_half_custom_components(mnist):
     steps = math.ceil(int(N_TRAIN * 0.85) / batch_size)
     counter = int(model.train_state.state["my_dropout"]["seed_generator"][1])
     assert counter >= steps
-    assert [v.path for v in model.weights][-2:] == ["my_dense/kernel", "my_dense/bias"]
+    assert [v.path for v in model.weights][-2:] == [f"{model.name}/my_dense/kernel", f"{model.name}/my_dense/bias"]

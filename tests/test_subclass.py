@@ -225,7 +225,7 @@ def test_seed_generator_states_are_non_trainable_variables():
     model = Noisy()
     x = np.ones((3, 4), "float32")
     model(x)
-    assert [v.path for v in model.weights] == ["dense/kernel", "dense/bias"]
+    assert [v.path for v in model.weights] == ["noisy/dense/kernel", "noisy/dense/bias"]  # Keras's paths
     assert [v.name for v in model.non_trainable_variables] == ["seed_generator_state"]
     assert model._weight_paths(False) == [("seed_generator",)]
     np.testing.assert_array_equal(model.non_trainable_variables[0].numpy(), [7, 1])

@@ -1,7 +1,8 @@
 """`fkeras.distribution`: Keras 3's distribution API over `jax.sharding`.
 
 A `DeviceMesh` is a `jax.sharding.Mesh`; a `TensorLayout` is a `PartitionSpec` on it;
-a `Distribution` says how variables (by pytree path, e.g. ``"dense/kernel"``) and data
+a `Distribution` says how variables (by path: a facade model's Keras variable paths, e.g.
+``"sequential/dense/kernel"``, else the pytree path ``"dense/kernel"``) and data
 batches (split on the first axis) are placed. The functional core needs none of this:
 it takes sharded pytrees as they are and `jax.jit` follows the data. The facade's fit
 uses the active distribution (`set_distribution` or `with dist.scope():`) to place the
@@ -229,31 +230,38 @@ class Distribution:
         return None
 
     # -- placing pytrees ------------------------------------------------------
-    def variable_shardings(self, tree):
-        """A pytree of `NamedSharding`s for a params/state tree (checked against each leaf's shape)."""
+    def variable_shardings(self, tree, paths=None):
+        """A pytree of `NamedSharding`s for a params/state tree (checked against each leaf's shape).
+
+        `paths`: {pytree path: variable path} (a facade model's Keras paths, which a LayoutMap is
+        matched against as in Keras); a leaf not in it is known by its pytree path."""
+        paths = paths or {}
 
         def one(keypath, leaf):
             path = path_of(keypath)
+            path = paths.get(path, path)
             layout = self.get_variable_layout(path, leaf.shape)
             layout.check_shape(leaf.shape, f"variable {path!r}")
             return layout.backend_layout
 
         return jax.tree_util.tree_map_with_path(one, tree)
 
-    def distribute_variables(self, tree):
-        """Place a params/state tree on the mesh by this distribution's layouts."""
-        return jax.tree.map(jax.device_put, tree, self.variable_shardings(tree))
+    def distribute_variables(self, tree, paths=None):
+        """Place a params/state tree on the mesh by this distribution's layouts (`paths`: see
+        `variable_shardings`)."""
+        return jax.tree.map(jax.device_put, tree, self.variable_shardings(tree, paths))
 
     def replicate(self, tree):
         """Place a tree (optimizer steps, rng, metric state) fully replicated on the mesh."""
         sharding = NamedSharding(self._mesh.backend_mesh, PartitionSpec())
         return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
 
-    def distribute_train_state(self, ts):
-        """Place a `fkeras.train.TrainState`: params and state by their layouts; optimizer slots
-        like the params they belong to (same path suffix and shape); everything else replicated."""
-        param_sh = self.variable_shardings(ts.params)
-        state_sh = self.variable_shardings(ts.state)
+    def distribute_train_state(self, ts, paths=None):
+        """Place a `fkeras.train.TrainState`: params and state by their layouts (`paths`: see
+        `variable_shardings`); optimizer slots like the params they belong to (same path suffix and
+        shape); everything else replicated."""
+        param_sh = self.variable_shardings(ts.params, paths)
+        state_sh = self.variable_shardings(ts.state, paths)
         by_path = {}
         for tree, sh in ((ts.params, param_sh), (ts.state, state_sh)):
             for (kp, leaf), s in zip(jax.tree_util.tree_leaves_with_path(tree), jax.tree.leaves(sh)):
@@ -340,6 +348,12 @@ class Distribution:
         per = n // k
         return slice(p * per, (p + 1) * per)
 
+    def for_variable_paths(self, paths):
+        """This distribution, placing TrainStates by `paths` ({pytree path: variable path}): what a
+        facade model hands its engine, so LayoutMap keys written for Keras's paths pick the same
+        variables."""
+        return _WithPaths(self, dict(paths))
+
     @contextlib.contextmanager
     def scope(self):
         """`with dist.scope():` makes this the active distribution inside the block."""
@@ -352,6 +366,28 @@ class Distribution:
 
     def __repr__(self):
         return f"<{type(self).__name__} mesh={self._mesh}, batch_dim_name={self._batch_dim_name!r}>"
+
+
+class _WithPaths:
+    """A distribution that knows a model's variable paths; everything else is the distribution's."""
+
+    def __init__(self, dist, paths):
+        self._dist, self._paths = dist, paths
+
+    def variable_shardings(self, tree, paths=None):
+        return self._dist.variable_shardings(tree, self._paths if paths is None else paths)
+
+    def distribute_variables(self, tree, paths=None):
+        return self._dist.distribute_variables(tree, self._paths if paths is None else paths)
+
+    def distribute_train_state(self, ts, paths=None):
+        return self._dist.distribute_train_state(ts, self._paths if paths is None else paths)
+
+    def __getattr__(self, name):
+        return getattr(self._dist, name)
+
+    def __repr__(self):
+        return repr(self._dist)
 
 
 def _process_shard(ds, k, index):

@@ -31,6 +31,7 @@ from fkeras import random as frandom
 from fkeras import initializers as finit
 from fkeras.layers import variables as _vars
 from fkeras.layers.input_spec import assert_input_compatibility
+from fkeras.layers.name_scope import current_path, join, name_scope
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
@@ -203,6 +204,7 @@ class Layer:
         d["_fk_losses"] = []
         d["_fk_output_shape"] = None
         d["_fk_build_shapes"] = None
+        d["_fk_parent_path"] = None  # the name-scope path around the first build or call (Keras's `_parent_path`)
         d["built"] = False
         d["_fk_auto_config"] = cls._fk_capture_args(args, kwargs)
         return obj
@@ -254,7 +256,8 @@ class Layer:
         if build is not None and not getattr(build, "_fk_wrapped", False):
 
             def wrapped_build(self, *args, __build=build, **kw):
-                out = __build(self, *args, **kw)
+                with self._fk_name_scope():
+                    out = __build(self, *args, **kw)
                 self.__dict__["built"] = True
                 if args and self.__dict__.get("_fk_build_shapes") is None:
                     self.__dict__["_fk_build_shapes"] = args[0]
@@ -264,6 +267,34 @@ class Layer:
             wrapped_build.__wrapped__ = build
             wrapped_build.__doc__ = build.__doc__
             cls.build = wrapped_build
+
+    # -- name scopes (variable paths) --------------------------------------------------
+    def _fk_name_scope(self):
+        """This layer's name scope, under the path around its first build or call (Keras's rule)."""
+        if self.__dict__.get("_fk_parent_path") is None:
+            self.__dict__["_fk_parent_path"] = current_path()
+        return name_scope(self.name, caller=self)
+
+    def _fk_weight_path(self, name):
+        """The `path` of a weight `name` created now: `<enclosing scopes>/<layer>/<name>`."""
+        with self._fk_name_scope():
+            return join(current_path(), name)
+
+    def _fk_variable_paths(self):
+        """{pytree path ("dense/kernel", as `variables_tree` keys it): the variable's Keras `path`}."""
+        out = {}
+        for var, _, path in self._fk_variables(with_seeds=True):
+            out["/".join(path)] = var.path
+        return out
+
+    def _distribution(self):
+        """A model's active distribution (the Trainer's choice), told the Keras paths of the model's
+        variables: a LayoutMap written for Keras (`sequential/dense/kernel`) shards the same ones."""
+        base = getattr(super(), "_distribution", None)
+        if base is None:
+            raise AttributeError(f"Layer '{self.name}' is not a model; only models run under a distribution.")
+        dist = base()
+        return None if dist is None else dist.for_variable_paths(self._fk_variable_paths())
 
     # -- attributes -----------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -282,8 +313,9 @@ class Layer:
         scope = _vars.current_scope()
         if scope is not None and scope.mode == "apply":
             raise ValueError(f"Layer '{self.name}': Variables must be created in `build`, not inside `apply`.")
+        if scope is not None and scope.mode == "stateless":
+            scope = None  # a StatelessScope binds values; the Variable keeps the value it was made with
         var._fk_subpath = (var.name,)
-        var.path = f"{self.name}/{var.name}"
         if scope is not None:
             value = var.__dict__.pop("_fk_pending", None)
             scope.values[id(var)] = value if value is not None else jnp.zeros(var.shape, var.dtype)
@@ -484,6 +516,8 @@ class Layer:
                 f"Layer '{self.name}': add_weight called inside `apply`; weights must be created in `build` "
                 "(during `init` or the first call)."
             )
+        if scope is not None and scope.mode == "stateless":
+            scope = None  # built eagerly: the weight gets its own initial value
         if initializer is None:
             initializer = "glorot_uniform" if jnp.issubdtype(jnp.dtype(dtype or "float32"), jnp.floating) else "zeros"
         if isinstance(initializer, (str, dict)):
@@ -494,7 +528,7 @@ class Layer:
             constraint = constraints.get(constraint)
         dtype = dtype or self._fk_policy.variable_dtype
         var = Variable._create(name, tuple(int(d) for d in shape), dtype, trainable, initializer, regularizer,
-                               constraint, path=f"{self.name}/{name}")
+                               constraint, path=self._fk_weight_path(name))
         var.autocast = autocast
         var._fk_subpath = (name,)
         if scope is not None:  # init trace: an abstract value keeps the trace going
@@ -903,6 +937,10 @@ class Layer:
     input_spec = None  # an InputSpec (or a structure of them) the first argument must fit, checked per call
 
     def __call__(self, *args, **kwargs):
+        with self._fk_name_scope():
+            return self._fk_call(args, kwargs)
+
+    def _fk_call(self, args, kwargs):
         spec = self.__dict__.get("input_spec")
         if spec is not None and args:
             assert_input_compatibility(spec, args[0], self.name)
@@ -1030,7 +1068,9 @@ class Layer:
         scope.calls[id(self)] = scope.calls.get(id(self), 0) + 1
         if type(self).apply is not Layer.apply:  # a layer with its own pure apply
             return self._fk_call_via_apply(scope, rng, training, args, kwargs)
-        container = self._fk_container() if scope.mode == "apply" and self.built else None
+        if not self.built and scope.mode == "stateless":  # built on its own values first, as outside the scope
+            self.init(next_key(), *args, **{k: v for k, v in kwargs.items() if k != "mask"})
+        container = self._fk_container() if scope.mode in ("apply", "stateless") and self.built else None
         if container is not None:  # a Sequential/Functional inside a user's model: its pure container
             return self._fk_call_via_container(scope, container, rng, training, args, kwargs)
         if not self.built:
@@ -1098,8 +1138,8 @@ class Layer:
         out, new_state, activity = container._apply_collect(Variables(params, state), *args,
                                                             training=bool(training), rng=rng)
         for var, kind, path in own:
-            if kind == "state" and id(var) in values:
-                values[id(var)] = get_path(new_state, path)
+            if kind == "state" and (id(var) in values or scope.mode == "stateless"):
+                _bind(scope, var, get_path(new_state, path))
         for sg, path in seeds:
             sg.state = get_path(new_state, path)
         if not (isinstance(activity, float) and activity == 0.0):
@@ -1121,9 +1161,9 @@ class Layer:
             state = set_path(state, path, sg.state)
         out, new_state = self.apply(Variables(params, state), *args, training=bool(training), rng=rng, **kwargs)
         for var, kind, path in own:
-            if kind == "state" and id(var) in values:
+            if kind == "state" and (id(var) in values or scope.mode == "stateless"):
                 try:
-                    values[id(var)] = get_path(new_state, path)
+                    _bind(scope, var, get_path(new_state, path))
                 except (KeyError, TypeError):
                     pass
         for sg, path in self._fk_seed_states():
@@ -1238,7 +1278,10 @@ class Layer:
 
     @property
     def path(self):
-        return self.name
+        """`<enclosing scopes>/<name>` once built (Keras's `layer.path`); None before."""
+        if not self.built:
+            return None
+        return join(self.__dict__.get("_fk_parent_path") or "", self.name)
 
     def _fk_first_node(self, what):
         nodes = [n for n in inbound_nodes(self) if n.input_tensors]
@@ -1263,6 +1306,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _bind(scope, var, value):
+    """Bind `var` to a new state `value` in `scope` (recorded as assigned in a StatelessScope)."""
+    if id(var) not in scope.values:
+        scope.keep.append(var)
+    scope.values[id(var)] = value
+    if scope.mode == "stateless":
+        scope.assigned.add(id(var))
 
 
 def _carried_state(var) -> bool:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.layers.name_scope import current_path, join
 from fkeras.layers.seeding import next_key
 from fkeras.nn import initializers as finit
 from fkeras.nn.paths import get_path, set_path  # noqa: F401 - re-exported for the facade
@@ -43,6 +44,14 @@ def _lookup(var):
     for scope in reversed(_local.scopes):
         values = scope.values
         if id(var) in values:
+            return scope
+    return None
+
+
+def _stateless():
+    """The innermost `StatelessScope` (where assignments to unbound Variables go), or None."""
+    for scope in reversed(_local.scopes):
+        if scope.mode == "stateless":
             return scope
     return None
 
@@ -92,7 +101,8 @@ class Variable:
             if shape is not None and tuple(shape) != tuple(value.shape):
                 raise ValueError(f"Variable: initial value has shape {tuple(value.shape)}, but shape={shape!r}.")
             shape, dtype = tuple(value.shape), value.dtype
-        self._setup(name or "variable", shape, dtype, trainable, initializer, None, None, None, None)
+        name = name or "variable"
+        self._setup(name, shape, dtype, trainable, initializer, None, None, join(current_path(), name), None)
         self.autocast = autocast
         if value is None:
             value = _call_initializer(initializer, self._shape, self._dtype, next_key())
@@ -171,8 +181,10 @@ class Variable:
         """Set the value (inside `apply`: the value returned in `new_state`)."""
         if isinstance(value, Variable):
             value = value.value
-        scope = _lookup(self)
+        scope = _lookup(self) or _stateless()
         if scope is not None:
+            if id(self) not in scope.values:
+                scope.keep.append(self)
             if hasattr(value, "shape"):
                 self._check(value)
             scope.values[id(self)] = value

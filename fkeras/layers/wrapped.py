@@ -260,7 +260,7 @@ class NNLayer(Layer):
         for kind, tree in (("params", v.params), ("state", v.state)):
             for subpath, leaf in _flat(tree):
                 var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
-                                       trainable=kind == "params", path=f"{self.name}/{'/'.join(subpath)}")
+                                       trainable=kind == "params", path=self._fk_weight_path("/".join(subpath)))
                 var._fk_subpath = subpath
                 var._fk_nn_leaf = True
                 self._fk_vars.append(var)
@@ -314,7 +314,7 @@ class NNLayer(Layer):
                 dtype = np.dtype(leaf.dtype).name
                 if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
                     var = Variable._create("/".join(subpath), tuple(leaf.shape), dtype, trainable=kind == "params",
-                                           path=f"{self.name}/{'/'.join(subpath)}")
+                                           path=self._fk_weight_path("/".join(subpath)))
                     var._fk_subpath, var._fk_nn_leaf = subpath, True
                 var._source = None
                 var._value = leaf
@@ -474,7 +474,7 @@ class NNLayer(Layer):
             self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)]
             for sub, (trainable, leaf) in leaves.items():
                 var = Variable._create("/".join(sub), tuple(leaf.shape), np.dtype(leaf.dtype).name,
-                                       trainable=trainable, path=f"{self.name}/{'/'.join(sub)}")
+                                       trainable=trainable, path=self._fk_weight_path("/".join(sub)))
                 var._fk_subpath, var._fk_nn_leaf, var._value = sub, True, leaf
                 self._fk_vars.append(var)
         if spec is not None:

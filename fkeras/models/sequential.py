@@ -120,8 +120,9 @@ class Sequential(Model):
             if tensor is None or (self.__dict__.get("_fk_graph") is not None):
                 tensor = Input(shape=shape, dtype=dtype, name=name)
             x = tensor
-            for layer in self._fk_layers:
-                x = layer(x)
+            with self._fk_name_scope():  # the layers' variable paths start `<sequential>/` (Keras's build scope)
+                for layer in self._fk_layers:
+                    x = layer(x)
             self.__dict__["_fk_graph"] = ([tensor], [x])
             batch = tuple(getattr(tensor, "shape", None) or (None,))[0] or 1  # Input(batch_size=...) kept
             example = (batch,) + tuple(1 if d is None else d for d in shape)
