@@ -1,4 +1,7 @@
-"""`fkeras.utils`: Keras's utilities (`keras.utils`).
+"""`fkeras.utils`: Keras's utilities (`keras.utils`), above the facade: its modules (`FeatureSpace`, `plot_model`,
+the dataset utilities, `get_file`) import layers and models, and no module below imports them. What lower floors
+need lives lower and is handed on here under Keras's names: `PyDataset`, `pack_x_y_sample_weight` (`fkeras.data`),
+`Progbar`, `set_random_seed`, the logging switches (`fkeras.runtime`).
 
 Names load on first use; `PyDataset` needs neither JAX nor any other framework.
 """
