@@ -185,6 +185,13 @@ def test_jax_layer_keras_file_round_trip_and_keras_reads_it(tmp_path):
     assert float(loaded.layers[0].state["count"].numpy()) == float(model.layers[0].state["count"].numpy()) > 0
     chex.assert_trees_all_close(np.asarray(keras.saving.load_model(path).predict(x, verbose=0)), expected, **TOL)
 
+    kmodel = keras.Sequential([keras.Input((4,)), keras.layers.JaxLayer(call_fn, init_fn)])  # and Keras's file
+    kmodel(x)
+    kpath = str(tmp_path / "keras_jax_layer.keras")
+    kmodel.save(kpath)
+    chex.assert_trees_all_close(np.asarray(fkeras.saving.load_model(kpath).predict(x, verbose=0)),
+                                np.asarray(kmodel.predict(x, verbose=0)), **TOL)
+
 
 # --- FlaxLayer ----------------------------------------------------------------------------------------
 needs_flax = pytest.mark.skipif(importlib.util.find_spec("flax") is None,
