@@ -5,8 +5,8 @@ configured at compile time (bad names fail there) and built at the first batch, 
 shapes of `y_true` and `y_pred` are known (Keras picks "accuracy"'s flavour from them).
 
 Masks: an output that carries a Keras mask (`Embedding(mask_zero=True)` -> ... -> a sequence output) is
-weighted by it as Keras does: losses merge it into `sample_weight` with `masking.apply_mask` for their
-reduction (kept entries weigh total/valid, so the mean runs over kept entries), and mean metrics
+weighted by it as Keras does: losses (`Loss.__call__`) merge it into `sample_weight` with `masking.apply_mask`
+for their reduction (kept entries weigh total/valid, so the mean runs over kept entries), and mean metrics
 (`MeanMetricWrapper`: accuracy, crossentropies, mse, ...) with reduction "sum" (a 0/1 weight).
 """
 
@@ -135,11 +135,7 @@ class CompiledLoss:
                 continue
             if yt is None:
                 raise ValueError("The model has a loss but no targets `y` were given.")
-            mask = masking.get_keras_mask(yp)
-            if mask is not None:
-                sw = masking.apply_mask(sw, mask, getattr(lo, "dtype", None) or "float32",
-                                        getattr(lo, "reduction", "sum_over_batch_size"))
-            v = lo(yt, yp, sw)
+            v = lo(yt, yp, sw)  # a Loss weighs by the mask `yp` carries itself (Keras's Loss.__call__)
             per.append(v)
             total = total + (v if w is None else v * w)
         return total, per

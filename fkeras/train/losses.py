@@ -4,11 +4,15 @@ A loss object is called as `loss(y_true, y_pred, sample_weight=None)` and return
 (or per-sample values with `reduction=None`). Per-sample values are computed by a plain
 function (`sparse_categorical_crossentropy(y_true, y_pred)`, ...) that maps
 (batch, ..., d) predictions to (batch, ...) losses; the object weights and reduces them.
+A mask on `y_pred` (`_keras_mask`, e.g. after `Embedding(mask_zero=True)`) and one the loss function
+puts on its values (`ignore_class`, Circle's positive losses) weigh the values as Keras's `Loss.__call__`
+does (`masking.apply_mask`: with a mean reduction the mean runs over the kept entries).
 """
 
 from __future__ import annotations
 
 from fkeras import backend, ops
+from fkeras.nn import masking
 from fkeras.nn.base import snake_case
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -110,7 +114,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
     valid = ops.not_equal(y_true, ignore_class)
     res = ops.sparse_categorical_crossentropy(ops.where(valid, y_true, 0), y_pred, from_logits=from_logits, axis=axis)
-    return ops.where(valid, res, 0.0)
+    res = ops.where(valid, res, 0.0)
+    masking.set_keras_mask(res, valid)  # as Keras: a loss object's mean runs over the valid entries
+    return res
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -240,11 +246,15 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        in_mask = masking.get_keras_mask(y_pred)  # read before conversion drops it
         y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.convert_to_tensor(y_true)
         if self._needs_same_rank:
             y_true, y_pred = _same_rank(y_true, y_pred)
         values = self.call(y_true, y_pred)
+        mask = _and_masks(in_mask, masking.get_keras_mask(values))
+        if mask is not None:
+            sample_weight = masking.apply_mask(sample_weight, mask, str(values.dtype), self.reduction)
         return reduce_weighted_values(values, sample_weight, self.reduction)
 
     def get_config(self):
@@ -256,6 +266,12 @@ class Loss:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _and_masks(a, b):
+    if a is None or b is None:
+        return b if a is None else a
+    return ops.logical_and(ops.cast(a, "bool"), ops.cast(b, "bool"))
 
 
 def _snake(name):
@@ -452,7 +468,9 @@ def _circle_losses(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_
 def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
     """Circle loss of L2-normalized embeddings (batch, d) with integer labels (batch,): pairs of the same
     label pulled together, others pushed apart, each weighted by how far it is from its optimum."""
-    return _circle_losses(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin)
+    losses = _circle_losses(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin)
+    masking.set_keras_mask(losses, losses > 0)  # as Keras: a loss object's mean runs over the positive losses
+    return losses
 
 
 def ctc(y_true, y_pred):
@@ -513,21 +531,13 @@ class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
 
 
 class Circle(LossFunctionWrapper):
-    """Circle loss for metric learning; as in Keras, the mean runs over the samples whose loss is > 0."""
+    """Circle loss for metric learning; as in Keras, the mean runs over the samples whose loss is > 0 (the
+    `circle` function masks its values)."""
 
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
                  dtype=None):
         super().__init__(circle, reduction=reduction, name=name, dtype=dtype, gamma=gamma, margin=margin,
                          remove_diagonal=remove_diagonal)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        losses = self.call(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred))
-        mask = ops.cast(losses > 0, losses.dtype)
-        if self.reduction in ("mean", "sum_over_batch_size"):
-            valid = ops.sum(mask)
-            mask = mask * ops.where(valid > 0, losses.shape[0] / ops.where(valid > 0, valid, 1.0), 0.0)
-        weight = mask if sample_weight is None else _float(sample_weight, str(losses.dtype)) * mask
-        return reduce_weighted_values(losses, weight, self.reduction)
 
 
 class CTC(LossFunctionWrapper):
