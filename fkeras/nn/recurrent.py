@@ -563,6 +563,15 @@ class RNN(_SequenceLayer):
 
     reset_state = reset_states
 
+    def nest_states(self, leaves):
+        """The carried states in `rnn_state/<i>` order, nested as Keras's `layer.states`: one entry per
+        state (`[h, c]` for an LSTM), one list per cell for stacked cells."""
+        leaves = list(leaves)
+        if not isinstance(self.cell, StackedRNNCells):
+            return leaves
+        like = [[0] * len(s) if _is_nested(s) else [0] for s in self.cell.state_size]
+        return _unflatten(like, leaves)
+
     def call(self, variables, sequences, training=False, rng=None, mask=None, initial_state=None):
         batch = sequences.shape[0]
         template = self._zero_states(tuple(sequences.shape))
