@@ -192,6 +192,37 @@ class NNLayer(Layer):
             return view
         return self.__dict__["_fk_nn"]
 
+    @property
+    def states(self):
+        """A built `stateful=True` recurrent layer's carried states: Keras's list of non-trainable Variables
+        (`[h, c]` for an LSTM; a list per cell for stacked cells), else None. Assigning a list of arrays of the
+        same shapes sets them (in the compiled model's TrainState when there is one)."""
+        nn_layer = self._fk_recurrent_nn()
+        if nn_layer is None or not self.built or not hasattr(nn_layer, "nest_states"):
+            return None
+        carried = [v for v in self.__dict__.get("_fk_vars", ()) if v._fk_subpath[:1] == ("rnn_state",)]
+        return nn_layer.nest_states(sorted(carried, key=lambda v: int(v._fk_subpath[1])))
+
+    @states.setter
+    def states(self, values):
+        current = self.states
+        if current is None:
+            raise ValueError(f"Layer '{self.name}' has no `states` to set: only a built recurrent layer with "
+                             "`stateful=True` carries states.")
+        def flat(x):
+            return [leaf for item in x for leaf in flat(item)] if isinstance(x, (list, tuple)) else [x]
+
+        variables, new = flat(current), flat(values)
+        if len(new) != len(variables):
+            raise ValueError(f"Layer '{self.name}' carries {len(variables)} state(s) of shapes "
+                             f"{[tuple(v.shape) for v in variables]}; got {len(new)} value(s).")
+        for var, value in zip(variables, new):
+            if tuple(np.shape(value)) != tuple(var.shape):
+                raise ValueError(f"Layer '{self.name}': state {var.name!r} has shape {tuple(var.shape)}; got a "
+                                 f"value of shape {tuple(np.shape(value))}.")
+        for var, value in zip(variables, new):
+            var.assign(value)
+
     def __getattr__(self, name):
         if name.startswith("_fk") or name.startswith("__"):
             raise AttributeError(name)
