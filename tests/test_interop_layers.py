@@ -429,6 +429,12 @@ def test_tfsm_layer_on_fkeras_and_keras_exports_and_fit(tmp_path):
         m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     chex.assert_trees_all_close([np.asarray(w) for w in wrapped.weights], [np.asarray(w) for w in model.weights],
                                 atol=1e-6)
+    path = str(tmp_path / "tfsm.keras")  # the trained values travel in the .keras file; the config names the path
+    wrapped.save(path)
+    with pytest.raises(ValueError, match="TFSMLayer"):
+        fkeras.saving.load_model(path)
+    chex.assert_trees_all_close(np.asarray(fkeras.saving.load_model(path, safe_mode=False).predict(x, verbose=0)),
+                                np.asarray(model.predict(x, verbose=0)), atol=1e-6)
 
     keras.utils.set_random_seed(0)
     kmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
