@@ -3,8 +3,9 @@
 A room is a top-level module or package of `fkeras` (`fkeras.nn`, `fkeras.data`, `fkeras.config`, ...): what
 is inside it may import itself freely. Parsed from the source (no import is executed), counting function-level
 imports as well as module-level ones; optional frameworks (torch, tensorflow, PIL, ...) are not rooms of this
-house, so importing them is never an upward arrow. Also: no import cycle between modules, and FLOORS lists every
-room and no other, so a new room has to be placed before it can be imported.
+house, so importing them is never an upward arrow. Also: no import cycle between modules; an import of another
+room inside a function only where that module loads an optional framework; and FLOORS lists every room and no
+other, so a new room has to be placed before it can be imported.
 """
 
 from __future__ import annotations
