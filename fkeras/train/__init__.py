@@ -14,9 +14,8 @@ from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics
 from fkeras.train.state import TrainState, forward_of
 from fkeras.train.steps import Engine
 
-# `History` and `Callback` are `fkeras.callbacks`'s, kept here for code written against `fkeras.train`;
-# resolved on first use only, so this floor never imports the callbacks package when loading.
-_LAZY = {"Trainer": "fkeras.train.trainer", "History": "fkeras.callbacks", "Callback": "fkeras.callbacks"}
+# the Trainer mixin loads on first use (it brings the data adapters and distribution with it).
+_LAZY = {"Trainer": "fkeras.train.trainer"}
 
 
 def __getattr__(name):
@@ -31,4 +30,4 @@ def __getattr__(name):
 
 
 __all__ = ["jit", "losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",
-           "forward_of", "Engine", "Trainer", "History", "Callback"]
+           "forward_of", "Engine", "Trainer"]
