@@ -12,6 +12,18 @@ from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
 from fkeras.applications import imagenet_utils
+from fkeras.applications._efficientnet_common import (  # noqa: F401  (Keras's module names)
+    CONV_KERNEL_INITIALIZER,
+    DENSE_KERNEL_INITIALIZER,
+    bn_axis,
+    conv_bn,
+    decode_predictions,
+    finish,
+    head,
+    preprocess_input,
+    residual,
+    squeeze_excite,
+)
 
 __all__ = [f"EfficientNetB{i}" for i in range(8)] + ["preprocess_input", "decode_predictions"]
 
@@ -36,15 +48,7 @@ def _args(kernel_size, repeats, filters_in, filters_out, expand_ratio, strides):
 DEFAULT_BLOCKS_ARGS = [_args(3, 1, 32, 16, 1, 1), _args(3, 2, 16, 24, 6, 2), _args(5, 2, 24, 40, 6, 2),
                        _args(3, 3, 40, 80, 6, 2), _args(5, 3, 80, 112, 6, 1), _args(5, 4, 112, 192, 6, 2),
                        _args(3, 1, 192, 320, 6, 1)]
-CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                           "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
-DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                            "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
 IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
-
-
-def _bn_axis():
-    return 3 if backend.image_data_format() == "channels_last" else 1
 
 
 def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rate=0.2, drop_connect_rate=0.2,
@@ -60,7 +64,6 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
         input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
         require_flatten=include_top, weights=weights)
     img_input = _base.model_input(input_tensor, input_shape)
-    bn_axis = _bn_axis()
 
     def round_filters(filters, divisor=depth_divisor):
         filters *= width_coefficient
@@ -73,15 +76,13 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
         return int(math.ceil(depth_coefficient * repeats))
 
     x = layers.Rescaling(1.0 / 255.0)(img_input)
-    x = layers.Normalization(axis=bn_axis)(x)
+    x = layers.Normalization(axis=bn_axis())(x)
     if weights == "imagenet":
         # Keras's correction for the published weights' normalization (variance used as stddev).
         x = layers.Rescaling([1.0 / math.sqrt(stddev) for stddev in IMAGENET_STDDEV_RGB])(x)
     x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
-    x = layers.Conv2D(round_filters(32), 3, strides=2, padding="valid", use_bias=False,
-                      kernel_initializer=CONV_KERNEL_INITIALIZER, name="stem_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, name="stem_bn")(x)
-    x = layers.Activation(activation, name="stem_activation")(x)
+    x = conv_bn(x, round_filters(32), 3, "stem_conv", "stem_bn", "stem_activation", activation, strides=2,
+                padding="valid")
 
     blocks_args = copy.deepcopy(blocks_args)
     b = 0
@@ -98,40 +99,19 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
             x = block(x, activation, drop_connect_rate * b / blocks, name=f"block{i + 1}{chr(j + 97)}_", **args)
             b += 1
 
-    x = layers.Conv2D(round_filters(1280), 1, padding="same", use_bias=False,
-                      kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, name="top_bn")(x)
-    x = layers.Activation(activation, name="top_activation")(x)
-
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_KERNEL_INITIALIZER,
-                            name="predictions")(x)
-
-    x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
-
-    def imagenet_file():
-        fname = name + (".h5" if include_top else "_notop.h5")
-        return fname, BASE_WEIGHTS_PATH + fname, WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-
-    return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
+    x = conv_bn(x, round_filters(1280), 1, "top_conv", "top_bn", "top_activation", activation)
+    x = head(x, include_top, pooling, dropout_rate, classes, classifier_activation, weights)
+    return finish(img_input, input_tensor, x, name, weights, include_top, BASE_WEIGHTS_PATH, WEIGHTS_HASHES,
+                  weights_name)
 
 
 def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, filters_out=16, kernel_size=3,
           strides=1, expand_ratio=1, se_ratio=0.0, id_skip=True):
     """MBConv: 1x1 expand, depthwise conv, squeeze-excite, 1x1 project (+ dropped-path residual)."""
-    bn_axis = _bn_axis()
     filters = filters_in * expand_ratio
+    x = inputs
     if expand_ratio != 1:
-        x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                          name=f"{name}expand_conv")(inputs)
-        x = layers.BatchNormalization(axis=bn_axis, name=f"{name}expand_bn")(x)
-        x = layers.Activation(activation, name=f"{name}expand_activation")(x)
-    else:
-        x = inputs
+        x = conv_bn(x, filters, 1, f"{name}expand_conv", f"{name}expand_bn", f"{name}expand_activation", activation)
     if strides == 2:
         x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size), name=f"{name}dwconv_pad")(x)
         conv_pad = "valid"
@@ -139,24 +119,13 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
         conv_pad = "same"
     x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding=conv_pad, use_bias=False,
                                depthwise_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}dwconv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, name=f"{name}bn")(x)
+    x = layers.BatchNormalization(axis=bn_axis(), name=f"{name}bn")(x)
     x = layers.Activation(activation, name=f"{name}activation")(x)
     if 0 < se_ratio <= 1:
-        filters_se = max(1, int(filters_in * se_ratio))
-        se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-        se = layers.Reshape((filters, 1, 1) if bn_axis == 1 else (1, 1, filters), name=f"{name}se_reshape")(se)
-        se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
-                           kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
-        se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_KERNEL_INITIALIZER,
-                           name=f"{name}se_expand")(se)
-        x = layers.Multiply(name=f"{name}se_excite")([x, se])
-    x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                      name=f"{name}project_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, name=f"{name}project_bn")(x)
+        x = squeeze_excite(x, name, filters_in, filters, se_ratio, activation)
+    x = conv_bn(x, filters_out, 1, f"{name}project_conv", f"{name}project_bn")
     if id_skip and strides == 1 and filters_in == filters_out:
-        if drop_rate > 0:
-            x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}drop")(x)
-        x = layers.Add(name=f"{name}add")([x, inputs])
+        x = residual(x, inputs, name, drop_rate)
     return x
 
 
@@ -189,13 +158,3 @@ EfficientNetB4 = _make("b4")
 EfficientNetB5 = _make("b5")
 EfficientNetB6 = _make("b6")
 EfficientNetB7 = _make("b7")
-
-
-def preprocess_input(x, data_format=None):
-    """The identity: EfficientNet rescales and normalizes inside the model (kept for API compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)

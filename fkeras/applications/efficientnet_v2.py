@@ -13,6 +13,18 @@ from fkeras import initializers
 from fkeras import layers
 from fkeras.applications import _base
 from fkeras.applications import imagenet_utils
+from fkeras.applications._efficientnet_common import (  # noqa: F401  (Keras's module names)
+    CONV_KERNEL_INITIALIZER,
+    DENSE_KERNEL_INITIALIZER,
+    bn_axis,
+    conv_bn,
+    decode_predictions,
+    finish,
+    head,
+    preprocess_input,
+    residual,
+    squeeze_excite,
+)
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
            "EfficientNetV2M", "EfficientNetV2L", "preprocess_input", "decode_predictions"]
@@ -90,10 +102,6 @@ _BLOCKS = {  # kernel_size, num_repeat, input_filters, output_filters, expand_ra
 _FIELDS = ("kernel_size", "num_repeat", "input_filters", "output_filters", "expand_ratio", "se_ratio", "strides",
            "conv_type")
 DEFAULT_BLOCKS_ARGS = {key: [dict(zip(_FIELDS, row)) for row in rows] for key, rows in _BLOCKS.items()}
-CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                           "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
-DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                            "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
 
 
 def round_filters(filters, width_coefficient, min_depth, depth_divisor):
@@ -107,33 +115,15 @@ def round_repeats(repeats, depth_coefficient):
     return int(math.ceil(depth_coefficient * repeats))
 
 
-def _bn_axis():
-    return 3 if backend.image_data_format() == "channels_last" else 1
-
-
-def _squeeze_excite(x, name, input_filters, filters, se_ratio, activation):
-    filters_se = max(1, int(input_filters * se_ratio))
-    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-    se = layers.Reshape((filters, 1, 1) if _bn_axis() == 1 else (1, 1, filters), name=f"{name}se_reshape")(se)
-    se = layers.Conv2D(filters_se, 1, padding="same", activation=activation, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                       name=f"{name}se_reduce")(se)
-    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_KERNEL_INITIALIZER,
-                       name=f"{name}se_expand")(se)
-    return layers.Multiply(name=f"{name}se_excite")([x, se])
-
-
 def _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability):
     if strides == 1 and input_filters == output_filters:
-        if survival_probability:
-            x = layers.Dropout(survival_probability, noise_shape=(None, 1, 1, 1), name=f"{name}drop")(x)
-        x = layers.Add(name=f"{name}add")([x, inputs])
+        x = residual(x, inputs, name, survival_probability)
     return x
 
 
 def MBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, strides=1, se_ratio=0.0,
                 bn_momentum=0.9, activation="swish", survival_probability=0.8, name=None):
     """1x1 expand, depthwise conv, squeeze-excite, 1x1 project (+ residual with path dropout)."""
-    bn_axis = _bn_axis()
     if name is None:
         name = backend.get_uid("block0")
 
@@ -141,19 +131,15 @@ def MBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, st
         filters = input_filters * expand_ratio
         x = inputs
         if expand_ratio != 1:
-            x = layers.Conv2D(filters=filters, kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                              padding="same", use_bias=False, name=f"{name}expand_conv")(x)
-            x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}expand_bn")(x)
-            x = layers.Activation(activation, name=f"{name}expand_activation")(x)
+            x = conv_bn(x, filters, 1, f"{name}expand_conv", f"{name}expand_bn", f"{name}expand_activation", activation,
+                        momentum=bn_momentum)
         x = layers.DepthwiseConv2D(kernel_size=kernel_size, strides=strides, depthwise_initializer=CONV_KERNEL_INITIALIZER,
                                    padding="same", use_bias=False, name=f"{name}dwconv2")(x)
-        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}bn")(x)
+        x = layers.BatchNormalization(axis=bn_axis(), momentum=bn_momentum, name=f"{name}bn")(x)
         x = layers.Activation(activation, name=f"{name}activation")(x)
         if 0 < se_ratio <= 1:
-            x = _squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
-        x = layers.Conv2D(filters=output_filters, kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                          padding="same", use_bias=False, name=f"{name}project_conv")(x)
-        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}project_bn")(x)
+            x = squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
+        x = conv_bn(x, output_filters, 1, f"{name}project_conv", f"{name}project_bn", momentum=bn_momentum)
         return _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability)
 
     return apply
@@ -162,7 +148,6 @@ def MBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, st
 def FusedMBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=3, strides=1, se_ratio=0.0,
                      bn_momentum=0.9, activation="swish", survival_probability=0.8, name=None):
     """A full kxk expand conv in place of 1x1 expand + depthwise, then squeeze-excite and 1x1 project."""
-    bn_axis = _bn_axis()
     if name is None:
         name = backend.get_uid("block0")
 
@@ -170,16 +155,12 @@ def FusedMBConvBlock(input_filters, output_filters, expand_ratio=1, kernel_size=
         filters = input_filters * expand_ratio
         x = inputs
         if expand_ratio != 1:
-            x = layers.Conv2D(filters, kernel_size=kernel_size, strides=strides, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                              padding="same", use_bias=False, name=f"{name}expand_conv")(x)
-            x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}expand_bn")(x)
-            x = layers.Activation(activation=activation, name=f"{name}expand_activation")(x)
+            x = conv_bn(x, filters, kernel_size, f"{name}expand_conv", f"{name}expand_bn", f"{name}expand_activation",
+                        activation, strides=strides, momentum=bn_momentum)
         if 0 < se_ratio <= 1:
-            x = _squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
-        x = layers.Conv2D(output_filters, kernel_size=1 if expand_ratio != 1 else kernel_size,
-                          strides=1 if expand_ratio != 1 else strides, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                          padding="same", use_bias=False, name=f"{name}project_conv")(x)
-        x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name=f"{name}project_bn")(x)
+            x = squeeze_excite(x, name, input_filters, filters, se_ratio, activation)
+        x = conv_bn(x, output_filters, 1 if expand_ratio != 1 else kernel_size, f"{name}project_conv",
+                    f"{name}project_bn", strides=1 if expand_ratio != 1 else strides, momentum=bn_momentum)
         if expand_ratio == 1:
             x = layers.Activation(activation=activation, name=f"{name}project_activation")(x)
         return _residual(x, inputs, name, strides, input_filters, output_filters, survival_probability)
@@ -216,14 +197,13 @@ def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size
         input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
         require_flatten=include_top, weights=weights)
     img_input = _base.model_input(input_tensor, input_shape)
-    bn_axis = _bn_axis()
     x = img_input
     if include_preprocessing:
-        num_channels = input_shape[bn_axis - 1]
+        num_channels = input_shape[bn_axis() - 1]
         if variant.split("-")[-1].startswith("b") and num_channels == 3:
             x = layers.Rescaling(scale=1.0 / 255)(x)
             x = layers.Normalization(mean=[0.485, 0.456, 0.406], variance=[0.229**2, 0.224**2, 0.225**2],
-                                     axis=bn_axis)(x)
+                                     axis=bn_axis())(x)
         else:
             x = layers.Rescaling(scale=1.0 / 128.0, offset=-1)(x)
 
@@ -231,10 +211,8 @@ def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size
         return round_filters(filters=filters, width_coefficient=width_coefficient, min_depth=min_depth,
                              depth_divisor=depth_divisor)
 
-    x = layers.Conv2D(filters=rf(blocks_args[0]["input_filters"]), kernel_size=3, strides=2,
-                      kernel_initializer=CONV_KERNEL_INITIALIZER, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name="stem_bn")(x)
-    x = layers.Activation(activation, name="stem_activation")(x)
+    x = conv_bn(x, rf(blocks_args[0]["input_filters"]), 3, "stem_conv", "stem_bn", "stem_activation", activation,
+                strides=2, momentum=bn_momentum)
 
     blocks_args = copy.deepcopy(blocks_args)
     b = 0
@@ -254,26 +232,11 @@ def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size
                       name=f"block{i + 1}{chr(j + 97)}_", **args)(x)
             b += 1
 
-    x = layers.Conv2D(filters=rf(1280), kernel_size=1, strides=1, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                      padding="same", use_bias=False, name="top_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, momentum=bn_momentum, name="top_bn")(x)
-    x = layers.Activation(activation=activation, name="top_activation")(x)
-
-    def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_KERNEL_INITIALIZER,
-                            bias_initializer=initializers.Constant(0.0), name="predictions")(x)
-
-    x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
-
-    def imagenet_file():
-        fname = name + (".h5" if include_top else "_notop.h5")
-        return fname, BASE_WEIGHTS_PATH + fname, WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-
-    return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
+    x = conv_bn(x, rf(1280), 1, "top_conv", "top_bn", "top_activation", activation, momentum=bn_momentum)
+    x = head(x, include_top, pooling, dropout_rate, classes, classifier_activation, weights,
+             dense_bias_initializer=initializers.Constant(0.0))
+    return finish(img_input, input_tensor, x, name, weights, include_top, BASE_WEIGHTS_PATH, WEIGHTS_HASHES,
+                  weights_name)
 
 
 _VARIANTS = {  # public name -> (variant key, width, depth, default size, weights key)
@@ -309,13 +272,3 @@ EfficientNetV2B3 = _make("EfficientNetV2B3")
 EfficientNetV2S = _make("EfficientNetV2S")
 EfficientNetV2M = _make("EfficientNetV2M")
 EfficientNetV2L = _make("EfficientNetV2L")
-
-
-def preprocess_input(x, data_format=None):
-    """The identity: EfficientNetV2 preprocesses inside the model (kept for API compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
