@@ -35,6 +35,14 @@ _NAMES = {
     "DTypePolicy": "fkeras.nn.dtype_policies",
     "FloatDTypePolicy": "fkeras.nn.dtype_policies",
     "Quantizer": "fkeras.nn.quantizers",
+    "name_scope": "fkeras.layers.name_scope",
+    "StatelessScope": "fkeras.layers.scopes",
+    "SymbolicScope": "fkeras.layers.scopes",
+    "device": "fkeras.layers.scopes",
+    "RematScope": "fkeras.layers.scopes",
+    "remat": "fkeras.layers.scopes",
+    "Operation": "fkeras.layers.operation",
+    "Function": "fkeras.layers.operation",
 }
 
 

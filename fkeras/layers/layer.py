@@ -32,6 +32,7 @@ from fkeras import initializers as finit
 from fkeras.layers import variables as _vars
 from fkeras.layers.input_spec import assert_input_compatibility
 from fkeras.layers.name_scope import current_path, join, name_scope
+from fkeras.layers.scopes import get_current_remat_mode
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
 from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
@@ -205,6 +206,7 @@ class Layer:
         d["_fk_output_shape"] = None
         d["_fk_build_shapes"] = None
         d["_fk_parent_path"] = None  # the name-scope path around the first build or call (Keras's `_parent_path`)
+        d["_fk_remat_mode"] = get_current_remat_mode()  # a RematScope at creation (its pure counterpart remats)
         d["built"] = False
         d["_fk_auto_config"] = cls._fk_capture_args(args, kwargs)
         return obj
