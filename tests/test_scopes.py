@@ -179,6 +179,29 @@ def test_remat_scope_selects_layers_and_keeps_gradients(mode, count):
     assert program.count("remat") == count  # one jax.checkpoint per selected layer in the traced program
 
 
+def test_remat_scope_reaches_layers_inside_a_subclassed_call():
+    class Net(fkeras.Model):
+        def __init__(self):
+            super().__init__()
+            with fkeras.RematScope(mode="list_of_layers", layer_names=["inner"]):
+                self.inner = fkeras.layers.Dense(3, activation="tanh", name="inner")
+            self.out = fkeras.layers.Dense(1)
+
+        def call(self, x):
+            return self.out(self.inner(x))
+
+    x = np.ones((2, 4), "float32")
+    model = Net()
+    model(x)
+    loss = lambda p: jnp.sum(model.nn_layer.apply((p, {}), x)[0])  # noqa: E731
+    params = model.variables_tree.params
+    assert str(jax.make_jaxpr(jax.grad(loss))(params)).count("remat") == 1
+    out = model.out.name
+    plain = jax.grad(lambda p: jnp.sum(jnp.tanh(x @ p["inner"]["kernel"] + p["inner"]["bias"]) @ p[out]["kernel"]
+                                        + p[out]["bias"]))(params)
+    chex.assert_trees_all_close(jax.grad(loss)(params), plain, **TOL)
+
+
 def test_remat_scope_reaches_fit_and_matches_keras_values():
     keras.backend.clear_session()
     with keras.RematScope(mode="full"):

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import collections
+import copy
+import math
 import threading
 
 import jax
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 
 from fkeras.layers import variables as _vars
 from fkeras.layers.variables import Variable
+from fkeras.nn.base import Layer as NNBase
 
 
 class _Local(threading.local):
@@ -200,3 +203,58 @@ def remat(f):
     if not callable(f):
         raise TypeError(f"remat expects a callable, got {type(f).__name__}.")
     return jax.checkpoint(f)
+
+
+class Remat(NNBase):
+    """`inner` recomputed in the backward pass (`jax.checkpoint`) when a `RematScope` mode selects it:
+    "full" (always), "list_of_layers" (its name listed), "larger_than" (more output elements than the
+    threshold, batch included), "activations" (only its activation function). Same values and gradients."""
+
+    stateful = True
+    autocast = False  # the inner layer casts
+
+    def __init__(self, inner, mode):
+        super().__init__(name=inner.name, dtype=inner.dtype_policy, trainable=inner.trainable)
+        self.inner = inner
+        self.mode = mode
+
+    def init(self, rng, *input_specs):
+        return self.inner.init(rng, *input_specs)
+
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        return self._run(lambda layer, v, xs, r: layer.apply(v, *xs, training=training, rng=r, **kwargs),
+                         variables, inputs, rng)
+
+    def _apply_collect(self, variables, *inputs, training=False, rng=None):
+        return self._run(lambda layer, v, xs, r: layer._apply_collect(v, *xs, training=training, rng=r),
+                         variables, inputs, rng)
+
+    def _run(self, fn, variables, inputs, rng):
+        inner, mode = self.inner, self.mode
+        if mode.mode == "activations":
+            activation = getattr(inner, "activation", None)
+            if activation is None:
+                return fn(inner, variables, inputs, rng)
+            inner = copy.copy(inner)
+            object.__setattr__(inner, "activation", jax.checkpoint(activation))
+            return fn(inner, variables, inputs, rng)
+        if mode.mode == "list_of_layers" and inner.name not in mode.layer_names:
+            return fn(inner, variables, inputs, rng)
+        if mode.mode == "larger_than":
+            out = jax.eval_shape(lambda v, xs, r: fn(inner, v, xs, r)[0], variables, inputs, rng)
+            size = sum(math.prod(s.shape) for s in jax.tree.leaves(out))
+            if not size > mode.output_size_threshold:
+                return fn(inner, variables, inputs, rng)
+        return jax.checkpoint(lambda v, xs, r: fn(inner, v, xs, r))(variables, inputs, rng)
+
+    def activity_loss(self, outputs):
+        return self.inner.activity_loss(outputs)
+
+    def regularization_losses(self, params):
+        return self.inner.regularization_losses(params)
+
+    def apply_constraints(self, params):
+        return self.inner.apply_constraints(params)
+
+    def get_config(self):
+        return self.inner.get_config()

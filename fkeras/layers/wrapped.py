@@ -25,6 +25,7 @@ import numpy as np
 
 from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
+from fkeras.layers.scopes import Remat
 from fkeras.layers.subclass import SubclassAdapter
 from fkeras.layers.variables import Variable, get_path, set_path
 from fkeras.nn import quantized as _quantized
@@ -434,8 +435,10 @@ class NNLayer(Layer):
         if kwargs.get("mask", 0) is None or ("mask" in kwargs and not _takes(type(nn_layer), "mask")):
             kwargs.pop("mask")
         tree = self._fk_own_tree()
+        remat_mode = self.__dict__.get("_fk_remat_mode")  # made in a RematScope: as its pure counterpart runs
+        runner = nn_layer if remat_mode is None or remat_mode.mode is None else Remat(nn_layer, remat_mode)
         try:
-            out, new_state = nn_layer.apply(tree, *args, training=bool(training), rng=rng, **kwargs)
+            out, new_state = runner.apply(tree, *args, training=bool(training), rng=rng, **kwargs)
         except KeyError as e:
             leaf = e.args[0] if e.args else None
             if leaf in _weight_names(type(nn_layer)) and leaf not in tree.params and leaf not in tree.state:
