@@ -290,7 +290,8 @@ def test_torch_module_wrapper_weights_outputs_and_gradients():
         "torch_module_wrapper/1/running_mean", "torch_module_wrapper/1/running_var",
         "torch_module_wrapper/1/num_batches_tracked"]
     ref = copy.deepcopy(module).eval()
-    chex.assert_trees_all_close(np.asarray(layer(x)), ref(torch.from_numpy(x)).detach().numpy(), **TOL)
+    chex.assert_trees_all_close(np.asarray(layer(x, training=False)), ref(torch.from_numpy(x)).detach().numpy(),
+                                **TOL)
 
     nn_layer, tree = layer.nn_layer, layer.variables_tree
 

@@ -6,14 +6,15 @@ facade (`fkeras.layers.builtin`, generated from `fkeras.nn`'s exports). `Input` 
 come from the Functional API (`fkeras.layers.input_layer`, `fkeras.layers.symbolic`).
 """
 
-import importlib
-
+# the hand-written facades of nn layers register themselves before builtin.py asks `wrapper_for` for theirs
+from fkeras.layers.jax_layer import FlaxLayer, JaxLayer
+from fkeras.layers.tfsm_layer import TFSMLayer
+from fkeras.layers.torch_module_wrapper import TorchModuleWrapper
 from fkeras.layers import builtin
 from fkeras.layers.builtin import *  # noqa: F401,F403
 from fkeras.layers.core import Lambda
 from fkeras.layers.input_layer import Input, InputLayer
 from fkeras.layers.input_spec import InputSpec
-from fkeras.layers.jax_layer import FlaxLayer, JaxLayer
 from fkeras.layers.merge_functions import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from fkeras.layers.layer import Layer
 from fkeras.layers.symbolic import KerasTensor
@@ -26,17 +27,3 @@ __all__ = ["Layer", "Variable", "Lambda", "NNLayer", "as_facade", "wrapper_for",
            "dot", "Wrapper", "serialize", "deserialize", "JaxLayer", "FlaxLayer", "TorchModuleWrapper", "TFSMLayer"]
 __all__ += builtin.__all__
 
-# layers around torch / TensorFlow code live beside the facade (fkeras.interop.layers): handed on when first asked for
-_LAZY = {"TorchModuleWrapper": "fkeras.interop.layers", "TFSMLayer": "fkeras.interop.layers"}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fkeras.layers' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))

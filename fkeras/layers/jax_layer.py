@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fkeras.layers import wrapped as _wrapped
 from fkeras.nn import jax_layer as _jax
-from fkeras.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+from fkeras.saving.serialization_lib import deserialize_keras_object, in_safe_mode, serialize_keras_object
 
 __all__ = ["JaxLayer", "FlaxLayer"]
 
@@ -15,6 +15,16 @@ def _register(facade_cls):
     """Make `facade_cls` the facade of its nn class (so `as_facade`/`NNLayer.from_nn` return it)."""
     _wrapped._WRAPPERS[facade_cls._fk_nn_class] = facade_cls
     return facade_cls
+
+
+def _refuse_unsafe(what, safe_mode):
+    """Keras's refusal to load code-carrying configs (a pickled module, an external SavedModel) in safe mode."""
+    effective = safe_mode if safe_mode is not None else in_safe_mode()
+    if effective is not False:
+        raise ValueError(f"Requested the deserialization of {what}. This carries a potential risk of arbitrary code "
+                         "execution and thus it is disallowed by default. If you trust the source of the artifact, "
+                         "you can override this error by passing `safe_mode=False` to the loading function, or "
+                         "calling `keras.config.enable_unsafe_deserialization()`.")
 
 
 def _build_at_init(layer):

@@ -44,3 +44,6 @@ from fkeras.nn.embedding_more import ReversibleEmbedding
 from fkeras.nn.preprocessing import CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup, TextVectorization
 from fkeras.nn.conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from fkeras.nn.image_preprocessing import AugMix, AutoContrast, CenterCrop, ContrastLimitedAdaptiveHistogramEqualization, CutMix, Equalization, MaxNumBoundingBoxes, MelSpectrogram, MixUp, Pipeline, RandAugment, RandomBrightness, RandomColorDegeneration, RandomColorJitter, RandomContrast, RandomCrop, RandomElasticTransform, RandomErasing, RandomFlip, RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPerspective, RandomPosterization, RandomRotation, RandomSaturation, RandomSharpness, RandomShear, RandomTranslation, RandomZoom, Resizing, Solarization, STFTSpectrogram
+from fkeras.nn.jax_layer import FlaxLayer, JaxLayer
+from fkeras.nn.torch_module import TorchModuleWrapper
+from fkeras.nn.tfsm import TFSMLayer

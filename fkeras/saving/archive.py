@@ -26,7 +26,9 @@ METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 MEMBERS = (CONFIG, METADATA, WEIGHTS)  # the entries a `.keras` file is always read for; and assets:
 ASSETS = "assets/"  # `assets/<object path>/<file>`: only those the model's objects load, bounded by max_assets_bytes
-_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # a named dataset of a `vars` group
+# a named dataset of a `vars` group: a variable name (`idf_weights`) or a torch state_dict key (`0.weight`,
+# TorchModuleWrapper): dot-separated words, no empty segment (so no `..`), no `/`, no control characters, <= 255
+_KEY_NAME = re.compile(r"(?=.{1,255}\Z)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*\Z")
 
 
 class KeyedArrays(list):
