@@ -306,3 +306,27 @@ def test_facade_layers_and_pipeline_take_dicts_as_keras():
     _check_boxes(got["bounding_boxes"], expected["bounding_boxes"])
     chex.assert_trees_all_close(np.asarray(got["images"]), np.asarray(expected["images"]), atol=1e-3)
     np.testing.assert_array_equal(np.asarray(got["segmentation_masks"]), np.asarray(expected["segmentation_masks"]))
+
+
+def test_tf_data_map_carries_boxes_and_masks():
+    """In a tf.data map each image's boxes and mask are flipped exactly when the image is."""
+    tf = pytest.importorskip("tensorflow")
+    import fkeras
+
+    boxes = _bounding_boxes("xyxy")
+    data = {"images": np.concatenate([_images()] * 4), "segmentation_masks": np.concatenate([_masks()] * 4),
+            "bounding_boxes": {k: np.concatenate([v] * 4) for k, v in boxes.items()}}
+    n = 4 * N
+    layer = fkeras.layers.RandomFlip(bounding_box_format="xyxy", seed=11)
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(n).map(lambda d: layer(d, training=True))
+    got = next(iter(ds))
+    assert got["bounding_boxes"]["boxes"].dtype == tf.float32
+    flips = np.array([np.array_equal(got["images"].numpy()[i], data["images"][i, ::-1, ::-1]) for i in range(n)])
+    assert all(flips[i] or np.array_equal(got["images"].numpy()[i], data["images"][i]) for i in range(n))
+    assert flips.any() and not flips.all()
+    t = {"flips": jnp.asarray(flips.reshape(n, 1, 1, 1)), "input_shape": data["images"].shape}
+    expected = nn.RandomFlip(bounding_box_format="xyxy").transform_bounding_boxes(
+        jax.tree.map(jnp.asarray, data["bounding_boxes"]), t)
+    _check_boxes({k: v.numpy() for k, v in got["bounding_boxes"].items()}, expected)
+    masks = np.where(flips[:, None, None, None], data["segmentation_masks"][:, ::-1, ::-1], data["segmentation_masks"])
+    np.testing.assert_array_equal(got["segmentation_masks"].numpy(), masks)
