@@ -192,8 +192,8 @@ def test_clear_errors():
         nn.RandomFlip("diagonal")
     with pytest.raises(ValueError, match="interpolation"):
         nn.RandomZoom(0.1, interpolation="bicubic")
-    with pytest.raises(ValueError, match="bounding"):
-        nn.RandomFlip(bounding_box_format="xyxy")
+    with pytest.raises(ValueError, match="bounding_box_format"):
+        nn.RandomFlip(bounding_box_format="ltrb")
     with pytest.raises(ValueError, match="odd"):
         nn.RandomGaussianBlur(kernel_size=4)
     with pytest.raises(ValueError, match="segmentation|bounding"):
