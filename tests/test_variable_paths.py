@@ -84,8 +84,8 @@ def _model_in_sequential(lib):
 
 
 def _wrappers(lib):
-    return lib.Sequential([lib.Input((5, 4)), lib.layers.TimeDistributed(lib.layers.Dense(3)),
-                           lib.layers.Bidirectional(lib.layers.LSTM(2))])
+    return lib.Sequential([lib.Input((2, 4)), lib.layers.TimeDistributed(lib.layers.Dense(3)),
+                           lib.layers.Bidirectional(lib.layers.SimpleRNN(2))])
 
 
 def _attention(lib):
