@@ -170,6 +170,13 @@ class Rng:
         return jax.random.permutation(self.next(), n).astype("int32")
 
 
+def _not_for_autograph(fn):
+    """Mark `fn` as `tf.autograph.experimental.do_not_convert` does (without importing TF): a `tf.data` map or
+    `tf.function` calls it as plain Python instead of rewriting it and everything it calls (JAX included)."""
+    fn.autograph_info__ = {}
+    return fn
+
+
 class ImageLayer(Layer):
     """Base of the image preprocessing layers (see the module docstring).
 
@@ -181,6 +188,7 @@ class ImageLayer(Layer):
     random = True
     train_only = True  # deterministic layers Keras applies only when training (Equalization)
     cast_input = True  # cast images to the compute dtype first (Resizing keeps integer dtypes)
+    training_default = True  # Keras's `call(data, training=True)`: `training=None` (not given) augments
 
     def __init__(self, data_format=None, seed=None, bounding_box_format=None, name=None, dtype=None,
                  trainable=True, **kwargs):
@@ -210,6 +218,7 @@ class ImageLayer(Layer):
     def hw(self, images):
         return int(images.shape[self.height_axis]), int(images.shape[self.width_axis])
 
+    @_not_for_autograph
     def check_input(self, x, *rest):
         if isinstance(x, dict):
             extra = set(x) - {"images", "labels", "bounding_boxes", "segmentation_masks"}
@@ -243,6 +252,7 @@ class ImageLayer(Layer):
         """Labels (N, ...) for the transformed images: unchanged, except for the mixing layers."""
         return labels
 
+    @_not_for_autograph
     def call(self, variables, x, training=False, rng=None):
         data = x if isinstance(x, dict) else {"images": x}
         images = data["images"]
@@ -251,11 +261,11 @@ class ImageLayer(Layer):
             images = ops.expand_dims(images, 0)
         if self.cast_input:
             images = ops.cast(images, self.compute_dtype)
+        if training is None:
+            training = self.training_default
         active = bool(training) if (self.random or self.train_only) else True
         if active and self.random and _in_tf_graph(images):
-            import tensorflow as tf
-
-            return tf.autograph.experimental.do_not_convert(_graph_call)(self, variables, x, rng)
+            return _graph_call(self, variables, x, rng)
         labels = data.get("labels")
         extras = boxes.batch_extras(data, unbatched, lambda a: to_framework(a, images))
         if active:
