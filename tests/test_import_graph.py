@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -107,6 +108,69 @@ IMPORTS = {m: _imports(m) for m in MODULES}
 
 def _room(module):
     return ".".join(module.split(".")[:2])
+
+_MODULE_NAME = re.compile(r"fkeras(\.[A-Za-z_]\w*)+\Z")
+_ENTRANCE = "fkeras"  # the top-level package hands every namespace on lazily: its lookups may point anywhere
+
+
+def _is_import_call(node):
+    func = node.func
+    return (isinstance(func, ast.Attribute) and func.attr == "import_module") or (
+        isinstance(func, ast.Name) and func.id in ("import_module", "__import__"))
+
+
+def _named(text):
+    """The fkeras module a lookup string names (its longest known prefix), or None when it names no room."""
+    known = _known(text)
+    return known if known and known != _ENTRANCE else None
+
+
+def _string_lookups(module, source=None):
+    """[(named fkeras module or None, lineno, what)] of `module`'s lookups by name, which no import statement shows.
+
+    In a module that calls `importlib.import_module` / `__import__`, every `"fkeras...."` string and every f-string
+    with an `fkeras.` head (named by its head: `f"fkeras.io.{x}"` names `fkeras.io`; None when the head names no
+    room, `f"fkeras.{x}"`) is a lookup, wherever it stands (an argument, a loop's tuple); in any module, the
+    `"fkeras...."` strings of a module-level dict/tuple/list/set are (a lazy table, `{"Trainer": "fkeras.train.trainer"}`)."""
+    path = MODULES.get(module, PKG / "_.py")
+    tree = ast.parse(path.read_text() if source is None else source)
+    found = []
+
+    def strings(root):
+        for node in ast.walk(root):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.match(node.value):
+                yield _named(node.value), node.lineno, repr(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+                head = str(node.values[0].value)
+                if head.startswith(_ENTRANCE + ".") and _MODULE_NAME.match(head.rstrip(".") or "-") or \
+                        head == _ENTRANCE + ".":
+                    yield _named(head.rstrip(".")), node.lineno, ast.unparse(node)
+
+    if any(isinstance(n, ast.Call) and _is_import_call(n) for n in ast.walk(tree)):
+        found += strings(tree)
+    else:
+        for node in tree.body:
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            if isinstance(value, (ast.Dict, ast.Tuple, ast.List, ast.Set)):
+                found += strings(value)
+    return sorted(set(found), key=lambda f: (f[1], f[2]))
+
+
+LOOKUPS = {m: _string_lookups(m) for m in MODULES if _room(m) != _ENTRANCE}
+
+
+def _upward_lookups(room, lookups_of):
+    bad = []
+    for module, lookups in lookups_of.items():
+        if _room(module) != room:
+            continue
+        for target, line, what in lookups:
+            if target is None:
+                bad.append(f"{module}:{line} -> {what} (a lookup by name that names no room)")
+            elif _room(target) != room and FLOORS[_room(target)] >= FLOORS[room]:
+                bad.append(f"{module}:{line} -> {target} (string lookup {what}; floor {FLOORS[_room(target)]} >= "
+                           f"{FLOORS[room]})")
+    return sorted(set(bad))
 
 
 def _cycles(function_level: bool):
@@ -217,3 +281,34 @@ def test_an_upward_import_is_caught():
     assert _upward("fkeras.nn", imports) == [
         "fkeras.nn.probe:7 -> fkeras.models (function-level; floor 10 >= 3)",
         "fkeras.nn.probe:8 -> fkeras.data.adapters (function-level; floor 3 >= 3)"]
+
+
+@pytest.mark.parametrize("room", sorted(set(FLOORS) - {_ENTRANCE}))
+def test_room_looks_up_by_name_only_lower_floors(room):
+    """The same floors for lookups no import statement shows: `importlib.import_module("fkeras....")` and lazy tables
+    of module names. A room that needs a name from above learns it by a hook the room above registers, or asks the
+    entrance package (`fkeras.<namespace>`, which hands every namespace on)."""
+    bad = _upward_lookups(room, LOOKUPS)
+    assert not bad, "\n".join(bad)
+
+
+def test_string_lookups_are_read():
+    """The check itself: literals, f-strings by their head and module-level tables are read (and placed); a lookup of
+    the facade from nn, and one whose f-string names no room, are reported; a same-room lookup is not."""
+    source = ('import importlib\n_LAZY = {"A": "fkeras.layers.core", "B": ("fkeras.nn.base",)}\nNOTE = "fkeras.x y"\n'
+              '\n\ndef f(name):\n    importlib.import_module("fkeras.models")\n    importlib.import_module(f"fkeras.{name}")\n'
+              '    return __import__(f"fkeras.nn.{name}")\n')
+    lookups = {"fkeras.nn.probe": _string_lookups("fkeras.nn.probe", source)}
+    assert [(t, line) for t, line, _ in lookups["fkeras.nn.probe"]] == [
+        ("fkeras.layers.core", 2), ("fkeras.nn.base", 2), ("fkeras.models", 7), (None, 8), ("fkeras.nn", 9)]
+    table_only = _string_lookups("fkeras.nn.probe", '_T = ("fkeras.models",)\n\n\ndef f():\n    return "fkeras.data"\n')
+    assert [t for t, _, _ in table_only] == ["fkeras.models"]  # no lookup call: only the module-level table counts
+    assert _upward_lookups("fkeras.nn", lookups) == [
+        "fkeras.nn.probe:2 -> fkeras.layers.core (string lookup 'fkeras.layers.core'; floor 7 >= 3)",
+        "fkeras.nn.probe:7 -> fkeras.models (string lookup 'fkeras.models'; floor 10 >= 3)",
+        "fkeras.nn.probe:8 -> f'fkeras.{name}' (a lookup by name that names no room)"]
+    # and fkeras's own lazy tables are found: a downward one of utils, same-room ones of ops and train
+    assert ("fkeras.nn.image_preprocessing.bounding_boxes" in
+            [t for t, _, _ in LOOKUPS["fkeras.utils.bounding_boxes"]])
+    assert "fkeras.ops._sparse_jax" in [t for t, _, _ in LOOKUPS["fkeras.ops._sparse"]]
+    assert "fkeras.train.trainer" in [t for t, _, _ in LOOKUPS["fkeras.train"]]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib
 import inspect
 import marshal
 import threading
@@ -19,14 +18,31 @@ import types
 
 import numpy as np
 
+import fkeras as _entrance
 from fkeras.saving import object_registration as reg
 
 _state = threading.local()
 
-# Keras public module -> fkeras module searched for the class.
+# Keras public namespaces (`keras.<name>`) searched for a built-in class, each found as `fkeras.<name>` (then
+# `fkeras.train.<name>`) through the entrance package's lazy attributes: saving stands below the facade and
+# imports none of it, the top-level `fkeras` package (which points anywhere) hands each namespace on.
 _PACKAGES = ("layers", "models", "models.functional", "optimizers", "optimizers.schedules", "losses", "metrics", "initializers",
              "regularizers", "constraints", "activations", "callbacks", "mixed_precision", "dtype_policies",
              "utils")
+
+
+def _namespaces(name: str) -> list:
+    """`fkeras.<name>` and `fkeras.train.<name>` ("layers", "optimizers.schedules"), those that exist."""
+    out = []
+    for root in (_entrance, getattr(_entrance, "train")):
+        ns = root
+        for part in name.split("."):
+            ns = getattr(ns, part, None)
+            if ns is None:
+                break
+        if ns is not None and ns not in out:
+            out.append(ns)
+    return out
 
 
 def in_safe_mode() -> bool:
@@ -60,11 +76,7 @@ def _keras_module_for(cls) -> str | None:
     if cls.__name__ in ("Sequential", "Model", "DTypePolicy", "FloatDTypePolicy"):
         return "keras"
     for pkg in _PACKAGES:
-        for full in (f"fkeras.{pkg}", f"fkeras.train.{pkg}"):
-            try:
-                ns = importlib.import_module(full)
-            except ImportError:
-                continue
+        for ns in _namespaces(pkg):
             if getattr(ns, cls.__name__, None) is cls:
                 return f"keras.{pkg}"
     return None
@@ -181,11 +193,7 @@ def _fkeras_namespaces(module: str | None):
     out = []
     for name in dict.fromkeys(candidates):
         if name in _PACKAGES:
-            for full in (f"fkeras.{name}", f"fkeras.train.{name}"):
-                try:
-                    out.append(importlib.import_module(full))
-                except ImportError:
-                    continue
+            out += _namespaces(name)
     return out
 
 
@@ -221,7 +229,7 @@ def _resolve_function(config: dict, custom_objects):
     module = config.get("module") or ""
     for pkg in ("activations", "losses", "metrics"):
         if pkg in module:
-            ns = importlib.import_module(f"fkeras.{pkg}")
+            ns = getattr(_entrance, pkg)
             fn = getattr(ns, name, None)
             if fn is None and hasattr(ns, "get"):
                 fn = ns.get(name)
