@@ -298,3 +298,33 @@ def test_function_checks_its_graph_and_inputs():
     np.testing.assert_allclose(np.asarray(fn([np.ones((1, 3)), np.ones((1, 3))])), 2.0)
     out = fn([fkeras.Input((3,)), fkeras.Input((3,))])  # a Function is an Operation: callable on KerasTensors
     assert isinstance(out, fkeras.KerasTensor) and out.shape == (None, 3)
+
+
+def _scale_op(lib):
+    @lib.saving.register_keras_serializable(package="test_scopes")
+    class ScaleOp(lib.Operation):
+        def __init__(self, factor=2.0, name=None):
+            super().__init__(name=name)
+            self.factor = factor
+
+        def call(self, x):
+            return lib.ops.multiply(x, self.factor)
+
+    return ScaleOp
+
+
+def test_an_operation_inside_a_functional_model_trains_saves_and_loads_like_keras(tmp_path):
+    x, y = np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+    preds = {}
+    for lib in (keras, fkeras):
+        lib.backend.clear_session()
+        i = lib.Input((3,))
+        model = lib.Model(i, lib.layers.Dense(2, kernel_initializer="ones")(_scale_op(lib)(3.0)(i)))
+        model.compile(lib.optimizers.SGD(0.01), "mse")
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        preds[lib.__name__] = np.asarray(model.predict(x[:1], verbose=0))
+        model.save(tmp_path / f"{lib.__name__}.keras")
+    np.testing.assert_allclose(preds["fkeras"], preds["keras"], **TOL)
+    for lib, other in ((keras, "fkeras"), (fkeras, "keras")):  # each loads the other's file
+        loaded = lib.saving.load_model(tmp_path / f"{other}.keras")
+        np.testing.assert_allclose(np.asarray(loaded.predict(x[:1], verbose=0)), preds[other], **TOL)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from fkeras.layers.input_layer import InputLayer
 from fkeras.layers.layer import Layer
+from fkeras.layers.operation import Operation
 from fkeras.layers.scopes import Remat
 from fkeras.layers.wrapped import _FREEZE_INFERENCE, NNLayer
 from fkeras.layers.subclass import SubclassAdapter
 from fkeras.nn.base import Container
 from fkeras.nn.base import Layer as NNBase
+from fkeras.nn.base import Variables
 
 
 class InferenceMode(NNBase):
@@ -52,6 +54,23 @@ class InferenceMode(NNBase):
         return self.inner.get_config()
 
 
+class OperationLayer(NNBase):
+    """A user's `fkeras.Operation` in a Functional graph: no variables, `apply` is the operation's call."""
+
+    def __init__(self, operation):
+        super().__init__(name=operation.name)
+        self.operation = operation
+
+    def init(self, rng, *input_specs):
+        return Variables({}, {})
+
+    def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
+        return self.operation(*inputs, **kwargs), {}
+
+    def get_config(self):
+        return self.operation.get_config()
+
+
 def pure_of(layer) -> NNBase:
     """The pure counterpart of a facade layer (an nn layer passes through). See the module docstring; a
     layer made inside a `RematScope` that selects it runs through `Remat`."""
@@ -79,4 +98,6 @@ def _pure_of(layer) -> NNBase:
         return pure
     if isinstance(layer, Layer):
         return SubclassAdapter(layer)
+    if isinstance(layer, Operation):
+        return OperationLayer(layer)
     raise TypeError(f"Expected a fkeras layer, got {type(layer).__name__}: {layer!r:.80}.")
