@@ -296,3 +296,32 @@ def test_quantize_errors_leave_the_model_unchanged():
     fm.quantize("int8")
     with pytest.raises(ValueError, match="is already quantized with dtype_policy='int8_from_float32'"):
         fm.layers[-1].quantize("int4")
+
+
+@pytest.mark.parametrize("kind,mode", [("dense", "int8"), ("dense", "int4"), ("dense", "float8"), ("einsum", "int8"),
+                                       ("einsum", "int4"), ("einsum", "float8"), ("embedding", "int4")])
+def test_quantized_layers_under_mixed_bfloat16_match_keras(kind, mode):
+    """Keras autocasts a quantized layer's float weights (scales, zero points) to the compute dtype but keeps
+    float8's scales and histories in float32: the outputs are bfloat16 and equal."""
+    if kind == "embedding":
+        inp = np.array([[1, 2], [3, 0]], "int32")
+        klayer, flt = keras.layers.Embedding(5, 6, dtype="mixed_bfloat16"), nn.Embedding(5, 6, dtype="mixed_bfloat16")
+    elif kind == "einsum":
+        inp = RNG.normal(size=(3, 8)).astype("float32")
+        klayer = keras.layers.EinsumDense("ab,bc->ac", 6, bias_axes="c", dtype="mixed_bfloat16")
+        flt = nn.EinsumDense("ab,bc->ac", 6, bias_axes="c", dtype="mixed_bfloat16")
+    else:
+        inp = RNG.normal(size=(3, 8)).astype("float32")
+        klayer, flt = keras.layers.Dense(6, dtype="mixed_bfloat16"), nn.Dense(6, dtype="mixed_bfloat16")
+    klayer.build(inp.shape)
+    weights = [RNG.normal(size=w.shape).astype("float32") for w in klayer.weights]
+    klayer.set_weights(weights)
+    v = flt.init(jax.random.key(0), inp)
+    qvars = flt.quantize_variables(nn.Variables(dict(zip(v.params, weights)), {}), mode)
+    klayer.quantize(mode)
+    qlayer = type(flt).from_config(json.loads(json.dumps(klayer.get_config())))
+    assert qlayer.dtype_policy.name == f"{'int4/128' if mode == 'int4' else mode}_from_mixed_bfloat16"
+    y, _ = qlayer.apply(qvars, inp)
+    want = klayer(inp)
+    assert str(y.dtype) == str(want.dtype) == "bfloat16"
+    np.testing.assert_array_equal(np.asarray(y, "float32"), np.asarray(want, "float32"))

@@ -186,8 +186,14 @@ class EinsumDense(KernelBias, Layer):
                              "input_spec=(batch, ...).")
         return len(self.equation.split(",")[0])
 
+    @property
+    def cast_variables(self):
+        return quantized.mode_of(self) is None  # quantized: `quantized.autocast` below
+
     def call(self, variables, x, training=False, rng=None):
         mode = quantized.mode_of(self)
+        if mode is not None:
+            variables = quantized.autocast(self, variables)
         bias = variables.params.get("bias")
         if mode in ("int8", "int4"):
             kshape = self._shapes(x)[0]

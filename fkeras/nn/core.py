@@ -179,8 +179,14 @@ class Dense(KernelBias, Layer):
                 state["kernel_zero"] = zero
         return Variables(params, state)
 
+    @property
+    def cast_variables(self):
+        return quantized.mode_of(self) is None  # quantized: `quantized.autocast` below
+
     def call(self, variables, x, training=False, rng=None):
         mode = quantized.mode_of(self)
+        if mode is not None:
+            variables = quantized.autocast(self, variables)
         kernel = (variables.state if mode in ("int8", "int4") else variables.params)["kernel"]
         if x.shape[-1] != kernel.shape[0]:
             raise self.error(f"expected input with last dimension {kernel.shape[0]}, got shape {tuple(x.shape)}.")
@@ -385,7 +391,7 @@ class Embedding(Layer):
         mode = quantized.mode_of(self)
         if mode is None:
             return ops.take(variables.params["embeddings"], x, axis=0)
-        st = variables.state
+        st = quantized.autocast(self, variables).state
         table = st["embeddings"]
         if mode == "int4":
             table = quantizers.unpack_int4(table, self.output_dim, axis=-1)

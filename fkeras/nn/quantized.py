@@ -28,6 +28,7 @@ import numpy as np
 
 from fkeras import backend, ops
 from fkeras.nn import dtype_policies, quantizers
+from fkeras.nn.base import Variables, cast_floats
 
 INT4_RANGE = (-8, 7)
 FLOAT8_META = ("inputs_scale", "inputs_amax_history", "kernel_scale", "kernel_amax_history",
@@ -438,3 +439,14 @@ def policy_for(mode, config, block, source_name):
     elif mode == "int4":
         name = f"int4/{-1 if block is None else block}"
     return dtype_policies.get(f"{name}_from_{source_name}")
+
+
+def autocast(layer, variables):
+    """A quantized layer's variables as Keras's autocast reads them under a mixed policy: float weights (scales,
+    zero-point indices, float8 kernels) in the compute dtype, float8's scales and histories in float32.
+    (Quantized layers set `cast_variables` False so the base class leaves this to them.)"""
+    dtype = layer.compute_dtype
+    if dtype == layer.variable_dtype:
+        return variables
+    params = {k: (v if k in FLOAT8_META else cast_floats(v, dtype)) for k, v in variables.params.items()}
+    return Variables(params, cast_floats(variables.state, dtype))
