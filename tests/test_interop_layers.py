@@ -7,6 +7,10 @@ import copy
 import importlib.util
 import inspect
 import os
+import subprocess
+import sys
+import textwrap
+import zipfile
 
 import chex
 import jax
@@ -365,6 +369,122 @@ def test_torch_module_wrapper_to_torch_and_keras_file(tmp_path):
         fkeras.saving.load_model(path)
     loaded = fkeras.saving.load_model(path, safe_mode=False)
     chex.assert_trees_all_close(np.asarray(loaded.predict(x, verbose=0)), expected, atol=1e-6, rtol=1e-6)
+
+
+def _bn_net():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+
+
+_KERAS_TORCH = textwrap.dedent("""
+    import os, sys
+    os.environ["KERAS_BACKEND"] = "torch"
+    import numpy as np, torch, keras
+    ours, theirs, out = sys.argv[1:4]
+    x = np.load(out + ".x.npy")
+    loaded = keras.saving.load_model(ours, safe_mode=False)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    layer = keras.layers.TorchModuleWrapper(module)
+    model = keras.Sequential([keras.Input((4,)), layer])
+    layer(torch.from_numpy(x))  # eager, no `training`: Keras runs the module in train()
+    model.save(theirs)
+    np.savez(out, loaded=loaded.predict(x, verbose=0), predict=model.predict(x, verbose=0),
+             running_mean=module[1].running_mean.numpy(), config_keys=np.array(list(layer.get_config())))
+""")
+
+
+def _vars_keys(path, layer="torch_module_wrapper"):
+    h5py = pytest.importorskip("h5py")
+    import io
+
+    with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        return sorted(f[f"layers/{layer}/vars"].keys())
+
+
+@needs_torch
+def test_torch_module_wrapper_keras_files_both_ways_and_train_mode_like_keras(tmp_path):
+    """Keras 3.15 (torch backend, in a subprocess) reads fkeras's `.keras` file and fkeras reads Keras's: the weights
+    under torch's names (`0.weight`); an eager call without `training` runs the module in train() as Keras's does."""
+    x, _ = _data()
+    ours_path, theirs_path, out = tmp_path / "ours.keras", tmp_path / "theirs.keras", str(tmp_path / "keras_out")
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(_bn_net())])
+    model.layers[0](x)  # train(): BatchNorm's running statistics move, as in Keras
+    expected = np.asarray(model.predict(x, verbose=0))
+    model.save(str(ours_path))
+    np.save(out + ".x.npy", x)
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    run = subprocess.run([sys.executable, "-c", _KERAS_TORCH, str(ours_path), str(theirs_path), out], env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    keras_out = np.load(out + ".npz")
+    assert list(keras_out["config_keys"]) == list(model.layers[0].get_config())
+    chex.assert_trees_all_close(np.asarray(model.layers[0].module[1].running_mean), keras_out["running_mean"], **TOL)
+    chex.assert_trees_all_close(keras_out["loaded"], expected, **TOL)  # Keras read fkeras's file
+    assert _vars_keys(ours_path) == _vars_keys(theirs_path) == sorted(
+        ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
+         "3.weight", "3.bias"])
+    loaded = fkeras.saving.load_model(str(theirs_path), safe_mode=False)  # fkeras reads Keras's file
+    chex.assert_trees_all_close(np.asarray(loaded.predict(x, verbose=0)), keras_out["predict"], **TOL)
+    chex.assert_trees_all_close(np.asarray(loaded.layers[0].module[1].running_mean), keras_out["running_mean"], **TOL)
+
+
+@needs_torch
+def test_torch_module_wrapper_eager_training_modes():
+    """No `training`: train() (batch statistics, running statistics updated); `training=False`: eval(), nothing moves."""
+    import torch
+
+    x, _ = _data()
+    layer, ref = fkeras.layers.TorchModuleWrapper(_bn_net()), _bn_net()
+    before = np.asarray(layer.module[1].running_mean).copy()
+    chex.assert_trees_all_close(np.asarray(layer(x, training=False)), ref.eval()(torch.from_numpy(x)).detach().numpy(),
+                                **TOL)
+    chex.assert_trees_all_close(np.asarray(layer.module[1].running_mean), before, **TOL)
+    chex.assert_trees_all_close(np.asarray(layer(x)), ref.train()(torch.from_numpy(x)).detach().numpy(), **TOL)
+    chex.assert_trees_all_close(np.asarray(layer.module[1].running_mean), ref[1].running_mean.numpy(), **TOL)
+    assert int(layer.module[1].num_batches_tracked) == 1
+
+
+@needs_torch
+def test_torch_module_wrapper_refuses_a_weights_file_of_another_module(tmp_path):
+    """Names and shapes are checked before any weight changes."""
+    import torch
+
+    x, _ = _data()
+    model = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(_bn_net())])
+    expected = np.asarray(model.predict(x, verbose=0))
+    path = str(tmp_path / "w.weights.h5")
+    model.save_weights(path)
+    torch.manual_seed(1)
+    other = fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.TorchModuleWrapper(
+        torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)))])
+    before = [np.asarray(w).copy() for w in other.weights]
+    with pytest.raises(ValueError, match=r"variables|missing|unexpected"):
+        other.load_weights(path)
+    chex.assert_trees_all_close([np.asarray(w) for w in other.weights], before)
+    layer = model.layers[0]
+    with pytest.raises(ValueError, match=r"missing \['0.weight'.*unexpected \['9.weight'\]"):
+        layer.load_own_variables({"9.weight": np.zeros((5, 4), "float32")})
+    with pytest.raises(ValueError, match=r"'0.weight' expects shape \(5, 4\), the file has \(4, 5\)"):
+        layer.load_own_variables({k: (np.zeros((4, 5), "float32") if k == "0.weight" else v.numpy())
+                                  for k, v in layer.module.state_dict().items()})
+    chex.assert_trees_all_close(np.asarray(model.predict(x, verbose=0)), expected)  # the refusals changed nothing
+
+
+def test_flax_layer_missing_flax_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flax", None)
+    monkeypatch.setitem(sys.modules, "flax.linen", None)
+    with pytest.raises(ImportError, match=r'^FlaxLayer needs flax, which is not installed: pip install "fkeras\[flax\]"$'):
+        fkeras.layers.FlaxLayer(object())
+
+
+def test_nn_exports_the_pure_interop_layers_and_the_facade_views_them():
+    for name in NAMES:
+        nn_cls = getattr(fkeras.nn, name)
+        assert issubclass(nn_cls, fkeras.nn.base.Layer) and nn_cls.__name__ == name
+        assert fkeras.layers.wrapper_for(nn_cls) is getattr(fkeras.layers, name)
 
 
 @needs_torch

@@ -18,7 +18,7 @@ import numpy as np
 
 from fkeras import ops
 from fkeras.nn.base import Layer, Variables
-from fkeras.runtime.extras import MissingExtraError
+from fkeras.runtime.extras import require
 
 _CALL_ARGS = {"params", "state", "rng", "inputs", "training"}
 _INIT_ARGS = {"rng", "inputs", "training"}
@@ -283,19 +283,12 @@ class FlaxLayer(JaxLayer):
     """
 
     def __init__(self, module, method=None, variables=None, name=None, dtype=None, trainable=True, **kwargs):
-        try:
-            import flax.linen  # an optional package: only FlaxLayer needs it
-        except ModuleNotFoundError as e:
-            if e.name is not None and e.name.split(".")[0] != "flax":
-                raise
-            raise MissingExtraError('FlaxLayer needs flax, which is not installed: pip install "fkeras[flax]"',
-                                    name="flax") from None
-
-        if not isinstance(module, flax.linen.Module):
+        linen = require("flax.linen", "FlaxLayer")  # an optional package: only FlaxLayer needs it
+        if not isinstance(module, linen.Module):
             raise TypeError(f"FlaxLayer: expected a flax.linen.Module as `module`, got {type(module).__name__}.")
         object.__setattr__(self, "module", module)
         object.__setattr__(self, "method", method)
-        mutable = flax.linen.DenyList(["params"])
+        mutable = linen.DenyList(["params"])
         target = method or module.__call__
         with_training = "training" in inspect.signature(target).parameters
 

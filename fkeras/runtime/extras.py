@@ -22,6 +22,7 @@ EXTRAS = {
     "tensorflow": ("tensorflow-cpu", "tf"),
     "pandas": ("pandas", "pandas"),
     "sklearn": ("scikit-learn", "digits"),
+    "flax": ("flax", "flax"),
 }
 
 
