@@ -52,8 +52,9 @@ def _variables_used_by(fns):
 
 
 class TFSMLayer(Layer):
-    """The pure counterpart of `TFSMLayer`: the endpoint's trainable variables are params, the others
-    state, keyed by their names (Keras's: "/" replaced by "_")."""
+    """A TF SavedModel endpoint as a pure layer: the trainable variables it reads are params, the others state,
+    keyed by Keras's names ("/" replaced by "_"). `apply(variables, x)` returns the endpoint's outputs for `x`
+    (`call_training_endpoint`'s when training and given); the state is never changed."""
 
     autocast = False
 

@@ -30,8 +30,10 @@ def _nest(flat: dict) -> dict:
 
 
 class TorchModuleWrapper(Layer):
-    """The pure counterpart of `TorchModuleWrapper`: weights = the module's parameters (trainable when
-    `requires_grad`) and persistent buffers (non-trainable), nested by their torch names."""
+    """A `torch.nn.Module` as a pure layer: params are its parameters with `requires_grad`, state its other
+    `state_dict()` entries (BatchNorm statistics), nested by torch name. `apply(variables, *inputs, **kwargs)` runs
+    the module's `forward` (in `train()` when `training`, else `eval()`; dropout seeded from `rng`) and returns its
+    outputs, shaped as `forward` returns them, with the updated buffers as the new state."""
 
     stateful = True
     autocast = False  # the module keeps its own dtypes
