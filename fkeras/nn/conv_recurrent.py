@@ -15,10 +15,11 @@ import jax
 import numpy as np
 
 from fkeras import backend, ops
-from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn import activations, regularizers
 from fkeras.nn.base import Layer, Variables, expect_rank
 from fkeras.nn.conv import check_output_size, normalize_positive_tuple
-from fkeras.nn.recurrent import RNN, _RNN_CONSTRAINTS, _RNN_WEIGHTS, _CellDropout, _check_rate
+from fkeras.nn.kernel_bias import RECURRENT_CONSTRAINTS, RECURRENT_REGULARIZERS, KernelBias
+from fkeras.nn.recurrent import RNN, _CellDropout, _check_rate
 
 
 def conv_output_spatial(spatial, kernel_size, strides, padding, dilation_rate):
@@ -32,14 +33,14 @@ def conv_output_spatial(spatial, kernel_size, strides, padding, dilation_rate):
     return tuple(out)
 
 
-class ConvLSTMCell(Layer, _CellDropout):
+class ConvLSTMCell(KernelBias, Layer, _CellDropout):
     """One ConvLSTM step of rank `rank` (1, 2 or 3).
 
     inputs (batch, *spatial, channels), states [h, c] (batch, *out_spatial, filters) each ->
     (h, [h, c]). `dropout`/`recurrent_dropout` draw four masks each (one per gate), once per batch."""
 
-    weight_regularizers = _RNN_WEIGHTS
-    weight_constraints = _RNN_CONSTRAINTS
+    weight_regularizers = RECURRENT_REGULARIZERS
+    weight_constraints = RECURRENT_CONSTRAINTS
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -67,19 +68,11 @@ class ConvLSTMCell(Layer, _CellDropout):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise self.error("Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Received: "
                              f"strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.activation = self.lookup(activations.get, activation, "activation")
+        self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
+        self.set_recurrent_kernel(recurrent_initializer, recurrent_regularizer, recurrent_constraint)
         self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.recurrent_initializer = self.lookup(initializers.get, recurrent_initializer, "recurrent_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.recurrent_regularizer = self.lookup(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.recurrent_constraint = self.lookup(constraints.get, recurrent_constraint, "recurrent_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
         self.dropout = _check_rate(self, "dropout", dropout)
         self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -178,19 +171,9 @@ class ConvLSTMCell(Layer, _CellDropout):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
+        } | self.recurrent_kernel_bias_config() | {
             "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

@@ -1,6 +1,7 @@
 """Keras's kernel/bias arguments, held and serialized once for every layer that has them (Dense, the
-convolutions, EinsumDense, ...): `activation`, `use_bias`, and the kernel's and bias's initializer,
-regularizer and constraint."""
+convolutions, EinsumDense, the RNN cells, ...): `activation`, `use_bias`, and the kernel's and bias's
+initializer, regularizer and constraint; the recurrent cells add their `recurrent_kernel`'s
+(`set_recurrent_kernel`, `RECURRENT_REGULARIZERS`/`RECURRENT_CONSTRAINTS`)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,28 @@ class KernelBias:
         if not use_bias:
             del config["use_bias"]
         return config
+
+    def set_recurrent_kernel(self, recurrent_initializer="orthogonal", recurrent_regularizer=None,
+                             recurrent_constraint=None):
+        """The recurrent kernel's arguments (RNN cells; with `RECURRENT_REGULARIZERS`/`_CONSTRAINTS`)."""
+        self.recurrent_initializer = self.lookup(initializers.get, recurrent_initializer, "recurrent_initializer")
+        self.recurrent_regularizer = self.lookup(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
+        self.recurrent_constraint = self.lookup(constraints.get, recurrent_constraint, "recurrent_constraint")
+
+    def recurrent_kernel_bias_config(self):
+        """A recurrent cell's entries in Keras's order: activation, use_bias, then the initializers, the
+        regularizers and the constraints, each for kernel, recurrent_kernel, bias (no activity_regularizer)."""
+        config = self.kernel_bias_config(activity_regularizer=False)
+        out = {"activation": config["activation"], "use_bias": config["use_bias"]}
+        for kind, family in (("initializer", initializers), ("regularizer", regularizers),
+                             ("constraint", constraints)):
+            out[f"kernel_{kind}"] = config[f"kernel_{kind}"]
+            out[f"recurrent_{kind}"] = family.serialize(getattr(self, f"recurrent_{kind}"))
+            out[f"bias_{kind}"] = config[f"bias_{kind}"]
+        return out
+
+
+RECURRENT_REGULARIZERS = {"kernel": "kernel_regularizer", "recurrent_kernel": "recurrent_regularizer",
+                          "bias": "bias_regularizer"}
+RECURRENT_CONSTRAINTS = {"kernel": "kernel_constraint", "recurrent_kernel": "recurrent_constraint",
+                         "bias": "bias_constraint"}

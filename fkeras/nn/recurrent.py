@@ -21,14 +21,10 @@ import jax
 
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, dtype_policies, initializers, regularizers
+from fkeras.nn import activations, dtype_policies, regularizers
 from fkeras.nn.base import Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name, snake_case
 from fkeras.nn.containers import deserialize, serialize
-
-_RNN_WEIGHTS = {"kernel": "kernel_regularizer", "recurrent_kernel": "recurrent_regularizer",
-                "bias": "bias_regularizer"}
-_RNN_CONSTRAINTS = {"kernel": "kernel_constraint", "recurrent_kernel": "recurrent_constraint",
-                    "bias": "bias_constraint"}
+from fkeras.nn.kernel_bias import RECURRENT_CONSTRAINTS, RECURRENT_REGULARIZERS, KernelBias
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -138,11 +134,11 @@ class _CellDropout:
         return out
 
 
-class _Cell(Layer, _CellDropout):
-    """Shared arguments of the built-in cells."""
+class _Cell(KernelBias, Layer, _CellDropout):
+    """Shared arguments of the built-in cells (kernel/recurrent kernel/bias ones held by `KernelBias`)."""
 
-    weight_regularizers = _RNN_WEIGHTS
-    weight_constraints = _RNN_CONSTRAINTS
+    weight_regularizers = RECURRENT_REGULARIZERS
+    weight_constraints = RECURRENT_CONSTRAINTS
     n_gates = 1
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
@@ -152,17 +148,9 @@ class _Cell(Layer, _CellDropout):
                  name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
         self.units = _check_units(self, units)
-        self.activation = self.lookup(activations.get, activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.recurrent_initializer = self.lookup(initializers.get, recurrent_initializer, "recurrent_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.recurrent_regularizer = self.lookup(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.recurrent_constraint = self.lookup(constraints.get, recurrent_constraint, "recurrent_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
+        self.set_recurrent_kernel(recurrent_initializer, recurrent_regularizer, recurrent_constraint)
         self.dropout = _check_rate(self, "dropout", dropout)
         self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -188,23 +176,8 @@ class _Cell(Layer, _CellDropout):
         return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in sizes]
 
     def _config(self):
-        return {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        }
+        return {"units": self.units} | self.recurrent_kernel_bias_config() | {
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}
 
     def get_config(self):
         return super().get_config() | self._config()
