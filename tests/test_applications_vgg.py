@@ -13,7 +13,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import fkeras  # noqa: E402
-from applications_common import TOL, check_against_keras  # noqa: E402
+from applications_common import TOL, check_against_keras, host_initial_values  # noqa: E402
 from fkeras.applications import _base, vgg16  # noqa: E402
 
 SMALL = dict(include_top=False, input_shape=(32, 32, 3))
@@ -45,26 +45,30 @@ def test_vgg16_and_its_imagenet_weights_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     monkeypatch.setattr(vgg16, "WEIGHTS_HASHES", (vgg16.WEIGHTS_HASHES[0], hashlib.md5(cached.read_bytes()).hexdigest()))
-    model = fkeras.applications.VGG16(weights="imagenet", **SMALL)
+    with host_initial_values():  # the files' weights replace them: no JAX compile per initial draw
+        model = fkeras.applications.VGG16(weights="imagenet", **SMALL)
     np.testing.assert_allclose(model.predict(vgg16.preprocess_input(x.copy()), verbose=0), ref, rtol=TOL,
                                atol=TOL * max(1.0, np.abs(ref).max()))
 
     # weights=<path> of a legacy .h5 file.
     local = tmp_path / "mine.h5"
     shutil.copy(cached, local)
-    model = fkeras.applications.VGG16(weights=str(local), **SMALL)
+    with host_initial_values():
+        model = fkeras.applications.VGG16(weights=str(local), **SMALL)
     np.testing.assert_allclose(model.predict(vgg16.preprocess_input(x.copy()), verbose=0), ref, rtol=TOL,
                                atol=TOL * max(1.0, np.abs(ref).max()))
 
     # weights=<path> of a .weights.h5 file (the one same_numbers saved from fkeras and Keras loaded).
-    model = fkeras.applications.VGG16(weights=str(tmp_path / "fkeras.weights.h5"), **SMALL)
+    with host_initial_values():
+        model = fkeras.applications.VGG16(weights=str(tmp_path / "fkeras.weights.h5"), **SMALL)
     np.testing.assert_allclose(model.predict(vgg16.preprocess_input(x.copy()), verbose=0), ref, rtol=TOL,
                                atol=TOL * max(1.0, np.abs(ref).max()))
 
     # A file for another architecture fails before any weight is written, naming the layer.
     other = tmp_path / "other.h5"
     keras.backend.clear_session()
-    _save_legacy_h5(keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 1)), other)
+    with host_initial_values():
+        _save_legacy_h5(keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 1)), other)
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match="block1_conv1"):
         _base.load_weights_file(model, str(other))
