@@ -328,3 +328,22 @@ def test_an_operation_inside_a_functional_model_trains_saves_and_loads_like_kera
     for lib, other in ((keras, "fkeras"), (fkeras, "keras")):  # each loads the other's file
         loaded = lib.saving.load_model(tmp_path / f"{other}.keras")
         np.testing.assert_allclose(np.asarray(loaded.predict(x[:1], verbose=0)), preds[other], **TOL)
+
+
+def test_stateless_scope_leaves_seed_generators_as_they_were():
+    class Noisy(fkeras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.seed_generator = fkeras.random.SeedGenerator(3)
+
+        def call(self, x):
+            return fkeras.random.dropout(x, 0.5, seed=self.seed_generator)
+
+    layer = Noisy()
+    x = np.ones((2, 8), "float32")
+    layer(x)
+    before = np.asarray(layer.seed_generator.state)
+    with fkeras.StatelessScope():
+        a, b = layer(x), layer(x)
+    assert not np.array_equal(np.asarray(a), np.asarray(b))  # the generator advances inside
+    np.testing.assert_array_equal(np.asarray(layer.seed_generator.state), before)

@@ -1068,6 +1068,9 @@ class Layer:
         else:
             rng = scope.rng
         scope.calls[id(self)] = scope.calls.get(id(self), 0) + 1
+        if scope.mode == "stateless":  # SeedGenerators advance inside, and are put back when the scope exits
+            for sg, _ in self._fk_seed_states():
+                scope.seed_generators.setdefault(id(sg), (sg, sg.state))
         if type(self).apply is not Layer.apply:  # a layer with its own pure apply
             return self._fk_call_via_apply(scope, rng, training, args, kwargs)
         if not self.built and scope.mode == "stateless":  # built on its own values first, as outside the scope

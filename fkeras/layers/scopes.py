@@ -85,6 +85,9 @@ class StatelessScope:
             stack.remove(self)
         if not self.collect_losses:
             self.losses.clear()
+        for sg, original in self.seed_generators.values():  # no state changes survive the scope
+            sg.state = original
+        self.seed_generators.clear()
 
     def add_loss(self, loss):
         self.losses.append(loss)
