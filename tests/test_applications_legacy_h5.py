@@ -193,3 +193,14 @@ def test_keras_reads_the_layout_fkeras_writes(keras_file, tmp_path):
             assert list(ours[name].attrs["weight_names"]) == list(theirs[name].attrs["weight_names"])
     with pytest.raises(ValueError, match="'.h5' or '.hdf5'"):
         legacy_h5.save_weights(fm, str(tmp_path / "m.weights.h5"))
+
+
+def test_saving_load_weights_is_keras_s(keras_file):
+    import inspect
+
+    _, path = keras_file
+    assert inspect.signature(fkeras.saving.load_weights) == inspect.signature(keras.saving.load_weights)
+    fm, ref = _net(fkeras), _net(fkeras)
+    fkeras.saving.load_weights(fm, path, by_name=True)
+    ref.load_weights(path)
+    _same_weights(fm, ref)

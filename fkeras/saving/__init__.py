@@ -18,9 +18,15 @@ from fkeras.saving.object_registration import (  # noqa: F401
     get_registered_object,
     register_keras_serializable,
 )
-from fkeras.saving.saving_lib import load_model, load_weights, save_model, save_weights  # noqa: F401
+from fkeras.saving.saving_lib import load_model, save_model, save_weights  # noqa: F401
 from fkeras.saving.serialization_lib import (  # noqa: F401
     deserialize_keras_object,
     enable_unsafe_deserialization,
     serialize_keras_object,
 )
+
+
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
+    """Keras's `keras.saving.load_weights`: `model.load_weights(filepath, skip_mismatch, **kwargs)` for
+    `.keras`, `.weights.h5` and legacy `.h5` files (`by_name=` for the latter: `fkeras.saving.legacy_h5`)."""
+    return model.load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
