@@ -208,11 +208,6 @@ class Model(Layer, Trainer):
         if resolved.mode in ("gptq", "awq"):
             raise NotImplementedError(f"model.quantize({resolved.mode!r}): GPTQ/AWQ calibration is not implemented "
                                       "in fkeras; use 'int8', 'int4' or 'float8'.")
-        if resolved.mode == "float8":
-            warnings.warn("float8: predictions and saving follow Keras, but fit() does not yet apply Keras's "
-                          "overwrite-with-gradient rule to the float8 scales/histories (a pure step can: "
-                          "fkeras.nn.quantized.overwrite_with_gradient); they would train as ordinary weights.",
-                          stacklevel=2)
 
         def wanted(layer, path):
             if filters is None:

@@ -366,10 +366,10 @@ def overwrite_with_gradient(params, grads):
     """`params` with each float8 meta leaf replaced by its gradient (its delayed-scaling update), the rule
     Keras's optimizers apply to `overwrite_with_gradient` variables; other leaves are left as they are."""
     def walk(p, g):
-        if isinstance(p, dict):
-            return {k: (g[k] if k in FLOAT8_META and not isinstance(v, dict) else walk(v, g[k]))
-                    for k, v in p.items()}
-        return p
+        if not isinstance(p, dict) or not isinstance(g, dict):
+            return p
+        float8 = all(k in p and not isinstance(p[k], dict) for k in FLOAT8_META)  # a float8 layer's own params
+        return {k: (g[k] if float8 and k in FLOAT8_META else walk(v, g.get(k))) for k, v in p.items()}
 
     return walk(params, grads)
 

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fkeras.nn import quantized
 from fkeras.ops._jax_cpu import jit
 from fkeras.train import metrics as metrics_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
@@ -173,6 +174,7 @@ class Engine:
 
         (_, (loss, (yp, yt, sws, per, new_state))), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
         new_trainable, opt_state = self.optimizer.apply(grads, ts.opt_state, trainable)
+        new_trainable = quantized.overwrite_with_gradient(new_trainable, grads)  # float8 scales/histories, as Keras
         params = merge_trainable(new_trainable, ts.params, mask)
         if self.constraints is not None:
             params = self.constraints(params)
