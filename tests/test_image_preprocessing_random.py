@@ -214,7 +214,8 @@ def test_facade_layers_draw_from_the_global_seed():
     again = np.asarray(fkeras.layers.RandomRotation(0.3)(x, training=True))
     chex.assert_trees_all_equal(a, again)  # the same global seed: the same augmentation
     assert not np.allclose(a, b)  # the next call draws a new one
-    chex.assert_trees_all_equal(np.asarray(layer(x)), x)  # inference
+    chex.assert_trees_all_equal(np.asarray(layer(x, training=False)), x)  # inference
+    assert not np.allclose(np.asarray(layer(x)), x)  # no `training`: Keras's call default (training=True)
 
 
 def test_tf_tensors_eager_and_fresh_draws_in_graphs():

@@ -1032,8 +1032,12 @@ class Layer:
         if not self.built or any(_unset(v) for v, _, _ in self._fk_variables()):
             self.init(next_key(), *args, **kwargs)  # e.g. built structurally by `init` under jax.jit
         vt = self.variables_tree
-        rng = next_key() if training else None
-        out, new_state, losses = self._fk_apply(vt, args, kwargs, bool(training), rng)
+        if training is None and _trains_by_default(self):  # Keras's augmentation layers: call(..., training=True)
+            rng = next_key()
+        else:
+            rng = next_key() if training else None
+            training = bool(training)
+        out, new_state, losses = self._fk_apply(vt, args, kwargs, training, rng)
         self.__dict__["_fk_losses"] = losses
         if new_state:
             self._fk_write_state(vt.state, new_state)
@@ -1091,10 +1095,10 @@ class Layer:
             args = cast_floats(args, self._fk_policy.compute_dtype)
         accepts_training, var_kw, accepts_mask = _call_params(type(self))
         if accepts_training or var_kw:
-            kwargs["training"] = bool(training)
+            kwargs["training"] = None if training is None else bool(training)
         if "mask" in kwargs and not (accepts_mask or var_kw):
             kwargs.pop("mask")  # as Keras: a mask only reaches layers whose call takes one
-        scope.frames.append(_Frame(self, rng, bool(training)))
+        scope.frames.append(_Frame(self, rng, None if training is None else bool(training)))
         swapped = self._fk_swap_in(scope)
         try:
             out = self.call(*args, **kwargs)
@@ -1141,7 +1145,8 @@ class Layer:
         for sg, path in seeds:
             state = set_path(state, path, sg.state)
         out, new_state, activity = container._apply_collect(Variables(params, state), *args,
-                                                            training=bool(training), rng=rng)
+                                                            training=None if training is None else bool(training),
+                                                            rng=rng)
         for var, kind, path in own:
             if kind == "state" and (id(var) in values or scope.mode == "stateless"):
                 _bind(scope, var, get_path(new_state, path))
@@ -1320,6 +1325,17 @@ def _bind(scope, var, value):
     scope.values[id(var)] = value
     if scope.mode == "stateless":
         scope.assigned.add(id(var))
+
+
+def _trains_by_default(layer) -> bool:
+    """Whether `layer` holds a layer whose Keras `call` defaults to `training=True` (the image augmentation
+    layers: `nn` layers with `training_default`), so a call without `training` runs it in training mode."""
+    def nn_trains(nn_layer):
+        return bool(getattr(nn_layer, "training_default", False)) or any(
+            nn_trains(child) for child in getattr(nn_layer, "layers", ()) or ())
+    if nn_trains(layer.__dict__.get("_fk_nn")):
+        return True
+    return any(_trains_by_default(child) for child in layer._fk_children() if isinstance(child, Layer))
 
 
 def _carried_state(var) -> bool:

@@ -428,7 +428,7 @@ class NNLayer(Layer):
         frame = scope.frames[-1] if scope is not None and scope.frames else None
         rng = frame.rng if frame is not None else None
         if training is None:
-            training = frame.training if frame is not None else False
+            training = frame.training if frame is not None else None
         nn_layer = self.__dict__["_fk_nn"]
         if type(nn_layer).__name__ in _FREEZE_INFERENCE and not self.trainable:
             training = False
@@ -438,7 +438,8 @@ class NNLayer(Layer):
         remat_mode = self.__dict__.get("_fk_remat_mode")  # made in a RematScope: as its pure counterpart runs
         runner = nn_layer if remat_mode is None or remat_mode.mode is None else Remat(nn_layer, remat_mode)
         try:
-            out, new_state = runner.apply(tree, *args, training=bool(training), rng=rng, **kwargs)
+            out, new_state = runner.apply(tree, *args, training=None if training is None else bool(training), rng=rng,
+                                          **kwargs)
         except KeyError as e:
             leaf = e.args[0] if e.args else None
             if leaf in _weight_names(type(nn_layer)) and leaf not in tree.params and leaf not in tree.state:

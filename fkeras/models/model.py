@@ -102,7 +102,8 @@ class Model(Layer, Trainer):
         self._fk_check_variables(params, state)
         self._fk_check_call_input(inputs)
         out, new_state, aux = self._fk_container().apply_with_losses(
-            Variables(params, state), *inputs, training=bool(training), rng=_as_key(rng))
+            Variables(params, state), *inputs, training=None if training is None else bool(training),
+            rng=_as_key(rng))
         return out, new_state, [] if isinstance(aux, float) and aux == 0.0 else [aux]
 
     def init(self, rng, *example_inputs, **kwargs) -> Variables:
