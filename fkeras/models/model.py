@@ -13,6 +13,7 @@ import json
 
 import jax
 
+from fkeras import saving
 from fkeras.callbacks.callback_list import CallbackList
 from fkeras.export import export_model
 from fkeras.interop import torch_engine  # noqa: F401  (registers compile(engine="torch"); torch loads on first use)
@@ -22,7 +23,7 @@ from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
 from fkeras.nn.base import Variables
 from fkeras.nn.quantizers import validate_and_resolve_config
-from fkeras.saving import legacy_h5, saving_lib
+from fkeras.saving import saving_lib
 from fkeras.saving.serialization_lib import serialize_keras_object
 from fkeras.train.trainer import Trainer
 
@@ -245,14 +246,7 @@ class Model(Layer, Trainer):
         return saving_lib.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        if legacy_h5.is_legacy_h5_path(filepath):  # Keras 2 / keras.applications weight files
-            if "objects_to_skip" in kwargs:
-                raise ValueError(f"`objects_to_skip` only supports loading '.weights.h5' files. Received: {filepath}")
-            by_name = kwargs.pop("by_name", None)
-            if kwargs:
-                raise ValueError(f"Invalid keyword arguments: {kwargs}")
-            return legacy_h5.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=bool(by_name))
-        return saving_lib.load_weights(self, filepath, **kwargs)
+        return saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
     def to_json(self, **kwargs):
         """The model's architecture as Keras's JSON (`keras.models.model_from_json` reads it); `kwargs`
