@@ -8,8 +8,7 @@ Two compile settings matter on XLA:CPU, and each gets its own lowering of the st
   shifted matmuls (batch split in two when the contraction is long, so both cores work); it pays
   off from 16 input channels.
 - fkeras's own programs (`jit` below: the Engine's steps, `fit`/`evaluate`/`predict`, and
-  `fkeras.train.jit`) compile with YNNPACK's conv fusion off (`compiler_options()`; its dot,
-  elementwise and reduce fusions stay on), where XLA's own conv
+  `fkeras.train.jit`) compile with that fusion off (`compiler_options()`), where XLA's own conv
   is fast (13 ms and 33 ms for the same conv). While tracing for them (`plain_conv_is_fast()`),
   the "xla" lowering keeps XLA's conv forward and writes both gradients as convs in XLA's
   canonical layout: XLA's own transpose picks, inside `lax.scan` (steps_per_execution), a layout
@@ -80,30 +79,21 @@ def plain_conv_is_fast() -> bool:
     return m is not None and "conv" not in m.group(1)
 
 
-# Every YNNPACK fusion but the convolution one: its convs are the slow path here, while its dot, elementwise and
-# reduce fusions are XLA:CPU's fast ones (an int8 x int8 -> int32 dot: 0.2 ms with them, 5.4 ms without).
-_YNN_NO_CONV = ",".join("LIBRARY_FUSION_TYPE_" + t for t in ("DOT", "ELTWISE", "REDUCE", "INDIVIDUAL_DOT"))
-
-
 @functools.cache
-def _ynn_option_value() -> str | None:
-    """The option's value this jaxlib accepts: YNNPACK without its conv fusion, else YNNPACK off ("", an older
-    spelling of the enum), else None (a jaxlib without the experimental option keeps XLA's defaults)."""
-    for value in (_YNN_NO_CONV, ""):
-        try:
-            jax.jit(lambda v: v + 1, compiler_options={_YNN_OPTION: value}).lower(jnp.float32(0)).compile()
-            return value
-        except Exception:  # noqa: BLE001 - an unknown option or value: try the next
-            continue
-    return None
+def _ynn_option_supported() -> bool:
+    """Whether this jaxlib knows the option (it is experimental; a jaxlib without it keeps the default)."""
+    try:
+        jax.jit(lambda v: v + 1, compiler_options={_YNN_OPTION: ""}).lower(jnp.float32(0)).compile()
+        return True
+    except Exception:  # noqa: BLE001 - an unknown option or value: fall back to XLA's defaults
+        return False
 
 
 def compiler_options() -> dict | None:
-    """XLA options for fkeras's compiled CPU programs: YNNPACK's conv fusion off (its other fusions on). None off
-    CPU or when disabled."""
-    if not enabled() or jax.default_backend() != "cpu" or _ynn_option_value() is None:
+    """XLA options for fkeras's compiled CPU programs: YNNPACK fusions off. None off CPU or when disabled."""
+    if not enabled() or jax.default_backend() != "cpu" or not _ynn_option_supported():
         return None
-    return {_YNN_OPTION: _ynn_option_value()}
+    return {_YNN_OPTION: ""}
 
 
 def jit(fun, **jit_kwargs):
