@@ -88,8 +88,11 @@ def is_text(x) -> bool:
     dtype = getattr(x, "dtype", None)
     if dtype is None or isinstance(x, jax.core.Tracer):
         return False
-    if type(x).__module__.startswith("tensorflow"):
+    module = type(x).__module__
+    if module.startswith("tensorflow"):
         return getattr(dtype, "name", "") == "string"
+    if module.startswith("torch"):  # no string tensors (and np.dtype(torch.float32) raises under torch.compile)
+        return False
     try:
         return np.dtype(dtype).kind in "USO"
     except TypeError:
