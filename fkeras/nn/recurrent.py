@@ -22,7 +22,7 @@ import jax
 from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import activations, dtype_policies, regularizers
-from fkeras.nn.base import Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name, snake_case
+from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name, snake_case
 from fkeras.nn.containers import deserialize, serialize
 from fkeras.nn.kernel_bias import RECURRENT_CONSTRAINTS, RECURRENT_REGULARIZERS, KernelBias
 
@@ -357,7 +357,7 @@ class GRUCell(_Cell):
         return config
 
 
-class StackedRNNCells(Layer):
+class StackedRNNCells(Container):
     """Cells run one after another within a step: the output of each is the input of the next.
 
     states: one entry per cell (each the cell's own state structure)."""
@@ -422,15 +422,8 @@ class StackedRNNCells(Layer):
             new_states.append(s)
         return inputs, new_states
 
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        return sum((c.regularization_losses(params.get(c.name, {})) for c in self.cells), 0.0)
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        return {k: (next(c for c in self.cells if c.name == k).apply_constraints(v)) for k, v in params.items()}
+    def children(self):
+        return self.cells
 
     def saving_layout(self, params, state):
         out, used = [("", [])], {}
@@ -464,7 +457,7 @@ class _SequenceLayer(Layer):
         return self.call(run_vars, *inputs, training=training, rng=rng, mask=mask, initial_state=initial_state)
 
 
-class RNN(_SequenceLayer):
+class RNN(Container, _SequenceLayer):
     """Run `cell` over the time axis of (batch, timesteps, features) with `ops.scan` (jit- and grad-able).
 
     `mask` (batch, timesteps), True = use the step: a masked step keeps the previous states and repeats
@@ -630,18 +623,8 @@ class RNN(_SequenceLayer):
         outputs = ops.transpose(outputs, (1, 0) + tuple(range(2, len(outputs.shape))))
         return last, outputs, states
 
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        return self.cell.regularization_losses(params.get(self.cell.name, {}))
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        if self.cell.name in out:
-            out[self.cell.name] = self.cell.apply_constraints(out[self.cell.name])
-        return out
+    def children(self):
+        return [self.cell]
 
     def saving_layout(self, params, state):
         """Keras writes the cell's weights under `<layer>/cell`; the carried states are not saved."""
@@ -810,7 +793,7 @@ def _zero_output_for_mask(layer):
     return type(layer).from_config({**layer.get_config(), "zero_output_for_mask": layer.return_sequences})
 
 
-class Bidirectional(_SequenceLayer):
+class Bidirectional(Container, _SequenceLayer):
     """Run a recurrent `layer` forwards and a copy backwards (`go_backwards` flipped) and merge the two
     outputs with `merge_mode` ('concat' (default), 'sum', 'mul', 'ave' or None: a pair). The sub-layers are
     named `forward_<name>` / `backward_<name>`; `initial_state` is split in halves (forward first)."""
@@ -927,20 +910,8 @@ class Bidirectional(_SequenceLayer):
 
     reset_state = reset_states
 
-    def regularization_losses(self, params):
-        if isinstance(params, Variables):
-            params = params.params
-        return sum((sub.regularization_losses(params.get(sub.name, {}))
-                    for sub in (self.forward_layer, self.backward_layer)), 0.0)
-
-    def apply_constraints(self, params):
-        if isinstance(params, Variables):
-            return Variables(self.apply_constraints(params.params), params.state)
-        out = dict(params)
-        for sub in (self.forward_layer, self.backward_layer):
-            if sub.name in out:
-                out[sub.name] = sub.apply_constraints(out[sub.name])
-        return out
+    def children(self):
+        return [self.forward_layer, self.backward_layer]
 
     def saving_layout(self, params, state):
         out = [("", [])]
