@@ -17,41 +17,22 @@ from fkeras.layers.operation import Operation
 from fkeras.layers.scopes import Remat
 from fkeras.layers.wrapped import _FREEZE_INFERENCE, NNLayer
 from fkeras.layers.subclass import SubclassAdapter
-from fkeras.nn.base import Container
+from fkeras.nn.base import Container, Forwarding
 from fkeras.nn.base import Layer as NNBase
 from fkeras.nn.base import Variables
 
 
-class InferenceMode(NNBase):
+class InferenceMode(Forwarding):
     """`inner` run with `training=False` always: Keras runs a frozen BatchNormalization that way."""
 
-    stateful = True
-    autocast = False  # the inner layer casts
-
     def __init__(self, inner):
-        super().__init__(name=inner.name, dtype=inner.dtype_policy, trainable=False)
-        self.inner = inner
-
-    def init(self, rng, *input_specs):
-        return self.inner.init(rng, *input_specs)
+        super().__init__(inner, trainable=False)
 
     def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
         return self.inner.apply(variables, *inputs, training=False, rng=rng, **kwargs)
 
     def _apply_collect(self, variables, *inputs, training=False, rng=None):
         return self.inner._apply_collect(variables, *inputs, training=False, rng=rng)
-
-    def activity_loss(self, outputs):
-        return self.inner.activity_loss(outputs)
-
-    def regularization_losses(self, params):
-        return self.inner.regularization_losses(params)
-
-    def apply_constraints(self, params):
-        return self.inner.apply_constraints(params)
-
-    def get_config(self):
-        return self.inner.get_config()
 
 
 class OperationLayer(NNBase):

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from fkeras.layers import variables as _vars
 from fkeras.layers.variables import Variable
-from fkeras.nn.base import Layer as NNBase
+from fkeras.nn.base import Forwarding
 
 
 class _Local(threading.local):
@@ -208,21 +208,14 @@ def remat(f):
     return jax.checkpoint(f)
 
 
-class Remat(NNBase):
+class Remat(Forwarding):
     """`inner` recomputed in the backward pass (`jax.checkpoint`) when a `RematScope` mode selects it:
     "full" (always), "list_of_layers" (its name listed), "larger_than" (more output elements than the
     threshold, batch included), "activations" (only its activation function). Same values and gradients."""
 
-    stateful = True
-    autocast = False  # the inner layer casts
-
     def __init__(self, inner, mode):
-        super().__init__(name=inner.name, dtype=inner.dtype_policy, trainable=inner.trainable)
-        self.inner = inner
+        super().__init__(inner)
         self.mode = mode
-
-    def init(self, rng, *input_specs):
-        return self.inner.init(rng, *input_specs)
 
     def apply(self, variables, *inputs, training=False, rng=None, **kwargs):
         return self._run(lambda layer, v, xs, r: layer.apply(v, *xs, training=training, rng=r, **kwargs),
@@ -249,15 +242,3 @@ class Remat(NNBase):
             if not size > mode.output_size_threshold:
                 return fn(inner, variables, inputs, rng)
         return jax.checkpoint(lambda v, xs, r: fn(inner, v, xs, r))(variables, inputs, rng)
-
-    def activity_loss(self, outputs):
-        return self.inner.activity_loss(outputs)
-
-    def regularization_losses(self, params):
-        return self.inner.regularization_losses(params)
-
-    def apply_constraints(self, params):
-        return self.inner.apply_constraints(params)
-
-    def get_config(self):
-        return self.inner.get_config()

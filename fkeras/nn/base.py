@@ -425,6 +425,34 @@ class Container(Layer):
         return out
 
 
+class Forwarding(Layer):
+    """A layer that runs `inner` another way (frozen in inference, recomputed in the backward pass, ...): its
+    variables, penalties, constraints and config are `inner`'s. Subclasses define `apply`/`_apply_collect`."""
+
+    stateful = True
+    autocast = False  # the inner layer casts
+
+    def __init__(self, inner, trainable=None):
+        super().__init__(name=inner.name, dtype=inner.dtype_policy,
+                         trainable=inner.trainable if trainable is None else trainable)
+        self.inner = inner
+
+    def init(self, rng, *input_specs):
+        return self.inner.init(rng, *input_specs)
+
+    def activity_loss(self, outputs):
+        return self.inner.activity_loss(outputs)
+
+    def regularization_losses(self, params):
+        return self.inner.regularization_losses(params)
+
+    def apply_constraints(self, params):
+        return self.inner.apply_constraints(params)
+
+    def get_config(self):
+        return self.inner.get_config()
+
+
 def expect_rank(layer: Layer, x, rank, what: str = "input") -> None:
     """Raise a clear ValueError when `x` does not have `rank` (an int or a collection of allowed ranks)."""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)
