@@ -198,9 +198,14 @@ def run_torch(args, x, y):
     else:
         model = tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 64 * w), tnn.ReLU(), tnn.Linear(64 * w, 10))
         xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y).long()
+    return _time_torch_adam(args, model, tnn.CrossEntropyLoss(), xt, torch.from_numpy(y).long())
+
+
+def _time_torch_adam(args, model, loss_fn, xt, yt):
+    """Timed PyTorch eager steps of Adam(1e-3) over batches `args.batch` of (xt, yt)."""
+    import torch
+
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loss_fn = tnn.CrossEntropyLoss()
     b = args.batch
 
     def one(i):
@@ -252,17 +257,7 @@ def run_torch_sequence(args, x, y):
         yt, loss_fn = torch.from_numpy(y).float().reshape(-1, 1), tnn.BCEWithLogitsLoss()
     else:
         yt, loss_fn = torch.from_numpy(y).long(), tnn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    b = args.batch
-
-    def one(i):
-        j = i % args.steps
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xt[j * b:(j + 1) * b]), yt[j * b:(j + 1) * b])
-        loss.backward()
-        opt.step()
-
-    return timed_steps(one, args.warmup, args.steps, lambda: None)
+    return _time_torch_adam(args, model, loss_fn, xt, yt)
 
 
 def run_hand_jax_sequence(args, x, y):
