@@ -95,8 +95,9 @@ def test_fit_equals_keras_on_token_ids():
 
 def test_fit_on_a_tf_dataset_of_strings():
     tf = pytest.importorskip("tensorflow")
+    fkeras.utils.set_random_seed(0)  # (SGD(0.5) could overshoot from an unlucky draw: 1 seed in 12)
     model = _model(fkeras, "lookup")
-    model.compile(fkeras.optimizers.SGD(0.5), "mse")
+    model.compile(fkeras.optimizers.SGD(0.1), "mse")
     data = tf.data.Dataset.from_tensor_slices((X, Y)).batch(2)  # strings arrive as bytes
     hist = model.fit(data, epochs=3, verbose=0).history["loss"]
     assert hist[-1] < hist[0]

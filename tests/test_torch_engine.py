@@ -18,7 +18,9 @@ import fkeras as keras  # noqa: E402
 from fkeras.interop import torch_engine  # noqa: E402
 from fkeras.train import optimizers as O  # noqa: E402
 
-W_TOL = dict(rtol=1e-4, atol=1e-6)
+# Weights after several Adam(1e-2) steps: Adam divides each gradient by its running RMS, so float-order noise in
+# near-zero gradients (torch and XLA sum convolutions in different orders, differently per CPU) reaches ~1e-4.
+W_TOL = dict(rtol=1e-4, atol=2e-4)
 LOG_TOL = dict(rtol=1e-5, atol=1e-6)
 
 
