@@ -5,6 +5,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# The suite checks results, not speed: XLA:CPU compiles ~2x faster with LLVM at -O0 and the classic elemental
+# emitters, and most test time is compilation of small programs (both Keras and fkeras run under the same flags).
+# A user's own XLA_FLAGS (even empty: `XLA_FLAGS= pytest` for XLA's defaults) are kept; the README example test
+# runs its subprocess with XLA's defaults, as a user does.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+os.environ.setdefault("XLA_FLAGS", TEST_XLA_FLAGS)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO / "data" / "mnist.npz"  # the repository's copy of Keras's MNIST (data/README.md)
