@@ -7,6 +7,12 @@ one module per framework; this module only declares and documents.
 """
 
 # ruff: noqa: A001, A002  (NumPy names shadow builtins on purpose)
+import functools
+import importlib
+
+import jax
+
+from fkeras.ops import _dispatch
 from fkeras.ops._args import PART_B_OPS as _PART_B_OPS
 from fkeras.ops._dispatch import framework_of, op
 
@@ -531,16 +537,10 @@ __all__ = ["framework_of", "matmul", "einsum", "dot", "add", "subtract", "multip
 def _nested_op(fn):
     """`op` for control flow: the framework is found anywhere inside nested loop state / operands
     (callables are skipped); no arrays at all means JAX."""
-    import functools
-
-    from fkeras.ops import _dispatch
-
     name = fn.__name__
 
     @functools.wraps(fn)
     def dispatched(*args, **kwargs):
-        import jax
-
         leaves = [x for x in jax.tree_util.tree_leaves((args, kwargs)) if not callable(x)]
         fw = _dispatch.framework_of(*leaves)
         if fw == _dispatch.VARIABLE:
@@ -601,10 +601,6 @@ def vectorized_map(function, elements):
 def custom_gradient(f):
     """Decorator: `f(*args)` returns `(output, grad_fn)`; `grad_fn(upstream)` gives the gradients of
     the arguments. The framework is picked when the decorated function is called."""
-    import functools
-
-    from fkeras.ops import _dispatch
-
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         return _dispatch.resolve("custom_gradient", _dispatch.framework_of(*args, **kwargs))(f)(*args, **kwargs)
@@ -1014,8 +1010,6 @@ _VIEWS = ("core", "linalg", "math", "nn", "numpy")
 
 def __getattr__(name):
     if name in _VIEWS:
-        import importlib
-
         module = importlib.import_module(f"fkeras.ops.{name}")
         globals()[name] = module
         return module

@@ -16,6 +16,8 @@ import functools
 import importlib
 import types
 
+from fkeras.ops import _sparse
+
 JAX, TORCH, TF = "jax", "torch", "tensorflow"
 SYMBOLIC = "symbolic"  # registered symbolic tensors (the facade's KerasTensor): the op is recorded, not computed
 VARIABLE = "variable"  # registered variable types (the facade's `fkeras.Variable`): unwrapped via `.value` first
@@ -147,8 +149,6 @@ def backend(framework: str):
                 table.update({n: getattr(mod, n) for n in mod.__all__})
             else:
                 table.update({n: v for n, v in vars(mod).items() if not n.startswith("__")})
-        from fkeras.ops import _sparse  # the sparse-aware ops (BCOO, tf.SparseTensor, torch sparse) wrap the dense
-
         _sparse.wrap(framework, table)
         ns = _loaded[framework] = types.SimpleNamespace(**table)
     return ns

@@ -4,6 +4,8 @@ every framework: 'b (h w) c -> b h w c' splits, groups and permutes named axes."
 import math
 import re
 
+from fkeras import ops  # loaded with a framework's kernels (`_dispatch.backend`), after `fkeras.ops` is complete
+
 
 def _parse(side):
     """'b (h w) c' -> [['b'], ['h', 'w'], ['c']] (a group per output/input axis)."""
@@ -23,8 +25,6 @@ def _parse(side):
 
 
 def rearrange(tensor, pattern, **axes_lengths):
-    from fkeras import ops
-
     if "->" not in pattern:
         raise ValueError(f"fkeras.ops.rearrange: pattern must contain '->', got {pattern!r}.")
     left, right = (_parse(s.strip()) for s in pattern.split("->"))

@@ -6,19 +6,18 @@ a tensor and a NumPy array runs on the tensor's framework.
 
 from __future__ import annotations
 
+import itertools
+
+import jax
 import numpy as np
 
-from fkeras.ops._args import _check_data_format, _check_resize
+from fkeras import ops  # loaded with a framework's kernels (`_dispatch.backend`), after `fkeras.ops` is complete
 from fkeras.ops import random_impl as frandom
+from fkeras.ops._args import _check_data_format, _check_resize
+from fkeras.ops._jax_extra import _SCALE_METHODS, _area_resize, _aspect_box, _hw_axes
 
 __all__ = ["pad_images", "crop_images", "extract_patches", "extract_patches_3d", "rgb_to_grayscale", "rgb_to_hsv",
            "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
-
-
-def _ops():
-    from fkeras import ops
-
-    return ops
 
 
 def _fmt(data_format):
@@ -26,10 +25,10 @@ def _fmt(data_format):
 
 
 def _rank34(images, name="images"):
-    rank = len(_ops().shape(images))
+    rank = len(ops.shape(images))
     if rank not in (3, 4):
         raise ValueError(f"Invalid {name} rank: expected rank 3 (single image) or rank 4 (batch of images). "
-                         f"Received: {name}.shape={tuple(_ops().shape(images))}")
+                         f"Received: {name}.shape={tuple(ops.shape(images))}")
     return rank
 
 
@@ -52,7 +51,6 @@ def _two_of(a, b, target, names):
 
 def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
                target_height=None, target_width=None, data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     rank = _rank34(images)
     _two_of(top_padding, bottom_padding, target_height, ("top_padding", "bottom_padding", "target_height"))
@@ -75,7 +73,6 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
 
 def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
                 target_height=None, target_width=None, data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     rank = _rank34(images)
     _two_of(top_cropping, bottom_cropping, target_height, ("top_cropping", "bottom_cropping", "target_height"))
@@ -103,7 +100,6 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
 
 
 def _patches(images, size, strides, dilation_rate, padding, data_format, n):
-    ops = _ops()
     data_format = _fmt(data_format)
     size = (size,) * n if isinstance(size, int) else tuple(size)
     if len(size) != n:
@@ -138,7 +134,6 @@ def _channel_axis(data_format):
 
 
 def rgb_to_grayscale(images, data_format=None):
-    ops = _ops()
     axis = _channel_axis(data_format)
     _rank34(images)
     channels = ops.shape(images)[axis]
@@ -155,19 +150,17 @@ def rgb_to_grayscale(images, data_format=None):
 
 
 def _check_float(images, name):
-    dtype = _ops().dtype(images)
+    dtype = ops.dtype(images)
     if not _is_float(dtype):
         raise ValueError(f"Invalid images dtype: expected float dtype. Received: images.dtype={dtype}")
     return dtype
 
 
 def _planes(images, axis):
-    ops = _ops()
     return [ops.squeeze(p, axis) for p in ops.split(images, 3, axis=axis)]
 
 
 def rgb_to_hsv(images, data_format=None):
-    ops = _ops()
     axis = _channel_axis(data_format)
     _rank34(images)
     dtype = _check_float(images, "rgb_to_hsv")
@@ -191,7 +184,6 @@ def rgb_to_hsv(images, data_format=None):
 
 
 def hsv_to_rgb(images, data_format=None):
-    ops = _ops()
     axis = _channel_axis(data_format)
     _rank34(images)
     _check_float(images, "hsv_to_rgb")
@@ -211,7 +203,6 @@ def hsv_to_rgb(images, data_format=None):
 
 def _depthwise_same(images, kernel2d, data_format):
     """Per-channel 2-D conv with zero "same" padding; images batched, `kernel2d` a NumPy (kh, kw)."""
-    ops = _ops()
     c = ops.shape(images)[-1 if data_format == "channels_last" else 1]
     k = np.tile(kernel2d[:, :, None, None], (1, 1, c, 1)).astype(kernel2d.dtype)
     return ops.depthwise_conv(images, k, 1, "same", data_format)
@@ -224,7 +215,6 @@ def _gauss1d(size, sigma, dtype):
 
 
 def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     rank = _rank34(images)
     kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
@@ -239,7 +229,6 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 
 
 def sobel_edges(images, data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     dtype = ops.dtype(images)
     sx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype)
@@ -251,7 +240,6 @@ def sobel_edges(images, data_format=None):
 
 
 def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     _rank34(image1, "image1")
     _rank34(image2, "image2")
@@ -295,11 +283,7 @@ def resize_matrix(n_in, n_out, method, antialias):
     identity (resizing is linear and separable), so every framework resamples exactly as JAX / Keras-on-JAX."""
     key = (n_in, n_out, method, antialias)
     if key not in _MATRIX_CACHE:
-        import jax
-
         if method == "area":
-            from fkeras.ops._jax_extra import _area_resize
-
             eye = np.eye(n_in, dtype=np.float32)[:, :, None]  # (n_in, n_in, 1): resize axis 1 only
             w = np.asarray(_area_resize(eye, 0, 1, n_in, n_out))[:, :, 0]
         else:
@@ -311,7 +295,6 @@ def resize_matrix(n_in, n_out, method, antialias):
 
 def _apply_axis(x, w, axis, ndim):
     """x with `axis` replaced by its product with the NumPy matrix w (n_in, n_out)."""
-    ops = _ops()
     perm = [i for i in range(ndim) if i != axis] + [axis]
     inv = list(np.argsort(perm))
     y = ops.matmul(ops.transpose(x, perm), w.astype(ops.dtype(x)))
@@ -320,9 +303,6 @@ def _apply_axis(x, w, axis, ndim):
 
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
-    from fkeras.ops._jax_extra import _aspect_box, _hw_axes
-
-    ops = _ops()
     data_format = _fmt(data_format)
     _check_resize(size, interpolation, fill_mode, crop_to_aspect_ratio, pad_to_aspect_ratio)
     ndim = _rank34(images)
@@ -352,9 +332,7 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
     if dtype != ops.dtype(y):
         if not _is_float(dtype):
             y = ops.round(y)
-        from fkeras.ops import saturate_cast
-
-        y = saturate_cast(y, dtype)
+        y = ops.saturate_cast(y, dtype)
     return y
 
 
@@ -365,7 +343,6 @@ _ORDER = {"nearest": 0, "bilinear": 1}
 
 def _fix_index(i, size, mode):
     """Out-of-range integer indices mapped back into [0, size) per fill mode (JAX's index fixers)."""
-    ops = _ops()
     if mode == "nearest" or mode == "constant":
         return ops.clip(i, 0, size - 1)  # constant: masked afterwards; clipped so the gather stays in range
     if mode == "wrap":
@@ -381,7 +358,6 @@ def _fix_index(i, size, mode):
 
 def _nodes(coord, order):
     """[(int32 index, weight)] per axis: nearest rounds half away from zero, linear uses floor and floor + 1."""
-    ops = _ops()
     if order == 0:
         idx = ops.multiply(ops.sign(coord), ops.floor(ops.add(ops.abs(coord), 0.5)))
         return [(ops.cast(idx, "int32"), None)]
@@ -393,9 +369,6 @@ def _nodes(coord, order):
 
 def _gather_interp(flat, index_axes, sizes, strides, base, order, mode, fill_value, dtype):
     """sum over corners of weight * flat[base + sum(index * stride)] (cval outside, in constant mode)."""
-    import itertools
-
-    ops = _ops()
     per_axis = []
     for coord, size in zip(index_axes, sizes):
         nodes = []
@@ -424,7 +397,6 @@ def _gather_interp(flat, index_axes, sizes, strides, base, order, mode, fill_val
 
 
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
-    ops = _ops()
     shape = ops.shape(inputs)
     cshape = ops.shape(coordinates)
     if cshape[0] != len(shape):
@@ -446,7 +418,6 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
 
 def _sample_nhwc(x, ys, xs, order, mode, fill_value):
     """x (N, H, W, C); ys, xs (N, H', W') float input coordinates -> (N, H', W', C)."""
-    ops = _ops()
     n, h, w, c = ops.shape(x)
     dtype = ops.dtype(x)
     ys, xs = ops.expand_dims(ys, -1), ops.expand_dims(xs, -1)  # (N, H', W', 1)
@@ -455,7 +426,6 @@ def _sample_nhwc(x, ys, xs, order, mode, fill_value):
 
 
 def _to_nhwc(images, data_format):
-    ops = _ops()
     rank = _rank34(images)
     x = ops.expand_dims(images, 0) if rank == 3 else images
     if data_format == "channels_first":
@@ -464,7 +434,6 @@ def _to_nhwc(images, data_format):
 
 
 def _from_nhwc(x, data_format, squeeze):
-    ops = _ops()
     if data_format == "channels_first":
         x = ops.transpose(x, (0, 3, 1, 2))
     return ops.squeeze(x, 0) if squeeze else x
@@ -486,7 +455,6 @@ def _grid(h, w, dtype):
 
 def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
                      data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     _check_interp(interpolation, fill_mode)
     tshape = ops.shape(transform)
@@ -508,7 +476,6 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
 
 def _homography(sp, ep):
     """Solve for the 8 coefficients mapping output (end) to input (start) points: (N, 8)."""
-    ops = _ops()
     sx, sy, ex, ey = sp[..., 0], sp[..., 1], ep[..., 0], ep[..., 1]
     z, o = ops.zeros_like(ex), ops.ones_like(ex)
     rows_x = ops.stack([ex, ey, o, z, z, z, ops.negative(ops.multiply(sx, ex)), ops.negative(ops.multiply(sx, ey))], -1)
@@ -520,7 +487,6 @@ def _homography(sp, ep):
 
 def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
                           data_format=None):
-    ops = _ops()
     data_format = _fmt(data_format)
     _check_interp(interpolation)
     sp, ep = ops.cast(start_points, "float32"), ops.cast(end_points, "float32")
@@ -553,10 +519,7 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
                       seed=None, data_format=None):
     """torch / TF: the displacement field is drawn and smoothed by the JAX kernel from the same seed (so the
     warp equals JAX's), then sampled on the image's framework."""
-    import jax
 
-
-    ops = _ops()
     data_format = _fmt(data_format)
     _check_interp(interpolation, fill_mode)
     x, squeeze = _to_nhwc(images, data_format)
@@ -576,11 +539,6 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
 def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method, antialias=True):
     """torch / TF: per spatial dim, the exact matrix jax.image.scale_and_translate applies (read off the
     identity; `scale` and `translation` must be concrete values)."""
-    import jax
-
-    from fkeras.ops._jax_extra import _SCALE_METHODS
-
-    ops = _ops()
     if method not in _SCALE_METHODS:
         raise ValueError(f"Invalid value for argument `method`. Expected of one {set(_SCALE_METHODS)}. "
                          f"Received: method={method}")

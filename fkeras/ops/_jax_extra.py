@@ -1,5 +1,5 @@
 """JAX implementations of the nn / math / linalg / core / control-flow ops of `fkeras.ops`
-(issue 14 part B). Star-imported at the end of `_jax.py`; everything is jit-traceable.
+(issue 14 part B). Loaded after `_jax.py` by `_dispatch.backend`; everything is jit-traceable.
 """
 
 # ruff: noqa: A001, A002
@@ -8,11 +8,15 @@ import math as _math
 
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
+import optax
 
+from fkeras.ops import _jax
 from fkeras.ops import image as ops_image
-from fkeras.ops._args import PART_B_OPS, _check_data_format, _check_resize, _tuple
 from fkeras.ops import random_impl as frandom
+from fkeras.ops._args import PART_B_OPS, _check_data_format, _check_resize, _tuple
+from fkeras.ops._jax import _conv_dims
 
 EPSILON = 1e-7
 
@@ -116,8 +120,6 @@ def unstack(x, num=None, axis=0):
 
 
 def _dtype_limits(name):
-    import ml_dtypes
-
     if name == "bool":
         return 0, 1
     info = ml_dtypes.iinfo(name) if "int" in name else ml_dtypes.finfo(name)
@@ -487,8 +489,6 @@ def conv_transpose_pads(k, stride, dilation, padding, output_padding):
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
                    dilation_rate=1):
-    from fkeras.ops._jax import _conv_dims
-
     data_format = _check_data_format(data_format)
     padding = padding.lower()
     inputs, kernel = _x(inputs), _x(kernel)
@@ -508,8 +508,6 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
                    dilation_rate=1):
-    from fkeras.ops import _jax
-
     out = _jax.depthwise_conv(_x(inputs), _x(depthwise_kernel), strides, padding, data_format, dilation_rate)
     return _jax.conv(out, _x(pointwise_kernel), 1, "valid", data_format, dilation_rate)
 
@@ -603,8 +601,6 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
 
 # --- nn: CTC ------------------------------------------------------------------------
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
-    import optax
-
     target = jnp.asarray(target, "int32")
     output = _x(output)
     output = output.astype(jnp.promote_types(output.dtype, jnp.float32))

@@ -10,6 +10,7 @@ bound to one backend; arguments arrive normalised by `_numpy_table` (arrays of t
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 
@@ -291,8 +292,6 @@ def select(B, condlist, choicelist, default=0):
 # --- vectorize --------------------------------------------------------------------------------
 def _parse_signature(signature):
     """NumPy gufunc signature '(m,n),(n)->(m)' -> ([('m', 'n'), ('n',)], [('m',)])."""
-    import re
-
     def dims(part):
         groups = re.findall(r"\(([^()]*)\)", part)
         if "".join(f"({g})" for g in groups) != part.replace(" ", "").replace(",(", "(").replace("),", ")"):

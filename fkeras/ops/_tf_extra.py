@@ -11,12 +11,13 @@ import builtins
 import math as _math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
 from fkeras.ops import _tf as T
 from fkeras.ops._args import PART_B_OPS, _check_data_format, _tuple
-from fkeras.ops._jax_extra import adaptive_bins, conv_transpose_pads, saturate_limits, stft_window
+from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, adaptive_bins, conv_transpose_pads, saturate_limits, stft_window
 
 __all__ = list(PART_B_OPS)
 
@@ -263,8 +264,6 @@ def irfft(x, fft_length=None):
 
 
 def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
-    from fkeras.ops._jax_extra import _stft_checks
-
     x = _x(x)
     _stft_checks(x.dtype.name, sequence_length, fft_length)
     if center:
@@ -661,10 +660,6 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         if not tf.executing_eagerly():
             raise NotImplementedError("fkeras.ops.ctc_decode: strategy='beam_search' on tensorflow runs eagerly only "
                                       "(not inside tf.function); use strategy='greedy' there.")
-        import jax.numpy as jnp
-
-        from fkeras.ops._jax_extra import _ctc_beam_search
-
         x = _x(inputs)
         x = x if x.dtype == tf.float64 else tf.cast(x, tf.float32)
         paths, scores = _ctc_beam_search(jnp.asarray(x.numpy()), jnp.asarray(np.asarray(_x(sequence_lengths)), "int32"),

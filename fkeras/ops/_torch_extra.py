@@ -11,13 +11,15 @@ import math as _math
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.func import jvp as _jvp
 
 from fkeras.ops import _torch as T
 from fkeras.ops._args import PART_B_OPS, _check_data_format, _tuple
-from fkeras.ops._jax_extra import conv_transpose_pads, saturate_limits, stft_window
+from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, conv_transpose_pads, saturate_limits, stft_window
 
 __all__ = list(PART_B_OPS)
 
@@ -311,8 +313,6 @@ def irfft(x, fft_length=None):
 
 
 def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
-    from fkeras.ops._jax_extra import _stft_checks
-
     x = _x(x)
     _stft_checks(str(x.dtype).replace("torch.", ""), sequence_length, fft_length)
     if center:
@@ -647,10 +647,6 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
     if strategy == "beam_search":  # decoding has no gradient: run JAX's kernel on host copies
-        import jax.numpy as jnp
-
-        from fkeras.ops._jax_extra import _ctc_beam_search
-
         x = _x(inputs)
         x = x.to(torch.promote_types(x.dtype, torch.float32))
         paths, scores = _ctc_beam_search(jnp.asarray(x.detach().cpu().numpy()),
@@ -786,8 +782,6 @@ def pinv(x, rcond=None):
 
 
 def jvp(fun, primals, tangents, has_aux=False):
-    from torch.func import jvp as _jvp
-
     if has_aux:
         return _jvp(fun, tuple(primals), tuple(tangents), has_aux=True)
     return _jvp(fun, tuple(primals), tuple(tangents))
