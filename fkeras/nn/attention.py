@@ -275,6 +275,7 @@ class MultiHeadAttention(Layer):
 
     stateful = False
     build_shape_names = ("query_shape", "value_shape", "key_shape")  # Keras's build_config shapes_dict keys
+    projection_order = ("query", "key", "gate", "value", "attention_output")  # Keras's build (weights) order
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
@@ -314,14 +315,56 @@ class MultiHeadAttention(Layer):
         self.mha_activity_regularizer = self.lookup(regularizers.get, activity_regularizer, "activity_regularizer")
         self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
         self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        # {projection name: (quantized dtype policy, QuantizationConfig)}: the projections a model's `quantize`
+        # reached (Keras quantizes the EinsumDense sublayers, not the attention layer; its config keeps no trace)
+        self.sublayer_quantization = {}
 
     # -- sub-layers (made per input ranks; pure, so cheap to rebuild) ---------------------------------
     def _dense(self, equation, out_shape, bias_axes, name, activation=None):
+        policy, config = self.sublayer_quantization.get(name, (self.dtype_policy, None))
         return EinsumDense(equation, output_shape=out_shape, bias_axes=bias_axes if self.use_bias else None,
                            activation=activation, name=name, kernel_initializer=self.kernel_initializer,
                            bias_initializer=self.bias_initializer, kernel_regularizer=self.kernel_regularizer,
                            bias_regularizer=self.bias_regularizer, kernel_constraint=self.kernel_constraint,
-                           bias_constraint=self.bias_constraint, dtype=self.dtype_policy)
+                           bias_constraint=self.bias_constraint, dtype=policy, quantization_config=config)
+
+    def projections(self, query, value, key=None):
+        """{name: EinsumDense} of the projections for inputs shaped like `query`, `value`, `key` (shapes or
+        arrays), with their dtype policies: the sublayers Keras's `model.quantize` quantizes."""
+        shape = [tuple(getattr(a, "shape", a)) for a in (query, value, value if key is None else key)]
+        return self._sublayers(len(shape[0]), len(shape[1]), len(shape[2]), shape[0][-1])
+
+    def quantize_projection(self, variables, name, mode, config, query, value, key=None):
+        """`(variables, (policy, config))`: `variables` with the projection `name` quantized to `mode` by its
+        EinsumDense's `quantize_variables` (its params and state nested under `name`), and the quantized
+        dtype policy Keras gives that sublayer ("int8_from_float32", ...). Nothing changes on `self`: the caller
+        records it with `set_projection_quantization` once every weight is in place."""
+        variables = as_variables(variables)
+        subs = self.projections(query, value, key)
+        if name not in subs:
+            raise self.error(f"has no projection {name!r}; expected one of {list(subs)}.")
+        sub = subs[name]
+        config = quantizers.validate_and_resolve_config(mode, config)
+        new = sub.quantize_variables(Variables(variables.params.get(name, {}), variables.state.get(name, {})),
+                                     config.mode, config)
+        params = {k: v for k, v in variables.params.items() if k != name}
+        state = {k: v for k, v in variables.state.items() if k != name}
+        params, state = self._nest(params, name, new.params), self._nest(state, name, new.state)
+        block = quantized.block_size(sub, config)
+        return Variables(params, state), (quantized.policy_for(config.mode, config, block, sub.dtype_policy.name),
+                                          config)
+
+    def _nest(self, tree, name, sub_tree):
+        """`tree` with `sub_tree` under `name`, the projections in their build order."""
+        order = self.projection_order
+        merged = {**tree, name: sub_tree}
+        return {k: merged[k] for k in sorted(merged, key=lambda k: order.index(k) if k in order else len(order))
+                if merged[k]}
+
+    def set_projection_quantization(self, name, policy_and_config):
+        """Record that projection `name` is quantized (`(policy, config)` from `quantize_projection`): later
+        builds and calls make that sublayer with this policy."""
+        object.__setattr__(self, "sublayer_quantization", {**self.sublayer_quantization, name: policy_and_config})
 
     def _sublayers(self, q_rank, v_rank, k_rank, q_last):
         subs = {}
@@ -356,9 +399,14 @@ class MultiHeadAttention(Layer):
         o_in = jax.ShapeDtypeStruct(tuple(query.shape[:-1]) + (self.num_heads, self.value_dim), query.dtype)
         inputs = {"query": query, "key": key, "value": value, "gate": query, "attention_output": o_in}
         del q_proj
+        state = {}
         for name, sub in subs.items():
-            params[name] = sub.init(fold_name(rng, name), inputs[name]).params
-        return Variables(params, {})
+            v = sub.init(fold_name(rng, name), inputs[name])
+            if v.params:
+                params[name] = v.params
+            if v.state:  # a quantized projection's integer weights
+                state[name] = v.state
+        return Variables(params, state)
 
     supports_masking = True  # the output keeps the query's mask (Keras)
 
@@ -368,13 +416,14 @@ class MultiHeadAttention(Layer):
         dtype = self.compute_dtype
         query, value = cast_floats(query, dtype), cast_floats(value, dtype)
         key = value if key is None else cast_floats(key, dtype)
-        params = variables.params
-        if dtype != self.variable_dtype:
-            params = cast_floats(params, dtype)
+        params, state = variables.params, variables.state
         subs = self._sublayers(len(query.shape), len(value.shape), len(key.shape), query.shape[-1])
 
         def run(name, x):
-            return subs[name].call(Variables(params[name], {}), x)
+            sub, p = subs[name], params.get(name, {})
+            if sub.cast_variables and dtype != self.variable_dtype:  # a quantized one casts its own
+                p = cast_floats(p, dtype)
+            return sub.call(Variables(p, state.get(name, {})), x, training=training)
 
         mask = self._attention_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
                                     use_causal_mask)
@@ -477,12 +526,24 @@ class MultiHeadAttention(Layer):
     def saving_layout(self, params, state):
         """Keras saves the projections under `query_dense`, `key_dense`, `value_dense`, `output_dense`
         (and `_gate_dense`), and empty `_dropout_layer` / `_softmax` groups."""
+        return self._saving_layout(params, state, {"query": "query_dense", "key": "key_dense",
+                                                   "value": "value_dense", "attention_output": "output_dense",
+                                                   "gate": "_gate_dense"})
+
+    def _saving_layout(self, params, state, names):
+        """Each projection's weights at Keras's path: a float one's params, a quantized one's params and state
+        in Keras's order for its mode (int8: kernel, bias, kernel_scale)."""
         out = [("", []), ("_dropout_layer", []), ("_softmax", [])]
-        names = {"query": "query_dense", "key": "key_dense", "value": "value_dense",
-                 "attention_output": "output_dense", "gate": "_gate_dense"}
+        params, state = params or {}, state or {}
         for sub, rel in names.items():
-            if sub in (params or {}):
-                out.append((rel, [(sub, leaf) for leaf in params[sub]]))
+            if sub not in params and sub not in state:
+                continue
+            leaves = list(params.get(sub, {})) + list(state.get(sub, {}))
+            policy = self.sublayer_quantization.get(sub, (self.dtype_policy, None))[0]
+            if policy.quantization_mode is not None:
+                order = quantized.KERNEL_SAVE_ORDER[policy.quantization_mode]
+                leaves = [leaf for leaf in order if leaf in leaves]
+            out.append((rel, [(sub, leaf) for leaf in leaves]))
         return out
 
     def get_config(self):
@@ -682,13 +743,9 @@ class GroupQueryAttention(MultiHeadAttention):
 
     def saving_layout(self, params, state):
         """Keras saves GroupQueryAttention's projections under its private names (`_query_dense`, ...)."""
-        out = [("", []), ("_dropout_layer", []), ("_softmax", [])]
-        names = {"query": "_query_dense", "key": "_key_dense", "value": "_value_dense",
-                 "attention_output": "_output_dense", "gate": "_gate_dense"}
-        for sub, rel in names.items():
-            if sub in (params or {}):
-                out.append((rel, [(sub, leaf) for leaf in params[sub]]))
-        return out
+        return self._saving_layout(params, state, {"query": "_query_dense", "key": "_key_dense",
+                                                   "value": "_value_dense", "attention_output": "_output_dense",
+                                                   "gate": "_gate_dense"})
 
     def get_config(self):
         config = MultiHeadAttention.get_config(self)
