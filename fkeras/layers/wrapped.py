@@ -109,6 +109,11 @@ def _keras_weight_order(nn_layer, own):
             if len(kernel) == 1 and len(u) == 1:
                 first = kernel + u
                 return [own[i] for i in first] + [v for i, v in enumerate(own) if i not in first]
+    order = getattr(nn_layer, "projection_order", None)
+    if order is not None:  # MultiHeadAttention: each (possibly quantized) projection's weights together
+        rank = {name: i for i, name in enumerate(order)}
+        sub = [getattr(v, "_fk_subpath", ("",))[0] for v in own]
+        return [own[i] for i in sorted(range(len(own)), key=lambda i: rank.get(sub[i], len(order)))]
     return own
 
 
@@ -365,6 +370,61 @@ class NNLayer(Layer):
             return None
         own = {v._fk_subpath[0]: v for v in self._fk_vars if _is_nn_leaf(v)}
         return [own[name] for name in order if name in own]
+
+    def _fk_quantize_projections(self, mode, config, wanted=None):
+        """Keras's `model.quantize` inside a MultiHeadAttention / GroupQueryAttention: Keras's leaves there are
+        the EinsumDense projections (`query`, `key`, `value`, `attention_output`, `gate`), each quantized as an
+        EinsumDense with its own quantized dtype policy while the attention layer's stays float.
+        `wanted(view, name)` (the projection seen as a facade EinsumDense named as in Keras) picks them.
+        Returns whether a projection changed, or None when this layer has no projections (a plain leaf).
+        Every check runs before any weight changes."""
+        nn_layer = self.__dict__.get("_fk_nn")
+        if not callable(getattr(nn_layer, "projections", None)) or type(self)._fk_overrides:
+            return None
+        specs = self.__dict__.get("_fk_build_specs")
+        subs = nn_layer.projections(*specs) if self.built and specs else {}
+        chosen = [name for name, sub in subs.items() if wanted is None or wanted(NNLayer.from_nn(sub), name)]
+        if not self.built:
+            raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer '{self.name}' (of type "
+                             f"'{type(self).__name__}') is not built yet (call it on data first).")
+        for name in chosen:
+            policy = subs[name].dtype_policy
+            if policy.quantization_mode is not None:
+                raise ValueError(f"Layer '{name}' is already quantized with dtype_policy='{policy.name}'. "
+                                 f"Received: mode={mode}")
+            if mode == "int8" and policy.compute_dtype == "float16":
+                raise ValueError(f"Quantization mode='{mode}' doesn't work well with compute_dtype='float16'. "
+                                 "Consider loading model/layer with another dtype policy such as 'mixed_bfloat16' "
+                                 "or 'mixed_float16' before calling `quantize()`.")
+        if not chosen:
+            return False
+        old = [v for v in self._fk_vars if _is_nn_leaf(v)]
+        tree = Variables({}, {})
+        for var in old:
+            kind = "params" if var.trainable else "state"
+            tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
+        policies = {}
+        for name in chosen:
+            tree, policies[name] = nn_layer.quantize_projection(tree, name, mode, config, *specs)
+        by_path = {v._fk_subpath: v for v in old}
+        made = []
+        for sub in dict.fromkeys(list(tree.params) + list(tree.state)):  # Keras's order: each sublayer's
+            for kind in ("params", "state"):  # trainable weights, then its non-trainable ones
+                for subpath, leaf in _flat(getattr(tree, kind).get(sub, {}), (sub,)):
+                    var = by_path.get(subpath)
+                    dtype = np.dtype(leaf.dtype).name
+                    if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
+                        var = Variable._create("/".join(subpath), tuple(leaf.shape), dtype,
+                                               trainable=kind == "params",
+                                               path=self._fk_weight_path("/".join(subpath)))
+                        var._fk_subpath, var._fk_nn_leaf = subpath, True
+                    var._source = None
+                    var._value = leaf
+                    made.append(var)
+        for name, policy in policies.items():
+            nn_layer.set_projection_quantization(name, policy)
+        self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
+        return True
 
     @property
     def save_own_variables(self):
