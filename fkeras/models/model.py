@@ -220,12 +220,21 @@ class Model(Layer, Trainer):
             return any(re.search(f, n) for f in ([filters] if isinstance(filters, str) else filters) for n in names)
 
         leaves = [(layer, path) for layer, path in self._fk_walk()
-                  if layer is not self and not list(layer._fk_children()) and wanted(layer, path)]
+                  if layer is not self and not list(layer._fk_children())]
         if self.train_state is not None:  # the weights live in the TrainState: hand them back to the Variables
             for var, _, _ in self._fk_variables():
                 var._value = var._stored()
         changed = False
-        for layer, _ in leaves:
+        for layer, path in leaves:
+            # Keras's leaves inside a MultiHeadAttention/GroupQueryAttention are its EinsumDense projections
+            projections = getattr(layer, "_fk_quantize_projections", None)
+            done = None if projections is None else projections(
+                resolved.mode, resolved, lambda view, name, path=path: wanted(view, (*path, name)))
+            if done is not None:
+                changed = changed or done
+                continue
+            if not wanted(layer, path):
+                continue
             try:
                 layer.quantize(mode, type_check=type_check, config=config)
                 changed = True
