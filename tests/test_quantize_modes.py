@@ -66,7 +66,7 @@ def test_every_keras_layer_that_quantizes_is_covered():
                     if inspect.isclass(c) and issubclass(c, keras.layers.Layer) and c.quantize is not base)
     not_yet = {"ReversibleEmbedding"}  # (fkeras.nn.embedding_more: not quantizable yet)
     assert sorted(set(theirs) - not_yet) == ["Dense", "EinsumDense", "Embedding"]
-    assert nn.Dense.quantization_modes == nn.EinsumDense.quantization_modes == ("int8", "int4", "float8")
+    assert nn.Dense.quantization_modes == nn.EinsumDense.quantization_modes == ("int8", "int4", "float8", "gptq", "awq")
     assert nn.Embedding.quantization_modes == ("int8", "int4")
     assert set(fkeras.dtype_policies.QuantizedDTypePolicy("int8").__class__.__mro__) >= {
         fkeras.dtype_policies.DTypePolicy}
@@ -287,7 +287,7 @@ def test_quantize_errors_leave_the_model_unchanged():
         fm.quantize()
     with pytest.raises(ValueError, match="Contradictory arguments"):
         fm.quantize("int8", config=FQ.Float8QuantizationConfig())
-    with pytest.raises(NotImplementedError, match="GPTQ/AWQ"):
+    with pytest.raises(ValueError, match="For mode='gptq', a valid quantization structure"):  # Keras's message
         fm.quantize(config=FQ.GPTQConfig(dataset=["a"], tokenizer=None))
     assert all(layer.dtype_policy.name == "float32" for layer in fm.layers)
     for a, b in zip(before, fm.weights):

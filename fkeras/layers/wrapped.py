@@ -313,7 +313,12 @@ class NNLayer(Layer):
         layer's `quantize_variables` gives the new weights (Dense/EinsumDense int8/int4/float8, Embedding
         int8/int4) and the dtype policy becomes Keras's quantized one ("int8_from_float32",
         "int4/128_from_float32", ...). Layers without a quantized form, or without this mode, raise
-        NotImplementedError (a model's `quantize` skips them with a warning)."""
+        NotImplementedError (a model's `quantize` skips them with a warning). "gptq"/"awq" need the
+        calibration statistics of `model.quantize`."""
+        self._fk_quantize(mode, type_check, config)
+
+    def _fk_quantize(self, mode, type_check, config, calibration=None):
+        """`quantize`, with the layer's GPTQ/AWQ `calibration` statistics (`fkeras.nn.gptq`/`awq`)."""
         nn_layer = self.__dict__["_fk_nn"]
         builtin = "_fk_nn_class" in type(self).__dict__
         if (type_check and not builtin) or not hasattr(nn_layer, "quantize_variables"):
@@ -341,7 +346,8 @@ class NNLayer(Layer):
             kind = "params" if var.trainable else "state"
             tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
         specs = self.__dict__.get("_fk_build_specs")
-        new = nn_layer.quantize_variables(tree, mode, config, input_spec=specs[0] if specs else None)
+        extra = {} if calibration is None else {"calibration": calibration}
+        new = nn_layer.quantize_variables(tree, mode, config, input_spec=specs[0] if specs else None, **extra)
         policy = _quantized.policy_for(mode, config, _quantized.block_size(nn_layer, config), self.dtype_policy.name)
         by_path = {v._fk_subpath: v for v in old}
         made = []
@@ -358,6 +364,8 @@ class NNLayer(Layer):
                 made.append(var)
         object.__setattr__(nn_layer, "dtype_policy", policy)
         object.__setattr__(nn_layer, "quantization_config", config)
+        if mode == "gptq" and hasattr(nn_layer, "gptq_unpacked_column_size"):  # Keras's EinsumDense config
+            object.__setattr__(nn_layer, "gptq_unpacked_column_size", int(new.state["kernel_scale"].shape[0]))
         self.dtype_policy = policy
         self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
 

@@ -21,6 +21,7 @@ from fkeras.layers.adapter import pure_of
 from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, _unset, next_key
 from fkeras.layers.variables import get_path
 from fkeras.models.summary import print_summary
+from fkeras.nn import attention as _nn_attention, awq as _awq, core as _nn_core, gptq as _gptq
 from fkeras.nn.base import Variables
 from fkeras.nn.quantizers import validate_and_resolve_config
 from fkeras.saving import saving_lib
@@ -207,9 +208,24 @@ class Model(Layer, Trainer):
                              f"Received: {type(filters)}")
 
         resolved = validate_and_resolve_config(mode, config)  # bad mode/config: an error before any change
-        if resolved.mode in ("gptq", "awq"):
-            raise NotImplementedError(f"model.quantize({resolved.mode!r}): GPTQ/AWQ calibration is not implemented "
-                                      "in fkeras; use 'int8', 'int4' or 'float8'.")
+        calibrated = resolved.mode in ("gptq", "awq")
+        if calibrated:
+            mode = resolved.mode
+            structure = resolved.quantization_layer_structure
+            if structure is None:
+                structure = self.get_quantization_layer_structure(mode)
+            if structure is None:
+                raise ValueError(f"For mode={mode!r}, a valid quantization structure must be provided either via "
+                                 "`config.quantization_layer_structure` or by overriding "
+                                 "`model.get_quantization_layer_structure(mode)`. The structure should be a "
+                                 "dictionary with keys 'pre_block_layers' and 'sequential_blocks'.")
+            if resolved.dataset is None or resolved.tokenizer is None:
+                raise ValueError(f"{mode.upper()} quantization requires a dataset and a tokenizer. Please provide "
+                                 f"them in the `{type(resolved).__name__}`.")
+            if not isinstance(structure, dict) or not structure.get("sequential_blocks"):
+                raise ValueError("No sequential blocks found in the provided structure to quantize: expected a dict "
+                                 "with a non-empty 'sequential_blocks' list (and optional 'pre_block_layers'), "
+                                 f"got {structure!r}.")
 
         def wanted(layer, path):
             if filters is None:
@@ -225,6 +241,9 @@ class Model(Layer, Trainer):
             for var, _, _ in self._fk_variables():
                 var._value = var._stored()
         changed = False
+        if calibrated:  # Keras's layer-wise calibration over the structure's blocks (`fkeras.nn.gptq`)
+            self._fk_quantize_calibrated(resolved, structure, wanted)
+            leaves, changed = [], True
         for layer, path in leaves:
             # Keras's leaves inside a MultiHeadAttention/GroupQueryAttention are its EinsumDense projections
             projections = getattr(layer, "_fk_quantize_projections", None)
@@ -246,6 +265,41 @@ class Model(Layer, Trainer):
             self.train_state = None
             self._engine = None
             self._opt_key = None
+
+    def get_quantization_layer_structure(self, mode=None):
+        """The `{"pre_block_layers": [...], "sequential_blocks": [...]}` GPTQ/AWQ calibrate (Keras's hook for
+        model authors to override); None by default, so the config's `quantization_layer_structure` is needed."""
+        del mode
+        return None
+
+    def _fk_quantize_calibrated(self, config, structure, wanted):
+        """GPTQ/AWQ: the Dense/EinsumDense layers inside each block, calibrated block by block on the config's
+        dataset and quantized in place (`gptq.calibrate_layerwise`)."""
+        facades = {}  # (block id, name) -> the facade layer to quantize
+
+        def targets_of(block):
+            found = {}
+            for layer, path in block._fk_walk():
+                nn_layer = layer.__dict__.get("_fk_nn")
+                if list(layer._fk_children()) or not isinstance(nn_layer, (_nn_core.Dense, _nn_attention.EinsumDense)):
+                    continue
+                if layer.dtype_policy.quantization_mode is not None or not wanted(layer, path):
+                    continue
+                kernel = next(v for v in layer._fk_vars if v._fk_subpath == ("kernel",) and v.trainable)
+                name = getattr(layer, "path", None) or layer.name
+                facades[(id(block), name)] = layer
+                found[name] = (nn_layer, _gptq.kernel_rows_columns(kernel.shape)[0])
+            return found
+
+        def quantize(block, name, stats):
+            facades[(id(block), name)]._fk_quantize(config.mode, True, config, calibration=stats)
+
+        loader = _gptq.get_dataloader(config.tokenizer, config.sequence_length, config.dataset,
+                                      num_samples=config.num_samples)
+        make_stats = _gptq.HessianStats if config.mode == "gptq" else _awq.ActivationStats
+        _gptq.calibrate_layerwise(loader[:config.num_samples], config.num_samples,
+                                  list(structure.get("pre_block_layers", [])), list(structure["sequential_blocks"]),
+                                  targets_of, make_stats, quantize)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Save as a `.keras` archive laid out as Keras 3 writes it (`fkeras.saving`)."""

@@ -93,9 +93,10 @@ class EinsumDense(KernelBias, Layer):
 
     `output_shape`: the output's dims without the batch (None where they equal the input's); `bias_axes`:
     the output letters the bias spans. The kernel's shape follows from the equation, as in Keras. Quantizes
-    to int8, int4 and float8 as Keras's EinsumDense does (`nn.quantized`)."""
+    to int8, int4 and float8 as Keras's EinsumDense does (`nn.quantized`), and to GPTQ/AWQ codes calibrated by
+    `model.quantize` (`nn.gptq`, `nn.awq`)."""
 
-    quantization_modes = ("int8", "int4", "float8")
+    quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
     quantized_save_order = quantized.KERNEL_SAVE_ORDER
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
@@ -107,10 +108,10 @@ class EinsumDense(KernelBias, Layer):
                          **kwargs)
         if not isinstance(equation, str) or "->" not in equation:
             raise self.error(f"expected an einsum `equation` like 'ab,bc->ac', got {equation!r}.")
-        if lora_rank is not None or gptq_unpacked_column_size is not None:
-            raise self.error("LoRA and GPTQ are not supported; expected lora_rank=None, "
-                             "gptq_unpacked_column_size=None.")
+        if lora_rank is not None:
+            raise self.error("LoRA is not supported; expected lora_rank=None.")
         quantized.set_config(self, quantization_config)
+        self.gptq_unpacked_column_size = gptq_unpacked_column_size  # a GPTQ layer's kernel columns (config only)
         self.equation = equation
         self.partial_output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
         self.bias_axes = bias_axes
@@ -138,6 +139,8 @@ class EinsumDense(KernelBias, Layer):
         elif mode == "int4":
             rows, cols = self._contraction(len(spec.shape), kshape).rows_columns()
             state = quantized.int4_layout(rows, cols, quantized.block_size(self), self.variable_dtype)
+        elif mode in ("gptq", "awq"):
+            state = quantized.calibrated_layout(self, kshape)
         else:
             if mode == "float8":  # Keras makes the float8 meta weights first
                 params.update(quantized.float8_layout(quantized.amax_history_length(self)))
@@ -150,17 +153,20 @@ class EinsumDense(KernelBias, Layer):
             params["bias"] = self.bias_initializer(tuple(bshape), self.variable_dtype, key=k2)
         return Variables(params, state)
 
-    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None):
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None, calibration=None):
         """This float layer's variables in the layout of the same layer quantized to `mode` (Keras's
         `EinsumDense.quantize`): int8 kernel abs-max over the equation's contracted kernel axes with
         `kernel_scale` laid out against the output; int4: the kernel flattened to (contracted, kept), per column
-        or grouped by `config.block_size` rows, packed two per byte; float8 adds the scale/history weights.
+        or grouped by `config.block_size` rows, packed two per byte; float8 adds the scale/history weights;
+        GPTQ/AWQ from the `calibration` statistics of `model.quantize`.
         `input_spec` (the input shape) is needed when the equation has an ellipsis."""
         quantized.check_quantizable(self, mode)
         config = quantizers.validate_and_resolve_config(mode, config)
         params, state = dict(variables.params), dict(variables.state)
         if mode == "float8":
             return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
+        if mode in ("gptq", "awq"):
+            return quantized.calibrated_variables(self, variables, mode, config, calibration)
         kernel = params.pop("kernel")
         ndim = self._input_ndim(input_spec)
         c = self._contraction(ndim, kernel.shape)
@@ -209,6 +215,10 @@ class EinsumDense(KernelBias, Layer):
             y = quantized.float8_call(self._contraction(len(x.shape), kernel.shape), x, kernel, variables.params,
                                       self.compute_dtype, training)
             bias = None if bias is None else quantized.float8_bias(bias, self.compute_dtype)
+        elif mode in ("gptq", "awq"):
+            kshape = self._shapes(x)[0]
+            y = quantized.calibrated_call(self._contraction(len(x.shape), kshape), x, variables.state, kshape,
+                                          self.dtype_policy.weight_bits, self.compute_dtype)
         else:
             y = ops.einsum(self.equation, x, variables.params["kernel"])
         if bias is not None:
@@ -222,7 +232,7 @@ class EinsumDense(KernelBias, Layer):
             "bias_axes": self.bias_axes,
         } | self.kernel_bias_config(use_bias=False) | {
             "quantization_config": quantizers.serialize(self.quantization_config),
-        }
+        } | ({"gptq_unpacked_column_size": self.gptq_unpacked_column_size} if self.gptq_unpacked_column_size else {})
 
 
 def _letter(i):

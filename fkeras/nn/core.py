@@ -142,6 +142,8 @@ class Dense(KernelBias, Layer):
             state = {"kernel": ops.zeros(shape, "int8"), "kernel_scale": ops.ones((self.units,), dtype)}
         elif mode == "int4":  # packed along units: (in, ceil(units / 2))
             state = quantized.int4_layout(shape[0], self.units, quantized.block_size(self), dtype)
+        elif mode in ("gptq", "awq"):  # codes (units, in), 4-bit packed along units
+            state = quantized.calibrated_layout(self, shape)
         else:
             if mode == "float8":  # Keras makes the float8 meta weights first
                 params.update(quantized.float8_layout(quantized.amax_history_length(self)))
@@ -150,11 +152,11 @@ class Dense(KernelBias, Layer):
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
         return Variables(params, state)
 
-    quantization_modes = ("int8", "int4", "float8")
+    quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
     # Keras's order of the weights in a `.keras` file per quantization mode (`save_own_variables`)
     quantized_save_order = quantized.KERNEL_SAVE_ORDER
 
-    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None):
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None, calibration=None):
         """This float layer's variables in the layout of the same layer quantized to `mode` with `config`
         (None: the mode's default config), as Keras's `Dense.quantize`: int8 per-output-channel abs-max kernel
         and `kernel_scale` (units,); int4 the same in [-8, 7] packed two per byte along units, or grouped by
@@ -165,6 +167,8 @@ class Dense(KernelBias, Layer):
         params, state = dict(variables.params), dict(variables.state)
         if mode == "float8":
             return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
+        if mode in ("gptq", "awq"):  # `calibration`: the statistics of `model.quantize`'s calibration run
+            return quantized.calibrated_variables(self, variables, mode, config, calibration)
         kernel = params.pop("kernel")
         if mode == "int8":
             wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=0))
@@ -187,9 +191,10 @@ class Dense(KernelBias, Layer):
         mode = quantized.mode_of(self)
         if mode is not None:
             variables = quantized.autocast(self, variables)
-        kernel = (variables.state if mode in ("int8", "int4") else variables.params)["kernel"]
-        if x.shape[-1] != kernel.shape[0]:
-            raise self.error(f"expected input with last dimension {kernel.shape[0]}, got shape {tuple(x.shape)}.")
+        kernel = (variables.state if mode in ("int8", "int4", "gptq", "awq") else variables.params)["kernel"]
+        rows = variables.state["g_idx"].shape[0] if mode in ("gptq", "awq") else kernel.shape[0]
+        if x.shape[-1] != rows:
+            raise self.error(f"expected input with last dimension {rows}, got shape {tuple(x.shape)}.")
         bias = variables.params.get("bias") if self.use_bias else None
         if mode == "int8":
             y = quantized.int8_call(_MATMUL, x, kernel, variables.state["kernel_scale"], self.compute_dtype,
@@ -200,6 +205,9 @@ class Dense(KernelBias, Layer):
         elif mode == "float8":
             y = quantized.float8_call(_MATMUL, x, kernel, variables.params, self.compute_dtype, training)
             bias = None if bias is None else quantized.float8_bias(bias, self.compute_dtype)
+        elif mode in ("gptq", "awq"):
+            y = quantized.calibrated_call(_MATMUL, x, variables.state, (rows, self.units),
+                                          self.dtype_policy.weight_bits, self.compute_dtype)
         else:
             y = ops.matmul(x, kernel)
         if bias is not None:

@@ -27,7 +27,7 @@ import ml_dtypes
 import numpy as np
 
 from fkeras import backend, ops
-from fkeras.nn import dtype_policies, quantizers
+from fkeras.nn import awq, dtype_policies, gptq, quantizers
 from fkeras.nn.base import Variables, cast_floats
 
 INT4_RANGE = (-8, 7)
@@ -38,6 +38,8 @@ KERNEL_SAVE_ORDER = {
     "int8": ("kernel", "bias", "kernel_scale"),
     "int4": ("kernel", "bias", "kernel_scale", "kernel_zero", "g_idx"),
     "float8": ("kernel", "bias") + FLOAT8_META,
+    "gptq": ("bias", "kernel", "kernel_scale", "kernel_zero", "g_idx"),
+    "awq": ("bias", "kernel", "kernel_scale", "kernel_zero", "awq_scales", "g_idx"),
 }
 
 
@@ -353,6 +355,35 @@ def float8_call(c: Contraction, x, kernel, meta, compute_dtype, training):
     y = c.forward(_qdq(x, meta["inputs_scale"], meta["inputs_amax_history"]),
                   _qdq(kernel, meta["kernel_scale"], meta["kernel_amax_history"]))
     return _qdq_grad(y, meta["outputs_grad_scale"], meta["outputs_grad_amax_history"])
+
+
+def calibrated_layout(layer, kernel_shape):
+    """The zero-initialized weights of a GPTQ/AWQ layer (its policy gives the bits and group size)."""
+    policy = layer.dtype_policy
+    if policy.quantization_mode == "awq":
+        return awq.layout(kernel_shape, policy.group_size, layer.variable_dtype)
+    return gptq.layout(kernel_shape, policy.weight_bits, policy.group_size, layer.variable_dtype)
+
+
+def calibrated_call(c: Contraction, x, state, kernel_shape, weight_bits, compute_dtype):
+    """Keras's GPTQ/AWQ contraction: the codes dequantized per group (`gptq.dequantize`, AWQ scales divided
+    out) to a float kernel of `kernel_shape`, contracted with the inputs (weight-only)."""
+    return c.forward(x, gptq.dequantize(state, kernel_shape, weight_bits, compute_dtype))
+
+
+def calibrated_variables(layer, variables, mode, config, calibration):
+    """Float variables of a Dense/EinsumDense as its GPTQ/AWQ weights, from `calibration` (the layer's
+    `gptq.HessianStats` or `awq.ActivationStats` of a model's calibration run)."""
+    if calibration is None:
+        raise NotImplementedError(f"Quantizing layer '{layer.name}' to {mode!r} needs calibration data: call "
+                                  f"`model.quantize({mode!r}, config=...)` on the model holding it.")
+    params, state = dict(variables.params), dict(variables.state)
+    kernel = params.pop("kernel")
+    if mode == "gptq":
+        new = gptq.quantize_kernel(kernel, calibration.hessian, config, layer.variable_dtype)
+    else:
+        new = awq.quantize_kernel(kernel, calibration.magnitudes, config, layer.variable_dtype)
+    return Variables(params, state | new)
 
 
 def float8_bias(bias, compute_dtype):

@@ -1,0 +1,352 @@
+"""GPTQ post-training quantization, as Keras 3.15 runs it (`keras.quantizers.GPTQConfig`).
+
+A Dense/EinsumDense kernel is viewed as a `(rows, columns)` matrix (rows: the inputs it contracts); the
+calibration inputs reaching the layer give a Hessian `H = 2/N sum x x^T` (rows, rows); the columns of `W^T`
+(columns, rows) are quantized one at a time to `weight_bits` unsigned codes with a scale and zero point per
+output channel and group of `group_size` inputs, each column's error pushed onto the columns not yet quantized
+through the inverse of the damped Hessian (optionally in decreasing order of `diag(H)`: `activation_order`).
+
+The quantized layer holds (Keras's `_gptq_build`): `kernel` uint8 codes `(columns, rows)`, 4-bit packed two per
+byte along the columns; `kernel_scale` and `kernel_zero` (uint8) `(columns, n_groups)`; `g_idx` float32 (rows,),
+`row / group_size` (its integer part is the group of each input row).
+
+`calibrate_layerwise` is the block-by-block calibration loop GPTQ and AWQ share: the calibration tokens go
+through the pre-block layers, then each block in turn with its target layers' inputs recorded, the targets
+quantized, and the block's outputs (with the quantized weights) the next block's inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import jax
+import numpy as np
+
+from fkeras import ops
+from fkeras.nn import quantizers
+
+
+def kernel_rows_columns(kernel_shape):
+    """Keras's 2-D view `(rows, columns)` of a Dense/EinsumDense kernel: 2-D as it is; 3-D by its largest axis,
+    `(in, heads, head_dim)` -> `(in, heads*head_dim)` when it is first, `(heads, head_dim, out)` ->
+    `(heads*head_dim, out)` otherwise."""
+    shape = [int(d) for d in kernel_shape]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    if len(shape) == 3:
+        if shape.index(max(shape)) == 0:
+            return shape[0], shape[1] * shape[2]
+        return shape[0] * shape[1], shape[2]
+    raise TypeError(f"GPTQ/AWQ quantize kernels of rank 2 or 3 (Dense, EinsumDense); got kernel shape {tuple(shape)}.")
+
+
+def n_groups(rows, group_size):
+    return 1 if group_size == -1 else math.ceil(rows / group_size)
+
+
+def layout(kernel_shape, weight_bits, group_size, variable_dtype="float32"):
+    """The zero-initialized GPTQ weights of a kernel (Keras's `_gptq_build`)."""
+    rows, columns = kernel_rows_columns(kernel_shape)
+    groups = n_groups(rows, group_size)
+    kernel_columns = (columns + 1) // 2 if weight_bits == 4 else columns
+    return {"kernel": ops.zeros((kernel_columns, rows), "uint8"),
+            "kernel_scale": ops.ones((columns, groups), variable_dtype),
+            "kernel_zero": ops.zeros((columns, groups), "uint8"),
+            "g_idx": ops.zeros((rows,), "float32")}
+
+
+# --- the calibration statistics and the quantization (host side, NumPy float32) --------------------------------
+# Calibration runs once on the host, in NumPy: its elementwise float32 steps are then IEEE-exact as Keras's are
+# (XLA:CPU divides by a broadcast scalar through its reciprocal), so codes near a rounding boundary agree.
+
+_F32 = np.float32
+
+
+class HessianStats:
+    """The running Hessian estimate of one layer: `update(x)` with inputs (..., rows) streams a batch in as
+    Keras's `GPTQ.update_hessian_with_batch` does (float32, decayed mean with factor 2/N)."""
+
+    def __init__(self, rows):
+        self.rows = int(rows)
+        self.hessian = np.zeros((self.rows, self.rows), _F32)
+        self.num_samples = 0
+
+    def update(self, x):
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"GPTQ: the layer input must have rank >= 2, got shape {x.shape}.")
+        if x.size == 0:
+            raise ValueError("GPTQ: the layer input cannot be empty.")
+        x = x.reshape(-1, x.shape[-1]).astype(_F32)
+        if x.shape[-1] != self.rows:
+            raise ValueError(f"GPTQ: Hessian dimensions ({self.rows}) do not match input features ({x.shape[-1]}).")
+        gram = x.T @ x
+        gram = (gram + gram.T) / _F32(2.0)
+        prev, total = self.num_samples, self.num_samples + x.shape[0]
+        h = self.hessian
+        if prev > 0:
+            h = h * (_F32(prev) / _F32(total))
+        self.hessian = (h + (_F32(2.0) / _F32(total)) * gram).astype(_F32)
+        self.num_samples = total
+
+
+def scale_zero(x, *, bits, symmetric=False, per_channel=False, group_size=-1):
+    """`quantizers.compute_quantization_parameters` (unsigned codes) in NumPy float32: `(scale, zero uint8,
+    maxq)` of a `(columns, n)` slice, scale/zero `(columns, n_groups)`."""
+    x = np.asarray(x, _F32)
+    out_features, in_features = x.shape
+    groups = (in_features + group_size - 1) // group_size if per_channel and group_size > 0 else 1
+    if groups > 1:
+        pad = (-in_features) % group_size
+        if pad:
+            x = np.pad(x, [(0, 0), (0, pad)])
+        grouped = x.reshape(out_features, groups, group_size)
+        mins, maxs = grouped.min(axis=2), grouped.max(axis=2)
+    else:
+        flat = x.reshape(out_features, -1) if per_channel else x.reshape(1, -1)
+        mins, maxs = flat.min(axis=1), flat.max(axis=1)
+    if symmetric:
+        max_abs = np.maximum(np.abs(mins), maxs)
+        mins = np.where(mins < 0, -max_abs, mins)
+        maxs = max_abs
+    same = mins == maxs
+    mins = np.where(same, mins - _F32(1), mins)
+    maxs = np.where(same, maxs + _F32(1), maxs)
+    maxq = _F32(2 ** bits - 1)
+    scale = (maxs - mins) / maxq
+    scale = np.where(scale <= 0, _F32(1e-8), scale).astype(_F32)
+    zero = np.full_like(scale, (maxq + 1) / 2) if symmetric else np.round(-mins / scale)
+    if groups == 1:
+        if per_channel:
+            scale, zero = scale.reshape(-1, 1), zero.reshape(-1, 1)
+        else:
+            scale = np.tile(scale.reshape(1, 1), (out_features, 1))
+            zero = np.tile(zero.reshape(1, 1), (out_features, 1))
+    return scale, zero.astype(np.uint8), maxq
+
+
+def quantize_with_zero_point(x, scale, zero, maxq):
+    safe = np.where(scale == 0, _F32(1e-8), scale)
+    return np.clip(np.round(x / safe + zero.astype(scale.dtype)), 0, maxq)
+
+
+def dequantize_with_zero_point(q, scale, zero):
+    return scale * (q - zero.astype(scale.dtype))
+
+
+def quantize_matrix(weights_t, inv_hessian, *, blocksize=128, group_size=-1, activation_order=False,
+                    order_metric=None, compute_scale_zero):
+    """Keras's `gptq_quantize_matrix`: codes (columns, rows) int32, scale/zero (columns, n_groups), g_idx
+    float32 (rows,) for `weights_t` = kernel^T (columns, rows) and the inverse damped Hessian (rows, rows).
+    `compute_scale_zero(w)` gives `(scale, zero, maxq)` of a slice of columns."""
+    weights_t = np.array(weights_t, _F32)
+    inv_hessian = np.asarray(inv_hessian, _F32)
+    rows = weights_t.shape[1]
+    inv_perm = None
+    if activation_order:
+        if order_metric is None:
+            order_metric = _F32(1) / (np.diagonal(inv_hessian) + _F32(1e-12))
+        else:
+            order_metric = np.asarray(order_metric, _F32)
+            order_metric = np.where(np.isfinite(order_metric), order_metric, _F32(0))
+        jitter = np.arange(rows, dtype=_F32) / _F32(rows)
+        perm = np.argsort(-(order_metric + jitter * _F32(1e-12)), kind="stable")
+        inv_perm = np.argsort(perm, kind="stable")
+        weights_t = weights_t[:, perm]
+        inv_hessian = inv_hessian[perm][:, perm]
+
+    buffer = weights_t
+    codes = np.zeros(weights_t.shape, np.int32)
+    scales, zeros = [], []
+    group = rows if group_size == -1 else group_size
+    for start in range(0, rows, blocksize):
+        end = min(start + blocksize, rows)
+        block = buffer[:, start:end].copy()
+        block_err = np.zeros_like(block)
+        block_inv = inv_hessian[start:end, start:end]
+        cached_start, params = -1, None
+        for j in range(end - start):
+            col = start + j
+            if group != rows:  # a new group: its parameters from the columns as they stand before this block
+                g_start = (col // group) * group
+                if g_start != cached_start:
+                    params = compute_scale_zero(buffer[:, g_start:min(g_start + group, rows)])
+                    scales.append(params[0])
+                    zeros.append(params[1])
+                    cached_start = g_start
+            elif params is None:
+                params = compute_scale_zero(buffer)
+                scales.append(params[0])
+                zeros.append(params[1])
+            scale, zero, maxq = params
+            w = block[:, j]
+            q = quantize_with_zero_point(w[:, None], scale, zero, maxq)
+            codes[:, col] = q[:, 0].astype(np.int32)
+            err = (w - dequantize_with_zero_point(q, scale, zero)[:, 0]) / block_inv[j, j]
+            block_err[:, j] = err
+            if j < end - start - 1:
+                block[:, j + 1:] = block[:, j + 1:] - err[:, None] * block_inv[j, j + 1:][None, :]
+        if end < rows:
+            buffer = np.concatenate([buffer[:, :end], buffer[:, end:] - block_err @ inv_hessian[start:end, end:]],
+                                    axis=1)
+
+    g_idx = np.arange(rows, dtype=_F32) / _F32(group)
+    if activation_order:
+        g_idx, codes = g_idx[inv_perm], codes[:, inv_perm]
+    return codes, np.concatenate(scales, axis=1), np.concatenate(zeros, axis=1), g_idx
+
+
+def damped_hessian(hessian, damping):
+    """Keras's stabilized Hessian: dead inputs (zero diagonal) get 1 on the diagonal, and the diagonal gains
+    `damping * mean(diag)`."""
+    h = np.array(hessian, _F32)
+    diag = np.diagonal(h).copy()
+    dead = diag == 0
+    diag = np.where(dead, _F32(1), diag)
+    h = h + np.diag(np.where(dead, _F32(1), _F32(0)))
+    diag = diag + _F32(damping) * np.mean(diag, dtype=_F32)
+    return (h - np.diag(np.diagonal(h)) + np.diag(diag)).astype(_F32)
+
+
+def quantize_kernel(kernel, hessian, config, variable_dtype="float32", blocksize=128, inverse=None):
+    """A float kernel (2-D or 3-D) and its layer's Hessian as the GPTQ weights `layout` describes, with the
+    settings of `config` (a `GPTQConfig`): Keras's `GPTQ.quantize_and_correct_layer`. `inverse` (rows, rows)
+    replaces the inverse of the damped Hessian (it is a float32 LU inverse, so not bit-exact across libraries)."""
+    rows, columns = kernel_rows_columns(kernel.shape)
+    w_t = np.asarray(ops.convert_to_numpy(kernel), _F32).reshape(rows, columns).T
+    h = damped_hessian(hessian, config.hessian_damping)
+    inv = np.linalg.inv(h).astype(_F32) if inverse is None else np.asarray(inverse, _F32)
+
+    def find_params(x):
+        return scale_zero(x, bits=config.weight_bits, symmetric=config.symmetric, per_channel=config.per_channel,
+                          group_size=config.group_size)
+
+    codes, scale, zero, g_idx = quantize_matrix(w_t, inv, blocksize=blocksize, group_size=config.group_size,
+                                                activation_order=config.activation_order,
+                                                order_metric=np.diagonal(h), compute_scale_zero=find_params)
+    codes = codes.astype(np.uint8)
+    if config.weight_bits == 4:
+        codes, _, _ = quantizers.pack_int4(codes, axis=0, dtype="uint8")
+    return {"kernel": ops.convert_to_tensor(codes, "uint8"), "kernel_scale": ops.cast(scale, variable_dtype),
+            "kernel_zero": ops.convert_to_tensor(zero, "uint8"), "g_idx": ops.convert_to_tensor(g_idx, "float32")}
+
+
+def dequantize(state, kernel_shape, weight_bits, dtype):
+    """The float kernel (Keras's shape) a GPTQ/AWQ layer computes with: codes unpacked (4-bit), `(q - zero[g])
+    * scale[g]` per input row's group, transposed back, divided by the AWQ scales where there are some."""
+    rows, columns = kernel_rows_columns(kernel_shape)
+    q = state["kernel"]
+    if weight_bits == 4:
+        q = quantizers.unpack_int4(q, columns, axis=0, dtype="uint8")
+    w = ops.transpose(quantizers.dequantize_with_sz_map(q, state["kernel_scale"], state["kernel_zero"],
+                                                        state["g_idx"]))
+    if "awq_scales" in state:
+        w = ops.divide(w, ops.expand_dims(state["awq_scales"], -1))
+    return ops.reshape(ops.cast(w, dtype), tuple(kernel_shape))
+
+
+# --- the calibration data and loop ----------------------------------------------------------------------------
+
+
+def get_dataloader(tokenizer, sequence_length, dataset, num_samples=128, *, strategy="strided", seed=42,
+                   stride=None, eos_id=None):
+    """Keras's calibration windows: the dataset's texts tokenized (or its token arrays) joined, repeated to
+    `num_samples * sequence_length` tokens, and `num_samples` windows taken. Returns int32
+    (num_samples, 1, sequence_length)."""
+    if not hasattr(dataset, "__iter__") or isinstance(dataset, (str, bytes)):
+        raise TypeError("The `dataset` argument must be an iterable (e.g., a list of strings, a generator, or a "
+                        f"NumPy array). Got type: {type(dataset).__name__}. Please pass the loaded dataset directly.")
+    items = list(dataset)
+    if not items:
+        raise ValueError("Provided dataset is empty.")
+    pieces = []
+    if isinstance(items[0], str):
+        for i, s in enumerate(items):
+            pieces.append(np.asarray(ops.convert_to_numpy(tokenizer.tokenize(s))).reshape(-1))
+            if eos_id is not None and i < len(items) - 1:
+                pieces.append(np.array([eos_id], np.int32))
+    else:
+        pieces = [np.asarray(ops.convert_to_numpy(s)).reshape(-1).astype(np.int32, copy=False) for s in items]
+    tokens = np.concatenate(pieces, axis=0).astype(np.int32, copy=False)
+    need = num_samples * sequence_length
+    if tokens.size < need:
+        tokens = np.tile(tokens, math.ceil(need / max(1, tokens.size)))
+    max_start = tokens.size - sequence_length
+    if max_start < 0:
+        raise ValueError(f"Not enough tokens to form one sample of length {sequence_length} (have {tokens.size}).")
+    if strategy == "random":
+        starts = np.random.default_rng(seed).integers(0, max_start + 1, size=num_samples, dtype=np.int64)
+    elif strategy == "linspace":
+        starts = np.linspace(0, max_start, num_samples, dtype=np.int64)
+    elif strategy == "strided":
+        stride = max(1, (max_start + 1) // num_samples) if stride is None else stride
+        offset = abs(hash(("gptq-calib", seed))) % (max_start + 1) if max_start > 0 else 0
+        starts = (offset + np.arange(num_samples, dtype=np.int64) * stride) % (max_start + 1)
+    else:
+        raise ValueError(f"Unknown strategy: {strategy!r}; expected 'strided', 'linspace' or 'random'.")
+    windows = np.lib.stride_tricks.sliding_window_view(tokens, sequence_length)
+    return windows[starts].astype(np.int32)[:, None, :]
+
+
+@contextmanager
+def record_inputs(nn_layers, record):
+    """Within the block, every call of each nn layer in `nn_layers` ({name: layer}) hands its input to
+    `record(name, array)` first (eager values directly, traced ones through `jax.debug.callback`)."""
+    patched = {}
+
+    def hook(name, call):
+        def wrapped(variables, x, *args, **kwargs):
+            if isinstance(x, jax.core.Tracer):
+                jax.debug.callback(lambda v: record(name, np.asarray(v)), x)
+            else:
+                record(name, np.asarray(ops.convert_to_numpy(x)))
+            return call(variables, x, *args, **kwargs)
+        return wrapped
+
+    try:
+        for name, layer in nn_layers.items():
+            patched[name] = layer
+            object.__setattr__(layer, "call", hook(name, layer.call))
+        yield
+    finally:
+        for layer in patched.values():
+            object.__delattr__(layer, "call")
+
+
+def calibrate_layerwise(dataloader, num_samples, pre_block_layers, blocks, targets_of, make_stats, quantize):
+    """Keras's layer-wise loop (`apply_gptq_layerwise`/`apply_awq_layerwise`): tokens through
+    `pre_block_layers` (callables); for each block (callable), `targets_of(block)` gives {name: (nn_layer,
+    rows)}; their inputs stream into `make_stats(rows)` objects (`.update(x)`) while the first `num_samples`
+    samples run through the block; then `quantize(block, name, stats)` for each; then the block's outputs
+    (first batch element, as Keras takes it) feed the next block."""
+    if not blocks:
+        raise ValueError("No sequential blocks found in the provided structure to quantize.")
+    inputs = []
+    for batch in dataloader:
+        x = ops.convert_to_tensor(batch, "int32")
+        for layer in pre_block_layers:
+            x = layer(x)
+        inputs.append(x)
+    num_samples = min(num_samples, len(inputs))
+    for index, block in enumerate(blocks):
+        targets = targets_of(block)
+        if targets:
+            stats = {name: make_stats(rows) for name, (_, rows) in targets.items()}
+
+            def record(name, x):
+                stats[name].update(np.reshape(x, (-1, stats[name].rows)))
+
+            with record_inputs({name: layer for name, (layer, _) in targets.items()}, record):
+                for i in range(num_samples):
+                    x = inputs[i]
+                    _ = block(ops.expand_dims(x, 0) if len(x.shape) == 2 else x)
+            jax.effects_barrier()
+            for name in targets:
+                quantize(block, name, stats[name])
+        if index < len(blocks) - 1:
+            outs = []
+            for i in range(num_samples):
+                x = inputs[i]
+                outs.append(block(ops.expand_dims(x, 0) if len(x.shape) == 2 else x)[0])
+            inputs = outs
