@@ -1,6 +1,21 @@
-"""Keras-style `get`/`serialize` for by-name families (regularizers, constraints), written once."""
+"""Keras-style `get`/`serialize` for by-name families (regularizers, constraints), and their shared
+config base, written once."""
 
 from fkeras.nn import registration
+
+
+class Configurable:
+    """`get_config()` (here `{}`), `from_config(config) = cls(**config)` and a repr showing the config."""
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
 
 
 def make_get(kind: str, by_name: dict):

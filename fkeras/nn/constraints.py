@@ -8,7 +8,7 @@ Written over `fkeras.ops`.
 from __future__ import annotations
 
 from fkeras import backend, ops
-from fkeras.nn._lookup import make_get, make_serialize
+from fkeras.nn._lookup import Configurable, make_get, make_serialize
 
 
 def _epsilon():
@@ -19,21 +19,11 @@ def _norms(w, axis):
     return ops.sqrt(ops.sum(ops.square(w), axis=axis, keepdims=True))
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: `__call__(w) -> w'` (identity here)."""
 
     def __call__(self, w):
         return w
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 class MaxNorm(Constraint):

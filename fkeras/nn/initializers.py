@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.nn import registration
+from fkeras.nn._lookup import Configurable
 from fkeras.nn.base import snake_case
 
 
@@ -32,7 +33,7 @@ def _fans(shape, input_axes=None, output_axes=None):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement `draw(key, shape, dtype)`."""
 
     def __init__(self, seed=None):
@@ -49,13 +50,6 @@ class Initializer:
 
     def get_config(self):
         return {"seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 class Constant(Initializer):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from fkeras import ops
-from fkeras.nn._lookup import make_get, make_serialize
+from fkeras.nn._lookup import Configurable, make_get, make_serialize
 
 
 def _factor(value, name):
@@ -20,21 +20,11 @@ def _factor(value, name):
     return float(value)
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: `__call__(x) -> scalar`; `get_config`/`from_config` round-trip."""
 
     def __call__(self, x):
         return 0.0
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 class L1L2(Regularizer):
