@@ -36,12 +36,12 @@ def _config(case, module):
     return (mode, None) if cfg is None else (None, module.quantizers.Int4QuantizationConfig(**cfg))
 
 
-def _attention(module, kind):
+def _attention(module, kind, dtype=None):
     """The attention layer from `module.layers` (keras, fkeras) or `fkeras.nn`."""
     layers = getattr(module, "layers", module)
     if kind == "mha":
-        return layers.MultiHeadAttention(2, 3, name="mha")
-    return layers.GroupQueryAttention(head_dim=4, num_query_heads=3, num_key_value_heads=1, name="gqa")
+        return layers.MultiHeadAttention(2, 3, name="mha", dtype=dtype)
+    return layers.GroupQueryAttention(head_dim=4, num_query_heads=3, num_key_value_heads=1, name="gqa", dtype=dtype)
 
 
 def _keras_projections(layer):
@@ -74,12 +74,13 @@ def test_keras_layers_with_quantizable_sublayers_are_covered():
     assert nn.ReversibleEmbedding.quantization_modes == ("int8", "int4")
 
 
-@pytest.mark.parametrize("kind,case", [("mha", "int8"), ("mha", "int4_per_channel"), ("mha", "float8"),
-                                       ("gqa", "float8")])  # (gqa int4 and mha int4 grouped: the model test)
-def test_nn_projections_match_keras(kind, case):
-    klayer = _attention(keras, kind)
+@pytest.mark.parametrize("kind,case,dtype", [("mha", "int8", None), ("mha", "int4_per_channel", None),
+                                             ("mha", "float8", None), ("gqa", "float8", None),
+                                             ("mha", "int4", "mixed_bfloat16")])  # (gqa int4: the model test)
+def test_nn_projections_match_keras(kind, case, dtype):
+    klayer = _attention(keras, kind, dtype)
     klayer(Q, V)
-    flayer = _attention(nn, kind)
+    flayer = _attention(nn, kind, dtype)
     params = {}
     for w in klayer.weights:
         sub, leaf = w.path.split("/")[-2:]
@@ -103,16 +104,18 @@ def test_nn_projections_match_keras(kind, case):
         for leaf, w in want.items():
             assert (tuple(got[leaf].shape), str(got[leaf].dtype)) == (tuple(w.shape), w.dtype), (name, leaf)
             np.testing.assert_allclose(np.asarray(got[leaf]), np.asarray(w.value), rtol=1e-6, err_msg=leaf)
-    assert klayer.dtype_policy.name == flayer.dtype_policy.name == "float32"
+    assert klayer.dtype_policy.name == flayer.dtype_policy.name == (dtype or "float32")
     built = flayer.init(jax.random.key(1), Q, V)  # the recorded policies build Keras's quantized layout
     assert jax.tree.map(lambda a: (a.shape, str(a.dtype)), built) == jax.tree.map(
         lambda a: (a.shape, str(a.dtype)), variables)
-    want = np.asarray(klayer(Q, V))
+    tol = 1e-5 if dtype is None else 1e-2  # bfloat16 compute: a few ulps of order in the gradients
+    want = np.asarray(klayer(Q, V)).astype("float32")
     y, _ = jax.jit(flayer.apply)(variables, Q, V)
-    chex.assert_trees_all_close(np.asarray(y), want, rtol=1e-5, atol=1e-5)
-    kg = jax.grad(lambda q: klayer(q, V).sum())(Q)
-    g = jax.grad(lambda q: flayer.apply(variables, q, V)[0].sum())(Q)
-    chex.assert_trees_all_close(np.asarray(g), np.asarray(kg), rtol=1e-4, atol=1e-4)
+    assert str(y.dtype) == klayer.compute_dtype
+    chex.assert_trees_all_close(np.asarray(y).astype("float32"), want, rtol=tol, atol=tol)
+    kg = jax.grad(lambda q: klayer(q, V).astype("float32").sum())(Q)
+    g = jax.grad(lambda q: flayer.apply(variables, q, V)[0].astype("float32").sum())(Q)
+    chex.assert_trees_all_close(np.asarray(g), np.asarray(kg), rtol=10 * tol, atol=10 * tol)
 
 
 def _model(module, kind):
