@@ -97,7 +97,8 @@ class EinsumDense(KernelBias, Layer):
     `model.quantize` (`nn.gptq`, `nn.awq`)."""
 
     quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
-    quantized_save_order = quantized.KERNEL_SAVE_ORDER
+    quantized_save_order = quantized.EINSUM_SAVE_ORDER
+    calibrated_zero_name = "zero_point"  # Keras's weight name of GPTQ/AWQ zero points
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,

@@ -31,64 +31,63 @@ class ActivationStats:
 
     def __init__(self, rows):
         self.rows = int(rows)
-        self.magnitudes = np.zeros((self.rows,), np.float32)
+        self.magnitudes = ops.zeros((self.rows,), "float32")
         self.num_samples = 0
 
     def update(self, x):
-        x = np.asarray(x)
-        if x.size == 0:
+        if x is None or int(np.prod(x.shape)) == 0:
             raise ValueError("AWQ: the layer input cannot be empty.")
-        x = x.reshape(-1, x.shape[-1]).astype(np.float32)
+        x = ops.cast(ops.reshape(x, (-1, x.shape[-1])), "float32")
         if x.shape[-1] != self.rows:
             raise ValueError(f"AWQ: expected inputs with {self.rows} features, got {x.shape[-1]}.")
-        self.magnitudes = np.maximum(self.magnitudes, np.max(np.abs(x), axis=0))
-        self.num_samples += x.shape[0]
-
-
-_F32 = np.float32
+        self.magnitudes = ops.maximum(self.magnitudes, ops.max(ops.abs(x), axis=0))
+        self.num_samples += int(x.shape[0])
 
 
 def _quantize(w, group_size):
-    """(codes, scale, zero, dequantized) of `w` (columns, rows): 4-bit asymmetric per output channel, or per
-    group of `group_size` input rows (NumPy float32, as `gptq.quantize_matrix`)."""
+    """(codes, scale, zero, g_idx or None) of `w` (columns, rows): 4-bit asymmetric per output channel, or per
+    group of `group_size` input rows (Keras's order of operations)."""
     scale, zero, maxq = gptq.scale_zero(w, bits=4, symmetric=False, per_channel=True, group_size=group_size)
     if group_size == -1:
-        s, z = scale, zero
-    else:
-        g = np.arange(w.shape[1]) // group_size
-        s, z = scale[:, g], zero[:, g]
-    q = gptq.quantize_with_zero_point(w, s, z, maxq)
-    return q, scale, zero, gptq.dequantize_with_zero_point(q, s, z)
+        return gptq.quantize_with_zero_point(w, scale, zero, maxq), scale, zero, None
+    g_idx = ops.cast(ops.floor_divide(ops.arange(0, w.shape[1]), group_size), "int32")
+    q = gptq.quantize_with_zero_point(w, ops.take(scale, g_idx, axis=-1), ops.take(zero, g_idx, axis=-1), maxq)
+    return q, scale, zero, g_idx
 
 
 def search_scales(weights_t, magnitudes, *, num_grid_points=20, group_size=-1):
     """Keras's `awq_search_optimal_scales`: the per-input-row scales (rows,) of the best grid ratio."""
-    weights_t = np.asarray(weights_t, _F32)
-    x_max = np.asarray(magnitudes, _F32)
-    x_max = np.where(x_max < 1e-8, _F32(1), x_max)
+    weights_t = ops.convert_to_tensor(weights_t, "float32")
+    x_max = ops.cast(magnitudes, "float32")
+    x_max = ops.where(ops.less(x_max, 1e-8), ops.ones_like(x_max), x_max)
     best_loss = best = None
     for i in range(num_grid_points + 1):
         ratio = i / num_grid_points
-        scales = np.ones_like(x_max) if ratio == 0 else np.power(x_max, _F32(ratio))
-        scales = np.maximum(scales, _F32(1e-4))
-        scales = scales / np.maximum(np.sqrt(np.max(scales) * np.min(scales)), _F32(1e-8))
-        deq = _quantize(weights_t * scales, group_size)[3]
-        loss = np.mean(np.square(weights_t - deq / scales) * np.square(x_max), dtype=_F32)
-        if best_loss is None or loss < best_loss:
+        scales = ops.ones_like(x_max) if ratio == 0 else ops.power(x_max, ratio)
+        scales = ops.maximum(scales, 1e-4)
+        mean = ops.maximum(ops.sqrt(ops.multiply(ops.max(scales), ops.min(scales))), 1e-8)
+        scales = ops.divide(scales, mean)
+        q, scale, zero, g_idx = _quantize(ops.multiply(weights_t, scales), group_size)
+        if g_idx is None:
+            deq = gptq.dequantize_with_zero_point(q, scale, zero)
+        else:
+            deq = quantizers.dequantize_with_sz_map(q, scale, zero, g_idx)
+        err = ops.square(ops.subtract(weights_t, ops.divide(deq, scales)))
+        loss = ops.mean(ops.multiply(err, ops.square(x_max)))
+        if best_loss is None or bool(ops.less(loss, best_loss)):
             best_loss, best = loss, scales
-    return best.astype(_F32)
+    return best
 
 
 def quantize_kernel(kernel, magnitudes, config, variable_dtype="float32"):
     """A float kernel (2-D or 3-D) and its layer's activation magnitudes as the AWQ weights `layout`
     describes, with `config` (an `AWQConfig`): Keras's `AWQ.quantize_layer`."""
     rows, columns = gptq.kernel_rows_columns(kernel.shape)
-    w_t = np.asarray(ops.convert_to_numpy(kernel), _F32).reshape(rows, columns).T
+    w_t = ops.transpose(ops.reshape(ops.convert_to_tensor(kernel, "float32"), (rows, columns)))
     group = config.group_size
     awq_scales = search_scales(w_t, magnitudes, num_grid_points=config.num_grid_points, group_size=group)
-    q, scale, zero, _ = _quantize(w_t * awq_scales, group)
-    g_idx = np.zeros((rows,), _F32) if group == -1 else (np.arange(rows) // group).astype(_F32)
-    packed, _, _ = quantizers.pack_int4(q.astype(np.uint8), axis=0, dtype="uint8")
-    return {"kernel": ops.convert_to_tensor(packed, "uint8"), "kernel_scale": ops.cast(scale, variable_dtype),
-            "kernel_zero": ops.convert_to_tensor(zero, "uint8"),
-            "awq_scales": ops.cast(awq_scales, variable_dtype), "g_idx": ops.convert_to_tensor(g_idx, "float32")}
+    q, scale, zero, g_idx = _quantize(ops.multiply(w_t, awq_scales), group)
+    g_idx = ops.zeros((rows,), "float32") if g_idx is None else ops.cast(g_idx, "float32")
+    packed, _, _ = quantizers.pack_int4(ops.cast(q, "uint8"), axis=0, dtype="uint8")
+    return {"kernel": packed, "kernel_scale": ops.cast(scale, variable_dtype), "kernel_zero": zero,
+            "awq_scales": ops.cast(awq_scales, variable_dtype), "g_idx": g_idx}

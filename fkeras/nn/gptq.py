@@ -56,11 +56,10 @@ def layout(kernel_shape, weight_bits, group_size, variable_dtype="float32"):
             "g_idx": ops.zeros((rows,), "float32")}
 
 
-# --- the calibration statistics and the quantization (host side, NumPy float32) --------------------------------
-# Calibration runs once on the host, in NumPy: its elementwise float32 steps are then IEEE-exact as Keras's are
-# (XLA:CPU divides by a broadcast scalar through its reciprocal), so codes near a rounding boundary agree.
-
-_F32 = np.float32
+# --- the calibration statistics and the quantization ---------------------------------------------------------
+# Calibration runs eagerly, op by op over `fkeras.ops`, in Keras's order of operations: its float32 roundings
+# (XLA:CPU divides by a broadcast scalar through its reciprocal) are then those of Keras on JAX, so codes that
+# sit near a rounding boundary come out the same.
 
 
 class HessianStats:
@@ -69,70 +68,47 @@ class HessianStats:
 
     def __init__(self, rows):
         self.rows = int(rows)
-        self.hessian = np.zeros((self.rows, self.rows), _F32)
+        self.hessian = ops.zeros((self.rows, self.rows), "float32")
         self.num_samples = 0
 
     def update(self, x):
-        x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(f"GPTQ: the layer input must have rank >= 2, got shape {x.shape}.")
-        if x.size == 0:
+        if x is None or len(x.shape) < 2:
+            raise ValueError(f"GPTQ: the layer input must have rank >= 2, got {None if x is None else x.shape}.")
+        if int(np.prod(x.shape)) == 0:
             raise ValueError("GPTQ: the layer input cannot be empty.")
-        x = x.reshape(-1, x.shape[-1]).astype(_F32)
+        x = ops.cast(ops.reshape(x, (-1, x.shape[-1])), "float32")
         if x.shape[-1] != self.rows:
             raise ValueError(f"GPTQ: Hessian dimensions ({self.rows}) do not match input features ({x.shape[-1]}).")
-        gram = x.T @ x
-        gram = (gram + gram.T) / _F32(2.0)
-        prev, total = self.num_samples, self.num_samples + x.shape[0]
-        h = self.hessian
+        prev, total = self.num_samples, self.num_samples + int(x.shape[0])
+        gram = ops.matmul(ops.transpose(x), x)
+        gram = ops.divide(ops.add(gram, ops.transpose(gram)), 2.0)
         if prev > 0:
-            h = h * (_F32(prev) / _F32(total))
-        self.hessian = (h + (_F32(2.0) / _F32(total)) * gram).astype(_F32)
+            self.hessian = ops.multiply(self.hessian, ops.divide(prev, total))
+        self.hessian = ops.add(self.hessian, ops.multiply(ops.divide(2.0, total), gram))
         self.num_samples = total
 
 
 def scale_zero(x, *, bits, symmetric=False, per_channel=False, group_size=-1):
-    """`quantizers.compute_quantization_parameters` (unsigned codes) in NumPy float32: `(scale, zero uint8,
-    maxq)` of a `(columns, n)` slice, scale/zero `(columns, n_groups)`."""
-    x = np.asarray(x, _F32)
-    out_features, in_features = x.shape
-    groups = (in_features + group_size - 1) // group_size if per_channel and group_size > 0 else 1
-    if groups > 1:
-        pad = (-in_features) % group_size
-        if pad:
-            x = np.pad(x, [(0, 0), (0, pad)])
-        grouped = x.reshape(out_features, groups, group_size)
-        mins, maxs = grouped.min(axis=2), grouped.max(axis=2)
-    else:
-        flat = x.reshape(out_features, -1) if per_channel else x.reshape(1, -1)
-        mins, maxs = flat.min(axis=1), flat.max(axis=1)
-    if symmetric:
-        max_abs = np.maximum(np.abs(mins), maxs)
-        mins = np.where(mins < 0, -max_abs, mins)
-        maxs = max_abs
-    same = mins == maxs
-    mins = np.where(same, mins - _F32(1), mins)
-    maxs = np.where(same, maxs + _F32(1), maxs)
-    maxq = _F32(2 ** bits - 1)
-    scale = (maxs - mins) / maxq
-    scale = np.where(scale <= 0, _F32(1e-8), scale).astype(_F32)
-    zero = np.full_like(scale, (maxq + 1) / 2) if symmetric else np.round(-mins / scale)
-    if groups == 1:
-        if per_channel:
-            scale, zero = scale.reshape(-1, 1), zero.reshape(-1, 1)
-        else:
-            scale = np.tile(scale.reshape(1, 1), (out_features, 1))
-            zero = np.tile(zero.reshape(1, 1), (out_features, 1))
-    return scale, zero.astype(np.uint8), maxq
+    """`quantizers.compute_quantization_parameters` with unsigned codes: `(scale, zero uint8, maxq)` of a
+    `(columns, n)` slice, scale/zero `(columns, n_groups)`."""
+    return quantizers.compute_quantization_parameters(x, bits=bits, symmetric=symmetric, per_channel=per_channel,
+                                                      group_size=group_size, compute_dtype="float32")
 
 
 def quantize_with_zero_point(x, scale, zero, maxq):
-    safe = np.where(scale == 0, _F32(1e-8), scale)
-    return np.clip(np.round(x / safe + zero.astype(scale.dtype)), 0, maxq)
+    """Unsigned codes in [0, maxq]: `clip(round(x / scale + zero))` (a zero scale counts as 1e-8)."""
+    safe = ops.where(ops.equal(scale, 0), ops.cast(1e-8, scale.dtype), scale)
+    return ops.clip(ops.round(ops.add(ops.divide(x, safe), ops.cast(zero, scale.dtype))), 0, maxq)
 
 
 def dequantize_with_zero_point(q, scale, zero):
-    return scale * (q - zero.astype(scale.dtype))
+    return ops.multiply(scale, ops.subtract(q, ops.cast(zero, scale.dtype)))
+
+
+def _stable_descending(metric):
+    n = metric.shape[0]
+    jitter = ops.divide(ops.cast(ops.arange(0, n, dtype="int32"), "float32"), ops.cast(n, "float32"))
+    return ops.argsort(ops.negative(ops.add(metric, ops.multiply(jitter, 1e-12))))
 
 
 def quantize_matrix(weights_t, inv_hessian, *, blocksize=128, group_size=-1, activation_order=False,
@@ -140,35 +116,36 @@ def quantize_matrix(weights_t, inv_hessian, *, blocksize=128, group_size=-1, act
     """Keras's `gptq_quantize_matrix`: codes (columns, rows) int32, scale/zero (columns, n_groups), g_idx
     float32 (rows,) for `weights_t` = kernel^T (columns, rows) and the inverse damped Hessian (rows, rows).
     `compute_scale_zero(w)` gives `(scale, zero, maxq)` of a slice of columns."""
-    weights_t = np.array(weights_t, _F32)
-    inv_hessian = np.asarray(inv_hessian, _F32)
-    rows = weights_t.shape[1]
+    weights_t = ops.convert_to_tensor(weights_t, "float32")
+    inv_hessian = ops.convert_to_tensor(inv_hessian, "float32")
+    rows = int(weights_t.shape[1])
     inv_perm = None
     if activation_order:
         if order_metric is None:
-            order_metric = _F32(1) / (np.diagonal(inv_hessian) + _F32(1e-12))
+            order_metric = ops.reciprocal(ops.add(ops.diagonal(inv_hessian), 1e-12))
         else:
-            order_metric = np.asarray(order_metric, _F32)
-            order_metric = np.where(np.isfinite(order_metric), order_metric, _F32(0))
-        jitter = np.arange(rows, dtype=_F32) / _F32(rows)
-        perm = np.argsort(-(order_metric + jitter * _F32(1e-12)), kind="stable")
-        inv_perm = np.argsort(perm, kind="stable")
-        weights_t = weights_t[:, perm]
-        inv_hessian = inv_hessian[perm][:, perm]
+            order_metric = ops.cast(order_metric, "float32")
+            order_metric = ops.where(ops.isfinite(order_metric), order_metric, ops.zeros_like(order_metric))
+        perm = _stable_descending(order_metric)
+        inv_perm = ops.argsort(perm)
+        weights_t = ops.take(weights_t, perm, axis=1)
+        inv_hessian = ops.take(ops.take(inv_hessian, perm, axis=0), perm, axis=1)
 
     buffer = weights_t
-    codes = np.zeros(weights_t.shape, np.int32)
+    codes = ops.zeros(weights_t.shape, "int32")
     scales, zeros = [], []
     group = rows if group_size == -1 else group_size
+    # Each group's parameters are found once, when its first column comes up (Keras 3.15 finds them again when a
+    # group, or the whole-matrix group, runs on into the next block of columns, and then fails to store them).
+    cached_start, params = -1, None
     for start in range(0, rows, blocksize):
         end = min(start + blocksize, rows)
-        block = buffer[:, start:end].copy()
-        block_err = np.zeros_like(block)
+        block = buffer[:, start:end]
+        block_err = ops.zeros_like(block)
         block_inv = inv_hessian[start:end, start:end]
-        cached_start, params = -1, None
         for j in range(end - start):
             col = start + j
-            if group != rows:  # a new group: its parameters from the columns as they stand before this block
+            if group != rows:  # a new group: its parameters from its columns as they stand before this block
                 g_start = (col // group) * group
                 if g_start != cached_start:
                     params = compute_scale_zero(buffer[:, g_start:min(g_start + group, rows)])
@@ -181,55 +158,57 @@ def quantize_matrix(weights_t, inv_hessian, *, blocksize=128, group_size=-1, act
                 zeros.append(params[1])
             scale, zero, maxq = params
             w = block[:, j]
-            q = quantize_with_zero_point(w[:, None], scale, zero, maxq)
-            codes[:, col] = q[:, 0].astype(np.int32)
-            err = (w - dequantize_with_zero_point(q, scale, zero)[:, 0]) / block_inv[j, j]
-            block_err[:, j] = err
+            q = quantize_with_zero_point(ops.expand_dims(w, 1), scale, zero, maxq)
+            codes = ops.slice_update(codes, (0, col), ops.cast(q, "int32"))
+            err = ops.divide(ops.subtract(w, dequantize_with_zero_point(q, scale, zero)[:, 0]), block_inv[j, j])
+            block_err = ops.slice_update(block_err, (0, j), ops.expand_dims(err, 1))
             if j < end - start - 1:
-                block[:, j + 1:] = block[:, j + 1:] - err[:, None] * block_inv[j, j + 1:][None, :]
+                update = ops.matmul(ops.expand_dims(err, 1), ops.expand_dims(block_inv[j, j + 1:], 0))
+                block = ops.slice_update(block, (0, j + 1), ops.subtract(block[:, j + 1:], update))
         if end < rows:
-            buffer = np.concatenate([buffer[:, :end], buffer[:, end:] - block_err @ inv_hessian[start:end, end:]],
-                                    axis=1)
+            update = ops.matmul(block_err, inv_hessian[start:end, end:])
+            buffer = ops.concatenate([buffer[:, :end], ops.subtract(buffer[:, end:], update)], axis=1)
 
-    g_idx = np.arange(rows, dtype=_F32) / _F32(group)
+    g_idx = ops.cast(ops.divide(ops.arange(0, rows, dtype="int32"), group), "float32")
     if activation_order:
-        g_idx, codes = g_idx[inv_perm], codes[:, inv_perm]
-    return codes, np.concatenate(scales, axis=1), np.concatenate(zeros, axis=1), g_idx
+        g_idx = ops.take(g_idx, inv_perm, axis=0)
+        codes = ops.take(codes, inv_perm, axis=1)
+    return codes, ops.concatenate(scales, axis=1), ops.concatenate(zeros, axis=1), g_idx
 
 
 def damped_hessian(hessian, damping):
     """Keras's stabilized Hessian: dead inputs (zero diagonal) get 1 on the diagonal, and the diagonal gains
     `damping * mean(diag)`."""
-    h = np.array(hessian, _F32)
-    diag = np.diagonal(h).copy()
-    dead = diag == 0
-    diag = np.where(dead, _F32(1), diag)
-    h = h + np.diag(np.where(dead, _F32(1), _F32(0)))
-    diag = diag + _F32(damping) * np.mean(diag, dtype=_F32)
-    return (h - np.diag(np.diagonal(h)) + np.diag(diag)).astype(_F32)
+    h = ops.convert_to_tensor(hessian, "float32")
+    diag = ops.diagonal(h)
+    dead = ops.equal(diag, 0.0)
+    diag = ops.where(dead, 1.0, diag)
+    h = ops.add(h, ops.diag(ops.where(dead, 1.0, ops.zeros_like(diag))))
+    diag = ops.add(diag, ops.multiply(damping, ops.mean(diag)))
+    return ops.add(ops.subtract(h, ops.diag(ops.diagonal(h))), ops.diag(diag))
 
 
 def quantize_kernel(kernel, hessian, config, variable_dtype="float32", blocksize=128, inverse=None):
     """A float kernel (2-D or 3-D) and its layer's Hessian as the GPTQ weights `layout` describes, with the
-    settings of `config` (a `GPTQConfig`): Keras's `GPTQ.quantize_and_correct_layer`. `inverse` (rows, rows)
-    replaces the inverse of the damped Hessian (it is a float32 LU inverse, so not bit-exact across libraries)."""
+    settings of `config` (a `GPTQConfig`): Keras's `GPTQ.quantize_and_correct_layer`. `inverse` (rows, rows), if
+    given, stands for the inverse of the damped Hessian."""
     rows, columns = kernel_rows_columns(kernel.shape)
-    w_t = np.asarray(ops.convert_to_numpy(kernel), _F32).reshape(rows, columns).T
+    w_t = ops.transpose(ops.reshape(ops.convert_to_tensor(kernel, "float32"), (rows, columns)))
     h = damped_hessian(hessian, config.hessian_damping)
-    inv = np.linalg.inv(h).astype(_F32) if inverse is None else np.asarray(inverse, _F32)
+    inv = ops.linalg.inv(h) if inverse is None else ops.convert_to_tensor(inverse, "float32")
 
     def find_params(x):
-        return scale_zero(x, bits=config.weight_bits, symmetric=config.symmetric, per_channel=config.per_channel,
-                          group_size=config.group_size)
+        return quantizers.compute_quantization_parameters(
+            x, bits=config.weight_bits, symmetric=config.symmetric, per_channel=config.per_channel,
+            group_size=config.group_size, compute_dtype=variable_dtype)
 
     codes, scale, zero, g_idx = quantize_matrix(w_t, inv, blocksize=blocksize, group_size=config.group_size,
                                                 activation_order=config.activation_order,
-                                                order_metric=np.diagonal(h), compute_scale_zero=find_params)
-    codes = codes.astype(np.uint8)
+                                                order_metric=ops.diagonal(h), compute_scale_zero=find_params)
+    codes = ops.cast(codes, "uint8")
     if config.weight_bits == 4:
         codes, _, _ = quantizers.pack_int4(codes, axis=0, dtype="uint8")
-    return {"kernel": ops.convert_to_tensor(codes, "uint8"), "kernel_scale": ops.cast(scale, variable_dtype),
-            "kernel_zero": ops.convert_to_tensor(zero, "uint8"), "g_idx": ops.convert_to_tensor(g_idx, "float32")}
+    return {"kernel": codes, "kernel_scale": ops.cast(scale, variable_dtype), "kernel_zero": zero, "g_idx": g_idx}
 
 
 def dequantize(state, kernel_shape, weight_bits, dtype):
@@ -239,8 +218,8 @@ def dequantize(state, kernel_shape, weight_bits, dtype):
     q = state["kernel"]
     if weight_bits == 4:
         q = quantizers.unpack_int4(q, columns, axis=0, dtype="uint8")
-    w = ops.transpose(quantizers.dequantize_with_sz_map(q, state["kernel_scale"], state["kernel_zero"],
-                                                        state["g_idx"]))
+    zero = state["kernel_zero"] if "kernel_zero" in state else state["zero_point"]  # EinsumDense's name
+    w = ops.transpose(quantizers.dequantize_with_sz_map(q, state["kernel_scale"], zero, state["g_idx"]))
     if "awq_scales" in state:
         w = ops.divide(w, ops.expand_dims(state["awq_scales"], -1))
     return ops.reshape(ops.cast(w, dtype), tuple(kernel_shape))

@@ -41,6 +41,9 @@ KERNEL_SAVE_ORDER = {
     "gptq": ("bias", "kernel", "kernel_scale", "kernel_zero", "g_idx"),
     "awq": ("bias", "kernel", "kernel_scale", "kernel_zero", "awq_scales", "g_idx"),
 }
+# EinsumDense names its GPTQ/AWQ zero points "zero_point"
+EINSUM_SAVE_ORDER = KERNEL_SAVE_ORDER | {
+    mode: tuple("zero_point" if n == "kernel_zero" else n for n in KERNEL_SAVE_ORDER[mode]) for mode in ("gptq", "awq")}
 
 
 def _dtype(x):
@@ -357,12 +360,18 @@ def float8_call(c: Contraction, x, kernel, meta, compute_dtype, training):
     return _qdq_grad(y, meta["outputs_grad_scale"], meta["outputs_grad_amax_history"])
 
 
+def _zero_named(layer, state):
+    """`state` with the zero points under the layer's Keras weight name (EinsumDense: "zero_point")."""
+    name = getattr(layer, "calibrated_zero_name", "kernel_zero")
+    return {(name if k == "kernel_zero" else k): v for k, v in state.items()}
+
+
 def calibrated_layout(layer, kernel_shape):
     """The zero-initialized weights of a GPTQ/AWQ layer (its policy gives the bits and group size)."""
     policy = layer.dtype_policy
     if policy.quantization_mode == "awq":
-        return awq.layout(kernel_shape, policy.group_size, layer.variable_dtype)
-    return gptq.layout(kernel_shape, policy.weight_bits, policy.group_size, layer.variable_dtype)
+        return _zero_named(layer, awq.layout(kernel_shape, policy.group_size, layer.variable_dtype))
+    return _zero_named(layer, gptq.layout(kernel_shape, policy.weight_bits, policy.group_size, layer.variable_dtype))
 
 
 def calibrated_call(c: Contraction, x, state, kernel_shape, weight_bits, compute_dtype):
@@ -383,7 +392,7 @@ def calibrated_variables(layer, variables, mode, config, calibration):
         new = gptq.quantize_kernel(kernel, calibration.hessian, config, layer.variable_dtype)
     else:
         new = awq.quantize_kernel(kernel, calibration.magnitudes, config, layer.variable_dtype)
-    return Variables(params, state | new)
+    return Variables(params, state | _zero_named(layer, new))
 
 
 def float8_bias(bias, compute_dtype):

@@ -464,6 +464,16 @@ def _check_calibration(name, num_samples, sequence_length, group_size):
                          f"but got {group_size}.")
 
 
+def _saved_structure(structure):
+    """A calibration structure as a config holds it: None when it names layers (like the dataset and tokenizer,
+    it only serves the calibration; Keras 3.15 serializes the layers and recurses through the quantized layers'
+    own configs)."""
+    if isinstance(structure, dict) and any(not isinstance(v, (str, int, float, bool, type(None)))
+                                           for layers in structure.values() for v in (layers or [])):
+        return None
+    return structure
+
+
 class GPTQConfig(QuantizationConfig):
     """GPTQ post-training quantization settings (calibration `dataset`/`tokenizer`, `weight_bits` in
     {2, 3, 4, 8}, groups of `group_size` columns). Dataset and tokenizer are not saved in the config."""
@@ -490,7 +500,7 @@ class GPTQConfig(QuantizationConfig):
                 "sequence_length": self.sequence_length, "hessian_damping": self.hessian_damping,
                 "group_size": self.group_size, "symmetric": self.symmetric,
                 "activation_order": self.activation_order,
-                "quantization_layer_structure": self.quantization_layer_structure}
+                "quantization_layer_structure": _saved_structure(self.quantization_layer_structure)}
 
     @classmethod
     def from_config(cls, config):
@@ -534,7 +544,7 @@ class AWQConfig(QuantizationConfig):
         return {"dataset": None, "tokenizer": None, "weight_bits": self.weight_bits,
                 "num_samples": self.num_samples, "sequence_length": self.sequence_length,
                 "group_size": self.group_size, "num_grid_points": self.num_grid_points,
-                "quantization_layer_structure": self.quantization_layer_structure}
+                "quantization_layer_structure": _saved_structure(self.quantization_layer_structure)}
 
     @classmethod
     def from_config(cls, config):
@@ -604,6 +614,10 @@ _BY_NAME = {c.__name__: c for c in _CLASSES} | {
     "float8_quantization_config": Float8QuantizationConfig, "awq_config": AWQConfig,
 }
 
+# configs a saved layer names that `get` does not know by name (as in Keras, where the file resolves them
+# through `keras.quantizers.GPTQConfig`'s export)
+_LAYER_CONFIGS = {"GPTQConfig": GPTQConfig}
+
 
 def serialize(initializer):
     """Keras's `{"module": "keras.quantizers", "class_name", "config", "registered_name"}` (None stays None).
@@ -621,7 +635,7 @@ def deserialize(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"quantizers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}.")
     name = config["class_name"]
-    cls = ((custom_objects or {}).get(name) or _BY_NAME.get(name)
+    cls = ((custom_objects or {}).get(name) or _BY_NAME.get(name) or _LAYER_CONFIGS.get(name)
            or registration.get_registered_object(config.get("registered_name") or name))
     if cls is None:
         raise ValueError(f"Unknown quantizer class {name!r}: expected one of {sorted(c.__name__ for c in _CLASSES)} "
