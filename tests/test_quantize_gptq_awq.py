@@ -277,3 +277,35 @@ def test_gptq_groups_running_across_blocks(group_size):
     back = np.asarray(gptq.dequantize(ours, kernel.shape, 8, "float32"))
     step = np.asarray(ours["kernel_scale"]).max()
     assert np.abs(back - kernel).max() < 4 * step  # 8-bit codes with error feedback stay near the kernel
+
+
+def test_a_layer_the_calibration_never_reaches_is_rounded_with_a_warning():
+    """A Dense the block never calls gets no statistics: a warning names it, and GPTQ's damped zero Hessian
+    (the identity) leaves plain round-to-nearest codes."""
+
+    class Block(fkeras.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.used, self.unused = fkeras.layers.Dense(DIM, name="used"), fkeras.layers.Dense(4, name="unused")
+
+        def build(self, shape):
+            self.used.build(shape)
+            self.unused.build(shape)
+
+        def call(self, x):
+            return self.used(x)
+
+    inp = fkeras.Input((SEQ,), dtype="int32")
+    emb = fkeras.layers.Embedding(VOCAB, DIM, name="emb")
+    block = Block(name="blk")
+    model = fkeras.Model(inp, block(emb(inp)))
+    kernel = np.asarray(block.unused.kernel.value)
+    config = fkeras.quantizers.GPTQConfig(_tokens(2), lambda x: x, num_samples=2, sequence_length=SEQ, group_size=-1,
+                                          weight_bits=8, quantization_layer_structure={
+                                              "pre_block_layers": [emb], "sequential_blocks": [block]})
+    with pytest.warns(UserWarning, match=r"No calibration inputs reached \['blk/unused'\]"):
+        model.quantize("gptq", config=config)
+    state = {v.name: np.asarray(v.value) for v in block.unused.weights}
+    scale, zero, maxq = gptq.scale_zero(kernel.T, bits=8, per_channel=True)
+    codes = gptq.quantize_with_zero_point(kernel.T, scale, zero, maxq)  # no error feedback
+    np.testing.assert_array_equal(state["kernel"], np.asarray(codes).astype("uint8"))

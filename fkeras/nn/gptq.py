@@ -18,6 +18,7 @@ quantized, and the block's outputs (with the quantized weights) the next block's
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import contextmanager
 
 import jax
@@ -321,6 +322,11 @@ def calibrate_layerwise(dataloader, num_samples, pre_block_layers, blocks, targe
                     x = inputs[i]
                     _ = block(ops.expand_dims(x, 0) if len(x.shape) == 2 else x)
             jax.effects_barrier()
+            silent = [name for name in targets if stats[name].num_samples == 0]
+            if silent:  # (a layer the block never calls, or a program compiled before the hooks)
+                warnings.warn(f"No calibration inputs reached {silent} while block {index} ran on the calibration "
+                              "data: they are quantized without activation statistics (rounded to nearest).",
+                              stacklevel=2)
             for name in targets:
                 quantize(block, name, stats[name])
         if index < len(blocks) - 1:
