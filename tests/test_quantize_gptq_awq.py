@@ -111,7 +111,8 @@ def test_model_quantize_matches_keras(case, _keras_streams_inputs, tmp_path):
     km, fm = _model(keras), _model(fkeras)
     fm.set_weights(km.get_weights())
     if case == "gptq_grouped":  # text through a tokenizer (Keras's `get_dataloader`)
-        data, tok = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen jugs"], _CharTokenizer()
+        data = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen jugs"]
+        tok = _CharTokenizer()
     else:
         data, tok = _tokens(4), (lambda x: x)
     kconfig = _config(keras, mode, km, data, tok, **kw)
@@ -309,3 +310,61 @@ def test_a_layer_the_calibration_never_reaches_is_rounded_with_a_warning():
     scale, zero, maxq = gptq.scale_zero(kernel.T, bits=8, per_channel=True)
     codes = gptq.quantize_with_zero_point(kernel.T, scale, zero, maxq)  # no error feedback
     np.testing.assert_array_equal(state["kernel"], np.asarray(codes).astype("uint8"))
+
+
+def _transformer(K):
+    """Keras's own GPTQ test model, small: tokens -> Embedding -> block (MultiHeadAttention, a Sequential
+    feed-forward, two LayerNormalizations) -> mean -> Dense head (outside the blocks: left float)."""
+
+    class TransformerBlock(K.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.att = K.layers.MultiHeadAttention(num_heads=2, key_dim=8, name="att")
+            self.ffn = K.Sequential([K.layers.Dense(24, activation="relu", name="ff1"),
+                                     K.layers.Dense(DIM, name="ff2")], name="ffn")
+            self.ln1 = K.layers.LayerNormalization(epsilon=1e-6, name="ln1")
+            self.ln2 = K.layers.LayerNormalization(epsilon=1e-6, name="ln2")
+
+        def call(self, x):
+            y = self.ln1(x + self.att(x, x))
+            return self.ln2(y + self.ffn(y))
+
+    inp = K.Input((SEQ,), dtype="int32")
+    x = K.layers.Embedding(VOCAB, DIM, name="emb")(inp)
+    x = TransformerBlock(name="block")(x)
+    return K.Model(inp, K.layers.Dense(3, name="head")(K.layers.GlobalAveragePooling1D(name="pool")(x)))
+
+
+@pytest.mark.parametrize("mode,kw", [("gptq", {"group_size": 8, "activation_order": True}),
+                                     ("awq", {"group_size": -1, "num_grid_points": 4})], ids=["gptq", "awq"])
+def test_transformer_block_with_attention_matches_keras(mode, kw, _keras_streams_inputs):
+    km, fm = _transformer(keras), _transformer(fkeras)
+    fm.set_weights(km.get_weights())
+    data = _tokens(4)
+    configs = [(K.quantizers.GPTQConfig if mode == "gptq" else K.quantizers.AWQConfig)(
+        dataset=data, tokenizer=lambda x: x, num_samples=4, sequence_length=SEQ, **kw,
+        quantization_layer_structure={"pre_block_layers": [m.get_layer("emb")],
+                                      "sequential_blocks": [m.get_layer("block")]})
+        for K, m in ((keras, km), (fkeras, fm))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km.quantize(mode, config=configs[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every projection and Dense of the block got calibration inputs
+        fm.quantize(mode, config=configs[1])
+    policy = configs[1].dtype_policy_string() + "_from_float32"
+    kblock, fblock = km.get_layer("block"), fm.get_layer("block")
+    for attr in ("_query_dense", "_key_dense", "_value_dense", "_output_dense"):
+        assert getattr(kblock.att, attr).dtype_policy.name == policy
+    assert fm.get_layer("head").dtype_policy.name == "float32"  # (Keras: the policy, and the float kernel)
+    kw_ = {"/".join(w.path.split("/")[-3:]): np.asarray(w.value) for w in kblock.weights}
+    fw = {"/".join(w.path.split("/")[-3:]): np.asarray(w.value) for w in fblock.weights}
+    assert sorted(fw) == sorted(kw_)
+    for key, ours in fw.items():
+        if ours.dtype.kind in "iu" or key.endswith("g_idx"):
+            np.testing.assert_array_equal(ours, kw_[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(ours, kw_[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    ids = np.asarray(RNG.integers(0, VOCAB, size=(2, SEQ)), "int32")
+    chex.assert_trees_all_close(np.asarray(fm.predict(ids, verbose=0)), np.asarray(km.predict(ids, verbose=0)),
+                                rtol=1e-5, atol=1e-5)

@@ -379,13 +379,13 @@ class NNLayer(Layer):
         own = {v._fk_subpath[0]: v for v in self._fk_vars if _is_nn_leaf(v)}
         return [own[name] for name in order if name in own]
 
-    def _fk_quantize_projections(self, mode, config, wanted=None):
+    def _fk_quantize_projections(self, mode, config, wanted=None, calibration=None):
         """Keras's `model.quantize` inside a MultiHeadAttention / GroupQueryAttention: Keras's leaves there are
         the EinsumDense projections (`query`, `key`, `value`, `attention_output`, `gate`), each quantized as an
         EinsumDense with its own quantized dtype policy while the attention layer's stays float.
         `wanted(view, name)` (the projection seen as a facade EinsumDense named as in Keras) picks them.
         Returns whether a projection changed, or None when this layer has no projections (a plain leaf).
-        Every check runs before any weight changes."""
+        Every check runs before any weight changes. `calibration`: GPTQ/AWQ statistics per projection name."""
         nn_layer = self.__dict__.get("_fk_nn")
         if not callable(getattr(nn_layer, "projections", None)) or type(self)._fk_overrides:
             return None
@@ -413,7 +413,8 @@ class NNLayer(Layer):
             tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
         policies = {}
         for name in chosen:
-            tree, policies[name] = nn_layer.quantize_projection(tree, name, mode, config, *specs)
+            tree, policies[name] = nn_layer.quantize_projection(tree, name, mode, config, *specs,
+                                                                calibration=(calibration or {}).get(name))
         by_path = {v._fk_subpath: v for v in old}
         made = []
         for sub in dict.fromkeys(list(tree.params) + list(tree.state)):  # Keras's order: each sublayer's

@@ -20,6 +20,7 @@ from fkeras.interop import torch_engine  # noqa: F401  (registers compile(engine
 from fkeras.layers.adapter import pure_of
 from fkeras.layers.layer import Layer, _as_key, _is_keras_tensor, _leaves, _map, _to_spec, _unset, next_key
 from fkeras.layers.variables import get_path
+from fkeras.layers.wrapped import NNLayer
 from fkeras.models.summary import print_summary
 from fkeras.nn import attention as _nn_attention, awq as _awq, core as _nn_core, gptq as _gptq
 from fkeras.nn.base import Variables
@@ -275,24 +276,42 @@ class Model(Layer, Trainer):
     def _fk_quantize_calibrated(self, config, structure, wanted):
         """GPTQ/AWQ: the Dense/EinsumDense layers inside each block, calibrated block by block on the config's
         dataset and quantized in place (`gptq.calibrate_layerwise`)."""
-        facades = {}  # (block id, name) -> the facade layer to quantize
+        facades = {}  # (block id, name) -> (facade layer, projection name or None) to quantize
 
         def targets_of(block):
             found = {}
             for layer, path in block._fk_walk():
                 nn_layer = layer.__dict__.get("_fk_nn")
-                if list(layer._fk_children()) or not isinstance(nn_layer, (_nn_core.Dense, _nn_attention.EinsumDense)):
+                if list(layer._fk_children()) or nn_layer is None:
+                    continue
+                name = getattr(layer, "path", None) or layer.name
+                specs = layer.__dict__.get("_fk_build_specs")
+                if callable(getattr(layer, "_fk_quantize_projections", None)) and specs and callable(
+                        getattr(nn_layer, "projections", None)):  # an attention layer: its EinsumDense projections
+                    kernels = {v._fk_subpath[0]: v.shape for v in layer._fk_vars
+                               if v.trainable and len(v._fk_subpath) == 2 and v._fk_subpath[1] == "kernel"}
+                    for proj, sub in nn_layer.projections(*specs).items():
+                        if (sub.dtype_policy.quantization_mode is None and proj in kernels
+                                and wanted(NNLayer.from_nn(sub), (*path, proj))):
+                            facades[(id(block), f"{name}/{proj}")] = (layer, proj)
+                            found[f"{name}/{proj}"] = ((nn_layer, proj), _gptq.kernel_rows_columns(kernels[proj])[0])
+                    continue
+                if not isinstance(nn_layer, (_nn_core.Dense, _nn_attention.EinsumDense)):
                     continue
                 if layer.dtype_policy.quantization_mode is not None or not wanted(layer, path):
                     continue
                 kernel = next(v for v in layer._fk_vars if v._fk_subpath == ("kernel",) and v.trainable)
-                name = getattr(layer, "path", None) or layer.name
-                facades[(id(block), name)] = layer
+                facades[(id(block), name)] = (layer, None)
                 found[name] = (nn_layer, _gptq.kernel_rows_columns(kernel.shape)[0])
             return found
 
         def quantize(block, name, stats):
-            facades[(id(block), name)]._fk_quantize(config.mode, True, config, calibration=stats)
+            layer, proj = facades[(id(block), name)]
+            if proj is None:
+                layer._fk_quantize(config.mode, True, config, calibration=stats)
+            else:
+                layer._fk_quantize_projections(config.mode, config, wanted=lambda view, n: n == proj,
+                                               calibration={proj: stats})
 
         loader = _gptq.get_dataloader(config.tokenizer, config.sequence_length, config.dataset,
                                       num_samples=config.num_samples)

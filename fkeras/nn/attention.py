@@ -345,7 +345,7 @@ class MultiHeadAttention(Layer):
         shape = [tuple(getattr(a, "shape", a)) for a in (query, value, value if key is None else key)]
         return self._sublayers(len(shape[0]), len(shape[1]), len(shape[2]), shape[0][-1])
 
-    def quantize_projection(self, variables, name, mode, config, query, value, key=None):
+    def quantize_projection(self, variables, name, mode, config, query, value, key=None, calibration=None):
         """`(variables, (policy, config))`: `variables` with the projection `name` quantized to `mode` by its
         EinsumDense's `quantize_variables` (its params and state nested under `name`), and the quantized
         dtype policy Keras gives that sublayer ("int8_from_float32", ...). Nothing changes on `self`: the caller
@@ -356,8 +356,9 @@ class MultiHeadAttention(Layer):
             raise self.error(f"has no projection {name!r}; expected one of {list(subs)}.")
         sub = subs[name]
         config = quantizers.validate_and_resolve_config(mode, config)
+        extra = {} if calibration is None else {"calibration": calibration}  # GPTQ/AWQ statistics
         new = sub.quantize_variables(Variables(variables.params.get(name, {}), variables.state.get(name, {})),
-                                     config.mode, config)
+                                     config.mode, config, **extra)
         params = {k: v for k, v in variables.params.items() if k != name}
         state = {k: v for k, v in variables.state.items() if k != name}
         params, state = self._nest(params, name, new.params), self._nest(state, name, new.state)

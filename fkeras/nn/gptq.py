@@ -270,10 +270,12 @@ def get_dataloader(tokenizer, sequence_length, dataset, num_samples=128, *, stra
 
 
 @contextmanager
-def record_inputs(nn_layers, record):
-    """Within the block, every call of each nn layer in `nn_layers` ({name: layer}) hands its input to
-    `record(name, array)` first (eager values directly, traced ones through `jax.debug.callback`)."""
-    patched = {}
+def record_inputs(targets, record):
+    """Within the block, every call of each target ({name: target}) hands its input to `record(name, array)`
+    first (eager values directly, traced ones through `jax.debug.callback`). A target is an nn layer, or
+    `(attention_layer, projection_name)` for an EinsumDense projection an attention layer makes per call
+    (its `_sublayers`)."""
+    patched, owners = [], {}
 
     def hook(name, call):
         def wrapped(variables, x, *args, **kwargs):
@@ -284,21 +286,37 @@ def record_inputs(nn_layers, record):
             return call(variables, x, *args, **kwargs)
         return wrapped
 
+    def sublayers_hook(make, names):
+        def sublayers(*args, **kwargs):
+            subs = make(*args, **kwargs)
+            for projection, name in names.items():
+                if projection in subs:
+                    object.__setattr__(subs[projection], "call", hook(name, subs[projection].call))
+            return subs
+        return sublayers
+
     try:
-        for name, layer in nn_layers.items():
-            patched[name] = layer
-            object.__setattr__(layer, "call", hook(name, layer.call))
+        for name, target in targets.items():
+            if isinstance(target, tuple):
+                owners.setdefault(id(target[0]), (target[0], {}))[1][target[1]] = name
+            else:
+                object.__setattr__(target, "call", hook(name, target.call))
+                patched.append((target, "call"))
+        for owner, names in owners.values():
+            object.__setattr__(owner, "_sublayers", sublayers_hook(owner._sublayers, names))
+            patched.append((owner, "_sublayers"))
         yield
     finally:
-        for layer in patched.values():
-            object.__delattr__(layer, "call")
+        for target, attr in patched:
+            object.__delattr__(target, attr)
 
 
 def calibrate_layerwise(dataloader, num_samples, pre_block_layers, blocks, targets_of, make_stats, quantize):
     """Keras's layer-wise loop (`apply_gptq_layerwise`/`apply_awq_layerwise`): tokens through
-    `pre_block_layers` (callables); for each block (callable), `targets_of(block)` gives {name: (nn_layer,
+    `pre_block_layers` (callables); for each block (callable), `targets_of(block)` gives {name: (target,
     rows)}; their inputs stream into `make_stats(rows)` objects (`.update(x)`) while the first `num_samples`
-    samples run through the block; then `quantize(block, name, stats)` for each; then the block's outputs
+    samples run through the block (`record_inputs` says what a target is); then `quantize(block, name, stats)`
+    for each; then the block's outputs
     (first batch element, as Keras takes it) feed the next block."""
     if not blocks:
         raise ValueError("No sequential blocks found in the provided structure to quantize.")
@@ -317,7 +335,7 @@ def calibrate_layerwise(dataloader, num_samples, pre_block_layers, blocks, targe
             def record(name, x):
                 stats[name].update(np.reshape(x, (-1, stats[name].rows)))
 
-            with record_inputs({name: layer for name, (layer, _) in targets.items()}, record):
+            with record_inputs({name: target for name, (target, _) in targets.items()}, record):
                 for i in range(num_samples):
                     x = inputs[i]
                     _ = block(ops.expand_dims(x, 0) if len(x.shape) == 2 else x)
