@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 
 from fkeras.callbacks.callback import Callback
-from fkeras.train.steps import merge_trainable, split_trainable
+from fkeras.nn import quantized
+from fkeras.train.steps import merge_trainable, split_optimized, split_trainable
 
 
 class SwapEMAWeights(Callback):
@@ -41,9 +42,9 @@ class SwapEMAWeights(Callback):
             raise ValueError("SwapEMAWeights: the optimizer has no moving averages yet (it is built by the first "
                              "training step); train the model before swapping in its EMA weights.")
         mask = model._mask(ts.params)
-        trainable = split_trainable(ts.params, mask)
-        params = merge_trainable(state.slots["average"], ts.params, mask)
-        state = state._replace(slots={**state.slots, "average": trainable})
+        average = quantized.overwrite_with_gradient(state.slots["average"], split_trainable(ts.params, mask))
+        params = merge_trainable(average, ts.params, mask)  # (float8 scales/histories have no average: kept)
+        state = state._replace(slots={**state.slots, "average": split_optimized(ts.params, mask)})
         opt_state = opt_state._replace(inner=state) if hasattr(opt_state, "inner") else state
         model.train_state = ts.replace(params=params, opt_state=opt_state)
 
@@ -53,7 +54,7 @@ class SwapEMAWeights(Callback):
         ts = model.train_state
         opt_state = ts.opt_state
         state = getattr(opt_state, "inner", opt_state)
-        trainable = jax.tree.map(jnp.copy, split_trainable(ts.params, model._mask(ts.params)))  # own buffers: donated
+        trainable = jax.tree.map(jnp.copy, split_optimized(ts.params, model._mask(ts.params)))  # own buffers: donated
         state = state._replace(slots={**state.slots, "average": trainable})
         opt_state = opt_state._replace(inner=state) if hasattr(opt_state, "inner") else state
         model.train_state = ts.replace(opt_state=opt_state)

@@ -38,9 +38,10 @@ import numpy as np
 from fkeras.train import optimizers as opt_mod
 from fkeras.train.compile_utils import flatten_like, flatten_outputs
 from fkeras.train.engines import BaseEngine, register
-from fkeras.train.steps import full_mask, split_trainable, unpack
+from fkeras.train.steps import full_mask, split_optimized, unpack
 from fkeras import ops
 from fkeras.interop import dlpack
+from fkeras.nn import quantized
 from fkeras.nn.base import Variables
 from fkeras.train import losses as losses_mod
 
@@ -213,9 +214,13 @@ class _TorchRun:
         self.p_leaves = self.p_def.flatten_up_to(self.params_tree)
         self.s_leaves = self.s_def.flatten_up_to(self.state_tree)
         mask_leaves = self.p_def.flatten_up_to(self.mask)
-        self.train_idx = [i for i, m in enumerate(mask_leaves) if m]
-        self.t_def = jax.tree.structure(split_trainable(ts.params, self.mask))
+        meta_leaves = self.p_def.flatten_up_to(quantized.float8_meta_mask(ts.params))
+        # the optimizer's leaves, and the float8 scales/histories set to their gradient (as the JAX step)
+        self.train_idx = [i for i, (m, f8) in enumerate(zip(mask_leaves, meta_leaves)) if m and not f8]
+        self.meta_idx = [i for i, (m, f8) in enumerate(zip(mask_leaves, meta_leaves)) if m and f8]
+        self.t_def = jax.tree.structure(split_optimized(ts.params, self.mask))
         self.train_leaves = [self.p_leaves[i] for i in self.train_idx]
+        self.meta_leaves = [self.p_leaves[i] for i in self.meta_idx]
         self.optimizer = host.optimizer  # its rule runs on `opt_state`, an OptState of torch tensors
         self.opt_state = None
         # Keras's weight constraints (pure, over fkeras.ops), projected after each update; skipped
@@ -341,13 +346,17 @@ class _TorchRun:
         x, y, sw = unpack(batch)
         y_pred, aux, new_state = self.forward(host, x, True)
         total, per, yt, yp, sws = self._loss(y_pred, y, sw, aux)
-        if self.train_leaves:
+        leaves = self.train_leaves + self.meta_leaves
+        if leaves:
             if total.requires_grad:
-                grads = torch.autograd.grad(total, self.train_leaves, allow_unused=True)
-                grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.train_leaves)]
+                grads = torch.autograd.grad(total, leaves, allow_unused=True)
+                grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, leaves)]
             else:
-                grads = [torch.zeros_like(p) for p in self.train_leaves]
+                grads = [torch.zeros_like(p) for p in leaves]
+            grads, meta_grads = grads[:len(self.train_leaves)], grads[len(self.train_leaves):]
         with torch.no_grad():
+            for t, g in zip(self.meta_leaves, meta_grads if leaves else ()):
+                t.copy_(g)
             if self.train_leaves:
                 # the optimizer's own definition (clipping, weight decay, `update_leaf`) on torch tensors
                 new, self.opt_state = self.optimizer.apply(grads, self.opt_state, self.train_leaves)

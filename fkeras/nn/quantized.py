@@ -23,6 +23,7 @@ import re
 import string
 from typing import NamedTuple
 
+import jax
 import ml_dtypes
 import numpy as np
 
@@ -402,16 +403,44 @@ def float8_bias(bias, compute_dtype):
     return bias
 
 
+def _is_float8_params(p):
+    return isinstance(p, dict) and all(k in p and not isinstance(p[k], dict) for k in FLOAT8_META)
+
+
 def overwrite_with_gradient(params, grads):
     """`params` with each float8 meta leaf replaced by its gradient (its delayed-scaling update), the rule
-    Keras's optimizers apply to `overwrite_with_gradient` variables; other leaves are left as they are."""
+    Keras's optimizers apply to `overwrite_with_gradient` variables; other leaves are left as they are.
+    (With `grads` any tree of the same dicts: the float8 meta leaves taken from it.)"""
     def walk(p, g):
         if not isinstance(p, dict) or not isinstance(g, dict):
             return p
-        float8 = all(k in p and not isinstance(p[k], dict) for k in FLOAT8_META)  # a float8 layer's own params
+        float8 = _is_float8_params(p)  # a float8 layer's own params
         return {k: (g[k] if float8 and k in FLOAT8_META else walk(v, g.get(k))) for k, v in p.items()}
 
     return walk(params, grads)
+
+
+def without_float8_meta(tree):
+    """`tree` with each float8 meta leaf set to None: what an optimizer sees. Keras gives its
+    `overwrite_with_gradient` variables no slots and no update; `overwrite_with_gradient` sets them."""
+    def walk(p):
+        if not isinstance(p, dict):
+            return p
+        float8 = _is_float8_params(p)
+        return {k: (None if float8 and k in FLOAT8_META else walk(v)) for k, v in p.items()}
+
+    return walk(tree)
+
+
+def float8_meta_mask(tree):
+    """A bool per leaf of `tree`: True for the float8 meta leaves."""
+    def walk(p, meta):
+        if isinstance(p, dict):
+            float8 = _is_float8_params(p)
+            return {k: walk(v, float8 and k in FLOAT8_META) for k, v in p.items()}
+        return jax.tree.map(lambda _: meta, p)
+
+    return walk(tree, False)
 
 
 # --- the layer side: modes, configs, policies -----------------------------------------------------------------

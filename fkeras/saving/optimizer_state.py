@@ -22,7 +22,7 @@ import numpy as np
 
 from fkeras.nn.paths import find_path, set_path
 from fkeras.train.optimizers import is_schedule
-from fkeras.train.steps import full_mask, split_trainable
+from fkeras.train.steps import full_mask, split_optimized
 
 def _slot_get(tree, key):
     """A slot's array: `key` a path into a params-like dict, or an index into the list a custom train_step's
@@ -228,7 +228,7 @@ def ensure_opt_state(model) -> None:
     mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None, ts.params)
     if hasattr(model, "_name_optimizer_leaves"):  # which variable each leaf is, as fit tells it
         model._name_optimizer_leaves(ts.params, mask)
-    model.train_state = ts.replace(opt_state=model.optimizer.init(split_trainable(ts.params, mask)))
+    model.train_state = ts.replace(opt_state=model.optimizer.init(split_optimized(ts.params, mask)))
     _mark_opt_state_current(model, mask)
 
 

@@ -41,6 +41,12 @@ def split_trainable(params, mask):
     return jax.tree.map(lambda m, p: p if m else None, mask, params)
 
 
+def split_optimized(params, mask):
+    """The tree the optimizer sees: the trainable leaves, float8 scales/histories as None (Keras's
+    `overwrite_with_gradient` variables: their gradient is their next value; no slots, no update)."""
+    return quantized.without_float8_meta(split_trainable(params, mask))
+
+
 def merge_trainable(trainable, params, mask):
     return jax.tree.map(lambda m, t, p: t if m else p, mask, trainable, params)
 
@@ -112,7 +118,7 @@ class Engine:
         params, state = jax.tree.map(lambda a: jnp.array(a, copy=True), (params, state if state is not None else {}))
         opt_state = None
         if self.optimizer is not None:
-            opt_state = self.optimizer.init(split_trainable(params, full_mask(self.mask_spec, params)))
+            opt_state = self.optimizer.init(split_optimized(params, full_mask(self.mask_spec, params)))
         return TrainState.create(params, state, opt_state, self.init_metrics() if self.built else {}, rng=rng)
 
     @property
@@ -173,7 +179,8 @@ class Engine:
             return scale_loss(self.optimizer, loss, ts.opt_state), (loss, aux)
 
         (_, (loss, (yp, yt, sws, per, new_state))), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
-        new_trainable, opt_state = self.optimizer.apply(grads, ts.opt_state, trainable)
+        new_trainable, opt_state = self.optimizer.apply(quantized.without_float8_meta(grads), ts.opt_state,
+                                                        quantized.without_float8_meta(trainable))
         new_trainable = quantized.overwrite_with_gradient(new_trainable, grads)  # float8 scales/histories, as Keras
         params = merge_trainable(new_trainable, ts.params, mask)
         if self.constraints is not None:

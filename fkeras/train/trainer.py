@@ -39,14 +39,15 @@ from fkeras.backend import max_epochs as _max_epochs
 from fkeras.backend import max_steps_per_epoch as _max_steps_per_epoch
 from fkeras.data import get_data_adapter, train_validation_split
 from fkeras.distribution import distribution
-from fkeras.nn import dtype_policies
+from fkeras.nn import dtype_policies, quantized
 from fkeras.nn.base import Variables
 from fkeras.ops._jax_cpu import jit as jit_program
 from fkeras.train import engines as engines_mod
 from fkeras.train import optimizers as optimizers_mod
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics, flatten_like, flatten_outputs
 from fkeras.train.state import StateCell, TrainState
-from fkeras.train.steps import Engine, batch_size_of, full_mask, merge_trainable, split_trainable, unpack
+from fkeras.train.steps import (Engine, batch_size_of, full_mask, merge_trainable, split_optimized, split_trainable,
+                                unpack)
 
 
 def _capped_steps(steps):
@@ -299,7 +300,7 @@ class Trainer:
             self._engine = eng
         key = (id(self.optimizer), mask_key)
         if not custom_state and (ts.opt_state is None or self._opt_key != key):
-            ts = ts.replace(opt_state=self.optimizer.init(split_trainable(ts.params, mask)))
+            ts = ts.replace(opt_state=self.optimizer.init(split_optimized(ts.params, mask)))
             self._opt_key = key
         if set(ts.metrics) != set(eng.metric_names):
             ts = ts.replace(metrics=eng.init_metrics())
@@ -320,8 +321,10 @@ class Trainer:
         if len(variables) != len(paths):
             variables = ["/".join(map(str, p)) for p in paths]
         by_path = dict(zip(paths, variables))
-        flat = jax.tree_util.tree_flatten_with_path(split_trainable(params, mask))[0]
+        flat = jax.tree_util.tree_flatten_with_path(split_optimized(params, mask))[0]
         keys = [tuple(getattr(k, "key", getattr(k, "idx", k)) for k in kp) for kp, _ in flat]
+        paths = [p for p in paths if p in set(keys)]  # (float8 scales/histories are not the optimizer's)
+        by_path = {p: by_path[p] for p in paths}
         if set(keys) != set(by_path) or len(keys) != len(by_path):
             name(["/".join(map(str, k)) for k in keys])
             return
@@ -543,7 +546,8 @@ class Trainer:
         if getattr(self.optimizer, "use_ema", False) and getattr(ts, "opt_state", None) is not None:
             # Keras's `finalize_variable_values`: the trained weights become their moving averages
             mask = self._mask(ts.params)
-            avg = self.optimizer.finalize_params(ts.opt_state, split_trainable(ts.params, mask))
+            avg = self.optimizer.finalize_params(ts.opt_state, split_optimized(ts.params, mask))
+            avg = quantized.overwrite_with_gradient(avg, split_trainable(ts.params, mask))  # float8 meta: as is
             avg = jax.tree.map(jnp.copy, avg)  # own buffers: the averages stay in opt_state, and both are donated
             self.train_state = ts.replace(params=merge_trainable(avg, ts.params, mask))
         cbs.on_train_end(logs=training_logs)
