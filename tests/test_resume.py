@@ -56,6 +56,19 @@ def _fit(m, callbacks=(), **kw):
     return m.get_weights()
 
 
+_REFERENCE = {}
+
+
+def _reference(**fit_kw):
+    """(weights, final step) of the uninterrupted run with `fit_kw`: computed once per module (the runs are
+    seeded and identical; each test compares against it bit for bit)."""
+    key = tuple(sorted(fit_kw.items()))
+    if key not in _REFERENCE:
+        ref = _model()
+        _REFERENCE[key] = (_fit(ref, **fit_kw), int(ref.train_state.step))
+    return _REFERENCE[key]
+
+
 def _assert_bit_equal(got, want):
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -70,8 +83,7 @@ def _assert_bit_equal(got, want):
     (2, 5, {"steps_per_epoch": 3, "batch_size": 4}),    # epochs continue one shuffled pass (mid-pass resume)
 ])
 def test_resume_is_bit_exact_with_shuffle_and_dropout(tmp_path, save_freq, at, fit_kw):
-    ref = _model()
-    want = _fit(ref, **fit_kw)
+    want, ref_step = _reference(**fit_kw)
     d = tmp_path / "backup"
     with pytest.raises(Boom):
         _fit(_model(), [fk.callbacks.BackupAndRestore(d, save_freq=save_freq), StopAt(at)], **fit_kw)
@@ -81,12 +93,12 @@ def test_resume_is_bit_exact_with_shuffle_and_dropout(tmp_path, save_freq, at, f
     got = _fit(m, [cb], **fit_kw)
     assert cb.restored_epoch is not None
     _assert_bit_equal(got, want)
-    assert int(m.train_state.step) == int(ref.train_state.step) == 3 * (3 if "steps_per_epoch" in fit_kw else 5)
+    assert int(m.train_state.step) == ref_step == 3 * (3 if "steps_per_epoch" in fit_kw else 5)
 
 
 def test_without_the_data_state_shuffle_resume_differs(tmp_path):
     """The check above can fail: dropping the saved data position (Keras's behaviour) changes the result."""
-    want = _fit(_model())
+    want, _ = _reference()
     d = tmp_path / "backup"
     with pytest.raises(Boom):
         _fit(_model(), [fk.callbacks.BackupAndRestore(d), StopAt(12)])
@@ -150,7 +162,7 @@ def test_a_crash_between_weights_and_metadata_keeps_the_previous_backup(tmp_path
     monkeypatch.setattr(bar_mod, "_write_json_atomic", real)
     assert sorted(os.listdir(d)) == ["latest-0.weights.h5", "latest-1.weights.h5", "training_metadata.json"]
     assert json.loads((d / "training_metadata.json").read_text())["epoch"] == 1
-    want = _fit(_model())
+    want, _ = _reference()
     cb = fk.callbacks.BackupAndRestore(d, delete_checkpoint=False)
     got = _fit(_model(), [cb])
     assert cb.restored_epoch == 1
@@ -198,8 +210,9 @@ KILL_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_resumes_bit_exact(tmp_path):
-    """A real fit killed with SIGKILL at random batches and inside saves, restarted until it finishes,
-    ends bit-identical to an uninterrupted run; no half-written or temporary file is left behind."""
+    """A real fit killed with SIGKILL at a random batch, then inside a random save of the restarted fit, and
+    restarted again until it finishes, ends bit-identical to the uninterrupted run (the in-process reference,
+    the same model, seed and data); no half-written or temporary file is left behind."""
     script = tmp_path / "kill_fit.py"
     script.write_text(KILL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
@@ -208,35 +221,33 @@ def test_kill_9_at_random_points_resumes_bit_exact(tmp_path):
         return subprocess.run([sys.executable, str(script), str(backup), str(out), where, str(n)], env=env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
-    ref = run(tmp_path / "ref_backup", tmp_path / "ref")
-    assert ref.returncode == 0, ref.stderr[-3000:]
-    want = np.load(tmp_path / "ref.npz")
+    want, step = _reference()
     rnd = random.Random(16)
-    # 15 batches, 7 saves of two files each (14 renames): one kill at a random batch, one inside a random
-    # save, then a run with two kills in a row before it may finish
-    plans = [[("batch", rnd.randint(1, 14))], [("save", rnd.randint(1, 14))],
-             [("batch", rnd.randint(1, 6)), ("save", rnd.randint(1, 6))]]
-    for i, plan in enumerate(plans):
-        backup, out = tmp_path / f"backup{i}", tmp_path / f"out{i}"
-        for where, n in plan:
-            r = run(backup, out, where, n)
-            assert r.returncode == -signal.SIGKILL, (where, n, r.stderr[-3000:])
-        r = run(backup, out)
-        assert r.returncode == 0, (plan, r.stderr[-3000:])
-        got = np.load(str(out) + ".npz")
-        for k in want.files:
-            np.testing.assert_array_equal(got[k], want[k], err_msg=str(plan))
-        files = sorted(os.listdir(backup))
-        assert len(files) == 2 and files[1] == "training_metadata.json", files  # no temp/orphan file
-        assert int(got["step"]) == 15  # no batch lost or repeated
+    # 15 batches, a backup (two files, two renames) after every second batch: killed after batch n (1..13), the
+    # restart resumes at batch 2 * (n // 2) and has 7 - n // 2 saves (twice as many renames) left to be killed in.
+    # (One process per kill: each start imports JAX and fkeras, most of this test's time.)
+    n = rnd.randint(1, 13)
+    plan = [("batch", n), ("save", rnd.randint(1, 2 * (7 - n // 2)))]
+    backup, out = tmp_path / "backup", tmp_path / "out"
+    for where, n in plan:
+        r = run(backup, out, where, n)
+        assert r.returncode == -signal.SIGKILL, (where, n, r.stderr[-3000:])
+    r = run(backup, out)
+    assert r.returncode == 0, (plan, r.stderr[-3000:])
+    got = np.load(str(out) + ".npz")
+    assert len(got.files) == len(want) + 1
+    for i, w in enumerate(want):
+        np.testing.assert_array_equal(got[f"arr_{i}"], w, err_msg=str(plan))
+    files = sorted(os.listdir(backup))
+    assert len(files) == 2 and files[1] == "training_metadata.json", files  # no temp/orphan file
+    assert int(got["step"]) == step == 15  # no batch lost or repeated
 
 
 def test_orbax_checkpoint_resume_is_one_step_and_exact(tmp_path):
     """`OrbaxCheckpoint(resume=True)` restores the latest finalized checkpoint and continues with the next
     epoch, shuffle order and dropout keys included: the result equals the uninterrupted run bit for bit."""
     pytest.importorskip("orbax.checkpoint")
-    ref = _model()
-    want = _fit(ref)
+    want, ref_step = _reference()
     d = tmp_path / "orbax"
     first = fk.callbacks.OrbaxCheckpoint(d, resume=True, save_on_background=True)
     with pytest.raises(Boom):
@@ -251,7 +262,7 @@ def test_orbax_checkpoint_resume_is_one_step_and_exact(tmp_path):
     # not have been finalized when the crash came: then fit resumes at epoch 1 (nothing lost, still exact)
     assert cb.restored_epoch in (1, 2)
     _assert_bit_equal(got, want)
-    assert int(m.train_state.step) == int(ref.train_state.step) == 15
+    assert int(m.train_state.step) == ref_step == 15
     d2 = tmp_path / "orbax_sync"
     with pytest.raises(Boom):
         _fit(_model(), [fk.callbacks.OrbaxCheckpoint(d2, resume=True, save_on_background=False), StopAt(12)])
