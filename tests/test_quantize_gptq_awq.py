@@ -98,7 +98,7 @@ CASES = {
     "gptq_grouped": ("gptq", {"group_size": 4}),
     "gptq_8bit_per_tensor_act_order_filtered": ("gptq", {"weight_bits": 8, "group_size": -1, "per_channel": False,
                                                          "activation_order": True, "symmetric": True}),
-    "awq_per_channel": ("awq", {"group_size": -1, "num_grid_points": 6}),
+    "awq_per_channel_mixed_bfloat16": ("awq", {"group_size": -1, "num_grid_points": 6}),
     "awq_grouped": ("awq", {"group_size": 4, "num_grid_points": 6}),
 }
 
@@ -107,7 +107,14 @@ CASES = {
 def test_model_quantize_matches_keras(case, _keras_streams_inputs, tmp_path):
     mode, kw = CASES[case]
     filters = ["up", "ff"] if case.endswith("filtered") else None  # Keras matches layer names
-    km, fm = _model(keras), _model(fkeras)
+    policy = "mixed_bfloat16" if case.endswith("mixed_bfloat16") else "float32"
+    try:  # under mixed_bfloat16, calibration, scales and outputs run in bfloat16 as in Keras
+        for K in (keras, fkeras):
+            K.config.set_dtype_policy(policy)
+        km, fm = _model(keras), _model(fkeras)
+    finally:
+        for K in (keras, fkeras):
+            K.config.set_dtype_policy("float32")
     fm.set_weights(km.get_weights())
     if case == "gptq_grouped":  # text through a tokenizer (Keras's `get_dataloader`)
         data = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen jugs"]
@@ -127,7 +134,7 @@ def test_model_quantize_matches_keras(case, _keras_streams_inputs, tmp_path):
         for lf, lk in zip(fm.get_layer(name).layers, km.get_layer(name).layers, strict=True):
             assert json.loads(json.dumps(lf.get_config())) == json.loads(json.dumps(lk.get_config())), lf.name
             assert lf.dtype_policy.name == lk.dtype_policy.name == (
-                "float32" if filters and lf.name not in filters else kconfig.dtype_policy_string() + "_from_float32")
+                policy if filters and lf.name not in filters else f"{kconfig.dtype_policy_string()}_from_{policy}")
     assert [(_key(w), tuple(w.shape), str(np.dtype(w.dtype)), w.trainable) for w in fm.weights] == [
         (_key(w), tuple(w.shape), w.dtype, w.trainable) for w in km.weights]
     kw_ = {_key(w): np.asarray(w.value) for w in km.weights}
@@ -139,8 +146,8 @@ def test_model_quantize_matches_keras(case, _keras_streams_inputs, tmp_path):
             np.testing.assert_allclose(ours, want, rtol=1e-6, atol=1e-7, err_msg=w.path)
 
     ids = np.asarray(RNG.integers(0, VOCAB, size=(3, SEQ)), "int32")
-    want = np.asarray(km.predict(ids, verbose=0))
-    ours = np.asarray(fm.predict(ids, verbose=0))
+    want = np.asarray(km.predict(ids, verbose=0), "float32")
+    ours = np.asarray(fm.predict(ids, verbose=0), "float32")
     chex.assert_trees_all_close(ours, want, rtol=1e-5, atol=1e-6)
     if case not in ("gptq_grouped", "awq_grouped"):
         return
