@@ -195,8 +195,12 @@ class Model(Layer, Trainer):
         """Quantize every leaf layer that has a quantized form (Keras's `model.quantize`): Dense and EinsumDense
         to "int8", "int4" or "float8", Embedding to "int8" or "int4" (`layer.quantize`, `config` a
         `QuantizationConfig`); others are skipped with a warning. `filters`: a regex, a list of regexes
-        (matched against layer names/paths) or a callable `layer -> bool`. The TrainState is rebuilt from the
-        new weights (the compiled steps are traced again)."""
+        (matched against layer names/paths) or a callable `layer -> bool`. "gptq"/"awq" (a `GPTQConfig`/
+        `AWQConfig` with `dataset`, `tokenizer` and a `quantization_layer_structure`, else this model's
+        `get_quantization_layer_structure(mode)`) calibrate the Dense/EinsumDense layers and attention
+        projections inside the structure's `sequential_blocks`, block by block (`fkeras.nn.gptq`); layers outside
+        the blocks stay float. The TrainState is rebuilt from the new weights (the compiled steps are traced
+        again)."""
         import re
         import warnings
         from collections.abc import Callable
