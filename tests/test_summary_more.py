@@ -40,10 +40,19 @@ def _multi_output_node(k):
     return k.Model(x, k.layers.Concatenate(name="cat")([out, h, c]), name="states")
 
 
+_MODELS = {}  # (library, build) -> model: built once, in a fresh session, and summarized with every option
+
+
+def _model(k, build):
+    if (k, build) not in _MODELS:
+        k.backend.clear_session()
+        _MODELS[k, build] = build(k)
+    return _MODELS[k, build]
+
+
 def _text(k, build, **kwargs):
-    k.backend.clear_session()
     out = []
-    build(k).summary(print_fn=out.append, **kwargs)
+    _model(k, build).summary(print_fn=out.append, **kwargs)
     assert len(out) == 1
     return out[0]
 
