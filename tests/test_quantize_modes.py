@@ -64,10 +64,10 @@ def test_every_keras_layer_that_quantizes_is_covered():
     base = keras.layers.Layer.quantize
     theirs = sorted(n for n, c in vars(keras.layers).items()
                     if inspect.isclass(c) and issubclass(c, keras.layers.Layer) and c.quantize is not base)
-    not_yet = {"ReversibleEmbedding"}  # (fkeras.nn.embedding_more: not quantizable yet)
-    assert sorted(set(theirs) - not_yet) == ["Dense", "EinsumDense", "Embedding"]
+    assert theirs == ["Dense", "EinsumDense", "Embedding", "ReversibleEmbedding"]
+    assert all(hasattr(getattr(nn, name), "quantization_modes") for name in theirs)
     assert nn.Dense.quantization_modes == nn.EinsumDense.quantization_modes == ("int8", "int4", "float8", "gptq", "awq")
-    assert nn.Embedding.quantization_modes == ("int8", "int4")
+    assert nn.Embedding.quantization_modes == nn.ReversibleEmbedding.quantization_modes == ("int8", "int4")
     assert set(fkeras.dtype_policies.QuantizedDTypePolicy("int8").__class__.__mro__) >= {
         fkeras.dtype_policies.DTypePolicy}
 
