@@ -19,13 +19,15 @@ from conftest import REPO, SHARED_MNIST
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 
-SAMPLES = "2048"  # training digits; the first 512 test digits are scored
-MIN_ACC_AFTER_FKERAS = 0.15  # 2 epochs of 16 steps: above chance (0.1), far from done (measured 0.22 -> 0.33)
+SAMPLES = "1024"  # training digits; the first 256 test digits are scored
+MIN_ACC_AFTER_FKERAS = 0.15  # 2 epochs of 8 steps: above chance (0.1), far from done (measured 0.26 -> 0.36)
 
 
 @pytest.mark.slow
 def test_interop_example_agrees_across_jax_torch_tf(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    # XLA's default flags, as a user runs it (the suite's -O0 compiles faster but runs this training slower)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     proc = subprocess.run(
         [sys.executable, str(REPO / "examples" / "interop.py"), "--data", str(SHARED_MNIST),
          "--samples", SAMPLES, "--epochs", "2", "--torch-lr", "1e-3", "--out", str(tmp_path)],
