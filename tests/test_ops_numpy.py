@@ -390,6 +390,15 @@ def test_set_floatx_changes_the_float_rule():
 
 
 # --- JAX vs keras.ops -------------------------------------------------------------------------
+# Ops whose output shape depends on values (NumPy semantics; JAX needs a static `size=` for them).
+_DATA_DEPENDENT = {"nonzero", "bincount", "view"}
+
+
+def _traceable(case):
+    return (not case.creation and case.op not in _DATA_DEPENDENT
+            and not (case.op == "unique" and "size" not in case.kwargs))
+
+
 @pytest.mark.parametrize("case", NUMPY_CASES, ids=[c.id for c in NUMPY_CASES])
 def test_numpy_op_matches_keras(case):
     kops = _keras().ops
@@ -488,6 +497,27 @@ def test_numpy_op_on_framework_matches_jax(case, framework):
 
 
 NUMPY_GRAD_CASES = [c for c in NUMPY_CASES if c.grad]
+_JAX_GRADS: dict = {}  # case id -> (cotangents, JAX's gradients): computed once, shared by torch and TF
+
+
+def _jax_gradients(case):
+    """d/d(args[case.grad]) of sum(op(args) * cotangents) on JAX, one jitted program per case."""
+    if case.id not in _JAX_GRADS:
+        args, kwargs = case.build()
+        op = getattr(fops, case.op)
+        out = jax.eval_shape(lambda: op(*to_framework(args, jnp.asarray), **kwargs))
+        r = np.random.default_rng(0)
+        cts = [r.standard_normal(tuple(o.shape)).astype(np.float32) for o in _leaves(out)]
+
+        def jax_loss(*diff):
+            full = to_framework(args, jnp.asarray)
+            for i, d in zip(case.grad, diff):
+                full[i] = d
+            return sum(jnp.sum(o * c) for o, c in zip(_leaves(op(*full, **kwargs)), cts))
+
+        grad = jax.jit(jax.grad(jax_loss, argnums=tuple(range(len(case.grad)))))
+        _JAX_GRADS[case.id] = cts, grad(*[jnp.asarray(args[i]) for i in case.grad])
+    return _JAX_GRADS[case.id]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -496,17 +526,7 @@ def test_numpy_gradients_on_framework_match_jax(case, framework):
     convert, _ = _converter(framework)
     args, kwargs = case.build()
     op = getattr(fops, case.op)
-    out = op(*to_framework(args, jnp.asarray), **kwargs)
-    r = np.random.default_rng(0)
-    cts = [r.standard_normal(tuple(o.shape)).astype(np.float32) for o in _leaves(out)]
-
-    def jax_loss(*diff):
-        full = to_framework(args, jnp.asarray)
-        for i, d in zip(case.grad, diff):
-            full[i] = d
-        return sum(jnp.sum(o * c) for o, c in zip(_leaves(op(*full, **kwargs)), cts))
-
-    want = jax.grad(jax_loss, argnums=tuple(range(len(case.grad))))(*[jnp.asarray(args[i]) for i in case.grad])
+    cts, want = _jax_gradients(case)
     full = to_framework(args, convert)
     if framework == "torch":
         import torch
@@ -595,11 +615,8 @@ def test_einsum_kwargs_and_int8_as_keras(framework):
         fops.einsum("ij->i", convert(f), bogus=1)
 
 
-# Ops whose output shape depends on values (NumPy semantics; JAX needs a static `size=` for them).
-_DATA_DEPENDENT = {"nonzero", "bincount", "view"}
 JIT_CASES = list({c.op: c for c in reversed(NUMPY_CASES)  # one case per op (its first), to keep CI time small
-                  if not c.creation and c.op not in _DATA_DEPENDENT
-                  and not (c.op == "unique" and "size" not in c.kwargs)}.values())
+                  if _traceable(c)}.values())
 
 
 @pytest.mark.parametrize("case", JIT_CASES, ids=[c.id for c in JIT_CASES])
