@@ -129,6 +129,7 @@ def test_image_op_on_framework(case, fw):
 
 
 GRAD = [(c, fw) for c in CASES if c.grad for fw in ("torch", "tensorflow")]
+_JAX_GRADS: dict = {}  # case id -> JAX's gradient of sum(op(x) ** 2)
 
 
 @pytest.mark.parametrize("case,fw", GRAD, ids=[f"{c.id}-{fw}" for c, fw in GRAD])
@@ -138,7 +139,10 @@ def test_image_gradients_match_jax(case, fw):
     def conv(c):
         return [c(a) if isinstance(a, np.ndarray) else a for a in args[1:]]
 
-    want = jax.grad(lambda x: jnp.sum(f(x, *conv(jnp.asarray), **kwargs) ** 2))(jnp.asarray(args[0]))
+    if case.id not in _JAX_GRADS:  # jitted: one compile, not one per eager primitive; shared by torch and TF
+        _JAX_GRADS[case.id] = jax.jit(jax.grad(lambda x: jnp.sum(f(x, *conv(jnp.asarray), **kwargs) ** 2)))(
+            jnp.asarray(args[0]))
+    want = _JAX_GRADS[case.id]
     if fw == "torch":
         import torch
 
