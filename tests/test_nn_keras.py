@@ -221,14 +221,17 @@ def test_same_output_as_keras(case):
         kstate = {w.name: np.asarray(w.value) for w in klayer.non_trainable_weights}
         chex.assert_trees_all_close(jax.tree.map(np.asarray, dict(new_state)), kstate, **TOL)
         variables = nn.Variables(variables.params, new_state)
-    # Every layer traces under jit, and (when it has params) differentiates.
-    fn = jax.jit(lambda v, *a: layer.apply(v, *a, training=True, rng=jax.random.key(0))[0])
-    y_jit = fn(variables, *_fk_args(layer, xs))
-    assert y_jit.shape == y.shape
+    # Every layer traces under jit, and (when it has params) differentiates: one compiled program for both.
+    def forward(p, *a):
+        out = layer.apply(nn.Variables(p, variables.state), *a, training=True, rng=jax.random.key(0))[0]
+        return jax.numpy.sum(out), out
+
     if variables.params:
-        g = jax.grad(lambda p: jax.numpy.sum(fn(nn.Variables(p, variables.state), *_fk_args(layer, xs))))(
-            variables.params)
+        (_, y_jit), g = jax.jit(jax.value_and_grad(forward, has_aux=True))(variables.params, *_fk_args(layer, xs))
         assert all(bool(jax.numpy.all(jax.numpy.isfinite(t))) for t in jax.tree.leaves(g))
+    else:
+        y_jit = jax.jit(lambda p, *a: forward(p, *a)[1])(variables.params, *_fk_args(layer, xs))
+    assert y_jit.shape == y.shape
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
