@@ -89,11 +89,17 @@ def _ynn_option_supported() -> bool:
         return False
 
 
+# every YNNPACK fusion XLA:CPU has but the convolution one (XLA's own conv is faster here, `plain_conv_is_fast`)
+_YNN_NO_CONV = ("LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,"
+                "LIBRARY_FUSION_TYPE_REDUCE")
+
+
 def compiler_options() -> dict | None:
-    """XLA options for fkeras's compiled CPU programs: YNNPACK fusions off. None off CPU or when disabled."""
+    """XLA options for fkeras's compiled CPU programs: YNNPACK's convolution fusion off, its dot/elementwise/
+    reduce fusions on. None off CPU or when disabled."""
     if not enabled() or jax.default_backend() != "cpu" or not _ynn_option_supported():
         return None
-    return {_YNN_OPTION: ""}
+    return {_YNN_OPTION: _YNN_NO_CONV}
 
 
 def jit(fun, **jit_kwargs):
