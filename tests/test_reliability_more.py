@@ -46,25 +46,32 @@ class _CustomTestStep(fkeras.Sequential):
 
 
 # --- 1. weights swapped in at on_test_begin are the ones evaluated ----------------------------------
-@pytest.mark.parametrize("engine", ["jax", "torch", "custom_test_step"])
-def test_evaluate_uses_weights_a_callback_swaps_in_at_test_begin(engine):
+@pytest.fixture(scope="module")
+def keras_evaluations():
+    """Keras's side, the same for every engine: its weights, its loss with the zeroing callback and without."""
     keras = _keras()
-    km, fm = _pair(keras)
+    km, _ = _pair(keras)
+    km.compile("sgd", "mse")
+    k_loss = km.evaluate(X, Y, batch_size=8, verbose=0, callbacks=[_zeroing_callback(keras)])
+    return km.get_weights(), k_loss, km.evaluate(X, Y, batch_size=8, verbose=0)
+
+
+@pytest.mark.parametrize("engine", ["jax", "torch", "custom_test_step"])
+def test_evaluate_uses_weights_a_callback_swaps_in_at_test_begin(engine, keras_evaluations):
+    k_weights, k_loss, k_plain_loss = keras_evaluations
+    fm = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(4, activation="tanh"), fkeras.layers.Dense(1)])
     if engine == "custom_test_step":
         fm = _CustomTestStep(fm.layers)
-        fm.set_weights(km.get_weights())
-    km.compile("sgd", "mse")
+    fm.set_weights(k_weights)
     fm.compile("sgd", "mse", **({"engine": "torch"} if engine == "torch" else {}))
     before = fm.get_weights()
-    k_loss = km.evaluate(X, Y, batch_size=8, verbose=0, callbacks=[_zeroing_callback(keras)])
     f_loss = fm.evaluate(X, Y, batch_size=8, verbose=0, callbacks=[_zeroing_callback(fkeras)])
     np.testing.assert_allclose(k_loss, float(np.mean(Y ** 2)), rtol=1e-5)  # the zero model predicts 0
     np.testing.assert_allclose(f_loss, k_loss, rtol=1e-5)
     for a, b in zip(fm.get_weights(), before):
         np.testing.assert_array_equal(a, b)
     # and without the callback, the model's own weights again
-    np.testing.assert_allclose(fm.evaluate(X, Y, batch_size=8, verbose=0), km.evaluate(X, Y, batch_size=8, verbose=0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(fm.evaluate(X, Y, batch_size=8, verbose=0), k_plain_loss, rtol=1e-5)
 
 
 # --- 2. use_ema=True: the weights and the averages do not share buffers after fit -------------------
