@@ -279,12 +279,12 @@ def test_configs_with_regularizers_constraints_and_initializers():
 
 
 def test_input_layer_config_and_auto_names_match_keras():
-    keras.backend.clear_session()  # Keras's auto names are global: start both counters at zero
+    keras.backend.clear_session(free_memory=False)  # Keras's auto names are global: start both counters at zero
     k = keras.layers.InputLayer(shape=(28, 28, 1))
     fk = nn.Input((28, 28, 1))
     assert fk.get_config() == k.get_config()
     assert nn.InputLayer.from_config(k.get_config()).get_config() == k.get_config()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     names = [type(l).__name__ for l in (nn.Dense(1), nn.Dense(1), nn.GlobalAveragePooling2D(),
                                          nn.UpSampling2D(), nn.ZeroPadding2D(), nn.BatchNormalization())]
     fk_names = [n for n in names]
@@ -307,7 +307,7 @@ def test_seed_convnet_matches_keras_end_to_end():
             L.GlobalAveragePooling2D(), L.Dropout(0.5), L.Dense(10, activation="softmax"),
         ])
 
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     km = build(keras.layers, keras.Sequential)
     nn.clear_session()
     fm = build(nn, nn.Sequential)
