@@ -68,9 +68,9 @@ def build_pair(name, module=None, **kwargs):
     kfn = getattr(getattr(keras.applications, module) if module else keras.applications, name)
     ffn = getattr(getattr(fkeras.applications, module) if module else fkeras.applications, name)
     with host_initial_values():
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         km = kfn(weights=None, **kwargs)
-        fkeras.backend.clear_session()
+        fkeras.backend.clear_session(free_memory=False)
         fm = ffn(weights=None, **kwargs)
     return km, fm
 

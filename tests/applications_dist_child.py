@@ -18,7 +18,7 @@ from fkeras import distribution as dist  # noqa: E402
 
 
 def fit(distribution):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(0)
     with host_initial_values(seed=1):  # the same initial weights for both runs
         base = keras.applications.MobileNet(include_top=False, weights=None, alpha=0.25, pooling="avg",

@@ -18,10 +18,10 @@ def test_backend_helpers():
     x = fkeras.Input((3,))
     assert fkeras.backend.is_keras_tensor(x) and fkeras.utils.is_keras_tensor(x + 1)
     assert not fkeras.backend.is_keras_tensor(1.0)
-    fkeras.backend.clear_session()
-    keras.backend.clear_session()
+    fkeras.backend.clear_session(free_memory=False)
+    keras.backend.clear_session(free_memory=False)
     assert [fkeras.backend.get_uid("p") for _ in range(3)] == [keras.backend.get_uid("p") for _ in range(3)]
-    fkeras.backend.clear_session()
+    fkeras.backend.clear_session(free_memory=False)
     assert fkeras.backend.get_uid("p") == 1
     for d in ("bfloat16", "int8", float, bool):
         assert fkeras.utils.standardize_dtype(d) == keras.utils.standardize_dtype(d)

@@ -22,7 +22,7 @@ CHILD = pathlib.Path(__file__).with_name("applications_dist_child.py")
 @pytest.fixture(scope="module")
 def app():
     """The model with random weights (BatchNormalization statistics too), a batch, fkeras's outputs."""
-    fkeras.backend.clear_session()
+    fkeras.backend.clear_session(free_memory=False)
     with host_initial_values():
         model = fkeras.applications.MobileNetV3Small(weights=None, include_top=True, classes=10,
                                                      input_shape=(32, 32, 3))

@@ -52,7 +52,7 @@ def _same_predictions(fm, km):
 @pytest.fixture(scope="module")
 def keras_file(tmp_path_factory):
     """A Keras 3.15 model with random weights (BN statistics too) and its legacy `.h5` file."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     km = _net(keras)
     _randomize(km, np.random.default_rng(1))
     return km, _keras_legacy_file(km, tmp_path_factory.mktemp("legacy") / "net.h5")
@@ -160,7 +160,7 @@ def test_chunked_layer_names(tmp_path):
     long = "x" * 1200
     layers = lambda lib: [lib.Input((4,))] + [lib.layers.Activation("linear", name=f"{long}{i}") for i in range(60)] + [
         lib.layers.Dense(2, name="head")]
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     km, fm = keras.Sequential(layers(keras)), fkeras.Sequential(layers(fkeras))
     _randomize(km, np.random.default_rng(2))
     path = _keras_legacy_file(km, tmp_path / "chunked.h5")

@@ -66,7 +66,7 @@ def test_vgg16_and_its_imagenet_weights_file(tmp_path, monkeypatch):
 
     # A file for another architecture fails before any weight is written, naming the layer.
     other = tmp_path / "other.h5"
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with host_initial_values():
         _save_legacy_h5(keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 1)), other)
     before = [w.copy() for w in model.get_weights()]

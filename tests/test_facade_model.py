@@ -55,7 +55,7 @@ def test_sequential_equals_keras_given_the_same_weights():
 
 def test_sequential_params_are_nn_sequential_params():
     ours = keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     pure = nn.Sequential([nn.Dense(4, activation="relu"), nn.Dense(2)])
     a = ours.init(jax.random.key(5), (None, 3))
     b = pure.init(jax.random.key(5), (None, 3))

@@ -95,7 +95,7 @@ def test_every_layer_in_a_model_round_trips_its_config():
     # with it after another layer fails to build ("... is part of a cycle"), in Keras alone too.
     # AugMix/RandAugment/RandomColorJitter make sub-layers with automatic names, as Keras does; both sessions
     # start fresh so that the names the file holds do not collide with those (Keras resolves layers by name)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     # CLAHE first: it bins truncated values, so an ulp of difference in its input (after AutoContrast) can
     # move a pixel by a bin
     layers = [nn.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2)), nn.AugMix(num_chains=1, chain_depth=1, seed=1), nn.RandAugment(num_ops=1, seed=2), nn.CutMix(seed=3),

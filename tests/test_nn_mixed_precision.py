@@ -96,7 +96,7 @@ def test_integer_inputs_are_not_cast_and_bfloat16_policy_stores_bfloat16():
 def test_same_as_keras_under_mixed_bfloat16():
     import keras
 
-    keras.backend.clear_session()  # (resets Keras's global policy too, so it comes first)
+    keras.backend.clear_session(free_memory=False)  # (resets Keras's global policy too, so it comes first)
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         kd = keras.layers.Dense(5, activation="softmax", name="d")

@@ -58,7 +58,7 @@ def test_seed_generator_sequence_equals_keras(krandom):
         chex.assert_trees_all_close(np.asarray(frandom.normal((2, 3), seed=ours)),
                                     np.asarray(krandom.normal((2, 3), seed=theirs)), rtol=0, atol=0)
     np.testing.assert_array_equal(np.asarray(ours.state), np.asarray(theirs.state.value))
-    keras.backend.clear_session()  # Keras's SeedGenerator took an auto name; leave Keras's counters as found
+    keras.backend.clear_session(free_memory=False)  # Keras's SeedGenerator took an auto name; leave Keras's counters as found
 
 
 def test_seed_generator_state_and_advance():

@@ -35,7 +35,7 @@ def test_signatures_match_keras(name):
 
 # --- StatelessScope -------------------------------------------------------------------------------
 def _bn_model(lib):
-    lib.backend.clear_session()
+    lib.backend.clear_session(free_memory=False)
     return lib.Sequential([lib.Input((3,)), lib.layers.Dense(4), lib.layers.BatchNormalization()])
 
 
@@ -144,7 +144,7 @@ def test_device_places_new_arrays():
 
 # --- RematScope / remat ---------------------------------------------------------------------------
 def _remat_model(mode):
-    fkeras.backend.clear_session()
+    fkeras.backend.clear_session(free_memory=False)
     with fkeras.RematScope(**mode) if mode else _Null():
         return fkeras.Sequential([fkeras.Input((4,)), fkeras.layers.Dense(8, activation="relu"),
                                   fkeras.layers.Dense(2)])
@@ -203,7 +203,7 @@ def test_remat_scope_reaches_layers_inside_a_subclassed_call():
 
 
 def test_remat_scope_reaches_fit_and_matches_keras_values():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with keras.RematScope(mode="full"):
         km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
     fm = _remat_model(dict(mode="full"))
@@ -270,7 +270,7 @@ def test_operation_and_function_match_keras():
     x = np.arange(6, dtype="float32").reshape(2, 3)
     results = {}
     for lib in (keras, fkeras):
-        lib.backend.clear_session()
+        lib.backend.clear_session(free_memory=False)
         scale, a, y, p, q, fn, g = _graph(lib)
         specs = fn.compute_output_spec([lib.KerasTensor((4, 3)), lib.KerasTensor((4, 3))])
         results[lib.__name__] = dict(
@@ -317,7 +317,7 @@ def test_an_operation_inside_a_functional_model_trains_saves_and_loads_like_kera
     x, y = np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
     preds = {}
     for lib in (keras, fkeras):
-        lib.backend.clear_session()
+        lib.backend.clear_session(free_memory=False)
         i = lib.Input((3,))
         model = lib.Model(i, lib.layers.Dense(2, kernel_initializer="ones")(_scale_op(lib)(3.0)(i)))
         model.compile(lib.optimizers.SGD(0.01), "mse")

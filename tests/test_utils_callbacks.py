@@ -18,7 +18,7 @@ Y = (X @ np.array([[1.0], [-2.0], [0.5]], "float32")).astype("float32")
 def _pair():
     import keras
 
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     km = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
     fm = fkeras.Sequential([fkeras.Input((3,)), fkeras.layers.Dense(4, activation="tanh"), fkeras.layers.Dense(1)])
     fm.set_weights(km.get_weights())
