@@ -76,14 +76,15 @@ def test_call_predict_evaluate_equal_keras(kind, with_input):
 
 
 def test_fit_equals_keras_on_token_ids():
+    fkeras.utils.set_random_seed(0)  # (SGD(0.5) could overshoot from an unlucky draw)
     f_model = _model(fkeras, "tv")
     ids = np.asarray(keras.layers.TextVectorization(max_tokens=12, output_sequence_length=4,
                                                     vocabulary=f_model.get_layer("first").get_vocabulary())(X))
     k_model = keras.Sequential([keras.Input((4,), dtype="int64"), keras.layers.Embedding(12, 3, name="emb"),
                                 keras.layers.Flatten(name="flat"), keras.layers.Dense(1, name="head")])
     _copy(f_model, k_model)
-    f_model.compile(fkeras.optimizers.SGD(0.5), "mse")
-    k_model.compile(keras.optimizers.SGD(0.5), "mse")
+    f_model.compile(fkeras.optimizers.SGD(0.1), "mse")
+    k_model.compile(keras.optimizers.SGD(0.1), "mse")
     f_hist = f_model.fit(X, Y, batch_size=2, epochs=2, shuffle=False, verbose=0).history["loss"]
     k_hist = k_model.fit(ids, Y, batch_size=2, epochs=2, shuffle=False, verbose=0).history["loss"]
     chex.assert_trees_all_close(f_hist, k_hist, **TOL)
