@@ -217,10 +217,9 @@ class _TorchRun:
         meta_leaves = self.p_def.flatten_up_to(quantized.float8_meta_mask(ts.params))
         # the optimizer's leaves, and the float8 scales/histories set to their gradient (as the JAX step)
         self.train_idx = [i for i, (m, f8) in enumerate(zip(mask_leaves, meta_leaves)) if m and not f8]
-        self.meta_idx = [i for i, (m, f8) in enumerate(zip(mask_leaves, meta_leaves)) if m and f8]
         self.t_def = jax.tree.structure(split_optimized(ts.params, self.mask))
         self.train_leaves = [self.p_leaves[i] for i in self.train_idx]
-        self.meta_leaves = [self.p_leaves[i] for i in self.meta_idx]
+        self.meta_leaves = [p for p, m, f8 in zip(self.p_leaves, mask_leaves, meta_leaves) if m and f8]
         self.optimizer = host.optimizer  # its rule runs on `opt_state`, an OptState of torch tensors
         self.opt_state = None
         # Keras's weight constraints (pure, over fkeras.ops), projected after each update; skipped
@@ -346,7 +345,7 @@ class _TorchRun:
         x, y, sw = unpack(batch)
         y_pred, aux, new_state = self.forward(host, x, True)
         total, per, yt, yp, sws = self._loss(y_pred, y, sw, aux)
-        leaves = self.train_leaves + self.meta_leaves
+        leaves, meta_grads = self.train_leaves + self.meta_leaves, ()
         if leaves:
             if total.requires_grad:
                 grads = torch.autograd.grad(total, leaves, allow_unused=True)
@@ -355,7 +354,7 @@ class _TorchRun:
                 grads = [torch.zeros_like(p) for p in leaves]
             grads, meta_grads = grads[:len(self.train_leaves)], grads[len(self.train_leaves):]
         with torch.no_grad():
-            for t, g in zip(self.meta_leaves, meta_grads if leaves else ()):
+            for t, g in zip(self.meta_leaves, meta_grads):
                 t.copy_(g)
             if self.train_leaves:
                 # the optimizer's own definition (clipping, weight decay, `update_leaf`) on torch tensors
