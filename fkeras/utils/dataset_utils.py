@@ -42,6 +42,67 @@ def check_validation_split_arg(validation_split, subset, shuffle, seed):
                          "to make sure that there is no overlap between the training and validation subset.")
 
 
+def check_label_args(labels, label_mode, class_names, files, contents, the=False):
+    """Keras's checks of `labels`/`label_mode`/`class_names`, worded per function (`files`: "image files",
+    `contents`: "images"; `the`: the audio wording, "The `labels` argument ..."). Returns `(labels,
+    label_mode)`, both None when either is None (a dataset of inputs only)."""
+    article = "The `{}` argument" if the else "`{}` argument"
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError(f"{article.format('labels')} should be a list/tuple of integer labels, of the same size "
+                             f"as the number of {files} in the target directory. If you wish to infer the labels from "
+                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you wish '
+                             f"to get a dataset that only contains {contents} (no labels), pass `labels=None`. "
+                             f"Received: labels={labels}")
+        if class_names:
+            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
+                             f"and class_names={class_names}")
+    if label_mode not in {"int", "categorical", "binary", None}:
+        raise ValueError(f'{article.format("label_mode")} must be one of "int", "categorical", "binary", or None. '
+                         f"Received: label_mode={label_mode}")
+    if labels is None or label_mode is None:
+        return None, None
+    return labels, label_mode
+
+
+def index_for_dataset(directory, labels, label_mode, class_names, formats, validation_split, subset, shuffle, seed,
+                      follow_links, verbose):
+    """The split check, a drawn `seed` when None, `index_directory`, and the binary-classes check:
+    `(paths, labels, class_names, seed)`."""
+    check_validation_split_arg(validation_split, subset, shuffle, seed)
+    if seed is None:
+        seed = np.random.randint(1e6)
+    paths, labels, class_names = index_directory(directory, labels, formats=formats, class_names=class_names,
+                                                 shuffle=shuffle, seed=seed, follow_links=follow_links,
+                                                 verbose=verbose)
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. Received: '
+                         f"class_names={class_names}")
+    return paths, labels, class_names, seed
+
+
+def build_subsets(build, paths, labels, validation_split, subset, shuffle, no_files, both=list,
+                  check_training_first=False):
+    """`build(paths, labels, shuffled)` of the `subset`'s split, or `both([train, validation])` with
+    `subset="both"` (validation unshuffled). An empty split raises `no_files(which)` ("training ",
+    "validation " or ""); `check_training_first` checks the training split before splitting off the
+    validation one (Keras's audio order)."""
+    if subset == "both":
+        train = get_training_or_validation_split(paths, labels, validation_split, "training")
+        if check_training_first and not train[0]:
+            raise ValueError(no_files("training "))
+        val = get_training_or_validation_split(paths, labels, validation_split, "validation")
+        if not train[0]:
+            raise ValueError(no_files("training "))
+        if not val[0]:
+            raise ValueError(no_files("validation "))
+        return both([build(*train, shuffle), build(*val, False)])
+    paths, labels = get_training_or_validation_split(paths, labels, validation_split, subset)
+    if not paths:
+        raise ValueError(no_files(""))
+    return build(paths, labels, shuffle)
+
+
 def _files_under(directory, follow_links, formats):
     """(root, name) of the files with an allowed suffix under `directory`, in Keras's (sorted) order."""
     for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda w: w[0]):
@@ -146,6 +207,29 @@ def labels_to_dataset_tf(labels, label_mode, num_classes):
     return ds
 
 
+def files_dataset_tf(paths, labels, label_mode, num_classes, shuffle, buffer, seed, read):
+    """Keras's file pipeline: paths (zipped with their labels), shuffled, mapped by `read(path)`."""
+    tf = _tf()
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    if label_mode:
+        ds = tf.data.Dataset.zip((ds, labels_to_dataset_tf(labels, label_mode, num_classes)))
+    if shuffle:
+        ds = ds.shuffle(buffer_size=buffer or 1024, seed=seed)
+    return ds.map((lambda x, y: (read(x), y)) if label_mode else read, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def files_dataset(paths, labels, label_mode, num_classes, shuffle, seed, read):
+    """The same without TensorFlow: a `MapDataset` of `read(path)` (with its encoded label)."""
+    encoded = encode_labels(labels, label_mode, num_classes) if label_mode else None
+
+    def get(i):
+        x = read(paths[i])
+        return (x, encoded[i]) if encoded is not None else x
+
+    ds = MapDataset(get, len(paths))
+    return ds.shuffle(seed=seed) if shuffle else ds
+
+
 def finish_tf(ds, batch_size):
     tf = _tf()
     if batch_size is not None:
@@ -154,22 +238,26 @@ def finish_tf(ds, batch_size):
 
 
 # --- the dataset without TensorFlow ---------------------------------------------------------------
-def _stack(items):
+def _per_leaf(leaves_fn, items):
+    """`leaves_fn(list of the items' leaves at one position)` at each position of tuples/dicts of items."""
     first = items[0]
     if isinstance(first, tuple):
-        return tuple(_stack([it[i] for it in items]) for i in range(len(first)))
+        return tuple(_per_leaf(leaves_fn, [it[i] for it in items]) for i in range(len(first)))
     if isinstance(first, dict):
-        return {k: _stack([it[k] for it in items]) for k in first}
-    return np.stack([np.asarray(it) for it in items])
+        return {k: _per_leaf(leaves_fn, [it[k] for it in items]) for k in first}
+    return leaves_fn(items)
+
+
+def _stack(items):
+    return _per_leaf(lambda leaves: np.stack([np.asarray(it) for it in leaves]), items)
 
 
 def _pad_stack(items):
     """Stack after zero-padding every array to the largest shape among them (`padded_batch`)."""
-    first = items[0]
-    if isinstance(first, tuple):
-        return tuple(_pad_stack([it[i] for it in items]) for i in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _pad_stack([it[k] for it in items]) for k in first}
+    return _per_leaf(_pad_stack_leaves, items)
+
+
+def _pad_stack_leaves(items):
     arrays = [np.asarray(it) for it in items]
     if not arrays[0].ndim:
         return np.stack(arrays)

@@ -30,21 +30,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     `file_paths`. `format="tf"` gives a `tf.data.Dataset` when TensorFlow is installed, else (and for
     `format="grain"`) an fkeras `MapDataset`.
     """
-    if labels not in ("inferred", None):
-        if not isinstance(labels, (list, tuple)):
-            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
-                             "number of image files in the target directory. If you wish to infer the labels from "
-                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you wish '
-                             f"to get a dataset that only contains images (no labels), pass `labels=None`. Received: "
-                             f"labels={labels}")
-        if class_names:
-            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
-                             f"and class_names={class_names}")
-    if label_mode not in {"int", "categorical", "binary", None}:
-        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", or None. Received: '
-                         f"label_mode={label_mode}")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
+    labels, label_mode = dataset_utils.check_label_args(labels, label_mode, class_names, "image files", "images")
     channels = {"rgb": 3, "rgba": 4, "grayscale": 1}.get(color_mode)
     if channels is None:
         raise ValueError('`color_mode` must be one of {"rgb", "rgba", "grayscale"}. '
@@ -66,15 +52,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"The `data_format` argument must be one of {{'channels_first', 'channels_last'}}. "
                          f"Received: data_format={data_format}")
-    dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
-    if seed is None:
-        seed = np.random.randint(1e6)
-    paths, labels, class_names = dataset_utils.index_directory(
-        directory, labels, formats=ALLOWLIST_FORMATS, class_names=class_names, shuffle=shuffle, seed=seed,
-        follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. Received: '
-                         f"class_names={class_names}")
+    paths, labels, class_names, seed = dataset_utils.index_for_dataset(
+        directory, labels, label_mode, class_names, ALLOWLIST_FORMATS, validation_split, subset, shuffle, seed,
+        follow_links, verbose)
     use_tf = format == "tf" and dataset_utils.tf_available()
     load = dict(image_size=tuple(image_size), channels=channels, interpolation=interpolation, data_format=data_format,
                 crop=crop_to_aspect_ratio, pad=pad_to_aspect_ratio)
@@ -83,43 +63,23 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
     def build(split_paths, split_labels, shuffled):
         if use_tf:
-            ds = _dataset_tf(split_paths, split_labels, label_mode, num_classes, shuffled, buffer, seed, **load)
+            ds = dataset_utils.files_dataset_tf(split_paths, split_labels, label_mode, num_classes, shuffled, buffer,
+                                                seed, lambda path: _load_image_tf(path, **load))
             ds = dataset_utils.finish_tf(ds, batch_size)
         else:
-            ds = _dataset_numpy(split_paths, split_labels, label_mode, num_classes, shuffled, seed, **load)
+            ds = dataset_utils.files_dataset(split_paths, split_labels, label_mode, num_classes, shuffled, seed,
+                                             lambda path: load_image_numpy(path, **load))
             if batch_size is not None:
                 ds = ds.batch(batch_size)
         ds.class_names, ds.file_paths = class_names, split_paths
         return ds
 
-    if subset == "both":
-        train = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, "training")
-        val = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, "validation")
-        if not train[0]:
-            raise ValueError(f"No training images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
-        if not val[0]:
-            raise ValueError(f"No validation images found in directory {directory}. Allowed formats: "
-                             f"{ALLOWLIST_FORMATS}")
-        return [build(*train, shuffle), build(*val, False)]
-    paths, labels = dataset_utils.get_training_or_validation_split(paths, labels, validation_split, subset)
-    if not paths:
-        raise ValueError(f"No images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
-    return build(paths, labels, shuffle)
+    return dataset_utils.build_subsets(
+        build, paths, labels, validation_split, subset, shuffle,
+        lambda which: f"No {which}images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
 
 
 # --- TensorFlow: Keras's own pipeline -------------------------------------------------------------
-def _dataset_tf(paths, labels, label_mode, num_classes, shuffle, buffer, seed, **load):
-    tf = dataset_utils._tf()
-    ds = tf.data.Dataset.from_tensor_slices(paths)
-    if label_mode:
-        ds = tf.data.Dataset.zip((ds, dataset_utils.labels_to_dataset_tf(labels, label_mode, num_classes)))
-    if shuffle:
-        ds = ds.shuffle(buffer_size=buffer or 1024, seed=seed)
-    if label_mode:
-        return ds.map(lambda x, y: (_load_image_tf(x, **load), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.map(lambda x: _load_image_tf(x, **load), num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def _load_image_tf(path, image_size, channels, interpolation, data_format, crop, pad):
     tf = dataset_utils._tf()
     img = tf.image.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
@@ -146,17 +106,6 @@ def _load_image_tf(path, image_size, channels, interpolation, data_format, crop,
 
 
 # --- without TensorFlow: Pillow + fkeras.ops ------------------------------------------------------
-def _dataset_numpy(paths, labels, label_mode, num_classes, shuffle, seed, **load):
-    encoded = dataset_utils.encode_labels(labels, label_mode, num_classes) if label_mode else None
-
-    def get(i):
-        img = load_image_numpy(paths[i], **load)
-        return (img, encoded[i]) if encoded is not None else img
-
-    ds = dataset_utils.MapDataset(get, len(paths))
-    return ds.shuffle(seed=seed) if shuffle else ds
-
-
 _JAX_METHODS = {"bicubic": "bicubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
 
 
