@@ -7,7 +7,7 @@ batch-indexed dataset (`fkeras.utils.PyDataset`); `dlpack` converts arrays betwe
 `fkeras.data.py_dataset` alone, without JAX.
 """
 
-import importlib
+from fkeras.runtime.lazy import lazy_attributes as _lazy_attributes
 
 _NAMES = {
     **dict.fromkeys(["get_data_adapter", "train_validation_split", "DataAdapter", "ArrayDataAdapter",
@@ -19,16 +19,7 @@ _NAMES = {
 }
 
 
-def __getattr__(name):
-    if name not in _NAMES:
-        raise AttributeError(f"module 'fkeras.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_NAMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_NAMES))
+__getattr__, __dir__ = _lazy_attributes(globals(), names=_NAMES)
 
 
 __all__ = sorted(_NAMES)

@@ -9,18 +9,9 @@ tensorflow:
   natively on PyTorch / TensorFlow.
 """
 
-import importlib
+from fkeras.runtime.lazy import lazy_attributes as _lazy_attributes
 
 _SUBMODULES = {"data", "dlpack", "torch", "tf"}
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:
-        mod = importlib.import_module(f"fkeras.interop.{name}")
-        globals()[name] = mod
-        return mod
-    raise AttributeError(f"module 'fkeras.interop' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | _SUBMODULES)
+__getattr__, __dir__ = _lazy_attributes(globals(), submodules=_SUBMODULES)

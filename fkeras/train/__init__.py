@@ -9,6 +9,7 @@ use it for hand-written loops over `fkeras.nn`.
 """
 
 from fkeras.ops._jax_cpu import jit
+from fkeras.runtime.lazy import lazy_attributes as _lazy_attributes
 from fkeras.train import losses, metrics, optimizers, schedules
 from fkeras.train.compile_utils import CompiledLoss, CompiledMetrics
 from fkeras.train.state import TrainState, forward_of
@@ -18,15 +19,7 @@ from fkeras.train.steps import Engine
 _LAZY = {"Trainer": "fkeras.train.trainer"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        mod = importlib.import_module(_LAZY[name])
-        value = getattr(mod, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fkeras.train' has no attribute {name!r}")
+__getattr__ = _lazy_attributes(globals(), names=_LAZY)[0]
 
 
 __all__ = ["jit", "losses", "metrics", "optimizers", "schedules", "CompiledLoss", "CompiledMetrics", "TrainState",

@@ -6,7 +6,7 @@ need lives lower and is handed on here under Keras's names: `PyDataset`, `pack_x
 Names load on first use; `PyDataset` needs neither JAX nor any other framework.
 """
 
-import importlib
+from fkeras.runtime.lazy import lazy_attributes as _lazy_attributes
 
 _NAMES = {
     "PyDataset": "fkeras.data.py_dataset",
@@ -54,15 +54,5 @@ _ELSEWHERE = {
 }
 
 
-def __getattr__(name):
-    module = _NAMES.get(name) or _ELSEWHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fkeras.utils' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_NAMES) | set(_ELSEWHERE))
+__getattr__, __dir__ = _lazy_attributes(globals(), names={**_ELSEWHERE, **_NAMES})
 from fkeras.utils import bounding_boxes  # noqa: E402,F401  (keras.utils.bounding_boxes; its names load on first use)
