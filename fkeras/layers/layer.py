@@ -1124,15 +1124,9 @@ class Layer:
         """The pure nn container running this layer (models override); None: run `call` in the scope."""
         return None
 
-    def _fk_call_via_container(self, scope, container, rng, training, args, kwargs):
-        """Run a container model on the values bound in `scope` through its pure counterpart; its
-        state updates go back into the scope, its activity losses into the scope's losses (weight
-        penalties are counted once, by the scope's owner)."""
-        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
-        if kwargs:
-            raise TypeError(f"Model '{self.name}': unexpected call argument(s) {sorted(kwargs)}.")
-        self._fk_check_call_input(args)
-        values = scope.values
+    def _fk_bound_variables(self, values):
+        """`(own, seeds, Variables(params, state))`: this layer's `_fk_variables()`, `_fk_seed_states()`, and
+        the pytrees of their values as bound in a scope (`values`: id(var) -> value; unbound: the stored one)."""
         params, state = {}, {}
         own = self._fk_variables()
         for var, kind, path in own:
@@ -1144,7 +1138,19 @@ class Layer:
         seeds = self._fk_seed_states()
         for sg, path in seeds:
             state = set_path(state, path, sg.state)
-        out, new_state, activity = container._apply_collect(Variables(params, state), *args,
+        return own, seeds, Variables(params, state)
+
+    def _fk_call_via_container(self, scope, container, rng, training, args, kwargs):
+        """Run a container model on the values bound in `scope` through its pure counterpart; its
+        state updates go back into the scope, its activity losses into the scope's losses (weight
+        penalties are counted once, by the scope's owner)."""
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        if kwargs:
+            raise TypeError(f"Model '{self.name}': unexpected call argument(s) {sorted(kwargs)}.")
+        self._fk_check_call_input(args)
+        values = scope.values
+        own, seeds, variables = self._fk_bound_variables(values)
+        out, new_state, activity = container._apply_collect(variables, *args,
                                                             training=None if training is None else bool(training),
                                                             rng=rng)
         for var, kind, path in own:
@@ -1158,18 +1164,9 @@ class Layer:
 
     def _fk_call_via_apply(self, scope, rng, training, args, kwargs):
         """Run a layer that defines its own `apply` on the values bound in `scope`."""
-        params, state = {}, {}
         values = scope.values
-        own = self._fk_variables()
-        for var, kind, path in own:
-            value = values[id(var)] if id(var) in values else var._stored()
-            if kind == "params":
-                params = set_path(params, path, value)
-            else:
-                state = set_path(state, path, value)
-        for sg, path in self._fk_seed_states():
-            state = set_path(state, path, sg.state)
-        out, new_state = self.apply(Variables(params, state), *args, training=bool(training), rng=rng, **kwargs)
+        own, _, variables = self._fk_bound_variables(values)
+        out, new_state = self.apply(variables, *args, training=bool(training), rng=rng, **kwargs)
         for var, kind, path in own:
             if kind == "state" and (id(var) in values or scope.mode == "stateless"):
                 try:
