@@ -230,6 +230,16 @@ class KerasFileEditor:
                 "match_count": match_count}
 
     # -- editing -------------------------------------------------------------------------------
+    def _parent_of(self, parts, shown):
+        """The dict of `weights_dict` reached by the path `parts[:-1]` (where `parts[-1]` lives); a missing
+        step raises "Path '<shown>' not found in model."."""
+        node = self.weights_dict
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"Path '{shown}' not found in model.")
+            node = node[part]
+        return node
+
     def _edit_object(self, edit_fn, source_name, target_name=None):
         if not isinstance(source_name, str) or not source_name:
             raise ValueError(f"Expected an object name or path (a non-empty string), got {source_name!r}.")
@@ -238,11 +248,7 @@ class KerasFileEditor:
                              f"Received: target_name={target_name!r}")
         if "/" in source_name:
             parts = source_name.split("/")
-            node = self.weights_dict
-            for part in parts[:-1]:
-                if not isinstance(node.get(part), dict):
-                    raise ValueError(f"Path '{source_name}' not found in model.")
-                node = node[part]
+            node = self._parent_of(parts, source_name)
             if parts[-1] not in node:
                 raise ValueError(f"Path '{source_name}' not found in model.")
             edit_fn(node, parts[-1], target_name)
@@ -285,12 +291,7 @@ class KerasFileEditor:
                 or "" in object_path.split("/"):
             raise ValueError(f"Expected an object path like 'layers/dense_2', got {object_path!r}.")
         parts = object_path.split("/")
-        node = self.weights_dict
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ValueError(f"Path '{'/'.join(parts[:-1])}' not found in model.")
-            node = node[part]
-        node[parts[-1]] = weights
+        self._parent_of(parts, "/".join(parts[:-1]))[parts[-1]] = weights
 
     def delete_weight(self, object_name, weight_name):
         """Remove the weight `weight_name` (e.g. `"0"`) from an object (by name or path)."""
