@@ -764,6 +764,7 @@ class _AtConstraint(Metric):
     _direction = "up"
     _keys = ("true_positives", "false_positives", "true_negatives", "false_negatives")
     _value_name = ""
+    _compared = ("", "")  # (constrained, dependent): keys of `_rates`
 
     def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
         if not 0 <= value <= 1:
@@ -790,7 +791,9 @@ class _AtConstraint(Metric):
         return {"sensitivity": _divide_no_nan(tp, tp + fn), "specificity": _divide_no_nan(tn, tn + fp),
                 "precision": _divide_no_nan(tp, tp + fp)}
 
-    def _best(self, constrained, dependent):
+    def _result(self, s):
+        r = self._rates(s)
+        constrained, dependent = (r[k] for k in self._compared)
         return ops.max(ops.where(ops.greater_equal(constrained, self.value), dependent, 0.0), initial=0.0)
 
     def get_config(self):
@@ -802,52 +805,40 @@ class SensitivityAtSpecificity(_AtConstraint):
     """Best sensitivity (recall) among thresholds whose specificity is >= `specificity`."""
 
     _value_name = "specificity"
+    _compared = ("specificity", "sensitivity")
 
     def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(specificity, num_thresholds, class_id, name, dtype)
-
-    def _result(self, s):
-        r = self._rates(s)
-        return self._best(r["specificity"], r["sensitivity"])
 
 
 class SpecificityAtSensitivity(_AtConstraint):
     """Best specificity among thresholds whose sensitivity is >= `sensitivity`."""
 
     _value_name = "sensitivity"
+    _compared = ("sensitivity", "specificity")
 
     def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
-
-    def _result(self, s):
-        r = self._rates(s)
-        return self._best(r["sensitivity"], r["specificity"])
 
 
 class PrecisionAtRecall(_AtConstraint):
     """Best precision among thresholds whose recall is >= `recall`."""
 
     _value_name = "recall"
+    _compared = ("sensitivity", "precision")
 
     def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(recall, num_thresholds, class_id, name, dtype)
-
-    def _result(self, s):
-        r = self._rates(s)
-        return self._best(r["sensitivity"], r["precision"])
 
 
 class RecallAtPrecision(_AtConstraint):
     """Best recall among thresholds whose precision is >= `precision`."""
 
     _value_name = "precision"
+    _compared = ("precision", "sensitivity")
 
     def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(precision, num_thresholds, class_id, name, dtype)
-
-    def _result(self, s):
-        r = self._rates(s)
-        return self._best(r["precision"], r["sensitivity"])
 
 
 # --- metrics whose state takes its shape from the data ------------------------------------------
