@@ -35,7 +35,7 @@ from fkeras.layers.name_scope import current_path, join, name_scope
 from fkeras.layers.scopes import get_current_remat_mode
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
-from fkeras.layers.variables import Variable, _call_initializer, get_path, set_path  # noqa: F401
+from fkeras.layers.variables import Variable, _call_initializer, _owner, get_path, set_path  # noqa: F401
 from fkeras.ops import _dispatch
 from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Variables, as_spec, cast_floats, fold_name, snake_case, unique_name
@@ -1356,16 +1356,6 @@ def _rollback(scope):
 def _unset(var):
     """True for a Variable with no value anywhere yet."""
     return var._value is None and _owner(var._source) is None and not isinstance(var, SeedState)
-
-
-def _owner(source):
-    """The model whose TrainState holds a weight with this source, or None."""
-    if source is None:
-        return None
-    model = source[0]()
-    if model is None or getattr(model, "train_state", None) is None:
-        return None
-    return model
 
 
 def _write_values(pairs):

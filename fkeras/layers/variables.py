@@ -69,6 +69,17 @@ def _call_initializer(init, shape, dtype, key):
             raise
         return jnp.asarray(init(shape, dtype), dtype=dtype)
 
+
+def _owner(source):
+    """The model whose TrainState holds a weight with this `_source` (weakref, kind, path), or None."""
+    if source is None:
+        return None
+    model = source[0]()
+    if model is None or getattr(model, "train_state", None) is None:
+        return None
+    return model
+
+
 class Variable:
     """A layer weight: `value`, `assign`, `numpy()`, `shape`, `dtype`, `trainable`, `name`, `path`.
 
@@ -147,15 +158,14 @@ class Variable:
 
     def _stored(self):
         src = self._source
-        if src is not None:
-            model = src[0]()
-            ts = getattr(model, "train_state", None) if model is not None else None
-            if ts is not None:
-                tree = ts.params if src[1] == "params" else ts.state
-                try:
-                    return get_path(tree, src[2])
-                except (KeyError, TypeError):
-                    pass
+        model = _owner(src)
+        if model is not None:
+            ts = model.train_state
+            tree = ts.params if src[1] == "params" else ts.state
+            try:
+                return get_path(tree, src[2])
+            except (KeyError, TypeError):
+                pass
         if self._value is None:
             raise ValueError(
                 f"Variable '{self.path}' has no value yet: build the layer (call it on data, or `init` it "
@@ -204,18 +214,16 @@ class Variable:
     def _store(self, value):
         """Write a concrete value where this variable's truth lives (train_state or its own slot)."""
         src = self._source
-        if src is not None:
-            model = src[0]()
-            ts = getattr(model, "train_state", None) if model is not None else None
-            if ts is not None:
-                vt = model.variables_tree
-                params, state = vt
-                if src[1] == "params":
-                    params = set_path(params, src[2], value)
-                else:
-                    state = set_path(state, src[2], value)
-                model.variables_tree = type(vt)(params, state)
-                return
+        model = _owner(src)
+        if model is not None:
+            vt = model.variables_tree
+            params, state = vt
+            if src[1] == "params":
+                params = set_path(params, src[2], value)
+            else:
+                state = set_path(state, src[2], value)
+            model.variables_tree = type(vt)(params, state)
+            return
         self._value = value
 
     def _attach(self, model, kind, path):
