@@ -12,6 +12,19 @@ import pickle
 import warnings
 
 
+def _after_super_init(name):
+    """A property over `_<name>` whose read first warns when the subclass skipped `super().__init__()`."""
+
+    def get(self):
+        self._warn_if_super_not_called()
+        return getattr(self, "_" + name)
+
+    def set(self, value):
+        setattr(self, "_" + name, value)
+
+    return property(get, set)
+
+
 class PyDataset:
     """Base class for a dataset of batches written in Python.
 
@@ -47,32 +60,9 @@ class PyDataset:
                 stacklevel=3,
             )
 
-    @property
-    def workers(self):
-        self._warn_if_super_not_called()
-        return self._workers
-
-    @workers.setter
-    def workers(self, value):
-        self._workers = value
-
-    @property
-    def use_multiprocessing(self):
-        self._warn_if_super_not_called()
-        return self._use_multiprocessing
-
-    @use_multiprocessing.setter
-    def use_multiprocessing(self, value):
-        self._use_multiprocessing = value
-
-    @property
-    def max_queue_size(self):
-        self._warn_if_super_not_called()
-        return self._max_queue_size
-
-    @max_queue_size.setter
-    def max_queue_size(self, value):
-        self._max_queue_size = value
+    workers = _after_super_init("workers")
+    use_multiprocessing = _after_super_init("use_multiprocessing")
+    max_queue_size = _after_super_init("max_queue_size")
 
     def __getitem__(self, index):
         """The batch at position `index`."""
