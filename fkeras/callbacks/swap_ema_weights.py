@@ -59,34 +59,30 @@ class SwapEMAWeights(Callback):
         opt_state = opt_state._replace(inner=state) if hasattr(opt_state, "inner") else state
         model.train_state = ts.replace(opt_state=opt_state)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.swap_on_epoch and self._ema_weights_in_model:
+    def _hold_ema_weights(self, ema):
+        """Swap once if the model does not already hold the EMA weights (`ema=True`) or its own (False)."""
+        if self._ema_weights_in_model != ema:
             self._swap_variables()
-            self._ema_weights_in_model = False
+            self._ema_weights_in_model = ema
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._hold_ema_weights(False)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.swap_on_epoch and not self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = True
+            self._hold_ema_weights(True)
             if epoch == self.params["epochs"] - 1:
                 self._finalize_ema_values()
 
     def on_test_begin(self, logs=None):
-        if not self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = True
+        self._hold_ema_weights(True)
 
     def on_test_end(self, logs=None):
-        if self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = False
+        self._hold_ema_weights(False)
 
     def on_predict_begin(self, logs=None):
-        if not self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = True
+        self._hold_ema_weights(True)
 
     def on_predict_end(self, logs=None):
-        if self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = False
+        self._hold_ema_weights(False)
