@@ -1453,6 +1453,7 @@ def _plain(x):
 
 
 def _flatten_dict(tree, prefix=()):
+    """`(path, leaf)` for each non-dict leaf of nested dicts, in insertion order (paths start with `prefix`)."""
     if isinstance(tree, dict):
         for k, v in tree.items():
             yield from _flatten_dict(v, prefix + (k,))

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from fkeras.layers import variables as _vars
-from fkeras.layers.layer import Layer, _call_initializer, _map, next_key
+from fkeras.layers.layer import Layer, _call_initializer, _flatten_dict, _map, next_key
 from fkeras.layers.scopes import Remat
 from fkeras.layers.subclass import SubclassAdapter
 from fkeras.layers.variables import Variable, get_path, set_path
@@ -59,14 +59,6 @@ def _as_shape(x):
     if isinstance(x, (list, tuple)) and not all(d is None or isinstance(d, (int, np.integer)) for d in x):
         return type(x)(_as_shape(s) for s in x)
     return x
-
-
-def _flat(tree, prefix=()):
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _flat(v, prefix + (k,))
-    else:
-        yield prefix, tree
 
 
 _TAKES: dict = {}
@@ -295,7 +287,7 @@ class NNLayer(Layer):
         scope = _vars.current_scope()
         v = self.__dict__["_fk_nn"].init(rng, *specs)
         for kind, tree in (("params", v.params), ("state", v.state)):
-            for subpath, leaf in _flat(tree):
+            for subpath, leaf in _flatten_dict(tree):
                 var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
                                        trainable=kind == "params", path=self._fk_weight_path("/".join(subpath)))
                 var._fk_subpath = subpath
@@ -352,7 +344,7 @@ class NNLayer(Layer):
         by_path = {v._fk_subpath: v for v in old}
         made = []
         for kind, subtree in (("params", new.params), ("state", new.state)):
-            for subpath, leaf in _flat(subtree):
+            for subpath, leaf in _flatten_dict(subtree):
                 var = by_path.get(subpath)
                 dtype = np.dtype(leaf.dtype).name
                 if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
@@ -419,7 +411,7 @@ class NNLayer(Layer):
         made = []
         for sub in dict.fromkeys(list(tree.params) + list(tree.state)):  # Keras's order: each sublayer's
             for kind in ("params", "state"):  # trainable weights, then its non-trainable ones
-                for subpath, leaf in _flat(getattr(tree, kind).get(sub, {}), (sub,)):
+                for subpath, leaf in _flatten_dict(getattr(tree, kind).get(sub, {}), (sub,)):
                     var = by_path.get(subpath)
                     dtype = np.dtype(leaf.dtype).name
                     if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
@@ -474,7 +466,7 @@ class NNLayer(Layer):
         if any(_is_nn_leaf(v) for v in self._fk_vars):
             v = self.__dict__["_fk_nn"].init(rng, *self._fk_build_specs)
             for kind, tree in (("params", v.params), ("state", v.state)):
-                for subpath, leaf in _flat(tree):
+                for subpath, leaf in _flatten_dict(tree):
                     out[subpath] = leaf
         for var in self._fk_vars:  # weights a subclass's `build` added
             if not _is_nn_leaf(var):
@@ -569,7 +561,7 @@ class NNLayer(Layer):
             return
         leaves = {sub: (kind == "params", leaf) for kind, tree in (("params", variables.params),
                                                                      ("state", variables.state))
-                  for sub, leaf in _flat(tree)}
+                  for sub, leaf in _flatten_dict(tree)}
         old = {v._fk_subpath: v for v in self._fk_vars if _is_nn_leaf(v)}
         if set(old) == set(leaves) and all(tuple(old[k].shape) == tuple(np.shape(leaves[k][1])) for k in old):
             for k, v in old.items():
