@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fkeras import ops
-from fkeras.nn import constraints, initializers, regularizers
 from fkeras.nn.base import Layer, Variables
+from fkeras.nn.kernel_bias import set_weight_args, weight_args_config
 
 
 class PReLU(Layer):
@@ -17,9 +17,7 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        self.alpha_initializer = self.lookup(initializers.get, alpha_initializer, "alpha_initializer")
-        self.alpha_regularizer = self.lookup(regularizers.get, alpha_regularizer, "alpha_regularizer")
-        self.alpha_constraint = self.lookup(constraints.get, alpha_constraint, "alpha_constraint")
+        set_weight_args(self, ("alpha",), alpha_initializer, alpha_regularizer, alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -37,9 +35,4 @@ class PReLU(Layer):
         return ops.relu(x) - variables.params["alpha"] * ops.relu(-x)
 
     def get_config(self):
-        return super().get_config() | {
-            "alpha_initializer": initializers.serialize(self.alpha_initializer),
-            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-            "alpha_constraint": constraints.serialize(self.alpha_constraint),
-            "shared_axes": self.shared_axes,
-        }
+        return super().get_config() | weight_args_config(self, ("alpha",)) | {"shared_axes": self.shared_axes}

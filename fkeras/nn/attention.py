@@ -16,9 +16,9 @@ import numpy as np
 
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import constraints, initializers, quantized, quantizers, regularizers
+from fkeras.nn import initializers, quantized, quantizers, regularizers
 from fkeras.nn.base import Layer, Variables, as_variables, cast_floats, fold_name
-from fkeras.nn.kernel_bias import KernelBias
+from fkeras.nn.kernel_bias import KernelBias, set_weight_args, weight_args_config
 
 
 def _analyze_einsum_string(equation, bias_axes, input_shape, output_shape):
@@ -319,13 +319,9 @@ class MultiHeadAttention(Layer):
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
         self.seed = seed
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
+        set_weight_args(self, ("kernel", "bias"), kernel_initializer, bias_initializer, kernel_regularizer,
+                        bias_regularizer, kernel_constraint, bias_constraint)
         self.mha_activity_regularizer = self.lookup(regularizers.get, activity_regularizer, "activity_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
         # {projection name: (quantized dtype policy, QuantizationConfig)}: the projections a model's `quantize`
         # reached (Keras quantizes the EinsumDense sublayers, not the attention layer; its config keeps no trace)
         self.sublayer_quantization = {}
@@ -569,15 +565,7 @@ class MultiHeadAttention(Layer):
             "output_shape": self.output_shape,
             "attention_axes": self.attention_axes,
             "sliding_window": self.sliding_window,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.mha_activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "seed": self.seed,
-        }
+        } | weight_args_config(self, ("kernel", "bias"), activity="mha_activity_regularizer") | {"seed": self.seed}
 
 
 def _softmax(x, axes):

@@ -6,9 +6,9 @@ import numpy as np
 
 from fkeras import backend, ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras.nn import activations
 from fkeras.nn.base import Layer, Variables, expect_rank
-from fkeras.nn.kernel_bias import KernelBias
+from fkeras.nn.kernel_bias import KernelBias, set_weight_args, weight_args_config
 
 
 def normalize_tuple(value, n, name, layer=None):
@@ -55,18 +55,25 @@ def check_output_size(layer, shape, window, strides, padding, dilation_rate, dat
             f"`padding=valid` (output spatial size {tuple(out)}).")
 
 
-class ConvBase(KernelBias, Layer):
-    """What every N-D convolution shares (`rank` is set by the 1D/2D/3D classes): Keras's window arguments,
-    `data_format`, the kernel/bias arguments, the bias add and the config."""
+def check_filters(layer, filters):
+    """`filters` as a positive int (a clear error naming the layer otherwise)."""
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        raise layer.error(f"expected `filters` to be a positive int, got {filters!r}.")
+    return int(filters)
+
+
+class ConvWindow:
+    """Mixin for a layer sliding a window over `rank` spatial axes (every convolution, ConvLSTM's cell):
+    Keras's `kernel_size`, `strides`, `padding`, `data_format`, `dilation_rate`, checked and serialized once,
+    and what they imply (channel axis, input rank, a bias added along the channels)."""
 
     rank = 2
     paddings = ("valid", "same")
+    # the error for strides > 1 with dilation_rate > 1 (Keras's wording differs per layer); None: not checked
+    strided_dilation = "`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received"
 
-    def set_window(self, filters, kernel_size, strides, padding, data_format, dilation_rate):
+    def set_window_args(self, kernel_size, strides, padding, data_format, dilation_rate):
         n = self.rank
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
-        self.filters = int(filters)
         self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
         self.strides = normalize_positive_tuple(strides, n, "strides", self)
         padding = padding.lower() if isinstance(padding, str) else padding
@@ -77,16 +84,42 @@ class ConvBase(KernelBias, Layer):
         if self.data_format not in ("channels_last", "channels_first"):
             raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
         self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise self.error(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+        if self.strided_dilation and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise self.error(f"{self.strided_dilation}: strides={self.strides} and dilation_rate={self.dilation_rate}")
+
+    def window_config(self):
+        return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+                "data_format": self.data_format, "dilation_rate": self.dilation_rate}
 
     def _channels(self, shape):
         return shape[1] if self.data_format == "channels_first" else shape[-1]
 
-    def check_input(self, x):
+    def check_window_input(self, x, what="input", output_size=True):
+        """`x` of rank `rank + 2` in the layer's data format; with `output_size`, a "valid" window that leaves
+        no output raises too."""
         where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
-        expect_rank(self, x, self.rank + 2, f"input {where}")
+        expect_rank(self, x, self.rank + 2, f"{what} {where}")
+        if output_size:
+            check_output_size(self, tuple(x.shape), self.kernel_size, self.strides, self.padding, self.dilation_rate,
+                              self.data_format)
+
+    def add_bias(self, y, bias):
+        """`y + bias` with the (channels,) bias on the channel axis."""
+        if self.data_format == "channels_first":
+            bias = ops.reshape(bias, (1, bias.shape[0]) + (1,) * self.rank)
+        return ops.add(y, bias)
+
+
+class ConvBase(ConvWindow, KernelBias, Layer):
+    """What every N-D convolution shares (`rank` is set by the 1D/2D/3D classes): Keras's window arguments,
+    `data_format`, the kernel/bias arguments, the bias add and the config."""
+
+    def set_window(self, filters, kernel_size, strides, padding, data_format, dilation_rate):
+        self.filters = check_filters(self, filters)
+        self.set_window_args(kernel_size, strides, padding, data_format, dilation_rate)
+
+    def check_input(self, x):
+        self.check_window_input(x, output_size=False)
 
     def build_kernel_bias(self, rng, kernel_shape):
         k1, k2 = frandom.split_key(rng, 2)
@@ -97,17 +130,11 @@ class ConvBase(KernelBias, Layer):
 
     def bias_activation(self, variables, y):
         if self.use_bias:
-            bias = variables.params["bias"]
-            if self.data_format == "channels_first":
-                bias = ops.reshape(bias, (1, self.filters) + (1,) * self.rank)
-            y = ops.add(y, bias)
+            y = self.add_bias(y, variables.params["bias"])
         return self.activation(y)
 
     def get_config(self):
-        return super().get_config() | {
-            "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
-            "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-        } | self.kernel_bias_config()
+        return super().get_config() | {"filters": self.filters} | self.window_config() | self.kernel_bias_config()
 
 
 class Conv(ConvBase):
@@ -136,9 +163,7 @@ class Conv(ConvBase):
                              bias_regularizer, kernel_constraint, bias_constraint)
 
     def check_input(self, x):
-        super().check_input(x)
-        check_output_size(self, x.shape, self.kernel_size, self.strides, self.padding, self.dilation_rate,
-                          self.data_format)
+        self.check_window_input(x)
 
     def build(self, rng, spec):
         in_ch = self._channels(spec.shape)
@@ -190,39 +215,22 @@ class Conv3D(Conv):
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 
 
-class _DepthwiseBase(Layer):
+class _DepthwiseBase(ConvWindow, Layer):
     """Shared arguments of depthwise and separable convolutions."""
 
-    rank = 2
+    strided_dilation = None  # Keras's depthwise and separable convolutions accept both
 
     def _setup(self, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
-               use_bias, bias_initializer):
-        n = self.rank
-        self.kernel_size = normalize_positive_tuple(kernel_size, n, "kernel_size", self)
-        self.strides = normalize_positive_tuple(strides, n, "strides", self)
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
-        self.padding = padding
-        self.data_format = data_format or backend.image_data_format()
-        if self.data_format not in ("channels_last", "channels_first"):
-            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
-        self.dilation_rate = normalize_positive_tuple(dilation_rate, n, "dilation_rate", self)
+               use_bias):
+        self.set_window_args(kernel_size, strides, padding, data_format, dilation_rate)
         if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise self.error(f"expected `depth_multiplier` to be a positive int, got {depth_multiplier!r}.")
         self.depth_multiplier = depth_multiplier
         self.activation = self.lookup(activations.get, activation, "activation")
         self.use_bias = bool(use_bias)
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-
-    def _channels(self, shape):
-        return shape[1] if self.data_format == "channels_first" else shape[-1]
 
     def check_input(self, x):
-        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else "(batch, *spatial, channels)"
-        expect_rank(self, x, self.rank + 2, f"input {where}")
-        check_output_size(self, x.shape, self.kernel_size, self.strides, self.padding, self.dilation_rate,
-                          self.data_format)
+        self.check_window_input(x)
 
     def _depthwise(self, x, kernel):
         if self._channels(x.shape) != kernel.shape[-2]:
@@ -232,16 +240,15 @@ class _DepthwiseBase(Layer):
 
     def _bias_act(self, y, variables):
         if self.use_bias:
-            bias = variables.params["bias"]
-            if self.data_format == "channels_first":
-                bias = ops.reshape(bias, (1, bias.shape[0]) + (1,) * self.rank)
-            y = ops.add(y, bias)
+            y = self.add_bias(y, variables.params["bias"])
         return self.activation(y)
 
-    def _common_config(self):
-        return {"depth_multiplier": self.depth_multiplier, "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias}
+    def _common_config(self, kernels, **extra):
+        """Keras's config of a depthwise/separable convolution whose kernels are `kernels`
+        (`depthwise`, `pointwise`) beside the bias; `extra` goes in before the weights' arguments."""
+        return {"depth_multiplier": self.depth_multiplier} | self.window_config() | {
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+        } | extra | weight_args_config(self, kernels + ("bias",), activity="activity_regularizer")
 
 
 class DepthwiseConv(_DepthwiseBase):
@@ -260,12 +267,9 @@ class DepthwiseConv(_DepthwiseBase):
         super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
                          **kwargs)
         self._setup(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
-                    use_bias, bias_initializer)
-        self.depthwise_initializer = self.lookup(initializers.get, depthwise_initializer, "depthwise_initializer")
-        self.depthwise_regularizer = self.lookup(regularizers.get, depthwise_regularizer, "depthwise_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.depthwise_constraint = self.lookup(constraints.get, depthwise_constraint, "depthwise_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+                    use_bias)
+        set_weight_args(self, ("depthwise", "bias"), depthwise_initializer, bias_initializer, depthwise_regularizer,
+                        bias_regularizer, depthwise_constraint, bias_constraint)
 
     def build(self, rng, spec):
         in_ch = self._channels(spec.shape)
@@ -280,15 +284,7 @@ class DepthwiseConv(_DepthwiseBase):
         return self._bias_act(self._depthwise(x, variables.params["kernel"]), variables)
 
     def get_config(self):
-        return super().get_config() | self._common_config() | {
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return super().get_config() | self._common_config(("depthwise",))
 
 
 class SeparableConv(_DepthwiseBase):
@@ -309,20 +305,12 @@ class SeparableConv(_DepthwiseBase):
                  trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, activity_regularizer=activity_regularizer,
                          **kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
-        self.filters = int(filters)
+        self.filters = check_filters(self, filters)
         self._setup(kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier, activation,
-                    use_bias, bias_initializer)
-        get = self.lookup
-        self.depthwise_initializer = get(initializers.get, depthwise_initializer, "depthwise_initializer")
-        self.pointwise_initializer = get(initializers.get, pointwise_initializer, "pointwise_initializer")
-        self.depthwise_regularizer = get(regularizers.get, depthwise_regularizer, "depthwise_regularizer")
-        self.pointwise_regularizer = get(regularizers.get, pointwise_regularizer, "pointwise_regularizer")
-        self.bias_regularizer = get(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.depthwise_constraint = get(constraints.get, depthwise_constraint, "depthwise_constraint")
-        self.pointwise_constraint = get(constraints.get, pointwise_constraint, "pointwise_constraint")
-        self.bias_constraint = get(constraints.get, bias_constraint, "bias_constraint")
+                    use_bias)
+        set_weight_args(self, ("depthwise", "pointwise", "bias"), depthwise_initializer, pointwise_initializer,
+                        bias_initializer, depthwise_regularizer, pointwise_regularizer, bias_regularizer,
+                        depthwise_constraint, pointwise_constraint, bias_constraint)
 
     def build(self, rng, spec):
         in_ch = self._channels(spec.shape)
@@ -344,19 +332,7 @@ class SeparableConv(_DepthwiseBase):
         return self._bias_act(y, variables)
 
     def get_config(self):
-        return super().get_config() | self._common_config() | {
-            "filters": self.filters,
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return super().get_config() | self._common_config(("depthwise", "pointwise"), filters=self.filters)
 
 
 class DepthwiseConv1D(DepthwiseConv):

@@ -10,9 +10,9 @@ import numpy as np
 
 from fkeras import backend, ops
 from fkeras import random as frandom
-from fkeras.nn import activations, constraints, initializers, quantized, quantizers, regularizers
+from fkeras.nn import activations, quantized, quantizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
-from fkeras.nn.kernel_bias import KernelBias
+from fkeras.nn.kernel_bias import KernelBias, set_weight_args, weight_args_config
 from fkeras.nn.dtype_policies import _standardize
 
 
@@ -321,9 +321,7 @@ class Embedding(Layer):
         _no_lora(self, lora_rank, lora_alpha)
         quantized.set_config(self, quantization_config)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self.embeddings_initializer = self.lookup(initializers.get, embeddings_initializer, "embeddings_initializer")
-        self.embeddings_regularizer = self.lookup(regularizers.get, embeddings_regularizer, "embeddings_regularizer")
-        self.embeddings_constraint = self.lookup(constraints.get, embeddings_constraint, "embeddings_constraint")
+        set_weight_args(self, ("embeddings",), embeddings_initializer, embeddings_regularizer, embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         if weights is not None:
             w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)
@@ -433,10 +431,7 @@ class Embedding(Layer):
         return super().get_config() | {
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+        } | weight_args_config(self, ("embeddings",), activity="activity_regularizer") | {
             "mask_zero": self.mask_zero,
             "quantization_config": quantizers.serialize(self.quantization_config),
         }

@@ -7,6 +7,33 @@ from __future__ import annotations
 
 from fkeras.nn import activations, constraints, initializers, regularizers
 
+_FAMILIES = (("initializer", initializers), ("regularizer", regularizers), ("constraint", constraints))
+
+
+def set_weight_args(layer, weights, *values, kinds=("initializer", "regularizer", "constraint")):
+    """Resolve `<weight>_<kind>` arguments onto `layer` (attributes of the same names), for each kind then each
+    of `weights`: `values` come in that order (`beta_initializer, gamma_initializer, beta_regularizer, ...`).
+    An unknown name raises naming its argument."""
+    if len(values) != len(weights) * len(kinds):
+        raise TypeError(f"expected {len(weights) * len(kinds)} values for {weights} x {kinds}, got {len(values)}.")
+    values = iter(values)
+    for kind, family in _FAMILIES:
+        if kind in kinds:
+            for w in weights:
+                setattr(layer, f"{w}_{kind}", layer.lookup(family.get, next(values), f"{w}_{kind}"))
+
+
+def weight_args_config(layer, weights, kinds=("initializer", "regularizer", "constraint"), activity=None):
+    """The serialized `<weight>_<kind>` entries in Keras's order (by kind, then weight); `activity` names the
+    attribute whose value goes in as `activity_regularizer`, right after the regularizers."""
+    config = {}
+    for kind, family in _FAMILIES:
+        if kind in kinds:
+            config.update({f"{w}_{kind}": family.serialize(getattr(layer, f"{w}_{kind}")) for w in weights})
+        if kind == "regularizer" and activity is not None:
+            config["activity_regularizer"] = regularizers.serialize(getattr(layer, activity))
+    return config
+
 
 class KernelBias:
     """Mixin for an `nn.Layer` with a `kernel` and an optional `bias` param.
@@ -22,52 +49,29 @@ class KernelBias:
                         kernel_constraint=None, bias_constraint=None):
         self.activation = self.lookup(activations.get, activation, "activation")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = self.lookup(initializers.get, kernel_initializer, "kernel_initializer")
-        self.bias_initializer = self.lookup(initializers.get, bias_initializer, "bias_initializer")
-        self.kernel_regularizer = self.lookup(regularizers.get, kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = self.lookup(regularizers.get, bias_regularizer, "bias_regularizer")
-        self.kernel_constraint = self.lookup(constraints.get, kernel_constraint, "kernel_constraint")
-        self.bias_constraint = self.lookup(constraints.get, bias_constraint, "bias_constraint")
+        set_weight_args(self, ("kernel", "bias"), kernel_initializer, bias_initializer, kernel_regularizer,
+                        bias_regularizer, kernel_constraint, bias_constraint)
 
     def kernel_bias_config(self, activity_regularizer=True, use_bias=True):
         """The config entries; `activity_regularizer=False` leaves that key to the base config (Keras's Dense
         writes it only when set, its convolutions always); `use_bias=False` leaves out `use_bias` (EinsumDense
         has `bias_axes` instead)."""
-        config = {
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-        if not activity_regularizer:
-            del config["activity_regularizer"]
-        if not use_bias:
-            del config["use_bias"]
-        return config
+        config = {"activation": activations.serialize(self.activation)}
+        if use_bias:
+            config["use_bias"] = self.use_bias
+        return config | weight_args_config(self, ("kernel", "bias"),
+                                           activity="activity_regularizer" if activity_regularizer else None)
 
     def set_recurrent_kernel(self, recurrent_initializer="orthogonal", recurrent_regularizer=None,
                              recurrent_constraint=None):
         """The recurrent kernel's arguments (RNN cells; with `RECURRENT_REGULARIZERS`/`_CONSTRAINTS`)."""
-        self.recurrent_initializer = self.lookup(initializers.get, recurrent_initializer, "recurrent_initializer")
-        self.recurrent_regularizer = self.lookup(regularizers.get, recurrent_regularizer, "recurrent_regularizer")
-        self.recurrent_constraint = self.lookup(constraints.get, recurrent_constraint, "recurrent_constraint")
+        set_weight_args(self, ("recurrent",), recurrent_initializer, recurrent_regularizer, recurrent_constraint)
 
     def recurrent_kernel_bias_config(self):
         """A recurrent cell's entries in Keras's order: activation, use_bias, then the initializers, the
         regularizers and the constraints, each for kernel, recurrent_kernel, bias (no activity_regularizer)."""
-        config = self.kernel_bias_config(activity_regularizer=False)
-        out = {"activation": config["activation"], "use_bias": config["use_bias"]}
-        for kind, family in (("initializer", initializers), ("regularizer", regularizers),
-                             ("constraint", constraints)):
-            out[f"kernel_{kind}"] = config[f"kernel_{kind}"]
-            out[f"recurrent_{kind}"] = family.serialize(getattr(self, f"recurrent_{kind}"))
-            out[f"bias_{kind}"] = config[f"bias_{kind}"]
-        return out
+        return {"activation": activations.serialize(self.activation), "use_bias": self.use_bias} | \
+            weight_args_config(self, ("kernel", "recurrent", "bias"))
 
 
 RECURRENT_REGULARIZERS = {"kernel": "kernel_regularizer", "recurrent_kernel": "recurrent_regularizer",

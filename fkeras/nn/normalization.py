@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from fkeras import ops
-from fkeras.nn import constraints, initializers, regularizers
-from fkeras.nn.base import Layer, Variables, expect_rank
+from fkeras.nn.base import Layer, Variables
+from fkeras.nn.kernel_bias import set_weight_args, weight_args_config
+
+GAMMA_BETA_REGULARIZERS = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
+GAMMA_BETA_CONSTRAINTS = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+_BN_INITIALIZED = ("beta", "gamma", "moving_mean", "moving_variance")  # BatchNormalization's initializer arguments
 
 
 def _result_float(x) -> str:
     """float32 for half-precision (and float32) inputs, float64 stays: Keras normalizes in at least float32."""
     return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+def scale_shift(x, mean, variance, epsilon, gamma=None, beta=None):
+    """`(x - mean) / sqrt(variance + epsilon) * gamma + beta` as Keras's Layer/GroupNormalization compute it:
+    one multiply-add on `x` (`x * inv + (beta - mean * inv)`); statistics, gamma and beta (None: skipped)
+    broadcast against `x`."""
+    inv = ops.rsqrt(variance + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    res = -mean * inv
+    if beta is not None:
+        res = res + beta
+    return x * inv + res
 
 
 class BatchNormalization(Layer):
@@ -25,8 +42,8 @@ class BatchNormalization(Layer):
 
     stateful = True
     cast_variables = False
-    weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
-    weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+    weight_regularizers = GAMMA_BETA_REGULARIZERS
+    weight_constraints = GAMMA_BETA_CONSTRAINTS
     state_leaves = ("moving_mean", "moving_variance")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
@@ -42,15 +59,10 @@ class BatchNormalization(Layer):
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
         self.center, self.scale, self.synchronized = bool(center), bool(scale), bool(synchronized)
         self.renorm, self.renorm_clipping, self.renorm_momentum = False, renorm_clipping, renorm_momentum
-        get_init = lambda v, a: self.lookup(initializers.get, v, a)  # noqa: E731
-        self.beta_initializer = get_init(beta_initializer, "beta_initializer")
-        self.gamma_initializer = get_init(gamma_initializer, "gamma_initializer")
-        self.moving_mean_initializer = get_init(moving_mean_initializer, "moving_mean_initializer")
-        self.moving_variance_initializer = get_init(moving_variance_initializer, "moving_variance_initializer")
-        self.beta_regularizer = self.lookup(regularizers.get, beta_regularizer, "beta_regularizer")
-        self.gamma_regularizer = self.lookup(regularizers.get, gamma_regularizer, "gamma_regularizer")
-        self.beta_constraint = self.lookup(constraints.get, beta_constraint, "beta_constraint")
-        self.gamma_constraint = self.lookup(constraints.get, gamma_constraint, "gamma_constraint")
+        set_weight_args(self, _BN_INITIALIZED, beta_initializer, gamma_initializer, moving_mean_initializer,
+                        moving_variance_initializer, kinds=("initializer",))
+        set_weight_args(self, ("beta", "gamma"), beta_regularizer, gamma_regularizer, beta_constraint,
+                        gamma_constraint, kinds=("regularizer", "constraint"))
 
     def _axis(self, ndim):
         axis = self.axis + ndim if self.axis < 0 else self.axis
@@ -106,14 +118,8 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
-            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        } | weight_args_config(self, _BN_INITIALIZED, kinds=("initializer",)) | weight_args_config(
+            self, ("beta", "gamma"), kinds=("regularizer", "constraint")) | {
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,
@@ -126,8 +132,8 @@ class LayerNormalization(Layer):
 
     params: `gamma`, `beta` shaped like the normalized axes. Computed in float32 under mixed precision."""
 
-    weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
-    weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+    weight_regularizers = GAMMA_BETA_REGULARIZERS
+    weight_constraints = GAMMA_BETA_CONSTRAINTS
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
@@ -139,12 +145,8 @@ class LayerNormalization(Layer):
             raise self.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
         self.axis, self.epsilon = axis, float(epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
-        self.beta_initializer = self.lookup(initializers.get, beta_initializer, "beta_initializer")
-        self.gamma_initializer = self.lookup(initializers.get, gamma_initializer, "gamma_initializer")
-        self.beta_regularizer = self.lookup(regularizers.get, beta_regularizer, "beta_regularizer")
-        self.gamma_regularizer = self.lookup(regularizers.get, gamma_regularizer, "gamma_regularizer")
-        self.beta_constraint = self.lookup(constraints.get, beta_constraint, "beta_constraint")
-        self.gamma_constraint = self.lookup(constraints.get, gamma_constraint, "gamma_constraint")
+        set_weight_args(self, ("beta", "gamma"), beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint)
 
     def _axes(self, ndim):
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
@@ -190,13 +192,7 @@ class LayerNormalization(Layer):
             y = x * inv if gamma is None else x * inv * gamma
         else:
             mean, variance = ops.moments(x, axes=axes, keepdims=True)
-            inv = ops.rsqrt(variance + self.epsilon)
-            if gamma is not None:
-                inv = inv * gamma
-            res = -mean * inv
-            if beta is not None:
-                res = res + beta
-            y = x * inv + res
+            y = scale_shift(x, mean, variance, self.epsilon, gamma, beta)
         return ops.cast(y, self.compute_dtype)
 
     def get_config(self):
@@ -206,13 +202,7 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-        }
+        } | weight_args_config(self, ("beta", "gamma"))
 
 
 class UnitNormalization(Layer):

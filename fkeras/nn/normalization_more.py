@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fkeras import ops
-from fkeras.nn import constraints, initializers, regularizers
 from fkeras.nn.base import Layer, Variables
+from fkeras.nn.kernel_bias import set_weight_args, weight_args_config
+from fkeras.nn.normalization import GAMMA_BETA_CONSTRAINTS, GAMMA_BETA_REGULARIZERS, scale_shift
 
 
 class RMSNormalization(Layer):
@@ -38,8 +39,8 @@ class GroupNormalization(Layer):
     """Normalize each of `groups` channel groups (of the `axis` channels) over the group's channels and all
     non-batch dims; then per-channel `gamma`/`beta`. groups=-1: one group per channel (instance norm)."""
 
-    weight_regularizers = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
-    weight_constraints = {"gamma": "gamma_constraint", "beta": "beta_constraint"}
+    weight_regularizers = GAMMA_BETA_REGULARIZERS
+    weight_constraints = GAMMA_BETA_CONSTRAINTS
     autocast = False  # statistics in float32 at least, as Keras
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
@@ -51,12 +52,8 @@ class GroupNormalization(Layer):
                              f"{groups!r}.")
         self.groups, self.axis, self.epsilon = groups, axis, epsilon
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = self.lookup(initializers.get, beta_initializer, "beta_initializer")
-        self.gamma_initializer = self.lookup(initializers.get, gamma_initializer, "gamma_initializer")
-        self.beta_regularizer = self.lookup(regularizers.get, beta_regularizer, "beta_regularizer")
-        self.gamma_regularizer = self.lookup(regularizers.get, gamma_regularizer, "gamma_regularizer")
-        self.beta_constraint = self.lookup(constraints.get, beta_constraint, "beta_constraint")
-        self.gamma_constraint = self.lookup(constraints.get, gamma_constraint, "gamma_constraint")
+        set_weight_args(self, ("beta", "gamma"), beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint)
 
     def _groups(self, dim):
         groups = dim if self.groups == -1 else self.groups
@@ -95,23 +92,13 @@ class GroupNormalization(Layer):
         bshape = [1] * rank
         bshape[axis] = dim // groups
         bshape.insert(axis, groups)
-        inv = ops.rsqrt(var + self.epsilon)
-        if self.scale:
-            inv = inv * ops.cast(ops.reshape(variables.params["gamma"], bshape), work)
-        res = -mean * inv
-        if self.center:
-            res = res + ops.cast(ops.reshape(variables.params["beta"], bshape), work)
-        y = ops.cast(xr * inv + res, in_dtype)
+        gamma = ops.cast(ops.reshape(variables.params["gamma"], bshape), work) if self.scale else None
+        beta = ops.cast(ops.reshape(variables.params["beta"], bshape), work) if self.center else None
+        y = ops.cast(scale_shift(xr, mean, var, self.epsilon, gamma, beta), in_dtype)
         return ops.cast(ops.reshape(y, shape), self.compute_dtype)
 
     def get_config(self):
         return super().get_config() | {
             "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-        }
+        } | weight_args_config(self, ("beta", "gamma"))
