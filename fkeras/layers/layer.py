@@ -35,7 +35,7 @@ from fkeras.layers.name_scope import current_path, join, name_scope
 from fkeras.layers.scopes import get_current_remat_mode
 from fkeras.layers.seeding import next_key, set_seed  # noqa: F401 - set_seed: fkeras.utils.set_random_seed
 from fkeras.layers.symbolic import KerasTensor, inbound_nodes, symbolic_call
-from fkeras.layers.variables import Variable, _call_initializer, _owner, get_path, set_path  # noqa: F401
+from fkeras.layers.variables import Variable, _call_initializer, _owner, get_path, put_leaf, set_path  # noqa: F401
 from fkeras.ops import _dispatch
 from fkeras.nn import dtype_policies, masking
 from fkeras.nn.base import Variables, as_spec, cast_floats, fold_name, snake_case, unique_name
@@ -595,14 +595,10 @@ class Layer:
                     f"{tuple(w.shape)}."
                 )
             new.append(w)
-        vt = self.variables_tree
-        params, state = vt
+        tree = Variables(*self.variables_tree)
         for (v, kind, path), w in zip(self._fk_public_variables(), new):
-            if kind == "params":
-                params = set_path(params, path, w)
-            else:
-                state = set_path(state, path, w)
-        self.variables_tree = Variables(params, state)
+            tree = put_leaf(tree, kind, path, w)
+        self.variables_tree = tree
 
     # -- stateful recurrent layers ---------------------------------------------------------
     def _fk_recurrent_nn(self):
@@ -659,15 +655,12 @@ class Layer:
         ts = getattr(self, "train_state", None)
         if ts is not None:
             return Variables(ts.params, ts.state)
-        params, state = {}, {}
+        tree = Variables({}, {})
         for var, kind, path in self._fk_variables():
-            if kind == "params":
-                params = set_path(params, path, var._stored())
-            else:
-                state = set_path(state, path, var._stored())
+            tree = put_leaf(tree, kind, path, var._stored())
         for sg, path in self._fk_seed_states():
-            state = set_path(state, path, _sg_value(sg))
-        return Variables(params, state)
+            tree = put_leaf(tree, "state", path, _sg_value(sg))
+        return tree
 
     @variables_tree.setter
     def variables_tree(self, variables):
@@ -1127,18 +1120,14 @@ class Layer:
     def _fk_bound_variables(self, values):
         """`(own, seeds, Variables(params, state))`: this layer's `_fk_variables()`, `_fk_seed_states()`, and
         the pytrees of their values as bound in a scope (`values`: id(var) -> value; unbound: the stored one)."""
-        params, state = {}, {}
+        tree = Variables({}, {})
         own = self._fk_variables()
         for var, kind, path in own:
-            value = values[id(var)] if id(var) in values else var._stored()
-            if kind == "params":
-                params = set_path(params, path, value)
-            else:
-                state = set_path(state, path, value)
+            tree = put_leaf(tree, kind, path, values[id(var)] if id(var) in values else var._stored())
         seeds = self._fk_seed_states()
         for sg, path in seeds:
-            state = set_path(state, path, sg.state)
-        return own, seeds, Variables(params, state)
+            tree = put_leaf(tree, "state", path, sg.state)
+        return own, seeds, tree
 
     def _fk_call_via_container(self, scope, container, rng, training, args, kwargs):
         """Run a container model on the values bound in `scope` through its pure counterpart; its
@@ -1227,16 +1216,12 @@ class Layer:
         return self.compute_output_shape(*[tuple(x.shape) for x in inputs])
 
     def _fk_zero_tree(self):
-        params, state = {}, {}
+        tree = Variables({}, {})
         for var, kind, path in self._fk_variables():
-            z = jnp.zeros(var.shape, var.dtype)
-            if kind == "params":
-                params = set_path(params, path, z)
-            else:
-                state = set_path(state, path, z)
+            tree = put_leaf(tree, kind, path, jnp.zeros(var.shape, var.dtype))
         for sg, path in self._fk_seed_states():
-            state = set_path(state, path, jnp.zeros(np.shape(sg.state), jnp.uint32))
-        return Variables(params, state)
+            tree = put_leaf(tree, "state", path, jnp.zeros(np.shape(sg.state), jnp.uint32))
+        return tree
 
     # -- config ---------------------------------------------------------------------------
     def get_config(self):
@@ -1374,13 +1359,10 @@ def _write_values(pairs):
         else:
             writes.setdefault(id(model), (model, []))[1].append((src[1], src[2], value))
     for model, items in writes.values():
-        params, state = model.variables_tree
+        tree = Variables(*model.variables_tree)
         for kind, path, value in items:
-            if kind == "params":
-                params = set_path(params, path, value)
-            else:
-                state = set_path(state, path, value)
-        model.variables_tree = Variables(params, state)
+            tree = put_leaf(tree, kind, path, value)
+        model.variables_tree = tree
 
 
 class SeedState(Variable):

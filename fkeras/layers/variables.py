@@ -70,6 +70,14 @@ def _call_initializer(init, shape, dtype, key):
         return jnp.asarray(init(shape, dtype), dtype=dtype)
 
 
+def put_leaf(variables, kind, path, value):
+    """`variables` (a `Variables`) with `value` at `path` of its `kind` tree, "params" or "state"
+    (copy-on-write: only the dicts on the path are copied)."""
+    if kind == "params":
+        return variables._replace(params=set_path(variables.params, path, value))
+    return variables._replace(state=set_path(variables.state, path, value))
+
+
 def _owner(source):
     """The model whose TrainState holds a weight with this `_source` (weakref, kind, path), or None."""
     if source is None:
@@ -216,13 +224,7 @@ class Variable:
         src = self._source
         model = _owner(src)
         if model is not None:
-            vt = model.variables_tree
-            params, state = vt
-            if src[1] == "params":
-                params = set_path(params, src[2], value)
-            else:
-                state = set_path(state, src[2], value)
-            model.variables_tree = type(vt)(params, state)
+            model.variables_tree = put_leaf(model.variables_tree, src[1], src[2], value)
             return
         self._value = value
 
