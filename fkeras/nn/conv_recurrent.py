@@ -12,14 +12,13 @@ kernels' last axis, as Keras. Params: `{"conv_lstm_cell": {"kernel", "recurrent_
 from __future__ import annotations
 
 import jax
-import numpy as np
 
-from fkeras import backend, ops
-from fkeras.nn import activations, regularizers
+from fkeras import ops
+from fkeras.nn import activations
 from fkeras.nn.base import Layer, Variables, expect_rank
-from fkeras.nn.conv import check_output_size, normalize_positive_tuple
+from fkeras.nn.conv import ConvWindow, check_filters, check_output_size
 from fkeras.nn.kernel_bias import RECURRENT_CONSTRAINTS, RECURRENT_REGULARIZERS, KernelBias
-from fkeras.nn.recurrent import RNN, _CellDropout, _check_rate
+from fkeras.nn.recurrent import CellArgsRNN, _CellDropout, lstm_update, unit_forget_bias_initializer
 
 
 def conv_output_spatial(spatial, kernel_size, strides, padding, dilation_rate):
@@ -33,7 +32,7 @@ def conv_output_spatial(spatial, kernel_size, strides, padding, dilation_rate):
     return tuple(out)
 
 
-class ConvLSTMCell(KernelBias, Layer, _CellDropout):
+class ConvLSTMCell(ConvWindow, KernelBias, Layer, _CellDropout):
     """One ConvLSTM step of rank `rank` (1, 2 or 3).
 
     inputs (batch, *spatial, channels), states [h, c] (batch, *out_spatial, filters) each ->
@@ -41,6 +40,7 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
 
     weight_regularizers = RECURRENT_REGULARIZERS
     weight_constraints = RECURRENT_CONSTRAINTS
+    strided_dilation = "Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Received"
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -52,30 +52,14 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
         if rank not in (1, 2, 3) or isinstance(rank, bool):
             raise self.error(f"expected `rank` 1, 2 or 3, got {rank!r}.")
         self.rank = int(rank)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise self.error(f"expected `filters` to be a positive int, got {filters!r}.")
-        self.filters = int(filters)
-        self.kernel_size = normalize_positive_tuple(kernel_size, self.rank, "kernel_size", self)
-        self.strides = normalize_positive_tuple(strides, self.rank, "strides", self)
-        padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise self.error(f"expected padding 'valid' or 'same', got {padding!r}.")
-        self.padding = padding
-        self.data_format = data_format or backend.image_data_format()
-        if self.data_format not in ("channels_last", "channels_first"):
-            raise self.error(f"expected data_format 'channels_last' or 'channels_first', got {data_format!r}.")
-        self.dilation_rate = normalize_positive_tuple(dilation_rate, self.rank, "dilation_rate", self)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise self.error("Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.filters = check_filters(self, filters)
+        self.set_window_args(kernel_size, strides, padding, data_format, dilation_rate)
         self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                              bias_regularizer, kernel_constraint, bias_constraint)
         self.set_recurrent_kernel(recurrent_initializer, recurrent_regularizer, recurrent_constraint)
         self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.dropout = _check_rate(self, "dropout", dropout)
-        self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
-        self.seed = seed
+        self.set_dropout(dropout, recurrent_dropout, seed)
 
     # the RNN loop reads these: two states (h, c) of `filters` channels each
     @property
@@ -112,11 +96,7 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
         return [ops.zeros(shape, dtype=self.compute_dtype), ops.zeros(shape, dtype=self.compute_dtype)]
 
     def check_input(self, x, states=None):
-        where = "(batch, channels, *spatial)" if self.data_format == "channels_first" else \
-            "(batch, *spatial, channels)"
-        expect_rank(self, x, self.rank + 2, f"step input {where}")
-        check_output_size(self, tuple(x.shape), self.kernel_size, self.strides, self.padding, self.dilation_rate,
-                          self.data_format)
+        self.check_window_input(x, "step input")
 
     def build(self, rng, spec, *rest):
         k1, k2, k3 = jax.random.split(rng, 3) if rng is not None else (None, None, None)
@@ -125,12 +105,9 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
         params = {"kernel": self.kernel_initializer(self.kernel_size + (channels, 4 * f), dtype, key=k1),
                   "recurrent_kernel": self.recurrent_initializer(self.kernel_size + (f, 4 * f), dtype, key=k2)}
         if self.use_bias:
-            if self.unit_forget_bias:
-                base = self.bias_initializer
-                params["bias"] = ops.concatenate([base((f,), dtype, key=k3), ops.ones((f,), dtype),
-                                                  base((2 * f,), dtype, key=k3)])
-            else:
-                params["bias"] = self.bias_initializer((4 * f,), dtype, key=k3)
+            init = unit_forget_bias_initializer(self.bias_initializer, f) if self.unit_forget_bias else \
+                self.bias_initializer
+            params["bias"] = init((4 * f,), dtype, key=k3)
         return Variables(params, {})
 
     def _gates(self, x, kernel, masks, **conv_kw):
@@ -142,7 +119,7 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
                                          **conv_kw) for g, m in enumerate(masks)], axis=self._channel_axis)
 
     def call(self, variables, inputs, states, training=False, rng=None):
-        p, f, axis = variables.params, self.filters, self._channel_axis
+        p, axis = variables.params, self._channel_axis
         h_tm1, c_tm1 = states[0], states[1]
         if inputs.shape[axis] != p["kernel"].shape[-2]:
             raise self.error(f"expected {p['kernel'].shape[-2]} input channels, got step shape {tuple(inputs.shape)}.")
@@ -150,28 +127,12 @@ class ConvLSTMCell(KernelBias, Layer, _CellDropout):
         z = self._gates(inputs, p["kernel"], dp, strides=self.strides, padding=self.padding,
                         dilation_rate=self.dilation_rate)
         if self.use_bias:
-            bias = p["bias"]
-            if self.data_format == "channels_first":
-                bias = ops.reshape(bias, (1, 4 * f) + (1,) * self.rank)
-            z = z + bias
+            z = self.add_bias(z, p["bias"])
         z = z + self._gates(h_tm1, p["recurrent_kernel"], rdp, strides=1, padding="same")
-        zi, zf, zc, zo = ops.split(z, 4, axis=axis)
-        i = self.recurrent_activation(zi)
-        fg = self.recurrent_activation(zf)
-        c = fg * c_tm1 + i * self.activation(zc)
-        o = self.recurrent_activation(zo)
-        h = o * self.activation(c)
-        return h, [h, c]
+        return lstm_update(self, z, c_tm1, axis)
 
     def _config(self):
-        return {
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-        } | self.recurrent_kernel_bias_config() | {
+        return {"filters": self.filters} | self.window_config() | self.recurrent_kernel_bias_config() | {
             "recurrent_activation": activations.serialize(self.recurrent_activation),
             "unit_forget_bias": self.unit_forget_bias,
             "dropout": self.dropout,
@@ -189,13 +150,14 @@ _CELL_ARGS = ("filters", "kernel_size", "strides", "padding", "data_format", "di
               "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed")
 
 
-class ConvLSTM(RNN):
+class ConvLSTM(CellArgsRNN):
     """An RNN over a `ConvLSTMCell` named `conv_lstm_cell`; `rank` is set by ConvLSTM1D/2D/3D.
 
     With `return_state`: `(output, h, c)`. Keras's ConvLSTM arguments; the RNN's `unroll` and
     `zero_output_for_mask` pass through `**kwargs`."""
 
     rank = 2
+    cell_args = _CELL_ARGS
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -204,24 +166,12 @@ class ConvLSTM(RNN):
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, **kwargs):
-        cell = ConvLSTMCell(
-            self.rank, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, name="conv_lstm_cell", dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True))
+        args = locals()
+        cell = ConvLSTMCell(self.rank, **{k: args[k] for k in _CELL_ARGS}, name="conv_lstm_cell",
+                            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, activity_regularizer=activity_regularizer,
                          **kwargs)
-
-    def __getattr__(self, name):
-        if name in _CELL_ARGS:
-            return getattr(self.__dict__["cell"], name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def check_input(self, x, *rest):
         cell = self.cell
@@ -237,17 +187,6 @@ class ConvLSTM(RNN):
     def get_initial_state(self, batch_size, step_shape=None):
         """Zero [h, c]; ConvLSTM needs the step shape (batch, *spatial, channels) as well."""
         return self.cell.get_initial_state(batch_size=batch_size, step_shape=step_shape)
-
-    def get_config(self):
-        config = self._rnn_config() | self.cell._config()
-        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config.pop("cell", None)
-        return cls(**config)
 
 
 class ConvLSTM1D(ConvLSTM):

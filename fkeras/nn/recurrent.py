@@ -70,6 +70,12 @@ def _unflatten(like, leaves):
     return leaves.pop(0)
 
 
+def forward_args(args):
+    """A constructor's arguments as keywords, its `**kwargs` merged in, from its `locals()` taken first thing:
+    for the classes that restate Keras's signature and hand every argument on."""
+    return {k: v for k, v in args.items() if k not in ("self", "__class__", "kwargs")} | args.get("kwargs", {})
+
+
 def _check_rate(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise layer.error(f"expected `{name}` as a float in [0, 1], got {value!r}.")
@@ -109,6 +115,11 @@ def _nest(layout, rel, key):
 
 class _CellDropout:
     """Dropout masks of a cell, drawn from `rng` (the same at every step, so one mask per batch)."""
+
+    def set_dropout(self, dropout, recurrent_dropout, seed):
+        self.dropout = _check_rate(self, "dropout", dropout)
+        self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
+        self.seed = seed
 
     def _masks(self, x, h, training, rng, count):
         """(input masks, recurrent masks): each None or a list of `count` masks (one when count=1)."""
@@ -151,9 +162,7 @@ class _Cell(KernelBias, Layer, _CellDropout):
         self.set_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                              bias_regularizer, kernel_constraint, bias_constraint)
         self.set_recurrent_kernel(recurrent_initializer, recurrent_regularizer, recurrent_constraint)
-        self.dropout = _check_rate(self, "dropout", dropout)
-        self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
-        self.seed = seed
+        self.set_dropout(dropout, recurrent_dropout, seed)
 
     @property
     def output_size(self):
@@ -183,8 +192,40 @@ class _Cell(KernelBias, Layer, _CellDropout):
         return super().get_config() | self._config()
 
 
+class _GatedCell(_Cell):
+    """LSTMCell / GRUCell: a cell with a `recurrent_activation` for its gates and Keras's `implementation`
+    (1, forced by `recurrent_dropout`: one matmul per gate, each with its own dropout mask)."""
+
+    def __init__(self, units, recurrent_activation="sigmoid", implementation=2, **kwargs):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
+        self.implementation = 1 if self.recurrent_dropout else implementation
+
+
 def _first(states):
     return states[0] if _is_nested(states) else states
+
+
+def unit_forget_bias_initializer(base, units):
+    """An LSTM bias initializer (gates i, f, c, o of `units` each): `base` with the forget gate's part set to
+    ones (Keras's `unit_forget_bias`); `base` draws the other parts with the same key."""
+
+    def init(shape, dtype, key=None):
+        return ops.concatenate([base((units,), dtype, key=key), ops.ones((units,), dtype),
+                                base((2 * units,), dtype, key=key)])
+    return init
+
+
+def lstm_update(cell, z, c_tm1, axis=-1):
+    """One LSTM state update from the gate pre-activations `z` (i, f, c, o stacked along `axis`) and the previous
+    carry `c_tm1`: `(h, [h, c])`."""
+    zi, zf, zc, zo = ops.split(z, 4, axis=axis)  # split's gradient is one concatenate (slices': 4 pads + adds)
+    i = cell.recurrent_activation(zi)
+    f = cell.recurrent_activation(zf)
+    c = f * c_tm1 + i * cell.activation(zc)
+    o = cell.recurrent_activation(zo)
+    h = o * cell.activation(c)
+    return h, [h, c]
 
 
 class SimpleRNNCell(_Cell):
@@ -214,7 +255,7 @@ class SimpleRNNCell(_Cell):
         return out, ([out] if _is_nested(states) else out)
 
 
-class LSTMCell(_Cell):
+class LSTMCell(_GatedCell):
     """One LSTM step (gates i, f, c, o in that order along the kernels' last axis).
 
     x: (batch, features), states: [h, c] (batch, units) each -> (h, [h, c]). `unit_forget_bias` sets
@@ -227,28 +268,16 @@ class LSTMCell(_Cell):
                  unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, implementation=2, **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.implementation = 1 if self.recurrent_dropout else implementation
+        args = forward_args(locals())
+        self.unit_forget_bias = bool(args.pop("unit_forget_bias"))
+        super().__init__(**args)
 
     @property
     def state_size(self):
         return [self.units, self.units]
 
     def build(self, rng, spec, *rest):
-        init = None
-        if self.unit_forget_bias:
-            u, base = self.units, self.bias_initializer
-
-            def init(shape, dtype, key=None):
-                return ops.concatenate([base((u,), dtype, key=key), ops.ones((u,), dtype),
-                                        base((2 * u,), dtype, key=key)])
+        init = unit_forget_bias_initializer(self.bias_initializer, self.units) if self.unit_forget_bias else None
         return self._build_kernels(rng, spec, (4 * self.units,), init)
 
     def call(self, variables, inputs, states, training=False, rng=None):
@@ -259,13 +288,7 @@ class LSTMCell(_Cell):
         z = _gated_matmul(inputs, p["kernel"], dp, 4) + _gated_matmul(h_tm1, p["recurrent_kernel"], rdp, 4)
         if self.use_bias:
             z = z + p["bias"]
-        zi, zf, zc, zo = ops.split(z, 4, axis=-1)  # split's gradient is one concatenate (slices': 4 pads + adds)
-        i = self.recurrent_activation(zi)
-        f = self.recurrent_activation(zf)
-        c = f * c_tm1 + i * self.activation(zc)
-        o = self.recurrent_activation(zo)
-        h = o * self.activation(c)
-        return h, [h, c]
+        return lstm_update(self, z, c_tm1)
 
     def get_config(self):
         return super().get_config() | {
@@ -285,7 +308,7 @@ def _gated_matmul(x, kernel, masks, n):
                            axis=-1)
 
 
-class GRUCell(_Cell):
+class GRUCell(_GatedCell):
     """One GRU step (gates z, r, h). `reset_after=True` (Keras's default, cuDNN-compatible) applies the reset
     gate after the recurrent matmul and has a bias of shape (2, 3 * units): input and recurrent biases.
 
@@ -298,15 +321,9 @@ class GRUCell(_Cell):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  reset_after=True, seed=None, implementation=2, **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.recurrent_activation = self.lookup(activations.get, recurrent_activation, "recurrent_activation")
-        self.reset_after = bool(reset_after)
-        self.implementation = 1 if self.recurrent_dropout else implementation
+        args = forward_args(locals())
+        self.reset_after = bool(args.pop("reset_after"))
+        super().__init__(**args)
 
     @property
     def state_size(self):
@@ -651,13 +668,42 @@ _CELL_ARGS = ("units", "activation", "use_bias", "kernel_initializer", "recurren
               "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed")
 
 
-class _BuiltinRNN(RNN):
+class CellArgsRNN(RNN):
+    """An RNN that makes its own cell from its arguments (SimpleRNN, LSTM, GRU, ConvLSTM): the cell's arguments
+    (`cell_args`, `extra_args`) read as the layer's attributes, and its config holds them instead of the cell."""
+
+    cell_args = ()
+    extra_args = ()  # cell arguments beyond the cell's `_config()`, added to the layer's config
+    config_has_seed = True
+
+    def __getattr__(self, name):
+        if name in type(self).cell_args or name in type(self).extra_args:
+            return getattr(self.__dict__["cell"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_config(self):
+        cell_config = self.cell._config()
+        for k in type(self).extra_args:
+            v = getattr(self.cell, k)
+            cell_config[k] = activations.serialize(v) if k == "recurrent_activation" else v
+        cell_config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if not type(self).config_has_seed:
+            cell_config.pop("seed")
+        return self._rnn_config() | cell_config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("cell", None)
+        return cls(**config)
+
+
+class _BuiltinRNN(CellArgsRNN):
     """SimpleRNN / LSTM / GRU: an RNN over its own cell (named `<kind>_cell`), with the cell's arguments."""
 
     cell_class = None
     cell_name = None
-    extra_args = ()
-    config_has_seed = True
+    cell_args = _CELL_ARGS
 
     def __init__(self, units, *, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, use_cudnn="auto", zero_output_for_mask=False, name=None, dtype=None, trainable=True,
@@ -679,27 +725,6 @@ class _BuiltinRNN(RNN):
     def check_input(self, x, *rest):
         expect_rank(self, x, 3, "input (batch, timesteps, features)")
 
-    def __getattr__(self, name):
-        if name in _CELL_ARGS or name in type(self).extra_args:
-            return getattr(self.__dict__["cell"], name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def get_config(self):
-        cell_config = self.cell._config()
-        for k in type(self).extra_args:
-            v = getattr(self.cell, k)
-            cell_config[k] = activations.serialize(v) if k == "recurrent_activation" else v
-        cell_config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        if not type(self).config_has_seed:
-            cell_config.pop("seed")
-        return self._rnn_config() | cell_config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config.pop("cell", None)
-        return cls(**config)
-
 
 class SimpleRNN(_BuiltinRNN):
     """A fully connected RNN over (batch, timesteps, features): see SimpleRNNCell and RNN."""
@@ -715,14 +740,7 @@ class SimpleRNN(_BuiltinRNN):
                  recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, seed=None, **kwargs):
         kwargs.pop("use_cudnn", None)  # not an argument of Keras's SimpleRNN: accepted and ignored
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                         bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll, seed=seed, **kwargs)
+        super().__init__(**forward_args(locals()))
 
 
 class LSTM(_BuiltinRNN):
@@ -739,15 +757,7 @@ class LSTM(_BuiltinRNN):
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                         bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         seed=seed, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, use_cudnn=use_cudnn, **kwargs)
+        super().__init__(**forward_args(locals()))
 
 
 class GRU(_BuiltinRNN):
@@ -763,15 +773,7 @@ class GRU(_BuiltinRNN):
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                         recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll, reset_after=reset_after, use_cudnn=use_cudnn, **kwargs)
+        super().__init__(**forward_args(locals()))
 
 
 # --- Bidirectional -------------------------------------------------------------------------------
