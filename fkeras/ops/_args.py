@@ -76,3 +76,110 @@ def _check_resize(size, interpolation, fill_mode, crop_to_aspect_ratio, pad_to_a
         raise ValueError("fkeras.ops.image.resize: only one of pad_to_aspect_ratio and crop_to_aspect_ratio can be True.")
     if len(size) != 2:
         raise ValueError(f"fkeras.ops.image.resize: size must be (height, width), got {size}.")
+
+
+def _shape(shape):
+    """A shape as error messages print it on every backend: torch.Size -> a plain tuple (JAX's tuple and TF's
+    TensorShape already print as `(2, 3)`)."""
+    return tuple(shape) if isinstance(shape, tuple) else shape
+
+
+def _complex_parts(x, name, convert, is_float):
+    """Keras's complex argument: the pair `x = (real, imag)` as two `convert`ed float tensors of one shape."""
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
+    real, imag = convert(x[0]), convert(x[1])
+    if real.shape != imag.shape:
+        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {_shape(real.shape)} vs {_shape(imag.shape)}.")
+    if not (is_float(real) and is_float(imag)):
+        raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
+    return real, imag
+
+
+def _check_rank2(name, shape):
+    """A batch of matrices: rank >= 2."""
+    if len(shape) < 2:
+        raise ValueError(f"fkeras.ops.{name}: expected a tensor of rank >= 2, got shape {_shape(shape)}.")
+
+
+def _check_square(name, shape):
+    """A batch of square matrices: rank >= 2, the last two dimensions equal."""
+    _check_rank2(name, shape)
+    if shape[-1] != shape[-2]:
+        raise ValueError(f"fkeras.ops.{name}: expected square matrices, got shape {_shape(shape)}.")
+
+
+def _check_view_as_complex(shape):
+    if shape[-1] != 2:
+        raise ValueError(f"fkeras.ops.view_as_complex: the last axis must have size 2, got shape {_shape(shape)}.")
+
+
+def _check_qr_mode(mode):
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"fkeras.ops.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+
+
+def _check_unroll(unroll):
+    """`scan`'s `unroll`: a positive int or a bool."""
+    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
+        raise ValueError(f"fkeras.ops.scan: `unroll` must be a positive int or a bool, got {unroll!r}.")
+
+
+def _check_attention(q_shape, k_shape, v_shape, flash_error, attn_logits_soft_cap):
+    """`dot_product_attention`'s checks, in Keras's order: (B, T, N, H) inputs; `flash_error` (the backend's
+    message when it cannot run flash attention, else None); no logit soft cap off TPU; N a multiple of the key
+    heads. Returns (N, key heads)."""
+    for name, s in (("query", q_shape), ("key", k_shape), ("value", v_shape)):
+        if len(s) != 4:
+            raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {_shape(s)}.")
+    if flash_error:
+        raise RuntimeError(f"fkeras.ops.dot_product_attention: {flash_error}")
+    if attn_logits_soft_cap is not None:
+        raise ValueError(
+            "fkeras.ops.dot_product_attention: attn_logits_soft_cap needs flash attention (TPU); got "
+            f"{attn_logits_soft_cap}.")
+    n, kh = q_shape[2], k_shape[2]
+    if n % kh:
+        raise ValueError(f"fkeras.ops.dot_product_attention: query heads {n} must be a multiple of key heads {kh}.")
+    return n, kh
+
+
+def _bnts(t, n, name, expand_dims):
+    """An attention bias/mask broadcastable to (B, N, T, S): Keras accepts (T, S), (B, T, S), (B, 1|N, T, S), ...;
+    a rank-3 one whose axis 1 is N gains the T axis, others a heads axis."""
+    while len(t.shape) < 4:
+        t = expand_dims(t, 2) if (len(t.shape) == 3 and t.shape[1] == n) else expand_dims(t, 1)
+    if t.shape[1] not in (1, n):
+        raise ValueError(f"fkeras.ops.dot_product_attention: {name} must have 1 or {n} heads, got {_shape(t.shape)}.")
+    return t
+
+
+def _check_ctc_strategy(strategy):
+    if strategy != "greedy":
+        raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
+
+
+def _layer_norm_args(kwargs, axis, epsilon, shape):
+    """`layer_normalization`'s options: (rms_scaling, epsilon, sorted non-negative axes, the shape a gamma/beta over
+    those axes broadcasts as). The functional graph records **kwargs as one config entry, unpacked here."""
+    kwargs.update(kwargs.pop("kwargs", {}))
+    rms_scaling = kwargs.pop("rms_scaling", False)
+    if kwargs:
+        raise TypeError(f"fkeras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}.")
+    nd = len(shape)
+    axes = sorted(a % nd for a in ([axis] if isinstance(axis, int) else axis))
+    bshape = [1] * nd
+    for a in axes:
+        bshape[a] = shape[a]
+    return rms_scaling, 1e-7 if epsilon is None else epsilon, axes, bshape
+
+
+def _scale_shift(x, mean, inv, gamma=None, beta=None):
+    """Keras's fused normalization `x * inv * gamma + (beta - mean * inv * gamma)`, in plain arithmetic (any
+    framework's tensors); `gamma`/`beta` None leave their term out."""
+    if gamma is not None:
+        inv = inv * gamma
+    res = -mean * inv
+    if beta is not None:
+        res = res + beta
+    return x * inv + res

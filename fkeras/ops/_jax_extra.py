@@ -15,7 +15,10 @@ import optax
 from fkeras.ops import _jax
 from fkeras.ops import image as ops_image
 from fkeras.ops import random_impl as frandom
-from fkeras.ops._args import PART_B_OPS, _check_data_format, _check_resize, _tuple
+from fkeras.ops._args import (
+    PART_B_OPS, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_rank2, _check_resize,
+    _check_square, _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+)
 from fkeras.ops._jax import _conv_dims
 
 EPSILON = 1e-7
@@ -69,8 +72,7 @@ def fori_loop(lower, upper, body_fun, init_val):
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
-    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
-        raise ValueError(f"fkeras.ops.scan: `unroll` must be a positive int or a bool, got {unroll!r}.")
+    _check_unroll(unroll)
     return jax.lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
 
 
@@ -200,14 +202,7 @@ def extract_sequences(x, sequence_length, sequence_stride):
 
 
 def _complex(x, name):
-    if not isinstance(x, (tuple, list)) or len(x) != 2:
-        raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
-    real, imag = _x(x[0]), _x(x[1])
-    if real.shape != imag.shape:
-        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {real.shape} vs {imag.shape}.")
-    if not (jnp.issubdtype(real.dtype, jnp.floating) and jnp.issubdtype(imag.dtype, jnp.floating)):
-        raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
-    return jax.lax.complex(real, imag)
+    return jax.lax.complex(*_complex_parts(x, name, _x, lambda v: jnp.issubdtype(v.dtype, jnp.floating)))
 
 
 def _split(c):
@@ -313,8 +308,7 @@ def logdet(x):
 
 def view_as_complex(x):
     x = _x(x)
-    if x.shape[-1] != 2:
-        raise ValueError(f"fkeras.ops.view_as_complex: the last axis must have size 2, got shape {x.shape}.")
+    _check_view_as_complex(x.shape)
     return jax.lax.complex(x[..., 0], x[..., 1])
 
 
@@ -408,19 +402,10 @@ def _compute(x):
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))  # the functional graph records **kwargs as one config entry
-    rms_scaling = kwargs.pop("rms_scaling", False)
-    if kwargs:
-        raise TypeError(f"fkeras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}.")
-    epsilon = 1e-7 if epsilon is None else epsilon
     x, compute = _compute(x)
+    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
     out_dtype = x.dtype
     x = x.astype(compute)
-    axes = sorted([axis] if isinstance(axis, int) else list(axis))
-    axes = [a % x.ndim for a in axes]
-    bshape = [1] * x.ndim
-    for a in axes:
-        bshape[a] = x.shape[a]
 
     def bc(v):
         if v is None:
@@ -435,13 +420,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         return out.astype(out_dtype)
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x - jax.lax.stop_gradient(mean)), axis=axes, keepdims=True)
-    inv = jax.lax.rsqrt(var + epsilon)
-    if gamma is not None:
-        inv = inv * bc(gamma)
-    res = -mean * inv
-    if beta is not None:
-        res = res + bc(beta)
-    return (x * inv + res).astype(out_dtype)
+    return _scale_shift(x, mean, jax.lax.rsqrt(var + epsilon), bc(gamma), bc(beta)).astype(out_dtype)
 
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
@@ -575,21 +554,11 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     query, key, value = _x(query), _x(key), _x(value)
-    for name, t in (("query", query), ("key", key), ("value", value)):
-        if t.ndim != 4:
-            raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {t.shape}.")
-    if flash_attention and jax.default_backend() != "gpu":
-        raise RuntimeError(
-            "fkeras.ops.dot_product_attention: flash_attention=True needs cuDNN flash attention on a GPU; "
-            f"on {jax.default_backend()} pass flash_attention=None or False (the XLA path).")
-    if attn_logits_soft_cap is not None:
-        raise ValueError(
-            "fkeras.ops.dot_product_attention: attn_logits_soft_cap needs flash attention (TPU); got "
-            f"{attn_logits_soft_cap}.")
-    b, t, n, h = query.shape
-    kheads = key.shape[2]
-    if n % kheads:
-        raise ValueError(f"fkeras.ops.dot_product_attention: query heads {n} must be a multiple of key heads {kheads}.")
+    flash_error = flash_attention and jax.default_backend() != "gpu" and (
+        "flash_attention=True needs cuDNN flash attention on a GPU; "
+        f"on {jax.default_backend()} pass flash_attention=None or False (the XLA path).")
+    _check_attention(query.shape, key.shape, value.shape, flash_error, attn_logits_soft_cap)
+    h = query.shape[-1]
     scale = 1.0 / _math.sqrt(h) if scale is None else scale
     if bias is not None:
         bias = _x(bias)
@@ -616,8 +585,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         x = _x(inputs)
         x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
         return _ctc_beam_search(x, jnp.asarray(sequence_lengths, "int32"), beam_width, top_paths, mask_index)
-    if strategy != "greedy":
-        raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
+    _check_ctc_strategy(strategy)
     x = _x(inputs)
     x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
     lengths = jnp.asarray(sequence_lengths, "int32")
@@ -640,22 +608,9 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
 
 
 # --- linalg -------------------------------------------------------------------------
-def _check_2d(name, *xs):
-    for x in xs:
-        if x.ndim < 2:
-            raise ValueError(f"fkeras.ops.{name}: expected a tensor of rank >= 2, got shape {x.shape}.")
-
-
-def _check_square(name, *xs):
-    for x in xs:
-        if x.shape[-1] != x.shape[-2]:
-            raise ValueError(f"fkeras.ops.{name}: expected square matrices, got shape {x.shape}.")
-
-
 def _sq(name, x):
     x = _x(x)
-    _check_2d(name, x)
-    _check_square(name, x)
+    _check_square(name, x.shape)
     return x
 
 
@@ -700,7 +655,7 @@ def inv(x):
 
 def lu_factor(x):
     x = _x(x)
-    _check_2d("lu_factor", x)
+    _check_rank2("lu_factor", x.shape)
     fn = jax.scipy.linalg.lu_factor
     for _ in range(x.ndim - 2):
         fn = jax.vmap(fn)
@@ -715,10 +670,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def qr(x, mode="reduced"):
-    if mode not in ("reduced", "complete"):
-        raise ValueError(f"fkeras.ops.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+    _check_qr_mode(mode)
     x = _x(x)
-    _check_2d("qr", x)
+    _check_rank2("qr", x.shape)
     return tuple(jnp.linalg.qr(x, mode=mode))
 
 
@@ -736,7 +690,7 @@ def solve_triangular(a, b, lower=False):
 
 def svd(x, full_matrices=True, compute_uv=True):
     x = _x(x)
-    _check_2d("svd", x)
+    _check_rank2("svd", x.shape)
     out = jnp.linalg.svd(x, full_matrices=full_matrices, compute_uv=compute_uv)
     return tuple(out) if compute_uv else out
 
@@ -754,14 +708,14 @@ def lstsq(a, b, rcond=None):
 
 def matrix_rank(x, tol=None):
     x = _x(x)
-    _check_2d("matrix_rank", x)
+    _check_rank2("matrix_rank", x.shape)
     return jnp.linalg.matrix_rank(x, rtol=None, tol=tol).astype("int32") if tol is not None else \
         jnp.linalg.matrix_rank(x).astype("int32")
 
 
 def pinv(x, rcond=None):
     x = _x(x)
-    _check_2d("pinv", x)
+    _check_rank2("pinv", x.shape)
     return jnp.linalg.pinv(x, rtol=rcond) if rcond is not None else jnp.linalg.pinv(x)
 
 

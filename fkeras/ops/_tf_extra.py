@@ -16,7 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from fkeras.ops import _tf as T
-from fkeras.ops._args import PART_B_OPS, _check_data_format, _tuple
+from fkeras.ops import _unrolled
+from fkeras.ops._args import (
+    PART_B_OPS, _bnts, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_square,
+    _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+)
 from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, adaptive_bins, conv_transpose_pads, saturate_limits, stft_window
 
 __all__ = list(PART_B_OPS)
@@ -58,55 +62,19 @@ def fori_loop(lower, upper, body_fun, init_val):
     return out
 
 
-def _leading(tree):
-    leaves = _tree.tree_leaves(tree)
-    return leaves[0].shape[0] if leaves else None
-
-
-def _stack_trees(trees):
-    if not trees:
-        return None
-    return _tree.tree_map(lambda *xs: tf.stack(xs), *trees)
-
-
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
-    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
-        raise ValueError(f"fkeras.ops.scan: `unroll` must be a positive int or a bool, got {unroll!r}.")
-    xs = _tensors(xs)
-    n = _leading(xs) if xs is not None else None
-    if n is None:
-        if length is None:
-            raise ValueError("fkeras.ops.scan: give `xs` (with a static leading size) or `length`.")
-        n = length
-    carry, ys = init, []
-    for i in (range(n - 1, -1, -1) if reverse else range(n)):
-        x = None if xs is None else _tree.tree_map(lambda v: v[i], xs)
-        carry, y = f(carry, x)
-        ys.append(y)
-    if reverse:
-        ys.reverse()
-    return carry, _stack_trees(ys)
+    _check_unroll(unroll)  # xs of a static leading size (a traced one has none): TF unrolls the loop
+    return _unrolled.scan(f, init, _tensors(xs), length, reverse, tf.stack, " (with a static leading size)",
+                          check_length=False)
 
 
 def associative_scan(f, elems, reverse=False, axis=0):
-    leaves, treedef = _tree.tree_flatten(_tensors(elems))
-    if reverse:
-        leaves = [tf.reverse(v, [axis]) for v in leaves]
-    n = leaves[0].shape[axis]
-    outs, acc = [], None
-    for i in range(n):
-        cur = _tree.tree_unflatten(treedef, [tf.gather(v, i, axis=axis) for v in leaves])
-        acc = cur if acc is None else f(acc, cur)
-        outs.append(_tree.tree_leaves(acc))
-    res = [tf.stack([o[j] for o in outs], axis=axis) for j in range(len(leaves))]
-    if reverse:
-        res = [tf.reverse(v, [axis]) for v in res]
-    return _tree.tree_unflatten(treedef, res)
+    return _unrolled.associative_scan(f, _tensors(elems), reverse, axis, lambda v: v, tf.stack,
+                                      lambda v, a: tf.reverse(v, [a]), lambda v, i, a: tf.gather(v, i, axis=a))
 
 
 def map(f, xs):
-    xs = _tensors(xs)
-    return _stack_trees([f(_tree.tree_map(lambda v: v[i], xs)) for i in range(_leading(xs))])
+    return _unrolled.map(f, _tensors(xs), tf.stack)
 
 
 def vectorized_map(function, elements):
@@ -225,14 +193,7 @@ def extract_sequences(x, sequence_length, sequence_stride):
 
 
 def _complex(x, name):
-    if not isinstance(x, (tuple, list)) or len(x) != 2:
-        raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
-    real, imag = _x(x[0]), _x(x[1])
-    if real.shape != imag.shape:
-        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {real.shape} vs {imag.shape}.")
-    if not (real.dtype.is_floating and imag.dtype.is_floating):
-        raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
-    return tf.complex(real, imag)
+    return tf.complex(*_complex_parts(x, name, _x, lambda v: v.dtype.is_floating))
 
 
 def _split(c):
@@ -307,8 +268,7 @@ def logdet(x):
 
 def view_as_complex(x):
     x = _x(x)
-    if x.shape[-1] != 2:
-        raise ValueError(f"fkeras.ops.view_as_complex: the last axis must have size 2, got shape {x.shape}.")
+    _check_view_as_complex(x.shape)
     return tf.complex(x[..., 0], x[..., 1])
 
 
@@ -422,19 +382,11 @@ def _compute(x):
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))  # the functional graph records **kwargs as one config entry
-    rms_scaling = kwargs.pop("rms_scaling", False)
-    if kwargs:
-        raise TypeError(f"fkeras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}.")
-    epsilon = 1e-7 if epsilon is None else epsilon
     x, compute = _compute(x)
+    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
     out_dtype = x.dtype
     x = tf.cast(x, compute)
     nd = len(x.shape)
-    axes = sorted(a % nd for a in ([axis] if isinstance(axis, int) else axis))
-    bshape = [1] * nd
-    for a in axes:
-        bshape[a] = x.shape[a]
 
     def bc(v):
         if v is None:
@@ -448,13 +400,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         return tf.cast(out * bc(gamma) if gamma is not None else out, out_dtype)
     mean = tf.reduce_mean(x, axes, keepdims=True)
     var = tf.reduce_mean(tf.square(x - tf.stop_gradient(mean)), axes, keepdims=True)
-    inv = tf.math.rsqrt(var + epsilon)
-    if gamma is not None:
-        inv = inv * bc(gamma)
-    res = -mean * inv
-    if beta is not None:
-        res = res + bc(beta)
-    return tf.cast(x * inv + res, out_dtype)
+    return tf.cast(_scale_shift(x, mean, tf.math.rsqrt(var + epsilon), bc(gamma), bc(beta)), out_dtype)
 
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
@@ -599,29 +545,13 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
 
 
 # --- nn: attention -----------------------------------------------------------------------------
-def _bnts(t, n, name):
-    while len(t.shape) < 4:
-        t = tf.expand_dims(t, 2) if (len(t.shape) == 3 and t.shape[1] == n) else tf.expand_dims(t, 1)
-    if t.shape[1] not in (1, n):
-        raise ValueError(f"fkeras.ops.dot_product_attention: {name} must have 1 or {n} heads, got {t.shape}.")
-    return t
-
-
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     q, k, v = _x(query), _x(key), _x(value)
-    for name, t in (("query", q), ("key", k), ("value", v)):
-        if len(t.shape) != 4:
-            raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {t.shape}.")
-    if flash_attention:
-        raise RuntimeError("fkeras.ops.dot_product_attention: flash_attention=True is not available on TensorFlow; "
-                           "pass flash_attention=None or False.")
-    if attn_logits_soft_cap is not None:
-        raise ValueError("fkeras.ops.dot_product_attention: attn_logits_soft_cap needs flash attention (TPU).")
-    _, t, n, h = q.shape
-    kh = k.shape[2]
-    if n % kh:
-        raise ValueError(f"fkeras.ops.dot_product_attention: query heads {n} must be a multiple of key heads {kh}.")
+    flash_error = flash_attention and (
+        "flash_attention=True is not available on TensorFlow; pass flash_attention=None or False.")
+    n, kh = _check_attention(q.shape, k.shape, v.shape, flash_error, attn_logits_soft_cap)
+    t, h = q.shape[1], q.shape[3]
     if kh != n:
         k = tf.repeat(k, n // kh, axis=2)
         v = tf.repeat(v, n // kh, axis=2)
@@ -629,10 +559,10 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     compute = tf.float64 if q.dtype == tf.float64 else tf.float32
     logits = tf.einsum("btnh,bsnh->bnts", tf.cast(q, compute), tf.cast(k, compute)) * scale
     if bias is not None:
-        logits = logits + _bnts(tf.cast(_x(bias), compute), n, "bias")
+        logits = logits + _bnts(tf.cast(_x(bias), compute), n, "bias", tf.expand_dims)
     keep = None
     if mask is not None:
-        keep = _bnts(tf.cast(_x(mask), tf.bool), n, "mask")
+        keep = _bnts(tf.cast(_x(mask), tf.bool), n, "mask", tf.expand_dims)
     if is_causal:
         causal = tf.cast(tf.linalg.band_part(tf.ones([t, k.shape[1]]), -1, 0), tf.bool)
         keep = causal if keep is None else tf.logical_and(keep, causal)
@@ -665,8 +595,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         paths, scores = _ctc_beam_search(jnp.asarray(x.numpy()), jnp.asarray(np.asarray(_x(sequence_lengths)), "int32"),
                                          beam_width, top_paths, mask_index)
         return tf.constant(np.asarray(paths)), tf.constant(np.asarray(scores))
-    if strategy != "greedy":
-        raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
+    _check_ctc_strategy(strategy)
     x = _x(inputs)
     if x.dtype != tf.float64:
         x = tf.cast(x, tf.float32)
@@ -693,10 +622,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
 # --- linalg -----------------------------------------------------------------------------------------
 def _sq(name, x):
     x = _x(x)
-    if len(x.shape) < 2:
-        raise ValueError(f"fkeras.ops.{name}: expected a tensor of rank >= 2, got shape {x.shape}.")
-    if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"fkeras.ops.{name}: expected square matrices, got shape {x.shape}.")
+    _check_square(name, x.shape)
     return x
 
 
@@ -806,8 +732,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def qr(x, mode="reduced"):
-    if mode not in ("reduced", "complete"):
-        raise ValueError(f"fkeras.ops.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+    _check_qr_mode(mode)
     return tuple(tf.linalg.qr(_x(x), full_matrices=mode == "complete"))
 
 

@@ -10,7 +10,6 @@ import builtins
 import math as _math
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
@@ -18,13 +17,16 @@ import torch.nn.functional as F
 from torch.func import jvp as _jvp
 
 from fkeras.ops import _torch as T
-from fkeras.ops._args import PART_B_OPS, _check_data_format, _tuple
+from fkeras.ops import _unrolled
+from fkeras.ops._args import (
+    PART_B_OPS, _bnts, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_square,
+    _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+)
 from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, conv_transpose_pads, saturate_limits, stft_window
 
 __all__ = list(PART_B_OPS)
 
 _t = T._tensor
-_tree = jax.tree_util
 
 
 def _x(x):
@@ -63,59 +65,22 @@ def fori_loop(lower, upper, body_fun, init_val):
     return val
 
 
-def _leading(tree):
-    leaves = _tree.tree_leaves(tree)
-    return leaves[0].shape[0] if leaves else None
-
-
-def _stack_trees(trees):
-    if not trees:
-        return None
-    return _tree.tree_map(lambda *xs: torch.stack([_t(x) for x in xs]), *trees)
+def _stack(xs):
+    return torch.stack([_t(x) for x in xs])
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
-    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
-        raise ValueError(f"fkeras.ops.scan: `unroll` must be a positive int or a bool, got {unroll!r}.")
-    n = _leading(xs) if xs is not None else None
-    if n is None:
-        if length is None:
-            raise ValueError("fkeras.ops.scan: give `xs` or `length`.")
-        n = length
-    elif length is not None and length != n:
-        raise ValueError(f"fkeras.ops.scan: length={length} but xs has leading size {n}.")
-    carry, ys = init, []
-    order = range(n - 1, -1, -1) if reverse else range(n)
-    for i in order:
-        x = None if xs is None else _tree.tree_map(lambda v: v[i], xs)
-        carry, y = f(carry, x)
-        ys.append(y)
-    if reverse:
-        ys.reverse()
-    return carry, _stack_trees(ys)
+    _check_unroll(unroll)
+    return _unrolled.scan(f, init, xs, length, reverse, _stack)
 
 
 def associative_scan(f, elems, reverse=False, axis=0):
-    leaves, treedef = _tree.tree_flatten(elems)
-    leaves = [_t(v) for v in leaves]
-    if reverse:
-        leaves = [torch.flip(v, (axis,)) for v in leaves]
-    n = leaves[0].shape[axis]
-    outs = []
-    acc = None
-    for i in range(n):
-        cur = _tree.tree_unflatten(treedef, [v.select(axis, i) for v in leaves])
-        acc = cur if acc is None else f(acc, cur)
-        outs.append(_tree.tree_leaves(acc))
-    res = [torch.stack([o[j] for o in outs], dim=axis) for j in range(len(leaves))]
-    if reverse:
-        res = [torch.flip(v, (axis,)) for v in res]
-    return _tree.tree_unflatten(treedef, res)
+    return _unrolled.associative_scan(f, elems, reverse, axis, _t, torch.stack, lambda v, a: torch.flip(v, (a,)),
+                                      lambda v, i, a: v.select(a, i))
 
 
 def map(f, xs):
-    n = _leading(xs)
-    return _stack_trees([f(_tree.tree_map(lambda v: v[i], xs)) for i in range(n)])
+    return _unrolled.map(f, xs, _stack)
 
 
 def vectorized_map(function, elements):
@@ -278,14 +243,7 @@ def extract_sequences(x, sequence_length, sequence_stride):
 
 
 def _complex(x, name):
-    if not isinstance(x, (tuple, list)) or len(x) != 2:
-        raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
-    real, imag = _x(x[0]), _x(x[1])
-    if real.shape != imag.shape:
-        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {tuple(real.shape)} vs {tuple(imag.shape)}.")
-    if not (real.is_floating_point() and imag.is_floating_point()):
-        raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
-    return torch.complex(real, imag)
+    return torch.complex(*_complex_parts(x, name, _x, torch.Tensor.is_floating_point))
 
 
 def _split(c):
@@ -361,8 +319,7 @@ def logdet(x):
 
 def view_as_complex(x):
     x = _x(x)
-    if x.shape[-1] != 2:
-        raise ValueError(f"fkeras.ops.view_as_complex: the last axis must have size 2, got shape {tuple(x.shape)}.")
+    _check_view_as_complex(x.shape)
     return torch.complex(x[..., 0], x[..., 1])
 
 
@@ -462,18 +419,10 @@ def _compute(x):
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    kwargs.update(kwargs.pop("kwargs", {}))  # the functional graph records **kwargs as one config entry
-    rms_scaling = kwargs.pop("rms_scaling", False)
-    if kwargs:
-        raise TypeError(f"fkeras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}.")
-    epsilon = 1e-7 if epsilon is None else epsilon
     x, compute = _compute(x)
+    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
     out_dtype = x.dtype
     x = x.to(compute)
-    axes = sorted(a % x.ndim for a in ([axis] if isinstance(axis, int) else axis))
-    bshape = [1] * x.ndim
-    for a in axes:
-        bshape[a] = x.shape[a]
 
     def bc(v):
         if v is None:
@@ -486,13 +435,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         return (out * bc(gamma) if gamma is not None else out).to(out_dtype)
     mean = x.mean(dim=axes, keepdim=True)
     var = torch.square(x - mean.detach()).mean(dim=axes, keepdim=True)
-    inv = torch.rsqrt(var + epsilon)
-    if gamma is not None:
-        inv = inv * bc(gamma)
-    res = -mean * inv
-    if beta is not None:
-        res = res + bc(beta)
-    return (x * inv + res).to(out_dtype)
+    return _scale_shift(x, mean, torch.rsqrt(var + epsilon), bc(gamma), bc(beta)).to(out_dtype)
 
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
@@ -590,30 +533,13 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
 
 
 # --- nn: attention ----------------------------------------------------------------------------
-def _bnts(t, n, name):
-    """A bias/mask broadcastable to (B, N, T, S) (Keras accepts (B, T, S), (B, 1|N, T, S), ...)."""
-    while t.ndim < 4:
-        t = t.unsqueeze(2) if (t.ndim == 3 and t.shape[1] == n) else t.unsqueeze(1)
-    if t.shape[1] not in (1, n):
-        raise ValueError(f"fkeras.ops.dot_product_attention: {name} must have 1 or {n} heads, got {tuple(t.shape)}.")
-    return t
-
-
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     q, k, v = _x(query), _x(key), _x(value)
-    for name, t in (("query", q), ("key", k), ("value", v)):
-        if t.ndim != 4:
-            raise ValueError(f"fkeras.ops.dot_product_attention: {name} must be 4-D (B, T, N, H), got {tuple(t.shape)}.")
-    if flash_attention and not q.is_cuda:
-        raise RuntimeError("fkeras.ops.dot_product_attention: flash_attention=True needs a CUDA device on torch; "
-                           "pass flash_attention=None or False.")
-    if attn_logits_soft_cap is not None:
-        raise ValueError("fkeras.ops.dot_product_attention: attn_logits_soft_cap needs flash attention (TPU).")
-    b, t, n, h = q.shape
-    kh = k.shape[2]
-    if n % kh:
-        raise ValueError(f"fkeras.ops.dot_product_attention: query heads {n} must be a multiple of key heads {kh}.")
+    flash_error = flash_attention and not q.is_cuda and (
+        "flash_attention=True needs a CUDA device on torch; pass flash_attention=None or False.")
+    n, kh = _check_attention(q.shape, k.shape, v.shape, flash_error, attn_logits_soft_cap)
+    t, h = q.shape[1], q.shape[3]
     if kh != n:
         k = k.repeat_interleave(n // kh, dim=2)
         v = v.repeat_interleave(n // kh, dim=2)
@@ -621,10 +547,10 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     compute = torch.promote_types(q.dtype, torch.float32)
     logits = torch.einsum("btnh,bsnh->bnts", q.to(compute), k.to(compute)) * scale
     if bias is not None:
-        logits = logits + _bnts(_t(bias, like=logits).to(compute), n, "bias")
+        logits = logits + _bnts(_t(bias, like=logits).to(compute), n, "bias", torch.unsqueeze)
     keep = None
     if mask is not None:
-        keep = _bnts(_t(mask, like=q).bool(), n, "mask")
+        keep = _bnts(_t(mask, like=q).bool(), n, "mask", torch.unsqueeze)
     if is_causal:
         causal = torch.ones(t, k.shape[1], dtype=torch.bool, device=q.device).tril()
         keep = causal if keep is None else keep & causal
@@ -654,8 +580,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
                                          beam_width, top_paths, mask_index)
         return (torch.as_tensor(np.array(paths), device=x.device),  # np.array: a writable host copy
                 torch.as_tensor(np.array(scores), device=x.device))
-    if strategy != "greedy":
-        raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
+    _check_ctc_strategy(strategy)
     x = _x(inputs)
     x = x.to(torch.promote_types(x.dtype, torch.float32))
     lengths = _t(sequence_lengths, like=x).long()
@@ -680,10 +605,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
 # --- linalg ---------------------------------------------------------------------------------------
 def _sq(name, x):
     x = _x(x)
-    if x.ndim < 2:
-        raise ValueError(f"fkeras.ops.{name}: expected a tensor of rank >= 2, got shape {tuple(x.shape)}.")
-    if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"fkeras.ops.{name}: expected square matrices, got shape {tuple(x.shape)}.")
+    _check_square(name, x.shape)
     return x
 
 
@@ -734,8 +656,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def qr(x, mode="reduced"):
-    if mode not in ("reduced", "complete"):
-        raise ValueError(f"fkeras.ops.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+    _check_qr_mode(mode)
     return tuple(torch.linalg.qr(_x(x), mode=mode))
 
 
