@@ -27,7 +27,7 @@ from fkeras.layers import variables as _vars
 from fkeras.layers.layer import Layer, _call_initializer, _flatten_dict, _map, next_key
 from fkeras.layers.scopes import Remat
 from fkeras.layers.subclass import SubclassAdapter
-from fkeras.layers.variables import Variable, get_path, set_path
+from fkeras.layers.variables import Variable, get_path, put_leaf, set_path
 from fkeras.nn import quantized as _quantized
 from fkeras.nn import quantizers as _q
 from fkeras.nn.base import Layer as NNBase
@@ -280,6 +280,31 @@ class NNLayer(Layer):
         """This layer's own weights in Keras's order (`Layer._fk_variables` asks; see `_keras_weight_order`)."""
         return _keras_weight_order(self.__dict__.get("_fk_nn"), own)
 
+    def _fk_new_nn_var(self, subpath, leaf, trainable):
+        """A new Variable for the nn layer's leaf at `subpath`, with `leaf`'s shape and dtype (no value yet)."""
+        var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name, trainable=trainable,
+                               path=self._fk_weight_path("/".join(subpath)))
+        var._fk_subpath, var._fk_nn_leaf = subpath, True
+        return var
+
+    def _fk_nn_leaves(self):
+        """`(variables, tree)`: the Variables of the nn layer's leaves and their values as `Variables` by subpath."""
+        old = [v for v in self._fk_vars if _is_nn_leaf(v)]
+        tree = Variables({}, {})
+        for var in old:
+            tree = put_leaf(tree, "params" if var.trainable else "state", var._fk_subpath, var.value)
+        return old, tree
+
+    def _fk_requantized_var(self, by_path, kind, subpath, leaf):
+        """The Variable holding a quantized layer's `leaf`: the old one at `subpath` (`by_path`) while its kind and
+        dtype still fit, else a new one; valued with `leaf`, owned by no model's TrainState."""
+        var = by_path.get(subpath)
+        if var is None or var.trainable != (kind == "params") or var.dtype != np.dtype(leaf.dtype).name:
+            var = self._fk_new_nn_var(subpath, leaf, kind == "params")
+        var._source = None
+        var._value = leaf
+        return var
+
     def _fk_make_nn_vars(self, specs, rng):
         """Create the nn layer's Variables for `specs` (bound in the active init scope, else valued)."""
         if any(_is_nn_leaf(v) for v in self._fk_vars):
@@ -288,10 +313,7 @@ class NNLayer(Layer):
         v = self.__dict__["_fk_nn"].init(rng, *specs)
         for kind, tree in (("params", v.params), ("state", v.state)):
             for subpath, leaf in _flatten_dict(tree):
-                var = Variable._create("/".join(subpath), tuple(leaf.shape), np.dtype(leaf.dtype).name,
-                                       trainable=kind == "params", path=self._fk_weight_path("/".join(subpath)))
-                var._fk_subpath = subpath
-                var._fk_nn_leaf = True
+                var = self._fk_new_nn_var(subpath, leaf, kind == "params")
                 self._fk_vars.append(var)
                 if scope is not None:
                     scope.values[id(var)] = leaf
@@ -332,28 +354,15 @@ class NNLayer(Layer):
             raise NotImplementedError(f"Invalid quantization mode. Expected one of "
                                       f"{getattr(type(nn_layer), 'quantization_modes', ())}. Received: "
                                       f"quantization_mode={mode} (layer '{self.name}', {type(self).__name__}).")
-        old = [v for v in self._fk_vars if _is_nn_leaf(v)]
-        tree = Variables({}, {})
-        for var in old:
-            kind = "params" if var.trainable else "state"
-            tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
+        old, tree = self._fk_nn_leaves()
         specs = self.__dict__.get("_fk_build_specs")
         extra = {} if calibration is None else {"calibration": calibration}
         new = nn_layer.quantize_variables(tree, mode, config, input_spec=specs[0] if specs else None, **extra)
         policy = _quantized.policy_for(mode, config, _quantized.block_size(nn_layer, config), self.dtype_policy.name)
         by_path = {v._fk_subpath: v for v in old}
-        made = []
-        for kind, subtree in (("params", new.params), ("state", new.state)):
-            for subpath, leaf in _flatten_dict(subtree):
-                var = by_path.get(subpath)
-                dtype = np.dtype(leaf.dtype).name
-                if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
-                    var = Variable._create("/".join(subpath), tuple(leaf.shape), dtype, trainable=kind == "params",
-                                           path=self._fk_weight_path("/".join(subpath)))
-                    var._fk_subpath, var._fk_nn_leaf = subpath, True
-                var._source = None
-                var._value = leaf
-                made.append(var)
+        made = [self._fk_requantized_var(by_path, kind, subpath, leaf)
+                for kind, subtree in (("params", new.params), ("state", new.state))
+                for subpath, leaf in _flatten_dict(subtree)]
         object.__setattr__(nn_layer, "dtype_policy", policy)
         object.__setattr__(nn_layer, "quantization_config", config)
         if mode == "gptq" and hasattr(nn_layer, "gptq_unpacked_column_size"):  # Keras's EinsumDense config
@@ -398,11 +407,7 @@ class NNLayer(Layer):
                                  "or 'mixed_float16' before calling `quantize()`.")
         if not chosen:
             return False
-        old = [v for v in self._fk_vars if _is_nn_leaf(v)]
-        tree = Variables({}, {})
-        for var in old:
-            kind = "params" if var.trainable else "state"
-            tree = tree._replace(**{kind: set_path(getattr(tree, kind), var._fk_subpath, var.value)})
+        old, tree = self._fk_nn_leaves()
         policies = {}
         for name in chosen:
             tree, policies[name] = nn_layer.quantize_projection(tree, name, mode, config, *specs,
@@ -412,16 +417,7 @@ class NNLayer(Layer):
         for sub in dict.fromkeys(list(tree.params) + list(tree.state)):  # Keras's order: each sublayer's
             for kind in ("params", "state"):  # trainable weights, then its non-trainable ones
                 for subpath, leaf in _flatten_dict(getattr(tree, kind).get(sub, {}), (sub,)):
-                    var = by_path.get(subpath)
-                    dtype = np.dtype(leaf.dtype).name
-                    if var is None or var.trainable != (kind == "params") or var.dtype != dtype:
-                        var = Variable._create("/".join(subpath), tuple(leaf.shape), dtype,
-                                               trainable=kind == "params",
-                                               path=self._fk_weight_path("/".join(subpath)))
-                        var._fk_subpath, var._fk_nn_leaf = subpath, True
-                    var._source = None
-                    var._value = leaf
-                    made.append(var)
+                    made.append(self._fk_requantized_var(by_path, kind, subpath, leaf))
         for name, policy in policies.items():
             nn_layer.set_projection_quantization(name, policy)
         self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)] + made
@@ -569,9 +565,8 @@ class NNLayer(Layer):
         else:
             self._fk_vars[:] = [v for v in self._fk_vars if not _is_nn_leaf(v)]
             for sub, (trainable, leaf) in leaves.items():
-                var = Variable._create("/".join(sub), tuple(leaf.shape), np.dtype(leaf.dtype).name,
-                                       trainable=trainable, path=self._fk_weight_path("/".join(sub)))
-                var._fk_subpath, var._fk_nn_leaf, var._value = sub, True, leaf
+                var = self._fk_new_nn_var(sub, leaf, trainable)
+                var._value = leaf
                 self._fk_vars.append(var)
         if spec is not None:
             self.__dict__["_fk_build_specs"] = (spec,)
