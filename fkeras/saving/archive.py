@@ -15,11 +15,12 @@ import json
 import os
 import posixpath
 import re
-import tempfile
 import time
 import zipfile
 
 import numpy as np
+
+from fkeras.runtime.files import atomic_write
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -128,17 +129,8 @@ def atomic_write_bytes(path, data: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     prefix = f".{os.path.basename(path)}."
     _remove_orphans(folder, prefix)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, prefix, ".tmp") as f:
+        f.write(data)
 
 
 def _check_folder(folder: str, path: str) -> None:

@@ -20,6 +20,7 @@ import warnings
 import zipfile
 
 from fkeras.runtime import io_utils
+from fkeras.runtime.files import atomic_write
 from fkeras.runtime.progbar import Progbar
 
 
@@ -133,29 +134,23 @@ def extract_archive(file_path, path=".", archive_format="auto") -> bool:
 def _download(origin, target, file_hash, hash_algorithm):
     """Fetch `origin` into `target` through a temporary file in the same folder; replace only when complete
     and (with `file_hash`) verified, so an interrupted or corrupt download never leaves a partial file."""
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(origin, timeout=60) as response:
-            total = response.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            bar, done = _progbar(total), 0
-            while block := response.read(1 << 20):
-                out.write(block)
-                done += len(block)
-                if bar is not None:
-                    bar.update(min(done, total) if total else done)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def verify(tmp):
         if file_hash is not None and not validate_file(tmp, file_hash, algorithm=hash_algorithm):
             raise ValueError(
                 f"Incomplete or corrupted file detected. The {hash_algorithm} file hash does not match the "
                 f"provided value of {file_hash} (downloaded from {origin}; not saved to {target}).")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    with atomic_write(target, ".download-", verify=verify) as out, \
+            urllib.request.urlopen(origin, timeout=60) as response:
+        total = response.headers.get("Content-Length")
+        total = int(total) if total and total.isdigit() else None
+        bar, done = _progbar(total), 0
+        while block := response.read(1 << 20):
+            out.write(block)
+            done += len(block)
+            if bar is not None:
+                bar.update(min(done, total) if total else done)
 
 
 def _progbar(total):
