@@ -272,14 +272,17 @@ class Trainer:
         dist = self._distribution()
         return it if dist is None else map(dist.distribute_batch, it)
 
-    def _ready(self, batch):
-        """Build the model, the engine and the TrainState for data like `batch`."""
-        x = unpack(batch)[0]
+    def _build_state(self, x):
+        """Build the model for inputs like `x` (the host's `_build_from_data`), then the TrainState if none."""
         build = getattr(self, "_build_from_data", None)
         if build is not None:
             build(x)
         if self.train_state is None:
             self._create_train_state()
+
+    def _ready(self, batch):
+        """Build the model, the engine and the TrainState for data like `batch`."""
+        self._build_state(unpack(batch)[0])
         ts = self.train_state
         mask = self._mask(ts.params)
         mask_key = tuple(jax.tree.leaves(mask))
@@ -712,14 +715,9 @@ class Trainer:
 
     def _predict_fn(self, batch):
         """The jitted predict step (needs no compile(): builds a loss-free engine if needed)."""
-        x = unpack(batch)[0]
         if self.compiled:
             return self._engine_impl().predict_fn(self, self._ready(batch))
-        build = getattr(self, "_build_from_data", None)
-        if build is not None:
-            build(x)
-        if self.train_state is None:
-            self._create_train_state()
+        self._build_state(unpack(batch)[0])
         if getattr(self, "_predict_engine", None) is None:
             self._predict_engine = Engine(self._forward, None, None, None)
         return self._predict_engine.jit_predict
