@@ -345,19 +345,19 @@ class MapDataset(PyDataset):
         return self._derive(lambda i: (fn(*e) if isinstance(e := self[i], tuple) else fn(e)), self._len)
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None):
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size}.")
-        n = self._len // batch_size if drop_remainder else -(-self._len // batch_size)
-        return self._derive(
-            lambda b: _stack([self[i] for i in range(b * batch_size, min((b + 1) * batch_size, self._len))]), n)
+        return self._batched(batch_size, drop_remainder, _stack)
 
     def padded_batch(self, batch_size, drop_remainder=False):
         """Like `batch`, zero-padding each batch's arrays to their largest shape (tf.data's `padded_batch`)."""
+        return self._batched(batch_size, drop_remainder, _pad_stack)
+
+    def _batched(self, batch_size, drop_remainder, stack):
+        """Batches of `batch_size` consecutive elements joined by `stack` (the last one shorter, or dropped)."""
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size}.")
         n = self._len // batch_size if drop_remainder else -(-self._len // batch_size)
         return self._derive(
-            lambda b: _pad_stack([self[i] for i in range(b * batch_size, min((b + 1) * batch_size, self._len))]), n)
+            lambda b: stack([self[i] for i in range(b * batch_size, min((b + 1) * batch_size, self._len))]), n)
 
     def unbatch(self):
         sizes = [_length(self[b]) for b in range(self._len)]
