@@ -557,8 +557,22 @@ def _confusion_update(state, y_true, y_pred, thresholds, sample_weight, keys, to
     return new
 
 
-class _Confusion(Metric):
+class _ThresholdCounts(Metric):
+    """State: the weighted counts named in `_keys` (tp/fp/tn/fn) at each of `self.thresholds`, for the
+    predictions `top_k` and `class_id` select."""
+
     _keys = ()
+    top_k = None
+
+    def init(self):
+        return {k: jnp.zeros((len(self.thresholds),), "float32") for k in self._keys}
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
+                                 self.top_k, self.class_id)
+
+
+class _Confusion(_ThresholdCounts):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -569,13 +583,6 @@ class _Confusion(Metric):
         if not all(0.0 <= v <= 1.0 for v in self.thresholds) and thresholds is not None:
             raise ValueError(f"{type(self).__name__}: expected thresholds in [0, 1], got {thresholds!r}.")
         self.init_thresholds, self.top_k, self.class_id = thresholds, top_k, class_id
-
-    def init(self):
-        return {k: jnp.zeros((len(self.thresholds),), "float32") for k in self._keys}
-
-    def update(self, state, y_true, y_pred, sample_weight=None):
-        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
-                                 self.top_k, self.class_id)
 
     def get_config(self):
         return super().get_config() | {"thresholds": self.init_thresholds, "top_k": self.top_k,
@@ -757,7 +764,7 @@ class FalseNegatives(_ConditionCount):
     _keys = ("false_negatives",)
 
 
-class _AtConstraint(Metric):
+class _AtConstraint(_ThresholdCounts):
     """Keras's SensitivitySpecificityBase: counts at `num_thresholds` thresholds spread over [0, 1];
     the result is the best `dependent` value among thresholds where `constrained >= value`."""
 
@@ -778,13 +785,6 @@ class _AtConstraint(Metric):
             self.thresholds = [0.5]
         else:
             self.thresholds = [0.0] + [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] + [1.0]
-
-    def init(self):
-        return {k: jnp.zeros((len(self.thresholds),), "float32") for k in self._keys}
-
-    def update(self, state, y_true, y_pred, sample_weight=None):
-        return _confusion_update(state, y_true, y_pred, self.thresholds, sample_weight, self._keys,
-                                 class_id=self.class_id)
 
     def _rates(self, s):
         tp, fp, tn, fn = (s[k] for k in self._keys)
