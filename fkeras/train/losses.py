@@ -617,9 +617,15 @@ def serialize(loss):
 
 def deserialize(config, custom_objects=None):
     """A loss from its Keras config (a name or a `{"class_name", "config"}` dict)."""
+    return _deserialize(get, config, custom_objects)
+
+
+def _deserialize(get_fn, config, custom_objects):
+    """`config` rebuilt by the class `custom_objects` names for its "class_name", else `get_fn(config)`
+    (the family's own names and classes); losses and metrics read configs this way."""
     if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
         return custom_objects[config["class_name"]].from_config(config.get("config") or {})
-    return get(config)
+    return get_fn(config)
 
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).

@@ -1263,11 +1263,10 @@ def resolve(identifier, y_true_shape, y_pred_shape):
 def serialize(metric):
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
+
 def deserialize(config, custom_objects=None):
     """A metric from its Keras config (a name or a `{"class_name", "config"}` dict)."""
-    if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
-        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
-    return get(config)
+    return L._deserialize(get, config, custom_objects)
 
 
 # The public names of this family: `fkeras.<family>` exports exactly these (the one list).
