@@ -660,9 +660,7 @@ class Trainer:
         self._check_input_dtypes(unpack(first)[0])
         eng = self._ready(first)
         self._check_labels(eng, y)
-        verbose = 1 if verbose == "auto" else verbose
-        cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
-                                  steps=data.num_batches)
+        cbs = self._one_pass_callbacks(callbacks, verbose, data)
         logs = self._evaluate_adapter(eng, data, cbs)
         if return_dict:
             return logs
@@ -670,13 +668,18 @@ class Trainer:
         values = [logs[n] for n in names]
         return values[0] if len(values) == 1 else values
 
+    def _one_pass_callbacks(self, callbacks, verbose, data):
+        """evaluate's and predict's callback list: one pass over `data`, no History, a progress bar unless
+        `verbose=0` ("auto" is 1)."""
+        verbose = 1 if verbose == "auto" else verbose
+        return self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
+                                   steps=data.num_batches)
+
     # ------------------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x` as NumPy arrays (concatenated over batches)."""
         data = _get_data_adapter(x, batch_size=batch_size, steps_per_epoch=_capped_steps(steps), shuffle=False)
-        verbose = 1 if verbose == "auto" else verbose
-        cbs = self._callback_list(callbacks, add_history=False, add_progbar=verbose != 0, verbose=verbose, epochs=1,
-                                  steps=data.num_batches)
+        cbs = self._one_pass_callbacks(callbacks, verbose, data)
         cbs.on_predict_begin()
         outs, pred, carry = [], None, False
         for step, batch in enumerate(self._batches(data)):
