@@ -172,8 +172,7 @@ def _load_multi(model, opt, arrays) -> None:
     ensure_opt_state(model)
     st = _multi_state(model, opt)
     if st is None:
-        raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
-                         "(compile and build the model first).")
+        raise _no_opt_state(model)
     try:
         new = opt.state_from_list([np.asarray(a) for a in arrays], st)
     except ValueError as e:
@@ -185,12 +184,7 @@ def _load_multi(model, opt, arrays) -> None:
             raise ValueError(f"Optimizer '{name}': expected a variable of shape {tuple(np.shape(b))}, the file has "
                              f"{tuple(np.shape(a))}. The model was left unchanged.")
     new = jax.tree.map(lambda a, b: jnp.array(np.asarray(a), jnp.asarray(b).dtype), new, st)
-    ts = model.train_state
-    changes = {"opt_state": new}
-    if hasattr(ts, "step"):
-        changes["step"] = jnp.array(np.asarray(new.iterations), jnp.asarray(ts.step).dtype)
-    model.train_state = ts.replace(**changes)
-    _mark_opt_state_current(model)
+    _install_opt_state(model, new, new.iterations)
     for o, inner in zip(opt.optimizers, new.inner):
         if not _is_schedule(o):
             o._learning_rate = float(np.asarray(inner.learning_rate))
@@ -232,10 +226,24 @@ def ensure_opt_state(model) -> None:
     _mark_opt_state_current(model, mask)
 
 
+def _no_opt_state(model) -> ValueError:
+    return ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
+                      "(compile and build the model first).")
+
+
+def _install_opt_state(model, opt_state, iterations) -> None:
+    """Put a loaded `opt_state` into the model's TrainState, its `step` set from `iterations`, marked current."""
+    ts = model.train_state
+    changes = {"opt_state": opt_state}
+    if hasattr(ts, "step"):  # own buffer: steps donate
+        changes["step"] = jnp.array(np.asarray(iterations), jnp.asarray(ts.step).dtype)
+    model.train_state = ts.replace(**changes)
+    _mark_opt_state_current(model)
+
+
 def _mark_opt_state_current(model, mask=None):
     """Tell the Trainer the optimizer state matches (else its first fit step re-initializes it)."""
     import jax
-
 
     if mask is None:
         mask = full_mask(model._trainable_mask() if hasattr(model, "_trainable_mask") else None,
@@ -282,8 +290,7 @@ def load_optimizer_arrays(model, opt, arrays) -> None:
     ensure_opt_state(model)
     st, plain = _states(model, opt)
     if plain is None:
-        raise ValueError(f"Cannot load optimizer state into {type(model).__name__}: it has no optimizer state yet "
-                         "(compile and build the model first).")
+        raise _no_opt_state(model)
     name = getattr(opt, "name", type(opt).__name__)
     if _is_loss_scale(opt):
         n_inner = len(_layout(model, opt.inner_optimizer, plain))
@@ -298,12 +305,7 @@ def load_optimizer_arrays(model, opt, arrays) -> None:
     else:
         new = inner = _plain_from_arrays(model, opt, plain, arrays, name)
         plain_opt = opt
-    ts = model.train_state
-    changes = {"opt_state": new}
-    if hasattr(ts, "step"):  # own buffer: steps donate
-        changes["step"] = jnp.array(np.asarray(inner.iterations), jnp.asarray(ts.step).dtype)
-    model.train_state = ts.replace(**changes)
-    _mark_opt_state_current(model)
+    _install_opt_state(model, new, inner.iterations)
     if not _is_schedule(plain_opt):
         plain_opt._learning_rate = float(np.asarray(inner.learning_rate))
 
