@@ -18,10 +18,7 @@ from fkeras.ops._dtypes import floatx, standardize_dtype
 
 KERNELS: dict = {}
 
-
-def _kernel(fn):
-    KERNELS[fn.__name__.rstrip("_")] = fn
-    return fn
+_kernel = _numpy_table.registrar(KERNELS)
 
 
 def asarray(x, dtype=None, like=None):

@@ -351,6 +351,17 @@ def declare(op) -> dict:
     return out
 
 
+def registrar(kernels: dict):
+    """The decorator a framework module marks its hand-written kernels with: it files each in `kernels` under the
+    op's name (the function's name without a trailing `_`, so `round_` is `round`)."""
+
+    def register(fn):
+        kernels[fn.__name__.rstrip("_")] = fn
+        return fn
+
+    return register
+
+
 def implement(framework: str, namespace, kernels: dict, asarray, cast) -> dict:
     """The `framework`'s implementation of every row it can run: name -> callable.
 

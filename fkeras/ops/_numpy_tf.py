@@ -18,15 +18,12 @@ import tensorflow.experimental.numpy as tnp
 from fkeras.ops import _numpy_composite, _numpy_table
 from fkeras.ops._dtypes import dtype_of, floatx
 from fkeras.ops._dtypes import standardize_dtype as _name
-from fkeras.ops._tf import _as, _t
+from fkeras.ops._tf import _as, _cumulative_input, _t
 
 B = _numpy_composite.BackendView("tensorflow")  # every tensorflow implementation, looked up at run time
 KERNELS: dict = dict(_numpy_composite.kernels(B))
 
-
-def _kernel(fn):
-    KERNELS[fn.__name__.rstrip("_")] = fn
-    return fn
+_kernel = _numpy_table.registrar(KERNELS)
 
 
 def asarray(x, dtype=None, like=None):
@@ -184,12 +181,7 @@ def count_nonzero(x, axis=None):
 
 @_kernel
 def cumprod(x, axis=None, dtype=None):
-    if dtype is not None:
-        x = _as(x, dtype)
-    elif x.dtype == tf.bool:
-        x = tf.cast(x, tf.int32)
-    if axis is None:
-        x, axis = tf.reshape(x, [-1]), 0
+    x, axis = _cumulative_input(x, axis, dtype)
     return tf.math.cumprod(x, axis=axis)
 
 

@@ -21,10 +21,7 @@ from fkeras.ops._torch import _axes, _tensor, _torch_dtype
 B = _numpy_composite.BackendView("torch")  # every torch implementation, looked up at run time
 KERNELS: dict = dict(_numpy_composite.kernels(B))
 
-
-def _kernel(fn):
-    KERNELS[fn.__name__.rstrip("_")] = fn
-    return fn
+_kernel = _numpy_table.registrar(KERNELS)
 
 
 def asarray(x, dtype=None, like=None):

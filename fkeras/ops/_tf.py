@@ -594,14 +594,19 @@ def arange(start, stop=None, step=None, dtype=None):
     return tf.range(_as(start, dtype), _as(stop, dtype), _as(step, dtype), dtype=dtype)
 
 
-def cumsum(x, axis=None, dtype=None):
-    x = _t(x)
+def _cumulative_input(x, axis, dtype):
+    """A cumulative op's (input, axis): cast to `dtype` (bools count as int32), flattened along 0 when axis is None."""
     if dtype is not None:
         x = _as(x, dtype)
     elif x.dtype == tf.bool:
         x = tf.cast(x, tf.int32)
     if axis is None:
         x, axis = tf.reshape(x, [-1]), 0
+    return x, axis
+
+
+def cumsum(x, axis=None, dtype=None):
+    x, axis = _cumulative_input(_t(x), axis, dtype)
     return tf.cumsum(x, axis=axis)
 
 
@@ -715,17 +720,24 @@ def _conv_channels_last(inputs, kernel, strides, padding, dilation, groups):
     )
 
 
-def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+def _conv_args(name, inputs, kernel, strides, padding, data_format, dilation_rate):
+    """conv's and depthwise_conv's arguments, checked: (data_format, padding, float inputs and kernel of one dtype,
+    the number of spatial dims n, strides and dilation as n-tuples)."""
     data_format = _check_data_format(data_format)
     padding = _padding(padding)
     inputs, kernel = _float_promote(inputs, kernel)
-    _check_spatial(inputs, "conv")
+    _check_spatial(inputs, name)
     n = _rank(inputs) - 2
+    strides, dilation = _tuple(strides, n, "strides"), _tuple(dilation_rate, n, "dilation_rate")
+    return data_format, padding, inputs, kernel, n, strides, dilation
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    data_format, padding, inputs, kernel, n, strides, dilation = _conv_args(
+        "conv", inputs, kernel, strides, padding, data_format, dilation_rate)
     if _rank(kernel) != n + 2:
         raise ValueError(f"fkeras.ops.conv: expected a kernel of rank {n + 2} for inputs of rank {n + 2}, "
                          f"got kernel shape {kernel.shape}.")
-    strides = _tuple(strides, n, "strides")
-    dilation = _tuple(dilation_rate, n, "dilation_rate")
     x = _to_channels_last(inputs, data_format)
     in_ch, k_in = x.shape[-1], kernel.shape[-2]
     if in_ch is None or in_ch % k_in or kernel.shape[-1] % (in_ch // k_in):
@@ -743,13 +755,8 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    data_format = _check_data_format(data_format)
-    padding = _padding(padding)
-    inputs, kernel = _float_promote(inputs, kernel)
-    _check_spatial(inputs, "depthwise_conv")
-    n = _rank(inputs) - 2
-    strides = _tuple(strides, n, "strides")
-    dilation = _tuple(dilation_rate, n, "dilation_rate")
+    data_format, padding, inputs, kernel, n, strides, dilation = _conv_args(
+        "depthwise_conv", inputs, kernel, strides, padding, data_format, dilation_rate)
     x = _to_channels_last(inputs, data_format)
     in_ch = x.shape[-1]
     if _rank(kernel) != n + 2 or kernel.shape[-2] != in_ch:

@@ -716,35 +716,39 @@ def _conv_nd(x, kernel_oi, strides, padding, dilation, groups):
     return _CONV[n](x, kernel_oi, stride=strides, padding=torch_pad, dilation=dilation, groups=groups)
 
 
+def _conv_input(inputs, kernel, data_format):
+    """(inputs in channels_first, kernel a tensor on their device, the number of spatial dims n)."""
+    inputs = _tensor(inputs)
+    return _to_channels_first(inputs, data_format), _tensor(kernel, like=inputs), inputs.ndim - 2
+
+
+def _conv_output(x, kernel_oi, strides, padding, dilation_rate, groups, data_format):
+    """`_conv_nd` with Keras's strides/padding/dilation arguments, its result back in `data_format`."""
+    n = x.ndim - 2
+    strides, dilation = _tuple(strides, n, "strides"), _tuple(dilation_rate, n, "dilation_rate")
+    y = _conv_nd(x, kernel_oi, strides, _padding(padding), dilation, groups)
+    return _from_channels_first(y, data_format)
+
+
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     data_format = _check_data_format(data_format)
-    inputs = _tensor(inputs)
-    kernel = _tensor(kernel, like=inputs)
-    n = inputs.ndim - 2
-    x = _to_channels_first(inputs, data_format)
+    x, kernel, n = _conv_input(inputs, kernel, data_format)
     in_ch = x.shape[1]
     if in_ch % kernel.shape[-2]:
         raise ValueError(
             f"fkeras.ops.conv: input channels ({in_ch}) must be a multiple of the kernel's input channels "
             f"({kernel.shape[-2]}); kernel shape {tuple(kernel.shape)}."
         )
-    groups = in_ch // kernel.shape[-2]
     k = kernel.permute(n + 1, n, *range(n))
-    y = _conv_nd(x, k, _tuple(strides, n, "strides"), _padding(padding), _tuple(dilation_rate, n, "dilation_rate"), groups)
-    return _from_channels_first(y, data_format)
+    return _conv_output(x, k, strides, padding, dilation_rate, in_ch // kernel.shape[-2], data_format)
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     data_format = _check_data_format(data_format)
-    inputs = _tensor(inputs)
-    kernel = _tensor(kernel, like=inputs)
-    n = inputs.ndim - 2
-    x = _to_channels_first(inputs, data_format)
-    in_ch = x.shape[1]
+    x, kernel, n = _conv_input(inputs, kernel, data_format)
     k = kernel.reshape(tuple(kernel.shape[:-2]) + (1, kernel.shape[-2] * kernel.shape[-1]))
     k = k.permute(n + 1, n, *range(n))
-    y = _conv_nd(x, k, _tuple(strides, n, "strides"), _padding(padding), _tuple(dilation_rate, n, "dilation_rate"), in_ch)
-    return _from_channels_first(y, data_format)
+    return _conv_output(x, k, strides, padding, dilation_rate, x.shape[1], data_format)
 
 
 def _pool_args(inputs, pool_size, strides):
