@@ -335,6 +335,12 @@ def _deserialize_call_value(x, tensor_of):
 
 
 # --- the Functional model ---------------------------------------------------------------
+def _shapes_of(struct):
+    """The shapes of a structure of KerasTensors, a one-element list unwrapped (Keras's `input_shape` rule)."""
+    shapes = jax.tree_util.tree_map(lambda x: x.shape, struct, is_leaf=is_keras_tensor)
+    return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+
 class _GraphMixin:
     """The graph part of Functional: built from `inputs`/`outputs` KerasTensors; pure init/apply/config."""
 
@@ -451,13 +457,11 @@ class _GraphMixin:
 
     @property
     def input_shape(self):
-        shapes = jax.tree_util.tree_map(lambda x: x.shape, self._inputs_struct, is_leaf=is_keras_tensor)
-        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+        return _shapes_of(self._inputs_struct)
 
     @property
     def output_shape(self):
-        shapes = jax.tree_util.tree_map(lambda x: x.shape, self._outputs_struct, is_leaf=is_keras_tensor)
-        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+        return _shapes_of(self._outputs_struct)
 
     def get_layer(self, name=None, index=None):
         """The layer called `name`, or at position `index` of `layers`."""
