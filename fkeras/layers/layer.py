@@ -1105,13 +1105,7 @@ class Layer:
             for k, v in swapped:
                 self.__dict__[k] = v
             scope.frames.pop()
-        out = _check_output(self, out)
-        if scope.mode == "init" and self.__dict__.get("_fk_output_shape") is None:
-            batch_is_none = True
-            self.__dict__["_fk_output_shape"] = _map(
-                lambda x: (None,) + tuple(x.shape[1:]) if batch_is_none and len(x.shape) else tuple(x.shape), out
-            )
-        return out
+        return self._fk_scoped_output(scope, out)
 
     def _fk_container(self):
         """The pure nn container running this layer (models override); None: run `call` in the scope."""
@@ -1167,10 +1161,14 @@ class Layer:
                 sg.state = get_path(new_state, path)
             except (KeyError, TypeError):
                 pass
+        return self._fk_scoped_output(scope, out)
+
+    def _fk_scoped_output(self, scope, out):
+        """`out` checked; while a scope inits, the first output shape (batch dim None) is kept for `output_shape`."""
         out = _check_output(self, out)
         if scope.mode == "init" and self.__dict__.get("_fk_output_shape") is None:
-            self.__dict__["_fk_output_shape"] = _map(
-                lambda x: (None,) + tuple(x.shape[1:]) if len(x.shape) else (), out)
+            self.__dict__["_fk_output_shape"] = _map(lambda x: (None,) + tuple(x.shape[1:]) if len(x.shape) else (),
+                                                     out)
         return out
 
     def _fk_check_call_input(self, args):
