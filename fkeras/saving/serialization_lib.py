@@ -197,14 +197,23 @@ def _fkeras_namespaces(module: str | None):
     return out
 
 
-def _resolve(config: dict, custom_objects):
-    class_name = config.get("class_name")
-    registered = config.get("registered_name")
-    for key in (registered, class_name):
+def _first_registered(keys, custom_objects):
+    """The object the first non-empty key of `keys` names among `custom_objects`, the active scopes and the
+    global registry, or None."""
+    for key in keys:
         if key:
             found = reg.get_registered_object(key, custom_objects)
             if found is not None:
                 return found
+    return None
+
+
+def _resolve(config: dict, custom_objects):
+    class_name = config.get("class_name")
+    registered = config.get("registered_name")
+    found = _first_registered((registered, class_name), custom_objects)
+    if found is not None:
+        return found
     module = config.get("module")
     is_builtin = module is None or module.split(".")[0] in ("keras", "fkeras")
     if is_builtin and isinstance(class_name, str) and not class_name.startswith("_"):
@@ -221,11 +230,9 @@ def _resolve(config: dict, custom_objects):
 
 def _resolve_function(config: dict, custom_objects):
     name = config.get("config")
-    for key in (config.get("registered_name"), name):
-        if key:
-            found = reg.get_registered_object(key, custom_objects)
-            if found is not None:
-                return found
+    found = _first_registered((config.get("registered_name"), name), custom_objects)
+    if found is not None:
+        return found
     module = config.get("module") or ""
     for pkg in ("activations", "losses", "metrics"):
         if pkg in module:
