@@ -1,5 +1,5 @@
-"""Keras-style `get`/`serialize` for by-name families (regularizers, constraints), and their shared
-config base, written once."""
+"""Keras-style `get` (initializers, regularizers, constraints) and `serialize` (regularizers, constraints) for
+by-name families, and their shared config base, written once."""
 
 from fkeras.nn import registration
 

@@ -17,8 +17,8 @@ import numpy as np
 from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import initializers, quantized, quantizers, regularizers
-from fkeras.nn.base import Layer, Variables, as_variables, cast_floats, fold_name
-from fkeras.nn.kernel_bias import KernelBias, set_weight_args, weight_args_config
+from fkeras.nn.base import Layer, Variables, as_variables, cast_floats, child_variables, init_child
+from fkeras.nn.kernel_bias import KernelBias, QuantizedKernel, set_weight_args, weight_args_config
 
 
 def _analyze_einsum_string(equation, bias_axes, input_shape, output_shape):
@@ -88,7 +88,7 @@ def _analyze_split(split, bias_axes, input_shape, output_shape, left_elided):
     return weight_shape, bias_shape, output_shape, input_axes, output_axes
 
 
-class EinsumDense(KernelBias, Layer):
+class EinsumDense(QuantizedKernel, KernelBias, Layer):
     """A dense layer of any rank: `activation(einsum(equation, inputs, kernel) + bias)`.
 
     `output_shape`: the output's dims without the batch (None where they equal the input's); `bias_axes`:
@@ -96,7 +96,6 @@ class EinsumDense(KernelBias, Layer):
     to int8, int4 and float8 as Keras's EinsumDense does (`nn.quantized`), and to GPTQ/AWQ codes calibrated by
     `model.quantize` (`nn.gptq`, `nn.awq`)."""
 
-    quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
     quantized_save_order = quantized.EINSUM_SAVE_ORDER
     calibrated_zero_name = "zero_point"  # Keras's weight name of GPTQ/AWQ zero points
 
@@ -154,36 +153,20 @@ class EinsumDense(KernelBias, Layer):
             params["bias"] = self.bias_initializer(tuple(bshape), self.variable_dtype, key=k2)
         return Variables(params, state)
 
-    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None, calibration=None):
-        """This float layer's variables in the layout of the same layer quantized to `mode` (Keras's
-        `EinsumDense.quantize`): int8 kernel abs-max over the equation's contracted kernel axes with
-        `kernel_scale` laid out against the output; int4: the kernel flattened to (contracted, kept), per column
-        or grouped by `config.block_size` rows, packed two per byte; float8 adds the scale/history weights;
-        GPTQ/AWQ from the `calibration` statistics of `model.quantize`.
+    def quantized_kernel(self, kernel, mode, config, input_spec=None):
+        """The int8/int4 weights of `kernel`, as Keras's `EinsumDense.quantize`: int8 kernel abs-max over the
+        equation's contracted kernel axes with `kernel_scale` laid out against the output; int4: the kernel
+        flattened to (contracted, kept), per column or grouped by `config.block_size` rows, packed two per byte.
         `input_spec` (the input shape) is needed when the equation has an ellipsis."""
-        quantized.check_quantizable(self, mode)
-        config = quantizers.validate_and_resolve_config(mode, config)
-        params, state = dict(variables.params), dict(variables.state)
-        if mode == "float8":
-            return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
-        if mode in ("gptq", "awq"):
-            return quantized.calibrated_variables(self, variables, mode, config, calibration)
-        kernel = params.pop("kernel")
-        ndim = self._input_ndim(input_spec)
-        c = self._contraction(ndim, kernel.shape)
+        c = self._contraction(self._input_ndim(input_spec), kernel.shape)
         if mode == "int8":
             wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=c.info.kernel_reduced_axes))
             q, scale = wq(kernel, to_numpy=True)
-            state.update(kernel=q, kernel_scale=ops.cast(c.kernel_scale(scale), self.variable_dtype))
-        else:  # Keras's EinsumDense int4 takes no custom weight quantizer
-            rows, cols = c.rows_columns()
-            block = quantized.block_size(self, config)
-            packed, scale, zero = quantized.quantize_int4(ops.reshape(kernel, (rows, cols)), block)
-            state.update(quantized.int4_layout(rows, cols, block, self.variable_dtype), kernel=packed,
-                         kernel_scale=ops.cast(scale, self.variable_dtype))
-            if zero is not None:
-                state["kernel_zero"] = zero
-        return Variables(params, state)
+            return {"kernel": q, "kernel_scale": ops.cast(c.kernel_scale(scale), self.variable_dtype)}
+        rows, cols = c.rows_columns()  # Keras's EinsumDense int4 takes no custom weight quantizer
+        block = quantized.block_size(self, config)
+        packed, scale, zero = quantized.quantize_int4(ops.reshape(kernel, (rows, cols)), block)
+        return self.int4_weights(rows, cols, block, packed, scale, zero)
 
     def _input_ndim(self, input_spec):
         if input_spec is not None:
@@ -193,14 +176,8 @@ class EinsumDense(KernelBias, Layer):
                              "input_spec=(batch, ...).")
         return len(self.equation.split(",")[0])
 
-    @property
-    def cast_variables(self):
-        return quantized.mode_of(self) is None  # quantized: `quantized.autocast` below
-
     def call(self, variables, x, training=False, rng=None):
-        mode = quantized.mode_of(self)
-        if mode is not None:
-            variables = quantized.autocast(self, variables)
+        mode, variables = self.quantized_call_variables(variables)
         bias = variables.params.get("bias")
         if mode in ("int8", "int4"):
             kshape = self._shapes(x)[0]
@@ -353,8 +330,7 @@ class MultiHeadAttention(Layer):
         sub = subs[name]
         config = quantizers.validate_and_resolve_config(mode, config)
         extra = {} if calibration is None else {"calibration": calibration}  # GPTQ/AWQ statistics
-        new = sub.quantize_variables(Variables(variables.params.get(name, {}), variables.state.get(name, {})),
-                                     config.mode, config, **extra)
+        new = sub.quantize_variables(child_variables(variables, name), config.mode, config, **extra)
         params = {k: v for k, v in variables.params.items() if k != name}
         state = {k: v for k, v in variables.state.items() if k != name}
         params, state = self._nest(params, name, new.params), self._nest(state, name, new.state)
@@ -408,12 +384,8 @@ class MultiHeadAttention(Layer):
         inputs = {"query": query, "key": key, "value": value, "gate": query, "attention_output": o_in}
         del q_proj
         state = {}
-        for name, sub in subs.items():
-            v = sub.init(fold_name(rng, name), inputs[name])
-            if v.params:
-                params[name] = v.params
-            if v.state:  # a quantized projection's integer weights
-                state[name] = v.state
+        for name, sub in subs.items():  # a quantized projection's integer weights go in `state`
+            init_child(sub, rng, (inputs[name],), params, state, name)
         return Variables(params, state)
 
     supports_masking = True  # the output keeps the query's mask (Keras)

@@ -124,6 +124,24 @@ def fold_name(rng, name: str):
     return jax.random.fold_in(rng, zlib.crc32(name.encode()) & 0x7FFFFFFF)
 
 
+def init_child(child, rng, specs, params: dict, state: dict, name: str | None = None):
+    """`child.init(fold_name(rng, name), *specs)` (`name`: the child's own by default), its params and state put
+    under `name` in the container's `params`/`state` dicts where it owns any (Keras's nesting: a child owning
+    nothing is left out). Returns the child's Variables."""
+    name = child.name if name is None else name
+    v = child.init(fold_name(rng, name), *specs)
+    if v.params:
+        params[name] = v.params
+    if v.state:
+        state[name] = v.state
+    return v
+
+
+def child_variables(variables, name: str):
+    """The child `name`'s part of its container's variables (empty dicts where it owns nothing)."""
+    return Variables(variables.params.get(name, {}), variables.state.get(name, {}))
+
+
 def _dtype_name(x) -> str | None:
     """The standard name ("float32", ...) of an array's dtype on any framework, without raising
     (torch.compile cannot trace try/except around `np.dtype(torch_dtype)`)."""

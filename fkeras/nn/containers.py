@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 
 from fkeras.nn import dtype_policies, masking
-from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, layer_class
+from fkeras.nn.base import (Container, Layer, Variables, as_spec, as_variables, child_variables, fold_name, init_child,
+                            layer_class)
 from fkeras.nn.core import InputLayer, fit_input_rank
 from fkeras.nn.functional import Graph, GraphNode, HostValues, InputInfo, Slot, TextSpec, is_text
 
@@ -87,16 +88,12 @@ class Sequential(Container):
     def build(self, rng, spec):
         params, state = {}, {}
         for layer in self.layers:
-            v = layer.init(fold_name(rng, layer.name), spec)
-            if v.params:
-                params[layer.name] = v.params
-            if v.state:
-                state[layer.name] = v.state
+            v = init_child(layer, rng, (spec,), params, state)
             spec = as_spec(layer.output_spec(v, spec))
         return Variables(params, state)
 
     def _child(self, variables, layer):
-        return Variables(variables.params.get(layer.name, {}), variables.state.get(layer.name, {}))
+        return child_variables(variables, layer.name)
 
     def apply(self, variables, x, training: bool = False, rng=None, mask=None):
         """`(outputs, new_state)`; `mask` (or a mask attached to `x`) is handed along the layers with

@@ -12,7 +12,7 @@ from fkeras import backend, ops
 from fkeras import random as frandom
 from fkeras.nn import activations, quantized, quantizers
 from fkeras.nn.base import Layer, Variables, as_spec, expect_rank
-from fkeras.nn.kernel_bias import KernelBias, set_weight_args, weight_args_config
+from fkeras.nn.kernel_bias import KernelBias, QuantizedKernel, set_weight_args, weight_args_config
 from fkeras.nn.dtype_policies import _standardize
 
 
@@ -110,7 +110,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
                       input_tensor=tensor, optional=optional, name=name)
 
 
-class Dense(KernelBias, Layer):
+class Dense(QuantizedKernel, KernelBias, Layer):
     """`activation(inputs @ kernel + bias)`. inputs: (..., in) -> (..., units); kernel: (in, units)."""
 
     supports_masking = True  # the mask passes through (Keras)
@@ -152,45 +152,24 @@ class Dense(KernelBias, Layer):
             params["bias"] = self.bias_initializer((self.units,), dtype, key=k2)
         return Variables(params, state)
 
-    quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
     # Keras's order of the weights in a `.keras` file per quantization mode (`save_own_variables`)
     quantized_save_order = quantized.KERNEL_SAVE_ORDER
 
-    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None, calibration=None):
-        """This float layer's variables in the layout of the same layer quantized to `mode` with `config`
-        (None: the mode's default config), as Keras's `Dense.quantize`: int8 per-output-channel abs-max kernel
-        and `kernel_scale` (units,); int4 the same in [-8, 7] packed two per byte along units, or grouped by
-        `config.block_size` input rows with `kernel_zero` and `g_idx`; float8 adds the scale/history weights.
-        The layer with dtype `quantized.policy_for(...)` and this config builds and calls them."""
-        quantized.check_quantizable(self, mode)
-        config = quantizers.validate_and_resolve_config(mode, config)
-        params, state = dict(variables.params), dict(variables.state)
-        if mode == "float8":
-            return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
-        if mode in ("gptq", "awq"):  # `calibration`: the statistics of `model.quantize`'s calibration run
-            return quantized.calibrated_variables(self, variables, mode, config, calibration)
-        kernel = params.pop("kernel")
+    def quantized_kernel(self, kernel, mode, config, input_spec=None):
+        """The int8/int4 weights of `kernel` (in, units), as Keras's `Dense.quantize`: int8 per-output-channel
+        abs-max kernel and `kernel_scale` (units,); int4 the same in [-8, 7] packed two per byte along units, or
+        grouped by `config.block_size` input rows with `kernel_zero` and `g_idx`. The layer with dtype
+        `quantized.policy_for(...)` and this config builds and calls them."""
         if mode == "int8":
             wq = quantized.weight_quantizer(config, quantizers.AbsMaxQuantizer(axis=0))
             q, scale = wq(kernel, to_numpy=True)
-            state.update(kernel=q, kernel_scale=ops.cast(ops.squeeze(scale, axis=0), self.variable_dtype))
-        else:
-            block = quantized.block_size(self, config)
-            packed, scale, zero = quantized.quantize_int4(kernel, block, quantized.weight_quantizer(config))
-            layout = quantized.int4_layout(kernel.shape[0], self.units, block, self.variable_dtype)
-            state.update(layout, kernel=packed, kernel_scale=ops.cast(scale, self.variable_dtype))
-            if zero is not None:
-                state["kernel_zero"] = zero
-        return Variables(params, state)
-
-    @property
-    def cast_variables(self):
-        return quantized.mode_of(self) is None  # quantized: `quantized.autocast` below
+            return {"kernel": q, "kernel_scale": ops.cast(ops.squeeze(scale, axis=0), self.variable_dtype)}
+        block = quantized.block_size(self, config)
+        packed, scale, zero = quantized.quantize_int4(kernel, block, quantized.weight_quantizer(config))
+        return self.int4_weights(kernel.shape[0], self.units, block, packed, scale, zero)
 
     def call(self, variables, x, training=False, rng=None):
-        mode = quantized.mode_of(self)
-        if mode is not None:
-            variables = quantized.autocast(self, variables)
+        mode, variables = self.quantized_call_variables(variables)
         kernel = (variables.state if mode in ("int8", "int4", "gptq", "awq") else variables.params)["kernel"]
         rows = variables.state["g_idx"].shape[0] if mode in ("gptq", "awq") else kernel.shape[0]
         if x.shape[-1] != rows:
@@ -506,43 +485,50 @@ class Identity(Layer):
         return x
 
 
-class SpatialDropout1D(Dropout):
-    """Dropout of whole channels: one mask entry per (example, channel) of (batch, steps, channels)."""
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps over `rank` spatial axes: one mask entry per (example, channel)."""
 
-    def __init__(self, rate, seed=None, name=None, dtype=None, trainable=True, **kwargs):
-        super().__init__(rate, seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
-
-    def check_input(self, x):
-        expect_rank(self, x, 3, "input (batch, steps, channels)")
-
-    def call(self, variables, x, training=False, rng=None):
-        return _noise_shaped_dropout(self, x, (x.shape[0], 1, x.shape[2]), training, rng)
-
-    def get_config(self):
-        # Keras 3.15 writes exactly these keys for spatial dropouts (dtype as a plain name, no `trainable`).
-        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
-
-
-class SpatialDropout2D(Dropout):
-    """Dropout of whole feature maps: one mask entry per (example, channel) of 4-D inputs."""
+    rank = 2
+    layout = "(batch, rows, cols, channels)"
 
     def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
         self.data_format = _data_format(self, data_format)
 
     def check_input(self, x):
-        expect_rank(self, x, 4, "input (batch, rows, cols, channels)")
+        expect_rank(self, x, self.rank + 2, f"input {self.layout}")
 
     def call(self, variables, x, training=False, rng=None):
+        ones = (1,) * self.rank
         if self.data_format == "channels_first":
-            shape = (x.shape[0], x.shape[1], 1, 1)
+            shape = (x.shape[0], x.shape[1]) + ones
         else:
-            shape = (x.shape[0], 1, 1, x.shape[3])
+            shape = (x.shape[0],) + ones + (x.shape[-1],)
         return _noise_shaped_dropout(self, x, shape, training, rng)
 
     def get_config(self):
+        # Keras 3.15 writes exactly these keys for spatial dropouts (dtype as a plain name, no `trainable`).
         return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype,
                 "data_format": self.data_format}
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Dropout of whole channels: one mask entry per (example, channel) of (batch, steps, channels)."""
+
+    rank = 1
+    layout = "(batch, steps, channels)"
+
+    def __init__(self, rate, seed=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(rate, "channels_last", seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["data_format"]  # Keras's SpatialDropout1D has none
+        return config
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Dropout of whole feature maps: one mask entry per (example, channel) of 4-D inputs."""
 
 
 def _noise_shaped_dropout(layer, x, noise_shape, training, rng):

@@ -31,7 +31,7 @@ import numpy as np
 
 from fkeras import ops
 from fkeras.nn import dtype_policies, masking
-from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name
+from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, fold_name, init_child
 from fkeras.nn.core import fit_input_rank
 
 
@@ -334,11 +334,7 @@ class Graph(Container):
                 continue
             if layer.name not in done:
                 done.add(layer.name)
-                v = layer.init(fold_name(rng, layer.name), *args)
-                if v.params:
-                    params[layer.name] = v.params
-                if v.state:
-                    state[layer.name] = v.state
+                init_child(layer, rng, args, params, state)
             child = Variables(params.get(layer.name, {}), state.get(layer.name, {}))
             out = _output_spec(layer, child, args, kwargs)
             for slot, spec in zip(_slots(node.outputs), jax.tree_util.tree_leaves(out)):

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras.nn import registration
-from fkeras.nn._lookup import Configurable
+from fkeras.nn._lookup import Configurable, make_get
 from fkeras.nn.base import snake_case
 
 
@@ -258,27 +258,12 @@ _BY_NAME.update({"glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
                  "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform})
 
 
+_get = make_get("initializer", _BY_NAME)
+
+
 def get(identifier) -> Initializer | None:
     """An initializer from a name (`"glorot_uniform"`), a Keras config dict, an instance or a callable."""
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier) or registration.get_registered_object(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown initializer {identifier!r}; expected one of: {', '.join(sorted(k for k in _BY_NAME if k.islower()))}."
-            )
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _BY_NAME.get(identifier["class_name"]) or registration.get_registered_object(
-            identifier.get("registered_name") or identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown initializer class {identifier['class_name']!r} in config: register it with "
-                             "fkeras.saving.register_keras_serializable() or pass it in `custom_objects`.")
-        return cls.from_config(identifier.get("config", {}))
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer {identifier!r}: expected a name, a config dict or a callable.")
+    return identifier if isinstance(identifier, Initializer) else _get(identifier)
 
 
 def serialize(init) -> dict | None:

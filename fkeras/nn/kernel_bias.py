@@ -1,11 +1,15 @@
 """Keras's kernel/bias arguments, held and serialized once for every layer that has them (Dense, the
 convolutions, EinsumDense, the RNN cells, ...): `activation`, `use_bias`, and the kernel's and bias's
 initializer, regularizer and constraint; the recurrent cells add their `recurrent_kernel`'s
-(`set_recurrent_kernel`, `RECURRENT_REGULARIZERS`/`RECURRENT_CONSTRAINTS`)."""
+(`set_recurrent_kernel`, `RECURRENT_REGULARIZERS`/`RECURRENT_CONSTRAINTS`). Any weight's
+`<weight>_initializer/_regularizer/_constraint` arguments go through `set_weight_args`/`weight_args_config`
+(normalization's gamma/beta, PReLU's alpha, ...); `QuantizedKernel` is Dense's and EinsumDense's quantization."""
 
 from __future__ import annotations
 
-from fkeras.nn import activations, constraints, initializers, regularizers
+from fkeras import ops
+from fkeras.nn import activations, constraints, initializers, quantized, quantizers, regularizers
+from fkeras.nn.base import Variables
 
 _FAMILIES = (("initializer", initializers), ("regularizer", regularizers), ("constraint", constraints))
 
@@ -72,6 +76,47 @@ class KernelBias:
         regularizers and the constraints, each for kernel, recurrent_kernel, bias (no activity_regularizer)."""
         return {"activation": activations.serialize(self.activation), "use_bias": self.use_bias} | \
             weight_args_config(self, ("kernel", "recurrent", "bias"))
+
+
+class QuantizedKernel:
+    """Mixin for Dense and EinsumDense: Keras's quantization of a `kernel` layer. `quantize_variables` checks the
+    mode and config and lays out float8 (scale/history weights) and GPTQ/AWQ (from `calibration`) itself; the
+    layer's `quantized_kernel` gives the int8/int4 weights. Quantized, the layer casts its own variables in
+    `call` (`quantized_call_variables`), so the base `apply` leaves them."""
+
+    quantization_modes = ("int8", "int4", "float8", "gptq", "awq")
+
+    def quantize_variables(self, variables, mode="int8", config=None, input_spec=None, calibration=None):
+        """This float layer's variables in the layout of the same layer quantized to `mode` with `config`
+        (None: the mode's default config), as Keras's `quantize`; `input_spec` (the input shape) where the
+        kernel's layout depends on it, `calibration` the statistics of `model.quantize`'s GPTQ/AWQ run."""
+        quantized.check_quantizable(self, mode)
+        config = quantizers.validate_and_resolve_config(mode, config)
+        params, state = dict(variables.params), dict(variables.state)
+        if mode == "float8":
+            return Variables(params | quantized.float8_layout(quantized.amax_history_length(self)), state)
+        if mode in ("gptq", "awq"):
+            return quantized.calibrated_variables(self, variables, mode, config, calibration)
+        state.update(self.quantized_kernel(params.pop("kernel"), mode, config, input_spec))
+        return Variables(params, state)
+
+    def int4_weights(self, rows, cols, block, packed, scale, zero):
+        """Keras's int4 weights of a (rows, cols) kernel: `quantized.int4_layout` with the packed kernel, its
+        scale and (grouped by `block` rows) its zero points."""
+        weights = quantized.int4_layout(rows, cols, block, self.variable_dtype) | {
+            "kernel": packed, "kernel_scale": ops.cast(scale, self.variable_dtype)}
+        if zero is not None:
+            weights["kernel_zero"] = zero
+        return weights
+
+    @property
+    def cast_variables(self):
+        return quantized.mode_of(self) is None
+
+    def quantized_call_variables(self, variables):
+        """`(mode, variables)` for `call`: a quantized layer's variables cast by `quantized.autocast`."""
+        mode = quantized.mode_of(self)
+        return mode, (variables if mode is None else quantized.autocast(self, variables))
 
 
 RECURRENT_REGULARIZERS = {"kernel": "kernel_regularizer", "recurrent_kernel": "recurrent_regularizer",

@@ -474,9 +474,30 @@ def _saved_structure(structure):
     return structure
 
 
-class GPTQConfig(QuantizationConfig):
+class _CalibratedConfig(QuantizationConfig):
+    """GPTQConfig / AWQConfig: post-training schemes calibrated on a dataset, configured by their arguments
+    alone; `calibrated_mode` names the scheme."""
+
+    calibrated_mode = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    @property
+    def mode(self):
+        return self.calibrated_mode
+
+    def dtype_policy_string(self):
+        """The quantized policy name, "<mode>/<bits>/<group_size>"."""
+        return f"{self.mode}/{self.weight_bits}/{self.group_size}"
+
+
+class GPTQConfig(_CalibratedConfig):
     """GPTQ post-training quantization settings (calibration `dataset`/`tokenizer`, `weight_bits` in
     {2, 3, 4, 8}, groups of `group_size` columns). Dataset and tokenizer are not saved in the config."""
+
+    calibrated_mode = "gptq"
 
     def __init__(self, dataset, tokenizer, *, weight_bits: int = 4, num_samples: int = 128,
                  per_channel: bool = True, sequence_length: int = 512, hessian_damping: float = 0.01,
@@ -502,21 +523,11 @@ class GPTQConfig(QuantizationConfig):
                 "activation_order": self.activation_order,
                 "quantization_layer_structure": _saved_structure(self.quantization_layer_structure)}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
-    @property
-    def mode(self):
-        return "gptq"
-
-    def dtype_policy_string(self):
-        """The quantized policy name, "gptq/<bits>/<group_size>"."""
-        return f"gptq/{self.weight_bits}/{self.group_size}"
-
-
-class AWQConfig(QuantizationConfig):
+class AWQConfig(_CalibratedConfig):
     """AWQ (activation-aware 4-bit) post-training quantization settings; dataset and tokenizer are not saved."""
+
+    calibrated_mode = "awq"
 
     def __init__(self, dataset, tokenizer, *, weight_bits: int = 4, num_samples: int = 128,
                  sequence_length: int = 512, group_size: int = 128, num_grid_points: int = 20,
@@ -532,23 +543,11 @@ class AWQConfig(QuantizationConfig):
         self.group_size, self.num_grid_points = group_size, num_grid_points
         self.quantization_layer_structure = quantization_layer_structure
 
-    @property
-    def mode(self):
-        return "awq"
-
-    def dtype_policy_string(self):
-        """The quantized policy name, "awq/<bits>/<group_size>"."""
-        return f"awq/{self.weight_bits}/{self.group_size}"
-
     def get_config(self):
         return {"dataset": None, "tokenizer": None, "weight_bits": self.weight_bits,
                 "num_samples": self.num_samples, "sequence_length": self.sequence_length,
                 "group_size": self.group_size, "num_grid_points": self.num_grid_points,
                 "quantization_layer_structure": _saved_structure(self.quantization_layer_structure)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def validate_and_resolve_config(mode, config):

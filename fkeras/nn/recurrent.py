@@ -21,8 +21,9 @@ import jax
 
 from fkeras import ops
 from fkeras import random as frandom
-from fkeras.nn import activations, dtype_policies, regularizers
-from fkeras.nn.base import Container, Layer, Variables, as_spec, as_variables, cast_floats, expect_rank, fold_name, snake_case
+from fkeras.nn import activations, regularizers
+from fkeras.nn.base import (Container, Layer, Variables, as_variables, cast_floats, child_variables, expect_rank,
+                            fold_name, init_child, snake_case)
 from fkeras.nn.containers import deserialize, serialize
 from fkeras.nn.kernel_bias import RECURRENT_CONSTRAINTS, RECURRENT_REGULARIZERS, KernelBias
 
@@ -111,6 +112,13 @@ def _leaf_paths(tree, prefix=()):
 def _nest(layout, rel, key):
     """A child's layout placed at `rel` (relative path) with its leaves under `key`."""
     return [(f"{rel}/{p}" if p else rel, [(key,) + leaf for leaf in leaves]) for p, leaves in layout]
+
+
+def child_layout(child, params, state, rel):
+    """The layout of a container's `child` (its leaves at `params[child.name]`, `state[child.name]`) placed at
+    `rel`, the path Keras writes it under (`cell`, `layer`, `forward_layer`, ...)."""
+    layout = leaf_layout(child, (params or {}).get(child.name, {}), (state or {}).get(child.name, {}))
+    return _nest(layout, rel, child.name)
 
 
 class _CellDropout:
@@ -415,11 +423,7 @@ class StackedRNNCells(Container):
     def build(self, rng, spec, *rest):
         params, state = {}, {}
         for c in self.cells:
-            v = c.init(fold_name(rng, c.name), spec)
-            if v.params:
-                params[c.name] = v.params
-            if v.state:
-                state[c.name] = v.state
+            init_child(c, rng, (spec,), params, state)
             size = getattr(c, "output_size", None)
             if size is None:
                 size = c.state_size[0] if _is_nested(c.state_size) else c.state_size
@@ -431,7 +435,7 @@ class StackedRNNCells(Container):
         for c, s in zip(self.cells, states):
             is_list = _is_nested(s)
             s = list(s) if is_list else [s]
-            sub = Variables(variables.params.get(c.name, {}), variables.state.get(c.name, {}))
+            sub = child_variables(variables, c.name)
             (inputs, s), _ = c.apply(sub, inputs, s, training=training, rng=fold_name(rng, c.name))
             s = list(s) if _is_nested(s) else [s]
             if len(s) == 1 and not is_list:
@@ -450,7 +454,7 @@ class StackedRNNCells(Container):
             n = used.get(base, -1) + 1
             used[base] = n
             rel = f"cells/{base}" if n == 0 else f"cells/{base}_{n}"
-            out += _nest(leaf_layout(c, (params or {}).get(c.name, {}), (state or {}).get(c.name, {})), rel, c.name)
+            out += child_layout(c, params, state, rel)
         return out
 
     def get_config(self):
@@ -520,9 +524,8 @@ class RNN(Container, _SequenceLayer):
 
     def build(self, rng, spec, *rest):
         step = jax.ShapeDtypeStruct((spec.shape[0],) + tuple(spec.shape[2:]), spec.dtype)
-        v = self.cell.init(fold_name(rng, self.cell.name), step)
-        params = {self.cell.name: v.params} if v.params else {}
-        state = {self.cell.name: v.state} if v.state else {}
+        params, state = {}, {}
+        init_child(self.cell, rng, (step,), params, state)
         if self.stateful:
             leaves = _flatten(self._zero_states(tuple(spec.shape)))
             state["rnn_state"] = {str(i): ops.cast(s, self.variable_dtype) for i, s in enumerate(leaves)}
@@ -597,7 +600,7 @@ class RNN(Container, _SequenceLayer):
 
     def _loop(self, variables, sequences, initial_state, mask, training, rng):
         cell = self.cell
-        cell_vars = Variables(variables.params.get(cell.name, {}), variables.state.get(cell.name, {}))
+        cell_vars = child_variables(variables, cell.name)
         cell_rng = fold_name(rng, cell.name)
         rank = len(sequences.shape)
         xs = ops.transpose(sequences, (1, 0) + tuple(range(2, rank)))
@@ -645,9 +648,7 @@ class RNN(Container, _SequenceLayer):
 
     def saving_layout(self, params, state):
         """Keras writes the cell's weights under `<layer>/cell`; the carried states are not saved."""
-        cell_layout = leaf_layout(self.cell, (params or {}).get(self.cell.name, {}),
-                                  (state or {}).get(self.cell.name, {}))
-        return [("", [])] + _nest(cell_layout, "cell", self.cell.name)
+        return [("", [])] + child_layout(self.cell, params, state, "cell")
 
     def _rnn_config(self):
         return super().get_config() | {
@@ -857,11 +858,7 @@ class Bidirectional(Container, _SequenceLayer):
     def build(self, rng, spec, *rest):
         params, state = {}, {}
         for sub in (self.forward_layer, self.backward_layer):
-            v = sub.init(fold_name(rng, sub.name), spec)
-            if v.params:
-                params[sub.name] = v.params
-            if v.state:
-                state[sub.name] = v.state
+            init_child(sub, rng, (spec,), params, state)
         return Variables(params, state)
 
     def call(self, variables, sequences, training=False, rng=None, mask=None, initial_state=None):
@@ -871,9 +868,8 @@ class Bidirectional(Container, _SequenceLayer):
             fwd_state, bwd_state = list(initial_state[:half]), list(initial_state[half:])
         new_state, results = {}, []
         for sub, init in ((self.forward_layer, fwd_state), (self.backward_layer, bwd_state)):
-            v = Variables(variables.params.get(sub.name, {}), variables.state.get(sub.name, {}))
-            out, s = sub.apply(v, sequences, training=training, rng=fold_name(rng, sub.name), mask=mask,
-                               initial_state=init)
+            out, s = sub.apply(child_variables(variables, sub.name), sequences, training=training,
+                               rng=fold_name(rng, sub.name), mask=mask, initial_state=init)
             if s:
                 new_state[sub.name] = s
             results.append(out)
@@ -918,8 +914,7 @@ class Bidirectional(Container, _SequenceLayer):
     def saving_layout(self, params, state):
         out = [("", [])]
         for attr, sub in (("backward_layer", self.backward_layer), ("forward_layer", self.forward_layer)):
-            out += _nest(leaf_layout(sub, (params or {}).get(sub.name, {}), (state or {}).get(sub.name, {})), attr,
-                         sub.name)
+            out += child_layout(sub, params, state, attr)
         return out
 
     def get_config(self):

@@ -9,8 +9,8 @@ import math
 from fkeras import ops
 from fkeras import random as frandom
 from fkeras.nn import regularizers
-from fkeras.nn.base import Layer, expect_rank
-from fkeras.nn.core import Dropout, _data_format, _noise_shaped_dropout
+from fkeras.nn.base import Layer
+from fkeras.nn.core import _SpatialDropout
 
 
 def _rate(layer, rate):
@@ -91,23 +91,8 @@ class ActivityRegularization(Layer):
         return config | {"l1": self.l1, "l2": self.l2}
 
 
-class SpatialDropout3D(Dropout):
+class SpatialDropout3D(_SpatialDropout):
     """Dropout of whole 3-D feature maps: one mask entry per (example, channel) of 5-D inputs."""
 
-    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, trainable=True, **kwargs):
-        super().__init__(rate, seed=seed, name=name, dtype=dtype, trainable=trainable, **kwargs)
-        self.data_format = _data_format(self, data_format)
-
-    def check_input(self, x):
-        expect_rank(self, x, 5, "input (batch, dim1, dim2, dim3, channels)")
-
-    def call(self, variables, x, training=False, rng=None):
-        if self.data_format == "channels_first":
-            shape = (x.shape[0], x.shape[1], 1, 1, 1)
-        else:
-            shape = (x.shape[0], 1, 1, 1, x.shape[4])
-        return _noise_shaped_dropout(self, x, shape, training, rng)
-
-    def get_config(self):
-        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype,
-                "data_format": self.data_format}
+    rank = 3
+    layout = "(batch, dim1, dim2, dim3, channels)"

@@ -7,8 +7,8 @@ import jax
 
 from fkeras import ops
 from fkeras.nn import initializers
-from fkeras.nn.base import Container, Variables, as_variables, expect_rank, fold_name
-from fkeras.nn.recurrent import _serialize, as_nn_layer, leaf_layout, _nest
+from fkeras.nn.base import Container, Variables, as_variables, child_variables, expect_rank, fold_name, init_child
+from fkeras.nn.recurrent import _serialize, as_nn_layer, child_layout
 
 
 class TimeDistributed(Container):
@@ -30,9 +30,9 @@ class TimeDistributed(Container):
 
     def build(self, rng, spec, *rest):
         step = jax.ShapeDtypeStruct((spec.shape[0],) + tuple(spec.shape[2:]), spec.dtype)
-        v = self.layer.init(fold_name(rng, self.layer.name), step)
-        return Variables({self.layer.name: v.params} if v.params else {},
-                         {self.layer.name: v.state} if v.state else {})
+        params, state = {}, {}
+        init_child(self.layer, rng, (step,), params, state)
+        return Variables(params, state)
 
     def apply(self, variables, *inputs, training: bool = False, rng=None, mask=None):
         variables = as_variables(variables)
@@ -41,7 +41,7 @@ class TimeDistributed(Container):
 
     def call(self, variables, x, training=False, rng=None, mask=None):
         name = self.layer.name
-        sub = Variables(variables.params.get(name, {}), variables.state.get(name, {}))
+        sub = child_variables(variables, name)
         key = fold_name(rng, name)
         b, t = x.shape[0], x.shape[1]
         if not sub.state:
@@ -64,9 +64,7 @@ class TimeDistributed(Container):
 
     def saving_layout(self, params, state):
         """Keras writes the wrapped layer's weights under `<wrapper>/layer`."""
-        inner = leaf_layout(self.layer, (params or {}).get(self.layer.name, {}),
-                            (state or {}).get(self.layer.name, {}))
-        return [("", [])] + _nest(inner, "layer", self.layer.name)
+        return [("", [])] + child_layout(self.layer, params, state, "layer")
 
     def get_config(self):
         return super().get_config() | {"layer": _serialize(self.layer)}
@@ -146,9 +144,8 @@ class SpectralNormalization(Container):
     def saving_layout(self, params, state):
         """Keras saves the kernel twice: as the wrapper's own variable (before `vector_u`) and in `layer`."""
         name = self.layer.name
-        inner = leaf_layout(self.layer, (params or {}).get(name, {}), (state or {}).get(name, {}))
         own = [(name, self._kernel_key((params or {}).get(name, {}))), ("vector_u",)]
-        return [("", own)] + _nest(inner, "layer", name)
+        return [("", own)] + child_layout(self.layer, params, state, "layer")
 
     def get_config(self):
         return super().get_config() | {"layer": _serialize(self.layer), "power_iterations": self.power_iterations}
