@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fkeras import ops
+from fkeras.ops._args import _scale_shift
 from fkeras.nn.base import Layer, Variables
 from fkeras.nn.kernel_bias import set_weight_args, weight_args_config
 
@@ -18,15 +19,9 @@ def _result_float(x) -> str:
 
 def scale_shift(x, mean, variance, epsilon, gamma=None, beta=None):
     """`(x - mean) / sqrt(variance + epsilon) * gamma + beta` as Keras's Layer/GroupNormalization compute it:
-    one multiply-add on `x` (`x * inv + (beta - mean * inv)`); statistics, gamma and beta (None: skipped)
-    broadcast against `x`."""
-    inv = ops.rsqrt(variance + epsilon)
-    if gamma is not None:
-        inv = inv * gamma
-    res = -mean * inv
-    if beta is not None:
-        res = res + beta
-    return x * inv + res
+    one multiply-add on `x` (the fused form of `ops.layer_normalization`); statistics, gamma and beta (None:
+    skipped) broadcast against `x`."""
+    return _scale_shift(x, mean, ops.rsqrt(variance + epsilon), gamma, beta)
 
 
 class BatchNormalization(Layer):
