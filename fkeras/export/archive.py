@@ -17,7 +17,7 @@ import numpy as np
 
 from fkeras.export._atomic import atomic_path
 from fkeras.interop._extras import import_tensorflow
-from fkeras.layers.variables import Variable as FkerasVariable
+from fkeras.ops._array_face import ArrayFace  # fkeras's Variables: layer weights, optimizer variables
 from fkeras.nn.base import as_variables
 
 
@@ -231,7 +231,7 @@ class ExportArchive:
         if not isinstance(variables, (list, tuple, set)):
             raise ValueError(f"Expected `variables` to be a list/tuple/set. Received instead object of type "
                              f"'{type(variables)}'.")
-        if not all(isinstance(v, (tf.Variable, FkerasVariable)) for v in variables):
+        if not all(isinstance(v, (tf.Variable, ArrayFace)) for v in variables):
             raise ValueError("Expected all elements in `variables` to be `tf.Variable` instances. Found instead the "
                              f"following types: {list(set(type(v) for v in variables))}")
         converted = [v if isinstance(v, tf.Variable) else

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fkeras import ops
+from fkeras.ops._array_face import ArrayFace
 from fkeras.layers.name_scope import current_path, join
 from fkeras.layers.seeding import next_key
 from fkeras.nn import initializers as finit
@@ -88,7 +89,7 @@ def _owner(source):
     return model
 
 
-class Variable:
+class Variable(ArrayFace):
     """A layer weight: `value`, `assign`, `numpy()`, `shape`, `dtype`, `trainable`, `name`, `path`.
 
     Arithmetic (`w + 1`, `x @ w`) works on the current value; pass `w.value` to functions that
@@ -231,100 +232,8 @@ class Variable:
     def _attach(self, model, kind, path):
         self._source = (weakref.ref(model), kind, tuple(path))
 
-    def numpy(self):
-        return np.asarray(self.value)
-
-    def __array__(self, dtype=None, copy=None):
-        a = np.asarray(self.value)
-        return a.astype(dtype) if dtype is not None else a
-
-    def __jax_array__(self):
-        return jnp.asarray(self.value)
-
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self._shape}, dtype={self._dtype}>"
-
-    def __len__(self):
-        return self._shape[0]
-
-    # -- arithmetic on the current value ------------------------------------------
-    def __getitem__(self, idx):
-        return self.value[idx]
-
-    def __neg__(self):
-        return ops.negative(self.value)
-
-    def __pos__(self):
-        return self.value
-
-    def __abs__(self):
-        return ops.abs(self.value)
-
-    def __add__(self, o):
-        return ops.add(self.value, _v(o))
-
-    def __radd__(self, o):
-        return ops.add(_v(o), self.value)
-
-    def __sub__(self, o):
-        return ops.subtract(self.value, _v(o))
-
-    def __rsub__(self, o):
-        return ops.subtract(_v(o), self.value)
-
-    def __mul__(self, o):
-        return ops.multiply(self.value, _v(o))
-
-    def __rmul__(self, o):
-        return ops.multiply(_v(o), self.value)
-
-    def __truediv__(self, o):
-        return ops.divide(self.value, _v(o))
-
-    def __rtruediv__(self, o):
-        return ops.divide(_v(o), self.value)
-
-    def __pow__(self, o):
-        return ops.power(self.value, _v(o))
-
-    def __rpow__(self, o):
-        return ops.power(_v(o), self.value)
-
-    def __matmul__(self, o):
-        return ops.matmul(self.value, _v(o))
-
-    def __rmatmul__(self, o):
-        return ops.matmul(_v(o), self.value)
-
-    def __lt__(self, o):
-        return ops.less(self.value, _v(o))
-
-    def __le__(self, o):
-        return ops.less_equal(self.value, _v(o))
-
-    def __gt__(self, o):
-        return ops.greater(self.value, _v(o))
-
-    def __ge__(self, o):
-        return ops.greater_equal(self.value, _v(o))
-
-    @property
-    def T(self):
-        return ops.transpose(self.value)
-
-    __hash__ = object.__hash__
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        """Torch functions given a Variable (bound to a torch tensor in a shim) see its value."""
-        def unwrap(a):
-            if isinstance(a, Variable):
-                return a.value
-            if isinstance(a, (list, tuple)):
-                return type(a)(unwrap(x) for x in a)
-            return a
-
-        return func(*unwrap(args), **{k: unwrap(v) for k, v in (kwargs or {}).items()})
 
 
 # A Variable handed to a jnp function inside a trace must be a pytree for JAX to accept its
@@ -332,10 +241,3 @@ class Variable:
 jax.tree_util.register_pytree_node(Variable, lambda v: ((v.value,), None), lambda aux, children: children[0])
 
 
-def _v(x):
-    return x.value if isinstance(x, Variable) else x
-
-
-def unwrap(x):
-    """The value of a Variable; anything else unchanged."""
-    return x.value if isinstance(x, Variable) else x

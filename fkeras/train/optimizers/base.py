@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from fkeras import ops
+from fkeras.ops._array_face import ArrayFace, unwrap
 from fkeras.train import schedules as _schedules
 from fkeras.train.state import StateCell
 from fkeras.nn.base import snake_case
@@ -112,7 +113,109 @@ def _value_of(v):
     return getattr(v, "value", v)
 
 
-class Optimizer:
+class OptimizerVariable(ArrayFace):
+    """One of an optimizer's state arrays as Keras's optimizer `Variable` (an entry of `variables`,
+    or `iterations`): `value` reads the optimizer's current state (its model's TrainState once
+    compiled), `assign` writes there. `name` and `path` as Keras gives them (`adam/iteration`,
+    `adam/sequential_dense_kernel_momentum`)."""
+
+    trainable = False
+
+    def __init__(self, optimizer, index, path):
+        self._optimizer, self._index, self.path = optimizer, index, path
+        self.name = path.rsplit("/", 1)[-1]
+
+    @property
+    def value(self):
+        return self._optimizer._variable_values()[self._index]
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return ops.dtype(self.value)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def assign(self, value):
+        self._optimizer._assign_variable(self._index, value)
+        return self.value
+
+    def assign_add(self, value):
+        return self.assign(ops.add(self.value, unwrap(value)))
+
+    def assign_sub(self, value):
+        return self.assign(ops.subtract(self.value, unwrap(value)))
+
+    def __eq__(self, o):
+        return ops.equal(self.value, unwrap(o))
+
+    def __ne__(self, o):
+        return ops.not_equal(self.value, unwrap(o))
+
+    __hash__ = ArrayFace.__hash__
+
+    def __int__(self):
+        return int(np.asarray(self.value))
+
+    __index__ = __int__
+
+    def __float__(self):
+        return float(np.asarray(self.value))
+
+    def __bool__(self):
+        return bool(np.asarray(self.value))
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={np.asarray(self.value)}>"
+
+
+# As a layer's Variable: handed to a jitted function, an optimizer variable flattens to its current value.
+jax.tree_util.register_pytree_node(OptimizerVariable, lambda v: ((v.value,), None), lambda aux, children: children[0])
+
+
+class VariableViews:
+    """Keras's `optimizer.variables` for an optimizer class that defines `_state()`, `_set_state()`,
+    `state_to_list`/`state_from_list` and `variable_paths(state)`."""
+
+    @property
+    def variables(self):
+        """The optimizer's state as Keras's list of optimizer Variables (iteration, learning rate, the
+        slots, ...), in Keras's order: views (`OptimizerVariable`) that read and assign the current state."""
+        st = self._state()
+        if st is None:
+            return []
+        paths = self.variable_paths(st)
+        views = self.__dict__.get("_variable_views")
+        if views is None or [v.path for v in views] != paths:
+            views = self._variable_views = [OptimizerVariable(self, j, p) for j, p in enumerate(paths)]
+        return list(views)
+
+    def _variable_values(self):
+        st = self._state()
+        if st is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}' holds no state: build it "
+                             "(`build(var_list)`, `apply_gradients`, or compile and fit its model) first.")
+        return self.state_to_list(st)
+
+    def _assign_variable(self, index, value):
+        """Write `value` as the `index`-th entry of `variables` (shape and dtype checked before writing)."""
+        st = self._state()
+        values = self._variable_values()
+        old = values[index]
+        value = unwrap(value)
+        if tuple(np.shape(value)) != tuple(old.shape):
+            raise ValueError(f"Variable '{self.variable_paths(st)[index]}': expected a value of "
+                             f"shape {tuple(old.shape)}, got shape {tuple(np.shape(value))}.")
+        values[index] = ops.cast(ops.convert_to_tensor(value), ops.dtype(old))
+        self._set_state(self.state_from_list(values, st))
+
+
+class Optimizer(VariableViews):
     """Base of Keras's optimizers: arguments `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`,
     `global_clipnorm` (and Keras's other base arguments at their defaults).
 
@@ -459,17 +562,27 @@ class Optimizer:
 
     @property
     def iterations(self):
-        """Updates taken (with gradient accumulation: calls // gradient_accumulation_steps, as Keras)."""
-        st = self._state()
-        if st is None:
+        """Updates taken, as Keras's `optimizer.iterations`: the `iteration` variable (with gradient
+        accumulation, its value // gradient_accumulation_steps, an array); 0 before the state exists."""
+        variables = self.variables
+        if not variables:
             return 0
-        return int(st.iterations) // (self.gradient_accumulation_steps or 1)
+        if self.gradient_accumulation_steps:
+            return ops.floor_divide(variables[0].value, self.gradient_accumulation_steps)
+        return variables[0]
 
-    @property
-    def variables(self):
-        """The optimizer's state arrays as a flat list (iterations, learning rate, slots, ...)."""
-        st = self._state()
-        return [] if st is None else self.state_to_list(st)
+    def variable_paths(self, state) -> list:
+        """Keras's paths of `state_to_list(state)`'s entries: `<name>/iteration`, `<name>/learning_rate`,
+        a slot as `<name>/<variable path with '_' for '/'>_<slot>` (Keras's `add_variable_from_reference`),
+        a shared scalar by its key."""
+        paths = getattr(self, "_leaf_paths", None) or ()
+
+        def ref(i):
+            return (paths[i] if i < len(paths) and paths[i] else f"variable_{i}").replace("/", "_")
+
+        return [f"{self.name}/" + ("iteration" if kind == "it" else "learning_rate" if kind == "lr"
+                                   else f"{ref(i)}_{key}" if kind == "slot" else key)
+                for kind, key, i in self._list_layout(state)]
 
     @property
     def built(self):

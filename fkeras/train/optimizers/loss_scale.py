@@ -140,6 +140,11 @@ class LossScaleOptimizer(Optimizer):
         return [state.iterations, state.learning_rate, state.step_counter, state.dynamic_scale] + list(
             self.inner_optimizer.state_to_list(state.inner))
 
+    def variable_paths(self, state) -> list:
+        """Keras's paths: the wrapper's four, then the inner optimizer's."""
+        return [f"{self.name}/{n}" for n in ("iteration", "learning_rate", "step_counter", "dynamic_scale")] + \
+            self.inner_optimizer.variable_paths(state.inner)
+
     def state_from_list(self, values, template):
         values = list(values)
         if len(values) < 4:

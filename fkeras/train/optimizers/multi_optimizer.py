@@ -322,6 +322,13 @@ class MultiOptimizer(Optimizer):
             out += opt.state_to_list(st)
         return out
 
+    def variable_paths(self, state) -> list:
+        """Keras's paths: the wrapper's iteration and learning rate, then each inner optimizer's."""
+        out = [f"{self.name}/iteration", f"{self.name}/learning_rate"]
+        for opt, st in zip(self._inner_optimizers, state.inner):
+            out += opt.variable_paths(st)
+        return out
+
     def state_from_list(self, values, template):
         values = list(values)
         sizes = [len(opt._list_layout(st)) for opt, st in zip(self._inner_optimizers, template.inner)]

@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp  # optax states are JAX: this adapter is the JAX engine's only
 import optax
 
-from fkeras.train.optimizers.base import _get_in, _replace_in, _value_of
+from fkeras.train.optimizers.base import VariableViews, _get_in, _replace_in, _value_of
 from fkeras.train.state import StateCell
 
 
-class OptaxOptimizer:
+class OptaxOptimizer(VariableViews):
     """An optax transform with Keras's optimizer face.
 
     `learning_rate` reads/writes the `learning_rate` hyperparameter when the transform was built
@@ -89,10 +89,10 @@ class OptaxOptimizer:
         counts = optax.tree_utils.tree_get_all_with_path(st, "count") if st is not None else []
         return int(counts[0][1]) if counts else 0
 
-    @property
-    def variables(self):
-        st = self._state()
-        return [] if st is None else jax.tree.leaves(st)
+    def variable_paths(self, state) -> list:
+        """`<name>/<the leaf's key path in optax's state>` for each of `state_to_list(state)`'s leaves."""
+        return [f"{self.name}/" + jax.tree_util.keystr(kp, simple=True, separator="_")
+                for kp, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         values = [_value_of(v) for v in trainable_variables]
