@@ -1,4 +1,6 @@
-"""Argument checks shared by every backend of `fkeras.ops` (framework-neutral, written once)."""
+"""Argument checks shared by every backend of `fkeras.ops` (framework-neutral, written once), and the small
+framework-neutral pieces of the ops whose kernels differ (layer_normalization's options and fused scale-shift, the
+attention bias/mask broadcast), which take the framework's functions as arguments."""
 
 import numpy as np
 
@@ -90,7 +92,8 @@ def _complex_parts(x, name, convert, is_float):
         raise ValueError(f"fkeras.ops.{name}: expected x as a tuple (real, imag) of two float tensors, got {type(x)}.")
     real, imag = convert(x[0]), convert(x[1])
     if real.shape != imag.shape:
-        raise ValueError(f"fkeras.ops.{name}: real and imag shapes differ: {_shape(real.shape)} vs {_shape(imag.shape)}.")
+        raise ValueError(
+            f"fkeras.ops.{name}: real and imag shapes differ: {_shape(real.shape)} vs {_shape(imag.shape)}.")
     if not (is_float(real) and is_float(imag)):
         raise ValueError(f"fkeras.ops.{name}: real and imag must be float, got {real.dtype} and {imag.dtype}.")
     return real, imag
@@ -159,9 +162,11 @@ def _check_ctc_strategy(strategy):
         raise ValueError(f"fkeras.ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}.")
 
 
-def _layer_norm_args(kwargs, axis, epsilon, shape):
-    """`layer_normalization`'s options: (rms_scaling, epsilon, sorted non-negative axes, the shape a gamma/beta over
-    those axes broadcasts as). The functional graph records **kwargs as one config entry, unpacked here."""
+def _layer_norm_args(kwargs, axis, epsilon, shape, convert, reshape):
+    """`layer_normalization`'s options for an input of `shape`: (rms_scaling, epsilon, sorted non-negative axes,
+    `param`). `param(v)` is a gamma/beta `convert`ed (None stays None) and, unless it already has the input's rank or
+    normalizes only the last axis, `reshape`d to broadcast over the axes. The functional graph records **kwargs as
+    one config entry, unpacked here."""
     kwargs.update(kwargs.pop("kwargs", {}))
     rms_scaling = kwargs.pop("rms_scaling", False)
     if kwargs:
@@ -171,7 +176,14 @@ def _layer_norm_args(kwargs, axis, epsilon, shape):
     bshape = [1] * nd
     for a in axes:
         bshape[a] = shape[a]
-    return rms_scaling, 1e-7 if epsilon is None else epsilon, axes, bshape
+
+    def param(v):
+        if v is None:
+            return None
+        v = convert(v)
+        return reshape(v, bshape) if len(v.shape) != nd and axes != [nd - 1] else v
+
+    return rms_scaling, 1e-7 if epsilon is None else epsilon, axes, param
 
 
 def _scale_shift(x, mean, inv, gamma=None, beta=None):
@@ -183,3 +195,22 @@ def _scale_shift(x, mean, inv, gamma=None, beta=None):
     if beta is not None:
         res = res + beta
     return x * inv + res
+
+
+def _check_cdist(x_shape, y_shape):
+    """`cdist`'s inputs: (..., P, M) and (..., R, M)."""
+    if len(x_shape) < 2 or len(y_shape) < 2:
+        raise ValueError(f"fkeras.ops.cdist: inputs must have rank >= 2, got shapes {_shape(x_shape)} and "
+                         f"{_shape(y_shape)}.")
+    if x_shape[-1] != y_shape[-1]:
+        raise ValueError(f"fkeras.ops.cdist: last dimensions must match, got {_shape(x_shape)} and {_shape(y_shape)}.")
+
+
+def _check_glu(shape, axis):
+    if shape[axis] % 2:
+        raise ValueError(f"fkeras.ops.glu: axis {axis} must have an even size, got shape {_shape(shape)}.")
+
+
+def _check_psnr(shape1, shape2):
+    if shape1 != shape2:
+        raise ValueError(f"fkeras.ops.psnr: input shapes must match, got {_shape(shape1)} and {_shape(shape2)}.")

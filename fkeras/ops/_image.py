@@ -14,7 +14,9 @@ import numpy as np
 from fkeras import ops  # loaded with a framework's kernels (`_dispatch.backend`), after `fkeras.ops` is complete
 from fkeras.ops import random_impl as frandom
 from fkeras.ops._args import _check_data_format, _check_resize
-from fkeras.ops._jax_extra import _SCALE_METHODS, _area_resize, _aspect_box, _hw_axes
+from fkeras.ops._jax_extra import (
+    _ORDER, _SCALE_METHODS, _area_resize, _aspect_box, _check_interp, _check_map_coordinates, _hw_axes,
+)
 
 __all__ = ["pad_images", "crop_images", "extract_patches", "extract_patches_3d", "rgb_to_grayscale", "rgb_to_hsv",
            "hsv_to_rgb", "gaussian_blur", "sobel_edges", "ssim"]
@@ -40,30 +42,39 @@ def _float_dtype(dtype):
     return dtype if _is_float(dtype) else "float32"
 
 
-def _two_of(a, b, target, names):
-    if [a, b, target].count(None) != 1:
-        raise ValueError(f"Must specify exactly two of {', '.join(names)}. "
-                         f"Received: {names[0]}={a}, {names[1]}={b}, {names[2]}={target}")
-    for v, n in zip((a, b, target), names):
+def _nonnegative(names, values):
+    for n, v in zip(names, values):
         if v is not None and v < 0:
             raise ValueError(f"{n} must be >= 0. Received: {n}={v}")
 
 
-def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
-               target_height=None, target_width=None, data_format=None):
+def _two_of(a, b, target, names):
+    if [a, b, target].count(None) != 1:
+        raise ValueError(f"Must specify exactly two of {', '.join(names)}. "
+                         f"Received: {names[0]}={a}, {names[1]}={b}, {names[2]}={target}")
+    _nonnegative(names, (a, b, target))
+
+
+def _frame_args(images, data_format, kind, top, left, bottom, right, target_height, target_width):
+    """pad_images' and crop_images' common start (`kind`: "padding" or "cropping"): exactly two of each of (top,
+    bottom, target_height) and (left, right, target_width), none negative. Returns (data_format, rank, shape)."""
     data_format = _fmt(data_format)
     rank = _rank34(images)
-    _two_of(top_padding, bottom_padding, target_height, ("top_padding", "bottom_padding", "target_height"))
-    _two_of(left_padding, right_padding, target_width, ("left_padding", "right_padding", "target_width"))
-    shape = ops.shape(images)
+    _two_of(top, bottom, target_height, (f"top_{kind}", f"bottom_{kind}", "target_height"))
+    _two_of(left, right, target_width, (f"left_{kind}", f"right_{kind}", "target_width"))
+    return data_format, rank, ops.shape(images)
+
+
+def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
+               target_height=None, target_width=None, data_format=None):
+    data_format, rank, shape = _frame_args(images, data_format, "padding", top_padding, left_padding, bottom_padding,
+                                           right_padding, target_height, target_width)
     h, w = (shape[-3], shape[-2]) if data_format == "channels_last" else (shape[-2], shape[-1])
     top = target_height - bottom_padding - h if top_padding is None else top_padding
     bottom = target_height - top - h if bottom_padding is None else bottom_padding
     left = target_width - right_padding - w if left_padding is None else left_padding
     right = target_width - left - w if right_padding is None else right_padding
-    for v, n in ((top, "top_padding"), (bottom, "bottom_padding"), (left, "left_padding"), (right, "right_padding")):
-        if v < 0:
-            raise ValueError(f"{n} must be >= 0. Received: {n}={v}")
+    _nonnegative(("top_padding", "bottom_padding", "left_padding", "right_padding"), (top, bottom, left, right))
     pads = [(top, bottom), (left, right)]
     pads = pads + [(0, 0)] if data_format == "channels_last" else [(0, 0)] + pads
     if rank == 4:
@@ -73,11 +84,8 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
 
 def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
                 target_height=None, target_width=None, data_format=None):
-    data_format = _fmt(data_format)
-    rank = _rank34(images)
-    _two_of(top_cropping, bottom_cropping, target_height, ("top_cropping", "bottom_cropping", "target_height"))
-    _two_of(left_cropping, right_cropping, target_width, ("left_cropping", "right_cropping", "target_width"))
-    shape = ops.shape(images)
+    data_format, rank, shape = _frame_args(images, data_format, "cropping", top_cropping, left_cropping,
+                                           bottom_cropping, right_cropping, target_height, target_width)
     if data_format == "channels_last":
         h, w, c = shape[-3], shape[-2], shape[-1]
     else:
@@ -86,9 +94,7 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
     th = h - bottom_cropping - top if target_height is None else target_height
     left = w - target_width - right_cropping if left_cropping is None else left_cropping
     tw = w - right_cropping - left if target_width is None else target_width
-    for v, n in ((top, "top_cropping"), (th, "target_height"), (left, "left_cropping"), (tw, "target_width")):
-        if v < 0:
-            raise ValueError(f"{n} must be >= 0. Received: {n}={v}")
+    _nonnegative(("top_cropping", "target_height", "left_cropping", "target_width"), (top, th, left, tw))
     start, size = [top, left], [th, tw]
     if data_format == "channels_last":
         start, size = start + [0], size + [c]
@@ -337,8 +343,6 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
 
 
 # --- point sampling (torch / TF): jax.scipy.ndimage.map_coordinates's rule, written over fkeras.ops ------------
-_FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
-_ORDER = {"nearest": 0, "bilinear": 1}
 
 
 def _fix_index(i, size, mode):
@@ -398,17 +402,7 @@ def _gather_interp(flat, index_axes, sizes, strides, base, order, mode, fill_val
 
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
     shape = ops.shape(inputs)
-    cshape = ops.shape(coordinates)
-    if cshape[0] != len(shape):
-        raise ValueError(f"First dim of `coordinates` must be the same as the rank of `inputs`. Received inputs with "
-                         f"shape: {tuple(shape)} and coordinate leading dim of {cshape[0]}")
-    if len(cshape) < 2:
-        raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: {cshape}")
-    if fill_mode not in _FILL:
-        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of {set(_FILL)}. "
-                         f"Received: fill_mode={fill_mode}")
-    if order not in (0, 1):
-        raise ValueError(f"Invalid value for argument `order`. Expected one of [0, 1]. Received: order={order}")
+    _check_map_coordinates(shape, ops.shape(coordinates), order, fill_mode)
     dtype = ops.dtype(inputs)
     coords = ops.cast(coordinates, _float_dtype(dtype) if _is_float(dtype) else "float32")
     strides = [int(np.prod(shape[d + 1:])) for d in range(len(shape))]
@@ -437,15 +431,6 @@ def _from_nhwc(x, data_format, squeeze):
     if data_format == "channels_first":
         x = ops.transpose(x, (0, 3, 1, 2))
     return ops.squeeze(x, 0) if squeeze else x
-
-
-def _check_interp(interpolation, fill_mode=None):
-    if interpolation not in _ORDER:
-        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one {set(_ORDER)}. "
-                         f"Received: interpolation={interpolation}")
-    if fill_mode is not None and fill_mode not in _FILL:
-        raise ValueError(f"Invalid value for argument `fill_mode`. Expected of one {set(_FILL)}. "
-                         f"Received: fill_mode={fill_mode}")
 
 
 def _grid(h, w, dtype):

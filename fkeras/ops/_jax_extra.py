@@ -16,8 +16,9 @@ from fkeras.ops import _jax
 from fkeras.ops import image as ops_image
 from fkeras.ops import random_impl as frandom
 from fkeras.ops._args import (
-    PART_B_OPS, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_rank2, _check_resize,
-    _check_square, _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+    PART_B_OPS, _check_attention, _check_cdist, _check_ctc_strategy, _check_data_format, _check_glu, _check_psnr,
+    _check_qr_mode, _check_rank2, _check_resize, _check_square, _check_unroll, _check_view_as_complex,
+    _complex_parts, _layer_norm_args, _scale_shift, _tuple,
 )
 from fkeras.ops._jax import _conv_dims
 
@@ -185,10 +186,7 @@ def in_top_k(targets, predictions, k):
 
 def cdist(x, y):
     x, y = _x(x), _x(y)
-    if x.ndim < 2 or y.ndim < 2:
-        raise ValueError(f"fkeras.ops.cdist: inputs must have rank >= 2, got shapes {x.shape} and {y.shape}.")
-    if x.shape[-1] != y.shape[-1]:
-        raise ValueError(f"fkeras.ops.cdist: last dimensions must match, got {x.shape} and {y.shape}.")
+    _check_cdist(x.shape, y.shape)
     d = jnp.expand_dims(x, -2) - jnp.expand_dims(y, -3)
     return jnp.sqrt(jnp.sum(d * d, axis=-1))
 
@@ -257,6 +255,24 @@ def _stft_checks(x_dtype, sequence_length, fft_length):
         )
 
 
+def istft_plan(window, n_frames, sequence_stride, fft_length, length, center):
+    """istft's host-side plan (NumPy; `window` from `stft_window`): idx, the output position of each frame sample
+    ((n_frames * fft_length,), frame-major); norm, the overlap-added squared window the signal is divided by, 1 where
+    it is ~0 ((out_len,)); (start, end), the part of the overlap-added signal kept."""
+    out_len = fft_length + sequence_stride * (n_frames - 1)
+    idx = (np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]).reshape(-1)
+    norm = np.zeros(out_len, window.dtype)
+    np.add.at(norm, idx, np.tile(np.square(window), n_frames))
+    start = fft_length // 2 if center else 0
+    if length is not None:
+        end = start + length
+    elif center:
+        end = out_len - fft_length // 2
+    else:
+        end = out_len
+    return idx, np.where(norm > 1e-10, norm, 1.0).astype(window.dtype), (start, end)
+
+
 def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
     x = _x(x)
     _stft_checks(x.dtype.name, sequence_length, fft_length)
@@ -276,22 +292,10 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     frames = jnp.fft.irfft(c, n=fft_length, axis=-1)  # (..., n_frames, fft_length)
     n_frames = c.shape[-2]
     win = stft_window(window, sequence_length, fft_length, dtype)
-    out_len = fft_length + sequence_stride * (n_frames - 1)
-    idx = (np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]).reshape(-1)
+    idx, norm, (start, end) = istft_plan(win, n_frames, sequence_stride, fft_length, length, center)
     batch = frames.shape[:-2]
-    signal = jnp.zeros(batch + (out_len,), frames.dtype).at[..., idx].add(
-        (frames * win).reshape(batch + (-1,)))
-    norm = np.zeros(out_len, dtype)
-    np.add.at(norm, idx, np.tile(np.square(win), n_frames))
-    signal = signal / jnp.where(norm > 1e-10, norm, 1.0)
-    start = fft_length // 2 if center else 0
-    if length is not None:
-        end = start + length
-    elif center:
-        end = out_len - fft_length // 2
-    else:
-        end = out_len
-    return signal[..., start:end]
+    signal = jnp.zeros(batch + norm.shape, frames.dtype).at[..., idx].add((frames * win).reshape(batch + (-1,)))
+    return (signal / norm)[..., start:end]
 
 
 def erfc(x):
@@ -326,8 +330,7 @@ def celu(x, alpha=1.0):
 
 def glu(x, axis=-1):
     x = _x(x)
-    if x.shape[axis] % 2:
-        raise ValueError(f"fkeras.ops.glu: axis {axis} must have an even size, got shape {x.shape}.")
+    _check_glu(x.shape, axis)
     return jax.nn.glu(x, axis=axis)
 
 
@@ -397,22 +400,15 @@ def threshold(x, threshold, default_value):
 
 # --- nn: normalisation and misc ------------------------------------------------
 def _compute(x):
+    """(x in its compute dtype: at least float32, x's own dtype: the result's)."""
     x = _x(x)
-    return x, jnp.promote_types(x.dtype, jnp.float32)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32)), x.dtype
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    x, compute = _compute(x)
-    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
-    out_dtype = x.dtype
-    x = x.astype(compute)
-
-    def bc(v):
-        if v is None:
-            return None
-        v = _x(v).astype(compute)
-        return v.reshape(bshape) if v.ndim != x.ndim and axes != [x.ndim - 1] else v
-
+    x, out_dtype = _compute(x)
+    rms_scaling, epsilon, axes, bc = _layer_norm_args(kwargs, axis, epsilon, x.shape,
+                                                      lambda v: _x(v).astype(x.dtype), jnp.reshape)
     if rms_scaling:
         out = x * jax.lax.rsqrt(jnp.var(x, axis=axes, keepdims=True) + epsilon)
         if gamma is not None:
@@ -425,15 +421,13 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     epsilon = 1e-7 if epsilon is None else epsilon
-    x, compute = _compute(x)
-    out_dtype = x.dtype
-    x = x.astype(compute)
+    x, out_dtype = _compute(x)
     if x.ndim == 0:
         x = x[None]
     axis = sorted(axis) if isinstance(axis, (tuple, list)) else axis
     out = x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=axis, keepdims=True) + epsilon)
     if scale is not None:
-        out = out * _x(scale).astype(compute)
+        out = out * _x(scale).astype(x.dtype)
     return out.astype(out_dtype)
 
 
@@ -444,8 +438,7 @@ def polar(abs_, angle):
 
 def psnr(x1, x2, max_val):
     x1, x2 = _x(x1), _x(x2)
-    if x1.shape != x2.shape:
-        raise ValueError(f"fkeras.ops.psnr: input shapes must match, got {x1.shape} and {x2.shape}.")
+    _check_psnr(x1.shape, x2.shape)
     max_val = jnp.asarray(max_val, x2.dtype)
     mse = jnp.mean(jnp.square(x1 - x2))
     return 20 * jnp.log10(max_val) - 10 * jnp.log10(mse)
@@ -466,16 +459,21 @@ def conv_transpose_pads(k, stride, dilation, padding, output_padding):
     return left, pad_len - left
 
 
-def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
-                   dilation_rate=1):
-    data_format = _check_data_format(data_format)
-    padding = padding.lower()
-    inputs, kernel = _x(inputs), _x(kernel)
-    n = inputs.ndim - 2
+def conv_transpose_args(kernel_shape, n, strides, padding, output_padding, dilation_rate):
+    """conv_transpose's strides and dilation as n-tuples, and each spatial axis's `conv_transpose_pads`."""
     strides = _tuple(strides, n, "strides")
     dilation = _tuple(dilation_rate, n, "dilation_rate")
     opad = (None,) * n if output_padding is None else _tuple(output_padding, n, "output_padding")
-    pads = [conv_transpose_pads(kernel.shape[i], strides[i], dilation[i], padding, opad[i]) for i in range(n)]
+    pads = [conv_transpose_pads(kernel_shape[i], strides[i], dilation[i], padding.lower(), opad[i]) for i in range(n)]
+    return strides, dilation, pads
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    data_format = _check_data_format(data_format)
+    inputs, kernel = _x(inputs), _x(kernel)
+    n = inputs.ndim - 2
+    strides, dilation, pads = conv_transpose_args(kernel.shape, n, strides, padding, output_padding, dilation_rate)
     # kernel (*window, out, in): flip the window and swap to (*window, in, out)
     k = jnp.flip(kernel, axis=tuple(range(n)))
     k = jnp.swapaxes(k, -1, -2)
@@ -528,18 +526,23 @@ def adaptive_bins(in_size, out_size):
     return starts, ends
 
 
-def _adaptive_pool(inputs, output_size, data_format, reduce):
+def adaptive_pool(x, output_size, data_format, reduce, window, stack):
+    """PyTorch's adaptive pooling, one spatial axis at a time, for any framework: `window(x, start, end, axis)` is
+    an `adaptive_bins` window, `reduce(v, axis)` pools it, `stack(list, axis)` joins the pooled windows."""
     data_format = _check_data_format(data_format)
-    x = _x(inputs)
-    n = x.ndim - 2
+    n = len(x.shape) - 2
     out = _tuple(output_size, n, "output_size")
     first = 2 if data_format == "channels_first" else 1
     for d in range(n):
         axis = first + d
         starts, ends = adaptive_bins(x.shape[axis], out[d])
-        pieces = [reduce(jax.lax.slice_in_dim(x, s, e, axis=axis), axis) for s, e in zip(starts, ends)]
-        x = jnp.stack(pieces, axis=axis)
+        x = stack([reduce(window(x, s, e, axis), axis) for s, e in zip(starts, ends)], axis)
     return x
+
+
+def _adaptive_pool(inputs, output_size, data_format, reduce):
+    return adaptive_pool(_x(inputs), output_size, data_format, reduce,
+                         lambda v, s, e, a: jax.lax.slice_in_dim(v, s, e, axis=a), lambda vs, a: jnp.stack(vs, axis=a))
 
 
 def adaptive_average_pool(inputs, output_size, data_format=None):
@@ -803,20 +806,25 @@ def _area_resize(x, ah, aw, th, tw):
     return x
 
 
-def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
-    x = _x(inputs)
-    coordinates = jnp.asarray(coordinates)
-    if coordinates.shape[0] != x.ndim:
+def _check_map_coordinates(shape, coordinates_shape, order, fill_mode):
+    """`map_coordinates`'s checks (Keras's messages), for every backend."""
+    if coordinates_shape[0] != len(shape):
         raise ValueError(f"First dim of `coordinates` must be the same as the rank of `inputs`. Received inputs with "
-                         f"shape: {x.shape} and coordinate leading dim of {coordinates.shape[0]}")
-    if coordinates.ndim < 2:
+                         f"shape: {tuple(shape)} and coordinate leading dim of {coordinates_shape[0]}")
+    if len(coordinates_shape) < 2:
         raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: "
-                         f"{coordinates.shape}")
+                         f"{tuple(coordinates_shape)}")
     if fill_mode not in _FILL:
         raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of {set(_FILL)}. "
                          f"Received: fill_mode={fill_mode}")
     if order not in (0, 1):
         raise ValueError(f"Invalid value for argument `order`. Expected one of [0, 1]. Received: order={order}")
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    x = _x(inputs)
+    coordinates = jnp.asarray(coordinates)
+    _check_map_coordinates(x.shape, coordinates.shape, order, fill_mode)
     return jax.scipy.ndimage.map_coordinates(x, list(coordinates), order, fill_mode, fill_value)
 
 

@@ -18,10 +18,13 @@ import tensorflow as tf
 from fkeras.ops import _tf as T
 from fkeras.ops import _unrolled
 from fkeras.ops._args import (
-    PART_B_OPS, _bnts, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_square,
-    _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+    PART_B_OPS, _bnts, _check_attention, _check_cdist, _check_ctc_strategy, _check_data_format, _check_glu,
+    _check_psnr, _check_qr_mode, _check_square, _check_unroll, _check_view_as_complex, _complex_parts,
+    _layer_norm_args, _scale_shift, _tuple,
 )
-from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, adaptive_bins, conv_transpose_pads, saturate_limits, stft_window
+from fkeras.ops._jax_extra import (
+    _ctc_beam_search, _stft_checks, adaptive_pool, conv_transpose_args, istft_plan, saturate_limits, stft_window,
+)
 
 __all__ = list(PART_B_OPS)
 
@@ -180,10 +183,7 @@ def in_top_k(targets, predictions, k):
 
 def cdist(x, y):
     x, y = T._promote(x, y)
-    if len(x.shape) < 2 or len(y.shape) < 2:
-        raise ValueError(f"fkeras.ops.cdist: inputs must have rank >= 2, got shapes {x.shape}, {y.shape}.")
-    if x.shape[-1] != y.shape[-1]:
-        raise ValueError(f"fkeras.ops.cdist: last dimensions must match, got {x.shape}, {y.shape}.")
+    _check_cdist(x.shape, y.shape)
     d = tf.expand_dims(x, -2) - tf.expand_dims(y, -3)
     return tf.sqrt(tf.reduce_sum(d * d, -1))
 
@@ -243,15 +243,9 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     frames = tf.signal.irfft(c, fft_length=[fft_length])
     n_frames = c.shape[-2]
     win_np = stft_window(window, sequence_length, fft_length, dtype)
+    _, norm, (start, end) = istft_plan(win_np, n_frames, sequence_stride, fft_length, length, center)
     signal = tf.signal.overlap_and_add(frames * tf.constant(win_np), sequence_stride)
-    out_len = fft_length + sequence_stride * (n_frames - 1)
-    idx = (np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]).reshape(-1)
-    norm = np.zeros(out_len, dtype)
-    np.add.at(norm, idx, np.tile(np.square(win_np), n_frames))
-    signal = signal / tf.constant(np.where(norm > 1e-10, norm, 1.0).astype(dtype))
-    start = fft_length // 2 if center else 0
-    end = start + length if length is not None else (out_len - fft_length // 2 if center else out_len)
-    return signal[..., start:end]
+    return (signal / tf.constant(norm))[..., start:end]
 
 
 def erfc(x):
@@ -291,8 +285,7 @@ def celu(x, alpha=1.0):
 
 def glu(x, axis=-1):
     x = _x(x)
-    if x.shape[axis] % 2:
-        raise ValueError(f"fkeras.ops.glu: axis {axis} must have an even size, got shape {x.shape}.")
+    _check_glu(x.shape, axis)
     a, b = tf.split(x, 2, axis=axis)
     return a * tf.sigmoid(b)
 
@@ -377,23 +370,13 @@ def threshold(x, threshold, default_value):
 # --- nn: normalisation and misc -----------------------------------------------------------
 def _compute(x):
     x = _x(x)
-    compute = "float64" if x.dtype == tf.float64 else "float32"
-    return x, compute
+    return tf.cast(x, "float64" if x.dtype == tf.float64 else "float32"), x.dtype
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    x, compute = _compute(x)
-    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
-    out_dtype = x.dtype
-    x = tf.cast(x, compute)
-    nd = len(x.shape)
-
-    def bc(v):
-        if v is None:
-            return None
-        v = tf.cast(_x(v), compute)
-        return tf.reshape(v, bshape) if len(v.shape) != nd and axes != [nd - 1] else v
-
+    x, out_dtype = _compute(x)
+    rms_scaling, epsilon, axes, bc = _layer_norm_args(kwargs, axis, epsilon, x.shape,
+                                                      lambda v: tf.cast(_x(v), x.dtype), tf.reshape)
     if rms_scaling:
         _, var = tf.nn.moments(x, axes, keepdims=True)
         out = x * tf.math.rsqrt(var + epsilon)
@@ -405,15 +388,13 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     epsilon = 1e-7 if epsilon is None else epsilon
-    x, compute = _compute(x)
-    out_dtype = x.dtype
-    x = tf.cast(x, compute)
+    x, out_dtype = _compute(x)
     if len(x.shape) == 0:
         x = x[None]
     axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
     out = x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axes, keepdims=True) + epsilon)
     if scale is not None:
-        out = out * tf.cast(_x(scale), compute)
+        out = out * tf.cast(_x(scale), x.dtype)
     return tf.cast(out, out_dtype)
 
 
@@ -424,8 +405,7 @@ def polar(abs_, angle):
 
 def psnr(x1, x2, max_val):
     x1, x2 = T._promote(x1, x2)
-    if x1.shape != x2.shape:
-        raise ValueError(f"fkeras.ops.psnr: input shapes must match, got {x1.shape} and {x2.shape}.")
+    _check_psnr(x1.shape, x2.shape)
     max_val = tf.cast(max_val, x2.dtype)
     mse = tf.reduce_mean(tf.square(x1 - x2))
     log10 = np.log(10.0).astype(x2.dtype.as_numpy_dtype)
@@ -463,10 +443,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     data_format = _check_data_format(data_format)
     x, kernel = T._float_promote(inputs, kernel)
     n = len(x.shape) - 2
-    strides = _tuple(strides, n, "strides")
-    dilation = _tuple(dilation_rate, n, "dilation_rate")
-    opad = (None,) * n if output_padding is None else _tuple(output_padding, n, "output_padding")
-    pads = [conv_transpose_pads(kernel.shape[i], strides[i], dilation[i], padding.lower(), opad[i]) for i in range(n)]
+    strides, dilation, pads = conv_transpose_args(kernel.shape, n, strides, padding, output_padding, dilation_rate)
     x = T._to_channels_last(x, data_format)
     for i in range(n):
         x = _dilate_axis(x, 1 + i, strides[i])
@@ -523,17 +500,8 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _adaptive(reduce, inputs, output_size, data_format):
-    data_format = _check_data_format(data_format)
-    x = _x(inputs)
-    n = len(x.shape) - 2
-    out = _tuple(output_size, n, "output_size")
-    first = 2 if data_format == "channels_first" else 1
-    for d in range(n):
-        axis = first + d
-        starts, ends = adaptive_bins(x.shape[axis], out[d])
-        pieces = [reduce(tf.gather(x, tf.range(s, e), axis=axis), axis) for s, e in zip(starts, ends)]
-        x = tf.stack(pieces, axis=axis)
-    return x
+    return adaptive_pool(_x(inputs), output_size, data_format, reduce,
+                         lambda v, s, e, a: tf.gather(v, tf.range(s, e), axis=a), lambda vs, a: tf.stack(vs, axis=a))
 
 
 def adaptive_average_pool(inputs, output_size, data_format=None):

@@ -19,10 +19,13 @@ from torch.func import jvp as _jvp
 from fkeras.ops import _torch as T
 from fkeras.ops import _unrolled
 from fkeras.ops._args import (
-    PART_B_OPS, _bnts, _check_attention, _check_ctc_strategy, _check_data_format, _check_qr_mode, _check_square,
-    _check_unroll, _check_view_as_complex, _complex_parts, _layer_norm_args, _scale_shift, _tuple,
+    PART_B_OPS, _bnts, _check_attention, _check_cdist, _check_ctc_strategy, _check_data_format, _check_glu,
+    _check_psnr, _check_qr_mode, _check_square, _check_unroll, _check_view_as_complex, _complex_parts,
+    _layer_norm_args, _scale_shift, _tuple,
 )
-from fkeras.ops._jax_extra import _ctc_beam_search, _stft_checks, conv_transpose_pads, saturate_limits, stft_window
+from fkeras.ops._jax_extra import (
+    _ctc_beam_search, _stft_checks, conv_transpose_args, istft_plan, saturate_limits, stft_window,
+)
 
 __all__ = list(PART_B_OPS)
 
@@ -230,10 +233,7 @@ def in_top_k(targets, predictions, k):
 
 def cdist(x, y):
     x, y = T._pair(x, y)
-    if x.ndim < 2 or y.ndim < 2:
-        raise ValueError(f"fkeras.ops.cdist: inputs must have rank >= 2, got shapes {tuple(x.shape)}, {tuple(y.shape)}.")
-    if x.shape[-1] != y.shape[-1]:
-        raise ValueError(f"fkeras.ops.cdist: last dimensions must match, got {tuple(x.shape)}, {tuple(y.shape)}.")
+    _check_cdist(x.shape, y.shape)
     d = x.unsqueeze(-2) - y.unsqueeze(-3)
     return torch.sqrt(torch.sum(d * d, -1))
 
@@ -291,18 +291,12 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     frames = torch.fft.irfft(c, n=fft_length, dim=-1)
     n_frames = c.shape[-2]
     win_np = stft_window(window, sequence_length, fft_length, dtype)
+    idx, norm, (start, end) = istft_plan(win_np, n_frames, sequence_stride, fft_length, length, center)
     win = torch.as_tensor(win_np, device=frames.device)
-    out_len = fft_length + sequence_stride * (n_frames - 1)
-    idx = (np.arange(n_frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :]).reshape(-1)
     batch = tuple(frames.shape[:-2])
-    signal = torch.zeros(batch + (out_len,), dtype=frames.dtype, device=frames.device)
+    signal = torch.zeros(batch + norm.shape, dtype=frames.dtype, device=frames.device)
     signal = signal.index_add(-1, torch.as_tensor(idx, device=frames.device), (frames * win).reshape(batch + (-1,)))
-    norm = np.zeros(out_len, dtype)
-    np.add.at(norm, idx, np.tile(np.square(win_np), n_frames))
-    signal = signal / torch.as_tensor(np.where(norm > 1e-10, norm, 1.0).astype(dtype), device=frames.device)
-    start = fft_length // 2 if center else 0
-    end = start + length if length is not None else (out_len - fft_length // 2 if center else out_len)
-    return signal[..., start:end]
+    return (signal / torch.as_tensor(norm, device=frames.device))[..., start:end]
 
 
 def erfc(x):
@@ -337,8 +331,7 @@ def celu(x, alpha=1.0):
 
 def glu(x, axis=-1):
     x = _x(x)
-    if x.shape[axis] % 2:
-        raise ValueError(f"fkeras.ops.glu: axis {axis} must have an even size, got shape {tuple(x.shape)}.")
+    _check_glu(x.shape, axis)
     return F.glu(x, dim=axis)
 
 
@@ -414,22 +407,13 @@ def threshold(x, threshold, default_value):
 # --- nn: normalisation and misc ----------------------------------------------------------
 def _compute(x):
     x = _x(x)
-    compute = torch.promote_types(x.dtype, torch.float32)
-    return x, compute
+    return x.to(torch.promote_types(x.dtype, torch.float32)), x.dtype
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
-    x, compute = _compute(x)
-    rms_scaling, epsilon, axes, bshape = _layer_norm_args(kwargs, axis, epsilon, x.shape)
-    out_dtype = x.dtype
-    x = x.to(compute)
-
-    def bc(v):
-        if v is None:
-            return None
-        v = _t(v, like=x).to(compute)
-        return v.reshape(bshape) if v.ndim != x.ndim and axes != [x.ndim - 1] else v
-
+    x, out_dtype = _compute(x)
+    rms_scaling, epsilon, axes, bc = _layer_norm_args(kwargs, axis, epsilon, x.shape,
+                                                      lambda v: _t(v, like=x).to(x.dtype), torch.reshape)
     if rms_scaling:
         out = x * torch.rsqrt(torch.var(x, dim=axes, keepdim=True, unbiased=False) + epsilon)
         return (out * bc(gamma) if gamma is not None else out).to(out_dtype)
@@ -440,15 +424,13 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     epsilon = 1e-7 if epsilon is None else epsilon
-    x, compute = _compute(x)
-    out_dtype = x.dtype
-    x = x.to(compute)
+    x, out_dtype = _compute(x)
     if x.ndim == 0:
         x = x[None]
     dims = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     out = x * torch.rsqrt(torch.square(x).mean(dim=dims, keepdim=True) + epsilon)
     if scale is not None:
-        out = out * _t(scale, like=x).to(compute)
+        out = out * _t(scale, like=x).to(x.dtype)
     return out.to(out_dtype)
 
 
@@ -459,8 +441,7 @@ def polar(abs_, angle):
 
 def psnr(x1, x2, max_val):
     x1, x2 = T._pair(x1, x2)
-    if x1.shape != x2.shape:
-        raise ValueError(f"fkeras.ops.psnr: input shapes must match, got {tuple(x1.shape)} and {tuple(x2.shape)}.")
+    _check_psnr(x1.shape, x2.shape)
     max_val = torch.as_tensor(max_val, dtype=x2.dtype, device=x2.device)
     mse = torch.mean(torch.square(x1 - x2))
     return 20 * torch.log10(max_val) - 10 * torch.log10(mse)
@@ -473,10 +454,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     x = _x(inputs)
     kernel = _t(kernel, like=x)
     n = x.ndim - 2
-    strides = _tuple(strides, n, "strides")
-    dilation = _tuple(dilation_rate, n, "dilation_rate")
-    opad = (None,) * n if output_padding is None else _tuple(output_padding, n, "output_padding")
-    pads = [conv_transpose_pads(kernel.shape[i], strides[i], dilation[i], padding.lower(), opad[i]) for i in range(n)]
+    strides, dilation, pads = conv_transpose_args(kernel.shape, n, strides, padding, output_padding, dilation_rate)
     x = T._to_channels_first(x, data_format)
     if builtins.any(s > 1 for s in strides):  # insert stride-1 zeros between input pixels
         shape = list(x.shape[:2]) + [(d - 1) * s + 1 for d, s in zip(x.shape[2:], strides)]
