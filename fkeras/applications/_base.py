@@ -20,6 +20,17 @@ from fkeras.utils import model_visualization
 __all__ = ["check_weights_arg", "model_input", "finish", "get_file", "load_weights_file", "pool_or_top"]
 
 
+def channel_axis():
+    """The channel axis of an NHWC / NCHW image batch (3 or 1) under the current image data format."""
+    return 1 if backend.image_data_format() == "channels_first" else 3
+
+
+def rows_cols(input_shape):
+    """(rows, cols) of a (H, W, C) / (C, H, W) `input_shape` under the current image data format."""
+    row_axis, col_axis = (0, 1) if backend.image_data_format() == "channels_last" else (1, 2)
+    return input_shape[row_axis], input_shape[col_axis]
+
+
 def check_weights_arg(weights, include_top, classes):
     """Keras's checks of `weights` and `classes`, before any layer is made."""
     if not (weights in {"imagenet", None} or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
@@ -39,6 +50,45 @@ def model_input(input_tensor, input_shape):
     if not backend.is_keras_tensor(input_tensor):
         return layers.Input(tensor=input_tensor, shape=input_shape)
     return input_tensor
+
+
+def image_input(weights, include_top, classes, input_tensor, input_shape, default_size, min_size):
+    """Keras's opening of most models: the `weights`/`classes` checks, the input shape Keras
+    settles on, and the model's input. Returns (input tensor, input shape)."""
+    check_weights_arg(weights, include_top, classes)
+    input_shape = settled_input_shape(input_shape, default_size, min_size, include_top, weights)
+    return model_input(input_tensor, input_shape), input_shape
+
+
+def settled_input_shape(input_shape, default_size, min_size, include_top, weights):
+    """`imagenet_utils.obtain_input_shape` under the current image data format (a flattening top
+    needs a fixed shape)."""
+    return imagenet_utils.obtain_input_shape(
+        input_shape, default_size=default_size, min_size=min_size, data_format=backend.image_data_format(),
+        require_flatten=include_top, weights=weights)
+
+
+def conv_bn(x, filters, kernel_size, *, conv_name=None, bn_name=None, act_name=None, activation=None, axis=None,
+            batch_norm=True, bn_args=None, **conv_args):
+    """Conv2D (`conv_args`) -> BatchNormalization (when `batch_norm`; `bn_args`, on the channel axis
+    unless `axis`) -> `activation` when given; each layer named as asked."""
+    x = layers.Conv2D(filters, kernel_size, name=conv_name, **conv_args)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(axis=channel_axis() if axis is None else axis, name=bn_name, **(bn_args or {}))(x)
+    if activation is not None:
+        x = layers.Activation(activation, name=act_name)(x)
+    return x
+
+
+def make_divisible(v, divisor, min_value=None):
+    """`v` rounded to a multiple of `divisor`, at least `min_value` (default `divisor`), never more
+    than 10% below `v` (the width rounding of the MobileNets and EfficientNet)."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
 
 
 def source_inputs(tensor):
@@ -65,6 +115,13 @@ def avg_pool_top(classes, classifier_activation, weights):
         return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
 
     return top
+
+
+def tf_kernels_file(stem, base_url, include_top, hashes):
+    """(file name, url, hash) of Keras's `<stem>_weights_tf_dim_ordering_tf_kernels[_notop].h5`;
+    `hashes`: (with top, without)."""
+    fname = f"{stem}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+    return fname, base_url + fname, hashes[0 if include_top else 1]
 
 
 def finish(img_input, input_tensor, outputs, name, weights, imagenet_file=None):
@@ -98,3 +155,47 @@ def load_weights_file(model, path):
     if not path.endswith((".h5", ".hdf5", ".keras")):
         raise ValueError(f"Expected a weights file ending in '.h5', '.hdf5', '.weights.h5' or '.keras'; got {path!r}.")
     model.load_weights(path)
+
+
+# --- the modules' public faces -----------------------------------------------------------------------
+_MODES = {"caffe": "Caffe-mode preprocessing: RGB->BGR, minus the ImageNet mean per channel, no scaling.",
+          "tf": "tf-mode preprocessing: pixels scaled to [-1, 1].",
+          "torch": "torch-mode preprocessing: pixels to [0, 1], then the ImageNet mean/std per channel."}
+
+
+def preprocess_input_of(mode):
+    """A module's `preprocess_input(x, data_format=None)`: `imagenet_utils.preprocess_input` in `mode`."""
+    def preprocess_input(x, data_format=None):
+        return imagenet_utils.preprocess_input(x, data_format=data_format, mode=mode)
+
+    preprocess_input.__doc__ = _MODES[mode]
+    return preprocess_input
+
+
+def identity_preprocess_input(x, data_format=None):
+    """The identity, for models that preprocess inside themselves (kept for API compatibility)."""
+    return x
+
+
+def decode_predictions(preds, top=5):
+    """See `imagenet_utils.decode_predictions`."""
+    return imagenet_utils.decode_predictions(preds, top=top)
+
+
+def model_function(public, build, default_name, doc, module):
+    """A public model function (of `module`) with Keras's usual signature `(include_top=True, weights="imagenet",
+    input_tensor=None, input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
+    name=default_name)`, passing those on to `build` by keyword."""
+    def model(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
+              classifier_activation="softmax", name=default_name):
+        return build(include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                     pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name)
+
+    return named(model, public, doc, module)
+
+
+def named(fn, public, doc, module):
+    """`fn` under its public name, docstring and module (for a model function made by a factory)."""
+    fn.__name__ = fn.__qualname__ = public
+    fn.__doc__, fn.__module__ = doc, module
+    return fn

@@ -1,9 +1,10 @@
 """DenseNet121/169/201 (Huang et al., 2016), layer for layer as `keras.applications.densenet`."""
 
+import functools
+
 from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "preprocess_input", "decode_predictions"]
 
@@ -15,10 +16,6 @@ _HASHES = {  # blocks -> (file stem, hash with top, hash without)
 }
 
 
-def _bn_axis():
-    return 3 if backend.image_data_format() == "channels_last" else 1
-
-
 def dense_block(x, blocks, name):
     """`blocks` conv blocks, each concatenating 32 new channels."""
     for i in range(blocks):
@@ -28,7 +25,7 @@ def dense_block(x, blocks, name):
 
 def transition_block(x, reduction, name):
     """BN-relu, a 1x1 conv to `reduction` of the channels, 2x2 average pooling."""
-    bn_axis = _bn_axis()
+    bn_axis = _base.channel_axis()
     x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     x = layers.Conv2D(int(x.shape[bn_axis] * reduction), 1, use_bias=False, name=f"{name}_conv")(x)
@@ -37,7 +34,7 @@ def transition_block(x, reduction, name):
 
 def conv_block(x, growth_rate, name):
     """BN-relu-1x1 conv (4*growth), BN-relu-3x3 conv (growth), concatenated to the input."""
-    bn_axis = _bn_axis()
+    bn_axis = _base.channel_axis()
     x1 = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=f"{name}_0_bn")(x)
     x1 = layers.Activation("relu", name=f"{name}_0_relu")(x1)
     x1 = layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=f"{name}_1_conv")(x1)
@@ -52,12 +49,8 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     """DenseNet with `blocks` conv blocks in its four dense blocks (input >= 32 pixels, torch preprocessing)."""
     if backend.image_data_format() == "channels_first":
         raise ValueError("DenseNet does not support the `channels_first` image data format.")
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
-    bn_axis = _bn_axis()
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 224, 32)
+    bn_axis = _base.channel_axis()
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="conv1_bn")(x)
@@ -77,39 +70,19 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     def imagenet_file():
         if tuple(blocks) not in _HASHES:
             raise ValueError("weights_path undefined")
-        stem, with_top, no_top = _HASHES[tuple(blocks)]
-        fname = f"{stem}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return fname, BASE_WEIGHTS_PATH + fname, with_top if include_top else no_top
+        stem, *hashes = _HASHES[tuple(blocks)]
+        return _base.tf_kernels_file(stem, BASE_WEIGHTS_PATH, include_top, hashes)
 
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
-def DenseNet121(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name="densenet121"):
-    """DenseNet121: dense blocks of 6, 12, 24, 16 conv blocks."""
-    return DenseNet([6, 12, 24, 16], include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name=name)
+def _variant(public, blocks):
+    return _base.model_function(public, functools.partial(DenseNet, blocks), public.lower(),
+                                f"{public}: dense blocks of {', '.join(map(str, blocks))} conv blocks.", __name__)
 
 
-def DenseNet169(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name="densenet169"):
-    """DenseNet169: dense blocks of 6, 12, 32, 32 conv blocks."""
-    return DenseNet([6, 12, 32, 32], include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name=name)
-
-
-def DenseNet201(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name="densenet201"):
-    """DenseNet201: dense blocks of 6, 12, 48, 32 conv blocks."""
-    return DenseNet([6, 12, 48, 32], include_top, weights, input_tensor, input_shape, pooling, classes,
-                    classifier_activation, name=name)
-
-
-def preprocess_input(x, data_format=None):
-    """torch-mode preprocessing: pixels to [0, 1], then the ImageNet mean/std per channel."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+DenseNet121 = _variant("DenseNet121", [6, 12, 24, 16])
+DenseNet169 = _variant("DenseNet169", [6, 12, 32, 32])
+DenseNet201 = _variant("DenseNet201", [6, 12, 48, 32])
+preprocess_input = _base.preprocess_input_of("torch")
+decode_predictions = _base.decode_predictions

@@ -1,27 +1,22 @@
 """InceptionResNetV2 (Szegedy et al., 2016), layer for layer as `keras.applications.inception_resnet_v2`."""
 
-from fkeras import backend
+import functools
+
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
 
 __all__ = ["InceptionResNetV2", "preprocess_input", "decode_predictions"]
 
 BASE_WEIGHT_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_resnet_v2/"
-
-
-def _ch():
-    return 1 if backend.image_data_format() == "channels_first" else 3
+_HASHES = ("e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4")  # with top, without
 
 
 def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="relu", use_bias=False, name=None):
     """Conv, then (without bias) BatchNormalization with no scale, then `activation`."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=name)(x)
-    if not use_bias:
-        x = layers.BatchNormalization(axis=_ch(), scale=False, name=None if name is None else f"{name}_bn")(x)
-    if activation is not None:
-        x = layers.Activation(activation, name=None if name is None else f"{name}_ac")(x)
-    return x
+    bn_name, act_name = (None, None) if name is None else (f"{name}_bn", f"{name}_ac")
+    return _base.conv_bn(x, filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, conv_name=name,
+                         batch_norm=not use_bias, bn_name=bn_name, bn_args={"scale": False}, activation=activation,
+                         act_name=act_name)
 
 
 class CustomScaleLayer(layers.Layer):
@@ -57,8 +52,8 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
         raise ValueError("Unknown Inception-ResNet block type. Expects \"block35\", \"block17\" or \"block8\", "
                          f"but got: {block_type}")
     block_name = f"{block_type}_{block_idx}"
-    mixed = layers.Concatenate(axis=_ch(), name=f"{block_name}_mixed")(branches)
-    up = conv2d_bn(mixed, x.shape[_ch()], 1, activation=None, use_bias=True, name=f"{block_name}_conv")
+    mixed = layers.Concatenate(axis=_base.channel_axis(), name=f"{block_name}_mixed")(branches)
+    up = conv2d_bn(mixed, x.shape[_base.channel_axis()], 1, activation=None, use_bias=True, name=f"{block_name}_conv")
     x = CustomScaleLayer(scale)([x, up])
     if activation is not None:
         x = layers.Activation(activation, name=f"{block_name}_ac")(x)
@@ -71,12 +66,8 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
 
     Input (299, 299, 3) by default; without the top, any size >= 75 (tf preprocessing).
     """
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
-    ch = _ch()
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 299, 75)
+    ch = _base.channel_axis()
     x = conv2d_bn(img_input, 32, 3, strides=2, padding="valid")
     x = conv2d_bn(x, 32, 3, padding="valid")
     x = conv2d_bn(x, 64, 3)
@@ -113,19 +104,10 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
-    def imagenet_file():
-        fname = f"inception_resnet_v2_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return (fname, BASE_WEIGHT_URL + fname,
-                "e693bd0210a403b3192acc6073ad2e96" if include_top else "d19885ff4a710c122648d3b5c3b684e4")
-
+    imagenet_file = functools.partial(_base.tf_kernels_file, "inception_resnet_v2", BASE_WEIGHT_URL, include_top,
+                                      _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
-def preprocess_input(x, data_format=None):
-    """tf-mode preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("tf")
+decode_predictions = _base.decode_predictions

@@ -1,23 +1,23 @@
 """InceptionV3 (Szegedy et al., 2015), layer for layer as `keras.applications.inception_v3`."""
 
-from fkeras import backend
+import functools
+
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
 
 __all__ = ["InceptionV3", "preprocess_input", "decode_predictions"]
 
 _URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+_HASHES = ("9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63")  # with top, without
 
 
 def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name=None):
     """Conv (no bias) -> BatchNormalization (no scale) -> relu; `name` names the three `{name}_conv`,
     `{name}_bn`, `{name}`."""
-    bn_axis = 1 if backend.image_data_format() == "channels_first" else 3
-    x = layers.Conv2D(filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False,
-                      name=None if name is None else f"{name}_conv")(x)
-    x = layers.BatchNormalization(axis=bn_axis, scale=False, name=None if name is None else f"{name}_bn")(x)
-    return layers.Activation("relu", name=name)(x)
+    conv_name, bn_name = (None, None) if name is None else (f"{name}_conv", f"{name}_bn")
+    return _base.conv_bn(x, filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False,
+                         conv_name=conv_name, bn_name=bn_name, bn_args={"scale": False}, activation="relu",
+                         act_name=name)
 
 
 def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
@@ -27,12 +27,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
 
     Input (299, 299, 3) by default; without the top, any size >= 75 (tf preprocessing).
     """
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
-    ch = 1 if backend.image_data_format() == "channels_first" else 3
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 299, 75)
+    ch = _base.channel_axis()
 
     def avg_branch(x, filters):
         return conv2d_bn(layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x), filters, 1, 1)
@@ -84,19 +80,9 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
-    def imagenet_file():
-        fname = f"inception_v3_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return (fname, _URL + fname,
-                "9a0d58056eeedaa3f26cb7ebd46da564" if include_top else "bcbd6486424b2319ff4ef7d526e38f63")
-
+    imagenet_file = functools.partial(_base.tf_kernels_file, "inception_v3", _URL, include_top, _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
-def preprocess_input(x, data_format=None):
-    """tf-mode preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("tf")
+decode_predictions = _base.decode_predictions

@@ -38,9 +38,7 @@ def NASNet(input_shape=None, penultimate_filters=4032, num_blocks=6, stem_block_
                          f"input_shape argument must be static (no None entries). Got: `input_shape={input_shape}`.")
     if default_size is None:
         default_size = 331
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
+    input_shape = _base.settled_input_shape(input_shape, default_size, 32, include_top, weights)
     img_input = _base.model_input(input_tensor, input_shape)
     if penultimate_filters % (24 * (filter_multiplier ** 2)) != 0:
         raise ValueError("For NASNet-A models, the `penultimate_filters` must be a multiple of 24 * "
@@ -142,13 +140,19 @@ def _adjust_block(p, ip, filters, block_id=None):
     return p
 
 
-def _normal_a_cell(ip, p, filters, block_id=None):
-    """NASNet-A normal cell; returns (output, ip) so the next cell sees this cell's input as `p`."""
+def _cell_inputs(ip, p, filters, kind, block_id):
+    """A cell's two inputs: the previous cell's `p` adjusted to `ip`, and `ip` through relu, a 1x1
+    conv to `filters` and BN (layers named `{kind}_conv_1_*`, `{kind}_bn_1_*`)."""
     p = _adjust_block(p, ip, filters, block_id)
     h = layers.Activation("relu")(ip)
-    h = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same", name=f"normal_conv_1_{block_id}",
+    h = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same", name=f"{kind}_conv_1_{block_id}",
                       use_bias=False, kernel_initializer="he_normal")(h)
-    h = _bn(h, f"normal_bn_1_{block_id}")
+    return p, _bn(h, f"{kind}_bn_1_{block_id}")
+
+
+def _normal_a_cell(ip, p, filters, block_id=None):
+    """NASNet-A normal cell; returns (output, ip) so the next cell sees this cell's input as `p`."""
+    p, h = _cell_inputs(ip, p, filters, "normal", block_id)
     x1_1 = _separable_conv_block(h, filters, kernel_size=(5, 5), block_id=f"normal_left1_{block_id}")
     x1_2 = _separable_conv_block(p, filters, block_id=f"normal_right1_{block_id}")
     x1 = layers.Add(name=f"normal_add_1_{block_id}")([x1_1, x1_2])
@@ -168,11 +172,7 @@ def _normal_a_cell(ip, p, filters, block_id=None):
 
 def _reduction_a_cell(ip, p, filters, block_id=None):
     """NASNet-A reduction cell (halves the spatial size); returns (output, ip)."""
-    p = _adjust_block(p, ip, filters, block_id)
-    h = layers.Activation("relu")(ip)
-    h = layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same", name=f"reduction_conv_1_{block_id}",
-                      use_bias=False, kernel_initializer="he_normal")(h)
-    h = _bn(h, f"reduction_bn_1_{block_id}")
+    p, h = _cell_inputs(ip, p, filters, "reduction", block_id)
     h3 = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(h, 3), name=f"reduction_pad_1_{block_id}")(h)
     x1_1 = _separable_conv_block(h, filters, (5, 5), strides=(2, 2), block_id=f"reduction_left1_{block_id}")
     x1_2 = _separable_conv_block(p, filters, (7, 7), strides=(2, 2), block_id=f"reduction_right1_{block_id}")
@@ -192,11 +192,5 @@ def _reduction_a_cell(ip, p, filters, block_id=None):
     return x, ip
 
 
-def preprocess_input(x, data_format=None):
-    """tf-mode preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("tf")
+decode_predictions = _base.decode_predictions

@@ -1,10 +1,10 @@
 """ResNet50/101/152 (He et al., 2015), layer for layer as `keras.applications.resnet`;
 also the shared builder and the v2 (pre-activation) blocks that `resnet_v2` uses."""
 
-from fkeras import backend
+import functools
+
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions"]
 
@@ -19,22 +19,14 @@ WEIGHTS_HASHES = {
 }
 
 
-def _bn_axis():
-    return 3 if backend.image_data_format() == "channels_last" else 1
-
-
 def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
            pooling=None, classes=1000, classifier_activation="softmax", name="resnet", weights_name=None):
     """The ResNet stem (7x7/2 conv, 3x3/2 max-pool), `stack_fn`'s blocks, then the top or pooling.
 
     `preact`: ResNetV2's pre-activation layout (no BN after conv1, a final post_bn/post_relu).
     """
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
-    bn_axis = _bn_axis()
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 224, 32)
+    bn_axis = _base.channel_axis()
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
@@ -49,20 +41,16 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
 
     top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
-
-    def imagenet_file():
-        if weights_name not in WEIGHTS_HASHES:
-            return None
-        fname = f"{weights_name}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return fname, BASE_WEIGHTS_PATH + fname, WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-
-    return _base.finish(img_input, input_tensor, x, name, weights,
-                        imagenet_file if weights_name in WEIGHTS_HASHES else None)
+    imagenet_file = None
+    if weights_name in WEIGHTS_HASHES:
+        imagenet_file = functools.partial(_base.tf_kernels_file, weights_name, BASE_WEIGHTS_PATH, include_top,
+                                          WEIGHTS_HASHES[weights_name])
+    return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
 def residual_block_v1(x, filters, kernel_size=3, stride=1, conv_shortcut=True, name=None):
     """Bottleneck block: 1x1 (stride) -> kxk -> 1x1 (4*filters), plus the shortcut, then relu."""
-    bn_axis = _bn_axis()
+    bn_axis = _base.channel_axis()
     if conv_shortcut:
         shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(x)
         shortcut = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=f"{name}_0_bn")(shortcut)
@@ -90,7 +78,7 @@ def stack_residual_blocks_v1(x, filters, blocks, stride1=2, name=None):
 
 def residual_block_v2(x, filters, kernel_size=3, stride=1, conv_shortcut=False, name=None):
     """Pre-activation bottleneck block (BN-relu first); the stride sits on the 3x3 conv."""
-    bn_axis = _bn_axis()
+    bn_axis = _base.channel_axis()
     preact = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name=f"{name}_preact_bn")(x)
     preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
     if conv_shortcut:
@@ -116,45 +104,27 @@ def stack_residual_blocks_v2(x, filters, blocks, stride1=2, name=None):
     return residual_block_v2(x, filters, stride=stride1, name=f"{name}_block{blocks}")
 
 
-def _v1(depths, weights_name, name, include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation):
+def stages(stack, depths, strides1, preact, weights_name):
+    """The body of a ResNet whose four stages `conv2`..`conv5` (64..512 filters) are `stack`s of
+    `depths` blocks with first/last strides `strides1`: `ResNet(...)` as a function of Keras's usual
+    model arguments."""
     def stack_fn(x):
-        x = stack_residual_blocks_v1(x, 64, depths[0], stride1=1, name="conv2")
-        x = stack_residual_blocks_v1(x, 128, depths[1], name="conv3")
-        x = stack_residual_blocks_v1(x, 256, depths[2], name="conv4")
-        return stack_residual_blocks_v1(x, 512, depths[3], name="conv5")
+        for i, (filters, blocks, stride1) in enumerate(zip((64, 128, 256, 512), depths, strides1)):
+            x = stack(x, filters, blocks, stride1=stride1, name=f"conv{i + 2}")
+        return x
 
-    return ResNet(stack_fn, preact=False, use_bias=True, weights_name=weights_name, name=name,
-                  include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-                  pooling=pooling, classes=classes, classifier_activation=classifier_activation)
+    return functools.partial(ResNet, stack_fn, preact, True, weights_name=weights_name)
 
 
-def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="resnet50"):
-    """ResNet50: bottleneck stacks of 3, 4, 6, 3 blocks (caffe preprocessing; input >= 32 pixels)."""
-    return _v1((3, 4, 6, 3), "resnet50", name, include_top, weights, input_tensor, input_shape, pooling, classes,
-               classifier_activation)
+def _v1(public, depths, doc):
+    name = public.lower()
+    build = stages(stack_residual_blocks_v1, depths, (1, 2, 2, 2), False, name)
+    return _base.model_function(public, build, name, doc, __name__)
 
 
-def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-              classes=1000, classifier_activation="softmax", name="resnet101"):
-    """ResNet101: bottleneck stacks of 3, 4, 23, 3 blocks."""
-    return _v1((3, 4, 23, 3), "resnet101", name, include_top, weights, input_tensor, input_shape, pooling, classes,
-               classifier_activation)
-
-
-def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-              classes=1000, classifier_activation="softmax", name="resnet152"):
-    """ResNet152: bottleneck stacks of 3, 8, 36, 3 blocks."""
-    return _v1((3, 8, 36, 3), "resnet152", name, include_top, weights, input_tensor, input_shape, pooling, classes,
-               classifier_activation)
-
-
-def preprocess_input(x, data_format=None):
-    """Caffe-mode preprocessing: RGB->BGR, minus the ImageNet mean per channel, no scaling."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+ResNet50 = _v1("ResNet50", (3, 4, 6, 3),
+               "ResNet50: bottleneck stacks of 3, 4, 6, 3 blocks (caffe preprocessing; input >= 32 pixels).")
+ResNet101 = _v1("ResNet101", (3, 4, 23, 3), "ResNet101: bottleneck stacks of 3, 4, 23, 3 blocks.")
+ResNet152 = _v1("ResNet152", (3, 8, 36, 3), "ResNet152: bottleneck stacks of 3, 8, 36, 3 blocks.")
+preprocess_input = _base.preprocess_input_of("caffe")
+decode_predictions = _base.decode_predictions

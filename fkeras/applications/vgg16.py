@@ -1,6 +1,7 @@
 """VGG16 (Simonyan & Zisserman, 2014), layer for layer as `keras.applications.vgg16`."""
 
-from fkeras import backend
+import functools
+
 from fkeras import layers
 from fkeras.applications import _base
 from fkeras.applications import imagenet_utils
@@ -8,17 +9,13 @@ from fkeras.applications import imagenet_utils
 __all__ = ["VGG16", "preprocess_input", "decode_predictions"]
 
 WEIGHTS_HASHES = ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc")  # with top, without
-_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{0}/{1}"
+_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{0}/"
 
 
 def build_vgg(convs, family, hashes, include_top, weights, input_tensor, input_shape, pooling, classes,
               classifier_activation, name):
     """VGG with `convs[i]` 3x3 convs in block i+1 (VGG16: 2,2,3,3,3; VGG19: 2,2,4,4,4)."""
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 224, 32)
     x = img_input
     for block, (n, filters) in enumerate(zip(convs, (64, 128, 256, 512, 512)), start=1):
         for i in range(1, n + 1):
@@ -34,10 +31,7 @@ def build_vgg(convs, family, hashes, include_top, weights, input_tensor, input_s
 
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
-    def imagenet_file():
-        fname = f"{family}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return fname, _URL.format(family, fname), hashes[0 if include_top else 1]
-
+    imagenet_file = functools.partial(_base.tf_kernels_file, family, _URL.format(family), include_top, hashes)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
@@ -52,11 +46,5 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
                      include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name)
 
 
-def preprocess_input(x, data_format=None):
-    """Caffe-mode preprocessing: RGB->BGR, minus the ImageNet mean per channel, no scaling."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("caffe")
+decode_predictions = _base.decode_predictions

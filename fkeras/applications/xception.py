@@ -1,13 +1,15 @@
 """Xception (Chollet, 2017), layer for layer as `keras.applications.xception`."""
 
+import functools
+
 from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
 
 __all__ = ["Xception", "preprocess_input", "decode_predictions"]
 
 _URL = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
+_HASHES = ("0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97")  # with top, without
 
 
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
@@ -17,11 +19,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
 
     Input (299, 299, 3) by default; without the top, any size >= 71 (tf preprocessing).
     """
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=71, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, 299, 71)
     ch = 1 if backend.image_data_format() == "channels_first" else -1
 
     def sep(x, filters, name):
@@ -32,12 +30,10 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
         r = layers.Conv2D(filters, (1, 1), strides=(2, 2), padding="same", use_bias=False)(x)
         return layers.BatchNormalization(axis=ch)(r)
 
-    x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(img_input)
-    x = layers.BatchNormalization(axis=ch, name="block1_conv1_bn")(x)
-    x = layers.Activation("relu", name="block1_conv1_act")(x)
-    x = layers.Conv2D(64, (3, 3), use_bias=False, name="block1_conv2")(x)
-    x = layers.BatchNormalization(axis=ch, name="block1_conv2_bn")(x)
-    x = layers.Activation("relu", name="block1_conv2_act")(x)
+    x = img_input
+    for i, (filters, strides) in enumerate(((32, (2, 2)), (64, (1, 1))), start=1):
+        x = _base.conv_bn(x, filters, (3, 3), strides=strides, use_bias=False, axis=ch, conv_name=f"block1_conv{i}",
+                          bn_name=f"block1_conv{i}_bn", activation="relu", act_name=f"block1_conv{i}_act")
 
     for block, (f1, f2) in ((2, (128, 128)), (3, (256, 256)), (4, (728, 728)), (13, (728, 1024))):
         residual = shortcut(x, f2)
@@ -64,19 +60,9 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     top = _base.avg_pool_top(classes, classifier_activation, weights)
     x = _base.pool_or_top(x, include_top, pooling, top=top)
 
-    def imagenet_file():
-        fname = f"xception_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        return (fname, _URL + fname,
-                "0a58e3b7378bc2990ea3b43d5981f1f6" if include_top else "b0042744bf5b25fce3cb969f33bebb97")
-
+    imagenet_file = functools.partial(_base.tf_kernels_file, "xception", _URL, include_top, _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
-def preprocess_input(x, data_format=None):
-    """tf-mode preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("tf")
+decode_predictions = _base.decode_predictions
