@@ -1,12 +1,11 @@
 """MobileNetV2 (Sandler et al., 2018), layer for layer as `keras.applications.mobilenet_v2`."""
 
-import warnings
-
 from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
+from fkeras.applications import _mobilenet_common
 from fkeras.applications import imagenet_utils
-from fkeras.applications.mobilenet import _square_size
+from fkeras.applications._mobilenet_common import check_input_tensor, square_size, weights_rows
 
 __all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
 
@@ -23,33 +22,24 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     `mobilenetv2_{alpha:.2f}_{rows}`.
     """
     _base.check_weights_arg(weights, include_top, classes)
-    if input_tensor is not None and not backend.is_keras_tensor(input_tensor) and input_shape is not None:
-        raise ValueError(f"input_tensor is not a Keras tensor; Received `input_tensor={input_tensor}`")
-    if input_shape is not None and input_tensor is not None:
-        axis = 1 if backend.image_data_format() == "channels_first" else 2
-        if input_tensor.shape[axis] != input_shape[1]:
-            raise ValueError(f"input_tensor.shape[{axis}] must equal input_shape[1]; Received "
-                             f"`input_tensor.shape={input_tensor.shape}`, `input_shape={input_shape}`")
+    check_input_tensor(input_tensor, input_shape,
+                       "input_tensor is not a Keras tensor; Received `input_tensor={input_tensor}`",
+                       "input_tensor.shape[{axis}] must equal input_shape[1]; Received "
+                       "`input_tensor.shape={input_tensor.shape}`, `input_shape={input_shape}`")
     if input_shape is None and input_tensor is not None and backend.is_keras_tensor(input_tensor):
-        default_size = _square_size(tuple(input_tensor.shape[1:]), _SIZES)
+        default_size = square_size(tuple(input_tensor.shape[1:]), _SIZES)
     else:
-        default_size = _square_size(input_shape, _SIZES)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    row_axis, col_axis = (0, 1) if backend.image_data_format() == "channels_last" else (1, 2)
-    rows, cols = input_shape[row_axis], input_shape[col_axis]
+        default_size = square_size(input_shape, _SIZES)
+    input_shape = _base.settled_input_shape(input_shape, default_size, 32, include_top, weights)
+    rows, cols = _base.rows_cols(input_shape)
     if weights == "imagenet":
         if alpha not in [0.35, 0.50, 0.75, 1.0, 1.3, 1.4]:
             raise ValueError("If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, "
                              f"`1.0`, `1.3` or `1.4` only; Received `alpha={alpha}`")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in [96, 128, 160, 192, 224]. "
-                          "Weights for input shape (224, 224) will be loaded as the default.", stacklevel=2)
+        rows = weights_rows(rows, cols, _SIZES)
     img_input = _base.model_input(input_tensor, input_shape)
-    channel_axis = 1 if backend.image_data_format() == "channels_first" else -1
-    x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same",
+    channel_axis = _mobilenet_common.channel_axis()
+    x = layers.Conv2D(_base.make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same",
                       use_bias=False, name="Conv1")(img_input)
     x = layers.BatchNormalization(axis=channel_axis, epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
@@ -59,7 +49,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     for block_id, (filters, stride, expansion) in enumerate(plan):
         x = _inverted_res_block(x, filters=filters, alpha=alpha, stride=stride, expansion=expansion,
                                 block_id=block_id)
-    last_block_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    last_block_filters = _base.make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = layers.Conv2D(last_block_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(axis=channel_axis, epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
@@ -83,9 +73,9 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
 
 def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
     """1x1 expand (not in block 0) -> 3x3 depthwise (stride) -> 1x1 linear project, + input when shapes allow."""
-    channel_axis = 1 if backend.image_data_format() == "channels_first" else -1
+    channel_axis = _mobilenet_common.channel_axis()
     in_channels = inputs.shape[channel_axis]
-    pointwise_filters = _make_divisible(int(filters * alpha), 8)
+    pointwise_filters = _base.make_divisible(int(filters * alpha), 8)
     x = inputs
     prefix = f"block_{block_id}_"
     if block_id:
@@ -109,21 +99,5 @@ def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
     return x
 
 
-def _make_divisible(v, divisor, min_value=None):
-    """`v` rounded to a multiple of `divisor`, at least `min_value`, never more than 10% below `v`."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
-def preprocess_input(x, data_format=None):
-    """tf-mode preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.preprocess_input_of("tf")
+decode_predictions = _base.decode_predictions

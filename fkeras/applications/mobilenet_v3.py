@@ -9,6 +9,7 @@ import warnings
 from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
+from fkeras.applications import _mobilenet_common
 from fkeras.applications import imagenet_utils
 
 __all__ = ["MobileNetV3Small", "MobileNetV3Large", "preprocess_input", "decode_predictions"]
@@ -24,10 +25,6 @@ WEIGHTS_HASHES = {
 }
 
 
-def _channel_axis():
-    return 1 if backend.image_data_format() == "channels_first" else -1
-
-
 def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type="large", minimalistic=False,
                 include_top=True, weights="imagenet", input_tensor=None, classes=1000, pooling=None,
                 dropout_rate=0.2, classifier_activation="softmax", include_preprocessing=True, name=None):
@@ -35,13 +32,10 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
     a 1x1 conv to 6x the channels, then the top (pool, 1x1 conv to `last_point_ch`, dropout, 1x1
     logits) or pooling. Input sides >= 32; imagenet weights were trained at 224."""
     _base.check_weights_arg(weights, include_top, classes)
-    if input_tensor is not None and not backend.is_keras_tensor(input_tensor) and input_shape is not None:
-        raise ValueError(f"input_tensor specified: {input_tensor} is not a keras tensor")
-    if input_shape is not None and input_tensor is not None:
-        axis = 1 if backend.image_data_format() == "channels_first" else 2
-        if input_tensor.shape[axis] != input_shape[1]:
-            raise ValueError(f"input_shape[1] must equal input_tensor.shape[{axis}].  Received "
-                             f"input_shape={input_shape}, input_tensor.shape={input_tensor.shape}")
+    _mobilenet_common.check_input_tensor(
+        input_tensor, input_shape, "input_tensor specified: {input_tensor} is not a keras tensor",
+        "input_shape[1] must equal input_tensor.shape[{axis}].  Received input_shape={input_shape}, "
+        "input_tensor.shape={input_tensor.shape}")
     if input_shape is None and input_tensor is not None and backend.is_keras_tensor(input_tensor):
         if backend.image_data_format() == "channels_first":
             input_shape = (3, input_tensor.shape[3], input_tensor.shape[2])
@@ -49,8 +43,7 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
             input_shape = (input_tensor.shape[2], input_tensor.shape[1], 3)
     if input_shape is None and input_tensor is None:
         input_shape = (None, None, 3) if backend.image_data_format() == "channels_last" else (3, None, None)
-    row_axis, col_axis = (0, 1) if backend.image_data_format() == "channels_last" else (1, 2)
-    rows, cols = input_shape[row_axis], input_shape[col_axis]
+    rows, cols = _base.rows_cols(input_shape)
     if rows and cols and (rows < 32 or cols < 32):
         raise ValueError(f"Input size must be at least 32x32; Received `input_shape={input_shape}`")
     if weights == "imagenet":
@@ -61,7 +54,7 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
             warnings.warn("`input_shape` is undefined or non-square, or `rows` is not 224. Weights for input shape "
                           "(224, 224) will be loaded as the default.", stacklevel=2)
     img_input = _base.model_input(input_tensor, input_shape)
-    ch = _channel_axis()
+    ch = _mobilenet_common.channel_axis()
     if minimalistic:
         kernel, activation, se_ratio = 3, relu, None
     else:
@@ -105,20 +98,14 @@ def MobileNetV3Small(input_shape=None, alpha=1.0, minimalistic=False, include_to
                      input_tensor=None, classes=1000, pooling=None, dropout_rate=0.2,
                      classifier_activation="softmax", include_preprocessing=True, name="MobileNetV3Small"):
     """MobileNetV3-Small: 11 inverted residual blocks (squeeze-excite, hard-swish), last point 1024."""
-    def stack_fn(x, kernel, activation, se_ratio):
-        def depth(d):
-            return _depth(d * alpha)
-
-        plan = [(1, 16, 3, 2, se_ratio, relu), (72.0 / 16, 24, 3, 2, None, relu), (88.0 / 24, 24, 3, 1, None, relu),
+    def plan(kernel, activation, se_ratio):
+        return [(1, 16, 3, 2, se_ratio, relu), (72.0 / 16, 24, 3, 2, None, relu), (88.0 / 24, 24, 3, 1, None, relu),
                 (4, 40, kernel, 2, se_ratio, activation), (6, 40, kernel, 1, se_ratio, activation),
                 (6, 40, kernel, 1, se_ratio, activation), (3, 48, kernel, 1, se_ratio, activation),
                 (3, 48, kernel, 1, se_ratio, activation), (6, 96, kernel, 2, se_ratio, activation),
                 (6, 96, kernel, 1, se_ratio, activation), (6, 96, kernel, 1, se_ratio, activation)]
-        for block_id, (e, f, k, s, se, act) in enumerate(plan):
-            x = _inverted_res_block(x, e, depth(f), k, s, se, act, block_id)
-        return x
 
-    return MobileNetV3(stack_fn, 1024, input_shape, alpha, "small", minimalistic, include_top, weights,
+    return MobileNetV3(_stack(plan, alpha), 1024, input_shape, alpha, "small", minimalistic, include_top, weights,
                        input_tensor, classes, pooling, dropout_rate, classifier_activation, include_preprocessing,
                        name=name)
 
@@ -127,24 +114,29 @@ def MobileNetV3Large(input_shape=None, alpha=1.0, minimalistic=False, include_to
                      input_tensor=None, classes=1000, pooling=None, dropout_rate=0.2,
                      classifier_activation="softmax", include_preprocessing=True, name="MobileNetV3Large"):
     """MobileNetV3-Large: 15 inverted residual blocks (squeeze-excite, hard-swish), last point 1280."""
-    def stack_fn(x, kernel, activation, se_ratio):
-        def depth(d):
-            return _depth(d * alpha)
-
-        plan = [(1, 16, 3, 1, None, relu), (4, 24, 3, 2, None, relu), (3, 24, 3, 1, None, relu),
+    def plan(kernel, activation, se_ratio):
+        return [(1, 16, 3, 1, None, relu), (4, 24, 3, 2, None, relu), (3, 24, 3, 1, None, relu),
                 (3, 40, kernel, 2, se_ratio, relu), (3, 40, kernel, 1, se_ratio, relu),
                 (3, 40, kernel, 1, se_ratio, relu), (6, 80, 3, 2, None, activation),
                 (2.5, 80, 3, 1, None, activation), (2.3, 80, 3, 1, None, activation),
                 (2.3, 80, 3, 1, None, activation), (6, 112, 3, 1, se_ratio, activation),
                 (6, 112, 3, 1, se_ratio, activation), (6, 160, kernel, 2, se_ratio, activation),
                 (6, 160, kernel, 1, se_ratio, activation), (6, 160, kernel, 1, se_ratio, activation)]
-        for block_id, (e, f, k, s, se, act) in enumerate(plan):
-            x = _inverted_res_block(x, e, depth(f), k, s, se, act, block_id)
-        return x
 
-    return MobileNetV3(stack_fn, 1280, input_shape, alpha, "large", minimalistic, include_top, weights,
+    return MobileNetV3(_stack(plan, alpha), 1280, input_shape, alpha, "large", minimalistic, include_top, weights,
                        input_tensor, classes, pooling, dropout_rate, classifier_activation, include_preprocessing,
                        name=name)
+
+
+def _stack(plan, alpha):
+    """MobileNetV3's `stack_fn`: the inverted residual blocks of `plan(kernel, activation, se_ratio)`
+    (expansion, filters before `alpha`, kernel, stride, se_ratio, activation), in order."""
+    def stack_fn(x, kernel, activation, se_ratio):
+        for block_id, (e, f, k, s, se, act) in enumerate(plan(kernel, activation, se_ratio)):
+            x = _inverted_res_block(x, e, _depth(f * alpha), k, s, se, act, block_id)
+        return x
+
+    return stack_fn
 
 
 def relu(x):
@@ -161,12 +153,7 @@ def hard_swish(x):
 
 def _depth(v, divisor=8, min_value=None):
     """`v` rounded to a multiple of `divisor` (at least `min_value`, never more than 10% below `v`)."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
+    return _base.make_divisible(v, divisor, min_value)
 
 
 def _se_block(inputs, filters, se_ratio, prefix):
@@ -181,7 +168,7 @@ def _se_block(inputs, filters, se_ratio, prefix):
 
 
 def _inverted_res_block(x, expansion, filters, kernel_size, stride, se_ratio, activation, block_id):
-    ch = _channel_axis()
+    ch = _mobilenet_common.channel_axis()
     shortcut = x
     prefix = "expanded_conv_"
     infilters = x.shape[ch]
@@ -206,11 +193,5 @@ def _inverted_res_block(x, expansion, filters, kernel_size, stride, se_ratio, ac
     return x
 
 
-def preprocess_input(x, data_format=None):
-    """The identity: MobileNetV3 rescales inside the model (kept for API compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.identity_preprocess_input
+decode_predictions = _base.decode_predictions
