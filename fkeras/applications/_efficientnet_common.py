@@ -1,9 +1,10 @@
 """What EfficientNet (V1) and EfficientNetV2 share, written once: the initializers, conv + batch norm
-(+ activation) units, squeeze-excite, the dropped-path residual, the classifier head and the
-weights file. Layer names are the callers' (Keras's), so the two families keep their own names.
+(+ activation) units, squeeze-excite, the block schedule of the stages, the dropped-path residual,
+the classifier head and the weights file. Layer names are the callers' (Keras's), so the two families keep their own names.
 """
 
-from fkeras import backend
+import copy
+
 from fkeras import layers
 from fkeras.applications import _base
 from fkeras.applications import imagenet_utils
@@ -14,17 +15,16 @@ DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
                             "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
 
 
-def bn_axis():
-    return 3 if backend.image_data_format() == "channels_last" else 1
+bn_axis = _base.channel_axis
 
 
 def conv_bn(x, filters, kernel_size, conv_name, bn_name, act_name=None, activation=None, strides=1, padding="same",
             momentum=0.99):
     """Conv2D (no bias, He-style fan-out init) + BatchNormalization, then `activation` if `act_name`."""
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
-                      kernel_initializer=CONV_KERNEL_INITIALIZER, name=conv_name)(x)
-    x = layers.BatchNormalization(axis=bn_axis(), momentum=momentum, name=bn_name)(x)
-    if act_name is not None:
+    x = _base.conv_bn(x, filters, kernel_size, strides=strides, padding=padding, use_bias=False,
+                      kernel_initializer=CONV_KERNEL_INITIALIZER, conv_name=conv_name, bn_name=bn_name,
+                      bn_args={"momentum": momentum})
+    if act_name is not None:  # named, not given: `activation=None` still makes a (linear) Activation layer
         x = layers.Activation(activation, name=act_name)(x)
     return x
 
@@ -39,6 +39,24 @@ def squeeze_excite(x, name, filters_in, filters, se_ratio, activation):
     se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_KERNEL_INITIALIZER,
                        name=f"{name}se_expand")(se)
     return layers.Multiply(name=f"{name}se_excite")([x, se])
+
+
+def block_schedule(blocks_args, round_filters, round_repeats, *, repeats, filters_in, filters_out, model):
+    """Each block of the stages `blocks_args` (dicts keyed `repeats`, `filters_in`, `filters_out`,
+    `strides`, ...), in order, as (stage index, repeat index, Keras's name `block{stage}{letter}_`,
+    the block's arguments): widths through `round_filters`, repeats through `round_repeats`; after a
+    stage's first block, stride 1 and `filters_in = filters_out`. The stage dict handed out is
+    reused across its repeats (the caller may pop keys from it on the first)."""
+    for i, args in enumerate(copy.deepcopy(blocks_args)):
+        if args[repeats] <= 0:
+            raise ValueError(f"The number of repeats in `{model}` must be > 0. Received: {repeats}={args[repeats]}")
+        args[filters_in] = round_filters(args[filters_in])
+        args[filters_out] = round_filters(args[filters_out])
+        for j in range(round_repeats(args.pop(repeats))):
+            if j > 0:
+                args["strides"] = 1
+                args[filters_in] = args[filters_out]
+            yield i, j, f"block{i + 1}{chr(j + 97)}_", args
 
 
 def residual(x, inputs, name, drop_rate):
@@ -72,11 +90,5 @@ def finish(img_input, input_tensor, x, name, weights, include_top, base_url, has
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
 
-def preprocess_input(x, data_format=None):
-    """The identity: EfficientNets rescale and normalize inside the model (kept for API compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = _base.identity_preprocess_input  # EfficientNets rescale and normalize inside the model
+decode_predictions = _base.decode_predictions

@@ -141,11 +141,8 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
     `projection_dims`) separated by LayerNorm + 2x2/2 conv downsampling (each a nested Sequential)."""
     if backend.image_data_format() == "channels_first":
         raise ValueError("ConvNeXt does not support the `channels_first` image data format.")
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
+    img_input, input_shape = _base.image_input(weights, include_top, classes, input_tensor, input_shape, default_size,
+                                               32)
     if input_tensor is not None:
         inputs = _base.source_inputs(input_tensor)[0]
         x = input_tensor
@@ -197,59 +194,24 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
     return _base.finish(inputs, None, x, name, weights, imagenet_file)
 
 
-def _variant(size, name, include_top, include_preprocessing, weights, input_tensor, input_shape, pooling, classes,
-             classifier_activation):
+def _variant(public, size, doc):
     cfg = MODEL_CONFIGS[size]
-    return ConvNeXt(weights_name=f"convnext_{size}", depths=cfg["depths"], projection_dims=cfg["projection_dims"],
-                    drop_path_rate=0.0, layer_scale_init_value=1e-6, default_size=cfg["default_size"], name=name,
-                    include_top=include_top, include_preprocessing=include_preprocessing, weights=weights,
-                    input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-                    classifier_activation=classifier_activation)
+
+    def model(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name=f"convnext_{size}"):
+        return ConvNeXt(weights_name=f"convnext_{size}", depths=cfg["depths"], projection_dims=cfg["projection_dims"],
+                        drop_path_rate=0.0, layer_scale_init_value=1e-6, default_size=cfg["default_size"], name=name,
+                        include_top=include_top, include_preprocessing=include_preprocessing, weights=weights,
+                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation)
+
+    return _base.named(model, public, doc, __name__)
 
 
-def ConvNeXtTiny(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                 input_shape=None, pooling=None, classes=1000, classifier_activation="softmax", name="convnext_tiny"):
-    """ConvNeXt-T: depths 3, 3, 9, 3; widths 96..768."""
-    return _variant("tiny", name, include_top, include_preprocessing, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation)
-
-
-def ConvNeXtSmall(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                  input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-                  name="convnext_small"):
-    """ConvNeXt-S: depths 3, 3, 27, 3; widths 96..768."""
-    return _variant("small", name, include_top, include_preprocessing, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation)
-
-
-def ConvNeXtBase(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                 input_shape=None, pooling=None, classes=1000, classifier_activation="softmax", name="convnext_base"):
-    """ConvNeXt-B: depths 3, 3, 27, 3; widths 128..1024."""
-    return _variant("base", name, include_top, include_preprocessing, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation)
-
-
-def ConvNeXtLarge(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                  input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-                  name="convnext_large"):
-    """ConvNeXt-L: depths 3, 3, 27, 3; widths 192..1536."""
-    return _variant("large", name, include_top, include_preprocessing, weights, input_tensor, input_shape, pooling,
-                    classes, classifier_activation)
-
-
-def ConvNeXtXLarge(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                   input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-                   name="convnext_xlarge"):
-    """ConvNeXt-XL: depths 3, 3, 27, 3; widths 256..2048."""
-    return _variant("xlarge", name, include_top, include_preprocessing, weights, input_tensor, input_shape,
-                    pooling, classes, classifier_activation)
-
-
-def preprocess_input(x, data_format=None):
-    """The identity: ConvNeXt normalizes inside the model (kept for API compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """See `imagenet_utils.decode_predictions`."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+ConvNeXtTiny = _variant("ConvNeXtTiny", "tiny", "ConvNeXt-T: depths 3, 3, 9, 3; widths 96..768.")
+ConvNeXtSmall = _variant("ConvNeXtSmall", "small", "ConvNeXt-S: depths 3, 3, 27, 3; widths 96..768.")
+ConvNeXtBase = _variant("ConvNeXtBase", "base", "ConvNeXt-B: depths 3, 3, 27, 3; widths 128..1024.")
+ConvNeXtLarge = _variant("ConvNeXtLarge", "large", "ConvNeXt-L: depths 3, 3, 27, 3; widths 192..1536.")
+ConvNeXtXLarge = _variant("ConvNeXtXLarge", "xlarge", "ConvNeXt-XL: depths 3, 3, 27, 3; widths 256..2048.")
+preprocess_input = _base.identity_preprocess_input
+decode_predictions = _base.decode_predictions

@@ -5,25 +5,16 @@ The model takes [0, 255] pixels: it rescales to [0, 1] and normalizes inside (`R
 is the identity.
 """
 
-import copy
+import functools
 import math
 
-from fkeras import backend
 from fkeras import layers
 from fkeras.applications import _base
 from fkeras.applications import imagenet_utils
-from fkeras.applications._efficientnet_common import (  # noqa: F401  (Keras's module names)
-    CONV_KERNEL_INITIALIZER,
-    DENSE_KERNEL_INITIALIZER,
-    bn_axis,
-    conv_bn,
-    decode_predictions,
-    finish,
-    head,
-    preprocess_input,
-    residual,
-    squeeze_excite,
-)
+from fkeras.applications._efficientnet_common import CONV_KERNEL_INITIALIZER, block_schedule, bn_axis, conv_bn, finish
+from fkeras.applications._efficientnet_common import head, residual, squeeze_excite
+from fkeras.applications._efficientnet_common import DENSE_KERNEL_INITIALIZER  # noqa: F401  (Keras's module name)
+from fkeras.applications._efficientnet_common import decode_predictions, preprocess_input  # noqa: F401  (public)
 
 __all__ = [f"EfficientNetB{i}" for i in range(8)] + ["preprocess_input", "decode_predictions"]
 
@@ -59,18 +50,10 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     Rescaling + Normalization, a 3x3/2 stem, MBConv blocks with squeeze-excite, a 1x1 top conv."""
     if blocks_args == "default":
         blocks_args = DEFAULT_BLOCKS_ARGS
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
+    img_input, _ = _base.image_input(weights, include_top, classes, input_tensor, input_shape, default_size, 32)
 
-    def round_filters(filters, divisor=depth_divisor):
-        filters *= width_coefficient
-        new_filters = max(divisor, int(filters + divisor / 2) // divisor * divisor)
-        if new_filters < 0.9 * filters:
-            new_filters += divisor
-        return int(new_filters)
+    def round_filters(filters):
+        return int(_base.make_divisible(filters * width_coefficient, depth_divisor))
 
     def round_repeats(repeats):
         return int(math.ceil(depth_coefficient * repeats))
@@ -84,20 +67,11 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     x = conv_bn(x, round_filters(32), 3, "stem_conv", "stem_bn", "stem_activation", activation, strides=2,
                 padding="valid")
 
-    blocks_args = copy.deepcopy(blocks_args)
-    b = 0
     blocks = float(sum(round_repeats(args["repeats"]) for args in blocks_args))
-    for i, args in enumerate(blocks_args):
-        if args["repeats"] <= 0:
-            raise ValueError(f"The number of repeats in `EfficientNet` must be > 0. Received: repeats={args['repeats']}")
-        args["filters_in"] = round_filters(args["filters_in"])
-        args["filters_out"] = round_filters(args["filters_out"])
-        for j in range(round_repeats(args.pop("repeats"))):
-            if j > 0:
-                args["strides"] = 1
-                args["filters_in"] = args["filters_out"]
-            x = block(x, activation, drop_connect_rate * b / blocks, name=f"block{i + 1}{chr(j + 97)}_", **args)
-            b += 1
+    schedule = block_schedule(blocks_args, round_filters, round_repeats, repeats="repeats", filters_in="filters_in",
+                              filters_out="filters_out", model="EfficientNet")
+    for b, (_, _, block_name, args) in enumerate(schedule):
+        x = block(x, activation, drop_connect_rate * b / blocks, name=block_name, **args)
 
     x = conv_bn(x, round_filters(1280), 1, "top_conv", "top_bn", "top_activation", activation)
     x = head(x, include_top, pooling, dropout_rate, classes, classifier_activation, weights)
@@ -137,24 +111,12 @@ _VARIANTS = {  # width, depth, default size, dropout
 
 def _make(variant):
     width, depth, size, dropout = _VARIANTS[variant]
-
-    def model(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=f"efficientnet{variant}"):
-        return EfficientNet(width, depth, size, dropout, name=name, include_top=include_top, weights=weights,
-                            input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-                            classifier_activation=classifier_activation, weights_name=variant)
-
-    model.__name__ = model.__qualname__ = f"EfficientNet{variant.upper()}"
-    model.__doc__ = (f"EfficientNet-{variant.upper()}: width x{width}, depth x{depth}, input ({size}, {size}, 3) by "
-                     "default, [0, 255] pixels (the model rescales and normalizes).")
-    return model
+    build = functools.partial(EfficientNet, width, depth, size, dropout, weights_name=variant)
+    return _base.model_function(
+        f"EfficientNet{variant.upper()}", build, f"efficientnet{variant}",
+        f"EfficientNet-{variant.upper()}: width x{width}, depth x{depth}, input ({size}, {size}, 3) by default, "
+        "[0, 255] pixels (the model rescales and normalizes).", __name__)
 
 
-EfficientNetB0 = _make("b0")
-EfficientNetB1 = _make("b1")
-EfficientNetB2 = _make("b2")
-EfficientNetB3 = _make("b3")
-EfficientNetB4 = _make("b4")
-EfficientNetB5 = _make("b5")
-EfficientNetB6 = _make("b6")
-EfficientNetB7 = _make("b7")
+(EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4, EfficientNetB5, EfficientNetB6,
+ EfficientNetB7) = map(_make, _VARIANTS)

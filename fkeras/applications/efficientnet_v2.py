@@ -5,26 +5,16 @@ rescale to [0, 1] and normalize by the ImageNet mean/variance, S/M/L rescale to 
 `preprocess_input` is the identity.
 """
 
-import copy
 import math
 
 from fkeras import backend
 from fkeras import initializers
 from fkeras import layers
 from fkeras.applications import _base
-from fkeras.applications import imagenet_utils
-from fkeras.applications._efficientnet_common import (  # noqa: F401  (Keras's module names)
-    CONV_KERNEL_INITIALIZER,
-    DENSE_KERNEL_INITIALIZER,
-    bn_axis,
-    conv_bn,
-    decode_predictions,
-    finish,
-    head,
-    preprocess_input,
-    residual,
-    squeeze_excite,
-)
+from fkeras.applications._efficientnet_common import CONV_KERNEL_INITIALIZER, block_schedule, bn_axis, conv_bn, finish
+from fkeras.applications._efficientnet_common import head, residual, squeeze_excite
+from fkeras.applications._efficientnet_common import DENSE_KERNEL_INITIALIZER  # noqa: F401  (Keras's module name)
+from fkeras.applications._efficientnet_common import decode_predictions, preprocess_input  # noqa: F401  (public)
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
            "EfficientNetV2M", "EfficientNetV2L", "preprocess_input", "decode_predictions"]
@@ -66,38 +56,14 @@ _BLOCKS = {  # kernel_size, num_repeat, input_filters, output_filters, expand_ra
         (3, 25, 224, 384, 6, 0.25, 2, 0),
         (3, 7, 384, 640, 6, 0.25, 1, 0),
     ],
-    "efficientnetv2-b0": [
+    **{f"efficientnetv2-b{i}": [  # B0..B3 share one table (scaled by width/depth)
         (3, 1, 32, 16, 1, 0, 1, 1),
         (3, 2, 16, 32, 4, 0, 2, 1),
         (3, 2, 32, 48, 4, 0, 2, 1),
         (3, 3, 48, 96, 4, 0.25, 2, 0),
         (3, 5, 96, 112, 6, 0.25, 1, 0),
         (3, 8, 112, 192, 6, 0.25, 2, 0),
-    ],
-    "efficientnetv2-b1": [
-        (3, 1, 32, 16, 1, 0, 1, 1),
-        (3, 2, 16, 32, 4, 0, 2, 1),
-        (3, 2, 32, 48, 4, 0, 2, 1),
-        (3, 3, 48, 96, 4, 0.25, 2, 0),
-        (3, 5, 96, 112, 6, 0.25, 1, 0),
-        (3, 8, 112, 192, 6, 0.25, 2, 0),
-    ],
-    "efficientnetv2-b2": [
-        (3, 1, 32, 16, 1, 0, 1, 1),
-        (3, 2, 16, 32, 4, 0, 2, 1),
-        (3, 2, 32, 48, 4, 0, 2, 1),
-        (3, 3, 48, 96, 4, 0.25, 2, 0),
-        (3, 5, 96, 112, 6, 0.25, 1, 0),
-        (3, 8, 112, 192, 6, 0.25, 2, 0),
-    ],
-    "efficientnetv2-b3": [
-        (3, 1, 32, 16, 1, 0, 1, 1),
-        (3, 2, 16, 32, 4, 0, 2, 1),
-        (3, 2, 32, 48, 4, 0, 2, 1),
-        (3, 3, 48, 96, 4, 0.25, 2, 0),
-        (3, 5, 96, 112, 6, 0.25, 1, 0),
-        (3, 8, 112, 192, 6, 0.25, 2, 0),
-    ],
+    ] for i in range(4)},
 }
 _FIELDS = ("kernel_size", "num_repeat", "input_filters", "output_filters", "expand_ratio", "se_ratio", "strides",
            "conv_type")
@@ -192,11 +158,8 @@ def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size
                      depth_divisor, min_depth, bn_momentum, activation, blocks_args, name, include_top, weights,
                      input_tensor, input_shape, pooling, classes, classifier_activation, include_preprocessing,
                      weights_name):
-    _base.check_weights_arg(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32, data_format=backend.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _base.model_input(input_tensor, input_shape)
+    img_input, input_shape = _base.image_input(weights, include_top, classes, input_tensor, input_shape, default_size,
+                                               32)
     x = img_input
     if include_preprocessing:
         num_channels = input_shape[bn_axis() - 1]
@@ -214,23 +177,14 @@ def _efficientnet_v2(variant, width_coefficient, depth_coefficient, default_size
     x = conv_bn(x, rf(blocks_args[0]["input_filters"]), 3, "stem_conv", "stem_bn", "stem_activation", activation,
                 strides=2, momentum=bn_momentum)
 
-    blocks_args = copy.deepcopy(blocks_args)
-    b = 0
-    blocks = float(sum(args["num_repeat"] for args in blocks_args))
-    for i, args in enumerate(blocks_args):
-        if args["num_repeat"] <= 0:
-            raise ValueError("The number of repeats in `EfficientNetV2` must be > 0. Received: "
-                             f"num_repeat={args['num_repeat']}")
-        args["input_filters"] = rf(args["input_filters"])
-        args["output_filters"] = rf(args["output_filters"])
-        block = {0: MBConvBlock, 1: FusedMBConvBlock}[args.pop("conv_type")]
-        for j in range(round_repeats(repeats=args.pop("num_repeat"), depth_coefficient=depth_coefficient)):
-            if j > 0:
-                args["strides"] = 1
-                args["input_filters"] = args["output_filters"]
-            x = block(activation=activation, bn_momentum=bn_momentum, survival_probability=drop_connect_rate * b / blocks,
-                      name=f"block{i + 1}{chr(j + 97)}_", **args)(x)
-            b += 1
+    blocks = float(sum(args["num_repeat"] for args in blocks_args))  # unrounded, as in Keras (V1 rounds)
+    schedule = block_schedule(blocks_args, rf, lambda n: round_repeats(n, depth_coefficient), repeats="num_repeat",
+                              filters_in="input_filters", filters_out="output_filters", model="EfficientNetV2")
+    for b, (_, j, block_name, args) in enumerate(schedule):
+        if j == 0:
+            block = {0: MBConvBlock, 1: FusedMBConvBlock}[args.pop("conv_type")]
+        x = block(activation=activation, bn_momentum=bn_momentum, survival_probability=drop_connect_rate * b / blocks,
+                  name=block_name, **args)(x)
 
     x = conv_bn(x, rf(1280), 1, "top_conv", "top_bn", "top_activation", activation, momentum=bn_momentum)
     x = head(x, include_top, pooling, dropout_rate, classes, classifier_activation, weights,
@@ -259,16 +213,9 @@ def _make(public):
                                 name, include_top, weights, input_tensor, input_shape, pooling, classes,
                                 classifier_activation, include_preprocessing, weights_name)
 
-    model.__name__ = model.__qualname__ = public
-    model.__doc__ = (f"{public}: input ({size}, {size}, 3) by default, [0, 255] pixels (the model preprocesses "
-                     "them itself).")
-    return model
+    return _base.named(model, public, f"{public}: input ({size}, {size}, 3) by default, [0, 255] pixels (the model "
+                       "preprocesses them itself).", __name__)
 
 
-EfficientNetV2B0 = _make("EfficientNetV2B0")
-EfficientNetV2B1 = _make("EfficientNetV2B1")
-EfficientNetV2B2 = _make("EfficientNetV2B2")
-EfficientNetV2B3 = _make("EfficientNetV2B3")
-EfficientNetV2S = _make("EfficientNetV2S")
-EfficientNetV2M = _make("EfficientNetV2M")
-EfficientNetV2L = _make("EfficientNetV2L")
+(EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3, EfficientNetV2S, EfficientNetV2M,
+ EfficientNetV2L) = map(_make, _VARIANTS)
