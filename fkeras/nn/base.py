@@ -326,13 +326,18 @@ class Layer(metaclass=_Frozen):
         `rng` is a JAX key, needed by Dropout-like layers when training."""
         variables = as_variables(variables)
         self.check_input(*inputs)
-        run_vars = variables
-        if self.autocast:
-            inputs = cast_floats(inputs, self.compute_dtype)
-            if self.cast_variables and self.compute_dtype != self.variable_dtype:
-                run_vars = Variables(cast_floats(variables.params, self.compute_dtype), variables.state)
+        run_vars, inputs = self.autocast_args(variables, inputs)
         out = self.call(run_vars, *inputs, training=training, rng=rng)
         return out if self.stateful else (out, variables.state)
+
+    def autocast_args(self, variables, inputs):
+        """`(variables, inputs)` as `call` gets them under the dtype policy: with `autocast`, floating inputs in
+        the compute dtype, and the params too where `cast_variables` (mixed precision casts once, here)."""
+        if not self.autocast:
+            return variables, inputs
+        if self.cast_variables and self.compute_dtype != self.variable_dtype:
+            variables = Variables(cast_floats(variables.params, self.compute_dtype), variables.state)
+        return variables, cast_floats(inputs, self.compute_dtype)
 
     def output_spec(self, variables, *input_specs):
         """Shape/dtype of the output for `input_specs`, without computing anything."""

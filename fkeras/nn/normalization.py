@@ -17,6 +17,15 @@ def _result_float(x) -> str:
     return "float64" if ops.dtype(x) == "float64" else "float32"
 
 
+def _axis_arg(layer, axis):
+    """An `axis` argument: an int, or a list of ints (from a list or tuple)."""
+    if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
+        return list(axis)
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise layer.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
+    return axis
+
+
 def scale_shift(x, mean, variance, epsilon, gamma=None, beta=None):
     """`(x - mean) / sqrt(variance + epsilon) * gamma + beta` as Keras's Layer/GroupNormalization compute it:
     one multiply-add on `x` (the fused form of `ops.layer_normalization`); statistics, gamma and beta (None:
@@ -134,11 +143,7 @@ class LayerNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, rms_scaling=False, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
-            axis = list(axis)
-        elif isinstance(axis, bool) or not isinstance(axis, int):
-            raise self.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
-        self.axis, self.epsilon = axis, float(epsilon)
+        self.axis, self.epsilon = _axis_arg(self, axis), float(epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         set_weight_args(self, ("beta", "gamma"), beta_initializer, gamma_initializer, beta_regularizer,
                         gamma_regularizer, beta_constraint, gamma_constraint)
@@ -205,11 +210,7 @@ class UnitNormalization(Layer):
 
     def __init__(self, axis=-1, name=None, dtype=None, trainable=True, **kwargs):
         super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
-        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
-            axis = list(axis)
-        elif isinstance(axis, bool) or not isinstance(axis, int):
-            raise self.error(f"expected `axis` as an int or a list of ints, got {axis!r}.")
-        self.axis = axis
+        self.axis = _axis_arg(self, axis)
 
     def call(self, variables, x, training=False, rng=None):
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis

@@ -468,13 +468,9 @@ class _SequenceLayer(Layer):
     def apply(self, variables, *inputs, training: bool = False, rng=None, mask=None, initial_state=None):
         variables = as_variables(variables)
         self.check_input(*inputs)
-        run_vars = variables
-        if self.autocast:
-            inputs = cast_floats(inputs, self.compute_dtype)
-            if initial_state is not None:
-                initial_state = cast_floats(initial_state, self.compute_dtype)
-            if self.cast_variables and self.compute_dtype != self.variable_dtype:
-                run_vars = Variables(cast_floats(variables.params, self.compute_dtype), variables.state)
+        run_vars, inputs = self.autocast_args(variables, inputs)
+        if self.autocast and initial_state is not None:
+            initial_state = cast_floats(initial_state, self.compute_dtype)
         return self.call(run_vars, *inputs, training=training, rng=rng, mask=mask, initial_state=initial_state)
 
 
