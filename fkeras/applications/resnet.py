@@ -104,27 +104,24 @@ def stack_residual_blocks_v2(x, filters, blocks, stride1=2, name=None):
     return residual_block_v2(x, filters, stride=stride1, name=f"{name}_block{blocks}")
 
 
-def stages(stack, depths, strides1, preact, weights_name):
-    """The body of a ResNet whose four stages `conv2`..`conv5` (64..512 filters) are `stack`s of
-    `depths` blocks with first/last strides `strides1`: `ResNet(...)` as a function of Keras's usual
-    model arguments."""
+def variant(public, depths, doc, *, stack, strides1, preact, module):
+    """The public model function `public` (of `module`): a ResNet whose four stages `conv2`..`conv5`
+    (64..512 filters) are `stack`s of `depths` blocks with first/last strides `strides1`; its name and
+    weights file are `public.lower()`."""
     def stack_fn(x):
         for i, (filters, blocks, stride1) in enumerate(zip((64, 128, 256, 512), depths, strides1)):
             x = stack(x, filters, blocks, stride1=stride1, name=f"conv{i + 2}")
         return x
 
-    return functools.partial(ResNet, stack_fn, preact, True, weights_name=weights_name)
-
-
-def _v1(public, depths, doc):
     name = public.lower()
-    build = stages(stack_residual_blocks_v1, depths, (1, 2, 2, 2), False, name)
-    return _base.model_function(public, build, name, doc, __name__)
+    build = functools.partial(ResNet, stack_fn, preact, True, weights_name=name)
+    return _base.model_function(public, build, name, doc, module)
 
 
-ResNet50 = _v1("ResNet50", (3, 4, 6, 3),
-               "ResNet50: bottleneck stacks of 3, 4, 6, 3 blocks (caffe preprocessing; input >= 32 pixels).")
-ResNet101 = _v1("ResNet101", (3, 4, 23, 3), "ResNet101: bottleneck stacks of 3, 4, 23, 3 blocks.")
-ResNet152 = _v1("ResNet152", (3, 8, 36, 3), "ResNet152: bottleneck stacks of 3, 8, 36, 3 blocks.")
+_V1 = {"stack": stack_residual_blocks_v1, "strides1": (1, 2, 2, 2), "preact": False, "module": __name__}
+ResNet50 = variant("ResNet50", (3, 4, 6, 3),
+                   "ResNet50: bottleneck stacks of 3, 4, 6, 3 blocks (caffe preprocessing; input >= 32 pixels).", **_V1)
+ResNet101 = variant("ResNet101", (3, 4, 23, 3), "ResNet101: bottleneck stacks of 3, 4, 23, 3 blocks.", **_V1)
+ResNet152 = variant("ResNet152", (3, 8, 36, 3), "ResNet152: bottleneck stacks of 3, 8, 36, 3 blocks.", **_V1)
 preprocess_input = _base.preprocess_input_of("caffe")
 decode_predictions = _base.decode_predictions
