@@ -22,6 +22,7 @@ import keras  # noqa: E402  (the oracle)
 
 import fkeras  # noqa: E402
 from fkeras import nn  # noqa: E402
+from quantize_common import check_predictions_and_files, keras_quantizes_without_gc  # noqa: E402, F401
 
 RNG = np.random.default_rng(0)
 KQ, FQ = keras.quantizers, fkeras.quantizers
@@ -85,7 +86,7 @@ def test_nn_projections_match_keras(kind, case, dtype):
     for w in klayer.weights:
         sub, leaf = w.path.split("/")[-2:]
         params.setdefault(sub, {})[leaf] = np.asarray(w.value)
-    template = flayer.init(jax.random.key(0), Q, V)
+    template = jax.eval_shape(flayer.init, jax.random.key(0), Q, V)
     assert jax.tree.map(np.shape, template.params) == jax.tree.map(np.shape, params)
     mode, kcfg = _config(case, keras)
     _, fcfg = _config(case, fkeras)
@@ -105,17 +106,18 @@ def test_nn_projections_match_keras(kind, case, dtype):
             assert (tuple(got[leaf].shape), str(got[leaf].dtype)) == (tuple(w.shape), w.dtype), (name, leaf)
             np.testing.assert_allclose(np.asarray(got[leaf]), np.asarray(w.value), rtol=1e-6, err_msg=leaf)
     assert klayer.dtype_policy.name == flayer.dtype_policy.name == (dtype or "float32")
-    built = flayer.init(jax.random.key(1), Q, V)  # the recorded policies build Keras's quantized layout
+    # the recorded policies build Keras's quantized layout
+    built = jax.eval_shape(flayer.init, jax.random.key(1), Q, V)
     assert jax.tree.map(lambda a: (a.shape, str(a.dtype)), built) == jax.tree.map(
         lambda a: (a.shape, str(a.dtype)), variables)
     tol = 1e-5 if dtype is None else 1e-2  # bfloat16 compute: a few ulps of order in the gradients
-    want = np.asarray(klayer(Q, V)).astype("float32")
+    want = np.asarray(jax.jit(klayer)(Q, V)).astype("float32")
     y, _ = jax.jit(flayer.apply)(variables, Q, V)
     assert str(y.dtype) == klayer.compute_dtype
     chex.assert_trees_all_close(np.asarray(y).astype("float32"), want, rtol=tol, atol=tol)
     if dtype is None:
-        kg = jax.grad(lambda q: klayer(q, V).sum())(Q)
-        g = jax.grad(lambda q: flayer.apply(variables, q, V)[0].sum())(Q)
+        kg = jax.jit(jax.grad(lambda q: klayer(q, V).sum()))(Q)
+        g = jax.jit(jax.grad(lambda q: flayer.apply(variables, q, V)[0].sum()))(Q)
         chex.assert_trees_all_close(np.asarray(g), np.asarray(kg), rtol=1e-4, atol=1e-4)
 
 
@@ -277,14 +279,16 @@ def test_nn_reversible_embedding_matches_keras(tie, mode, cfg):
         np.testing.assert_allclose(np.asarray(got), np.asarray(w.value), rtol=1e-6, err_msg=w.name)
     qlayer = nn.ReversibleEmbedding.from_config(json.loads(json.dumps(klayer.get_config())))
     assert qlayer.dtype_policy.name == klayer.dtype_policy.name
-    built = qlayer.init(jax.random.key(0), spec)
+    built = jax.eval_shape(qlayer.init, jax.random.key(0), spec)
     assert jax.tree.map(lambda a: (a.shape, str(a.dtype)), built) == jax.tree.map(
         lambda a: (a.shape, str(a.dtype)), qvars)
     ids = RNG.integers(0, 10, size=(2, 3)).astype("int32")
     x = RNG.normal(size=(2, 3, 6)).astype("float32")
-    chex.assert_trees_all_close(np.asarray(qlayer.apply(qvars, ids)[0]), np.asarray(klayer(ids)), rtol=1e-6)
+    chex.assert_trees_all_close(np.asarray(jax.jit(qlayer.apply)(qvars, ids)[0]), np.asarray(jax.jit(klayer)(ids)),
+                                rtol=1e-6)
     y, _ = jax.jit(lambda v, a: qlayer.apply(v, a, reverse=True))(qvars, x)
-    chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(x, reverse=True)), rtol=1e-5, atol=1e-5)
+    want = jax.jit(lambda a: klayer(a, reverse=True))(x)
+    chex.assert_trees_all_close(np.asarray(y), np.asarray(want), rtol=1e-5, atol=1e-5)
 
 
 def _re_model(module):
@@ -305,17 +309,7 @@ def test_reversible_embedding_layer_quantize_and_files(mode, tmp_path):
     assert _entries(fm, numpy_dtype=True) == _entries(km)
     for fw, kw in zip(fm.weights, km.weights):
         np.testing.assert_allclose(np.asarray(fw.value), np.asarray(kw.value), rtol=1e-6, err_msg=fw.path)
-    ids = RNG.integers(0, 10, size=(2, 3)).astype("int32")
-    want = np.asarray(km.predict(ids, verbose=0))
-    ours = np.asarray(fm.predict(ids, verbose=0))
-    chex.assert_trees_all_close(ours, want, rtol=1e-5, atol=1e-5)
-    fm.save(tmp_path / "f.keras")
-    chex.assert_trees_all_close(np.asarray(keras.saving.load_model(tmp_path / "f.keras").predict(ids, verbose=0)),
-                                ours, rtol=1e-6, atol=1e-6)
-    km.save(tmp_path / "k.keras")
-    back = fkeras.saving.load_model(tmp_path / "k.keras")
-    assert back.get_layer("emb").dtype_policy.name == km.get_layer("emb").dtype_policy.name
-    chex.assert_trees_all_close(np.asarray(back.predict(ids, verbose=0)), want, rtol=1e-6, atol=1e-6)
+    check_predictions_and_files(km, fm, RNG.integers(0, 10, size=(2, 3)).astype("int32"), tmp_path, atol=1e-5)
 
 
 def test_reversible_embedding_quantize_errors():

@@ -28,6 +28,7 @@ from keras.src.quantizers import gptq_core as k_gptq_core  # noqa: E402
 
 import fkeras  # noqa: E402
 from fkeras.nn import awq, gptq  # noqa: E402
+from quantize_common import keras_quantizes_without_gc  # noqa: E402, F401
 
 VOCAB, SEQ, DIM = 40, 6, 8
 RNG = np.random.default_rng(0)

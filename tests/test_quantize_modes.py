@@ -21,6 +21,7 @@ import keras  # noqa: E402  (the oracle)
 import fkeras  # noqa: E402
 from fkeras import nn  # noqa: E402
 from fkeras.nn import quantized  # noqa: E402
+from quantize_common import check_predictions_and_files, keras_quantizes_without_gc, policies  # noqa: E402, F401
 
 RNG = np.random.default_rng(0)
 KQ, FQ = keras.quantizers, fkeras.quantizers
@@ -37,7 +38,8 @@ def _kconfig(config):
 
 def _check_quantized(klayer, flayer, qvars, x, rtol=1e-6):
     """fkeras's quantized variables equal Keras's weights (names, shapes, dtypes, trainable split, values), the
-    layer built with Keras's policy and config makes the same layout, and outputs and input gradients agree."""
+    layer built with Keras's policy and config makes the same layout, and outputs and input gradients agree
+    (both sides jitted: one compile each instead of one per op and shape)."""
     kw = _weights(klayer)
     assert list(qvars.params) == [v.path.split("/")[-1] for v in klayer.trainable_weights]
     assert list(qvars.state) == [v.path.split("/")[-1] for v in klayer.non_trainable_weights]
@@ -47,14 +49,14 @@ def _check_quantized(klayer, flayer, qvars, x, rtol=1e-6):
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=rtol, err_msg=name)
     qlayer = type(flayer).from_config(json.loads(json.dumps(klayer.get_config())))
     assert qlayer.dtype_policy.name == klayer.dtype_policy.name
-    built = qlayer.init(jax.random.key(0), x)
+    built = jax.eval_shape(qlayer.init, jax.random.key(0), x)
     assert {k: (tuple(v.shape), str(v.dtype)) for k, v in (built.params | built.state).items()} == {
         k: (v.shape, str(v.dtype)) for k, v in kw.items()}
     y, _ = jax.jit(qlayer.apply)(qvars, x)
-    chex.assert_trees_all_close(np.asarray(y), np.asarray(klayer(x)), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(np.asarray(y), np.asarray(jax.jit(klayer)(x)), rtol=1e-5, atol=1e-6)
     if np.issubdtype(x.dtype, np.floating):
-        g = jax.grad(lambda a: qlayer.apply(qvars, a)[0].sum())(x)
-        kg = jax.grad(lambda a: klayer(a).sum())(x)
+        g = jax.jit(jax.grad(lambda a: qlayer.apply(qvars, a)[0].sum()))(x)
+        kg = jax.jit(jax.grad(lambda a: klayer(a).sum()))(x)
         chex.assert_trees_all_close(np.asarray(g), np.asarray(kg), rtol=1e-5, atol=1e-5)
     return qlayer
 
@@ -248,7 +250,7 @@ def test_model_quantize_matches_keras_files_and_shims(mode, config, filters, tmp
         warnings.simplefilter("ignore")
         km.quantize(mode, config=_kconfig(config), filters=filters)
         fm.quantize(mode, config=config, filters=filters)
-    assert [layer.dtype_policy.name for layer in fm.layers] == [layer.dtype_policy.name for layer in km.layers]
+    assert policies(fm) == policies(km)
     for lf, lk in zip(fm.layers, km.layers):
         assert json.loads(json.dumps(lf.get_config())) == json.loads(json.dumps(lk.get_config())), lf.name
 
@@ -260,18 +262,7 @@ def test_model_quantize_matches_keras_files_and_shims(mode, config, filters, tmp
     kw = {key(w): np.asarray(w.value) for w in km.weights}
     for w in fm.weights:
         np.testing.assert_allclose(np.asarray(w.value), kw[key(w)], rtol=1e-6, err_msg=w.path)
-    want = np.asarray(km.predict(ids, verbose=0))
-    ours = np.asarray(fm.predict(ids, verbose=0))
-    chex.assert_trees_all_close(ours, want, rtol=1e-5, atol=1e-6)
-
-    fm.save(tmp_path / "f.keras")
-    chex.assert_trees_all_close(np.asarray(keras.saving.load_model(tmp_path / "f.keras").predict(ids, verbose=0)),
-                                ours, rtol=1e-6, atol=1e-6)
-    km.save(tmp_path / "k.keras")
-    back = fkeras.saving.load_model(tmp_path / "k.keras")
-    assert [layer.dtype_policy.name for layer in back.layers] == [layer.dtype_policy.name for layer in km.layers]
-    chex.assert_trees_all_close(np.asarray(back.predict(ids, verbose=0)), want, rtol=1e-6, atol=1e-6)
-
+    ours, _ = check_predictions_and_files(km, fm, ids, tmp_path)
     chex.assert_trees_all_close(to_torch(fm)(torch.as_tensor(ids)).detach().numpy(), ours, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(to_tf(fm)(tf.constant(ids)).numpy(), ours, rtol=1e-5, atol=1e-6)
 
