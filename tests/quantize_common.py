@@ -3,8 +3,7 @@
 `keras_quantizes_without_gc`: Keras's `Layer.__delattr__` runs a full `gc.collect()` for every variable that
 quantizing replaces (the float kernel, embeddings); with JAX, TensorFlow and torch loaded that is ~0.3 s a
 layer run alone, more in a worker that ran other files first: about 40% of these files' time. It only frees
-device buffers sooner, so these modules skip it, and freeze the objects alive when they start (the imported
-libraries) so Python's own full collections skip those too.
+device buffers sooner, so these modules skip it.
 
 `check_predictions_and_files`: a quantized Keras model and its fkeras twin predict the same, fkeras's `.keras`
 file loads in Keras and Keras's in fkeras, each predicting what its writer did.
@@ -22,15 +21,11 @@ import fkeras
 
 @pytest.fixture(scope="module", autouse=True)
 def keras_quantizes_without_gc():
-    """While the importing module's tests run (import this name to use it), `gc.collect()` is a no-op and the
-    objects alive before them are frozen (`gc.freeze`: never scanned by automatic collections)."""
-    gc.freeze()
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(gc, "collect", lambda generation=2: 0)
-            yield
-    finally:
-        gc.unfreeze()
+    """While the importing module's tests run (import this name to use it), `gc.collect()` is a no-op (the
+    objects alive before them are already frozen by conftest's `_freeze_the_heap`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gc, "collect", lambda generation=2: 0)
+        yield
 
 
 def policies(model):
