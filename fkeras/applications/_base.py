@@ -107,14 +107,22 @@ def pool_or_top(x, include_top, pooling, *, top, avg_name=None, max_name=None):
     return x
 
 
-def avg_pool_top(classes, classifier_activation, weights):
-    """The classifier head most families share: `avg_pool` global average pooling, then the `predictions` Dense."""
+def avg_pool_top(classes, classifier_activation, weights, pool_name="avg_pool"):
+    """The classifier head most families share: global average pooling (`pool_name`), then the
+    `predictions` Dense."""
     def top(x):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.GlobalAveragePooling2D(name=pool_name)(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
 
     return top
+
+
+def avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights, avg_name=None, max_name=None,
+                  pool_name="avg_pool"):
+    """`avg_pool_top` when include_top, else the optional global pooling (`pool_or_top`)."""
+    return pool_or_top(x, include_top, pooling, top=avg_pool_top(classes, classifier_activation, weights, pool_name),
+                       avg_name=avg_name, max_name=max_name)
 
 
 def tf_kernels_file(stem, base_url, include_top, hashes):

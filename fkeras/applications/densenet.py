@@ -64,8 +64,8 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
 
-    top = _base.avg_pool_top(classes, classifier_activation, weights)
-    x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights, avg_name="avg_pool",
+                            max_name="max_pool")
 
     def imagenet_file():
         if tuple(blocks) not in _HASHES:

@@ -101,9 +101,7 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     x = inception_resnet_block(x, scale=1.0, activation=None, block_type="block8", block_idx=10)
     x = conv2d_bn(x, 1536, 1, name="conv_7b")
 
-    top = _base.avg_pool_top(classes, classifier_activation, weights)
-    x = _base.pool_or_top(x, include_top, pooling, top=top)
-
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights)
     imagenet_file = functools.partial(_base.tf_kernels_file, "inception_resnet_v2", BASE_WEIGHT_URL, include_top,
                                       _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)

@@ -77,9 +77,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         bp = avg_branch(x, 192)
         x = layers.Concatenate(axis=ch, name=f"mixed{9 + i}")([b1, b3, bd, bp])
 
-    top = _base.avg_pool_top(classes, classifier_activation, weights)
-    x = _base.pool_or_top(x, include_top, pooling, top=top)
-
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights)
     imagenet_file = functools.partial(_base.tf_kernels_file, "inception_v3", _URL, include_top, _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 

@@ -54,12 +54,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     x = layers.BatchNormalization(axis=channel_axis, epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
-    x = _base.pool_or_top(x, include_top, pooling, top=top)
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights, pool_name=None)
     if name is None:
         name = f"mobilenetv2_{alpha:0.2f}_{rows}"
 

@@ -62,12 +62,7 @@ def NASNet(input_shape=None, penultimate_filters=4032, num_blocks=6, stem_block_
         x, p = _normal_a_cell(x, p, filters * filter_multiplier ** 2, block_id=f"{2 * num_blocks + i + 1}")
     x = layers.Activation("relu")(x)
 
-    def top(x):
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
-    x = _base.pool_or_top(x, include_top, pooling, top=top)
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights, pool_name=None)
 
     def imagenet_file():
         if default_size not in (224, 331):

@@ -39,8 +39,8 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
         x = layers.BatchNormalization(axis=bn_axis, epsilon=1.001e-5, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
 
-    top = _base.avg_pool_top(classes, classifier_activation, weights)
-    x = _base.pool_or_top(x, include_top, pooling, top=top, avg_name="avg_pool", max_name="max_pool")
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights, avg_name="avg_pool",
+                            max_name="max_pool")
     imagenet_file = None
     if weights_name in WEIGHTS_HASHES:
         imagenet_file = functools.partial(_base.tf_kernels_file, weights_name, BASE_WEIGHTS_PATH, include_top,

@@ -57,9 +57,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = sep(x, 2048, "block14_sepconv2")
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
 
-    top = _base.avg_pool_top(classes, classifier_activation, weights)
-    x = _base.pool_or_top(x, include_top, pooling, top=top)
-
+    x = _base.avg_pool_head(x, include_top, pooling, classes, classifier_activation, weights)
     imagenet_file = functools.partial(_base.tf_kernels_file, "xception", _URL, include_top, _HASHES)
     return _base.finish(img_input, input_tensor, x, name, weights, imagenet_file)
 
