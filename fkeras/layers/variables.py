@@ -161,10 +161,6 @@ class Variable(ArrayFace):
     def dtype(self):
         return self._dtype
 
-    @property
-    def ndim(self):
-        return len(self._shape)
-
     def _stored(self):
         src = self._source
         model = _owner(src)
@@ -213,12 +209,6 @@ class Variable(ArrayFace):
         self._check(value)
         self._store(value)
         return value
-
-    def assign_add(self, value):
-        return self.assign(ops.add(self.value, value))
-
-    def assign_sub(self, value):
-        return self.assign(ops.subtract(self.value, value))
 
     def _store(self, value):
         """Write a concrete value where this variable's truth lives (train_state or its own slot)."""

@@ -20,9 +20,19 @@ def unwrap(x):
 
 
 class ArrayFace:
-    """Array protocols and arithmetic over `self.value` (subclasses define `value` and `shape`)."""
+    """Array protocols and arithmetic over `self.value` (subclasses define `value`, `shape` and `assign`)."""
 
     __slots__ = ()
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def assign_add(self, value):
+        return self.assign(ops.add(self.value, unwrap(value)))
+
+    def assign_sub(self, value):
+        return self.assign(ops.subtract(self.value, unwrap(value)))
 
     def __array__(self, dtype=None, copy=None):
         a = np.asarray(self.value)

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from fkeras import ops
-from fkeras.ops._array_face import ArrayFace, unwrap
+from fkeras.ops._array_face import ArrayFace
 from fkeras.train import schedules as _schedules
 from fkeras.train.state import StateCell
 from fkeras.nn.base import snake_case
@@ -137,25 +137,15 @@ class OptimizerVariable(ArrayFace):
     def dtype(self):
         return ops.dtype(self.value)
 
-    @property
-    def ndim(self):
-        return len(self.shape)
-
     def assign(self, value):
         self._optimizer._assign_variable(self._index, value)
         return self.value
 
-    def assign_add(self, value):
-        return self.assign(ops.add(self.value, unwrap(value)))
-
-    def assign_sub(self, value):
-        return self.assign(ops.subtract(self.value, unwrap(value)))
-
     def __eq__(self, o):
-        return ops.equal(self.value, unwrap(o))
+        return ops.equal(self.value, _value_of(o))
 
     def __ne__(self, o):
-        return ops.not_equal(self.value, unwrap(o))
+        return ops.not_equal(self.value, _value_of(o))
 
     __hash__ = ArrayFace.__hash__
 
@@ -207,7 +197,7 @@ class VariableViews:
         st = self._state()
         values = self._variable_values()
         old = values[index]
-        value = unwrap(value)
+        value = _value_of(value)
         if tuple(np.shape(value)) != tuple(old.shape):
             raise ValueError(f"Variable '{self.variable_paths(st)[index]}': expected a value of "
                              f"shape {tuple(old.shape)}, got shape {tuple(np.shape(value))}.")
