@@ -28,12 +28,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = r"""
-import sys, json, numpy as np, jax
+import argparse, sys, json, numpy as np, jax
 sys.path.insert(0, {here!r})
 import bench_train
 import fkeras
 
-args = bench_train.main.__globals__['argparse'].Namespace(**json.loads({args!r}))
+args = argparse.Namespace(**json.loads({args!r}))
 x, y = bench_train.make_data(args.model, args.batch, args.steps + 3, args.vocab, args.seq)
 model, loss, ytr = bench_train.keras_api_model(fkeras, args)
 model.compile(optimizer=fkeras.optimizers.Adam(1e-3), loss=loss)
